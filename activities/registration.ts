@@ -1,0 +1,85 @@
+// Activities of the registration handshake.
+import { randomBytes } from 'node:crypto';
+import type { ChallengeMessage } from '../core/agents';
+import { challengeSigningInput } from '../core/agents';
+import { issueCredential, verifyAgentSignature } from '../core/credentials';
+import { swarmTopics } from '../core/topics';
+import type { MessagingPort } from '../adapters/ports';
+import type { WorkerMetrics } from './metrics';
+
+/** Where agent sessions are enrolled for liveness tracking (the liveness monitor workflow). */
+export interface LivenessDirectory {
+  watch(swarmId: string, agentId: string): Promise<void>;
+  unwatch(swarmId: string, agentId: string): Promise<void>;
+}
+
+export interface RegistrationDeps {
+  messaging: MessagingPort;
+  liveness: LivenessDirectory;
+  credentialSecret: string;
+  credentialTtlSeconds: number;
+  metrics?: WorkerMetrics;
+}
+
+export function createRegistrationActivities(deps: RegistrationDeps) {
+  return {
+    /** Puts a fresh random challenge in the agent's inbox and returns it. */
+    async sendChallenge({ swarmId, agentId }: { swarmId: string; agentId: string }): Promise<{ challenge: string }> {
+      const message: ChallengeMessage = {
+        type: 'challenge',
+        agentId,
+        challenge: randomBytes(32).toString('base64'),
+        issuedAt: new Date().toISOString(),
+      };
+      await deps.messaging.publish(swarmTopics(swarmId).inbox(agentId), Buffer.from(JSON.stringify(message)), {
+        key: agentId,
+        properties: { type: 'challenge' },
+      });
+      deps.metrics?.challengesSent.inc();
+      return { challenge: message.challenge };
+    },
+
+    async verifyChallengeSignature(input: {
+      agentId: string;
+      publicKey: string;
+      challenge: string;
+      signature: string;
+    }): Promise<boolean> {
+      const valid = verifyAgentSignature(
+        input.publicKey,
+        challengeSigningInput(input.agentId, input.challenge),
+        input.signature,
+      );
+      deps.metrics?.signaturesVerified.inc({ valid: String(valid) });
+      return valid;
+    },
+
+    async issueAgentCredential(input: {
+      agentId: string;
+      swarmId: string;
+      generation: number;
+    }): Promise<{ credential: string; expiresAt: string }> {
+      const iat = Math.floor(Date.now() / 1000);
+      const exp = iat + deps.credentialTtlSeconds;
+      const credential = issueCredential(deps.credentialSecret, {
+        sub: input.agentId,
+        swarm: input.swarmId,
+        gen: input.generation,
+        iat,
+        exp,
+      });
+      deps.metrics?.credentialsIssued.inc();
+      return { credential, expiresAt: new Date(exp * 1000).toISOString() };
+    },
+
+    async watchLiveness({ swarmId, agentId }: { swarmId: string; agentId: string }): Promise<void> {
+      await deps.liveness.watch(swarmId, agentId);
+    },
+
+    async unwatchLiveness({ swarmId, agentId }: { swarmId: string; agentId: string }): Promise<void> {
+      await deps.liveness.unwatch(swarmId, agentId);
+    },
+  };
+}
+
+export type RegistrationActivities = ReturnType<typeof createRegistrationActivities>;

@@ -1,0 +1,49 @@
+// The express application: routes, limits, metrics and error mapping.
+import express from 'express';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { errorBody, errorHandler } from './errors';
+import type { ApiMetrics } from './metrics';
+import { swarmRoutes } from './routes/swarm';
+import type { SwarmService } from './swarm-service';
+
+export interface AppDeps {
+  swarm: SwarmService;
+  metrics: ApiMetrics;
+  adminToken?: string;
+  bodyLimit: string;
+}
+
+export const OPENAPI_PATH = join(__dirname, 'openapi.yaml');
+
+export function createApp(deps: AppDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+
+  app.use((req, res, next) => {
+    res.on('finish', () => {
+      const route = req.route?.path ? `${req.baseUrl}${req.route.path}` : 'unmatched';
+      deps.metrics.httpRequests.inc({ route, method: req.method, status: String(res.statusCode) });
+    });
+    next();
+  });
+  app.use(express.json({ limit: deps.bodyLimit, strict: true }));
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+  });
+  app.get('/api/v1/openapi.yaml', (_req, res) => {
+    res.type('application/yaml').send(readFileSync(OPENAPI_PATH, 'utf8'));
+  });
+  app.use('/api/v1/swarm', swarmRoutes(deps.swarm, deps.adminToken));
+
+  app.use((req, res) => {
+    res.status(404).json(errorBody('NOT_FOUND', `no route for ${req.method} ${req.path}`));
+  });
+  app.use(errorHandler);
+  return app;
+}

@@ -1,0 +1,54 @@
+// The one place where errors become HTTP responses.
+import type { ErrorRequestHandler } from 'express';
+import { ZodError } from 'zod';
+import { DomainError, type ErrorCode } from '../core/errors';
+
+const STATUS_OF: Record<ErrorCode, number> = {
+  INVALID_ARGUMENT: 400,
+  UNAUTHENTICATED: 401,
+  BAD_SIGNATURE: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  STALE_CHALLENGE: 409,
+  HANDSHAKE_TIMED_OUT: 410,
+  UNAVAILABLE: 503,
+};
+
+export interface ErrorBody {
+  error: { code: string; message: string; field?: string; details?: unknown };
+}
+
+export function errorBody(code: string, message: string, extra: Partial<ErrorBody['error']> = {}): ErrorBody {
+  return { error: { code, message, ...extra } };
+}
+
+export function fromZod(error: ZodError, where: 'body' | 'query' | 'params'): DomainError {
+  const issue = error.issues[0];
+  const field = issue.path.length > 0 ? issue.path.join('.') : where;
+  return new DomainError('INVALID_ARGUMENT', `${field}: ${issue.message}`, { field });
+}
+
+export const errorHandler: ErrorRequestHandler = (error, _req, res, _next) => {
+  if (error instanceof DomainError) {
+    const field = typeof error.details?.field === 'string' ? error.details.field : undefined;
+    res.status(STATUS_OF[error.code]).json(errorBody(error.code, error.message, field ? { field } : {}));
+    return;
+  }
+  // body-parser errors carry a status and a type.
+  const status = typeof error?.status === 'number' ? error.status : undefined;
+  if (status === 413) {
+    res.status(413).json(errorBody('PAYLOAD_TOO_LARGE', `request body exceeds the limit of ${error.limit} bytes`));
+    return;
+  }
+  if (status === 400 && error.type === 'entity.parse.failed') {
+    res.status(400).json(errorBody('INVALID_ARGUMENT', 'request body is not valid JSON', { field: 'body' }));
+    return;
+  }
+  if (status !== undefined && status >= 400 && status < 500) {
+    res.status(status).json(errorBody('BAD_REQUEST', String(error.message ?? 'bad request')));
+    return;
+  }
+  console.error('unhandled error in request', error);
+  res.status(500).json(errorBody('INTERNAL', 'internal error'));
+};

@@ -1,0 +1,221 @@
+// The swarm use cases behind the REST routes: registration, challenge
+// answers, heartbeats and the agent registry, all backed by Temporal.
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type Client,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { decodeSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
+import type { AgentProfile, AgentRecord, AgentStatus, HeartbeatMessage } from '../core/agents';
+import { parseAgentPublicKey, verifyCredential, type CredentialClaims } from '../core/credentials';
+import { DomainError } from '../core/errors';
+import { AgentIdKey, AgentStatusKey, SwarmIdKey } from '../core/search-attributes';
+import { assignSwarm, swarmTopics } from '../core/topics';
+import type { MessagingPort } from '../adapters/ports';
+import {
+  REGISTRATION_WORKFLOW,
+  deregisterUpdate,
+  getAgentQuery,
+  reRegisterUpdate,
+  registrationWorkflowId,
+  respondToChallengeUpdate,
+  type ChallengeResponse,
+  type IssuedCredential,
+} from '../workflows/definitions';
+import type { RegisterAgentInput } from '../workflows/registration';
+import type { ApiMetrics } from './metrics';
+
+export interface SwarmServiceOptions {
+  namespace: string;
+  taskQueue: string;
+  handshakeTimeoutMs: number;
+  credentialSecret: string;
+}
+
+export interface RegistrationAccepted {
+  created: boolean;
+  agent: Pick<AgentRecord, 'agentId' | 'swarmId' | 'status'>;
+  inboxTopic: string;
+  workflowId: string;
+}
+
+export interface AgentSummary {
+  agentId: string;
+  swarmId: string;
+  status: AgentStatus;
+  registeredAt: string;
+}
+
+export interface AgentPage {
+  agents: AgentSummary[];
+  nextPageToken?: string;
+}
+
+export class SwarmService {
+  constructor(
+    private readonly client: Client,
+    private readonly messaging: MessagingPort,
+    private readonly options: SwarmServiceOptions,
+    private readonly metrics?: ApiMetrics,
+  ) {}
+
+  async register(request: Omit<AgentProfile, 'swarmId'> & { swarmId?: string }): Promise<RegistrationAccepted> {
+    parseAgentPublicKey(request.publicKey);
+    const profile: AgentProfile = { ...request, swarmId: request.swarmId ?? assignSwarm(request.region) };
+    const workflowId = registrationWorkflowId(profile.agentId);
+    const inboxTopic = swarmTopics(profile.swarmId).inbox(profile.agentId);
+    const input: RegisterAgentInput = { profile, handshakeTimeoutMs: this.options.handshakeTimeoutMs };
+    try {
+      await this.client.workflow.start(REGISTRATION_WORKFLOW, {
+        workflowId,
+        taskQueue: this.options.taskQueue,
+        args: [input],
+        typedSearchAttributes: [
+          { key: AgentIdKey, value: profile.agentId },
+          { key: SwarmIdKey, value: profile.swarmId },
+          { key: AgentStatusKey, value: 'PENDING' },
+        ],
+      });
+      this.metrics?.registration('started');
+      return { created: true, agent: { ...pick(profile), status: 'PENDING' }, inboxTopic, workflowId };
+    } catch (error) {
+      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+    }
+    const agent = await this.update(profile.agentId, () =>
+      this.client.workflow.getHandle(workflowId).executeUpdate(reRegisterUpdate, { args: [profile] }),
+    );
+    this.metrics?.registration('reregistered');
+    return { created: false, agent: pick(agent, agent.status), inboxTopic, workflowId };
+  }
+
+  async respondToChallenge(agentId: string, response: ChallengeResponse): Promise<IssuedCredential> {
+    try {
+      const issued = await this.update(agentId, () =>
+        this.client.workflow
+          .getHandle(registrationWorkflowId(agentId))
+          .executeUpdate(respondToChallengeUpdate, { args: [response] }),
+      );
+      this.metrics?.registration('activated');
+      return issued;
+    } catch (error) {
+      if (error instanceof DomainError) {
+        this.metrics?.registration(
+          error.code === 'BAD_SIGNATURE' ? 'bad_signature' : error.code === 'STALE_CHALLENGE' ? 'stale' : 'rejected',
+        );
+      }
+      throw error;
+    }
+  }
+
+  /** Verifies an agent's bearer credential; the agent may act only on itself. */
+  authenticateAgent(token: string, agentId?: string): CredentialClaims {
+    const claims = verifyCredential(this.options.credentialSecret, token, Math.floor(Date.now() / 1000));
+    if (agentId !== undefined && claims.sub !== agentId) {
+      throw new DomainError('FORBIDDEN', 'a credential acts only for its own agent');
+    }
+    return claims;
+  }
+
+  async heartbeat(claims: CredentialClaims, body: Omit<HeartbeatMessage, 'agentId' | 'sentAt'>): Promise<void> {
+    const message: HeartbeatMessage = { agentId: claims.sub, sentAt: Date.now(), ...body };
+    await this.messaging.publish(swarmTopics(claims.swarm).heartbeats, Buffer.from(JSON.stringify(message)), {
+      key: claims.sub,
+    });
+  }
+
+  async getAgent(agentId: string): Promise<AgentRecord> {
+    try {
+      return await this.client.workflow.getHandle(registrationWorkflowId(agentId)).query(getAgentQuery);
+    } catch (error) {
+      throw notFoundOr(error, agentId);
+    }
+  }
+
+  async deregister(agentId: string, reason: string): Promise<AgentRecord> {
+    const agent = await this.update(agentId, () =>
+      this.client.workflow
+        .getHandle(registrationWorkflowId(agentId))
+        .executeUpdate(deregisterUpdate, { args: [{ reason }] }),
+    );
+    return { ...agent, status: 'DEREGISTERED' };
+  }
+
+  async listAgents(filter: {
+    swarmId?: string;
+    status?: AgentStatus;
+    pageSize: number;
+    pageToken?: string;
+  }): Promise<AgentPage> {
+    const response = await this.client.workflowService.listWorkflowExecutions({
+      namespace: this.options.namespace,
+      pageSize: filter.pageSize,
+      nextPageToken: filter.pageToken ? Buffer.from(filter.pageToken, 'base64url') : undefined,
+      query: agentsQuery(filter.swarmId, filter.status),
+    });
+    const agents = (response.executions ?? []).map((execution): AgentSummary => {
+      const attributes = decodeSearchAttributes(execution.searchAttributes?.indexedFields);
+      const first = (name: string): string => String((attributes[name] as unknown[] | undefined)?.[0] ?? '');
+      const started = execution.startTime?.seconds;
+      return {
+        agentId: first(AgentIdKey.name),
+        swarmId: first(SwarmIdKey.name),
+        status: first(AgentStatusKey.name) as AgentStatus,
+        registeredAt: new Date(Number(started ?? 0) * 1000).toISOString(),
+      };
+    });
+    const token = response.nextPageToken;
+    return {
+      agents,
+      nextPageToken: token && token.length > 0 ? Buffer.from(token).toString('base64url') : undefined,
+    };
+  }
+
+  async countAgents(status: AgentStatus): Promise<number> {
+    const { count } = await this.client.workflow.count(agentsQuery(undefined, status));
+    return count;
+  }
+
+  /** Runs an update and turns its failures into domain errors. */
+  private async update<T>(agentId: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      if (error instanceof WorkflowUpdateFailedError) {
+        const cause = error.cause;
+        if (cause instanceof ApplicationFailure) {
+          if (cause.type === 'STALE_CHALLENGE') throw new DomainError('STALE_CHALLENGE', cause.message);
+          if (cause.type === 'BAD_SIGNATURE') throw new DomainError('BAD_SIGNATURE', cause.message);
+        }
+        throw new DomainError('CONFLICT', cause?.message ?? error.message);
+      }
+      throw notFoundOr(error, agentId);
+    }
+  }
+}
+
+function pick(profile: AgentProfile, status: AgentStatus = 'PENDING'): RegistrationAccepted['agent'] {
+  return { agentId: profile.agentId, swarmId: profile.swarmId, status };
+}
+
+function agentsQuery(swarmId: string | undefined, status: AgentStatus | undefined): string {
+  // Ids and statuses are validated against ID_PATTERN / the enum before they reach here.
+  const clauses = [`WorkflowType = '${REGISTRATION_WORKFLOW}'`];
+  if (swarmId) clauses.push(`SwarmId = '${swarmId}'`);
+  if (status) clauses.push(`AgentStatus = '${status}'`);
+  if (status !== 'FAILED' && status !== 'DEREGISTERED') clauses.push(`ExecutionStatus = 'Running'`);
+  else clauses.push(`ExecutionStatus != 'ContinuedAsNew'`);
+  return clauses.join(' AND ');
+}
+
+function notFoundOr(error: unknown, agentId: string): unknown {
+  if (error instanceof WorkflowNotFoundError) {
+    return new DomainError('NOT_FOUND', `no registration for agent ${agentId}`);
+  }
+  const message = error instanceof Error ? error.message : '';
+  if (/workflow execution already completed|not found/i.test(message)) {
+    return new DomainError('NOT_FOUND', `no live registration for agent ${agentId}`);
+  }
+  return error;
+}

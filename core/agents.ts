@@ -1,0 +1,68 @@
+// Shared shapes of an agent as the workflows, the API and the SDK see it.
+
+export const AGENT_STATUSES = ['PENDING', 'ACTIVE', 'LOST', 'FAILED', 'DEREGISTERED'] as const;
+export type AgentStatus = (typeof AGENT_STATUSES)[number];
+
+/** Ids that are safe in topic names, workflow ids and visibility queries. */
+export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export interface EnergyProfile {
+  source: 'grid' | 'solar' | 'wind' | 'battery' | 'mixed' | 'other';
+  /** Energy the agent may spend, in watt-hours. */
+  budgetWh?: number;
+  /** Carbon intensity of its supply, in grams of CO2 per kilowatt-hour. */
+  carbonGPerKWh?: number;
+}
+
+export interface AgentResources {
+  /** Cores. */
+  cpu: number;
+  memoryMb: number;
+  gpu?: number;
+  energy?: EnergyProfile;
+}
+
+export interface AgentProfile {
+  agentId: string;
+  swarmId: string;
+  capabilities: string[];
+  resources: AgentResources;
+  region?: string;
+  /** Ed25519 public key, SPKI PEM. */
+  publicKey: string;
+}
+
+export interface AgentRecord extends AgentProfile {
+  status: AgentStatus;
+  /** ISO-8601 instants. */
+  registeredAt: string;
+  statusChangedAt: string;
+  credentialExpiresAt?: string;
+  failureReason?: string;
+  /** How many credentials the session has issued; the newest carries this number. */
+  credentialGeneration: number;
+}
+
+/** The first message the manager puts in a new agent's inbox. */
+export interface ChallengeMessage {
+  type: 'challenge';
+  agentId: string;
+  /** Base64 of 32 random bytes. */
+  challenge: string;
+  issuedAt: string;
+}
+
+/** Bytes the agent signs: binds the nonce to the agent's id. */
+export function challengeSigningInput(agentId: string, challenge: string): string {
+  return `qp-manager/challenge/v1\n${agentId}\n${challenge}`;
+}
+
+export interface HeartbeatMessage {
+  agentId: string;
+  /** Milliseconds since the epoch, agent clock. */
+  sentAt: number;
+  /** Fraction of capacity in use, 0..1. */
+  load?: number;
+  /** Energy left in watt-hours. */
+  energyRemainingWh?: number;
+}

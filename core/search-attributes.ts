@@ -1,0 +1,8 @@
+// Custom search attributes (registered from temporal-config/); listing agents
+// is a visibility query on these.
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+export const AgentIdKey = defineSearchAttributeKey('AgentId', SearchAttributeType.KEYWORD);
+export const SwarmIdKey = defineSearchAttributeKey('SwarmId', SearchAttributeType.KEYWORD);
+export const AgentStatusKey = defineSearchAttributeKey('AgentStatus', SearchAttributeType.KEYWORD);
+export const JobIdKey = defineSearchAttributeKey('JobId', SearchAttributeType.KEYWORD);

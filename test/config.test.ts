@@ -1,0 +1,47 @@
+import { ConfigError, parseConfig } from '../core/config';
+
+describe('configuration', () => {
+  it('defaults to the embedded stack on a local Temporal', () => {
+    const config = parseConfig({});
+    expect(config).toMatchObject({
+      TEMPORAL_ADDRESS: '127.0.0.1:7233',
+      TEMPORAL_NAMESPACE: 'qp-manager',
+      QP_API_PORT: 8080,
+      QP_MESSAGING: 'memory',
+      QP_VECTORS: 'memory',
+      QP_CLUSTER: 'local',
+    });
+  });
+
+  it.each([
+    ['QP_API_PORT', '70000'],
+    ['QP_API_PORT', 'eighty'],
+    ['TEMPORAL_ADDRESS', 'no-port'],
+    ['QP_MESSAGING', 'kafka'],
+    ['QP_ADMIN_TOKEN', 'short'],
+    ['QP_HANDSHAKE_TIMEOUT_MS', '-5'],
+  ])('a bad %s (%s) stops start-up with a message naming it', (variable, value) => {
+    expect(() => parseConfig({ [variable]: value })).toThrow(ConfigError);
+    expect(() => parseConfig({ [variable]: value })).toThrow(new RegExp(`${variable}:`));
+  });
+
+  it('names every bad variable at once', () => {
+    try {
+      parseConfig({ QP_API_PORT: 'x', QP_MESSAGING: 'y' });
+      throw new Error('expected a ConfigError');
+    } catch (error) {
+      expect((error as ConfigError).problems.map((p) => p.variable).sort()).toEqual(['QP_API_PORT', 'QP_MESSAGING']);
+    }
+  });
+
+  it('pulsar messaging needs the service URL', () => {
+    expect(() => parseConfig({ QP_MESSAGING: 'pulsar' })).toThrow(/PULSAR_SERVICE_URL: required/);
+    expect(parseConfig({ QP_MESSAGING: 'pulsar', PULSAR_SERVICE_URL: 'pulsar://127.0.0.1:6650' }).QP_MESSAGING).toBe(
+      'pulsar',
+    );
+  });
+
+  it('an empty variable counts as unset', () => {
+    expect(parseConfig({ QP_API_PORT: '' }).QP_API_PORT).toBe(8080);
+  });
+});

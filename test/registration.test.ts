@@ -1,0 +1,255 @@
+// The registration handshake and agent sessions, end to end: real Temporal
+// dev server, real worker, real HTTP API, the reference SDK.
+import { generateKeyPairSync, sign } from 'node:crypto';
+import type { AgentRecord, ChallengeMessage } from '../core/agents';
+import { challengeSigningInput } from '../core/agents';
+import { swarmTopics } from '../core/topics';
+import { QpAgent, ApiError } from '../agents/sdk';
+import type { Embedded } from '../workers/embedded';
+import { ADMIN_TOKEN, startTestEmbedded, uniqueId, waitFor } from './support/stack';
+
+const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
+
+async function getAgent(stack: Embedded, agentId: string): Promise<AgentRecord> {
+  const res = await fetch(`${stack.api.url}/api/v1/swarm/agents/${agentId}`, { headers: admin });
+  if (!res.ok) throw new Error(`GET agent ${res.status}`);
+  return (await res.json()) as AgentRecord;
+}
+
+function newAgent(stack: Embedded, swarmId: string, agentId = uniqueId('agent'), heartbeatIntervalMs = 200): QpAgent {
+  return new QpAgent({
+    apiUrl: stack.api.url,
+    messaging: stack.ports.messaging,
+    agentId,
+    swarmId,
+    capabilities: ['train'],
+    resources: { cpu: 2, memoryMb: 2048, energy: { source: 'solar', budgetWh: 100 } },
+    heartbeatIntervalMs,
+    handshakeTimeoutMs: 10_000,
+  });
+}
+
+async function readChallenge(stack: Embedded, swarmId: string, agentId: string): Promise<string> {
+  const consumer = await stack.ports.messaging.subscribe(swarmTopics(swarmId).inbox(agentId), 'test-reader', {
+    initialPosition: 'earliest',
+  });
+  try {
+    const message = await consumer.receive(10_000);
+    if (!message) throw new Error('no challenge in the inbox');
+    await consumer.ack(message);
+    return (JSON.parse(Buffer.from(message.payload).toString()) as ChallengeMessage).challenge;
+  } finally {
+    await consumer.close();
+  }
+}
+
+async function postRegister(stack: Embedded, body: object): Promise<Response> {
+  return fetch(`${stack.api.url}/api/v1/swarm/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+}
+
+describe('agent registration on a real Temporal server', () => {
+  let stack: Embedded;
+  const swarmId = uniqueId('swarm');
+
+  beforeAll(async () => {
+    stack = await startTestEmbedded({
+      QP_HANDSHAKE_TIMEOUT_MS: '1500',
+      QP_HEARTBEAT_GRACE_MS: '1500',
+      QP_LIVENESS_WINDOW_MS: '250',
+    });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('an agent that signs the challenge becomes ACTIVE and gets a credential that works for heartbeats', async () => {
+    const agent = newAgent(stack, swarmId);
+    const record = await agent.register();
+    expect(record.status).toBe('ACTIVE');
+    expect(record.swarmId).toBe(swarmId);
+    expect(agent.token).toMatch(/^qpc1\./);
+    await agent.heartbeat({ load: 0.5 });
+    const stored = await getAgent(stack, agent.agentId);
+    expect(stored.status).toBe('ACTIVE');
+    expect(stored.credentialGeneration).toBe(1);
+    expect(stored.resources.energy?.source).toBe('solar');
+    await agent.close();
+  });
+
+  it('a signature by another key fails the registration with a clear reason', async () => {
+    const agentId = uniqueId('forger');
+    const { publicKey } = generateKeyPairSync('ed25519');
+    const { privateKey: wrongKey } = generateKeyPairSync('ed25519');
+    const res = await postRegister(stack, {
+      agentId,
+      swarmId,
+      capabilities: [],
+      resources: { cpu: 1, memoryMb: 512 },
+      publicKey: publicKey.export({ type: 'spki', format: 'pem' }),
+    });
+    expect(res.status).toBe(202);
+    const challenge = await readChallenge(stack, swarmId, agentId);
+    const signature = sign(null, Buffer.from(challengeSigningInput(agentId, challenge)), wrongKey).toString('base64');
+    const answer = await fetch(`${stack.api.url}/api/v1/swarm/agents/${agentId}/challenge-response`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ challenge, signature }),
+    });
+    expect(answer.status).toBe(401);
+    expect(((await answer.json()) as { error: { code: string } }).error.code).toBe('BAD_SIGNATURE');
+    const failed = await waitFor('the registration to fail', async () => {
+      const agent = await getAgent(stack, agentId);
+      return agent.status === 'FAILED' ? agent : undefined;
+    });
+    expect(failed.failureReason).toMatch(/signature does not verify/);
+  });
+
+  it('an agent that never answers the challenge fails after the handshake timeout', async () => {
+    const agentId = uniqueId('silent');
+    const { publicKey } = generateKeyPairSync('ed25519');
+    const res = await postRegister(stack, {
+      agentId,
+      swarmId,
+      capabilities: [],
+      resources: { cpu: 1, memoryMb: 512 },
+      publicKey: publicKey.export({ type: 'spki', format: 'pem' }),
+    });
+    expect(res.status).toBe(202);
+    const failed = await waitFor('the handshake to time out', async () => {
+      const agent = await getAgent(stack, agentId);
+      return agent.status === 'FAILED' ? agent : undefined;
+    });
+    expect(failed.failureReason).toBe('agent did not answer the challenge within 1500 ms');
+  });
+
+  it('registering a live agent again returns the existing session and a fresh credential', async () => {
+    const agent = newAgent(stack, swarmId);
+    const first = await agent.register();
+    const firstToken = agent.token;
+    const again = await postRegister(stack, {
+      agentId: agent.agentId,
+      swarmId,
+      capabilities: ['train'],
+      resources: { cpu: 2, memoryMb: 2048 },
+      publicKey: agent.publicKeyPem,
+    });
+    expect(again.status).toBe(200);
+    const body = (await again.json()) as { created: boolean; agent: { status: string } };
+    expect(body).toMatchObject({ created: false, agent: { status: 'ACTIVE' } });
+    const second = await agent.register();
+    expect(second.registeredAt).toBe(first.registeredAt);
+    expect(second.credentialGeneration).toBe(first.credentialGeneration + 1);
+    expect(agent.token).not.toBe(firstToken);
+    await agent.close();
+  });
+
+  it('re-registering a live agent with a different key is refused with 409', async () => {
+    const agent = newAgent(stack, swarmId);
+    await agent.register();
+    const { publicKey } = generateKeyPairSync('ed25519');
+    const res = await postRegister(stack, {
+      agentId: agent.agentId,
+      swarmId,
+      capabilities: [],
+      resources: { cpu: 1, memoryMb: 512 },
+      publicKey: publicKey.export({ type: 'spki', format: 'pem' }),
+    });
+    expect(res.status).toBe(409);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/different public key/);
+    await agent.close();
+  });
+
+  it('an agent that stops heartbeating is marked LOST after the grace period, and ACTIVE again when it returns', async () => {
+    const agent = newAgent(stack, swarmId);
+    await agent.register();
+    agent.startHeartbeats();
+    await waitFor('heartbeats to be consumed', async () => {
+      const text = await stack.workerRegistry.getSingleMetricAsString('qp_manager_worker_heartbeats_consumed_total');
+      return /heartbeats_consumed_total [1-9]/.test(text) ? true : undefined;
+    });
+    expect((await getAgent(stack, agent.agentId)).status).toBe('ACTIVE');
+    agent.stopHeartbeats();
+    await waitFor('the agent to be LOST', async () =>
+      (await getAgent(stack, agent.agentId)).status === 'LOST' ? true : undefined,
+    );
+    agent.startHeartbeats();
+    await waitFor('the agent to be ACTIVE again', async () =>
+      (await getAgent(stack, agent.agentId)).status === 'ACTIVE' ? true : undefined,
+    );
+    await agent.close();
+  });
+
+  it('a deregistered agent leaves the registry and its credential can no longer act on it', async () => {
+    const agent = newAgent(stack, swarmId);
+    await agent.register();
+    const token = agent.token!;
+    await agent.deregister();
+    const record = await waitFor('the session to close', async () => {
+      const r = await getAgent(stack, agent.agentId);
+      return r.status === 'DEREGISTERED' ? r : undefined;
+    });
+    expect(record.failureReason).toBe('deregistered by agent');
+    const again = await fetch(`${stack.api.url}/api/v1/swarm/agents/${agent.agentId}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(again.status).toBe(404);
+  });
+
+  it('lists agents by swarm and status, page by page', async () => {
+    const listSwarm = uniqueId('swarm-list');
+    const agents = [0, 1, 2].map((i) => newAgent(stack, listSwarm, `${listSwarm}-a${i}`));
+    for (const agent of agents) await agent.register();
+    const pages: string[][] = [];
+    let token: string | undefined;
+    await waitFor('visibility to show all three ACTIVE', async () => {
+      const res = await fetch(`${stack.api.url}/api/v1/swarm/agents?swarmId=${listSwarm}&status=ACTIVE`, {
+        headers: admin,
+      });
+      const body = (await res.json()) as { agents: unknown[] };
+      return body.agents.length === 3 ? true : undefined;
+    });
+    do {
+      const url = `${stack.api.url}/api/v1/swarm/agents?swarmId=${listSwarm}&pageSize=2${token ? `&pageToken=${token}` : ''}`;
+      const body = (await (await fetch(url, { headers: admin })).json()) as {
+        agents: { agentId: string; swarmId: string; status: string }[];
+        nextPageToken?: string;
+      };
+      pages.push(body.agents.map((a) => a.agentId));
+      for (const a of body.agents) expect(a).toMatchObject({ swarmId: listSwarm, status: 'ACTIVE' });
+      token = body.nextPageToken;
+    } while (token);
+    expect(pages[0]).toHaveLength(2);
+    expect(pages.flat().sort()).toEqual(agents.map((a) => a.agentId).sort());
+    await Promise.all(agents.map((a) => a.close()));
+  });
+
+  it('an agent credential may not read or remove another agent', async () => {
+    const a = newAgent(stack, swarmId);
+    const b = newAgent(stack, swarmId);
+    await a.register();
+    await b.register();
+    const res = await fetch(`${stack.api.url}/api/v1/swarm/agents/${b.agentId}`, {
+      headers: { authorization: `Bearer ${a.token}` },
+    });
+    expect(res.status).toBe(403);
+    const hb = await fetch(`${stack.api.url}/api/v1/swarm/agents/${b.agentId}/heartbeat`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${a.token}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(hb.status).toBe(403);
+    await expect(a.heartbeat()).resolves.toBeUndefined();
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('the SDK reports a rejected call as an ApiError with the code', async () => {
+    const agent = newAgent(stack, swarmId, 'bad id with spaces');
+    await expect(agent.register()).rejects.toMatchObject({ status: 400, code: 'INVALID_ARGUMENT' });
+    await expect(agent.register()).rejects.toBeInstanceOf(ApiError);
+  });
+});

@@ -1,0 +1,29 @@
+// Recorded histories must replay on the current workflow code: a change that
+// breaks them would break every running agent session on deploy.
+// Re-record with `npx tsx test/support/record-histories.ts` only for an intended, patched change.
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { Worker } from '@temporalio/worker';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const histories = ['registerAgent', 'livenessMonitor'];
+
+describe('replay of recorded histories', () => {
+  it.each(histories)('%s replays without non-determinism', async (name) => {
+    const json = JSON.parse(readFileSync(join(__dirname, 'histories', `${name}.json`), 'utf8'));
+    const history = historyFromJSON(json);
+    expect(history.events?.length).toBeGreaterThan(10);
+    await Worker.runReplayHistory(
+      { workflowBundle: { codePath: process.env.QP_TEST_WORKFLOW_BUNDLE! } },
+      history,
+      `${name}-recorded`,
+    );
+  });
+
+  it('the recorded session covers the handshake, LOST, ACTIVE again, re-registration and deregistration', () => {
+    const text = readFileSync(join(__dirname, 'histories', 'registerAgent.json'), 'utf8');
+    for (const marker of ['respondToChallenge', 'livenessChanged', 'reRegister', 'deregister']) {
+      expect(text).toContain(marker);
+    }
+  });
+});

@@ -1,0 +1,73 @@
+// Records the histories that test/replay.test.ts replays. Run after a change
+// of workflow code that is meant to be incompatible (and say why in the commit):
+//   npx tsx test/support/record-histories.ts   (needs a dev server: npm run stack -- up)
+import { execFileSync } from 'node:child_process';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { QpAgent } from '../../agents/sdk';
+import { parseConfig } from '../../core/config';
+import { registrationWorkflowId, livenessWorkflowId } from '../../workflows/definitions';
+import { startEmbedded } from '../../workers/embedded';
+
+Runtime.install({ logger: new DefaultLogger('WARN') });
+
+async function main(): Promise<void> {
+  const tag = Date.now().toString(36);
+  const config = parseConfig({
+    ...process.env,
+    QP_TASK_QUEUE: `record-${tag}`,
+    QP_HEARTBEAT_GRACE_MS: '1000',
+    QP_LIVENESS_WINDOW_MS: '200',
+  });
+  const stack = await startEmbedded({ config, apiPort: 0 });
+  const swarmId = `record-${tag}`;
+  const agent = new QpAgent({
+    apiUrl: stack.api.url,
+    messaging: stack.ports.messaging,
+    agentId: `recorded-${tag}`,
+    swarmId,
+    capabilities: ['train'],
+    resources: { cpu: 2, memoryMb: 2048 },
+    heartbeatIntervalMs: 100,
+  });
+  await agent.register();
+  agent.startHeartbeats();
+  await new Promise((resolve) => setTimeout(resolve, 800));
+  agent.stopHeartbeats();
+  // Let the monitor mark it LOST, then come back, then re-register and leave.
+  const handle = stack.client.workflow.getHandle(registrationWorkflowId(agent.agentId));
+  const waitStatus = async (status: string) => {
+    for (let i = 0; i < 100; i++) {
+      const record = await handle.query<{ status: string }>('getAgent');
+      if (record.status === status) return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error(`agent never became ${status}`);
+  };
+  await waitStatus('LOST');
+  agent.startHeartbeats();
+  await waitStatus('ACTIVE');
+  await agent.register();
+  await agent.deregister();
+  await handle.result();
+  const monitor = stack.client.workflow.getHandle(livenessWorkflowId(swarmId));
+  await monitor.terminate('recorded');
+
+  const dir = join(__dirname, '..', 'histories');
+  const temporal = execFileSync('bash', [join(__dirname, '../../infra/local/stack.sh'), 'path', 'temporal'], {
+    encoding: 'utf8',
+  }).trim();
+  const show = (workflowId: string) =>
+    execFileSync(temporal, ['workflow', 'show', '--workflow-id', workflowId, '--output', 'json',
+      '--address', config.TEMPORAL_ADDRESS, '--namespace', config.TEMPORAL_NAMESPACE], { encoding: 'utf8' });
+  writeFileSync(join(dir, 'registerAgent.json'), show(handle.workflowId));
+  writeFileSync(join(dir, 'livenessMonitor.json'), show(monitor.workflowId));
+  await stack.stop();
+  console.log(`recorded into ${dir}`);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,158 @@
+// The main job: `npm start`. Brings up the local Temporal dev server if none
+// answers, runs the worker and the API on the embedded default, and takes a
+// simulated swarm through registration, heartbeats and a few crashes.
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { Socket } from 'node:net';
+import { join } from 'node:path';
+import { parseConfig, ConfigError, type Config } from '../core/config';
+import { simulateSwarm } from '../agents/simulate';
+import { startEmbedded, type Embedded } from './embedded';
+
+const STACK = join(__dirname, '..', 'infra', 'local', 'stack.sh');
+
+interface DemoOptions {
+  agents: number;
+  crashes: number;
+  once: boolean;
+}
+
+function parseArgs(argv: string[]): DemoOptions {
+  const options: DemoOptions = { agents: 50, crashes: -1, once: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--once') options.once = true;
+    else if (arg === '--agents') options.agents = Number(argv[++i]);
+    else if (arg === '--crashes') options.crashes = Number(argv[++i]);
+    else if (arg === '--help') {
+      console.log('usage: npm start -- [--agents N] [--crashes K] [--once]');
+      process.exit(0);
+    } else throw new Error(`unknown argument ${arg}`);
+  }
+  if (!Number.isInteger(options.agents) || options.agents < 1) throw new Error('--agents must be a positive integer');
+  if (options.crashes < 0) options.crashes = Math.max(1, Math.floor(options.agents / 10));
+  if (options.crashes > options.agents) throw new Error('--crashes cannot exceed --agents');
+  return options;
+}
+
+function reachable(address: string, timeoutMs = 1000): Promise<boolean> {
+  const [host, port] = address.split(':');
+  return new Promise((resolve) => {
+    const socket = new Socket();
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('error', () => done(false));
+    socket.connect(Number(port), host, () => done(true));
+  });
+}
+
+function bar(done: number, total: number, width = 30): string {
+  const filled = Math.round((done / total) * width);
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}`;
+}
+
+async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  return false;
+}
+
+async function main(): Promise<void> {
+  const options = parseArgs(process.argv.slice(2));
+  const config: Config = parseConfig({
+    QP_HEARTBEAT_GRACE_MS: '5000',
+    QP_LIVENESS_WINDOW_MS: '1000',
+    QP_ADMIN_TOKEN: randomBytes(16).toString('hex'),
+    ...process.env,
+  });
+
+  let startedStack = false;
+  if (!(await reachable(config.TEMPORAL_ADDRESS))) {
+    console.log(`No Temporal at ${config.TEMPORAL_ADDRESS}: installing and starting the local dev server...`);
+    const up = spawnSync('bash', [STACK, 'up'], { stdio: 'inherit' });
+    if (up.status !== 0) throw new Error('infra/local/stack.sh up failed (see above)');
+    startedStack = true;
+  }
+
+  console.log('Starting worker and API (embedded default: in-process messaging, vectors, cluster, blobs)...');
+  let embedded: Embedded | undefined;
+  let simulation: Awaited<ReturnType<typeof simulateSwarm>> | undefined;
+  let stopping = false;
+  const stopAll = async (code: number): Promise<never> => {
+    if (stopping) process.exit(code);
+    stopping = true;
+    console.log('\nStopping...');
+    // Crashed agents cannot deregister themselves; the admin removes them.
+    await Promise.all(
+      (simulation?.agents ?? []).map((agent) =>
+        embedded?.api.swarm.deregister(agent.agentId, 'demo finished').catch(() => undefined),
+      ),
+    );
+    await simulation?.stop().catch(() => undefined);
+    await embedded?.stop().catch((error) => console.error('stopping the worker:', error));
+    if (startedStack) spawnSync('bash', [STACK, 'down'], { stdio: 'inherit' });
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void stopAll(0));
+  process.on('SIGTERM', () => void stopAll(0));
+
+  embedded = await startEmbedded({ config });
+  // A swarm per run: a persistent dev server keeps earlier runs' sessions.
+  const swarmId = `demo-${randomBytes(3).toString('hex')}`;
+  const uiHost = config.TEMPORAL_ADDRESS.split(':')[0];
+  console.log(`API on ${embedded.api.url}; worker on task queue ${config.QP_TASK_QUEUE}`);
+
+  console.log(`\nRegistering ${options.agents} simulated agents in swarm "${swarmId}"...`);
+  const started = Date.now();
+  simulation = await simulateSwarm({
+    apiUrl: embedded.api.url,
+    messaging: embedded.ports.messaging,
+    count: options.agents,
+    swarmId,
+    idPrefix: `${swarmId}-agent`,
+    heartbeatIntervalMs: 1000,
+    onProgress: (done, total) => process.stdout.write(`\r  ${bar(done, total)}`),
+  });
+  const seconds = (Date.now() - started) / 1000;
+  console.log(`\n  ${simulation.registered} registered in ${seconds.toFixed(1)} s (${(simulation.registered / seconds).toFixed(1)}/s)`);
+  for (const failure of simulation.failed) console.log(`  ! ${failure.agentId}: ${failure.error}`);
+
+  const swarm = embedded.api.swarm;
+  const count = async (status: 'ACTIVE' | 'LOST') =>
+    (await swarm.listAgents({ swarmId, status, pageSize: 500 })).agents.length;
+
+  const crashed = simulation.agents.slice(0, options.crashes);
+  console.log(`\nSimulating ${crashed.length} agent crashes (heartbeats stop; grace period ${config.QP_HEARTBEAT_GRACE_MS} ms)...`);
+  for (const agent of crashed) agent.stopHeartbeats();
+  const sawLost = await waitUntil(async () => {
+    const lost = await count('LOST');
+    process.stdout.write(`\r  LOST: ${bar(Math.min(lost, crashed.length), crashed.length)}`);
+    return lost >= crashed.length;
+  }, config.QP_HEARTBEAT_GRACE_MS + 30_000);
+  console.log(sawLost ? '\n  the liveness monitor marked every crashed agent LOST' : '\n  ! not every crashed agent was marked LOST in time');
+
+  const [active, lost] = await Promise.all([count('ACTIVE'), count('LOST')]);
+  console.log('\nSummary');
+  console.log(`  registered  ${simulation.registered}`);
+  console.log(`  active      ${active}`);
+  console.log(`  lost        ${lost}`);
+  console.log(`  failed      ${simulation.failed.length}`);
+  console.log(`  Web UI      http://${uiHost}:8233/namespaces/${config.TEMPORAL_NAMESPACE}/workflows`);
+  console.log(`  API         ${embedded.api.url}  (admin token: ${config.QP_ADMIN_TOKEN})`);
+  console.log(`  try         curl -H "Authorization: Bearer ${config.QP_ADMIN_TOKEN}" "${embedded.api.url}/api/v1/swarm/agents?swarmId=${swarmId}&status=LOST"`);
+
+  const ok = simulation.failed.length === 0 && sawLost;
+  if (options.once) await stopAll(ok ? 0 : 1);
+  console.log('\nThe swarm keeps heartbeating. Ctrl-C stops everything this command started.');
+}
+
+main().catch((error) => {
+  console.error(error instanceof ConfigError ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,56 @@
+// Composition root of the Temporal worker: activities wired to the ports.
+import type { Client } from '@temporalio/client';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { Registry } from 'prom-client';
+import { HeartbeatLedger } from '../core/liveness';
+import { createLivenessActivities } from '../activities/liveness';
+import { createWorkerMetrics } from '../activities/metrics';
+import { createRegistrationActivities } from '../activities/registration';
+import { TemporalLivenessDirectory } from '../adapters/temporal/liveness-directory';
+import type { Ports } from './ports';
+
+export interface QpWorkerOptions {
+  connection: NativeConnection;
+  client: Client;
+  namespace: string;
+  taskQueue: string;
+  ports: Ports;
+  credentialSecret: string;
+  credentialTtlSeconds: number;
+  heartbeatGraceMs: number;
+  livenessWindowMs: number;
+  /** A prebuilt workflow bundle (tests and production); otherwise bundled at start-up. */
+  workflowBundlePath?: string;
+  registry?: Registry;
+  shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
+}
+
+export function workflowSource(bundlePath?: string): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+  return bundlePath ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath: require.resolve('../workflows') };
+}
+
+export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> {
+  const metrics = createWorkerMetrics(options.registry ?? new Registry());
+  const liveness = new TemporalLivenessDirectory(options.client, {
+    taskQueue: options.taskQueue,
+    graceMs: options.heartbeatGraceMs,
+    windowMs: options.livenessWindowMs,
+  });
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: options.taskQueue,
+    ...workflowSource(options.workflowBundlePath),
+    activities: {
+      ...createRegistrationActivities({
+        messaging: options.ports.messaging,
+        liveness,
+        credentialSecret: options.credentialSecret,
+        credentialTtlSeconds: options.credentialTtlSeconds,
+        metrics,
+      }),
+      ...createLivenessActivities({ messaging: options.ports.messaging, ledger: new HeartbeatLedger(), metrics }),
+    },
+    shutdownGraceTime: options.shutdownGraceTime ?? '10 seconds',
+  });
+}

@@ -1,0 +1,33 @@
+// Signals, queries and updates of the workflows; the API imports these too.
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { AgentProfile, AgentRecord } from '../core/agents';
+import type { LivenessTransition } from '../core/liveness';
+
+export const REGISTRATION_WORKFLOW = 'registerAgent';
+export const LIVENESS_WORKFLOW = 'livenessMonitor';
+
+export const registrationWorkflowId = (agentId: string): string => `register-${agentId}`;
+export const livenessWorkflowId = (swarmId: string): string => `liveness-${swarmId}`;
+
+export interface ChallengeResponse {
+  /** The challenge being answered (base64), as received in the inbox. */
+  challenge: string;
+  /** Base64 Ed25519 signature of challengeSigningInput(agentId, challenge). */
+  signature: string;
+}
+
+export interface IssuedCredential {
+  credential: string;
+  agent: AgentRecord;
+}
+
+export const getAgentQuery = defineQuery<AgentRecord>('getAgent');
+export const respondToChallengeUpdate = defineUpdate<IssuedCredential, [ChallengeResponse]>('respondToChallenge');
+/** Re-registration of a running session: same key required; a fresh challenge is sent. */
+export const reRegisterUpdate = defineUpdate<AgentRecord, [AgentProfile]>('reRegister');
+export const deregisterUpdate = defineUpdate<AgentRecord, [{ reason: string }]>('deregister');
+export const livenessChangedSignal = defineSignal<[LivenessTransition]>('livenessChanged');
+
+export const watchAgentSignal = defineSignal<[{ agentId: string }]>('watchAgent');
+export const unwatchAgentSignal = defineSignal<[{ agentId: string }]>('unwatchAgent');
+export const watchedAgentsQuery = defineQuery<{ watched: string[]; lost: string[] }>('watchedAgents');

@@ -1,0 +1,3 @@
+// The workflow bundle's entry point: every workflow the worker runs.
+export { registerAgent } from './registration';
+export { livenessMonitor } from './liveness';

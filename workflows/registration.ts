@@ -1,0 +1,190 @@
+// registerAgent (id register-<agentId>): the handshake, then the agent's
+// long-lived session. The session holds the agent's status and credential
+// generation; heartbeats never reach it one by one, only status changes
+// decided by the liveness monitor.
+import {
+  ApplicationFailure,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  proxyLocalActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { AgentProfile, AgentRecord, AgentStatus } from '../core/agents';
+import { AgentStatusKey } from '../core/search-attributes';
+import type { RegistrationActivities } from '../activities/registration';
+import {
+  deregisterUpdate,
+  getAgentQuery,
+  livenessChangedSignal,
+  reRegisterUpdate,
+  respondToChallengeUpdate,
+  type IssuedCredential,
+} from './definitions';
+
+export interface RegisterAgentInput {
+  profile: AgentProfile;
+  handshakeTimeoutMs: number;
+  /** Set only by continue-as-new: the live session carried over. */
+  session?: AgentRecord;
+  pendingChallenge?: string;
+}
+
+export interface RegisterAgentResult {
+  agent: AgentRecord;
+}
+
+// Every step of the handshake is short (a publish, a signature check, an
+// HMAC, a signal): local activities skip the task-queue round trip of each.
+const activities = proxyLocalActivities<RegistrationActivities>({
+  startToCloseTimeout: '10 seconds',
+  localRetryThreshold: '10 seconds',
+  retry: { initialInterval: '200 ms', maximumInterval: '5 seconds', maximumAttempts: 10 },
+});
+
+export async function registerAgent(input: RegisterAgentInput): Promise<RegisterAgentResult> {
+  const now = (): string => new Date().toISOString();
+  const agent: AgentRecord = input.session ?? {
+    ...input.profile,
+    status: 'PENDING',
+    registeredAt: now(),
+    statusChangedAt: now(),
+    credentialGeneration: 0,
+  };
+  let pendingChallenge: string | undefined = input.pendingChallenge;
+  let challengesSent = 0;
+  let handshakeVerdict: 'accepted' | 'bad-signature' | undefined;
+  let deregisterReason: string | undefined;
+
+  const setStatus = (status: AgentStatus, reason?: string): void => {
+    agent.status = status;
+    agent.statusChangedAt = now();
+    if (reason !== undefined) agent.failureReason = reason;
+    upsertSearchAttributes([{ key: AgentStatusKey, value: status }]);
+  };
+
+  const sendChallenge = async (): Promise<void> => {
+    const { challenge } = await activities.sendChallenge({ swarmId: agent.swarmId, agentId: agent.agentId });
+    pendingChallenge = challenge;
+    challengesSent++;
+  };
+
+  setHandler(getAgentQuery, () => agent);
+
+  setHandler(
+    respondToChallengeUpdate,
+    async ({ challenge, signature }): Promise<IssuedCredential> => {
+      // The agent can only have the challenge after sendChallenge delivered it,
+      // but the activity's completion may still be on its way to us.
+      await condition(() => challengesSent > 0 || agent.status !== 'PENDING');
+      if (challenge !== pendingChallenge) {
+        throw ApplicationFailure.nonRetryable('this challenge is not the one pending', 'STALE_CHALLENGE');
+      }
+      const valid = await activities.verifyChallengeSignature({
+        agentId: agent.agentId,
+        publicKey: agent.publicKey,
+        challenge,
+        signature,
+      });
+      if (!valid) {
+        if (agent.status === 'PENDING') handshakeVerdict = 'bad-signature';
+        throw ApplicationFailure.nonRetryable('the signature does not verify with the registered key', 'BAD_SIGNATURE');
+      }
+      pendingChallenge = undefined;
+      const generation = agent.credentialGeneration + 1;
+      const issued = await activities.issueAgentCredential({
+        agentId: agent.agentId,
+        swarmId: agent.swarmId,
+        generation,
+      });
+      agent.credentialGeneration = generation;
+      agent.credentialExpiresAt = issued.expiresAt;
+      if (agent.status === 'PENDING') {
+        handshakeVerdict = 'accepted';
+        setStatus('ACTIVE');
+      }
+      return { credential: issued.credential, agent: { ...agent } };
+    },
+    {
+      validator: ({ challenge, signature }) => {
+        if (typeof challenge !== 'string' || challenge.length === 0) throw new Error('challenge is required');
+        if (typeof signature !== 'string' || signature.length === 0) throw new Error('signature is required');
+        if (agent.status === 'FAILED' || agent.status === 'DEREGISTERED') {
+          throw new Error(`registration is ${agent.status}`);
+        }
+      },
+    },
+  );
+
+  setHandler(
+    reRegisterUpdate,
+    async (profile): Promise<AgentRecord> => {
+      agent.capabilities = profile.capabilities;
+      agent.resources = profile.resources;
+      agent.region = profile.region;
+      await sendChallenge();
+      return { ...agent };
+    },
+    {
+      validator: (profile) => {
+        if (profile.publicKey.trim() !== agent.publicKey.trim()) {
+          throw new Error('agent is registered with a different public key; deregister it first');
+        }
+        if (profile.swarmId !== agent.swarmId) {
+          throw new Error(`agent is registered in swarm ${agent.swarmId}; deregister it first`);
+        }
+        if (agent.status === 'FAILED' || agent.status === 'DEREGISTERED') {
+          throw new Error(`registration is ${agent.status}`);
+        }
+      },
+    },
+  );
+
+  setHandler(deregisterUpdate, ({ reason }): AgentRecord => {
+    deregisterReason = reason;
+    return { ...agent };
+  });
+
+  setHandler(livenessChangedSignal, (transition) => {
+    if (agent.status === 'ACTIVE' || agent.status === 'LOST') setStatus(transition.status);
+  });
+
+  if (!input.session) {
+    await sendChallenge();
+    const answered = await condition(
+      () => handshakeVerdict !== undefined || deregisterReason !== undefined,
+      input.handshakeTimeoutMs,
+    );
+    if (deregisterReason !== undefined) return finish('DEREGISTERED', deregisterReason);
+    if (!answered) {
+      return fail('HANDSHAKE_TIMED_OUT', `agent did not answer the challenge within ${input.handshakeTimeoutMs} ms`);
+    }
+    if (handshakeVerdict === 'bad-signature') {
+      return fail('BAD_SIGNATURE', 'the challenge signature does not verify with the registered public key');
+    }
+    await activities.watchLiveness({ swarmId: agent.swarmId, agentId: agent.agentId });
+  }
+
+  await condition(() => deregisterReason !== undefined || workflowInfo().continueAsNewSuggested);
+  if (deregisterReason !== undefined) {
+    await activities.unwatchLiveness({ swarmId: agent.swarmId, agentId: agent.agentId });
+    return finish('DEREGISTERED', deregisterReason);
+  }
+  await condition(allHandlersFinished);
+  return continueAsNew<typeof registerAgent>({ ...input, session: agent, pendingChallenge });
+
+  async function finish(status: AgentStatus, reason: string): Promise<RegisterAgentResult> {
+    setStatus(status, reason);
+    await condition(allHandlersFinished);
+    return { agent };
+  }
+
+  async function fail(code: string, reason: string): Promise<never> {
+    setStatus('FAILED', reason);
+    pendingChallenge = undefined;
+    await condition(allHandlersFinished);
+    throw ApplicationFailure.nonRetryable(reason, code);
+  }
+}
