@@ -3,9 +3,9 @@
 # runs the services the project needs (today: the Temporal dev server).
 #
 #   stack.sh install [temporal|testserver|all]   fetch binaries into the cache
-#   stack.sh up                                  install what's missing, start services, wait for health
-#   stack.sh down                                stop what `up` started
-#   stack.sh status                              running?, pid, address, resident memory
+#   stack.sh up [SERVICE...]                     install what's missing, start services, wait for health
+#   stack.sh down [SERVICE...]                   stop what `up` started
+#   stack.sh status [SERVICE...]                 running?, pid, address, resident memory
 #   stack.sh path temporal|testserver            print the binary's absolute path (installs if missing)
 #
 # Env: QP_CACHE_DIR (default ~/.cache/qp-manager), TEMPORAL_PORT (7233),
@@ -233,7 +233,8 @@ service_pid() {
   tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$(service_signature "$1")" || return 1
   echo "$pid"
 }
-service_signature() { case $1 in temporal) echo "server start-dev" ;; esac; }
+service_signature() { "signature_$1"; }
+signature_temporal() { echo "server start-dev"; }
 
 probe_temporal() { port_open "$TEMPORAL_HOST" "$TEMPORAL_PORT"; }
 addr_temporal() { echo "gRPC $TEMPORAL_HOST:$TEMPORAL_PORT, Web UI http://$TEMPORAL_HOST:$TEMPORAL_UI_PORT"; }
@@ -352,33 +353,56 @@ cmd_path() {
   esac
 }
 
+# select_services [NAME...]: CHOSEN = the named services (checked), or all of them.
+CHOSEN=()
+select_services() {
+  local s
+  if (($# == 0)); then CHOSEN=("${SERVICES[@]}"); return; fi
+  CHOSEN=()
+  for s in "$@"; do
+    [[ " ${SERVICES[*]} " == *" $s "* ]] || die "unknown service $s (known: ${SERVICES[*]})"
+    CHOSEN+=("$s")
+  done
+}
+
 cmd_up() {
-  local s t0; t0=$(now_ms)
-  for s in "${SERVICES[@]}"; do "install_$s"; done
-  for s in "${SERVICES[@]}"; do "start_$s"; done
-  for s in "${SERVICES[@]}"; do log "$s: $("addr_$s")"; done
+  local s t0 chosen; t0=$(now_ms)
+  select_services "$@"; chosen=("${CHOSEN[@]}")
+  for s in "${chosen[@]}"; do "install_$s"; done
+  for s in "${chosen[@]}"; do "start_$s"; done
+  for s in "${chosen[@]}"; do log "$s: $("addr_$s")"; done
   log "stack up in $(secs_since "$t0")s"
 }
 
 cmd_down() {
-  local i
-  for ((i = ${#SERVICES[@]} - 1; i >= 0; i--)); do "stop_${SERVICES[i]}"; done
+  local i chosen
+  select_services "$@"; chosen=("${CHOSEN[@]}")
+  for ((i = ${#chosen[@]} - 1; i >= 0; i--)); do "stop_${chosen[i]}"; done
 }
 
 cmd_status() {
-  local s rc=0
-  for s in "${SERVICES[@]}"; do status_service "$s" || rc=1; done
+  local s rc=0 chosen
+  select_services "$@"; chosen=("${CHOSEN[@]}")
+  for s in "${chosen[@]}"; do status_service "$s" || rc=1; done
   return $rc
 }
+
+# More services (Pulsar, Milvus, ...) live one per file: each defines
+# install_X start_X stop_X probe_X addr_X signature_X and appends X to SERVICES.
+for service_file in "$REPO_ROOT"/infra/local/services/*.sh; do
+  [[ -e $service_file ]] || continue
+  # shellcheck source=/dev/null
+  source "$service_file"
+done
 
 main() {
   local cmd="${1:-}"
   shift || true
   case "$cmd" in
     install) cmd_install "$@" ;;
-    up) cmd_up ;;
-    down) cmd_down ;;
-    status) cmd_status ;;
+    up) cmd_up "$@" ;;
+    down) cmd_down "$@" ;;
+    status) cmd_status "$@" ;;
     path) cmd_path "$@" ;;
     *) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}" >&2; [[ -z $cmd || $cmd == help || $cmd == -h ]] || exit 2 ;;
   esac
