@@ -11,6 +11,8 @@ export function createWorkerMetrics(registry: Registry) {
     heartbeatsConsumed: counter('heartbeats_consumed_total', 'Heartbeats read by the liveness monitor'),
     malformedHeartbeats: counter('heartbeats_malformed_total', 'Heartbeat messages that did not parse'),
     livenessTransitions: counter('liveness_transitions_total', 'Agents that changed liveness', ['to']),
+    updatesAccepted: counter('tuning_updates_accepted_total', 'Model updates aggregated'),
+    updatesRejected: counter('tuning_updates_rejected_total', 'Model updates refused, by reason', ['reason']),
   };
 }
 

@@ -4,6 +4,18 @@
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import type { AgentRecord, AgentResources, ChallengeMessage } from '../core/agents';
 import { challengeSigningInput } from '../core/agents';
+import type { LocalTraining } from '../core/models/softmax';
+import { swarmTopics } from '../core/topics';
+import { clipToNorm } from '../core/privacy/gaussian';
+import { createSecAggAgent, type ServerMessage } from '../core/secagg';
+import {
+  bytesToParams,
+  encodeSecAggHeader,
+  encodeUpdateHeader,
+  paramsToBytes,
+  type ControlMessage,
+  type RoundStartMessage,
+} from '../core/tuning';
 import type { Consumer, MessagingPort } from '../adapters/ports';
 
 export interface QpAgentOptions {
@@ -27,8 +39,31 @@ export interface QpAgentOptions {
   onEvent?: (event: AgentEvent) => void;
 }
 
+/** What a round asks of an agent. */
+export interface RoundTask {
+  jobId: string;
+  round: number;
+  attempt: number;
+  global: Float32Array;
+  training: LocalTraining;
+  /** Milliseconds since the epoch; an update published later is dropped. */
+  deadlineAt: number;
+}
+
+export interface TrainingResult {
+  params: Float32Array;
+  examples: number;
+  loss?: number;
+  accuracy?: number;
+}
+
+/** The agent's local training: global parameters in, its trained parameters out. */
+export type Trainer = (task: RoundTask) => Promise<TrainingResult | undefined>;
+
 export type AgentEvent =
   | { type: 'registered'; credentialExpiresAt?: string }
+  | { type: 'round-trained'; jobId: string; round: number }
+  | { type: 'round-failed'; jobId: string; round: number; error: string }
   | { type: 'heartbeat-failed'; error: string; attempt: number }
   | { type: 'reconnected' }
   | { type: 'deregistered' };
@@ -52,6 +87,13 @@ export class QpAgent {
   private timer?: NodeJS.Timeout;
   private heartbeatFailures = 0;
   private stopped = false;
+  private control?: Consumer;
+  private controlLoop?: Promise<void>;
+  /** Secure-aggregation requests addressed to this agent, by round and type, until a round asks for them. */
+  private secagg?: Consumer;
+  private secaggLoop?: Promise<void>;
+  private readonly secaggMail = new Map<string, ServerMessage>();
+  private readonly secaggWaiters = new Map<string, (message: ServerMessage) => void>();
   agent?: AgentRecord;
 
   constructor(private readonly options: QpAgentOptions) {
@@ -154,8 +196,169 @@ export class QpAgent {
     await this.close();
   }
 
+  /**
+   * Takes part in federated rounds: for each round that selects this agent,
+   * trains with the given trainer and publishes the update with its credential.
+   */
+  async participate(trainer: Trainer): Promise<void> {
+    if (!this.agent || !this.credential) throw new Error('register() first');
+    if (this.controlLoop) return;
+    const topics = swarmTopics(this.agent.swarmId);
+    this.control = await this.options.messaging.subscribe(topics.control, `agent-${this.agentId}-control`, {
+      initialPosition: 'latest',
+    });
+    const control = this.control;
+    const secagg = (this.secagg = await this.options.messaging.subscribe(
+      topics.inbox(this.agentId),
+      `agent-${this.agentId}-secagg`,
+      { initialPosition: 'latest' },
+    ));
+    this.secaggLoop = (async () => {
+      for (;;) {
+        let message;
+        try {
+          message = await secagg.receive(1000);
+        } catch {
+          return; // closed
+        }
+        if (!message) continue;
+        await secagg.ack(message).catch(() => undefined);
+        if (message.properties.type !== 'secagg') continue;
+        const request = JSON.parse(Buffer.from(message.payload).toString('utf8')) as ServerMessage;
+        const key = `${request.roundId}|${request.type}`;
+        const waiter = this.secaggWaiters.get(key);
+        if (waiter) waiter(request);
+        else this.secaggMail.set(key, request);
+      }
+    })();
+    this.controlLoop = (async () => {
+      for (;;) {
+        let message;
+        try {
+          message = await control.receive(1000);
+        } catch {
+          return; // closed
+        }
+        if (!message) continue;
+        await control.ack(message).catch(() => undefined);
+        if (message.properties.type !== 'round-start') continue;
+        const start = JSON.parse(Buffer.from(message.payload).toString('utf8')) as ControlMessage;
+        if (start.type !== 'round-start' || !start.participants.includes(this.agentId)) continue;
+        await this.trainRound(start, trainer);
+      }
+    })();
+  }
+
+  private async trainRound(start: RoundStartMessage, trainer: Trainer): Promise<void> {
+    try {
+      const global = start.globalParams
+        ? bytesToParams(Buffer.from(start.globalParams, 'base64'))
+        : await this.downloadModel(start.jobId, start.globalDigest);
+      const result = await trainer({
+        jobId: start.jobId,
+        round: start.round,
+        attempt: start.attempt,
+        global,
+        training: start.training,
+        deadlineAt: start.deadlineAt,
+      });
+      if (!result || !this.credential) return;
+      if (start.secureAggregation) {
+        await this.secureRound(start, global, result);
+        return;
+      }
+      await this.options.messaging.publish(start.updatesTopic, paramsToBytes(result.params), {
+        key: this.agentId,
+        properties: encodeUpdateHeader({
+          jobId: start.jobId,
+          round: start.round,
+          attempt: start.attempt,
+          agentId: this.agentId,
+          examples: result.examples,
+          credential: this.credential,
+          trainLoss: result.loss,
+          trainAccuracy: result.accuracy,
+        }),
+      });
+      this.options.onEvent?.({ type: 'round-trained', jobId: start.jobId, round: start.round });
+    } catch (error) {
+      this.options.onEvent?.({ type: 'round-failed', jobId: start.jobId, round: start.round, error: String(error) });
+    }
+  }
+
+  /**
+   * SecAgg+ from the agent's side: only the masked change (params - global)
+   * leaves the agent; the manager learns the participants' sum.
+   */
+  private async secureRound(start: RoundStartMessage, global: Float32Array, result: TrainingResult): Promise<void> {
+    const { config, stageTimeoutMs } = start.secureAggregation!;
+    let delta: Float32Array = Float32Array.from(result.params, (value, i) => value - global[i]);
+    // Under DP every agent weighs the same and bounds its own change.
+    if (start.clipNorm !== undefined) delta = clipToNorm(delta, start.clipNorm);
+    const weight = start.clipNorm !== undefined ? 1 : result.examples;
+    const machine = createSecAggAgent(config, this.agentId, undefined, { weight });
+    const send = (body: object) =>
+      this.options.messaging.publish(start.updatesTopic, Buffer.from(JSON.stringify(body)), {
+        key: this.agentId,
+        properties: encodeSecAggHeader({
+          jobId: start.jobId,
+          round: start.round,
+          attempt: start.attempt,
+          agentId: this.agentId,
+          credential: this.credential!,
+        }),
+      });
+    const patience = Math.max(0, start.deadlineAt - Date.now()) + 2 * stageTimeoutMs;
+    await send(machine.advertiseKeys());
+    const shares = await this.secaggRequest(config.roundId, 'shareKeysRequest', patience);
+    await send(machine.shareKeys(shares as Parameters<typeof machine.shareKeys>[0]));
+    const masked = await this.secaggRequest(config.roundId, 'maskedInputRequest', 2 * stageTimeoutMs);
+    await send(machine.maskedInput(masked as Parameters<typeof machine.maskedInput>[0], delta, weight));
+    const unmask = await this.secaggRequest(config.roundId, 'unmaskRequest', 2 * stageTimeoutMs);
+    await send(machine.unmask(unmask as Parameters<typeof machine.unmask>[0]));
+    this.options.onEvent?.({ type: 'round-trained', jobId: start.jobId, round: start.round });
+  }
+
+  private secaggRequest(roundId: string, type: ServerMessage['type'], timeoutMs: number): Promise<ServerMessage> {
+    const key = `${roundId}|${type}`;
+    const waiting = this.secaggMail.get(key);
+    if (waiting) {
+      this.secaggMail.delete(key);
+      return Promise.resolve(waiting);
+    }
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.secaggWaiters.delete(key);
+        reject(new Error(`no ${type} for round ${roundId} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.secaggWaiters.set(key, (message) => {
+        clearTimeout(timer);
+        this.secaggWaiters.delete(key);
+        resolve(message);
+      });
+    });
+  }
+
+  /** The global model of a job by digest, over REST. */
+  async downloadModel(jobId: string, digest: string): Promise<Float32Array> {
+    const response = await fetch(`${this.options.apiUrl}/api/v1/tuning/${jobId}/model?digest=${digest}`, {
+      headers: { authorization: `Bearer ${this.credential}` },
+      signal: AbortSignal.timeout(this.options.requestTimeoutMs ?? 10_000),
+    });
+    if (!response.ok) throw new ApiError(response.status, 'MODEL_DOWNLOAD', await response.text());
+    return bytesToParams(new Uint8Array(await response.arrayBuffer()));
+  }
+
   async close(): Promise<void> {
     this.stopHeartbeats();
+    await this.control?.close();
+    await this.controlLoop;
+    await this.secagg?.close();
+    await this.secaggLoop;
+    this.control = undefined;
+    this.controlLoop = undefined;
+    this.secagg = undefined;
+    this.secaggLoop = undefined;
     await this.inbox?.close();
     this.inbox = undefined;
   }

@@ -1,7 +1,8 @@
 // The swarm simulator: N reference agents in one process.
 import type { AgentResources } from '../core/agents';
+import { seededRandom } from '../core/random';
 import type { MessagingPort } from '../adapters/ports';
-import { QpAgent, type AgentEvent } from './sdk';
+import { QpAgent, type AgentEvent, type Trainer } from './sdk';
 
 export interface SwarmSimulation {
   agents: QpAgent[];
@@ -21,20 +22,10 @@ export interface SimulateOptions {
   concurrency?: number;
   /** Seed for the simulated resources, so runs repeat. */
   seed?: number;
+  /** When given, agent i takes part in federated rounds with trainers[i]. */
+  trainers?: Trainer[];
   onProgress?: (done: number, total: number) => void;
   onEvent?: (agentId: string, event: AgentEvent) => void;
-}
-
-/** Mulberry32: small, fast, seedable. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function simulatedResources(random: () => number): AgentResources {
@@ -74,10 +65,13 @@ export async function simulateSwarm(options: SimulateOptions): Promise<SwarmSimu
   let next = 0;
   const registerNext = async (): Promise<void> => {
     while (next < agents.length) {
-      const agent = agents[next++];
+      const index = next++;
+      const agent = agents[index];
       try {
         await agent.register();
         agent.startHeartbeats(() => ({ load: random() }));
+        const trainer = options.trainers?.[index];
+        if (trainer) await agent.participate(trainer);
       } catch (error) {
         failed.push({ agentId: agent.agentId, error: String(error) });
       }

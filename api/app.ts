@@ -5,10 +5,13 @@ import { join } from 'node:path';
 import { errorBody, errorHandler } from './errors';
 import type { ApiMetrics } from './metrics';
 import { swarmRoutes } from './routes/swarm';
+import { tuningRoutes } from './routes/tuning';
 import type { SwarmService } from './swarm-service';
+import type { TuningService } from './tuning-service';
 
 export interface AppDeps {
   swarm: SwarmService;
+  tuning: TuningService;
   metrics: ApiMetrics;
   adminToken?: string;
   bodyLimit: string;
@@ -40,6 +43,7 @@ export function createApp(deps: AppDeps): express.Express {
     res.type('application/yaml').send(readFileSync(OPENAPI_PATH, 'utf8'));
   });
   app.use('/api/v1/swarm', swarmRoutes(deps.swarm, deps.adminToken));
+  app.use('/api/v1/tuning', tuningRoutes(deps.tuning, deps.swarm, deps.adminToken));
 
   app.use((req, res) => {
     res.status(404).json(errorBody('NOT_FOUND', `no route for ${req.method} ${req.path}`));

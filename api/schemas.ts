@@ -1,6 +1,7 @@
 // Request schemas. A body that fails these is answered 400 naming the field.
 import { z } from 'zod';
 import { AGENT_STATUSES, ID_PATTERN } from '../core/agents';
+import { SECURE_AGGREGATION_STRATEGIES } from '../core/tuning';
 
 const id = z.string().regex(ID_PATTERN, 'must be 1-64 characters of letters, digits, ".", "_" or "-", starting with a letter or digit');
 
@@ -53,3 +54,124 @@ export const listAgentsQuerySchema = z
   .strict();
 
 export const agentIdParamSchema = z.object({ id });
+
+const strategyNames = [
+  'fedavg',
+  'fedavgm',
+  'fedprox',
+  'fedadam',
+  'fedyogi',
+  'fedadagrad',
+  'fedmedian',
+  'fedtrimmedavg',
+  'krum',
+  'multikrum',
+  'bulyan',
+] as const;
+
+export const tuningStartSchema = z
+  .object({
+    jobId: id.optional(),
+    swarmId: id,
+    model: z
+      .object({
+        kind: z.enum(['softmax-digits', 'vector']),
+        dimension: z.number().int().positive().max(100_000_000),
+        initialDigest: z.string().regex(/^[0-9a-f]{64}$/, 'must be a sha-256 hex digest').optional(),
+      })
+      .strict(),
+    rounds: z.number().int().min(1).max(100_000),
+    participantsPerRound: z.number().int().min(1).max(100_000).optional(),
+    fraction: z.number().gt(0).max(1).optional(),
+    minParticipants: z.number().int().min(1),
+    roundTimeoutMs: z.number().int().min(100).max(86_400_000).default(60_000),
+    maxRoundAttempts: z.number().int().min(1).max(20).default(3),
+    strategy: z.enum(strategyNames).default('fedavg'),
+    strategyOptions: z
+      .object({
+        serverLearningRate: z.number().positive().optional(),
+        momentum: z.number().min(0).max(1).optional(),
+        beta1: z.number().min(0).lt(1).optional(),
+        beta2: z.number().min(0).lt(1).optional(),
+        tau: z.number().positive().optional(),
+        trimFraction: z.number().min(0).lt(0.5).optional(),
+        byzantine: z.number().int().min(0).optional(),
+        multiKrumKeep: z.number().int().min(1).optional(),
+        proximalMu: z.number().min(0).optional(),
+      })
+      .strict()
+      .default({}),
+    training: z
+      .object({
+        learningRate: z.number().positive().max(100).default(0.1),
+        epochs: z.number().int().min(1).max(1000).default(1),
+        batchSize: z.number().int().min(1).max(1_000_000).default(32),
+        proximalMu: z.number().min(0).optional(),
+      })
+      .strict()
+      .default({}),
+    requirements: z
+      .object({
+        cpu: z.number().positive().optional(),
+        memoryMb: z.number().int().positive().optional(),
+        gpu: z.number().int().min(0).optional(),
+      })
+      .strict()
+      .optional(),
+    maxUpdateNorm: z.number().positive().optional(),
+    privacy: z
+      .object({
+        clipNorm: z.number().positive(),
+        noiseMultiplier: z.number().min(0),
+        delta: z.number().gt(0).lt(1),
+      })
+      .strict()
+      .optional(),
+    secureAggregation: z
+      .object({
+        stageTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
+        degree: z.number().int().min(1).optional(),
+        threshold: z.number().int().min(1).optional(),
+        expectedDropout: z.number().min(0).lt(1).optional(),
+        clipRange: z.number().positive().optional(),
+        quantizationLevels: z.number().int().min(2).max(2 ** 31).optional(),
+        maxWeight: z.number().positive().optional(),
+      })
+      .strict()
+      .optional(),
+    evaluateEvery: z.number().int().min(1).default(1),
+    seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
+  })
+  .strict()
+  .superRefine((spec, ctx) => {
+    if (spec.participantsPerRound === undefined && spec.fraction === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['participantsPerRound'], message: 'give participantsPerRound or fraction' });
+    }
+    if (spec.participantsPerRound !== undefined && spec.minParticipants > spec.participantsPerRound) {
+      ctx.addIssue({ code: 'custom', path: ['minParticipants'], message: 'cannot exceed participantsPerRound' });
+    }
+    if (spec.model.kind === 'softmax-digits' && spec.model.dimension !== 650) {
+      ctx.addIssue({ code: 'custom', path: ['model', 'dimension'], message: 'softmax-digits has 650 parameters' });
+    }
+    if (spec.secureAggregation && !SECURE_AGGREGATION_STRATEGIES.includes(spec.strategy)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['secureAggregation'],
+        message: `${spec.strategy} needs every update; secure aggregation reveals only their sum`,
+      });
+    }
+    if (spec.secureAggregation && spec.maxUpdateNorm !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxUpdateNorm'],
+        message: 'cannot be checked under secure aggregation (the manager never sees one update); agents clip instead',
+      });
+    }
+    const robust = ['krum', 'multikrum', 'bulyan'];
+    if (robust.includes(spec.strategy) && spec.strategyOptions.byzantine === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['strategyOptions', 'byzantine'], message: `required by ${spec.strategy}` });
+    }
+  });
+
+export const jobIdParamSchema = z.object({ jobId: id });
+export const modelQuerySchema = z.object({ digest: z.string().regex(/^[0-9a-f]{64}$/, 'must be a sha-256 hex digest').optional() }).strict();

@@ -3,15 +3,17 @@ import type { Client } from '@temporalio/client';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { Config } from '../core/config';
-import type { MessagingPort } from '../adapters/ports';
+import type { BlobStore, MessagingPort } from '../adapters/ports';
 import { createApp } from './app';
 import { createApiMetrics } from './metrics';
 import { SwarmService } from './swarm-service';
+import { TuningService } from './tuning-service';
 
 export interface ApiServer {
   port: number;
   url: string;
   swarm: SwarmService;
+  tuning: TuningService;
   close(): Promise<void>;
 }
 
@@ -19,6 +21,7 @@ export async function startApiServer(deps: {
   config: Config;
   client: Client;
   messaging: MessagingPort;
+  blobs: BlobStore;
   credentialSecret: string;
   /** Overrides QP_API_PORT; 0 picks a free port. */
   port?: number;
@@ -37,7 +40,8 @@ export async function startApiServer(deps: {
     },
     metrics,
   );
-  const app = createApp({ swarm, metrics, adminToken: config.QP_ADMIN_TOKEN, bodyLimit: config.QP_BODY_LIMIT });
+  const tuning = new TuningService(deps.client, deps.blobs, config.QP_TASK_QUEUE);
+  const app = createApp({ swarm, tuning, metrics, adminToken: config.QP_ADMIN_TOKEN, bodyLimit: config.QP_BODY_LIMIT });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(deps.port ?? config.QP_API_PORT, '127.0.0.1', () => resolve(s));
     s.once('error', reject);
@@ -47,6 +51,7 @@ export async function startApiServer(deps: {
     port,
     url: `http://127.0.0.1:${port}`,
     swarm,
+    tuning,
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.closeAllConnections();

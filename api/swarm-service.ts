@@ -72,6 +72,7 @@ export class SwarmService {
         workflowId,
         taskQueue: this.options.taskQueue,
         args: [input],
+        memo: { resources: profile.resources },
         typedSearchAttributes: [
           { key: AgentIdKey, value: profile.agentId },
           { key: SwarmIdKey, value: profile.swarmId },

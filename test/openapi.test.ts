@@ -30,13 +30,14 @@ type Json = any;
 
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
 /** Mount points of routers, used only if the router library keeps no raw path on its layers. */
-const KNOWN_MOUNTS = ['/api/v1/swarm'];
+const KNOWN_MOUNTS = ['/api/v1/swarm', '/api/v1/tuning'];
 
 const doc: Json = parse(readFileSync(OPENAPI_PATH, 'utf8'));
 
 function buildApp() {
   return createApp({
-    swarm: {} as never, // no request reaches the swarm routes here
+    swarm: {} as never, // no request reaches the services here
+    tuning: {} as never,
     metrics: createApiMetrics(async () => 0),
     adminToken: 'a'.repeat(32),
     bodyLimit: '16kb',

@@ -6,7 +6,7 @@ import { Worker } from '@temporalio/worker';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-const histories = ['registerAgent', 'livenessMonitor'];
+const histories = ['registerAgent', 'livenessMonitor', 'federatedTuning'];
 
 describe('replay of recorded histories', () => {
   it.each(histories)('%s replays without non-determinism', async (name) => {

@@ -7,6 +7,9 @@ import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { parseConfig, ConfigError, type Config } from '../core/config';
 import { simulateSwarm } from '../agents/simulate';
+import { digitsTrainers, DIGITS_DIMENSION } from '../agents/trainers';
+import type { TuningProgress } from '../core/tuning';
+import { tuningProgressQuery, tuningWorkflowId } from '../workflows/definitions';
 import { startEmbedded, type Embedded } from './embedded';
 
 const STACK = join(__dirname, '..', 'infra', 'local', 'stack.sh');
@@ -14,24 +17,27 @@ const STACK = join(__dirname, '..', 'infra', 'local', 'stack.sh');
 interface DemoOptions {
   agents: number;
   crashes: number;
+  rounds: number;
   once: boolean;
 }
 
 function parseArgs(argv: string[]): DemoOptions {
-  const options: DemoOptions = { agents: 50, crashes: -1, once: false };
+  const options: DemoOptions = { agents: 50, crashes: -1, rounds: 20, once: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--once') options.once = true;
     else if (arg === '--agents') options.agents = Number(argv[++i]);
     else if (arg === '--crashes') options.crashes = Number(argv[++i]);
+    else if (arg === '--rounds') options.rounds = Number(argv[++i]);
     else if (arg === '--help') {
-      console.log('usage: npm start -- [--agents N] [--crashes K] [--once]');
+      console.log('usage: npm start -- [--agents N] [--crashes K] [--rounds R] [--once]');
       process.exit(0);
     } else throw new Error(`unknown argument ${arg}`);
   }
   if (!Number.isInteger(options.agents) || options.agents < 1) throw new Error('--agents must be a positive integer');
   if (options.crashes < 0) options.crashes = Math.max(1, Math.floor(options.agents / 10));
-  if (options.crashes > options.agents) throw new Error('--crashes cannot exceed --agents');
+  if (options.crashes >= options.agents) throw new Error('--crashes must leave some agents running');
+  if (!Number.isInteger(options.rounds) || options.rounds < 0) throw new Error('--rounds must be a whole number');
   return options;
 }
 
@@ -117,6 +123,7 @@ async function main(): Promise<void> {
     swarmId,
     idPrefix: `${swarmId}-agent`,
     heartbeatIntervalMs: 1000,
+    trainers: digitsTrainers({ agents: options.agents, alpha: 0.5, seed: 1 }),
     onProgress: (done, total) => process.stdout.write(`\r  ${bar(done, total)}`),
   });
   const seconds = (Date.now() - started) / 1000;
@@ -147,9 +154,50 @@ async function main(): Promise<void> {
   console.log(`  API         ${embedded.api.url}  (admin token: ${config.QP_ADMIN_TOKEN})`);
   console.log(`  try         curl -H "Authorization: Bearer ${config.QP_ADMIN_TOKEN}" "${embedded.api.url}/api/v1/swarm/agents?swarmId=${swarmId}&status=LOST"`);
 
-  const ok = simulation.failed.length === 0 && sawLost;
+  let finalAccuracy: number | undefined;
+  if (options.rounds > 0) finalAccuracy = await tune(embedded, swarmId, options.rounds);
+
+  const ok = simulation.failed.length === 0 && sawLost && (options.rounds === 0 || finalAccuracy !== undefined);
   if (options.once) await stopAll(ok ? 0 : 1);
   console.log('\nThe swarm keeps heartbeating. Ctrl-C stops everything this command started.');
+}
+
+/** Runs a FedAvg job on the live agents and prints test accuracy per round. */
+async function tune(embedded: Embedded, swarmId: string, rounds: number): Promise<number | undefined> {
+  console.log(`\nFederated tuning: ${rounds} rounds of FedAvg on the digits data (Dirichlet 0.5 split, softmax regression)...`);
+  const { jobId } = await embedded.api.tuning.start({
+    swarmId,
+    model: { kind: 'softmax-digits', dimension: DIGITS_DIMENSION },
+    rounds,
+    fraction: 1,
+    minParticipants: 2,
+    roundTimeoutMs: 30_000,
+    maxRoundAttempts: 3,
+    strategy: 'fedavg',
+    strategyOptions: {},
+    training: { learningRate: 0.1, epochs: 1, batchSize: 32 },
+    evaluateEvery: 1,
+    seed: 1,
+  });
+  const handle = embedded.client.workflow.getHandle(tuningWorkflowId(jobId));
+  let printed = 0;
+  const printRounds = (progress: TuningProgress) => {
+    for (const round of progress.recentRounds.filter((r) => r.round > printed)) {
+      const accuracy = round.accuracy !== undefined ? (round.accuracy * 100).toFixed(1).padStart(5) + '%' : '   n/a';
+      console.log(`  ${bar(round.round, rounds, 20)}  accuracy ${accuracy}  agents ${round.accepted}  ${round.durationMs} ms`);
+      printed = round.round;
+    }
+  };
+  const result = handle.result();
+  for (let done = false; !done; ) {
+    done = await Promise.race([result.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 500))]);
+    printRounds(await handle.query(tuningProgressQuery));
+  }
+  const final = await result;
+  printRounds(final);
+  const accuracy = final.recentRounds.at(-1)?.accuracy;
+  console.log(`  job ${jobId}: ${final.status}, final test accuracy ${accuracy !== undefined ? (accuracy * 100).toFixed(1) + '%' : 'n/a'}`);
+  return accuracy;
 }
 
 main().catch((error) => {

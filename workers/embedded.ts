@@ -49,6 +49,7 @@ export async function startEmbedded(options: {
     config,
     client,
     messaging: ports.messaging,
+    blobs: ports.blobs,
     credentialSecret,
     port: options.apiPort,
   });

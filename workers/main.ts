@@ -45,6 +45,8 @@ async function main(): Promise<void> {
     credentialTtlSeconds: config.QP_CREDENTIAL_TTL_S,
     heartbeatGraceMs: config.QP_HEARTBEAT_GRACE_MS,
     livenessWindowMs: config.QP_LIVENESS_WINDOW_MS,
+    // A prebuilt bundle (scripts/build-workflow-bundle or the test set-up) skips bundling at start.
+    workflowBundlePath: process.env.QP_WORKFLOW_BUNDLE || undefined,
     registry,
   });
   console.log(

@@ -6,6 +6,9 @@ import { HeartbeatLedger } from '../core/liveness';
 import { createLivenessActivities } from '../activities/liveness';
 import { createWorkerMetrics } from '../activities/metrics';
 import { createRegistrationActivities } from '../activities/registration';
+import { createTuningActivities } from '../activities/tuning';
+import { DigitsEvaluator } from '../adapters/datasets/digits-evaluator';
+import { TemporalAgentDirectory } from '../adapters/temporal/agent-directory';
 import { TemporalLivenessDirectory } from '../adapters/temporal/liveness-directory';
 import type { Ports } from './ports';
 
@@ -50,6 +53,14 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
         metrics,
       }),
       ...createLivenessActivities({ messaging: options.ports.messaging, ledger: new HeartbeatLedger(), metrics }),
+      ...createTuningActivities({
+        messaging: options.ports.messaging,
+        blobs: options.ports.blobs,
+        directory: new TemporalAgentDirectory(options.client, options.namespace),
+        evaluator: new DigitsEvaluator(),
+        credentialSecret: options.credentialSecret,
+        metrics,
+      }),
     },
     shutdownGraceTime: options.shutdownGraceTime ?? '10 seconds',
   });

@@ -2,6 +2,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { AgentProfile, AgentRecord } from '../core/agents';
 import type { LivenessTransition } from '../core/liveness';
+import type { TuningProgress } from '../core/tuning';
 
 export const REGISTRATION_WORKFLOW = 'registerAgent';
 export const LIVENESS_WORKFLOW = 'livenessMonitor';
@@ -31,3 +32,16 @@ export const livenessChangedSignal = defineSignal<[LivenessTransition]>('livenes
 export const watchAgentSignal = defineSignal<[{ agentId: string }]>('watchAgent');
 export const unwatchAgentSignal = defineSignal<[{ agentId: string }]>('unwatchAgent');
 export const watchedAgentsQuery = defineQuery<{ watched: string[]; lost: string[] }>('watchedAgents');
+
+export const TUNING_WORKFLOW = 'federatedTuning';
+export const tuningWorkflowId = (jobId: string): string => `tuning-${jobId}`;
+export const tuningProgressQuery = defineQuery<TuningProgress>('tuningProgress');
+export const pauseTuningUpdate = defineUpdate<TuningProgress, []>('pauseTuning');
+export const resumeTuningUpdate = defineUpdate<TuningProgress, []>('resumeTuning');
+
+export const BEHAVIOR_SWEEP_WORKFLOW = 'behaviorSweep';
+export const SCHEDULED_BEHAVIOR_SWEEPS_WORKFLOW = 'scheduledBehaviorSweeps';
+/** One sweep of a swarm at a time: a second start while one runs is refused. */
+export const behaviorSweepWorkflowId = (swarmId: string): string => `behavior-sweep-${swarmId}`;
+/** The Schedule that sweeps every swarm a worker serves; one per task queue. */
+export const behaviorSweepScheduleId = (taskQueue: string): string => `behavior-sweeps-${taskQueue}`;

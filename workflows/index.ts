@@ -1,3 +1,4 @@
 // The workflow bundle's entry point: every workflow the worker runs.
 export { registerAgent } from './registration';
 export { livenessMonitor } from './liveness';
+export { federatedTuning } from './tuning';

@@ -9,6 +9,7 @@ import {
   continueAsNew,
   proxyLocalActivities,
   setHandler,
+  upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -124,6 +125,7 @@ export async function registerAgent(input: RegisterAgentInput): Promise<Register
       agent.capabilities = profile.capabilities;
       agent.resources = profile.resources;
       agent.region = profile.region;
+      upsertMemo({ resources: profile.resources });
       await sendChallenge();
       return { ...agent };
     },

@@ -1,8 +1,7 @@
 // /api/v1/swarm: registration, challenge answers, heartbeats, the registry.
 import { Router, type Request } from 'express';
-import type { z, ZodTypeAny } from 'zod';
 import { authenticate, bearerToken, requireAdmin, requireSelfOrAdmin } from '../auth';
-import { fromZod } from '../errors';
+import { parse } from '../validation';
 import {
   agentIdParamSchema,
   challengeResponseSchema,
@@ -11,12 +10,6 @@ import {
   registerRequestSchema,
 } from '../schemas';
 import type { SwarmService } from '../swarm-service';
-
-function parse<S extends ZodTypeAny>(schema: S, value: unknown, where: 'body' | 'query' | 'params'): z.output<S> {
-  const result = schema.safeParse(value ?? {});
-  if (!result.success) throw fromZod(result.error, where);
-  return result.data;
-}
 
 export function swarmRoutes(swarm: SwarmService, adminToken: string | undefined): Router {
   const router = Router();

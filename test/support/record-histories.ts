@@ -7,7 +7,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { QpAgent } from '../../agents/sdk';
 import { parseConfig } from '../../core/config';
-import { registrationWorkflowId, livenessWorkflowId } from '../../workflows/definitions';
+import { registrationWorkflowId, livenessWorkflowId, tuningWorkflowId } from '../../workflows/definitions';
+import { noopTrainer } from '../../agents/trainers';
+import type { Embedded } from '../../workers/embedded';
 import { startEmbedded } from '../../workers/embedded';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -49,6 +51,43 @@ async function main(): Promise<void> {
   agent.startHeartbeats();
   await waitStatus('ACTIVE');
   await agent.register();
+
+  // A short tuning job with a second agent: three rounds, one evaluated.
+  const peer = new QpAgent({
+    apiUrl: stack.api.url,
+    messaging: stack.ports.messaging,
+    agentId: `recorded-peer-${tag}`,
+    swarmId,
+    capabilities: ['train'],
+    resources: { cpu: 2, memoryMb: 2048 },
+    heartbeatIntervalMs: 100,
+  });
+  await peer.register();
+  peer.startHeartbeats();
+  agent.startHeartbeats();
+  await agent.participate(noopTrainer);
+  await peer.participate(noopTrainer);
+  await waitActive(stack, swarmId, 2);
+  const { jobId } = await stack.api.tuning.start({
+    jobId: `recorded-${tag}`,
+    swarmId,
+    model: { kind: 'vector', dimension: 16 },
+    rounds: 3,
+    fraction: 1,
+    minParticipants: 2,
+    roundTimeoutMs: 10_000,
+    maxRoundAttempts: 2,
+    strategy: 'fedavgm',
+    strategyOptions: {},
+    training: { learningRate: 0.1, epochs: 1, batchSize: 32 },
+    privacy: { clipNorm: 1, noiseMultiplier: 0.5, delta: 1e-5 },
+    evaluateEvery: 3,
+    seed: 3,
+  });
+  const tuning = stack.client.workflow.getHandle(tuningWorkflowId(jobId));
+  await tuning.result();
+  await peer.deregister();
+
   await agent.deregister();
   await handle.result();
   const monitor = stack.client.workflow.getHandle(livenessWorkflowId(swarmId));
@@ -63,8 +102,18 @@ async function main(): Promise<void> {
       '--address', config.TEMPORAL_ADDRESS, '--namespace', config.TEMPORAL_NAMESPACE], { encoding: 'utf8' });
   writeFileSync(join(dir, 'registerAgent.json'), show(handle.workflowId));
   writeFileSync(join(dir, 'livenessMonitor.json'), show(monitor.workflowId));
+  writeFileSync(join(dir, 'federatedTuning.json'), show(tuning.workflowId));
   await stack.stop();
   console.log(`recorded into ${dir}`);
+}
+
+async function waitActive(stack: Embedded, swarmId: string, count: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const page = await stack.api.swarm.listAgents({ swarmId, status: 'ACTIVE', pageSize: 10 });
+    if (page.agents.length >= count) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error('agents never listed ACTIVE');
 }
 
 main().catch((error) => {

@@ -1,0 +1,209 @@
+// Federated tuning: the job spec, the messages of a round, and progress.
+import type { StrategyName, StrategyOptions } from './aggregation/types';
+import type { SecAggConfig } from './secagg/config';
+import type { LocalTraining } from './models/softmax';
+
+export type ModelKind = 'softmax-digits' | 'vector';
+
+export interface TuningJobSpec {
+  jobId: string;
+  swarmId: string;
+  model: { kind: ModelKind; dimension: number; initialDigest?: string };
+  rounds: number;
+  /** Agents asked per round; or a fraction of the eligible ones. */
+  participantsPerRound?: number;
+  fraction?: number;
+  minParticipants: number;
+  /** Updates arriving later than this after the round starts are dropped. */
+  roundTimeoutMs: number;
+  /** Attempts of a round whose quorum was not met, with fresh participants. */
+  maxRoundAttempts: number;
+  strategy: StrategyName;
+  strategyOptions: StrategyOptions;
+  training: LocalTraining;
+  /** Agents must offer at least these resources. */
+  requirements?: { cpu?: number; memoryMb?: number; gpu?: number };
+  /** Updates whose L2 distance from the global model exceeds this are rejected. */
+  maxUpdateNorm?: number;
+  privacy?: { clipNorm: number; noiseMultiplier: number; delta: number };
+  /** SecAgg+: the manager learns only the sum of the participants' updates. */
+  secureAggregation?: SecureAggregationSpec;
+  evaluateEvery: number;
+  /** Seeds selection tie-breaks and noise, so a job repeats bit for bit. */
+  seed: number;
+}
+
+export interface SecureAggregationSpec {
+  /** How long each protocol stage after the first waits for answers. */
+  stageTimeoutMs: number;
+  degree?: number;
+  threshold?: number;
+  expectedDropout?: number;
+  /** Each coordinate of an update's change is clipped to [-clipRange, clipRange] before masking. */
+  clipRange?: number;
+  quantizationLevels?: number;
+  /** Largest example count an agent may weigh its update with. */
+  maxWeight?: number;
+}
+
+/** Strategies that need only the weighted mean, which is all secure aggregation reveals. */
+export const SECURE_AGGREGATION_STRATEGIES: readonly StrategyName[] = [
+  'fedavg',
+  'fedprox',
+  'fedavgm',
+  'fedadam',
+  'fedyogi',
+  'fedadagrad',
+];
+
+/** Published on the swarm's control topic when a round starts. */
+export interface RoundStartMessage {
+  type: 'round-start';
+  jobId: string;
+  round: number;
+  attempt: number;
+  participants: string[];
+  globalDigest: string;
+  /** Base64 float32 parameters when small enough to travel inline. */
+  globalParams?: string;
+  training: LocalTraining;
+  /** Milliseconds since the epoch after which updates are dropped. */
+  deadlineAt: number;
+  updatesTopic: string;
+  /** Present when the round uses secure aggregation: agents mask (params - global). */
+  secureAggregation?: { config: SecAggConfig; stageTimeoutMs: number };
+  /** With secure aggregation and DP, agents clip their change to this L2 norm themselves. */
+  clipNorm?: number;
+}
+
+/** Properties of a secure-aggregation protocol message an agent publishes; the payload is its JSON. */
+export interface SecAggHeader {
+  jobId: string;
+  round: number;
+  attempt: number;
+  agentId: string;
+  credential: string;
+}
+
+export function encodeSecAggHeader(header: SecAggHeader): Record<string, string> {
+  return {
+    type: 'secagg',
+    jobId: header.jobId,
+    round: String(header.round),
+    attempt: String(header.attempt),
+    agentId: header.agentId,
+    credential: header.credential,
+  };
+}
+
+export function decodeSecAggHeader(properties: Record<string, string>): SecAggHeader | undefined {
+  if (properties.type !== 'secagg') return undefined;
+  const round = Number(properties.round);
+  const attempt = Number(properties.attempt);
+  if (!Number.isInteger(round) || !Number.isInteger(attempt)) return undefined;
+  if (!properties.agentId || !properties.credential || !properties.jobId) return undefined;
+  return { jobId: properties.jobId, round, attempt, agentId: properties.agentId, credential: properties.credential };
+}
+
+/** Binds a secure-aggregation round to its job, round and attempt. */
+export function secureRoundId(jobId: string, round: number, attempt: number): string {
+  return `${jobId}/${round}/${attempt}`;
+}
+
+export interface JobFinishedMessage {
+  type: 'job-finished';
+  jobId: string;
+  status: TuningStatus;
+  globalDigest: string;
+}
+
+export type ControlMessage = RoundStartMessage | JobFinishedMessage;
+
+/** Properties of an update message; the payload is the float32 parameters. */
+export interface UpdateHeader {
+  jobId: string;
+  round: number;
+  attempt: number;
+  agentId: string;
+  examples: number;
+  credential: string;
+  trainLoss?: number;
+  trainAccuracy?: number;
+}
+
+export function encodeUpdateHeader(header: UpdateHeader): Record<string, string> {
+  return {
+    type: 'update',
+    jobId: header.jobId,
+    round: String(header.round),
+    attempt: String(header.attempt),
+    agentId: header.agentId,
+    examples: String(header.examples),
+    credential: header.credential,
+    ...(header.trainLoss !== undefined ? { trainLoss: String(header.trainLoss) } : {}),
+    ...(header.trainAccuracy !== undefined ? { trainAccuracy: String(header.trainAccuracy) } : {}),
+  };
+}
+
+export function decodeUpdateHeader(properties: Record<string, string>): UpdateHeader | undefined {
+  if (properties.type !== 'update') return undefined;
+  const round = Number(properties.round);
+  const attempt = Number(properties.attempt);
+  const examples = Number(properties.examples);
+  if (!Number.isInteger(round) || !Number.isInteger(attempt) || !Number.isFinite(examples)) return undefined;
+  if (!properties.agentId || !properties.credential || !properties.jobId) return undefined;
+  const optional = (key: string) => (properties[key] !== undefined ? Number(properties[key]) : undefined);
+  return {
+    jobId: properties.jobId,
+    round,
+    attempt,
+    agentId: properties.agentId,
+    examples,
+    credential: properties.credential,
+    trainLoss: optional('trainLoss'),
+    trainAccuracy: optional('trainAccuracy'),
+  };
+}
+
+/** Float32 parameters as bytes (little-endian, as every platform Node runs on). */
+export function paramsToBytes(params: Float32Array): Uint8Array {
+  return new Uint8Array(params.buffer, params.byteOffset, params.byteLength);
+}
+
+/** Bytes back to float32 parameters; copies when the bytes are not 4-byte aligned. */
+export function bytesToParams(bytes: Uint8Array): Float32Array {
+  if (bytes.byteLength % 4 !== 0) throw new Error(`parameter bytes must be a multiple of 4, got ${bytes.byteLength}`);
+  if (bytes.byteOffset % 4 === 0) return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  return new Float32Array(bytes.slice().buffer);
+}
+
+export type TuningStatus = 'RUNNING' | 'PAUSED' | 'COMPLETED' | 'FAILED' | 'CANCELLED';
+
+export interface RoundMetrics {
+  round: number;
+  attempts: number;
+  participants: number;
+  accepted: number;
+  rejected: Record<string, number>;
+  examples: number;
+  trainLoss?: number;
+  trainAccuracy?: number;
+  accuracy?: number;
+  loss?: number;
+  /** Cumulative privacy loss at delta, when DP is on. */
+  epsilon?: number;
+  globalDigest: string;
+  durationMs: number;
+}
+
+export interface TuningProgress {
+  jobId: string;
+  swarmId: string;
+  status: TuningStatus;
+  round: number;
+  rounds: number;
+  globalDigest: string;
+  /** The most recent rounds (older ones are summarised away to keep history small). */
+  recentRounds: RoundMetrics[];
+  failureReason?: string;
+}

@@ -1,0 +1,219 @@
+// federatedTuning (id tuning-<jobId>): rounds of select -> broadcast ->
+// collect and aggregate -> evaluate, with quorum retries, pause/resume,
+// cancellation, and continue-as-new every few rounds. The history carries
+// digests, participant ids and metrics; tensors stay in the blob store.
+import {
+  ApplicationFailure,
+  CancellationScope,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  sleep,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { TuningActivities } from '../activities/tuning';
+import { epsilonFor, rdpSampledGaussian, RDP_ORDERS } from '../core/privacy/accountant';
+import type { RoundMetrics, TuningJobSpec, TuningProgress, TuningStatus } from '../core/tuning';
+import { pauseTuningUpdate, resumeTuningUpdate, tuningProgressQuery } from './definitions';
+
+export interface TuningCarry {
+  /** Rounds completed. */
+  round: number;
+  globalDigest: string;
+  serverStateDigest?: string;
+  lastParticipation: Record<string, number>;
+  recentRounds: RoundMetrics[];
+  /** Accumulated Renyi DP at RDP_ORDERS, when privacy is on. */
+  rdp?: number[];
+  paused: boolean;
+}
+
+export interface FederatedTuningInput {
+  spec: TuningJobSpec;
+  carry?: TuningCarry;
+}
+
+/** Rounds per run before continue-as-new. */
+const ROUNDS_PER_RUN = 25;
+const RECENT_ROUNDS_KEPT = 50;
+
+const quick = proxyActivities<TuningActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '500 ms', maximumInterval: '10 seconds', maximumAttempts: 10 },
+});
+
+export async function federatedTuning(input: FederatedTuningInput): Promise<TuningProgress> {
+  const { spec } = input;
+  const collecting = proxyActivities<TuningActivities>({
+    startToCloseTimeout: spec.roundTimeoutMs + 5 * 60_000,
+    heartbeatTimeout: '10 seconds',
+    retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 20 },
+  });
+  let status: TuningStatus = 'RUNNING';
+  let failureReason: string | undefined;
+  const carry: TuningCarry = input.carry ?? {
+    round: 0,
+    globalDigest: '',
+    lastParticipation: {},
+    recentRounds: [],
+    rdp: spec.privacy ? RDP_ORDERS.map(() => 0) : undefined,
+    paused: false,
+  };
+
+  const progress = (): TuningProgress => ({
+    jobId: spec.jobId,
+    swarmId: spec.swarmId,
+    status: carry.paused && status === 'RUNNING' ? 'PAUSED' : status,
+    round: carry.round,
+    rounds: spec.rounds,
+    globalDigest: carry.globalDigest,
+    recentRounds: carry.recentRounds,
+    failureReason,
+  });
+  setHandler(tuningProgressQuery, progress);
+  setHandler(pauseTuningUpdate, () => {
+    carry.paused = true;
+    return progress();
+  });
+  setHandler(resumeTuningUpdate, () => {
+    carry.paused = false;
+    return progress();
+  });
+
+  let continueRun = false;
+  try {
+    if (!carry.globalDigest) {
+      carry.globalDigest = await quick.initializeModel({
+        dimension: spec.model.dimension,
+        initialDigest: spec.model.initialDigest,
+      });
+    }
+    const firstRoundOfRun = carry.round + 1;
+    while (carry.round < spec.rounds) {
+      if (carry.round + 1 - firstRoundOfRun >= ROUNDS_PER_RUN || workflowInfo().continueAsNewSuggested) {
+        continueRun = true;
+        break;
+      }
+      await condition(() => !carry.paused);
+      await runRound(carry.round + 1);
+    }
+    if (!continueRun) status = 'COMPLETED';
+  } catch (error) {
+    if (isCancellation(error)) status = 'CANCELLED';
+    else {
+      status = 'FAILED';
+      failureReason = error instanceof Error ? error.message : String(error);
+    }
+    await CancellationScope.nonCancellable(() =>
+      quick.announceJobFinished({ jobId: spec.jobId, swarmId: spec.swarmId, status, globalDigest: carry.globalDigest }),
+    );
+    if (status === 'FAILED') throw error;
+    return progress();
+  }
+  if (continueRun) {
+    await condition(allHandlersFinished);
+    return await continueAsNew<typeof federatedTuning>({ spec, carry });
+  }
+  await quick.announceJobFinished({ jobId: spec.jobId, swarmId: spec.swarmId, status, globalDigest: carry.globalDigest });
+  return progress();
+
+  async function runRound(round: number): Promise<void> {
+    const started = Date.now();
+    const tried: string[] = [];
+    for (let attempt = 1; attempt <= spec.maxRoundAttempts; attempt++) {
+      const { participants, eligible } = await quick.selectParticipants({
+        swarmId: spec.swarmId,
+        count: spec.participantsPerRound,
+        fraction: spec.fraction,
+        minParticipants: spec.minParticipants,
+        requirements: spec.requirements,
+        lastParticipation: carry.lastParticipation,
+        // A retry asks agents that did not fail this round already, while there are any.
+        exclude: tried,
+        seed: spec.seed,
+        round,
+        attempt,
+      });
+      if (participants.length < spec.minParticipants) {
+        if (attempt === spec.maxRoundAttempts) break;
+        await sleep(Math.min(spec.roundTimeoutMs, 5_000));
+        tried.length = 0;
+        continue;
+      }
+      const deadlineAt = Date.now() + spec.roundTimeoutMs;
+      await quick.startRound({
+        jobId: spec.jobId,
+        swarmId: spec.swarmId,
+        round,
+        attempt,
+        participants,
+        globalDigest: carry.globalDigest,
+        training: spec.training,
+        deadlineAt,
+        secureAggregation: spec.secureAggregation,
+        clipNorm: spec.privacy?.clipNorm,
+      });
+      const outcome = await collecting.collectAndAggregate({
+        jobId: spec.jobId,
+        swarmId: spec.swarmId,
+        round,
+        attempt,
+        participants,
+        deadlineAt,
+        minParticipants: spec.minParticipants,
+        dimension: spec.model.dimension,
+        globalDigest: carry.globalDigest,
+        serverStateDigest: carry.serverStateDigest,
+        strategy: spec.strategy,
+        strategyOptions: spec.strategyOptions,
+        maxUpdateNorm: spec.maxUpdateNorm,
+        privacy: spec.privacy,
+        secureAggregation: spec.secureAggregation,
+        seed: spec.seed,
+      });
+      for (const agentId of participants) carry.lastParticipation[agentId] = round;
+      if (outcome.status === 'quorum-not-met') {
+        const silent = participants.filter((id) => !outcome.reported.includes(id));
+        tried.push(...silent);
+        if (eligible - tried.length < spec.minParticipants) tried.length = 0;
+        continue;
+      }
+      carry.globalDigest = outcome.globalDigest;
+      carry.serverStateDigest = outcome.serverStateDigest;
+      if (spec.privacy && carry.rdp) {
+        const q = participants.length / Math.max(eligible, participants.length);
+        const step = rdpSampledGaussian(q, spec.privacy.noiseMultiplier, 1, RDP_ORDERS);
+        carry.rdp = carry.rdp.map((value, i) => value + step[i]);
+      }
+      const evaluate = round % spec.evaluateEvery === 0 || round === spec.rounds;
+      const evaluation = evaluate
+        ? await quick.evaluateModel({ kind: spec.model.kind, globalDigest: carry.globalDigest })
+        : undefined;
+      const metrics: RoundMetrics = {
+        round,
+        attempts: attempt,
+        participants: participants.length,
+        accepted: outcome.accepted,
+        rejected: outcome.rejected,
+        examples: outcome.examples,
+        trainLoss: outcome.trainLoss,
+        trainAccuracy: outcome.trainAccuracy,
+        accuracy: evaluation?.accuracy,
+        loss: evaluation?.loss,
+        epsilon: spec.privacy && carry.rdp ? epsilonFor(carry.rdp, RDP_ORDERS, spec.privacy.delta).epsilon : undefined,
+        globalDigest: carry.globalDigest,
+        durationMs: Date.now() - started,
+      };
+      carry.recentRounds = [...carry.recentRounds, metrics].slice(-RECENT_ROUNDS_KEPT);
+      carry.round = round;
+      return;
+    }
+    throw ApplicationFailure.nonRetryable(
+      `round ${round}: fewer than ${spec.minParticipants} valid updates after ${spec.maxRoundAttempts} attempts`,
+      'QUORUM_NOT_MET',
+    );
+  }
+}
