@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { parseConfig, ConfigError, type Config } from '../core/config';
 import { simulateSwarm } from '../agents/simulate';
 import { digitsTrainers, DIGITS_DIMENSION } from '../agents/trainers';
@@ -71,6 +72,7 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Prom
 
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
+  Runtime.install({ logger: new DefaultLogger('WARN') });
   const config: Config = parseConfig({
     QP_HEARTBEAT_GRACE_MS: '5000',
     QP_LIVENESS_WINDOW_MS: '1000',
@@ -81,7 +83,7 @@ async function main(): Promise<void> {
   let startedStack = false;
   if (!(await reachable(config.TEMPORAL_ADDRESS))) {
     console.log(`No Temporal at ${config.TEMPORAL_ADDRESS}: installing and starting the local dev server...`);
-    const up = spawnSync('bash', [STACK, 'up'], { stdio: 'inherit' });
+    const up = spawnSync('bash', [STACK, 'up', 'temporal'], { stdio: 'inherit' });
     if (up.status !== 0) throw new Error('infra/local/stack.sh up failed (see above)');
     startedStack = true;
   }
@@ -102,7 +104,7 @@ async function main(): Promise<void> {
     );
     await simulation?.stop().catch(() => undefined);
     await embedded?.stop().catch((error) => console.error('stopping the worker:', error));
-    if (startedStack) spawnSync('bash', [STACK, 'down'], { stdio: 'inherit' });
+    if (startedStack) spawnSync('bash', [STACK, 'down', 'temporal'], { stdio: 'inherit' });
     process.exit(code);
   };
   process.on('SIGINT', () => void stopAll(0));
