@@ -223,6 +223,21 @@ describe('federated tuning on a real Temporal server', () => {
     expect(await largest(plain.globalDigest)).toBeGreaterThan(9);
   });
 
+  it('FedProx sends its proximal coefficient to the agents with the round', async () => {
+    const seen: (number | undefined)[] = [];
+    const recording: Trainer = async (task) => {
+      seen.push(task.training.proximalMu);
+      return noopTrainer(task);
+    };
+    const swarmId = await swarmOf([recording, recording]);
+    await finished(
+      await startJob(
+        digitsJob(swarmId, { rounds: 1, strategy: 'fedprox', strategyOptions: { proximalMu: 0.01 }, model: { kind: 'vector', dimension: 8 } }),
+      ),
+    );
+    expect(seen).toEqual([0.01, 0.01]);
+  });
+
   it('a long job continues as new to keep its history bounded and still finishes every round', async () => {
     const swarmId = await swarmOf([noopTrainer, noopTrainer]);
     const jobId = await startJob(

@@ -151,7 +151,8 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
         attempt,
         participants,
         globalDigest: carry.globalDigest,
-        training: spec.training,
+        // FedProx's mu is the agents' to apply: it travels with the training config.
+        training: { ...spec.training, proximalMu: spec.training.proximalMu ?? spec.strategyOptions.proximalMu },
         deadlineAt,
         secureAggregation: spec.secureAggregation,
         clipNorm: spec.privacy?.clipNorm,

@@ -1,0 +1,464 @@
+// One federated round with 1,000 no-op agents on a real Temporal dev server, end to end, beside
+// Flower's simulation engine running one round with 1,000 no-op NumPyClients, in one run.
+//   ours:   embedded worker + REST API; 1,000 simulated agents (agents/simulate.ts) registered
+//           first (not timed), each answering rounds with noopTrainer. A job with model
+//           { kind: 'vector', dimension: 650 } is started over REST and awaited (start -> result):
+//           a warm-up job, then --repeats 1-round jobs (median and best), then a 5-round job
+//           (per-round mean). Where the time of a round goes is read from the job's workflow
+//           history (activities and the workflow-task gaps between them) and from the agents'
+//           'round-trained' events; a few parts are timed on their own (visibility list, the
+//           round-start message's JSON parse by 1,000 agents, the in-memory broker fan-out).
+//   Flower: flwr.simulation.start_simulation (ray), FedAvg, 1 round, 1,000 NumPyClients whose fit
+//           returns the parameters unchanged (650 float32), no evaluation; the round is timed
+//           from configure_fit to the end of the round's (empty) centralised evaluation, and the
+//           whole start_simulation call (ray start, actor pool, 1,000 proxies, shutdown) too.
+//   npm run bench:round -- [--agents 1000] [--concurrency 128] [--repeats 3] [--heartbeat-ms 30000]
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { WorkflowHandle } from '@temporalio/client';
+import { tsToMs } from '@temporalio/common/lib/time';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { MemoryMessaging } from '../adapters/memory/messaging';
+import { TemporalAgentDirectory } from '../adapters/temporal/agent-directory';
+import { simulateSwarm, type SwarmSimulation } from '../agents/simulate';
+import { noopTrainer } from '../agents/trainers';
+import { parseConfig } from '../core/config';
+import type { RoundStartMessage, TuningProgress } from '../core/tuning';
+import { devServerArgs, namespace } from '../temporal-config';
+import { tuningWorkflowId } from '../workflows/definitions';
+import { startEmbedded, type Embedded } from '../workers/embedded';
+import { ensureFlowerSimulation, runPythonScript } from './support/flower';
+
+Runtime.install({ logger: new DefaultLogger('WARN') });
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+const AGENTS = arg('agents', 1000);
+const CONCURRENCY = arg('concurrency', 128);
+const REPEATS = arg('repeats', 3);
+const LONG_ROUNDS = arg('rounds', 5);
+const HEARTBEAT_MS = arg('heartbeat-ms', 30_000);
+const DIMENSION = 650;
+const TARGET_SECONDS = 2;
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const fmt = (x: number, digits = 3): string => x.toFixed(digits);
+
+// ---------------------------------------------------------------- Flower
+
+const FLOWER_ROUND = String.raw`
+import json, logging, sys, time
+import numpy as np
+import flwr
+import ray
+from flwr.client import NumPyClient
+from flwr.common import ndarrays_to_parameters
+from flwr.server import ServerConfig
+from flwr.server.strategy import FedAvg
+from flwr.simulation import start_simulation
+
+N, D = int(sys.argv[1]), int(sys.argv[2])
+logging.getLogger("flwr").setLevel(logging.WARNING)
+
+
+class NoopClient(NumPyClient):
+    def fit(self, parameters, config):
+        return parameters, 1, {}
+
+
+def client_fn(context):
+    return NoopClient().to_client()
+
+
+marks = {}
+
+
+class Timed(FedAvg):
+    def configure_fit(self, server_round, parameters, client_manager):
+        marks.setdefault("round_start", time.perf_counter())
+        return super().configure_fit(server_round, parameters, client_manager)
+
+    def aggregate_fit(self, server_round, results, failures):
+        marks["results"] = len(results)
+        marks["failures"] = len(failures)
+        out = super().aggregate_fit(server_round, results, failures)
+        marks["aggregated"] = time.perf_counter()
+        return out
+
+    def evaluate(self, server_round, parameters):
+        out = super().evaluate(server_round, parameters)
+        if server_round == 1:
+            marks["round_end"] = time.perf_counter()
+        return out
+
+
+strategy = Timed(
+    fraction_fit=1.0, fraction_evaluate=0.0, min_fit_clients=N, min_available_clients=N,
+    initial_parameters=ndarrays_to_parameters([np.zeros(D, np.float32)]),
+)
+t0 = time.perf_counter()
+start_simulation(
+    client_fn=client_fn, num_clients=N, config=ServerConfig(num_rounds=1), strategy=strategy,
+    client_resources={"num_cpus": 1, "num_gpus": 0.0},
+)
+total = time.perf_counter() - t0
+print("QP_RESULT " + json.dumps({
+    "flwr": flwr.__version__, "ray": ray.__version__, "numpy": np.__version__,
+    "total": total,
+    "round": marks["round_end"] - marks["round_start"],
+    "fit": marks["aggregated"] - marks["round_start"],
+    "before_round": marks["round_start"] - t0,
+    "results": marks.get("results", 0), "failures": marks.get("failures", 0),
+    "actors": int(ray.available_resources().get("CPU", 0)) if ray.is_initialized() else None,
+}))
+`;
+
+interface FlowerRound {
+  flwr: string;
+  ray: string;
+  numpy: string;
+  total: number;
+  round: number;
+  fit: number;
+  before_round: number;
+  results: number;
+  failures: number;
+}
+
+function runFlower(): FlowerRound | string {
+  const missing = ensureFlowerSimulation();
+  if (missing) return missing;
+  const run = runPythonScript(FLOWER_ROUND, [String(AGENTS), String(DIMENSION)], {
+    timeoutMs: 20 * 60_000,
+    env: { RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO: '0' },
+  });
+  const line = run.stdout?.split('\n').find((l) => l.startsWith('QP_RESULT '));
+  if (run.status !== 0 || !line) {
+    const tail = (run.stderr ?? '').trim().split('\n').slice(-5).join(' | ');
+    return `start_simulation failed (exit ${run.status}${run.error ? `, ${String(run.error)}` : ''}): ${tail}`;
+  }
+  return JSON.parse(line.slice('QP_RESULT '.length)) as FlowerRound;
+}
+
+// ---------------------------------------------------------------- ours
+
+interface ActivitySpan {
+  name: string;
+  scheduled: number;
+  started?: number;
+  completed?: number;
+}
+
+interface JobTiming {
+  jobId: string;
+  /** Client clock, ms: before the REST call, and when result() returned. */
+  requested: number;
+  returned: number;
+  result: TuningProgress;
+}
+
+/** The job's activities and workflow start/end, from its history (server clock, same machine). */
+async function historyOf(handle: WorkflowHandle): Promise<{ started: number; completed: number; spans: ActivitySpan[] }> {
+  const history = await handle.fetchHistory();
+  const byId = new Map<number, ActivitySpan>();
+  const spans: ActivitySpan[] = [];
+  let started = Number.NaN;
+  let completed = Number.NaN;
+  for (const event of history.events ?? []) {
+    const at = tsToMs(event.eventTime);
+    if (event.workflowExecutionStartedEventAttributes) started = at;
+    if (event.workflowExecutionCompletedEventAttributes) completed = at;
+    const scheduled = event.activityTaskScheduledEventAttributes;
+    if (scheduled) {
+      const span: ActivitySpan = { name: scheduled.activityType?.name ?? '?', scheduled: at };
+      byId.set(Number(event.eventId), span);
+      spans.push(span);
+    }
+    const start = event.activityTaskStartedEventAttributes;
+    if (start) {
+      const span = byId.get(Number(start.scheduledEventId));
+      if (span) span.started = at;
+    }
+    const done = event.activityTaskCompletedEventAttributes;
+    if (done) {
+      const span = byId.get(Number(done.scheduledEventId));
+      if (span) span.completed = at;
+    }
+  }
+  return { started, completed, spans };
+}
+
+async function runJob(stack: Embedded, adminToken: string, swarmId: string, rounds: number): Promise<JobTiming> {
+  const requested = Date.now();
+  const res = await fetch(`${stack.api.url}/api/v1/tuning/start`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      swarmId,
+      model: { kind: 'vector', dimension: DIMENSION },
+      rounds,
+      fraction: 1,
+      minParticipants: AGENTS,
+      roundTimeoutMs: 60_000,
+      training: { learningRate: 0.1, epochs: 1, batchSize: 32 },
+      seed: 7,
+    }),
+  });
+  const body = (await res.json()) as { jobId?: string };
+  if (res.status !== 202 || !body.jobId) throw new Error(`job start failed ${res.status}: ${JSON.stringify(body)}`);
+  const result: TuningProgress = await stack.client.workflow.getHandle(tuningWorkflowId(body.jobId)).result();
+  const returned = Date.now();
+  if (result.status !== 'COMPLETED') throw new Error(`job ${body.jobId} ended ${result.status}: ${result.failureReason ?? ''}`);
+  for (const round of result.recentRounds) {
+    if (round.accepted !== AGENTS || round.attempts !== 1) {
+      throw new Error(`round ${round.round}: ${round.accepted} of ${AGENTS} accepted in ${round.attempts} attempts`);
+    }
+  }
+  return { jobId: body.jobId, requested, returned, result };
+}
+
+/** Milliseconds from publishing one round-start to 1,000 control consumers until the aggregator holds every update. */
+async function brokerFanOut(agentIds: string[]): Promise<{ fanOut: number; parsed: number; collected: number }> {
+  const messaging = new MemoryMessaging();
+  const control = 'swarm/bench/control';
+  const updates = 'swarm/bench/updates-job';
+  const aggregator = await messaging.subscribe(updates, 'aggregator', { type: 'exclusive', initialPosition: 'earliest' });
+  const consumers = await Promise.all(agentIds.map((id) => messaging.subscribe(control, `agent-${id}-control`)));
+  const message = roundStart(agentIds);
+  const payload = Buffer.from(JSON.stringify(message));
+  const params = new Uint8Array(DIMENSION * 4);
+  let received = 0;
+  let parsed = 0;
+  let t0 = 0;
+  let lastReceived = 0;
+  let lastParsed = 0;
+  const agents = consumers.map(async (consumer, i) => {
+    const got = await consumer.receive(30_000);
+    if (!got) throw new Error('fan-out: a consumer got nothing');
+    if (++received === agentIds.length) lastReceived = performance.now();
+    await consumer.ack(got);
+    const start = JSON.parse(Buffer.from(got.payload).toString('utf8')) as RoundStartMessage;
+    if (!start.participants.includes(agentIds[i])) throw new Error('not a participant');
+    if (++parsed === agentIds.length) lastParsed = performance.now();
+    await messaging.publish(updates, params, { key: agentIds[i], properties: { type: 'update', agentId: agentIds[i] } });
+  });
+  t0 = performance.now();
+  await messaging.publish(control, payload, { key: 'job', properties: { type: 'round-start', jobId: 'job' } });
+  for (let n = 0; n < agentIds.length; n++) {
+    const update = await aggregator.receive(30_000);
+    if (!update) throw new Error('fan-out: the aggregator missed updates');
+  }
+  const collected = performance.now() - t0;
+  await Promise.all(agents);
+  await messaging.close();
+  return { fanOut: lastReceived - t0, parsed: lastParsed - t0, collected };
+}
+
+function roundStart(participants: string[]): RoundStartMessage {
+  return {
+    type: 'round-start',
+    jobId: 'job',
+    round: 1,
+    attempt: 1,
+    participants,
+    globalDigest: 'f'.repeat(64),
+    globalParams: Buffer.from(new Uint8Array(DIMENSION * 4)).toString('base64'),
+    training: { learningRate: 0.1, epochs: 1, batchSize: 32 },
+    deadlineAt: Date.now() + 60_000,
+    updatesTopic: 'swarm/bench/updates-job',
+  };
+}
+
+interface OursResult {
+  registrationSeconds: number;
+  warmUp: JobTiming;
+  single: JobTiming[];
+  long: JobTiming;
+  /** Figure lines and the comment lines that explain them. */
+  profile: string[];
+  notes: string[];
+}
+
+async function runOurs(): Promise<OursResult> {
+  const temporal = execFileSync('bash', [join(__dirname, '../infra/local/stack.sh'), 'path', 'temporal'], {
+    encoding: 'utf8',
+  }).trim();
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: { executable: { type: 'existing-path', path: temporal }, extraArgs: [...devServerArgs(), '--log-level', 'error'] },
+  });
+  let stack: Embedded | undefined;
+  let swarm: SwarmSimulation | undefined;
+  try {
+    const adminToken = randomBytes(24).toString('hex');
+    const config = parseConfig({
+      TEMPORAL_ADDRESS: env.address,
+      TEMPORAL_NAMESPACE: namespace,
+      QP_TASK_QUEUE: `bench-round-${Date.now()}`,
+      QP_ADMIN_TOKEN: adminToken,
+      QP_HEARTBEAT_GRACE_MS: String(Math.max(30_000, 4 * HEARTBEAT_MS)),
+      QP_HANDSHAKE_TIMEOUT_MS: '60000',
+    });
+    stack = await startEmbedded({ config, apiPort: 0 });
+    const swarmId = `bench-round-${Date.now()}`;
+    // Agent-side clock: when each agent had published its update, per job and round.
+    const trained = new Map<string, number[]>();
+    let failedRounds = 0;
+    const t0 = performance.now();
+    swarm = await simulateSwarm({
+      apiUrl: stack.api.url,
+      messaging: stack.ports.messaging,
+      count: AGENTS,
+      swarmId,
+      idPrefix: swarmId,
+      concurrency: CONCURRENCY,
+      heartbeatIntervalMs: HEARTBEAT_MS,
+      trainers: Array.from({ length: AGENTS }, () => noopTrainer),
+      onEvent: (_agentId, event) => {
+        if (event.type === 'round-trained') {
+          const key = `${event.jobId}/${event.round}`;
+          const list = trained.get(key) ?? [];
+          list.push(Date.now());
+          trained.set(key, list);
+        } else if (event.type === 'round-failed') failedRounds++;
+      },
+    });
+    if (swarm.failed.length > 0) throw new Error(`${swarm.failed.length} registrations failed: ${swarm.failed[0].error}`);
+    const directory = new TemporalAgentDirectory(stack.client, namespace);
+    const deadline = Date.now() + 120_000;
+    while ((await directory.listActive(swarmId)).length < AGENTS) {
+      if (Date.now() > deadline) throw new Error(`visibility did not list ${AGENTS} agents ACTIVE within 120 s`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    const registrationSeconds = (performance.now() - t0) / 1000;
+
+    const warmUp = await runJob(stack, adminToken, swarmId, 1);
+    const single: JobTiming[] = [];
+    for (let i = 0; i < REPEATS; i++) single.push(await runJob(stack, adminToken, swarmId, 1));
+    const long = await runJob(stack, adminToken, swarmId, LONG_ROUNDS);
+    if (failedRounds > 0) throw new Error(`${failedRounds} agent rounds failed`);
+
+    // ---- where a round's time goes: the median 1-round job, from its history and the agents' clock
+    const profile: string[] = [];
+    const notes: string[] = [];
+    const queueing: string[] = [];
+    const figure = (name: string, value: number) => profile.push(`profile_${name}_ms ${Math.round(value)} ms`);
+    const ms = (x: number) => `${Math.round(x)}`;
+    const sorted = [...single].sort((a, b) => a.returned - a.requested - (b.returned - b.requested));
+    const job = sorted[sorted.length >> 1];
+    const history = await historyOf(stack.client.workflow.getHandle(tuningWorkflowId(job.jobId)));
+    figure('request_to_workflow_started', history.started - job.requested);
+    let cursor = history.started;
+    let gaps = 0;
+    let activities = 0;
+    for (const span of history.spans) {
+      const gap = span.scheduled - cursor;
+      gaps += gap;
+      const end = span.completed ?? span.scheduled;
+      activities += end - span.scheduled;
+      figure(`workflow_task_before_${span.name}`, gap);
+      figure(`activity_${span.name}`, end - span.scheduled);
+      if (span.started !== undefined) queueing.push(`${span.name} ${ms(span.started - span.scheduled)}`);
+      cursor = end;
+    }
+    gaps += history.completed - cursor;
+    notes.push(`activity time is scheduled -> completed; of it, scheduled -> started (ms): ${queueing.join(', ')}`);
+    figure('workflow_task_before_completion', history.completed - cursor);
+    figure('workflow_completed_to_result', job.returned - history.completed);
+    figure('sum_activities', activities);
+    figure('sum_workflow_task_gaps', gaps);
+    const broadcast = history.spans.find((s) => s.name === 'startRound');
+    const collect = history.spans.find((s) => s.name === 'collectAndAggregate');
+    const agentTimes = (trained.get(`${job.jobId}/1`) ?? []).sort((a, b) => a - b);
+    if (broadcast && agentTimes.length > 0) {
+      // The broker dispatches the round-start inside startRound's publish, so agents may finish
+      // before that activity's completion reaches the server: count from when it was scheduled.
+      const from = broadcast.scheduled;
+      figure('first_agent_update_after_startRound_scheduled', agentTimes[0] - from);
+      figure('median_agent_update_after_startRound_scheduled', median(agentTimes) - from);
+      figure('last_agent_update_after_startRound_scheduled', agentTimes[agentTimes.length - 1] - from);
+      notes.push(`${agentTimes.length} agents published their update (agents' clock, counted from startRound's scheduled event)`);
+      if (collect?.completed !== undefined) figure('collect_done_after_last_update', collect.completed - agentTimes[agentTimes.length - 1]);
+    }
+    // ---- parts timed on their own, with the same sizes
+    const lists: number[] = [];
+    let ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const t = performance.now();
+      ids = (await directory.listActive(swarmId)).map((e) => e.agentId).sort();
+      lists.push(performance.now() - t);
+    }
+    figure(`visibility_list_${ids.length}_active`, median(lists));
+    notes.push(`visibility list: median of 3 listActive() calls (${lists.map(ms).join(', ')} ms)`);
+    const payload = Buffer.from(JSON.stringify(roundStart(ids)));
+    const tParse = performance.now();
+    for (let i = 0; i < ids.length; i++) {
+      const message = JSON.parse(Buffer.from(payload).toString('utf8')) as RoundStartMessage;
+      if (!message.participants.includes(ids[i])) throw new Error('not a participant');
+    }
+    figure(`round_start_parse_by_${ids.length}_agents`, performance.now() - tParse);
+    notes.push(`round-start message: ${(payload.byteLength / 1024).toFixed(1)} KB; each agent copies, decodes, JSON.parses it and searches the participant list`);
+    const fan = await brokerFanOut(ids);
+    figure('memory_broker_fanout_all_received', fan.fanOut);
+    figure('memory_broker_fanout_all_parsed', fan.parsed);
+    figure('memory_broker_round_all_updates_collected', fan.collected);
+    notes.push(`memory broker alone: one round-start to ${ids.length} control consumers, each parses it and publishes a ${DIMENSION * 4}-byte update; timed until the aggregator received all`);
+    return { registrationSeconds, warmUp, single, long, profile, notes };
+  } finally {
+    await swarm?.stop();
+    await stack?.stop();
+    await env.teardown();
+  }
+}
+
+async function main(): Promise<void> {
+  console.log(
+    `# ${AGENTS} no-op agents, model vector(${DIMENSION}), fraction 1, minParticipants ${AGENTS}; Temporal dev server (in-memory), embedded worker + API, in-memory broker; heartbeats every ${HEARTBEAT_MS / 1000} s`,
+  );
+  const ours = await runOurs();
+  const seconds = (job: JobTiming) => (job.returned - job.requested) / 1000;
+  const singles = ours.single.map(seconds);
+  const oursRound = median(singles);
+  const longSeconds = seconds(ours.long);
+  const perRound = longSeconds / LONG_ROUNDS;
+  console.log(`# registration of ${AGENTS} agents (${CONCURRENCY} in flight) until visibility listed all ACTIVE: ${ours.registrationSeconds.toFixed(1)} s (not timed below)`);
+  console.log(`# warm-up 1-round job: ${fmt(seconds(ours.warmUp))} s; 1-round jobs: ${singles.map((s) => fmt(s)).join(', ')} s`);
+  console.log(`# ours_round_seconds: median of ${REPEATS} 1-round jobs, REST start -> result`);
+  console.log(`ours_round_seconds ${fmt(oursRound)} s`);
+  console.log(`ours_round_seconds_best ${fmt(Math.min(...singles))} s`);
+  console.log(`ours_${LONG_ROUNDS}round_job_seconds ${fmt(longSeconds)} s`);
+  console.log(`ours_${LONG_ROUNDS}round_per_round_seconds ${fmt(perRound)} s`);
+  const inWorkflow = ours.long.result.recentRounds.map((r) => r.durationMs / 1000);
+  console.log(`# rounds of the ${LONG_ROUNDS}-round job as the workflow measured them (select -> evaluate): ${inWorkflow.map((s) => fmt(s)).join(', ')} s`);
+
+  const flower = runFlower();
+  if (typeof flower === 'string') {
+    console.log(`# flower_simulation_round_seconds could not be measured: ${flower}`);
+  } else {
+    if (flower.results !== AGENTS || flower.failures > 0) {
+      console.log(`# WARNING: Flower's round had ${flower.results} results and ${flower.failures} failures`);
+    }
+    console.log(`# flower_simulation_round_seconds: configure_fit -> end of round 1 (${flower.results} results); total: the whole start_simulation call, ${fmt(flower.before_round)} s of it before round 1 (ray start, actor pool, ${AGENTS} proxies)`);
+    console.log(`flower_simulation_round_seconds ${fmt(flower.round)} s`);
+    console.log(`flower_simulation_total_seconds ${fmt(flower.total)} s`);
+    console.log(`ratio_flower_round_over_ours_round ${(flower.round / oursRound).toFixed(2)} x`);
+    console.log(`ratio_flower_total_over_ours_round ${(flower.total / oursRound).toFixed(2)} x`);
+    console.log(`# Flower: flwr ${flower.flwr}, ray ${flower.ray}, numpy ${flower.numpy}; FedAvg, fraction_fit 1, no evaluation, client_resources num_cpus 1 (2 actors on 2 cores)`);
+  }
+  console.log(`# target: ours <= ${TARGET_SECONDS} s per round: ${oursRound <= TARGET_SECONDS ? 'met' : 'NOT met'} (median 1-round job ${fmt(oursRound)} s, ${LONG_ROUNDS}-round mean ${fmt(perRound)} s); the brief measured Flower's engine at 20.4 s`);
+  console.log('# where the median 1-round job spent its time (history event times; agents\' clock for their updates):');
+  for (const line of ours.profile) console.log(line);
+  for (const note of ours.notes) console.log(`# ${note}`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
