@@ -7,6 +7,9 @@ module.exports = {
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
   setupFiles: ['<rootDir>/test/support/quiet-runtime.ts'],
+  // @zilliz/milvus2-sdk-node loads thrift, whose `uuid` is ESM only: Node 20
+  // require()s it, jest cannot. The hoisted uuid 11 ships the same API as CommonJS.
+  moduleNameMapper: { '^uuid$': '<rootDir>/node_modules/uuid/dist/cjs/index.js' },
   testTimeout: 60000,
   maxWorkers: 2,
 };

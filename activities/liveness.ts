@@ -2,6 +2,7 @@
 // report which watched agents flipped between ACTIVE and LOST.
 import { Context } from '@temporalio/activity';
 import type { HeartbeatMessage } from '../core/agents';
+import { verifyCredential } from '../core/credentials';
 import { HeartbeatLedger, livenessTransitions, type LivenessTransition } from '../core/liveness';
 import { swarmTopics } from '../core/topics';
 import type { MessagingPort } from '../adapters/ports';
@@ -10,6 +11,8 @@ import type { WorkerMetrics } from './metrics';
 export interface LivenessDeps {
   messaging: MessagingPort;
   ledger: HeartbeatLedger;
+  /** Heartbeats count only with a valid credential of the agent they speak for. */
+  credentialSecret: string;
   metrics?: WorkerMetrics;
 }
 
@@ -40,9 +43,16 @@ export function createLivenessActivities(deps: LivenessDeps) {
           if (!message) continue;
           try {
             const heartbeat = JSON.parse(Buffer.from(message.payload).toString('utf8')) as HeartbeatMessage;
-            if (typeof heartbeat.agentId === 'string') {
+            const claims = verifyCredential(
+              deps.credentialSecret,
+              message.properties.credential ?? '',
+              Math.floor(Date.now() / 1000),
+            );
+            if (claims.sub === heartbeat.agentId && claims.swarm === input.swarmId) {
               deps.ledger.record(input.swarmId, heartbeat.agentId, message.publishTime);
               consumed++;
+            } else {
+              deps.metrics?.malformedHeartbeats.inc();
             }
           } catch {
             deps.metrics?.malformedHeartbeats.inc();

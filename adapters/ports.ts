@@ -49,6 +49,17 @@ export interface MessagingPort {
   close(): Promise<void>;
 }
 
+export interface SubscriptionBacklog {
+  subscription: string;
+  /** Messages published and not yet acknowledged on this subscription. */
+  backlog: number;
+}
+
+/** Backlog per subscription of a topic, for the scheduler (rebalance). Pulsar: msgBacklog from topic stats. */
+export interface MessagingBacklog {
+  backlog(topic: string): Promise<SubscriptionBacklog[]>;
+}
+
 // ------------------------------------------------------------------ vectors
 
 export type VectorMetric = 'L2' | 'IP' | 'COSINE';
@@ -81,6 +92,12 @@ export interface VectorPort {
   /** Insert or replace by id. */
   upsert(collection: string, records: VectorRecord[]): Promise<void>;
   search(collection: string, vector: number[], k: number, filter?: VectorFilter): Promise<VectorHit[]>;
+  /**
+   * search() for each query vector, results in query order. Remote stores
+   * answer a whole batch in one round trip (Milvus: one call with nq queries),
+   * which is what makes scoring thousands of new behaviors affordable.
+   */
+  searchMany(collection: string, vectors: number[][], k: number, filter?: VectorFilter): Promise<VectorHit[][]>;
   get(collection: string, ids: string[]): Promise<VectorRecord[]>;
   delete(collection: string, ids: string[]): Promise<void>;
   count(collection: string): Promise<number>;

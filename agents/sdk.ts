@@ -2,7 +2,7 @@
 // Registers over REST, answers the challenge from its Pulsar inbox, then
 // heartbeats on an interval; a rejected credential triggers re-registration.
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import type { AgentRecord, AgentResources, ChallengeMessage } from '../core/agents';
+import type { AgentRecord, AgentResources, ChallengeMessage, HeartbeatMessage } from '../core/agents';
 import { challengeSigningInput } from '../core/agents';
 import type { LocalTraining } from '../core/models/softmax';
 import { swarmTopics } from '../core/topics';
@@ -17,6 +17,7 @@ import {
   type RoundStartMessage,
 } from '../core/tuning';
 import type { Consumer, MessagingPort } from '../adapters/ports';
+import type { BehaviorReportMessage, SkillMessage } from '../core/behaviors/types';
 
 export interface QpAgentOptions {
   apiUrl: string;
@@ -30,6 +31,8 @@ export interface QpAgentOptions {
   /** Ed25519 key pair; generated when absent. */
   keys?: { publicKey: KeyObject; privateKey: KeyObject };
   heartbeatIntervalMs?: number;
+  /** Heartbeats over the REST API (default) or straight onto the swarm's heartbeat topic. */
+  heartbeatVia?: 'http' | 'messaging';
   /** Per HTTP request. */
   requestTimeoutMs?: number;
   /** How long to wait for the challenge in the inbox. */
@@ -92,6 +95,8 @@ export class QpAgent {
   /** Secure-aggregation requests addressed to this agent, by round and type, until a round asks for them. */
   private secagg?: Consumer;
   private secaggLoop?: Promise<void>;
+  private skills?: Consumer;
+  private skillsLoop?: Promise<void>;
   private readonly secaggMail = new Map<string, ServerMessage>();
   private readonly secaggWaiters = new Map<string, (message: ServerMessage) => void>();
   agent?: AgentRecord;
@@ -155,7 +160,15 @@ export class QpAgent {
 
   /** Sends one heartbeat with the current credential. */
   async heartbeat(status: { load?: number; energyRemainingWh?: number } = {}): Promise<void> {
-    if (!this.credential) throw new Error('register() first');
+    if (!this.credential || !this.agent) throw new Error('register() first');
+    if (this.options.heartbeatVia === 'messaging') {
+      const message: HeartbeatMessage = { agentId: this.agentId, sentAt: Date.now(), ...status };
+      await this.options.messaging.publish(swarmTopics(this.agent.swarmId).heartbeats, Buffer.from(JSON.stringify(message)), {
+        key: this.agentId,
+        properties: { credential: this.credential },
+      });
+      return;
+    }
     await this.call('POST', `/api/v1/swarm/agents/${this.agentId}/heartbeat`, status, this.credential, 0);
   }
 
@@ -339,6 +352,73 @@ export class QpAgent {
     });
   }
 
+  /**
+   * Reports what the agent did in an episode. By default the report goes on
+   * the swarm's behaviors topic with the agent's credential; `via: 'api'`
+   * posts it to POST /api/v1/behaviors/reports instead (agents without
+   * messaging), which also answers 400 at once for a bad report.
+   */
+  async reportBehavior(
+    report: { episodeId: string; descriptor: number[]; fitness: number; context?: Record<string, unknown>; timestamp?: number },
+    options: { via?: 'messaging' | 'api' } = {},
+  ): Promise<{ behaviorId: string }> {
+    if (!this.agent || !this.credential) throw new Error('register() first');
+    if (options.via === 'api') {
+      return this.call<{ behaviorId: string }>('POST', '/api/v1/behaviors/reports', report, this.credential);
+    }
+    const message: BehaviorReportMessage = {
+      type: 'behavior',
+      agentId: this.agentId,
+      swarmId: this.agent.swarmId,
+      credential: this.credential,
+      ...report,
+      timestamp: report.timestamp ?? Date.now(),
+    };
+    await this.options.messaging.publish(swarmTopics(this.agent.swarmId).behaviors, Buffer.from(JSON.stringify(message)), {
+      key: this.agentId,
+    });
+    return { behaviorId: `${this.agentId}:${report.episodeId}` };
+  }
+
+  /**
+   * Calls handler with every strategy the swarm's sweeps disseminate (its
+   * broadcast topic), those published before the call included, until close().
+   */
+  async onSkill(handler: (skill: SkillMessage) => void | Promise<void>): Promise<void> {
+    if (!this.agent) throw new Error('register() first');
+    if (this.skillsLoop) throw new Error('onSkill() is already listening');
+    const skills = (this.skills = await this.options.messaging.subscribe(
+      swarmTopics(this.agent.swarmId).broadcast,
+      `agent-${this.agentId}-skills`,
+      { initialPosition: 'earliest' },
+    ));
+    this.skillsLoop = (async () => {
+      for (;;) {
+        let message;
+        try {
+          message = await skills.receive(1000);
+        } catch {
+          return; // closed
+        }
+        if (!message) continue;
+        await skills.ack(message).catch(() => undefined);
+        if (message.properties.type !== 'skill') continue;
+        let skill: SkillMessage;
+        try {
+          skill = JSON.parse(Buffer.from(message.payload).toString('utf8')) as SkillMessage;
+        } catch {
+          continue;
+        }
+        if (skill.type !== 'skill' || !Array.isArray(skill.descriptor)) continue;
+        try {
+          await handler(skill);
+        } catch {
+          // The agent's handler failing must not stop it hearing about the next skill.
+        }
+      }
+    })();
+  }
+
   /** The global model of a job by digest, over REST. */
   async downloadModel(jobId: string, digest: string): Promise<Float32Array> {
     const response = await fetch(`${this.options.apiUrl}/api/v1/tuning/${jobId}/model?digest=${digest}`, {
@@ -351,6 +431,10 @@ export class QpAgent {
 
   async close(): Promise<void> {
     this.stopHeartbeats();
+    await this.skills?.close();
+    await this.skillsLoop;
+    this.skills = undefined;
+    this.skillsLoop = undefined;
     await this.control?.close();
     await this.controlLoop;
     await this.secagg?.close();

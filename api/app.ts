@@ -8,10 +8,13 @@ import { swarmRoutes } from './routes/swarm';
 import { tuningRoutes } from './routes/tuning';
 import type { SwarmService } from './swarm-service';
 import type { TuningService } from './tuning-service';
+import type { BehaviorService } from './behavior-service';
+import { behaviorRoutes, skillRoutes } from './routes/behaviors';
 
 export interface AppDeps {
   swarm: SwarmService;
   tuning: TuningService;
+  behaviors: BehaviorService;
   metrics: ApiMetrics;
   adminToken?: string;
   bodyLimit: string;
@@ -44,6 +47,8 @@ export function createApp(deps: AppDeps): express.Express {
   });
   app.use('/api/v1/swarm', swarmRoutes(deps.swarm, deps.adminToken));
   app.use('/api/v1/tuning', tuningRoutes(deps.tuning, deps.swarm, deps.adminToken));
+  app.use('/api/v1/behaviors', behaviorRoutes(deps.behaviors, deps.swarm, deps.adminToken));
+  app.use('/api/v1/skills', skillRoutes(deps.behaviors, deps.swarm, deps.adminToken));
 
   app.use((req, res) => {
     res.status(404).json(errorBody('NOT_FOUND', `no route for ${req.method} ${req.path}`));

@@ -119,10 +119,16 @@ export class SwarmService {
     return claims;
   }
 
-  async heartbeat(claims: CredentialClaims, body: Omit<HeartbeatMessage, 'agentId' | 'sentAt'>): Promise<void> {
+  /** Forwards a heartbeat to the swarm's topic with the credential that vouched for it. */
+  async heartbeat(
+    claims: CredentialClaims,
+    credential: string,
+    body: Omit<HeartbeatMessage, 'agentId' | 'sentAt'>,
+  ): Promise<void> {
     const message: HeartbeatMessage = { agentId: claims.sub, sentAt: Date.now(), ...body };
     await this.messaging.publish(swarmTopics(claims.swarm).heartbeats, Buffer.from(JSON.stringify(message)), {
       key: claims.sub,
+      properties: { credential },
     });
   }
 

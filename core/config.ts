@@ -4,6 +4,12 @@ import { z } from 'zod';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveMs = z.coerce.number().int().positive();
+/** A number, or the keyword that lets the code choose. */
+const numberOr = <K extends string>(keyword: K, pattern: RegExp, what: string) =>
+  z
+    .string()
+    .regex(pattern, `expected "${keyword}" or ${what}`)
+    .transform((value): K | number => (value === keyword ? keyword : Number(value)));
 
 export const configSchema = z.object({
   TEMPORAL_ADDRESS: z.string().regex(/^[^\s:]+:\d+$/, 'expected host:port').default('127.0.0.1:7233'),
@@ -11,6 +17,11 @@ export const configSchema = z.object({
   QP_TASK_QUEUE: z.string().min(1).default('qp-manager'),
   PULSAR_SERVICE_URL: z.string().url().optional(),
   PULSAR_ADMIN_URL: z.string().url().optional(),
+  /** JWT for the Pulsar broker (token authentication); unset: no authentication. */
+  PULSAR_AUTH_TOKEN: z.string().min(1).optional(),
+  PULSAR_TENANT: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.=:-]*$/, 'expected a Pulsar tenant name').default('qp-manager'),
+  /** Comma-separated clusters each swarm namespace replicates to (geo-replication); unset: the local cluster. */
+  PULSAR_REPLICATION_CLUSTERS: z.string().regex(/^[\w.-]+(,[\w.-]+)*$/, 'expected cluster names separated by commas').optional(),
   MILVUS_ADDRESS: z.string().optional(),
   MILVUS_HOST: z.string().optional(),
   KUBECONFIG: z.string().optional(),
@@ -28,6 +39,26 @@ export const configSchema = z.object({
   QP_CLUSTER: z.enum(['local', 'kubernetes']).default('local'),
   QP_BLOB_DIR: z.string().optional(),
   QP_BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i, 'expected a size such as 256kb').default('256kb'),
+  // Behavior discovery (README "Behavior discovery").
+  /** Vector index of new Milvus collections. */
+  MILVUS_INDEX: z.enum(['HNSW', 'IVF_FLAT', 'FLAT']).default('HNSW'),
+  /** Descriptor length of every swarm's behavior reports. */
+  QP_BEHAVIOR_DIMENSION: z.coerce.number().int().min(1).max(4096).default(16),
+  QP_BEHAVIOR_METRIC: z.enum(['L2', 'COSINE']).default('L2'),
+  /** Cron (UTC) of the sweep Schedule, or "off". */
+  QP_BEHAVIOR_SWEEP_CRON: z
+    .string()
+    .regex(/^(off|@every \S+|(\S+\s+){4}\S+)$/, 'expected a 5-field cron expression, "@every <duration>" or "off"')
+    .default('*/5 * * * *'),
+  QP_BEHAVIOR_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(256),
+  QP_BEHAVIOR_SWEEP_MAX_REPORTS: z.coerce.number().int().positive().default(20_000),
+  QP_BEHAVIOR_DRAIN_IDLE_MS: positiveMs.default(1_000),
+  QP_BEHAVIOR_K: z.coerce.number().int().min(1).max(1000).default(15),
+  QP_BEHAVIOR_NOVELTY_THRESHOLD: numberOr('auto', /^(auto|\d+(\.\d+)?)$/, 'a non-negative number').default('auto'),
+  QP_BEHAVIOR_FITNESS_FLOOR: numberOr('mean', /^(mean|-?\d+(\.\d+)?)$/, 'a number').default('mean'),
+  QP_BEHAVIOR_EPS: numberOr('auto', /^(auto|\d+(\.\d+)?)$/, 'a positive number').default('auto'),
+  QP_BEHAVIOR_MIN_PTS: z.coerce.number().int().min(1).default(3),
+  QP_BEHAVIOR_BROADCAST_TOP: z.coerce.number().int().min(0).max(100).default(3),
 });
 
 export type Config = z.infer<typeof configSchema>;

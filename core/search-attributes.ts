@@ -6,3 +6,5 @@ export const AgentIdKey = defineSearchAttributeKey('AgentId', SearchAttributeTyp
 export const SwarmIdKey = defineSearchAttributeKey('SwarmId', SearchAttributeType.KEYWORD);
 export const AgentStatusKey = defineSearchAttributeKey('AgentStatus', SearchAttributeType.KEYWORD);
 export const JobIdKey = defineSearchAttributeKey('JobId', SearchAttributeType.KEYWORD);
+/** Behavior sweeps: the sweep's report id, so GET /behaviors/reports/:id is one visibility query. */
+export const SweepIdKey = defineSearchAttributeKey('SweepId', SearchAttributeType.KEYWORD);

@@ -16,8 +16,15 @@ async function getAgent(stack: Embedded, agentId: string): Promise<AgentRecord> 
   return (await res.json()) as AgentRecord;
 }
 
-function newAgent(stack: Embedded, swarmId: string, agentId = uniqueId('agent'), heartbeatIntervalMs = 200): QpAgent {
+function newAgent(
+  stack: Embedded,
+  swarmId: string,
+  agentId = uniqueId('agent'),
+  heartbeatIntervalMs = 200,
+  heartbeatVia: 'http' | 'messaging' = 'http',
+): QpAgent {
   return new QpAgent({
+    heartbeatVia,
     apiUrl: stack.api.url,
     messaging: stack.ports.messaging,
     agentId,
@@ -176,6 +183,42 @@ describe('agent registration on a real Temporal server', () => {
     await waitFor('the agent to be LOST', async () =>
       (await getAgent(stack, agent.agentId)).status === 'LOST' ? true : undefined,
     );
+    agent.startHeartbeats();
+    await waitFor('the agent to be ACTIVE again', async () =>
+      (await getAgent(stack, agent.agentId)).status === 'ACTIVE' ? true : undefined,
+    );
+    await agent.close();
+  });
+
+  it('heartbeats published straight on the swarm topic keep an agent alive; forged ones do not', async () => {
+    const agent = newAgent(stack, swarmId, uniqueId('direct'), 200, 'messaging');
+    await agent.register();
+    agent.startHeartbeats();
+    await waitFor('the monitor to have seen heartbeats', async () => {
+      const text = await stack.workerRegistry.getSingleMetricAsString('qp_manager_worker_heartbeats_consumed_total');
+      return /heartbeats_consumed_total [1-9]/.test(text) ? true : undefined;
+    });
+    agent.stopHeartbeats();
+    await waitFor('the agent to be LOST', async () =>
+      (await getAgent(stack, agent.agentId)).status === 'LOST' ? true : undefined,
+    );
+    // Someone without the agent's credential speaks for it: it stays LOST.
+    const forge = setInterval(() => {
+      void stack.ports.messaging.publish(
+        swarmTopics(swarmId).heartbeats,
+        Buffer.from(JSON.stringify({ agentId: agent.agentId, sentAt: Date.now() })),
+        { key: agent.agentId, properties: { credential: 'qpc1.e30.forged' } },
+      );
+    }, 100);
+    try {
+      await waitFor('the forged heartbeats to be refused', async () => {
+        const text = await stack.workerRegistry.getSingleMetricAsString('qp_manager_worker_heartbeats_rejected_total');
+        return /heartbeats_rejected_total [1-9]/.test(text) ? true : undefined;
+      });
+      expect((await getAgent(stack, agent.agentId)).status).toBe('LOST');
+    } finally {
+      clearInterval(forge);
+    }
     agent.startHeartbeats();
     await waitFor('the agent to be ACTIVE again', async () =>
       (await getAgent(stack, agent.agentId)).status === 'ACTIVE' ? true : undefined,

@@ -7,6 +7,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const histories = ['registerAgent', 'livenessMonitor', 'federatedTuning'];
+// Recorded by test/support/record-behavior-history.ts.
+histories.push('behaviorSweep');
 
 describe('replay of recorded histories', () => {
   it.each(histories)('%s replays without non-determinism', async (name) => {

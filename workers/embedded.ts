@@ -8,6 +8,7 @@ import type { Config } from '../core/config';
 import { startApiServer, type ApiServer } from '../api/server';
 import { createPorts, type Ports } from './ports';
 import { createQpWorker } from './worker';
+import { behaviorOptions } from './behaviors';
 
 export interface Embedded {
   api: ApiServer;
@@ -43,6 +44,7 @@ export async function startEmbedded(options: {
     livenessWindowMs: config.QP_LIVENESS_WINDOW_MS,
     workflowBundlePath: options.workflowBundlePath,
     registry: workerRegistry,
+    behaviors: behaviorOptions(config),
   });
   const running = worker.run();
   const api = await startApiServer({
@@ -50,6 +52,7 @@ export async function startEmbedded(options: {
     client,
     messaging: ports.messaging,
     blobs: ports.blobs,
+    vectors: ports.vectors,
     credentialSecret,
     port: options.apiPort,
   });

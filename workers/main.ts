@@ -7,6 +7,7 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import { ConfigError, parseConfig } from '../core/config';
 import { createPorts } from './ports';
 import { createQpWorker } from './worker';
+import { behaviorOptions } from './behaviors';
 
 async function main(): Promise<void> {
   const config = parseConfig(process.env);
@@ -48,6 +49,7 @@ async function main(): Promise<void> {
     // A prebuilt bundle (scripts/build-workflow-bundle or the test set-up) skips bundling at start.
     workflowBundlePath: process.env.QP_WORKFLOW_BUNDLE || undefined,
     registry,
+    behaviors: behaviorOptions(config),
   });
   console.log(
     `worker on ${config.TEMPORAL_ADDRESS} namespace ${config.TEMPORAL_NAMESPACE} task queue ${config.QP_TASK_QUEUE}; ` +
@@ -56,6 +58,7 @@ async function main(): Promise<void> {
   await worker.run(); // Runtime shuts the worker down on SIGINT/SIGTERM.
   metricsServer.close();
   await ports.messaging.close();
+  await ports.vectors.close();
   await connection.close();
   await nativeConnection.close();
 }

@@ -11,6 +11,9 @@ import { DigitsEvaluator } from '../adapters/datasets/digits-evaluator';
 import { TemporalAgentDirectory } from '../adapters/temporal/agent-directory';
 import { TemporalLivenessDirectory } from '../adapters/temporal/liveness-directory';
 import type { Ports } from './ports';
+import { createBehaviorActivities, createBehaviorMetrics } from '../activities/behaviors';
+import { TemporalBehaviorRegistry } from '../adapters/temporal/behavior-registry';
+import { behaviorOptions, ensureBehaviorSweepSchedule, type BehaviorWorkerOptions } from './behaviors';
 
 export interface QpWorkerOptions {
   connection: NativeConnection;
@@ -26,6 +29,8 @@ export interface QpWorkerOptions {
   workflowBundlePath?: string;
   registry?: Registry;
   shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
+  /** Behavior discovery settings and sweep Schedule; default: from the default config. */
+  behaviors?: BehaviorWorkerOptions;
 }
 
 export function workflowSource(bundlePath?: string): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
@@ -39,6 +44,9 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
     graceMs: options.heartbeatGraceMs,
     windowMs: options.livenessWindowMs,
   });
+  const behaviors = options.behaviors ?? behaviorOptions();
+  // Idempotent: every worker start brings the Schedule in line with the config.
+  await ensureBehaviorSweepSchedule(options.client, options.taskQueue, behaviors);
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
@@ -52,7 +60,12 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
         credentialTtlSeconds: options.credentialTtlSeconds,
         metrics,
       }),
-      ...createLivenessActivities({ messaging: options.ports.messaging, ledger: new HeartbeatLedger(), metrics }),
+      ...createLivenessActivities({
+        messaging: options.ports.messaging,
+        ledger: new HeartbeatLedger(),
+        credentialSecret: options.credentialSecret,
+        metrics,
+      }),
       ...createTuningActivities({
         messaging: options.ports.messaging,
         blobs: options.ports.blobs,
@@ -60,6 +73,15 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
         evaluator: new DigitsEvaluator(),
         credentialSecret: options.credentialSecret,
         metrics,
+      }),
+      ...createBehaviorActivities({
+        messaging: options.ports.messaging,
+        vectors: options.ports.vectors,
+        blobs: options.ports.blobs,
+        registry: new TemporalBehaviorRegistry(options.client, options.namespace, options.taskQueue),
+        credentialSecret: options.credentialSecret,
+        settings: behaviors.settings,
+        metrics: createBehaviorMetrics(options.registry ?? new Registry()),
       }),
     },
     shutdownGraceTime: options.shutdownGraceTime ?? '10 seconds',

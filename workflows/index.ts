@@ -2,3 +2,4 @@
 export { registerAgent } from './registration';
 export { livenessMonitor } from './liveness';
 export { federatedTuning } from './tuning';
+export { behaviorSweep, scheduledBehaviorSweeps } from './behaviorSweep';

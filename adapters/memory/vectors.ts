@@ -138,6 +138,14 @@ export class MemoryVectors implements VectorPort {
     }));
   }
 
+  async searchMany(collectionName: string, vectors: number[][], k: number, filter?: VectorFilter): Promise<VectorHit[][]> {
+    this.collection(collectionName);
+    if (!Array.isArray(vectors)) throw new Error('query vectors must be an array of vectors');
+    const results: VectorHit[][] = [];
+    for (const vector of vectors) results.push(await this.search(collectionName, vector, k, filter));
+    return results;
+  }
+
   async get(collectionName: string, ids: string[]): Promise<VectorRecord[]> {
     const collection = this.collection(collectionName);
     const records: VectorRecord[] = [];

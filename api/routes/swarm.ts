@@ -30,9 +30,10 @@ export function swarmRoutes(swarm: SwarmService, adminToken: string | undefined)
 
   router.post('/agents/:id/heartbeat', async (req, res) => {
     const id = agentId(req);
-    const claims = swarm.authenticateAgent(bearerToken(req), id);
+    const token = bearerToken(req);
+    const claims = swarm.authenticateAgent(token, id);
     const body = parse(heartbeatSchema, req.body, 'body');
-    await swarm.heartbeat(claims, body);
+    await swarm.heartbeat(claims, token, body);
     res.status(202).json({ accepted: true });
   });
 

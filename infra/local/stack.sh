@@ -324,6 +324,8 @@ status_service() {
   local name="$1" pid rss
   if pid="$(service_pid "$name")"; then
     rss="$(awk '/^VmRSS:/ {printf "%.0f MiB", $2 / 1024}' "/proc/$pid/status")"
+    # A service whose pid is a wrapper (milvus) reports its server's memory through rss_X.
+    if declare -F "rss_$name" >/dev/null; then rss="$("rss_$name" "$pid")"; fi
     printf '%-10s running  pid %-8s %s  RSS %s\n' "$name" "$pid" "$("addr_$name")" "$rss" >&2
   elif "probe_$name"; then
     printf '%-10s foreign  not started by stack.sh, but something answers (%s)\n' "$name" "$("addr_$name")" >&2
@@ -339,8 +341,10 @@ cmd_install() {
   case "${1:-all}" in
     temporal) install_temporal ;;
     testserver) install_testserver ;;
-    all) install_temporal; install_testserver ;;
-    *) die "usage: stack.sh install [temporal|testserver|all]" ;;
+    pulsar) install_pulsar_dist ;;
+    milvus) install_milvus ;;
+    all) install_temporal; install_testserver; install_pulsar_dist ;;
+    *) die "usage: stack.sh install [temporal|testserver|pulsar|all]" ;;
   esac
   log "cache: $CACHE_DIR"
 }
@@ -349,7 +353,8 @@ cmd_path() {
   case "${1:-}" in
     temporal) install_temporal; temporal_bin ;;
     testserver) install_testserver; testserver_bin ;;
-    *) die "usage: stack.sh path temporal|testserver" ;;
+    pulsar) install_pulsar_dist; pulsar_home ;;
+    *) die "usage: stack.sh path temporal|testserver|pulsar" ;;
   esac
 }
 

@@ -117,6 +117,23 @@ export function vectorsContract(name: string, create: () => Promise<VectorPort>)
       },
     );
 
+    it('searchMany answers each query vector as search does, in query order', async () => {
+      const collection = await newCollection(8);
+      const random = seededRandom(11);
+      const records = randomRecords(random, 60, 8);
+      await vectors.upsert(collection, records);
+      const queries = Array.from({ length: 4 }, () => randomVector(random, 8));
+
+      const batch = await vectors.searchMany(collection, queries, 5, { shard: 2 });
+
+      expect(batch).toHaveLength(queries.length);
+      queries.forEach((query, i) => {
+        const expected = bruteForce(records, query, 5, 'L2', { shard: 2 });
+        expect(batch[i].map((hit) => hit.id)).toEqual(expected.map((hit) => hit.id));
+      });
+      expect(await vectors.searchMany(collection, [], 5)).toEqual([]);
+    });
+
     it('with a filter, only returns records whose fields all equal the filter values', async () => {
       const collection = await newCollection(16);
       const random = seededRandom(7);

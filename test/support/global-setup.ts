@@ -9,6 +9,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { devServerArgs, namespace } from '../../temporal-config';
+import { setUpSharedPulsar } from './pulsar';
+import { startTestMilvus } from './milvus';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -19,7 +21,7 @@ export function stackBinary(name: 'temporal' | 'testserver'): string {
   }).trim();
 }
 
-export default async function globalSetup(): Promise<void> {
+export default async function globalSetup(globalConfig?: { testPathPattern?: string }): Promise<void> {
   const started = Date.now();
   const env = await TestWorkflowEnvironment.createLocal({
     server: {
@@ -43,4 +45,6 @@ export default async function globalSetup(): Promise<void> {
   process.env.QP_TEST_TESTSERVER = stackBinary('testserver');
   (globalThis as { __qpTemporal?: TestWorkflowEnvironment }).__qpTemporal = env;
   console.log(`\ntest stack: Temporal dev server at ${env.address} (${Date.now() - started} ms)`);
+  await setUpSharedPulsar(globalConfig?.testPathPattern);
+  await startTestMilvus(globalConfig?.testPathPattern);
 }

@@ -1,5 +1,9 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { tearDownSharedPulsar } from './pulsar';
+import { stopTestMilvus } from './milvus';
 
 export default async function globalTeardown(): Promise<void> {
   await (globalThis as { __qpTemporal?: TestWorkflowEnvironment }).__qpTemporal?.teardown();
+  tearDownSharedPulsar();
+  await stopTestMilvus();
 }

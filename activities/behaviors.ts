@@ -1,0 +1,353 @@
+// Activities of the behavior sweep: drain a swarm's behavior reports, store
+// and score them, discover strategies, publish the best as skills. Vectors
+// stay here, in the vector store and in transient blobs; the workflow gets
+// ids, digests and counts.
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { Counter, type Registry } from 'prom-client';
+import { behaviorCollection, skillCollection } from '../core/behaviors/collections';
+import { novelty } from '../core/behaviors/novelty';
+import { discoverStrategies, type DiscoveredStrategy } from '../core/behaviors/strategies';
+import type {
+  BehaviorMetric,
+  BehaviorReport,
+  RejectionCounts,
+  RejectionReason,
+  ResolvedSweepParameters,
+  ScoredBehavior,
+  SkillMessage,
+  StrategySummary,
+  SweepParameters,
+} from '../core/behaviors/types';
+import { behaviorId, checkReportCredential, validateBehaviorReport } from '../core/behaviors/validation';
+import { ID_PATTERN } from '../core/agents';
+import { swarmTopics } from '../core/topics';
+import type { BlobStore, Consumer, MessagingPort, ReceivedMessage, VectorPort } from '../adapters/ports';
+
+/** Who may report: agents with a live registration session in the swarm. */
+export interface BehaviorAgentRegistry {
+  /** Agents of the swarm whose session is running (ACTIVE or LOST). */
+  registeredAgents(swarmId: string): Promise<Set<string>>;
+  /** Swarms with at least one running session, at most `limit`. */
+  swarms(limit: number): Promise<string[]>;
+}
+
+export interface BehaviorSettings {
+  /** Descriptor length of every swarm (QP_BEHAVIOR_DIMENSION). */
+  dimension: number;
+  metric: BehaviorMetric;
+  /** Reports stored and scored together: one upsert and one kNN batch each. */
+  batchSize: number;
+  /** Reports one sweep drains at most; the rest wait for the next sweep. */
+  maxReports: number;
+  /** The drain ends after this long without a new report, in milliseconds. */
+  drainIdleMs: number;
+}
+
+export function createBehaviorMetrics(registry: Registry) {
+  const counter = <L extends string>(name: string, help: string, labelNames: L[] = []) =>
+    new Counter<L>({ name: `qp_manager_worker_${name}`, help, labelNames, registers: [registry] });
+  return {
+    reports: counter('behavior_reports_total', 'Behavior reports drained by sweeps', ['outcome', 'reason']),
+    strategies: counter('behavior_strategies_total', 'Emergent strategies discovered by sweeps'),
+    skillsPublished: counter('behavior_skills_published_total', 'Strategies published to swarms as skills'),
+  };
+}
+export type BehaviorMetrics = ReturnType<typeof createBehaviorMetrics>;
+
+export interface BehaviorDeps {
+  messaging: MessagingPort;
+  vectors: VectorPort;
+  blobs: BlobStore;
+  registry: BehaviorAgentRegistry;
+  credentialSecret: string;
+  settings: BehaviorSettings;
+  metrics?: BehaviorMetrics;
+}
+
+export const BEHAVIOR_SUBSCRIPTION = 'qp-manager-behavior-sweep';
+
+export interface IngestInput {
+  swarmId: string;
+  reportId: string;
+  k: number;
+}
+
+/** Progress of a drain: its heartbeat details, so a retried attempt resumes. */
+export interface IngestProgress {
+  batches: number;
+  received: number;
+  accepted: number;
+  rejections: RejectionCounts;
+  /** One blob of ScoredBehavior[] per batch, in order. */
+  scoredBlobs: string[];
+}
+
+export interface IngestResult extends IngestProgress {
+  /** Behaviors stored for the swarm after the drain. */
+  archive: number;
+}
+
+export interface DiscoverInput {
+  swarmId: string;
+  reportId: string;
+  scoredBlobs: string[];
+  parameters: SweepParameters;
+}
+
+export interface DiscoverResult {
+  parameters: ResolvedSweepParameters;
+  meanFitness: number;
+  candidates: number;
+  clustered: number;
+  noise: number;
+  strategies: Omit<StrategySummary, 'disseminated'>[];
+}
+
+export interface DisseminateInput {
+  swarmId: string;
+  reportId: string;
+  strategyIds: string[];
+}
+
+/** One rejected report, for the log. */
+interface Rejection {
+  reason: RejectionReason;
+  message: string;
+}
+
+export function createBehaviorActivities(deps: BehaviorDeps) {
+  const { settings } = deps;
+
+  async function ensureArchive(swarmId: string): Promise<string> {
+    const collection = behaviorCollection(swarmId);
+    try {
+      await deps.vectors.ensureCollection(collection, settings.dimension, settings.metric);
+    } catch (error) {
+      // A collection made with another dimension or metric: retrying cannot fix the configuration.
+      if (/exists with dimension/.test(String((error as Error).message))) {
+        throw ApplicationFailure.nonRetryable((error as Error).message, 'BEHAVIOR_COLLECTION_MISMATCH');
+      }
+      throw error;
+    }
+    return collection;
+  }
+
+  return {
+    /** Swarms to sweep on schedule: those with running agent sessions. */
+    async listBehaviorSwarms(input: { limit: number }): Promise<string[]> {
+      return (await deps.registry.swarms(input.limit)).filter((swarmId) => ID_PATTERN.test(swarmId));
+    },
+
+    /**
+     * Drains the swarm's behaviors topic in batches: validate each report
+     * (shape, dimension, finiteness, credential, registration), store the
+     * accepted ones in the swarm's archive collection, score their novelty
+     * against the archive (one kNN batch per batch), write the scores to a
+     * blob, then acknowledge. Heartbeats carry the progress; a retried attempt
+     * continues from it and the broker redelivers what was not acknowledged.
+     */
+    async ingestBehaviorReports(input: IngestInput): Promise<IngestResult> {
+      const context = Context.current();
+      const resumed = context.info.heartbeatDetails as IngestProgress | undefined;
+      const progress: IngestProgress = resumed ?? { batches: 0, received: 0, accepted: 0, rejections: {}, scoredBlobs: [] };
+      const collection = await ensureArchive(input.swarmId);
+      let registered = await deps.registry.registeredAgents(input.swarmId);
+      const consumer: Consumer = await deps.messaging.subscribe(swarmTopics(input.swarmId).behaviors, BEHAVIOR_SUBSCRIPTION, {
+        type: 'exclusive',
+        initialPosition: 'earliest',
+      });
+      try {
+        while (progress.received < settings.maxReports) {
+          const batch: ReceivedMessage[] = [];
+          while (batch.length < settings.batchSize && progress.received + batch.length < settings.maxReports) {
+            // Wait the idle time for a batch's first report, briefly for the rest.
+            const message = await consumer.receive(batch.length === 0 ? settings.drainIdleMs : 50);
+            context.heartbeat(progress);
+            if (context.cancellationSignal.aborted) throw context.cancellationSignal.reason ?? new Error('cancelled');
+            if (!message) break;
+            batch.push(message);
+          }
+          if (batch.length === 0) break;
+
+          const reports: BehaviorReport[] = [];
+          const rejected: Rejection[] = [];
+          const unknown: BehaviorReport[] = [];
+          for (const message of batch) {
+            const outcome = checkMessage(message, input.swarmId, deps.credentialSecret, settings.dimension);
+            if (!outcome.ok) rejected.push(outcome);
+            else if (registered.has(outcome.value.agentId)) reports.push(outcome.value);
+            else unknown.push(outcome.value);
+          }
+          if (unknown.length > 0) {
+            // An agent may have registered since the list was read: read it once more.
+            registered = await deps.registry.registeredAgents(input.swarmId);
+            for (const report of unknown) {
+              if (registered.has(report.agentId)) reports.push(report);
+              else rejected.push({ reason: 'unknown_agent', message: `agent ${report.agentId} is not registered in swarm ${input.swarmId}` });
+            }
+          }
+
+          const scored = await scoreBatch(collection, reports, input);
+          context.heartbeat(progress);
+          const digest = scored.length > 0 ? await deps.blobs.put(Buffer.from(JSON.stringify(scored))) : undefined;
+          for (const message of batch) await consumer.ack(message);
+
+          progress.batches++;
+          progress.received += batch.length;
+          progress.accepted += reports.length;
+          if (digest && !progress.scoredBlobs.includes(digest)) progress.scoredBlobs.push(digest);
+          for (const r of rejected) {
+            progress.rejections[r.reason] = (progress.rejections[r.reason] ?? 0) + 1;
+            deps.metrics?.reports.inc({ outcome: 'rejected', reason: r.reason });
+          }
+          if (reports.length > 0) deps.metrics?.reports.inc({ outcome: 'accepted', reason: '' }, reports.length);
+          if (rejected.length > 0) {
+            context.log.info('behavior reports rejected', {
+              swarmId: input.swarmId,
+              rejected: rejected.length,
+              first: `${rejected[0].reason}: ${rejected[0].message}`,
+            });
+          }
+          context.heartbeat(progress);
+        }
+      } finally {
+        await consumer.close();
+      }
+      return { ...progress, archive: await deps.vectors.count(collection) };
+    },
+
+    /**
+     * Clusters the sweep's novel, fit behaviors into strategies and stores each
+     * strategy's centroid in the swarm's skill collection (id = strategy id).
+     */
+    async discoverBehaviorStrategies(input: DiscoverInput): Promise<DiscoverResult> {
+      const byId = new Map<string, ScoredBehavior>();
+      for (const digest of input.scoredBlobs) {
+        const bytes = await deps.blobs.get(digest);
+        if (!bytes) {
+          throw ApplicationFailure.nonRetryable(
+            `scored behaviors ${digest} are gone from the blob store (a worker restart with in-memory blobs)`,
+            'SCORES_LOST',
+          );
+        }
+        // A batch redelivered after a crash may be scored twice: the later score wins.
+        for (const behavior of JSON.parse(Buffer.from(bytes).toString('utf8')) as ScoredBehavior[]) {
+          byId.set(behavior.behaviorId, behavior);
+        }
+      }
+      const discovery = discoverStrategies([...byId.values()], input.parameters, {
+        metric: settings.metric,
+        dimension: settings.dimension,
+        reportId: input.reportId,
+      });
+      if (discovery.strategies.length > 0) {
+        const skills = skillCollection(input.swarmId);
+        await deps.vectors.ensureCollection(skills, settings.dimension, settings.metric);
+        await deps.vectors.upsert(skills, discovery.strategies.map((s) => skillRecord(input, s)));
+        deps.metrics?.strategies.inc(discovery.strategies.length);
+      }
+      return {
+        parameters: discovery.parameters,
+        meanFitness: discovery.meanFitness,
+        candidates: discovery.candidates,
+        clustered: discovery.clustered,
+        noise: discovery.noise,
+        strategies: discovery.strategies.map(({ centroid: _centroid, ...summary }) => summary),
+      };
+    },
+
+    /** Publishes strategies (already in the skill collection) on the swarm's broadcast topic. */
+    async disseminateSkills(input: DisseminateInput): Promise<{ published: string[] }> {
+      if (input.strategyIds.length === 0) return { published: [] };
+      const records = await deps.vectors.get(skillCollection(input.swarmId), input.strategyIds);
+      const published: string[] = [];
+      for (const record of records) {
+        const message: SkillMessage = {
+          type: 'skill',
+          swarmId: input.swarmId,
+          skillId: record.id,
+          reportId: input.reportId,
+          descriptor: record.vector,
+          meanFitness: Number(record.fields.meanFitness),
+          size: Number(record.fields.size),
+          agentCount: Number(record.fields.agentCount),
+          representativeBehaviorId: String(record.fields.representativeBehaviorId),
+          publishedAt: new Date().toISOString(),
+        };
+        await deps.messaging.publish(swarmTopics(input.swarmId).broadcast, Buffer.from(JSON.stringify(message)), {
+          key: record.id,
+          properties: { type: 'skill' },
+        });
+        published.push(record.id);
+      }
+      deps.metrics?.skillsPublished.inc(published.length);
+      return { published };
+    },
+  };
+
+  /** Stores the batch, then scores each behavior against the archive it is now part of. */
+  async function scoreBatch(collection: string, reports: BehaviorReport[], input: IngestInput): Promise<ScoredBehavior[]> {
+    if (reports.length === 0) return [];
+    // The same episode reported twice in one batch: the last report wins, as in the store.
+    const unique = new Map(reports.map((r) => [behaviorId(r.agentId, r.episodeId), r]));
+    await deps.vectors.upsert(
+      collection,
+      [...unique].map(([id, r]) => ({
+        id,
+        vector: r.descriptor,
+        fields: { agentId: r.agentId, episodeId: r.episodeId, fitness: r.fitness, timestamp: r.timestamp, reportId: input.reportId },
+      })),
+    );
+    const entries = [...unique];
+    // k + 1: each behavior finds itself first.
+    const neighbours = await deps.vectors.searchMany(collection, entries.map(([, r]) => r.descriptor), input.k + 1);
+    return entries.map(([id, r], i) => ({
+      behaviorId: id,
+      agentId: r.agentId,
+      episodeId: r.episodeId,
+      descriptor: r.descriptor,
+      fitness: r.fitness,
+      ...novelty(id, neighbours[i], input.k, settings.metric),
+    }));
+  }
+}
+
+function checkMessage(
+  message: ReceivedMessage,
+  swarmId: string,
+  secret: string,
+  dimension: number,
+): { ok: true; value: BehaviorReport } | { ok: false; reason: RejectionReason; message: string } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(Buffer.from(message.payload).toString('utf8'));
+  } catch {
+    return { ok: false, reason: 'malformed', message: 'payload is not JSON' };
+  }
+  const claimed = raw as { agentId?: unknown; credential?: unknown } | null;
+  if (!claimed || typeof claimed !== 'object' || typeof claimed.agentId !== 'string') {
+    return { ok: false, reason: 'malformed', message: 'a report is a JSON object with an agentId' };
+  }
+  const credential = checkReportCredential(secret, claimed.credential, claimed.agentId, swarmId, Math.floor(Date.now() / 1000));
+  if (!credential.ok) return credential;
+  return validateBehaviorReport(raw, dimension);
+}
+
+function skillRecord(input: DiscoverInput, strategy: DiscoveredStrategy) {
+  return {
+    id: strategy.strategyId,
+    vector: strategy.centroid,
+    fields: {
+      swarmId: input.swarmId,
+      reportId: input.reportId,
+      rank: strategy.rank,
+      meanFitness: strategy.meanFitness,
+      size: strategy.size,
+      agentCount: strategy.agentCount,
+      representativeBehaviorId: strategy.representative.behaviorId,
+    },
+  };
+}
+
+export type BehaviorActivities = ReturnType<typeof createBehaviorActivities>;

@@ -1,0 +1,180 @@
+// The Pulsar broker(s) of a test run. The jest global set-up starts the shared
+// broker once (infra/local/stack.sh up pulsar, fresh data) unless one already
+// answers, and exports its URLs; suites that stop or reconfigure a broker start
+// their own instance on free ports (startExtraBroker) so the shared one never
+// goes away under another suite.
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { readdirSync, rmSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { PulsarMessagingOptions } from '../../adapters/pulsar/messaging';
+
+const ROOT = join(__dirname, '..', '..');
+const STACK = join(ROOT, 'infra/local/stack.sh');
+const run = promisify(execFile);
+
+export const SHARED_WEB_PORT = Number(process.env.PULSAR_WEB_PORT ?? 8090);
+export const SHARED_BROKER_PORT = Number(process.env.PULSAR_BROKER_PORT ?? 6650);
+
+async function healthy(adminUrl: string, token?: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${adminUrl}/admin/v2/brokers/health`, {
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+      signal: AbortSignal.timeout(10_000),
+    });
+    return res.ok && (await res.text()) === 'ok';
+  } catch {
+    return false;
+  }
+}
+
+/** Does this jest run select a suite that needs the shared broker? */
+function runNeedsPulsar(testPathPattern: string | undefined): boolean {
+  if (process.env.QP_TEST_PULSAR === '0') return false;
+  if (process.env.QP_TEST_PULSAR === '1' || !testPathPattern) return true;
+  const suites: string[] = [];
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (/pulsar.*\.test\.ts$/.test(entry.name)) suites.push(path);
+    }
+  };
+  walk(join(ROOT, 'test'));
+  try {
+    const pattern = new RegExp(testPathPattern, 'i');
+    return suites.some((path) => pattern.test(path));
+  } catch {
+    return true;
+  }
+}
+
+/** Global set-up: the shared broker, started (fresh) only if nothing answers yet. */
+export async function setUpSharedPulsar(testPathPattern?: string): Promise<void> {
+  if (!runNeedsPulsar(testPathPattern)) return;
+  const adminUrl = `http://127.0.0.1:${SHARED_WEB_PORT}`;
+  const started = Date.now();
+  let startedHere = false;
+  // A broker that runs but is slow to answer (busy machine) is someone else's: wait for it, never
+  // restart or wipe it, and never stop it at the end.
+  const running = spawnSync('bash', [STACK, 'status', 'pulsar'], { stdio: 'ignore' }).status === 0;
+  if (!running) {
+    execFileSync('bash', [STACK, 'up', 'pulsar'], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, QP_STACK_FRESH: '1' },
+    });
+    startedHere = true;
+  } else {
+    const deadline = Date.now() + 120_000;
+    while (!(await healthy(adminUrl))) {
+      if (Date.now() > deadline) throw new Error(`a Pulsar broker runs on ${adminUrl} but is not healthy after 120 s`);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
+  process.env.QP_TEST_PULSAR_URL = `pulsar://127.0.0.1:${SHARED_BROKER_PORT}`;
+  process.env.QP_TEST_PULSAR_ADMIN_URL = adminUrl;
+  process.env.QP_TEST_PULSAR_WS_URL = `ws://127.0.0.1:${SHARED_WEB_PORT}`;
+  (globalThis as { __qpPulsarStartedHere?: boolean }).__qpPulsarStartedHere = startedHere;
+  console.log(
+    `test stack: Pulsar at ${adminUrl} (${startedHere ? `started in ${Date.now() - started} ms` : 'already running'})`,
+  );
+}
+
+/** Global teardown: stop the shared broker only if the set-up started it. */
+export function tearDownSharedPulsar(): void {
+  if (!(globalThis as { __qpPulsarStartedHere?: boolean }).__qpPulsarStartedHere) return;
+  execFileSync('bash', [STACK, 'down', 'pulsar'], { stdio: ['ignore', 'inherit', 'inherit'] });
+}
+
+/** Adapter options for the shared broker; each suite still uses topics and subscriptions of its own. */
+export function sharedPulsarOptions(overrides: Partial<PulsarMessagingOptions> = {}): PulsarMessagingOptions {
+  const webSocketUrl = process.env.QP_TEST_PULSAR_WS_URL;
+  const adminUrl = process.env.QP_TEST_PULSAR_ADMIN_URL;
+  if (!webSocketUrl || !adminUrl) {
+    throw new Error('the jest global set-up did not start Pulsar (QP_TEST_PULSAR=0, or no Pulsar suite matched the run)');
+  }
+  return { webSocketUrl, adminUrl, tenant: 'qp-test', ...overrides };
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+export function pulsarHome(): string {
+  return execFileSync('bash', [STACK, 'path', 'pulsar'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+}
+
+export interface ExtraBroker {
+  name: string;
+  webPort: number;
+  brokerPort: number;
+  adminUrl: string;
+  webSocketUrl: string;
+  /** Start (again, keeping its data). */
+  start(): Promise<number>;
+  stop(): Promise<number>;
+  /** Stop and delete its data and logs. */
+  remove(): Promise<void>;
+}
+
+/**
+ * A broker of its own (`stack.sh up pulsar-<name>`) on free ports with fresh
+ * data, for tests that stop it or change its configuration.
+ */
+export async function startExtraBroker(
+  name: string,
+  options: { extraConf?: string; healthToken?: string } = {},
+): Promise<ExtraBroker> {
+  // The pid keeps two test runs on one machine (and one cache) from sharing an instance.
+  const instance = `pulsar-${name}-${process.pid}`;
+  const webPort = await freePort();
+  const brokerPort = await freePort();
+  const env = {
+    ...process.env,
+    PULSAR_INSTANCE: instance,
+    PULSAR_WEB_PORT: String(webPort),
+    PULSAR_BROKER_PORT: String(brokerPort),
+    ...(options.extraConf ? { PULSAR_EXTRA_CONF: options.extraConf } : {}),
+    ...(options.healthToken ? { PULSAR_AUTH_TOKEN: options.healthToken } : {}),
+  };
+  let fresh = true;
+  const stack = async (command: 'up' | 'down'): Promise<number> => {
+    const started = Date.now();
+    await run('bash', [STACK, command, instance], {
+      env: { ...env, QP_STACK_FRESH: command === 'up' && fresh ? '1' : '' },
+      maxBuffer: 16 * 1024 * 1024,
+    }).catch((error: { stderr?: string }) => {
+      throw new Error(`stack.sh ${command} ${instance} failed:\n${error.stderr ?? error}`);
+    });
+    if (command === 'up') fresh = false;
+    return Date.now() - started;
+  };
+  const broker: ExtraBroker = {
+    name: instance,
+    webPort,
+    brokerPort,
+    adminUrl: `http://127.0.0.1:${webPort}`,
+    webSocketUrl: `ws://127.0.0.1:${webPort}`,
+    start: () => stack('up'),
+    stop: () => stack('down'),
+    async remove() {
+      await stack('down');
+      const cache = process.env.QP_CACHE_DIR ?? join(homedir(), '.cache', 'qp-manager');
+      for (const path of [join(cache, 'data', instance), join(cache, 'run', `${instance}-logs`)]) {
+        rmSync(path, { recursive: true, force: true });
+      }
+      for (const suffix of ['conf', 'log', 'cmd']) rmSync(join(cache, 'run', `${instance}.${suffix}`), { force: true });
+    },
+  };
+  await broker.start();
+  return broker;
+}
