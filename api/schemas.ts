@@ -1,6 +1,7 @@
 // Request schemas. A body that fails these is answered 400 naming the field.
 import { z } from 'zod';
 import { AGENT_STATUSES, ID_PATTERN } from '../core/agents';
+import { STRATEGY_NAMES } from '../core/aggregation/types';
 import { SECURE_AGGREGATION_STRATEGIES } from '../core/tuning';
 
 const id = z.string().regex(ID_PATTERN, 'must be 1-64 characters of letters, digits, ".", "_" or "-", starting with a letter or digit');
@@ -55,19 +56,6 @@ export const listAgentsQuerySchema = z
 
 export const agentIdParamSchema = z.object({ id });
 
-const strategyNames = [
-  'fedavg',
-  'fedavgm',
-  'fedprox',
-  'fedadam',
-  'fedyogi',
-  'fedadagrad',
-  'fedmedian',
-  'fedtrimmedavg',
-  'krum',
-  'multikrum',
-  'bulyan',
-] as const;
 
 export const tuningStartSchema = z
   .object({
@@ -86,7 +74,7 @@ export const tuningStartSchema = z
     minParticipants: z.number().int().min(1),
     roundTimeoutMs: z.number().int().min(100).max(86_400_000).default(60_000),
     maxRoundAttempts: z.number().int().min(1).max(20).default(3),
-    strategy: z.enum(strategyNames).default('fedavg'),
+    strategy: z.enum(STRATEGY_NAMES).default('fedavg'),
     strategyOptions: z
       .object({
         serverLearningRate: z.number().positive().optional(),

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { VectorFilter, VectorMetric, VectorPort, VectorRecord } from '../../adapters/ports';
+import { seededRandom } from '../../core/random';
 
 /**
  * The behaviour every VectorPort adapter must show. Search must be exact
@@ -290,17 +291,6 @@ function randomVector(random: () => number, dimension: number): number[] {
   return Array.from({ length: dimension }, () => random() * 2 - 1);
 }
 
-/** mulberry32: a small deterministic PRNG, so a failing case can be replayed. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function sortById(records: VectorRecord[]): VectorRecord[] {
   return [...records].sort((a, b) => (a.id < b.id ? -1 : 1));

@@ -14,6 +14,7 @@ import {
   type StrategyName,
 } from '../../core/aggregation';
 import { createFedAvg } from '../../core/aggregation/fedavg';
+import { seededRandom } from '../../core/random';
 import {
   KERNEL_BLOCK,
   WeightedSumArena,
@@ -36,17 +37,8 @@ function run(strategy: Strategy, global: number[] | Float32Array, updates: Model
   return round.finish();
 }
 
-/** A seeded generator (mulberry32) so failures reproduce. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded generator so failures reproduce. */
+const random = seededRandom;
 
 function randomUpdates(count: number, dimension: number, seed: number): ModelUpdate[] {
   const next = random(seed);
