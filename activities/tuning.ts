@@ -102,6 +102,8 @@ export type CollectOutcome =
       examples: number;
       trainLoss?: number;
       trainAccuracy?: number;
+      agentLoss?: number;
+      agentAccuracy?: number;
     }
   | {
       status: 'quorum-not-met';
@@ -204,6 +206,7 @@ export function createTuningActivities(deps: TuningDeps) {
       deadlineAt: number;
       secureAggregation?: SecureAggregationSpec;
       clipNorm?: number;
+      localPrivacy?: { clipNorm: number; noiseMultiplier: number };
     }): Promise<void> {
       const bytes = await deps.blobs.get(input.globalDigest);
       if (!bytes) throw ApplicationFailure.nonRetryable(`no model blob ${input.globalDigest}`, 'MODEL_NOT_FOUND');
@@ -229,6 +232,7 @@ export function createTuningActivities(deps: TuningDeps) {
             }
           : undefined,
         clipNorm: input.secureAggregation ? input.clipNorm : undefined,
+        localPrivacy: input.localPrivacy,
       };
       await publishControl(input.swarmId, message);
     },
@@ -262,6 +266,9 @@ export function createTuningActivities(deps: TuningDeps) {
       let lossSum = 0;
       let accuracySum = 0;
       let metricExamples = 0;
+      let evalLossSum = 0;
+      let evalAccuracySum = 0;
+      let evalExamples = 0;
       const credentialProblem = (agentId: string, credential: string): string | undefined => {
         if (!participants.has(agentId)) return 'not-selected';
         try {
@@ -365,6 +372,11 @@ export function createTuningActivities(deps: TuningDeps) {
             accuracySum += header.trainAccuracy * header.examples;
             metricExamples += header.examples;
           }
+          if (header.evalLoss !== undefined && header.evalAccuracy !== undefined && (header.evalExamples ?? 0) > 0) {
+            evalLossSum += header.evalLoss * header.evalExamples!;
+            evalAccuracySum += header.evalAccuracy * header.evalExamples!;
+            evalExamples += header.evalExamples!;
+          }
         }
         const accepted = input.secureAggregation ? reported.size : strategy.streaming ? mean.updates : buffered.length;
         deps.metrics?.updatesAccepted.inc(accepted);
@@ -407,6 +419,8 @@ export function createTuningActivities(deps: TuningDeps) {
           examples,
           trainLoss: metricExamples > 0 ? lossSum / metricExamples : undefined,
           trainAccuracy: metricExamples > 0 ? accuracySum / metricExamples : undefined,
+          agentLoss: evalExamples > 0 ? evalLossSum / evalExamples : undefined,
+          agentAccuracy: evalExamples > 0 ? evalAccuracySum / evalExamples : undefined,
         };
       } finally {
         await consumer.close();

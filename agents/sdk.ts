@@ -6,7 +6,8 @@ import type { AgentRecord, AgentResources, ChallengeMessage, HeartbeatMessage } 
 import { challengeSigningInput } from '../core/agents';
 import type { LocalTraining } from '../core/models/softmax';
 import { swarmTopics } from '../core/topics';
-import { clipToNorm } from '../core/privacy/gaussian';
+import { clipToNorm, cryptoUniform } from '../core/privacy/gaussian';
+import { applyLocalDp } from '../core/privacy/local';
 import { createSecAggAgent, type ServerMessage } from '../core/secagg';
 import {
   bytesToParams,
@@ -58,6 +59,8 @@ export interface TrainingResult {
   examples: number;
   loss?: number;
   accuracy?: number;
+  /** The received global model scored on the agent's own data. */
+  evaluation?: { loss: number; accuracy: number; examples: number };
 }
 
 /** The agent's local training: global parameters in, its trained parameters out. */
@@ -276,6 +279,7 @@ export class QpAgent {
         deadlineAt: start.deadlineAt,
       });
       if (!result || !this.credential) return;
+      if (start.localPrivacy) result.params = withLocalPrivacy(global, result.params, start.localPrivacy);
       if (start.secureAggregation) {
         await this.secureRound(start, global, result);
         return;
@@ -291,6 +295,9 @@ export class QpAgent {
           credential: this.credential,
           trainLoss: result.loss,
           trainAccuracy: result.accuracy,
+          evalLoss: result.evaluation?.loss,
+          evalAccuracy: result.evaluation?.accuracy,
+          evalExamples: result.evaluation?.examples,
         }),
       });
       this.options.onEvent?.({ type: 'round-trained', jobId: start.jobId, round: start.round });
@@ -486,4 +493,15 @@ export class QpAgent {
       await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
     }
   }
+}
+
+/** Local DP: the change from the global model, clipped and noised on the agent before it is sent. */
+function withLocalPrivacy(
+  global: Float32Array,
+  params: Float32Array,
+  privacy: { clipNorm: number; noiseMultiplier: number },
+): Float32Array {
+  const delta = Float32Array.from(params, (value, i) => value - global[i]);
+  const { update } = applyLocalDp(delta, privacy, cryptoUniform());
+  return Float32Array.from(update, (value, i) => value + global[i]);
 }

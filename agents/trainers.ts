@@ -1,7 +1,7 @@
 // Local trainers for simulated agents: real training on a slice of the digits
 // data, or a no-op that hands the global model back (for load tests).
 import { dirichletPartition, iidPartition } from '../core/partition';
-import { parameterCount, trainSoftmax } from '../core/models/softmax';
+import { evaluateSoftmax, parameterCount, trainSoftmax } from '../core/models/softmax';
 import { DIGITS_CLASSES, DIGITS_FEATURES, digitsSplit, loadDigits } from '../adapters/datasets/digits';
 import type { Trainer } from './sdk';
 
@@ -34,8 +34,9 @@ export function digitsShards(options: DigitsSplitOptions): number[][] {
 export function digitsTrainers(options: DigitsSplitOptions): Trainer[] {
   const data = loadDigits();
   return digitsShards(options).map((examples): Trainer => async (task) => {
+    const evaluation = evaluateSoftmax(task.global, data, examples);
     const result = trainSoftmax(task.global, data, examples, task.training);
-    return { params: result.params, examples: examples.length, loss: result.loss, accuracy: result.accuracy };
+    return { params: result.params, examples: examples.length, loss: result.loss, accuracy: result.accuracy, evaluation };
   });
 }
 

@@ -115,6 +115,14 @@ export const tuningStartSchema = z
       })
       .strict()
       .optional(),
+    localPrivacy: z
+      .object({
+        clipNorm: z.number().positive(),
+        noiseMultiplier: z.number().positive(),
+        delta: z.number().gt(0).lt(1),
+      })
+      .strict()
+      .optional(),
     secureAggregation: z
       .object({
         stageTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),

@@ -26,6 +26,8 @@ export interface TuningJobSpec {
   /** Updates whose L2 distance from the global model exceeds this are rejected. */
   maxUpdateNorm?: number;
   privacy?: { clipNorm: number; noiseMultiplier: number; delta: number };
+  /** Local DP: every agent clips its change and adds noise before anything leaves it. */
+  localPrivacy?: { clipNorm: number; noiseMultiplier: number; delta: number };
   /** SecAgg+: the manager learns only the sum of the participants' updates. */
   secureAggregation?: SecureAggregationSpec;
   evaluateEvery: number;
@@ -74,6 +76,8 @@ export interface RoundStartMessage {
   secureAggregation?: { config: SecAggConfig; stageTimeoutMs: number };
   /** With secure aggregation and DP, agents clip their change to this L2 norm themselves. */
   clipNorm?: number;
+  /** Local DP the agents apply to their change before sending it. */
+  localPrivacy?: { clipNorm: number; noiseMultiplier: number };
 }
 
 /** Properties of a secure-aggregation protocol message an agent publishes; the payload is its JSON. */
@@ -129,6 +133,10 @@ export interface UpdateHeader {
   credential: string;
   trainLoss?: number;
   trainAccuracy?: number;
+  /** The round's global model scored on the agent's own data, before training. */
+  evalLoss?: number;
+  evalAccuracy?: number;
+  evalExamples?: number;
 }
 
 export function encodeUpdateHeader(header: UpdateHeader): Record<string, string> {
@@ -142,6 +150,9 @@ export function encodeUpdateHeader(header: UpdateHeader): Record<string, string>
     credential: header.credential,
     ...(header.trainLoss !== undefined ? { trainLoss: String(header.trainLoss) } : {}),
     ...(header.trainAccuracy !== undefined ? { trainAccuracy: String(header.trainAccuracy) } : {}),
+    ...(header.evalLoss !== undefined ? { evalLoss: String(header.evalLoss) } : {}),
+    ...(header.evalAccuracy !== undefined ? { evalAccuracy: String(header.evalAccuracy) } : {}),
+    ...(header.evalExamples !== undefined ? { evalExamples: String(header.evalExamples) } : {}),
   };
 }
 
@@ -162,6 +173,9 @@ export function decodeUpdateHeader(properties: Record<string, string>): UpdateHe
     credential: properties.credential,
     trainLoss: optional('trainLoss'),
     trainAccuracy: optional('trainAccuracy'),
+    evalLoss: optional('evalLoss'),
+    evalAccuracy: optional('evalAccuracy'),
+    evalExamples: optional('evalExamples'),
   };
 }
 
@@ -190,8 +204,13 @@ export interface RoundMetrics {
   trainAccuracy?: number;
   accuracy?: number;
   loss?: number;
+  /** The global model as the agents scored it on their own data, weighted by their examples. */
+  agentAccuracy?: number;
+  agentLoss?: number;
   /** Cumulative privacy loss at delta, when DP is on. */
   epsilon?: number;
+  /** Cumulative privacy loss of one agent's releases under local DP (if it took part every round). */
+  localEpsilon?: number;
   globalDigest: string;
   durationMs: number;
 }

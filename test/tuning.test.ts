@@ -82,6 +82,9 @@ describe('federated tuning on a real Temporal server', () => {
       expect(round.rejected).toEqual({});
     }
     expect(result.recentRounds[2].accuracy).toBeGreaterThanOrEqual(0.8);
+    // The agents scored each round's incoming model on their own data: round 1's is the zero model.
+    expect(result.recentRounds[0].agentAccuracy).toBeLessThan(0.2);
+    expect(result.recentRounds[2].agentAccuracy).toBeGreaterThan(0.8);
 
     const res = await fetch(`${stack.api.url}/api/v1/tuning/${jobId}/model`, { headers: admin });
     expect(res.headers.get('x-model-digest')).toBe(result.globalDigest);
@@ -282,6 +285,18 @@ describe('federated tuning on a real Temporal server', () => {
     const [first, second] = result.recentRounds;
     expect(first.epsilon).toBeGreaterThan(0);
     expect(second.epsilon!).toBeGreaterThan(first.epsilon!);
+  });
+
+  it('with local differential privacy the agents noise their own change, and the loss per agent is reported', async () => {
+    const swarmId = await swarmOf(digitsTrainers({ agents: 4, alpha: 0.5, seed: 5 }));
+    const job = (extra: object) => digitsJob(swarmId, { rounds: 2, minParticipants: 4, ...extra });
+    const noisy = await finished(await startJob(job({ localPrivacy: { clipNorm: 1, noiseMultiplier: 0.5, delta: 1e-5 } })));
+    const plain = await finished(await startJob(job({})));
+    expect(noisy.recentRounds[1].localEpsilon!).toBeGreaterThan(noisy.recentRounds[0].localEpsilon!);
+    expect(noisy.globalDigest).not.toBe(plain.globalDigest);
+    const a = bytesToParams((await stack.ports.blobs.get(noisy.globalDigest))!);
+    const b = bytesToParams((await stack.ports.blobs.get(plain.globalDigest))!);
+    expect(a.some((v, i) => Math.abs(v - b[i]) > 1e-3)).toBe(true);
   });
 
   it('pauses between rounds, resumes, and can be cancelled', async () => {

@@ -28,6 +28,8 @@ export interface TuningCarry {
   recentRounds: RoundMetrics[];
   /** Accumulated Renyi DP at RDP_ORDERS, when privacy is on. */
   rdp?: number[];
+  /** The same for one agent's local-DP releases. */
+  localRdp?: number[];
   paused: boolean;
 }
 
@@ -60,6 +62,7 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
     lastParticipation: {},
     recentRounds: [],
     rdp: spec.privacy ? RDP_ORDERS.map(() => 0) : undefined,
+    localRdp: spec.localPrivacy ? RDP_ORDERS.map(() => 0) : undefined,
     paused: false,
   };
 
@@ -156,6 +159,7 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
         deadlineAt,
         secureAggregation: spec.secureAggregation,
         clipNorm: spec.privacy?.clipNorm,
+        localPrivacy: spec.localPrivacy,
       });
       const outcome = await collecting.collectAndAggregate({
         jobId: spec.jobId,
@@ -189,6 +193,11 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
         const step = rdpSampledGaussian(q, spec.privacy.noiseMultiplier, 1, RDP_ORDERS);
         carry.rdp = carry.rdp.map((value, i) => value + step[i]);
       }
+      if (spec.localPrivacy && carry.localRdp) {
+        // Each release is the Gaussian mechanism on the agent's own clipped change (q = 1).
+        const step = rdpSampledGaussian(1, spec.localPrivacy.noiseMultiplier, 1, RDP_ORDERS);
+        carry.localRdp = carry.localRdp.map((value, i) => value + step[i]);
+      }
       const evaluate = round % spec.evaluateEvery === 0 || round === spec.rounds;
       const evaluation = evaluate
         ? await quick.evaluateModel({ kind: spec.model.kind, globalDigest: carry.globalDigest })
@@ -204,7 +213,13 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
         trainAccuracy: outcome.trainAccuracy,
         accuracy: evaluation?.accuracy,
         loss: evaluation?.loss,
+        agentAccuracy: outcome.agentAccuracy,
+        agentLoss: outcome.agentLoss,
         epsilon: spec.privacy && carry.rdp ? epsilonFor(carry.rdp, RDP_ORDERS, spec.privacy.delta).epsilon : undefined,
+        localEpsilon:
+          spec.localPrivacy && carry.localRdp
+            ? epsilonFor(carry.localRdp, RDP_ORDERS, spec.localPrivacy.delta).epsilon
+            : undefined,
         globalDigest: carry.globalDigest,
         durationMs: Date.now() - started,
       };
