@@ -72,7 +72,9 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs: number): Prom
 
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  // The demo orders its own shutdown (agents, then worker, then server): the
+  // SDK must not stop the worker on SIGINT before the agents are deregistered.
+  Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
   const config: Config = parseConfig({
     QP_HEARTBEAT_GRACE_MS: '5000',
     QP_LIVENESS_WINDOW_MS: '1000',
@@ -93,15 +95,21 @@ async function main(): Promise<void> {
   let simulation: Awaited<ReturnType<typeof simulateSwarm>> | undefined;
   let stopping = false;
   const stopAll = async (code: number): Promise<never> => {
-    if (stopping) process.exit(code);
+    // npm and tsx forward the terminal's Ctrl-C too: repeats while stopping are ignored.
+    if (stopping) return new Promise<never>(() => undefined);
     stopping = true;
     console.log('\nStopping...');
-    // Crashed agents cannot deregister themselves; the admin removes them.
-    await Promise.all(
+    setTimeout(() => {
+      console.error('could not stop cleanly within 60 s; exiting');
+      process.exit(1);
+    }, 60_000).unref();
+    // Crashed agents cannot deregister themselves; the admin removes them (bounded: never hang on exit).
+    const deregistered = Promise.all(
       (simulation?.agents ?? []).map((agent) =>
         embedded?.api.swarm.deregister(agent.agentId, 'demo finished').catch(() => undefined),
       ),
     );
+    await Promise.race([deregistered, new Promise((resolve) => setTimeout(resolve, 10_000))]);
     await simulation?.stop().catch(() => undefined);
     await embedded?.stop().catch((error) => console.error('stopping the worker:', error));
     if (startedStack) spawnSync('bash', [STACK, 'down', 'temporal'], { stdio: 'inherit' });
