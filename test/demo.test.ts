@@ -1,0 +1,39 @@
+// The README's first command, `npm start`, end to end (short): registration,
+// crashes marked LOST, a federated job, the summary, a clean exit.
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { uniqueId } from './support/stack';
+
+const ROOT = join(__dirname, '..');
+
+describe('the demo (npm start)', () => {
+  it('takes a small swarm through registration, liveness and a tuning job, then exits cleanly with --once', async () => {
+    const output: string[] = [];
+    const code = await new Promise<number | null>((resolve) => {
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', join(ROOT, 'workers/demo.ts'), '--agents', '6', '--crashes', '1', '--rounds', '2', '--once'],
+        {
+          cwd: ROOT,
+          env: {
+            ...process.env,
+            TEMPORAL_ADDRESS: process.env.QP_TEST_TEMPORAL_ADDRESS,
+            TEMPORAL_NAMESPACE: process.env.QP_TEST_NAMESPACE,
+            QP_TASK_QUEUE: uniqueId('demo'),
+            QP_API_PORT: '0',
+          },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      child.stdout.on('data', (chunk) => output.push(String(chunk)));
+      child.stderr.on('data', (chunk) => output.push(String(chunk)));
+      child.on('exit', resolve);
+    });
+    const text = output.join('');
+    expect(code).toBe(0);
+    expect(text).toMatch(/registered\s+6/);
+    expect(text).toMatch(/lost\s+1/);
+    expect(text).toMatch(/failed\s+0/);
+    expect(text).toMatch(/COMPLETED, final test accuracy \d+\.\d%/);
+  }, 120_000);
+});
