@@ -229,40 +229,16 @@ export class QpAgent {
       `agent-${this.agentId}-secagg`,
       { initialPosition: 'latest' },
     ));
-    this.secaggLoop = (async () => {
-      for (;;) {
-        let message;
-        try {
-          message = await secagg.receive(1000);
-        } catch {
-          return; // closed
-        }
-        if (!message) continue;
-        await secagg.ack(message).catch(() => undefined);
-        if (message.properties.type !== 'secagg') continue;
-        const request = JSON.parse(Buffer.from(message.payload).toString('utf8')) as ServerMessage;
-        const key = `${request.roundId}|${request.type}`;
-        const waiter = this.secaggWaiters.get(key);
-        if (waiter) waiter(request);
-        else this.secaggMail.set(key, request);
-      }
-    })();
-    this.controlLoop = (async () => {
-      for (;;) {
-        let message;
-        try {
-          message = await control.receive(1000);
-        } catch {
-          return; // closed
-        }
-        if (!message) continue;
-        await control.ack(message).catch(() => undefined);
-        if (message.properties.type !== 'round-start') continue;
-        const start = JSON.parse(Buffer.from(message.payload).toString('utf8')) as ControlMessage;
-        if (start.type !== 'round-start' || !start.participants.includes(this.agentId)) continue;
-        await this.trainRound(start, trainer);
-      }
-    })();
+    this.secaggLoop = consumeJson<ServerMessage>(secagg, 'secagg', async (request) => {
+      const key = `${request.roundId}|${request.type}`;
+      const waiter = this.secaggWaiters.get(key);
+      if (waiter) waiter(request);
+      else this.secaggMail.set(key, request);
+    });
+    this.controlLoop = consumeJson<ControlMessage>(control, 'round-start', async (start) => {
+      if (start.type !== 'round-start' || !start.participants.includes(this.agentId)) return;
+      await this.trainRound(start, trainer);
+    });
   }
 
   private async trainRound(start: RoundStartMessage, trainer: Trainer): Promise<void> {
@@ -399,31 +375,10 @@ export class QpAgent {
       `agent-${this.agentId}-skills`,
       { initialPosition: 'earliest' },
     ));
-    this.skillsLoop = (async () => {
-      for (;;) {
-        let message;
-        try {
-          message = await skills.receive(1000);
-        } catch {
-          return; // closed
-        }
-        if (!message) continue;
-        await skills.ack(message).catch(() => undefined);
-        if (message.properties.type !== 'skill') continue;
-        let skill: SkillMessage;
-        try {
-          skill = JSON.parse(Buffer.from(message.payload).toString('utf8')) as SkillMessage;
-        } catch {
-          continue;
-        }
-        if (skill.type !== 'skill' || !Array.isArray(skill.descriptor)) continue;
-        try {
-          await handler(skill);
-        } catch {
-          // The agent's handler failing must not stop it hearing about the next skill.
-        }
-      }
-    })();
+    this.skillsLoop = consumeJson<SkillMessage>(skills, 'skill', async (skill) => {
+      if (skill.type !== 'skill' || !Array.isArray(skill.descriptor)) return;
+      await handler(skill);
+    });
   }
 
   /** The global model of a job by digest, over REST. */
@@ -504,4 +459,28 @@ function withLocalPrivacy(
   const delta = Float32Array.from(params, (value, i) => value - global[i]);
   const { update } = applyLocalDp(delta, privacy, cryptoUniform());
   return Float32Array.from(update, (value, i) => value + global[i]);
+}
+
+/**
+ * Reads a consumer until it is closed: each message is acknowledged, and
+ * those of the given type are parsed and handed over one at a time. A
+ * malformed message or a failing handler never stops the loop.
+ */
+async function consumeJson<T>(consumer: Consumer, type: string, handle: (message: T) => Promise<void>): Promise<void> {
+  for (;;) {
+    let message;
+    try {
+      message = await consumer.receive(1000);
+    } catch {
+      return; // closed
+    }
+    if (!message) continue;
+    await consumer.ack(message).catch(() => undefined);
+    if (message.properties.type !== type) continue;
+    try {
+      await handle(JSON.parse(Buffer.from(message.payload).toString('utf8')) as T);
+    } catch {
+      // One bad message or failed handler must not deafen the agent to the next.
+    }
+  }
 }
