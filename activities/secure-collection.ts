@@ -5,7 +5,7 @@
 import { Context } from '@temporalio/activity';
 import { DomainError } from '../core/errors';
 import { createSecAggServer, type SecAggConfig, type ServerMessage } from '../core/secagg';
-import { decodeSecAggHeader, type SecureAggregationSpec } from '../core/tuning';
+import { decodeSecAggHeader, roundMismatch, type SecureAggregationSpec } from '../core/tuning';
 import { swarmTopics } from '../core/topics';
 import type { Consumer, MessagingPort, ReceivedMessage } from '../adapters/ports';
 
@@ -71,12 +71,9 @@ export async function collectSecurely(
       if (!message) continue;
       held.push(message);
       const header = decodeSecAggHeader(message.properties);
-      if (!header || header.jobId !== input.jobId) {
-        reject('malformed');
-        continue;
-      }
-      if (header.round !== input.round || header.attempt !== input.attempt) {
-        reject('stale');
+      const mismatch = roundMismatch(header, input);
+      if (mismatch || !header) {
+        reject(mismatch ?? 'malformed');
         continue;
       }
       const refusal = check(header.agentId, header.credential);

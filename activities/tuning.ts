@@ -15,6 +15,7 @@ import {
   bytesToParams,
   decodeUpdateHeader,
   paramsToBytes,
+  roundMismatch,
   type ControlMessage,
   type ModelKind,
   secureRoundId,
@@ -329,12 +330,9 @@ export function createTuningActivities(deps: TuningDeps) {
           }
           held.push(message);
           const header = decodeUpdateHeader(message.properties);
-          if (!header || header.jobId !== input.jobId) {
-            reject('malformed');
-            continue;
-          }
-          if (header.round !== input.round || header.attempt !== input.attempt) {
-            reject('stale');
+          const mismatch = roundMismatch(header, input);
+          if (mismatch || !header) {
+            reject(mismatch ?? 'malformed');
             continue;
           }
           if (message.publishTime > input.deadlineAt) {

@@ -12,9 +12,7 @@
 // Both sides read the same standardised features, labels, 50 shards and test indices, which
 // this bench exports from TypeScript into a temporary directory.
 //   npm run bench:accuracy -- [--rounds 20] [--agents 50] [--seed 1] [--flower-mode auto|simulation|loop]
-import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,10 +23,11 @@ import { simulateSwarm } from '../agents/simulate';
 import { DIGITS_DIMENSION, digitsShards, digitsTrainers } from '../agents/trainers';
 import { parseConfig } from '../core/config';
 import { bytesToParams, type TuningProgress } from '../core/tuning';
-import { devServerArgs, namespace } from '../temporal-config';
+import { namespace } from '../temporal-config';
 import { tuningWorkflowId } from '../workflows/definitions';
 import { startEmbedded, type Embedded } from '../workers/embedded';
 import { ensureFlower, ensureFlowerSimulation, FLWR_VERSION, runPythonScript } from './support/flower';
+import { startDevServer } from './support/temporal';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
 
@@ -264,12 +263,7 @@ interface OursRecord {
 }
 
 async function runOurs(adminToken: string): Promise<Record<StrategyKey, OursRecord>> {
-  const temporal = execFileSync('bash', [join(__dirname, '../infra/local/stack.sh'), 'path', 'temporal'], {
-    encoding: 'utf8',
-  }).trim();
-  const env = await TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: temporal }, extraArgs: [...devServerArgs(), '--log-level', 'error'] },
-  });
+  const env = await startDevServer();
   let stack: Embedded | undefined;
   let stopSwarm: (() => Promise<void>) | undefined;
   try {

@@ -5,13 +5,12 @@
 import { Client } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
 import { simulateSwarm } from '../agents/simulate';
 import { parseConfig } from '../core/config';
-import { devServerArgs, namespace } from '../temporal-config';
+import { namespace } from '../temporal-config';
 import { startEmbedded } from '../workers/embedded';
 import { noopAnswer } from './floor-workflows';
+import { startDevServer } from './support/temporal';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
 
@@ -78,12 +77,7 @@ async function ours(env: TestWorkflowEnvironment, agents: number, concurrency: n
 async function main(): Promise<void> {
   const agents = arg('agents', 1000);
   const concurrency = arg('concurrency', 64);
-  const temporal = execFileSync('bash', [join(__dirname, '../infra/local/stack.sh'), 'path', 'temporal'], {
-    encoding: 'utf8',
-  }).trim();
-  const env = await TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: temporal }, extraArgs: [...devServerArgs(), '--log-level', 'error'] },
-  });
+  const env = await startDevServer();
   try {
     console.error(`${agents} agents, ${concurrency} in flight, Temporal dev server (in-memory) at ${env.address}`);
     const floorMs = await floor(env, agents, concurrency);

@@ -13,23 +13,21 @@
 //           from configure_fit to the end of the round's (empty) centralised evaluation, and the
 //           whole start_simulation call (ray start, actor pool, 1,000 proxies, shutdown) too.
 //   npm run bench:round -- [--agents 1000] [--concurrency 128] [--repeats 3] [--heartbeat-ms 30000]
-import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowHandle } from '@temporalio/client';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { MemoryMessaging } from '../adapters/memory/messaging';
 import { TemporalAgentDirectory } from '../adapters/temporal/agent-directory';
 import { simulateSwarm, type SwarmSimulation } from '../agents/simulate';
 import { noopTrainer } from '../agents/trainers';
 import { parseConfig } from '../core/config';
 import type { RoundStartMessage, TuningProgress } from '../core/tuning';
-import { devServerArgs, namespace } from '../temporal-config';
+import { namespace } from '../temporal-config';
 import { tuningWorkflowId } from '../workflows/definitions';
 import { startEmbedded, type Embedded } from '../workers/embedded';
 import { ensureFlowerSimulation, runPythonScript } from './support/flower';
+import { startDevServer } from './support/temporal';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
 
@@ -288,12 +286,7 @@ interface OursResult {
 }
 
 async function runOurs(): Promise<OursResult> {
-  const temporal = execFileSync('bash', [join(__dirname, '../infra/local/stack.sh'), 'path', 'temporal'], {
-    encoding: 'utf8',
-  }).trim();
-  const env = await TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: temporal }, extraArgs: [...devServerArgs(), '--log-level', 'error'] },
-  });
+  const env = await startDevServer();
   let stack: Embedded | undefined;
   let swarm: SwarmSimulation | undefined;
   try {

@@ -226,3 +226,13 @@ export interface TuningProgress {
   recentRounds: RoundMetrics[];
   failureReason?: string;
 }
+
+/** Why a message does not belong to this attempt of this round ('malformed' or 'stale'), or undefined. */
+export function roundMismatch(
+  header: { jobId: string; round: number; attempt: number } | undefined,
+  expected: { jobId: string; round: number; attempt: number },
+): 'malformed' | 'stale' | undefined {
+  if (!header || header.jobId !== expected.jobId) return 'malformed';
+  if (header.round !== expected.round || header.attempt !== expected.attempt) return 'stale';
+  return undefined;
+}

@@ -1,11 +1,11 @@
 // The agents eligible for work, read from Temporal visibility: ACTIVE
 // registration sessions of a swarm, with the resources kept in their memo.
 import type { Client } from '@temporalio/client';
-import { decodeSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
 import type { AgentResources } from '../../core/agents';
 import type { AgentDirectory, DirectoryEntry } from '../../activities/tuning';
 import { AgentIdKey } from '../../core/search-attributes';
 import { REGISTRATION_WORKFLOW } from '../../workflows/definitions';
+import { keywordAttribute, matchingExecutions } from './visibility';
 
 export class TemporalAgentDirectory implements AgentDirectory {
   constructor(
@@ -15,23 +15,15 @@ export class TemporalAgentDirectory implements AgentDirectory {
 
   async listActive(swarmId: string): Promise<DirectoryEntry[]> {
     const entries: DirectoryEntry[] = [];
-    let nextPageToken: Uint8Array | undefined;
-    do {
-      const page = await this.client.workflowService.listWorkflowExecutions({
-        namespace: this.namespace,
-        pageSize: 1000,
-        nextPageToken,
-        query: `WorkflowType = '${REGISTRATION_WORKFLOW}' AND SwarmId = '${swarmId}' AND AgentStatus = 'ACTIVE' AND ExecutionStatus = 'Running'`,
-      });
-      for (const execution of page.executions ?? []) {
-        const attributes = decodeSearchAttributes(execution.searchAttributes?.indexedFields);
-        const agentId = String((attributes[AgentIdKey.name] as unknown[] | undefined)?.[0] ?? '');
-        const memo = execution.memo?.fields?.resources;
-        const resources = memo ? (await this.client.options.loadedDataConverter.payloadConverter.fromPayload(memo) as AgentResources) : undefined;
-        if (agentId) entries.push({ agentId, resources });
-      }
-      nextPageToken = page.nextPageToken && page.nextPageToken.length > 0 ? page.nextPageToken : undefined;
-    } while (nextPageToken);
+    const query = `WorkflowType = '${REGISTRATION_WORKFLOW}' AND SwarmId = '${swarmId}' AND AgentStatus = 'ACTIVE' AND ExecutionStatus = 'Running'`;
+    for await (const execution of matchingExecutions(this.client, this.namespace, query)) {
+      const agentId = keywordAttribute(execution, AgentIdKey.name);
+      const memo = execution.memo?.fields?.resources;
+      const resources = memo
+        ? (this.client.options.loadedDataConverter.payloadConverter.fromPayload(memo) as AgentResources)
+        : undefined;
+      if (agentId) entries.push({ agentId, resources });
+    }
     return entries;
   }
 }

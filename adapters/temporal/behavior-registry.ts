@@ -2,11 +2,11 @@
 // (registerAgent workflows) are the registry, so "is this agent registered?"
 // and "which swarms exist?" are visibility queries, read once per sweep.
 import type { Client } from '@temporalio/client';
-import { decodeSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
 import type { BehaviorAgentRegistry } from '../../activities/behaviors';
 import { ID_PATTERN } from '../../core/agents';
 import { AgentIdKey, SwarmIdKey } from '../../core/search-attributes';
 import { REGISTRATION_WORKFLOW } from '../../workflows/definitions';
+import { keywordAttribute, matchingExecutions, type ExecutionInfo } from './visibility';
 
 export class TemporalBehaviorRegistry implements BehaviorAgentRegistry {
   constructor(
@@ -22,8 +22,8 @@ export class TemporalBehaviorRegistry implements BehaviorAgentRegistry {
     await this.each(
       `WorkflowType = '${REGISTRATION_WORKFLOW}' AND SwarmId = '${swarmId}' AND ExecutionStatus = 'Running' ` +
         `AND AgentStatus IN ('ACTIVE', 'LOST')`,
-      (attributes) => {
-        const agentId = first(attributes, AgentIdKey.name);
+      (execution) => {
+        const agentId = keywordAttribute(execution, AgentIdKey.name);
         if (agentId) agents.add(agentId);
         return true;
       },
@@ -35,8 +35,8 @@ export class TemporalBehaviorRegistry implements BehaviorAgentRegistry {
     const swarms = new Set<string>();
     await this.each(
       `WorkflowType = '${REGISTRATION_WORKFLOW}' AND ExecutionStatus = 'Running' AND TaskQueue = '${this.taskQueue.replace(/'/g, "''")}'`,
-      (attributes) => {
-        const swarmId = first(attributes, SwarmIdKey.name);
+      (execution) => {
+        const swarmId = keywordAttribute(execution, SwarmIdKey.name);
         if (swarmId) swarms.add(swarmId);
         return swarms.size < limit;
       },
@@ -44,24 +44,10 @@ export class TemporalBehaviorRegistry implements BehaviorAgentRegistry {
     return [...swarms].sort();
   }
 
-  /** Visits every matching execution's search attributes until visit returns false. */
-  private async each(query: string, visit: (attributes: Record<string, unknown>) => boolean): Promise<void> {
-    let nextPageToken: Uint8Array | undefined;
-    do {
-      const page = await this.client.workflowService.listWorkflowExecutions({
-        namespace: this.namespace,
-        pageSize: 1000,
-        nextPageToken,
-        query,
-      });
-      for (const execution of page.executions ?? []) {
-        if (!visit(decodeSearchAttributes(execution.searchAttributes?.indexedFields))) return;
-      }
-      nextPageToken = page.nextPageToken && page.nextPageToken.length > 0 ? page.nextPageToken : undefined;
-    } while (nextPageToken);
+  /** Visits every matching execution until visit returns false. */
+  private async each(query: string, visit: (execution: ExecutionInfo) => boolean): Promise<void> {
+    for await (const execution of matchingExecutions(this.client, this.namespace, query)) {
+      if (!visit(execution)) return;
+    }
   }
-}
-
-function first(attributes: Record<string, unknown>, name: string): string {
-  return String((attributes[name] as unknown[] | undefined)?.[0] ?? '');
 }
