@@ -61,6 +61,27 @@ module.exports = {
       to: { path: '^(api|workers|agents|adapters/(?!ports))', dependencyTypesNot: ['type-only'] },
     },
     {
+      name: 'adapter-imports-activities',
+      comment: 'Adapters implement ports (adapters/ports/); they never reach up into the activities that use them.',
+      severity: 'error',
+      from: { path: '^adapters/' },
+      to: { path: '^activities/' },
+    },
+    {
+      name: 'adapter-imports-workflow-code',
+      comment: 'From workflows/, adapters import only the shared definitions (ids, signals, inputs).',
+      severity: 'error',
+      from: { path: '^adapters/' },
+      to: { path: '^workflows/', pathNot: '^workflows/definitions\\.ts$' },
+    },
+    {
+      name: 'port-imports-implementation',
+      comment: 'Ports are interfaces over core/ types: they import nothing else.',
+      severity: 'error',
+      from: { path: '^adapters/ports/' },
+      to: { path: '^(adapters/(?!ports/)|activities|api|workers|agents|workflows|bench|infra)' },
+    },
+    {
       name: 'adapter-imports-composition',
       severity: 'error',
       from: { path: '^adapters/' },

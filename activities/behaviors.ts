@@ -22,15 +22,7 @@ import type {
 import { behaviorId, checkReportCredential, validateBehaviorReport } from '../core/behaviors/validation';
 import { ID_PATTERN } from '../core/agents';
 import { swarmTopics } from '../core/topics';
-import type { BlobStore, Consumer, MessagingPort, ReceivedMessage, VectorPort } from '../adapters/ports';
-
-/** Who may report: agents with a live registration session in the swarm. */
-export interface BehaviorAgentRegistry {
-  /** Agents of the swarm whose session is running (ACTIVE or LOST). */
-  registeredAgents(swarmId: string): Promise<Set<string>>;
-  /** Swarms with at least one running session, at most `limit`. */
-  swarms(limit: number): Promise<string[]>;
-}
+import type { BehaviorAgentRegistry, BlobStore, Consumer, MessagingPort, ReceivedMessage, VectorPort } from '../adapters/ports';
 
 export interface BehaviorSettings {
   /** Descriptor length of every swarm (QP_BEHAVIOR_DIMENSION). */

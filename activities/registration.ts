@@ -4,14 +4,8 @@ import type { ChallengeMessage } from '../core/agents';
 import { challengeSigningInput } from '../core/agents';
 import { issueCredential, verifyAgentSignature } from '../core/credentials';
 import { swarmTopics } from '../core/topics';
-import type { MessagingPort } from '../adapters/ports';
+import type { LivenessDirectory, MessagingPort } from '../adapters/ports';
 import type { WorkerMetrics } from './metrics';
-
-/** Where agent sessions are enrolled for liveness tracking (the liveness monitor workflow). */
-export interface LivenessDirectory {
-  watch(swarmId: string, agentId: string): Promise<void>;
-  unwatch(swarmId: string, agentId: string): Promise<void>;
-}
 
 export interface RegistrationDeps {
   messaging: MessagingPort;

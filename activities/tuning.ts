@@ -4,7 +4,6 @@
 import { Context } from '@temporalio/activity';
 import { createHmac } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
-import type { AgentResources } from '../core/agents';
 import { createStrategy, validateUpdate } from '../core/aggregation';
 import { ExactWeightedMean } from '../core/aggregation/exact-mean';
 import type { ModelUpdate, ServerState, StrategyName, StrategyOptions } from '../core/aggregation/types';
@@ -26,24 +25,8 @@ import {
 import { collectSecurely, secureRoundConfig } from './secure-collection';
 import type { LocalTraining, Evaluation } from '../core/models/softmax';
 import { swarmTopics } from '../core/topics';
-import type { BlobStore, MessagingPort, ReceivedMessage } from '../adapters/ports';
+import type { AgentDirectory, BlobStore, MessagingPort, ModelEvaluator, ReceivedMessage } from '../adapters/ports';
 import type { WorkerMetrics } from './metrics';
-
-export interface DirectoryEntry {
-  agentId: string;
-  resources?: AgentResources;
-}
-
-/** Where the agents eligible for work are listed. */
-export interface AgentDirectory {
-  /** Every ACTIVE agent of the swarm. */
-  listActive(swarmId: string): Promise<DirectoryEntry[]>;
-}
-
-/** Scores a global model on held-out data the worker has (simulated swarms). */
-export interface ModelEvaluator {
-  evaluate(kind: ModelKind, params: Float32Array): Promise<Evaluation | undefined>;
-}
 
 export interface TuningDeps {
   messaging: MessagingPort;

@@ -26,7 +26,7 @@ function cruise(files: Record<string, string>): { status: number | null; output:
 describe('layer rules', () => {
   it('the project itself has no violations', () => {
     expect(() =>
-      execFileSync(DEPCRUISE, ['--config', '.dependency-cruiser.cjs', 'workflows', 'activities', 'core', 'adapters', 'api', 'workers', 'agents'], {
+      execFileSync(DEPCRUISE, ['--config', '.dependency-cruiser.cjs', 'workflows', 'activities', 'core', 'adapters', 'api', 'workers', 'agents', 'bench'], {
         cwd: ROOT,
         stdio: 'pipe',
       }),
@@ -46,6 +46,45 @@ describe('layer rules', () => {
     });
     expect(result.status).not.toBe(0);
     expect(result.output).toContain('workflow-imports-outside-its-layer');
+  });
+
+  it('an adapter that imports an activity (to reach a port declared there) fails the check', () => {
+    const result = cruise({
+      'activities/tuning.ts': 'export interface AgentDirectory { listActive(): string[] }\n',
+      'adapters/temporal/directory.ts':
+        "import type { AgentDirectory } from '../../activities/tuning';\nexport const d: AgentDirectory = { listActive: () => [] };\n",
+    });
+    expect(result.status).not.toBe(0);
+    expect(result.output).toContain('adapter-imports-activities');
+  });
+
+  it('an adapter may import workflow definitions but not workflow code', () => {
+    const files = {
+      'workflows/definitions.ts': "export const REGISTRATION_WORKFLOW = 'registerAgent';\n",
+      'workflows/liveness.ts': 'export interface LivenessMonitorInput { swarmId: string }\n',
+    };
+    const allowed = cruise({
+      ...files,
+      'adapters/temporal/ok.ts': "import { REGISTRATION_WORKFLOW } from '../../workflows/definitions';\nexport const x = REGISTRATION_WORKFLOW;\n",
+    });
+    expect(allowed.output).not.toContain('adapter-imports-workflow-code');
+    expect(allowed.status).toBe(0);
+    const forbidden = cruise({
+      ...files,
+      'adapters/temporal/bad.ts':
+        "import type { LivenessMonitorInput } from '../../workflows/liveness';\nexport const x: LivenessMonitorInput = { swarmId: 's' };\n",
+    });
+    expect(forbidden.status).not.toBe(0);
+    expect(forbidden.output).toContain('adapter-imports-workflow-code');
+  });
+
+  it('a port that imports an adapter fails the check', () => {
+    const result = cruise({
+      'adapters/memory/blobs.ts': 'export class MemoryBlobStore {}\n',
+      'adapters/ports/blobs.ts': "import { MemoryBlobStore } from '../memory/blobs';\nexport type B = MemoryBlobStore;\n",
+    });
+    expect(result.status).not.toBe(0);
+    expect(result.output).toContain('port-imports-implementation');
   });
 
   it('core/ that does I/O fails the check', () => {

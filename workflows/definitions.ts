@@ -29,6 +29,16 @@ export const reRegisterUpdate = defineUpdate<AgentRecord, [AgentProfile]>('reReg
 export const deregisterUpdate = defineUpdate<AgentRecord, [{ reason: string }]>('deregister');
 export const livenessChangedSignal = defineSignal<[LivenessTransition]>('livenessChanged');
 
+export interface LivenessMonitorInput {
+  swarmId: string;
+  /** An agent with no heartbeat for this long is LOST. */
+  graceMs: number;
+  /** How long one observation activity listens before reporting. */
+  windowMs: number;
+  watched?: string[];
+  lost?: string[];
+}
+
 export const watchAgentSignal = defineSignal<[{ agentId: string }]>('watchAgent');
 export const unwatchAgentSignal = defineSignal<[{ agentId: string }]>('unwatchAgent');
 export const watchedAgentsQuery = defineQuery<{ watched: string[]; lost: string[] }>('watchedAgents');

@@ -16,17 +16,10 @@ import {
   unwatchAgentSignal,
   watchAgentSignal,
   watchedAgentsQuery,
+  type LivenessMonitorInput,
 } from './definitions';
 
-export interface LivenessMonitorInput {
-  swarmId: string;
-  /** An agent with no heartbeat for this long is LOST. */
-  graceMs: number;
-  /** How long one observation activity listens before reporting. */
-  windowMs: number;
-  watched?: string[];
-  lost?: string[];
-}
+export type { LivenessMonitorInput };
 
 /** Observation windows per run before continue-as-new keeps history small. */
 const WINDOWS_PER_RUN = 200;

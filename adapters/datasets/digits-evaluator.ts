@@ -1,5 +1,5 @@
 // Evaluates global models of simulated digits jobs on the held-out split.
-import type { ModelEvaluator } from '../../activities/tuning';
+import type { ModelEvaluator } from '../ports';
 import { evaluateSoftmax, type Evaluation } from '../../core/models/softmax';
 import type { ModelKind } from '../../core/tuning';
 import { digitsSplit, loadDigits } from './digits';

@@ -2,7 +2,7 @@
 // registration sessions of a swarm, with the resources kept in their memo.
 import type { Client } from '@temporalio/client';
 import type { AgentResources } from '../../core/agents';
-import type { AgentDirectory, DirectoryEntry } from '../../activities/tuning';
+import type { AgentDirectory, DirectoryEntry } from '../ports';
 import { AgentIdKey } from '../../core/search-attributes';
 import { REGISTRATION_WORKFLOW } from '../../workflows/definitions';
 import { keywordAttribute, matchingExecutions } from './visibility';

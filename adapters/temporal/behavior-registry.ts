@@ -2,7 +2,7 @@
 // (registerAgent workflows) are the registry, so "is this agent registered?"
 // and "which swarms exist?" are visibility queries, read once per sweep.
 import type { Client } from '@temporalio/client';
-import type { BehaviorAgentRegistry } from '../../activities/behaviors';
+import type { BehaviorAgentRegistry } from '../ports';
 import { ID_PATTERN } from '../../core/agents';
 import { AgentIdKey, SwarmIdKey } from '../../core/search-attributes';
 import { REGISTRATION_WORKFLOW } from '../../workflows/definitions';

@@ -2,14 +2,14 @@
 // monitor, so the first agent of a swarm starts it and later ones join it.
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import type { LivenessDirectory } from '../../activities/registration';
+import type { LivenessDirectory } from '../ports';
 import {
   LIVENESS_WORKFLOW,
   livenessWorkflowId,
   unwatchAgentSignal,
   watchAgentSignal,
+  type LivenessMonitorInput,
 } from '../../workflows/definitions';
-import type { LivenessMonitorInput } from '../../workflows/liveness';
 
 export interface TemporalLivenessOptions {
   taskQueue: string;

@@ -7,9 +7,9 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Info } from '@temporalio/activity';
 import {
   createBehaviorActivities,
-  type BehaviorAgentRegistry,
   type IngestProgress,
 } from '../../activities/behaviors';
+import type { BehaviorAgentRegistry } from '../../adapters/ports';
 import { MemoryBlobStore } from '../../adapters/memory/blobs';
 import { MemoryMessaging } from '../../adapters/memory/messaging';
 import { MemoryVectors } from '../../adapters/memory/vectors';

@@ -1,0 +1,14 @@
+// The agent directory port: which agents of a swarm are eligible for work
+// (Temporal visibility over registration sessions).
+import type { AgentResources } from '../../core/agents';
+
+export interface DirectoryEntry {
+  agentId: string;
+  resources?: AgentResources;
+}
+
+/** Where the agents eligible for work are listed. */
+export interface AgentDirectory {
+  /** Every ACTIVE agent of the swarm. */
+  listActive(swarmId: string): Promise<DirectoryEntry[]>;
+}

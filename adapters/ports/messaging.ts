@@ -1,0 +1,57 @@
+// The messaging port: topics, durable subscriptions, acknowledgement (Pulsar, in-memory).
+
+export type SubscriptionType = 'exclusive' | 'shared' | 'failover' | 'key_shared';
+
+export interface PublishOptions {
+  /** Ordering key: messages with one key reach consumers in publish order. */
+  key?: string;
+  properties?: Record<string, string>;
+}
+
+export interface ReceivedMessage {
+  /** Broker-assigned id, unique within a topic. */
+  id: string;
+  topic: string;
+  key?: string;
+  properties: Record<string, string>;
+  payload: Uint8Array;
+  /** Milliseconds since the epoch at which the broker accepted the message. */
+  publishTime: number;
+  /** How many times this message was delivered before and not acknowledged. */
+  redeliveryCount: number;
+}
+
+export interface SubscribeOptions {
+  /** Default: exclusive, as in Pulsar. */
+  type?: SubscriptionType;
+  /** Where a subscription that does not exist yet starts. Default: latest. */
+  initialPosition?: 'earliest' | 'latest';
+}
+
+export interface Consumer {
+  /** Next message, or undefined when none arrives within timeoutMs. */
+  receive(timeoutMs: number): Promise<ReceivedMessage | undefined>;
+  ack(message: ReceivedMessage): Promise<void>;
+  /** Give the message back for redelivery (to this or another consumer). */
+  nack(message: ReceivedMessage): Promise<void>;
+  /** Unacknowledged messages go back to the subscription; a pending receive resolves undefined. */
+  close(): Promise<void>;
+}
+
+export interface MessagingPort {
+  publish(topic: string, payload: Uint8Array, options?: PublishOptions): Promise<string>;
+  /** Durable, named subscription: its position survives the consumer. */
+  subscribe(topic: string, subscription: string, options?: SubscribeOptions): Promise<Consumer>;
+  close(): Promise<void>;
+}
+
+export interface SubscriptionBacklog {
+  subscription: string;
+  /** Messages published and not yet acknowledged on this subscription. */
+  backlog: number;
+}
+
+/** Backlog per subscription of a topic, for the scheduler (rebalance). Pulsar: msgBacklog from topic stats. */
+export interface MessagingBacklog {
+  backlog(topic: string): Promise<SubscriptionBacklog[]>;
+}
