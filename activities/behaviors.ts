@@ -22,7 +22,15 @@ import type {
 import { behaviorId, checkReportCredential, validateBehaviorReport } from '../core/behaviors/validation';
 import { ID_PATTERN } from '../core/agents';
 import { swarmTopics } from '../core/topics';
-import type { BehaviorAgentRegistry, BlobStore, Consumer, MessagingPort, ReceivedMessage, VectorPort } from '../adapters/ports';
+import {
+  isVectorStoreError,
+  type BehaviorAgentRegistry,
+  type BlobStore,
+  type Consumer,
+  type MessagingPort,
+  type ReceivedMessage,
+  type VectorPort,
+} from '../adapters/ports';
 
 export interface BehaviorSettings {
   /** Descriptor length of every swarm (QP_BEHAVIOR_DIMENSION). */
@@ -117,8 +125,8 @@ export function createBehaviorActivities(deps: BehaviorDeps) {
       await deps.vectors.ensureCollection(collection, settings.dimension, settings.metric);
     } catch (error) {
       // A collection made with another dimension or metric: retrying cannot fix the configuration.
-      if (/exists with dimension/.test(String((error as Error).message))) {
-        throw ApplicationFailure.nonRetryable((error as Error).message, 'BEHAVIOR_COLLECTION_MISMATCH');
+      if (isVectorStoreError(error, 'COLLECTION_SHAPE_MISMATCH')) {
+        throw ApplicationFailure.nonRetryable(error.message, 'BEHAVIOR_COLLECTION_MISMATCH');
       }
       throw error;
     }

@@ -336,7 +336,7 @@ export function createTuningActivities(deps: TuningDeps) {
           const update: ModelUpdate = { agentId: header.agentId, examples: header.examples, params };
           const invalid = validateUpdate(update, global, { maxUpdateNorm: input.maxUpdateNorm });
           if (invalid) {
-            reject(rejectionCategory(invalid));
+            reject(invalid.code);
             continue;
           }
           if (input.privacy) {
@@ -421,15 +421,6 @@ export function createTuningActivities(deps: TuningDeps) {
       await publishControl(input.swarmId, { type: 'job-finished', ...input });
     },
   };
-}
-
-/** A bounded set of metric labels for the validator's detailed reasons. */
-function rejectionCategory(reason: string): string {
-  if (/not finite/.test(reason)) return 'not-finite';
-  if (/coordinates/.test(reason)) return 'wrong-dimension';
-  if (/examples/.test(reason)) return 'bad-examples';
-  if (/L2 norm/.test(reason)) return 'norm-exceeded';
-  return 'invalid';
 }
 
 /** Central DP: the update's distance from the global model is clipped to clipNorm (L2). */

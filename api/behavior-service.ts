@@ -11,7 +11,7 @@ import { behaviorId, validateBehaviorReport } from '../core/behaviors/validation
 import { DomainError } from '../core/errors';
 import { SwarmIdKey, SweepIdKey } from '../core/search-attributes';
 import { swarmTopics } from '../core/topics';
-import type { MessagingPort, VectorHit, VectorPort } from '../adapters/ports';
+import { isVectorStoreError, type MessagingPort, type VectorHit, type VectorPort } from '../adapters/ports';
 import { BEHAVIOR_SWEEP_WORKFLOW, behaviorSweepWorkflowId } from '../workflows/definitions';
 import type { BehaviorSweepInput, BehaviorSweepResult, SweepReportSummary } from '../workflows/behaviorSweep';
 
@@ -185,7 +185,7 @@ export class BehaviorService {
     try {
       return await read();
     } catch (error) {
-      if (/does not exist/.test(String((error as Error).message))) return empty;
+      if (isVectorStoreError(error, 'COLLECTION_NOT_FOUND')) return empty;
       throw error;
     }
   }

@@ -1,12 +1,6 @@
 // The swarm use cases behind the REST routes: registration, challenge
 // answers, heartbeats and the agent registry, all backed by Temporal.
-import {
-  WorkflowExecutionAlreadyStartedError,
-  WorkflowNotFoundError,
-  WorkflowUpdateFailedError,
-  type Client,
-} from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { decodeSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
 import type { AgentProfile, AgentRecord, AgentStatus, HeartbeatMessage } from '../core/agents';
 import { parseAgentPublicKey, verifyCredential, type CredentialClaims } from '../core/credentials';
@@ -14,6 +8,7 @@ import { DomainError } from '../core/errors';
 import { AgentIdKey, AgentStatusKey, SwarmIdKey } from '../core/search-attributes';
 import { assignSwarm, swarmTopics } from '../core/topics';
 import type { MessagingPort } from '../adapters/ports';
+import { workflowCallError } from './temporal-errors';
 import {
   REGISTRATION_WORKFLOW,
   deregisterUpdate,
@@ -136,7 +131,7 @@ export class SwarmService {
     try {
       return await this.client.workflow.getHandle(registrationWorkflowId(agentId)).query(getAgentQuery);
     } catch (error) {
-      throw notFoundOr(error, agentId);
+      throw await this.domainError(error, agentId);
     }
   }
 
@@ -189,19 +184,17 @@ export class SwarmService {
     try {
       return await run();
     } catch (error) {
-      if (error instanceof WorkflowUpdateFailedError) {
-        const cause = error.cause;
-        if (cause instanceof ApplicationFailure) {
-          if (cause.type === 'STALE_CHALLENGE') throw new DomainError('STALE_CHALLENGE', cause.message);
-          if (cause.type === 'BAD_SIGNATURE') throw new DomainError('BAD_SIGNATURE', cause.message);
-        }
-        throw new DomainError('CONFLICT', cause?.message ?? error.message);
-      }
-      throw notFoundOr(error, agentId);
+      throw await this.domainError(error, agentId);
     }
   }
-}
 
+  private domainError(error: unknown, agentId: string): Promise<unknown> {
+    return workflowCallError(error, this.client.workflow.getHandle(registrationWorkflowId(agentId)), {
+      missing: `no registration for agent ${agentId}`,
+      closed: { code: 'NOT_FOUND', message: `no live registration for agent ${agentId}` },
+    });
+  }
+}
 function pick(profile: AgentProfile, status: AgentStatus = 'PENDING'): RegistrationAccepted['agent'] {
   return { agentId: profile.agentId, swarmId: profile.swarmId, status };
 }
@@ -216,13 +209,3 @@ function agentsQuery(swarmId: string | undefined, status: AgentStatus | undefine
   return clauses.join(' AND ');
 }
 
-function notFoundOr(error: unknown, agentId: string): unknown {
-  if (error instanceof WorkflowNotFoundError) {
-    return new DomainError('NOT_FOUND', `no registration for agent ${agentId}`);
-  }
-  const message = error instanceof Error ? error.message : '';
-  if (/workflow execution already completed|not found/i.test(message)) {
-    return new DomainError('NOT_FOUND', `no live registration for agent ${agentId}`);
-  }
-  return error;
-}

@@ -1,15 +1,11 @@
 // Federated tuning jobs behind the REST routes: start, progress, model, control.
-import {
-  WorkflowExecutionAlreadyStartedError,
-  WorkflowNotFoundError,
-  WorkflowUpdateFailedError,
-  type Client,
-} from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { DomainError } from '../core/errors';
 import { JobIdKey, SwarmIdKey } from '../core/search-attributes';
 import type { TuningJobSpec, TuningProgress } from '../core/tuning';
 import type { BlobStore } from '../adapters/ports';
+import { workflowCallError } from './temporal-errors';
 import {
   TUNING_WORKFLOW,
   pauseTuningUpdate,
@@ -56,7 +52,7 @@ export class TuningService {
     try {
       return await this.client.workflow.getHandle(tuningWorkflowId(jobId)).query(tuningProgressQuery);
     } catch (error) {
-      throw notFound(error, jobId);
+      throw await this.domainError(error, jobId);
     }
   }
 
@@ -72,7 +68,7 @@ export class TuningService {
     try {
       await this.client.workflow.getHandle(tuningWorkflowId(jobId)).cancel();
     } catch (error) {
-      throw notFound(error, jobId);
+      throw await this.domainError(error, jobId);
     }
   }
 
@@ -82,19 +78,14 @@ export class TuningService {
         .getHandle(tuningWorkflowId(jobId))
         .executeUpdate(pause ? pauseTuningUpdate : resumeTuningUpdate);
     } catch (error) {
-      throw notFound(error, jobId);
+      throw await this.domainError(error, jobId);
     }
   }
-}
 
-function notFound(error: unknown, jobId: string): unknown {
-  if (error instanceof WorkflowUpdateFailedError) {
-    return new DomainError('CONFLICT', error.cause?.message ?? error.message);
+  private domainError(error: unknown, jobId: string): Promise<unknown> {
+    return workflowCallError(error, this.client.workflow.getHandle(tuningWorkflowId(jobId)), {
+      missing: `no tuning job ${jobId}`,
+      closed: { code: 'CONFLICT', message: `tuning job ${jobId} has finished` },
+    });
   }
-  if (error instanceof WorkflowNotFoundError) return new DomainError('NOT_FOUND', `no tuning job ${jobId}`);
-  const message = error instanceof Error ? error.message : '';
-  if (/workflow execution already completed|not found/i.test(message)) {
-    return new DomainError('CONFLICT', `tuning job ${jobId} has finished`);
-  }
-  return error;
 }

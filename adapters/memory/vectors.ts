@@ -1,4 +1,4 @@
-import type { VectorFilter, VectorHit, VectorMetric, VectorPort, VectorRecord } from '../ports';
+import { VectorStoreError, type VectorFilter, type VectorHit, type VectorMetric, type VectorPort, type VectorRecord } from '../ports';
 
 type Fields = Record<string, string | number>;
 
@@ -52,7 +52,9 @@ export class MemoryVectors implements VectorPort {
     const existing = this.collections.get(name);
     if (existing) {
       if (existing.dimension !== dimension || existing.metric !== metric) {
-        throw new Error(
+        throw new VectorStoreError(
+          'COLLECTION_SHAPE_MISMATCH',
+          name,
           `collection "${name}" exists with dimension ${existing.dimension} and metric ${existing.metric}, ` +
             `not dimension ${dimension} and metric ${metric}`,
         );
@@ -196,7 +198,7 @@ export class MemoryVectors implements VectorPort {
   private collection(name: string): Collection {
     this.assertOpen();
     const collection = this.collections.get(name);
-    if (!collection) throw new Error(`collection "${name}" does not exist`);
+    if (!collection) throw new VectorStoreError('COLLECTION_NOT_FOUND', name, `collection "${name}" does not exist`);
     return collection;
   }
 

@@ -7,7 +7,7 @@ import {
   type ResStatus,
   type RowData,
 } from '@zilliz/milvus2-sdk-node';
-import type { VectorFilter, VectorHit, VectorMetric, VectorPort, VectorRecord } from '../ports';
+import { VectorStoreError, type VectorFilter, type VectorHit, type VectorMetric, type VectorPort, type VectorRecord } from '../ports';
 
 type Fields = Record<string, string | number>;
 
@@ -129,7 +129,9 @@ export class MilvusVectors implements VectorPort {
       info = await this.describe(name, { dimension, metric });
     }
     if (info.dimension !== dimension || info.metric !== metric) {
-      throw new Error(
+      throw new VectorStoreError(
+        'COLLECTION_SHAPE_MISMATCH',
+        name,
         `collection "${name}" exists with dimension ${info.dimension} and metric ${info.metric}, ` +
           `not dimension ${dimension} and metric ${metric}`,
       );
@@ -406,7 +408,7 @@ export class MilvusVectors implements VectorPort {
     const cached = this.collections.get(name);
     if (cached) return cached;
     const exists = await this.call('hasCollection', name, () => this.client.hasCollection({ collection_name: name }));
-    if (!exists.value) throw new Error(`collection "${name}" does not exist`);
+    if (!exists.value) throw new VectorStoreError('COLLECTION_NOT_FOUND', name, `collection "${name}" does not exist`);
     return this.describe(name);
   }
 

@@ -14,7 +14,7 @@ import { STRATEGY_NAMES, type Strategy, type StrategyName, type StrategyOptions 
 import { checkOption } from './validate';
 
 export * from './types';
-export { validateUpdate, type UpdateLimits } from './validate';
+export { validateUpdate, type UpdateLimits, type UpdateRejection, type UpdateRejectionCode } from './validate';
 export { WeightedMean, type WeightedMeanOptions, type WeightedSumBackend } from './fedavg';
 
 /** The named strategy with Flower's defaults for every option not given; throws INVALID_ARGUMENT on a bad option. */

@@ -10,6 +10,15 @@ export interface UpdateLimits {
   maxUpdateNorm?: number;
 }
 
+/** Why an update is refused, as a bounded set of codes (metric labels, rejection counts). */
+export type UpdateRejectionCode = 'invalid' | 'wrong-dimension' | 'bad-examples' | 'not-finite' | 'norm-exceeded';
+
+export interface UpdateRejection {
+  code: UpdateRejectionCode;
+  /** The detail for people (logs); never matched by code. */
+  message: string;
+}
+
 /**
  * Why `update` must be rejected, or undefined when it is acceptable. `reference` is the
  * round's global model (then dimension and norm are checked against it, the norm being
@@ -20,30 +29,31 @@ export function validateUpdate(
   update: ModelUpdate,
   reference: Float32Array | number,
   limits: UpdateLimits | number = {},
-): string | undefined {
+): UpdateRejection | undefined {
   const global = typeof reference === 'number' ? undefined : reference;
   const dimension = typeof reference === 'number' ? reference : reference.length;
   const maxNorm = typeof limits === 'number' ? limits : limits.maxUpdateNorm;
-  if (typeof update.agentId !== 'string' || update.agentId.length === 0) return 'agentId is missing';
-  if (!(update.params instanceof Float32Array)) return 'params must be a Float32Array';
+  if (typeof update.agentId !== 'string' || update.agentId.length === 0) return { code: 'invalid', message: 'agentId is missing' };
+  if (!(update.params instanceof Float32Array)) return { code: 'invalid', message: 'params must be a Float32Array' };
   if (update.params.length !== dimension) {
-    return `params has ${update.params.length} coordinates, the model has ${dimension}`;
+    return { code: 'wrong-dimension', message: `params has ${update.params.length} coordinates, the model has ${dimension}` };
   }
   const reason = examplesProblem(update.examples);
-  if (reason) return reason;
+  if (reason) return { code: 'bad-examples', message: reason };
   // One pass: finiteness and the squared norm (float64).
   const params = update.params;
   let squares = 0;
   for (let i = 0; i < dimension; i++) {
     const x = params[i];
-    if (x - x !== 0) return `params[${i}] is ${x} (not finite)`;
+    if (x - x !== 0) return { code: 'not-finite', message: `params[${i}] is ${x} (not finite)` };
     const d = global ? x - global[i] : x;
     squares += d * d;
   }
   if (maxNorm !== undefined) {
     const norm = Math.sqrt(squares);
     if (!(norm <= maxNorm)) {
-      return `${global ? 'update (params - global)' : 'params'} L2 norm ${norm.toPrecision(6)} exceeds ${maxNorm}`;
+      const what = global ? 'update (params - global)' : 'params';
+      return { code: 'norm-exceeded', message: `${what} L2 norm ${norm.toPrecision(6)} exceeds ${maxNorm}` };
     }
   }
   return undefined;

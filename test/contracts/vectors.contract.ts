@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { VectorFilter, VectorMetric, VectorPort, VectorRecord } from '../../adapters/ports';
+import { VectorStoreError, type VectorFilter, type VectorMetric, type VectorPort, type VectorRecord } from '../../adapters/ports';
 import { seededRandom } from '../../core/random';
 
 /**
@@ -41,8 +41,11 @@ export function vectorsContract(name: string, create: () => Promise<VectorPort>)
     it('refuses to change the dimension or metric of an existing collection', async () => {
       const collection = await newCollection(3, 'L2');
 
-      await expect(vectors.ensureCollection(collection, 4, 'L2')).rejects.toThrow(Error);
-      await expect(vectors.ensureCollection(collection, 3, 'IP')).rejects.toThrow(Error);
+      for (const call of [() => vectors.ensureCollection(collection, 4, 'L2'), () => vectors.ensureCollection(collection, 3, 'IP')]) {
+        const error = await rejectionOf(call());
+        expect(error).toBeInstanceOf(VectorStoreError);
+        expect(error).toMatchObject({ code: 'COLLECTION_SHAPE_MISMATCH', collection });
+      }
     });
 
     it('counts upserted records and returns them by id, leaving out unknown ids', async () => {
@@ -219,11 +222,18 @@ export function vectorsContract(name: string, create: () => Promise<VectorPort>)
     it('rejects every operation on a collection that does not exist', async () => {
       const missing = `contract_missing_${randomBytes(6).toString('hex')}`;
 
-      await expect(vectors.upsert(missing, [{ id: 'a', vector: [1], fields: {} }])).rejects.toThrow(Error);
-      await expect(vectors.search(missing, [1], 1)).rejects.toThrow(Error);
-      await expect(vectors.get(missing, ['a'])).rejects.toThrow(Error);
-      await expect(vectors.delete(missing, ['a'])).rejects.toThrow(Error);
-      await expect(vectors.count(missing)).rejects.toThrow(Error);
+      const notFound = { code: 'COLLECTION_NOT_FOUND', collection: missing };
+      for (const call of [
+        () => vectors.upsert(missing, [{ id: 'a', vector: [1], fields: {} }]),
+        () => vectors.search(missing, [1], 1),
+        () => vectors.get(missing, ['a']),
+        () => vectors.delete(missing, ['a']),
+        () => vectors.count(missing),
+      ]) {
+        const error = await rejectionOf(call());
+        expect(error).toBeInstanceOf(VectorStoreError);
+        expect(error).toMatchObject(notFound);
+      }
     });
 
     it('removes a dropped collection with its records', async () => {
@@ -232,7 +242,7 @@ export function vectorsContract(name: string, create: () => Promise<VectorPort>)
 
       await vectors.dropCollection(collection);
 
-      await expect(vectors.count(collection)).rejects.toThrow(Error);
+      expect(await rejectionOf(vectors.count(collection))).toMatchObject({ code: 'COLLECTION_NOT_FOUND' });
       await vectors.ensureCollection(collection, 2);
       expect(await vectors.count(collection)).toBe(0);
     });

@@ -407,23 +407,31 @@ describe('validateUpdate', () => {
   });
 
   it('rejects a wrong dimension, NaN, ±Infinity and non-positive or fractional examples', () => {
-    expect(validateUpdate(update('a', [1, 2, 3]), global)).toMatch(/3 coordinates, the model has 2/);
-    expect(validateUpdate(update('a', [1, NaN]), 2)).toMatch(/params\[1\] is NaN/);
-    expect(validateUpdate(update('a', [Infinity, 1]), 2)).toMatch(/params\[0\] is Infinity/);
-    expect(validateUpdate(update('a', [-Infinity, 1]), 2)).toMatch(/not finite/);
+    expect(validateUpdate(update('a', [1, 2, 3]), global)?.message).toMatch(/3 coordinates, the model has 2/);
+    expect(validateUpdate(update('a', [1, NaN]), 2)?.message).toMatch(/params\[1\] is NaN/);
+    expect(validateUpdate(update('a', [Infinity, 1]), 2)?.message).toMatch(/params\[0\] is Infinity/);
+    expect(validateUpdate(update('a', [-Infinity, 1]), 2)?.message).toMatch(/not finite/);
     for (const examples of [0, -3, 1.5, NaN, Infinity]) {
-      expect(validateUpdate(update('a', [1, 2], examples), 2)).toMatch(/examples must be a positive integer/);
+      expect(validateUpdate(update('a', [1, 2], examples), 2)?.message).toMatch(/examples must be a positive integer/);
     }
-    expect(validateUpdate({ agentId: '', examples: 1, params: new Float32Array(2) }, 2)).toMatch(/agentId/);
-    expect(validateUpdate({ agentId: 'a', examples: 1, params: [1, 2] as unknown as Float32Array }, 2)).toMatch(/Float32Array/);
+    expect(validateUpdate({ agentId: '', examples: 1, params: new Float32Array(2) }, 2)?.message).toMatch(/agentId/);
+    expect(validateUpdate({ agentId: 'a', examples: 1, params: [1, 2] as unknown as Float32Array }, 2)?.message).toMatch(/Float32Array/);
+  });
+
+  it('names each rejection with a code a caller can count by', () => {
+    expect(validateUpdate(update('a', [1, 2, 3]), global)?.code).toBe('wrong-dimension');
+    expect(validateUpdate(update('a', [1, NaN]), 2)?.code).toBe('not-finite');
+    expect(validateUpdate(update('a', [1, 2], 0), 2)?.code).toBe('bad-examples');
+    expect(validateUpdate(update('a', [6, 8]), global, { maxUpdateNorm: 1 })?.code).toBe('norm-exceeded');
+    expect(validateUpdate({ agentId: '', examples: 1, params: new Float32Array(2) }, 2)?.code).toBe('invalid');
   });
 
   it('bounds the L2 norm of params − global when given the global model, else of params', () => {
     // params [3, 4] = global: the update moved nothing (norm 0), though |params| = 5
     expect(validateUpdate(update('a', [3, 4]), global, { maxUpdateNorm: 1 })).toBeUndefined();
-    expect(validateUpdate(update('a', [3, 4]), 2, 1)).toMatch(/params L2 norm 5\.00000 exceeds 1/);
+    expect(validateUpdate(update('a', [3, 4]), 2, 1)?.message).toMatch(/params L2 norm 5\.00000 exceeds 1/);
     // params [6, 8]: params − global = [3, 4], norm 5
-    expect(validateUpdate(update('a', [6, 8]), global, { maxUpdateNorm: 4.99 })).toMatch(/norm 5\.00000 exceeds 4\.99/);
+    expect(validateUpdate(update('a', [6, 8]), global, { maxUpdateNorm: 4.99 })?.message).toMatch(/norm 5\.00000 exceeds 4\.99/);
     expect(validateUpdate(update('a', [6, 8]), global, { maxUpdateNorm: 5 })).toBeUndefined();
   });
 });

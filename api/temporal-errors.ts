@@ -1,0 +1,68 @@
+// The one place where errors from the Temporal client become domain errors, by
+// class and gRPC status, never by message text.
+import {
+  isGrpcServiceError,
+  ServiceError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { DomainError, type ErrorCode } from '../core/errors';
+
+/** Application failure types that an update handler or validator raises and the API passes on with their own code. */
+const PASSED_THROUGH: ReadonlySet<string> = new Set<ErrorCode>(['STALE_CHALLENGE', 'BAD_SIGNATURE']);
+
+/** gRPC status codes (grpc/status.h) meaning the service did not answer: DEADLINE_EXCEEDED, UNAVAILABLE. */
+const UNREACHABLE: ReadonlySet<number> = new Set([4, 14]);
+
+export interface WorkflowErrorMessages {
+  /** No execution with this workflow id exists. */
+  missing: string;
+  /** The execution exists but has closed, so it can no longer answer or be updated. */
+  closed: { code: ErrorCode; message: string };
+}
+
+/**
+ * The domain error for a failed call on `handle`, or the error unchanged when it
+ * is none of the known kinds. The Temporal client reports "no such workflow" and
+ * "workflow already closed" alike as WorkflowNotFoundError (gRPC NOT_FOUND); a
+ * describe() tells the two apart.
+ */
+export async function workflowCallError(
+  error: unknown,
+  handle: Pick<WorkflowHandle, 'describe'>,
+  messages: WorkflowErrorMessages,
+): Promise<unknown> {
+  if (error instanceof WorkflowUpdateFailedError) {
+    const cause = error.cause;
+    if (cause instanceof ApplicationFailure && cause.type && PASSED_THROUGH.has(cause.type)) {
+      return new DomainError(cause.type as ErrorCode, cause.message);
+    }
+    return new DomainError('CONFLICT', cause?.message ?? error.message);
+  }
+  if (error instanceof WorkflowNotFoundError) {
+    try {
+      await handle.describe();
+    } catch (described) {
+      if (described instanceof WorkflowNotFoundError) return new DomainError('NOT_FOUND', messages.missing);
+      return temporalUnavailable(described) ?? described;
+    }
+    return new DomainError(messages.closed.code, messages.closed.message);
+  }
+  return temporalUnavailable(error) ?? error;
+}
+
+/** UNAVAILABLE when the error says the Temporal service could not be reached in time; undefined otherwise. */
+export function temporalUnavailable(error: unknown): DomainError | undefined {
+  const grpc = isGrpcServiceError(error)
+    ? error
+    : (error instanceof ServiceError || error instanceof WorkflowUpdateRPCTimeoutOrCancelledError) && isGrpcServiceError(error.cause)
+      ? error.cause
+      : undefined;
+  if (grpc && UNREACHABLE.has(grpc.code)) {
+    return new DomainError('UNAVAILABLE', 'the Temporal service did not answer; try again shortly');
+  }
+  return undefined;
+}

@@ -1,0 +1,43 @@
+import { ServiceError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { workflowCallError, temporalUnavailable } from '../../api/temporal-errors';
+import { DomainError } from '../../core/errors';
+
+const messages = { missing: 'no job j1', closed: { code: 'CONFLICT' as const, message: 'job j1 has finished' } };
+const existing = { describe: async () => ({}) as never };
+const absent = {
+  describe: async (): Promise<never> => {
+    throw new WorkflowNotFoundError('not found', 'tuning-j1', undefined);
+  },
+};
+const grpcError = (code: number) => Object.assign(new Error(`${code} grpc`), { code, details: 'x', metadata: {} });
+
+describe('Temporal errors become domain errors by class and status', () => {
+  it('a workflow that never existed is NOT_FOUND with the caller’s message', async () => {
+    const error = await workflowCallError(new WorkflowNotFoundError('anything', 'tuning-j1', undefined), absent, messages);
+    expect(error).toBeInstanceOf(DomainError);
+    expect(error).toMatchObject({ code: 'NOT_FOUND', message: 'no job j1' });
+  });
+
+  it('a workflow that exists but has closed gets the caller’s "closed" code, whatever the server’s text', async () => {
+    const error = await workflowCallError(new WorkflowNotFoundError('some other wording', 'tuning-j1', undefined), existing, messages);
+    expect(error).toMatchObject({ code: 'CONFLICT', message: 'job j1 has finished' });
+  });
+
+  it('an update refused by its handler is CONFLICT, except the handshake failures that keep their own codes', async () => {
+    const refused = new WorkflowUpdateFailedError('update failed', ApplicationFailure.nonRetryable('job is paused', 'PAUSED'));
+    expect(await workflowCallError(refused, existing, messages)).toMatchObject({ code: 'CONFLICT', message: 'job is paused' });
+    const stale = new WorkflowUpdateFailedError('update failed', ApplicationFailure.nonRetryable('old challenge', 'STALE_CHALLENGE'));
+    expect(await workflowCallError(stale, existing, messages)).toMatchObject({ code: 'STALE_CHALLENGE' });
+  });
+
+  it('an unreachable Temporal service is UNAVAILABLE; other gRPC failures pass through unchanged', async () => {
+    for (const code of [4, 14]) {
+      expect(temporalUnavailable(grpcError(code))).toMatchObject({ code: 'UNAVAILABLE' });
+      expect(temporalUnavailable(new ServiceError('failed', { cause: grpcError(code) }))).toMatchObject({ code: 'UNAVAILABLE' });
+    }
+    const internal = grpcError(13);
+    expect(temporalUnavailable(internal)).toBeUndefined();
+    expect(await workflowCallError(internal, existing, messages)).toBe(internal);
+  });
+});
