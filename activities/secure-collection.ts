@@ -5,17 +5,11 @@
 import { Context } from '@temporalio/activity';
 import { DomainError } from '../core/errors';
 import { createSecAggServer, type SecAggConfig, type ServerMessage } from '../core/secagg';
-import { decodeSecAggHeader, roundMismatch, type SecureAggregationSpec } from '../core/tuning';
+import { decodeSecAggHeader, roundMismatch, type RoundInput, type SecureAggregationSpec } from '../core/tuning';
 import { swarmTopics } from '../core/topics';
 import type { Consumer, MessagingPort, ReceivedMessage } from '../adapters/ports';
 
-export interface SecureCollectionInput {
-  jobId: string;
-  swarmId: string;
-  round: number;
-  attempt: number;
-  participants: string[];
-  deadlineAt: number;
+export interface SecureCollectionInput extends RoundInput {
   secure: SecureAggregationSpec;
   config: SecAggConfig;
 }

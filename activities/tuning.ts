@@ -4,28 +4,28 @@
 import { Context } from '@temporalio/activity';
 import { createHmac } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
-import { createStrategy, validateUpdate } from '../core/aggregation';
+import { createStrategy } from '../core/aggregation';
 import { ExactWeightedMean } from '../core/aggregation/exact-mean';
-import type { ModelUpdate, ServerState, StrategyName, StrategyOptions } from '../core/aggregation/types';
+import type { ModelUpdate, ServerState, Strategy, StrategyName, StrategyOptions } from '../core/aggregation/types';
 import { verifyCredential } from '../core/credentials';
-import { centralNoiseStd, clipToNorm, gaussianNoise, keyedUniform } from '../core/privacy/gaussian';
+import { centralNoiseStd, gaussianNoise, keyedUniform } from '../core/privacy/gaussian';
 import { mixSeed, seededRandom, shuffle } from '../core/random';
 import {
   bytesToParams,
-  decodeUpdateHeader,
   paramsToBytes,
-  roundMismatch,
   type ControlMessage,
   type ModelKind,
   secureRoundId,
+  type RoundInput,
   type RoundStartMessage,
   type SecureAggregationSpec,
   type TuningStatus,
 } from '../core/tuning';
+import { collectPlainly, type ReportedMetrics } from './plain-collection';
 import { collectSecurely, secureRoundConfig } from './secure-collection';
 import type { LocalTraining, Evaluation } from '../core/models/softmax';
 import { swarmTopics } from '../core/topics';
-import type { AgentDirectory, BlobStore, MessagingPort, ModelEvaluator, ReceivedMessage } from '../adapters/ports';
+import type { AgentDirectory, BlobStore, Consumer, MessagingPort, ModelEvaluator, ReceivedMessage } from '../adapters/ports';
 import type { WorkerMetrics } from './metrics';
 
 export interface TuningDeps {
@@ -39,8 +39,14 @@ export interface TuningDeps {
 
 /** Models up to this size travel inside the round-start message. */
 const INLINE_MODEL_BYTES = 256 * 1024;
-/** After the deadline, how long to keep draining updates that were published in time. */
-const LATE_DRAIN_MS = 300;
+
+export interface StartRoundInput extends RoundInput {
+  globalDigest: string;
+  training: LocalTraining;
+  secureAggregation?: SecureAggregationSpec;
+  clipNorm?: number;
+  localPrivacy?: { clipNorm: number; noiseMultiplier: number };
+}
 
 export interface SelectionInput {
   swarmId: string;
@@ -56,13 +62,7 @@ export interface SelectionInput {
   attempt: number;
 }
 
-export interface CollectInput {
-  jobId: string;
-  swarmId: string;
-  round: number;
-  attempt: number;
-  participants: string[];
-  deadlineAt: number;
+export interface CollectInput extends RoundInput {
   minParticipants: number;
   dimension: number;
   globalDigest: string;
@@ -138,6 +138,19 @@ export function createTuningActivities(deps: TuningDeps) {
     });
   };
 
+  /** Central DP noise, keyed by the round so a retried aggregation adds the same noise. */
+  const addCentralNoise = (
+    params: Float32Array,
+    round: Pick<CollectInput, 'jobId' | 'round' | 'attempt'>,
+    privacy: { clipNorm: number; noiseMultiplier: number },
+    participants: number,
+  ): Float32Array => {
+    const noiseKey = createHmac('sha256', deps.credentialSecret)
+      .update(`dp-noise/${round.jobId}/${round.round}/${round.attempt}`)
+      .digest();
+    return gaussianNoise(params, centralNoiseStd(privacy.noiseMultiplier, privacy.clipNorm, participants), keyedUniform(noiseKey));
+  };
+
   return {
     /** The starting global model: the given blob, or zeros of the model's dimension. */
     async initializeModel(input: { dimension: number; initialDigest?: string }): Promise<string> {
@@ -179,19 +192,7 @@ export function createTuningActivities(deps: TuningDeps) {
       return { participants: order.slice(0, wanted).sort(), eligible: order.length };
     },
 
-    async startRound(input: {
-      jobId: string;
-      swarmId: string;
-      round: number;
-      attempt: number;
-      participants: string[];
-      globalDigest: string;
-      training: LocalTraining;
-      deadlineAt: number;
-      secureAggregation?: SecureAggregationSpec;
-      clipNorm?: number;
-      localPrivacy?: { clipNorm: number; noiseMultiplier: number };
-    }): Promise<void> {
+    async startRound(input: StartRoundInput): Promise<void> {
       const bytes = await deps.blobs.get(input.globalDigest);
       if (!bytes) throw ApplicationFailure.nonRetryable(`no model blob ${input.globalDigest}`, 'MODEL_NOT_FOUND');
       const message: RoundStartMessage = {
@@ -229,31 +230,19 @@ export function createTuningActivities(deps: TuningDeps) {
      * loses nothing, and the retry sees the same updates and computes the same bits.
      */
     async collectAndAggregate(input: CollectInput): Promise<CollectOutcome> {
-      const context = Context.current();
-      const participants = new Set(input.participants);
       const global = await loadParams(input.globalDigest);
       const consumer = await deps.messaging.subscribe(
         swarmTopics(input.swarmId).updates(input.jobId),
         `aggregator-${input.jobId}`,
         { type: 'exclusive', initialPosition: 'earliest' },
       );
-      const strategy = createStrategy(input.strategy, input.strategyOptions);
-      const mean = new ExactWeightedMean(input.dimension);
-      const buffered: ModelUpdate[] = [];
-      const held: ReceivedMessage[] = [];
-      const reported = new Set<string>();
       const rejected: Record<string, number> = {};
       const reject = (reason: string) => {
         rejected[reason] = (rejected[reason] ?? 0) + 1;
         deps.metrics?.updatesRejected.inc({ reason });
       };
-      let lossSum = 0;
-      let accuracySum = 0;
-      let metricExamples = 0;
-      let evalLossSum = 0;
-      let evalAccuracySum = 0;
-      let evalExamples = 0;
-      const credentialProblem = (agentId: string, credential: string): string | undefined => {
+      const participants = new Set(input.participants);
+      const check = (agentId: string, credential: string): string | undefined => {
         if (!participants.has(agentId)) return 'not-selected';
         try {
           const claims = verifyCredential(deps.credentialSecret, credential, Math.floor(Date.now() / 1000));
@@ -263,145 +252,29 @@ export function createTuningActivities(deps: TuningDeps) {
         }
       };
       try {
-        if (input.secureAggregation) {
-          if (context.info.attempt > 1) {
-            // The protocol's secrets lived in the process that died; the workflow
-            // runs the round again as a new attempt with fresh keys.
-            return { status: 'quorum-not-met', reported: [], accepted: 0, rejected, reason: 'secure round interrupted' };
-          }
-          const secure = await collectSecurely(
-            {
-              ...input,
-              secure: input.secureAggregation,
-              config: secureRoundConfig(
-                secureRoundId(input.jobId, input.round, input.attempt),
-                input.dimension,
-                input.secureAggregation,
-              ),
-            },
-            consumer,
-            deps.messaging,
-            credentialProblem,
-            reject,
-          );
-          held.push(...secure.held);
-          for (const agentId of secure.survivors) reported.add(agentId);
-          if (!secure.meanDelta || secure.survivors.length < input.minParticipants) {
-            await Promise.all(held.map((m) => consumer.ack(m)));
-            return {
-              status: 'quorum-not-met',
-              reported: [...reported].sort(),
-              accepted: secure.survivors.length,
-              rejected,
-              reason: secure.failure,
-            };
-          }
-          const meanParams = Float32Array.from(secure.meanDelta, (delta, i) => global[i] + delta);
-          // The sum is all the manager knows: it enters the strategy as one update.
-          mean.add({ examples: Math.max(1, Math.round(secure.totalWeight)), params: meanParams });
-        }
-        for (;;) {
-          if (input.secureAggregation) break;
-          if (reported.size === participants.size) break;
-          const now = Date.now();
-          const wait = now < input.deadlineAt ? Math.min(input.deadlineAt - now, 500) : LATE_DRAIN_MS;
-          const message = await consumer.receive(wait);
-          context.heartbeat({ reported: reported.size });
-          if (!message) {
-            if (Date.now() >= input.deadlineAt) break;
-            continue;
-          }
-          held.push(message);
-          const header = decodeUpdateHeader(message.properties);
-          const mismatch = roundMismatch(header, input);
-          if (mismatch || !header) {
-            reject(mismatch ?? 'malformed');
-            continue;
-          }
-          if (message.publishTime > input.deadlineAt) {
-            reject('late');
-            continue;
-          }
-          const refusal = credentialProblem(header.agentId, header.credential);
-          if (refusal) {
-            reject(refusal);
-            continue;
-          }
-          if (reported.has(header.agentId)) {
-            reject('duplicate');
-            continue;
-          }
-          reported.add(header.agentId);
-          let params: Float32Array = Float32Array.from(bytesToParams(message.payload));
-          const update: ModelUpdate = { agentId: header.agentId, examples: header.examples, params };
-          const invalid = validateUpdate(update, global, { maxUpdateNorm: input.maxUpdateNorm });
-          if (invalid) {
-            reject(invalid.code);
-            continue;
-          }
-          if (input.privacy) {
-            // DP-FedAvg (McMahan et al. 2018) with equal weights: the noise below
-            // bounds one agent's influence only when no agent outweighs another.
-            params = clipDelta(params, global, input.privacy.clipNorm);
-            update.params = params;
-            update.examples = 1;
-          }
-          if (strategy.streaming) mean.add(update);
-          else buffered.push(update);
-          if (header.trainLoss !== undefined && header.trainAccuracy !== undefined) {
-            lossSum += header.trainLoss * header.examples;
-            accuracySum += header.trainAccuracy * header.examples;
-            metricExamples += header.examples;
-          }
-          if (header.evalLoss !== undefined && header.evalAccuracy !== undefined && (header.evalExamples ?? 0) > 0) {
-            evalLossSum += header.evalLoss * header.evalExamples!;
-            evalAccuracySum += header.evalAccuracy * header.evalExamples!;
-            evalExamples += header.evalExamples!;
-          }
-        }
-        const accepted = input.secureAggregation ? reported.size : strategy.streaming ? mean.updates : buffered.length;
-        deps.metrics?.updatesAccepted.inc(accepted);
-        if (accepted < input.minParticipants) {
+        const round = input.secureAggregation
+          ? await collectSecureRound(input, input.secureAggregation, deps.messaging, global, consumer, check, reject)
+          : await collectPlainRound(input, global, consumer, check, reject);
+        if (round.status === 'collected' || !input.secureAggregation) deps.metrics?.updatesAccepted.inc(round.accepted);
+        if (round.status === 'quorum-not-met') {
           // This attempt is over: its updates can never count, so they are acknowledged away.
-          await Promise.all(held.map((m) => consumer.ack(m)));
-          return { status: 'quorum-not-met', reported: [...reported].sort(), accepted, rejected };
+          await Promise.all(round.held.map((m) => consumer.ack(m)));
+          return { status: 'quorum-not-met', reported: round.reported, accepted: round.accepted, rejected, reason: round.reason };
         }
-        const state = await loadState(input.serverStateDigest);
-        const aggregator = strategy.start(global, state);
-        if (strategy.streaming) {
-          aggregator.add({ agentId: '(weighted mean)', examples: mean.totalExamples, params: mean.mean() });
-        } else {
-          buffered.sort((a, b) => (a.agentId < b.agentId ? -1 : 1));
-          for (const update of buffered) aggregator.add(update);
-        }
-        const next = aggregator.finish();
-        let params = next.params;
-        if (input.privacy) {
-          const noiseKey = createHmac('sha256', deps.credentialSecret)
-            .update(`dp-noise/${input.jobId}/${input.round}/${input.attempt}`)
-            .digest();
-          params = gaussianNoise(
-            params,
-            centralNoiseStd(input.privacy.noiseMultiplier, input.privacy.clipNorm, participants.size),
-            keyedUniform(noiseKey),
-          );
-        }
+        const next = round.contributions.aggregate(global, await loadState(input.serverStateDigest));
+        const params = input.privacy ? addCentralNoise(next.params, input, input.privacy, participants.size) : next.params;
         const globalDigest = await deps.blobs.put(paramsToBytes(params));
         const serverStateDigest = await storeState(next.state);
-        await Promise.all(held.map((m) => consumer.ack(m)));
-        const examples = strategy.streaming ? mean.totalExamples : buffered.reduce((n, u) => n + u.examples, 0);
+        await Promise.all(round.held.map((m) => consumer.ack(m)));
         return {
           status: 'aggregated',
           globalDigest,
           serverStateDigest,
-          reported: [...reported].sort(),
-          accepted,
+          reported: round.reported,
+          accepted: round.accepted,
           rejected,
-          examples,
-          trainLoss: metricExamples > 0 ? lossSum / metricExamples : undefined,
-          trainAccuracy: metricExamples > 0 ? accuracySum / metricExamples : undefined,
-          agentLoss: evalExamples > 0 ? evalLossSum / evalExamples : undefined,
-          agentAccuracy: evalExamples > 0 ? evalAccuracySum / evalExamples : undefined,
+          examples: round.contributions.examples,
+          ...round.metrics,
         };
       } finally {
         await consumer.close();
@@ -423,11 +296,103 @@ export function createTuningActivities(deps: TuningDeps) {
   };
 }
 
-/** Central DP: the update's distance from the global model is clipped to clipNorm (L2). */
-function clipDelta(params: Float32Array, global: Float32Array, clipNorm: number): Float32Array {
-  const delta = Float32Array.from(params, (value, i) => value - global[i]);
-  const clipped = clipToNorm(delta, clipNorm);
-  return Float32Array.from(clipped, (value, i) => value + global[i]);
+type CollectedRound =
+  | {
+      status: 'collected';
+      held: ReceivedMessage[];
+      reported: string[];
+      accepted: number;
+      contributions: RoundContributions;
+      metrics?: ReturnType<ReportedMetrics['summary']>;
+    }
+  | { status: 'quorum-not-met'; held: ReceivedMessage[]; reported: string[]; accepted: number; reason?: string };
+
+async function collectPlainRound(
+  input: CollectInput,
+  global: Float32Array,
+  consumer: Consumer,
+  check: (agentId: string, credential: string) => string | undefined,
+  reject: (reason: string) => void,
+): Promise<CollectedRound> {
+  const strategy = createStrategy(input.strategy, input.strategyOptions);
+  const contributions = new RoundContributions(strategy, input.dimension);
+  const plain = await collectPlainly(input, consumer, global, check, reject, (update) => contributions.add(update));
+  const reported = [...plain.reported].sort();
+  const accepted = contributions.count;
+  return accepted < input.minParticipants
+    ? { status: 'quorum-not-met', held: plain.held, reported, accepted }
+    : { status: 'collected', held: plain.held, reported, accepted, contributions, metrics: plain.metrics.summary() };
+}
+
+async function collectSecureRound(
+  input: CollectInput,
+  secure: SecureAggregationSpec,
+  messaging: MessagingPort,
+  global: Float32Array,
+  consumer: Consumer,
+  check: (agentId: string, credential: string) => string | undefined,
+  reject: (reason: string) => void,
+): Promise<CollectedRound> {
+  if (Context.current().info.attempt > 1) {
+    // The protocol's secrets lived in the process that died; the workflow
+    // runs the round again as a new attempt with fresh keys.
+    return { status: 'quorum-not-met', held: [], reported: [], accepted: 0, reason: 'secure round interrupted' };
+  }
+  const config = secureRoundConfig(secureRoundId(input.jobId, input.round, input.attempt), input.dimension, secure);
+  const result = await collectSecurely({ ...input, secure, config }, consumer, messaging, check, reject);
+  const reported = [...result.survivors].sort();
+  if (!result.meanDelta || result.survivors.length < input.minParticipants) {
+    return { status: 'quorum-not-met', held: result.held, reported, accepted: result.survivors.length, reason: result.failure };
+  }
+  const contributions = new RoundContributions(createStrategy(input.strategy, input.strategyOptions), input.dimension);
+  // The sum is all the manager knows: it enters the strategy as one update.
+  contributions.add({
+    agentId: '(secure sum)',
+    examples: Math.max(1, Math.round(result.totalWeight)),
+    params: Float32Array.from(result.meanDelta, (delta, i) => global[i] + delta),
+  });
+  return { status: 'collected', held: result.held, reported, accepted: reported.length, contributions };
+}
+
+/**
+ * The updates a round admits, held as the strategy needs them: streaming
+ * strategies fold them into an order-independent weighted mean (memory
+ * O(model)); robust ones keep them and see them in agent-id order.
+ */
+class RoundContributions {
+  private readonly mean: ExactWeightedMean;
+  private readonly buffered: ModelUpdate[] = [];
+
+  constructor(
+    private readonly strategy: Strategy,
+    dimension: number,
+  ) {
+    this.mean = new ExactWeightedMean(dimension);
+  }
+
+  add(update: ModelUpdate): void {
+    if (this.strategy.streaming) this.mean.add(update);
+    else this.buffered.push(update);
+  }
+
+  get count(): number {
+    return this.strategy.streaming ? this.mean.updates : this.buffered.length;
+  }
+
+  get examples(): number {
+    return this.strategy.streaming ? this.mean.totalExamples : this.buffered.reduce((n, u) => n + u.examples, 0);
+  }
+
+  aggregate(global: Float32Array, state: ServerState): { params: Float32Array; state: ServerState } {
+    const aggregator = this.strategy.start(global, state);
+    if (this.strategy.streaming) {
+      aggregator.add({ agentId: '(weighted mean)', examples: this.mean.totalExamples, params: this.mean.mean() });
+    } else {
+      const ordered = [...this.buffered].sort((a, b) => (a.agentId < b.agentId ? -1 : 1));
+      for (const update of ordered) aggregator.add(update);
+    }
+    return aggregator.finish();
+  }
 }
 
 export type TuningActivities = ReturnType<typeof createTuningActivities>;

@@ -59,6 +59,17 @@ export const SECURE_AGGREGATION_STRATEGIES: readonly StrategyName[] = [
 ];
 
 /** Published on the swarm's control topic when a round starts. */
+/** One attempt of one round: who takes part, and until when updates count. */
+export interface RoundInput {
+  jobId: string;
+  swarmId: string;
+  round: number;
+  attempt: number;
+  participants: string[];
+  /** Milliseconds since the epoch; an update counts when the broker accepted it by then. */
+  deadlineAt: number;
+}
+
 export interface RoundStartMessage {
   type: 'round-start';
   jobId: string;

@@ -15,8 +15,8 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { TuningActivities } from '../activities/tuning';
-import { epsilonFor, rdpSampledGaussian, RDP_ORDERS } from '../core/privacy/accountant';
-import type { RoundMetrics, TuningJobSpec, TuningProgress, TuningStatus } from '../core/tuning';
+import { PrivacyAccountant, RDP_ORDERS } from '../core/privacy/accountant';
+import type { RoundInput, RoundMetrics, TuningJobSpec, TuningProgress, TuningStatus } from '../core/tuning';
 import { pauseTuningUpdate, resumeTuningUpdate, tuningProgressQuery } from './definitions';
 
 export interface TuningCarry {
@@ -65,6 +65,11 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
     localRdp: spec.localPrivacy ? RDP_ORDERS.map(() => 0) : undefined,
     paused: false,
   };
+  // The RDP curves travel in the carry; the accountants compose rounds onto them.
+  const accountantOver = (rdp: number[] | undefined) =>
+    rdp ? new PrivacyAccountant(RDP_ORDERS, { orders: [...RDP_ORDERS], rdp, rounds: [] }) : undefined;
+  const centralPrivacy = spec.privacy ? accountantOver(carry.rdp) : undefined;
+  const localPrivacy = spec.localPrivacy ? accountantOver(carry.localRdp) : undefined;
 
   const progress = (): TuningProgress => ({
     jobId: spec.jobId,
@@ -146,28 +151,25 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
         tried.length = 0;
         continue;
       }
-      const deadlineAt = Date.now() + spec.roundTimeoutMs;
-      await quick.startRound({
+      const roundInput: RoundInput = {
         jobId: spec.jobId,
         swarmId: spec.swarmId,
         round,
         attempt,
         participants,
+        deadlineAt: Date.now() + spec.roundTimeoutMs,
+      };
+      await quick.startRound({
+        ...roundInput,
         globalDigest: carry.globalDigest,
         // FedProx's mu is the agents' to apply: it travels with the training config.
         training: { ...spec.training, proximalMu: spec.training.proximalMu ?? spec.strategyOptions.proximalMu },
-        deadlineAt,
         secureAggregation: spec.secureAggregation,
         clipNorm: spec.privacy?.clipNorm,
         localPrivacy: spec.localPrivacy,
       });
       const outcome = await collecting.collectAndAggregate({
-        jobId: spec.jobId,
-        swarmId: spec.swarmId,
-        round,
-        attempt,
-        participants,
-        deadlineAt,
+        ...roundInput,
         minParticipants: spec.minParticipants,
         dimension: spec.model.dimension,
         globalDigest: carry.globalDigest,
@@ -188,15 +190,14 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
       }
       carry.globalDigest = outcome.globalDigest;
       carry.serverStateDigest = outcome.serverStateDigest;
-      if (spec.privacy && carry.rdp) {
-        const q = participants.length / Math.max(eligible, participants.length);
-        const step = rdpSampledGaussian(q, spec.privacy.noiseMultiplier, 1, RDP_ORDERS);
-        carry.rdp = carry.rdp.map((value, i) => value + step[i]);
+      if (spec.privacy && centralPrivacy) {
+        centralPrivacy.record(participants.length / Math.max(eligible, participants.length), spec.privacy.noiseMultiplier);
+        carry.rdp = centralPrivacy.curve.rdp;
       }
-      if (spec.localPrivacy && carry.localRdp) {
+      if (spec.localPrivacy && localPrivacy) {
         // Each release is the Gaussian mechanism on the agent's own clipped change (q = 1).
-        const step = rdpSampledGaussian(1, spec.localPrivacy.noiseMultiplier, 1, RDP_ORDERS);
-        carry.localRdp = carry.localRdp.map((value, i) => value + step[i]);
+        localPrivacy.record(1, spec.localPrivacy.noiseMultiplier);
+        carry.localRdp = localPrivacy.curve.rdp;
       }
       const evaluate = round % spec.evaluateEvery === 0 || round === spec.rounds;
       const evaluation = evaluate
@@ -215,11 +216,8 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
         loss: evaluation?.loss,
         agentAccuracy: outcome.agentAccuracy,
         agentLoss: outcome.agentLoss,
-        epsilon: spec.privacy && carry.rdp ? epsilonFor(carry.rdp, RDP_ORDERS, spec.privacy.delta).epsilon : undefined,
-        localEpsilon:
-          spec.localPrivacy && carry.localRdp
-            ? epsilonFor(carry.localRdp, RDP_ORDERS, spec.localPrivacy.delta).epsilon
-            : undefined,
+        epsilon: spec.privacy && centralPrivacy ? centralPrivacy.spent(spec.privacy.delta).epsilon : undefined,
+        localEpsilon: spec.localPrivacy && localPrivacy ? localPrivacy.spent(spec.localPrivacy.delta).epsilon : undefined,
         globalDigest: carry.globalDigest,
         durationMs: Date.now() - started,
       };

@@ -13,4 +13,3 @@ export { neighbourGraph } from './graph';
 export * from './messages';
 export { quantizationErrorBound } from './quantize';
 export { createSecAggServer, type ReceiveOutcome, type SecAggResult, type SecAggServer, type ServerStage } from './server';
-export { runSecAggRound, type SecAggDropouts, type SecAggRoundOptions, type SecAggRoundResult } from './simulate';

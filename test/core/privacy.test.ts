@@ -1,7 +1,5 @@
 import { DomainError } from '../../core/errors';
 import {
-  AdaptiveClippingDp,
-  FixedClippingDp,
   PrivacyAccountant,
   RDP_ORDERS,
   applyLocalDp,
@@ -186,81 +184,6 @@ describe('Gaussian noise', () => {
     expect(Math.abs(meanAndStd(draws).mean - 0.5)).toBeLessThan(0.02);
     const { std } = meanAndStd(gaussianNoise(new Float32Array(50_000), 2, cryptoUniform()));
     expect(Math.abs(std - 2)).toBeLessThan(0.05);
-  });
-});
-
-describe('central DP with fixed clipping (Flower DifferentialPrivacyServerSideFixedClipping)', () => {
-  it('averages the clipped deltas and adds noise with std σ·C/m to the average', () => {
-    const dp = new FixedClippingDp({ noiseMultiplier: 1, clipNorm: 1, sampledAgents: 10 });
-    expect(dp.noiseStd).toBeCloseTo(0.1, 12);
-    expect(centralNoiseStd(1.2, 3, 6)).toBeCloseTo(0.6, 12);
-
-    // Without noise the result is exactly the mean of the clipped deltas.
-    const silent = new FixedClippingDp({ noiseMultiplier: 0, clipNorm: 1, sampledAgents: 3 }).startRound(4);
-    expect(silent.add(new Float32Array([3, 4, 0, 0]))).toEqual({ norm: 5, clipped: true });
-    expect(silent.add(new Float32Array([0, 0, 0.5, 0]))).toEqual({ norm: 0.5, clipped: false });
-    expect(silent.add(new Float32Array([0, 0, 0, -1]))).toEqual({ norm: 1, clipped: false });
-    const outcome = silent.finish(seededRandom(1));
-    Array.from(outcome.average).forEach((value, i) => expect(value).toBeCloseTo([0.2, 0.8 / 3, 0.5 / 3, -1 / 3][i], 6));
-    expect(outcome).toMatchObject({ count: 3, clippedCount: 1, clipNorm: 1, noiseStd: 0, nextClipNorm: 1 });
-
-    const round = dp.startRound(100_000);
-    for (let i = 0; i < 10; i++) round.add(new Float32Array(100_000));
-    const { std } = meanAndStd(round.finish(seededRandom(7)).average);
-    expect(Math.abs(std - 0.1)).toBeLessThan(0.002);
-  });
-});
-
-describe('central DP with adaptive clipping (Andrew et al. 2021)', () => {
-  // Update norms spread evenly over (0, 10]: the median is 5.
-  const deltas = Array.from({ length: 100 }, (_, i) => vectorWithNorm(8, (i + 1) / 10, i + 1));
-  const fractionUnclipped = (clip: number) => deltas.filter((d) => l2Norm(d) <= clip).length / deltas.length;
-
-  function runRounds(dp: AdaptiveClippingDp, rounds: number, seed: number): number[] {
-    const random = seededRandom(seed);
-    const history = [dp.clipNorm];
-    for (let r = 0; r < rounds; r++) {
-      const round = dp.startRound(8);
-      for (const d of deltas) round.add(d);
-      round.finish(random);
-      history.push(dp.clipNorm);
-    }
-    return history;
-  }
-
-  it('the clip norm climbs from below and falls from above toward the target quantile', () => {
-    const up = runRounds(new AdaptiveClippingDp({ noiseMultiplier: 0, sampledAgents: 100, initialClipNorm: 0.1, targetQuantile: 0.5 }), 150, 1);
-    const down = runRounds(new AdaptiveClippingDp({ noiseMultiplier: 0, sampledAgents: 100, initialClipNorm: 100, targetQuantile: 0.5 }), 150, 2);
-    expect(up[1]).toBeGreaterThan(up[0]);
-    expect(down[1]).toBeLessThan(down[0]);
-    for (const history of [up, down]) {
-      const final = history[history.length - 1];
-      expect(Math.abs(fractionUnclipped(final) - 0.5)).toBeLessThanOrEqual(0.1);
-    }
-  });
-
-  it('with noise on the clipped count it still settles near another target quantile', () => {
-    const dp = new AdaptiveClippingDp({ noiseMultiplier: 1, sampledAgents: 100, initialClipNorm: 0.1, targetQuantile: 0.8 });
-    expect(dp.clippedCountStddev).toBe(5); // m/20
-    expect(dp.updateNoiseMultiplier).toBeCloseTo((1 - 1 / 100) ** -0.5, 12); // (z⁻² − (2σ_b)⁻²)^{−½}
-    const history = runRounds(dp, 200, 3);
-    const late = history.slice(-50);
-    const averageFraction = late.reduce((acc, c) => acc + fractionUnclipped(c), 0) / late.length;
-    expect(Math.abs(averageFraction - 0.8)).toBeLessThanOrEqual(0.1);
-    expect(dp.state()).toEqual({ clipNorm: history[history.length - 1] });
-  });
-
-  it('noise is scaled by the clip norm applied this round, and a too-small count stddev is rejected', () => {
-    const dp = new AdaptiveClippingDp({ noiseMultiplier: 1, sampledAgents: 40, initialClipNorm: 2, clippedCountStddev: 10 });
-    const round = dp.startRound(8);
-    for (const d of deltas.slice(0, 40)) round.add(d);
-    const outcome = round.finish(seededRandom(4));
-    expect(outcome.clipNorm).toBe(2);
-    expect(outcome.noiseStd).toBeCloseTo((dp.updateNoiseMultiplier * 2) / 40, 12);
-    expect(outcome.nextClipNorm).toBe(dp.clipNorm);
-    expect(() => new AdaptiveClippingDp({ noiseMultiplier: 3, sampledAgents: 20 })).toThrow(/too small/);
-    // State restores the clip norm across continue-as-new.
-    expect(new AdaptiveClippingDp(dp.config, dp.state()).clipNorm).toBe(dp.clipNorm);
   });
 });
 

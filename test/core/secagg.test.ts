@@ -7,7 +7,6 @@ import {
   neighbourGraph,
   quantizationErrorBound,
   recommendedDegree,
-  runSecAggRound,
   seededRandomSource,
   toleratedDropoutFraction,
   type AgentMessage,
@@ -17,6 +16,7 @@ import {
 } from '../../core/secagg';
 import { quantizeInto } from '../../core/secagg/quantize';
 import { combineShares, splitSecret } from '../../core/secagg/shamir';
+import { runSecAggRound } from '../support/secagg-round';
 
 const ids = (n: number) => Array.from({ length: n }, (_, i) => `agent-${String(i).padStart(2, '0')}`);
 

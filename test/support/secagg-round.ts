@@ -1,13 +1,12 @@
 // One SecAgg+ round end to end in memory: the server and every agent state
 // machine, with dropouts injected between stages. Every message crosses a
-// JSON round trip, as it would on a real transport. Used by tests and by the
-// swarm simulator.
-import { DomainError } from '../errors';
-import { createSecAggAgent, type SecAggAgent } from './agent';
-import type { SecAggConfig } from './config';
-import { seededRandomSource } from './crypto';
-import type { AgentMessage, ServerMessage } from './messages';
-import { createSecAggServer, type SecAggResult } from './server';
+// JSON round trip, as it would on a real transport.
+import { DomainError } from '../../core/errors';
+import { createSecAggAgent, type SecAggAgent } from '../../core/secagg/agent';
+import type { SecAggConfig } from '../../core/secagg/config';
+import { seededRandomSource } from '../../core/secagg/crypto';
+import type { AgentMessage, ServerMessage } from '../../core/secagg/messages';
+import { createSecAggServer, type SecAggResult } from '../../core/secagg/server';
 
 export interface SecAggDropouts {
   /** Advertise keys, then vanish (no shares sent: they simply leave the round). */
