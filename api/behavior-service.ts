@@ -3,7 +3,8 @@
 // memo) and skill search in the vector store.
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { decodeSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
-import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import { PageCursors } from './page-cursor';
 import type { CredentialClaims } from '../core/credentials';
 import { behaviorCollection, skillCollection } from '../core/behaviors/collections';
 import type { BehaviorMetric, BehaviorReportMessage, SweepParameters, SweepReport } from '../core/behaviors/types';
@@ -66,7 +67,11 @@ export class BehaviorService {
     private readonly messaging: MessagingPort,
     private readonly vectors: VectorPort,
     private readonly options: BehaviorServiceOptions,
-  ) {}
+  ) {
+    this.cursors = new PageCursors(options.cursorSecret);
+  }
+
+  private readonly cursors: PageCursors;
 
   /**
    * Puts an agent's report on its swarm's behaviors topic, with the agent's
@@ -199,7 +204,7 @@ export class BehaviorService {
     const response = await this.client.workflowService.listWorkflowExecutions({
       namespace: this.options.namespace,
       pageSize,
-      nextPageToken: cursor === undefined ? undefined : this.openCursor(cursor),
+      nextPageToken: cursor === undefined ? undefined : this.cursors.open(query, cursor, 'cursor'),
       query,
     });
     const converter = this.client.options.loadedDataConverter.payloadConverter;
@@ -215,27 +220,7 @@ export class BehaviorService {
       };
     });
     const token = response.nextPageToken;
-    return { executions, nextCursor: token && token.length > 0 ? this.sealCursor(token) : undefined };
-  }
-
-  /** A Temporal page token as `<token>.<mac>`, base64url. */
-  private sealCursor(token: Uint8Array): string {
-    const body = Buffer.from(token).toString('base64url');
-    return `${body}.${this.mac(body)}`;
-  }
-
-  private openCursor(cursor: string): Buffer {
-    const [body, mac, ...rest] = cursor.split('.');
-    const expected = Buffer.from(this.mac(body ?? ''));
-    const given = Buffer.from(mac ?? '');
-    if (rest.length > 0 || !body || expected.length !== given.length || !timingSafeEqual(expected, given)) {
-      throw new DomainError('INVALID_ARGUMENT', 'cursor: is not a cursor this API handed out', { field: 'cursor' });
-    }
-    return Buffer.from(body, 'base64url');
-  }
-
-  private mac(body: string): string {
-    return createHmac('sha256', this.options.cursorSecret).update(`behavior-reports-cursor.${body}`).digest('base64url').slice(0, 22);
+    return { executions, nextCursor: token && token.length > 0 ? this.cursors.seal(query, token) : undefined };
   }
 }
 

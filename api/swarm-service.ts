@@ -8,6 +8,7 @@ import { DomainError } from '../core/errors';
 import { AgentIdKey, AgentStatusKey, SwarmIdKey } from '../core/search-attributes';
 import { assignSwarm, swarmTopics } from '../core/topics';
 import type { MessagingPort } from '../adapters/ports';
+import { PageCursors } from './page-cursor';
 import { workflowCallError } from './temporal-errors';
 import {
   REGISTRATION_WORKFLOW,
@@ -54,7 +55,11 @@ export class SwarmService {
     private readonly messaging: MessagingPort,
     private readonly options: SwarmServiceOptions,
     private readonly metrics?: ApiMetrics,
-  ) {}
+  ) {
+    this.cursors = new PageCursors(options.credentialSecret);
+  }
+
+  private readonly cursors: PageCursors;
 
   async register(request: Omit<AgentProfile, 'swarmId'> & { swarmId?: string }): Promise<RegistrationAccepted> {
     parseAgentPublicKey(request.publicKey);
@@ -150,11 +155,12 @@ export class SwarmService {
     pageSize: number;
     pageToken?: string;
   }): Promise<AgentPage> {
+    const query = agentsQuery(filter.swarmId, filter.status);
     const response = await this.client.workflowService.listWorkflowExecutions({
       namespace: this.options.namespace,
       pageSize: filter.pageSize,
-      nextPageToken: filter.pageToken ? Buffer.from(filter.pageToken, 'base64url') : undefined,
-      query: agentsQuery(filter.swarmId, filter.status),
+      nextPageToken: filter.pageToken === undefined ? undefined : this.cursors.open(query, filter.pageToken, 'pageToken'),
+      query,
     });
     const agents = (response.executions ?? []).map((execution): AgentSummary => {
       const attributes = decodeSearchAttributes(execution.searchAttributes?.indexedFields);
@@ -170,7 +176,7 @@ export class SwarmService {
     const token = response.nextPageToken;
     return {
       agents,
-      nextPageToken: token && token.length > 0 ? Buffer.from(token).toString('base64url') : undefined,
+      nextPageToken: token && token.length > 0 ? this.cursors.seal(query, token) : undefined,
     };
   }
 

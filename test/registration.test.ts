@@ -271,6 +271,33 @@ describe('agent registration on a real Temporal server', () => {
     await Promise.all(agents.map((a) => a.close()));
   });
 
+  it('refuses page tokens it did not hand out, or handed out for another listing, with 400 naming pageToken', async () => {
+    const listSwarm = uniqueId('swarm-pages');
+    const agents = [0, 1, 2].map((i) => newAgent(stack, listSwarm, `${listSwarm}-a${i}`));
+    for (const agent of agents) await agent.register();
+    const list = (query: string) => fetch(`${stack.api.url}/api/v1/swarm/agents?${query}`, { headers: admin });
+    const issued = await waitFor('a first page with a next page token', async () => {
+      const body = (await (await list(`swarmId=${listSwarm}&pageSize=2`)).json()) as { nextPageToken?: string };
+      return body.nextPageToken;
+    });
+    const [body, mac] = issued.split('.');
+    const flipped = `${body.slice(0, -1)}${body.endsWith('A') ? 'B' : 'A'}.${mac}`;
+    for (const [query, why] of [
+      [`swarmId=${listSwarm}&pageToken=abc`, 'made up'],
+      [`swarmId=${listSwarm}&pageToken=0`, 'made up'],
+      [`swarmId=${listSwarm}&pageToken=${flipped}`, 'edited'],
+      [`swarmId=other-${listSwarm}&pageToken=${issued}`, 'another listing'],
+    ]) {
+      const started = Date.now();
+      const res = await list(query);
+      expect({ why, status: res.status }).toEqual({ why, status: 400 });
+      expect(await res.json()).toMatchObject({ error: { code: 'INVALID_ARGUMENT', field: 'pageToken' } });
+      expect(Date.now() - started).toBeLessThan(5_000);
+    }
+    expect((await list(`swarmId=${listSwarm}&pageSize=2&pageToken=${issued}`)).status).toBe(200);
+    await Promise.all(agents.map((a) => a.close()));
+  });
+
   it('an agent credential may not read or remove another agent', async () => {
     const a = newAgent(stack, swarmId);
     const b = newAgent(stack, swarmId);
