@@ -20,6 +20,9 @@ describe('configuration', () => {
     ['QP_MESSAGING', 'kafka'],
     ['QP_ADMIN_TOKEN', 'short'],
     ['QP_HANDSHAKE_TIMEOUT_MS', '-5'],
+    ['QP_PULSAR_TRANSPORT', 'grpc'],
+    ['QP_SHUTDOWN_GRACE_MS', 'soon'],
+    ['QP_METRICS_PORT', '-1'],
   ])('a bad %s (%s) stops start-up with a message naming it', (variable, value) => {
     expect(() => parseConfig({ [variable]: value })).toThrow(ConfigError);
     expect(() => parseConfig({ [variable]: value })).toThrow(new RegExp(`${variable}:`));
@@ -39,6 +42,15 @@ describe('configuration', () => {
     expect(parseConfig({ QP_MESSAGING: 'pulsar', PULSAR_SERVICE_URL: 'pulsar://127.0.0.1:6650' }).QP_MESSAGING).toBe(
       'pulsar',
     );
+  });
+
+  it('the native Pulsar transport needs a pulsar:// service URL and the admin URL', () => {
+    try {
+      parseConfig({ QP_MESSAGING: 'pulsar', QP_PULSAR_TRANSPORT: 'native', PULSAR_SERVICE_URL: 'ws://127.0.0.1:8090' });
+      throw new Error('expected a ConfigError');
+    } catch (error) {
+      expect((error as ConfigError).problems.map((p) => p.variable).sort()).toEqual(['PULSAR_ADMIN_URL', 'PULSAR_SERVICE_URL']);
+    }
   });
 
   it('an empty variable counts as unset', () => {
