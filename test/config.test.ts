@@ -1,4 +1,6 @@
-import { ConfigError, parseConfig } from '../core/config';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError, configSchema, parseConfig } from '../core/config';
 
 describe('configuration', () => {
   it('defaults to the embedded stack on a local Temporal', () => {
@@ -55,5 +57,17 @@ describe('configuration', () => {
 
   it('an empty variable counts as unset', () => {
     expect(parseConfig({ QP_API_PORT: '' }).QP_API_PORT).toBe(8080);
+  });
+
+  it("the README's configuration table documents every variable of the schema, and nothing else", () => {
+    const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
+    const table = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('\n## ', readme.indexOf('## Configuration') + 1));
+    const documented = new Set(
+      table
+        .split('\n')
+        .filter((line) => line.startsWith('| `'))
+        .flatMap((line) => [...line.split('|')[1].matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((m) => m[1])),
+    );
+    expect([...documented].sort()).toEqual(Object.keys(configSchema.shape).sort());
   });
 });
