@@ -10,6 +10,7 @@ import type { SwarmService } from './swarm-service';
 import type { TuningService } from './tuning-service';
 import type { BehaviorService } from './behavior-service';
 import { behaviorRoutes, skillRoutes } from './routes/behaviors';
+import { readinessResponse, type Readiness } from './health';
 
 export interface AppDeps {
   swarm: SwarmService;
@@ -18,6 +19,8 @@ export interface AppDeps {
   metrics: ApiMetrics;
   adminToken?: string;
   bodyLimit: string;
+  /** What /readyz reports; without it the API is ready whenever it runs. */
+  readiness?: () => Promise<Readiness>;
 }
 
 export const OPENAPI_PATH = join(__dirname, 'openapi.yaml');
@@ -38,6 +41,10 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const { status, body } = readinessResponse((await deps.readiness?.()) ?? { status: 'ready', checks: {}, down: [] });
+    res.status(status).json(body);
   });
   app.get('/metrics', async (_req, res) => {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());

@@ -1,7 +1,7 @@
-// Composition root of the API: one Temporal client, the chosen ports, the app.
+// The API server: one Temporal client and the process's ports (built by the
+// composition root that calls it), the app, readiness and a graceful close.
 import type { Client } from '@temporalio/client';
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { Config } from '../core/config';
 import type { BlobStore, MessagingPort, VectorPort } from '../adapters/ports';
 import { createApp } from './app';
@@ -9,8 +9,8 @@ import { createApiMetrics } from './metrics';
 import { SwarmService } from './swarm-service';
 import { TuningService } from './tuning-service';
 import { BehaviorService } from './behavior-service';
-import { MemoryVectors } from '../adapters/memory/vectors';
-import { MilvusVectors } from '../adapters/milvus/vectors';
+import { checkReadiness, temporalCheck, type Readiness } from './health';
+import { closeGracefully, listen } from './listen';
 
 export interface ApiServer {
   port: number;
@@ -18,7 +18,14 @@ export interface ApiServer {
   swarm: SwarmService;
   tuning: TuningService;
   behaviors: BehaviorService;
-  close(): Promise<void>;
+  /** The dependencies' state, as /readyz reports it. */
+  readiness(): Promise<Readiness>;
+  /**
+   * Stops accepting connections, lets in-flight requests finish within
+   * QP_SHUTDOWN_GRACE_MS (or graceMs), then closes what is left. Connections
+   * and ports belong to the caller.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 export async function startApiServer(deps: {
@@ -26,8 +33,8 @@ export async function startApiServer(deps: {
   client: Client;
   messaging: MessagingPort;
   blobs: BlobStore;
-  /** Where behaviors and skills are read; the embedded default passes the worker's. Default: from config. */
-  vectors?: VectorPort;
+  /** Where behaviors and skills are read. */
+  vectors: VectorPort;
   credentialSecret: string;
   /** Overrides QP_API_PORT; 0 picks a free port. */
   port?: number;
@@ -47,39 +54,46 @@ export async function startApiServer(deps: {
     metrics,
   );
   const tuning = new TuningService(deps.client, deps.blobs, config.QP_TASK_QUEUE);
-  const ownVectors = deps.vectors ? undefined : apiVectors(config);
-  const behaviors = new BehaviorService(deps.client, deps.messaging, deps.vectors ?? ownVectors!, {
+  const behaviors = new BehaviorService(deps.client, deps.messaging, deps.vectors, {
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.QP_TASK_QUEUE,
     dimension: config.QP_BEHAVIOR_DIMENSION,
     metric: config.QP_BEHAVIOR_METRIC,
     cursorSecret: deps.credentialSecret,
   });
-  const app = createApp({ swarm, tuning, behaviors, metrics, adminToken: config.QP_ADMIN_TOKEN, bodyLimit: config.QP_BODY_LIMIT });
-  const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(deps.port ?? config.QP_API_PORT, '127.0.0.1', () => resolve(s));
-    s.once('error', reject);
-  });
-  const port = (server.address() as AddressInfo).port;
-  return {
-    port,
-    url: `http://127.0.0.1:${port}`,
+  let closing = false;
+  const readiness = async (): Promise<Readiness> => {
+    const report = await checkReadiness({ temporal: temporalCheck(deps.client.connection) });
+    if (closing) {
+      report.status = 'not ready';
+      report.checks.api = 'down: shutting down';
+      report.down.push('api');
+    }
+    return report;
+  };
+  const app = createApp({
     swarm,
     tuning,
     behaviors,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.closeAllConnections();
-        server.close((error) => (error ? reject(error) : resolve()));
-      }).then(() => ownVectors?.close()),
-  };
-}
-
-/** The API's own vector port when none is shared with a worker: Milvus when configured. */
-function apiVectors(config: Config): VectorPort {
-  if (config.QP_VECTORS !== 'milvus') return new MemoryVectors();
-  return new MilvusVectors({
-    address: config.MILVUS_ADDRESS ?? `${config.MILVUS_HOST}:19530`,
-    index: config.MILVUS_INDEX,
+    metrics,
+    adminToken: config.QP_ADMIN_TOKEN,
+    bodyLimit: config.QP_BODY_LIMIT,
+    readiness,
   });
+  const server = createServer(app);
+  const host = config.QP_LISTEN_HOST;
+  const port = await listen(server, { port: deps.port ?? config.QP_API_PORT, host, variable: 'QP_API_PORT' });
+  const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  return {
+    port,
+    url: `http://${urlHost}:${port}`,
+    swarm,
+    tuning,
+    behaviors,
+    readiness,
+    close: (graceMs = config.QP_SHUTDOWN_GRACE_MS) => {
+      closing = true;
+      return closeGracefully(server, graceMs);
+    },
+  };
 }

@@ -25,9 +25,16 @@ export const configSchema = z.object({
   MILVUS_ADDRESS: z.string().optional(),
   MILVUS_HOST: z.string().optional(),
   KUBECONFIG: z.string().optional(),
+  /** Interface the API and the worker's HTTP server listen on; 0.0.0.0 in a container. */
+  QP_LISTEN_HOST: z.string().regex(/^\S+$/, 'expected a host name or IP address').default('127.0.0.1'),
   QP_API_PORT: port.default(8080),
+  /** The standalone worker's HTTP server: /healthz, /readyz and its /metrics. */
   QP_METRICS_PORT: port.default(9464),
   QP_SDK_METRICS_PORT: port.default(9465),
+  /** How long a stopping process lets in-flight requests and activities finish. */
+  QP_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
+  /** A workflow bundle built by `npm run build:bundle`; unset: the worker bundles at start-up. */
+  QP_WORKFLOW_BUNDLE: z.string().optional(),
   QP_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   QP_CREDENTIAL_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   QP_CREDENTIAL_TTL_S: z.coerce.number().int().positive().default(86_400),
@@ -35,6 +42,8 @@ export const configSchema = z.object({
   QP_HEARTBEAT_GRACE_MS: positiveMs.default(30_000),
   QP_LIVENESS_WINDOW_MS: positiveMs.default(5_000),
   QP_MESSAGING: z.enum(['memory', 'pulsar']).default('memory'),
+  /** How QP_MESSAGING=pulsar reaches the broker: its WebSocket API, or the optional npm pulsar-client. */
+  QP_PULSAR_TRANSPORT: z.enum(['websocket', 'native']).default('websocket'),
   QP_VECTORS: z.enum(['memory', 'milvus']).default('memory'),
   QP_CLUSTER: z.enum(['local', 'kubernetes']).default('local'),
   QP_BLOB_DIR: z.string().optional(),
@@ -82,6 +91,16 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   const config = parsed.data;
   if (config.QP_MESSAGING === 'pulsar' && !config.PULSAR_SERVICE_URL) {
     throw new ConfigError([{ variable: 'PULSAR_SERVICE_URL', message: 'required when QP_MESSAGING=pulsar' }]);
+  }
+  if (config.QP_MESSAGING === 'pulsar' && config.QP_PULSAR_TRANSPORT === 'native') {
+    const problems: { variable: string; message: string }[] = [];
+    if (!/^pulsar(\+ssl)?:\/\//.test(config.PULSAR_SERVICE_URL ?? '')) {
+      problems.push({ variable: 'PULSAR_SERVICE_URL', message: 'expected pulsar:// or pulsar+ssl:// with QP_PULSAR_TRANSPORT=native' });
+    }
+    if (!config.PULSAR_ADMIN_URL) {
+      problems.push({ variable: 'PULSAR_ADMIN_URL', message: 'required with QP_PULSAR_TRANSPORT=native (namespaces are managed over the admin API)' });
+    }
+    if (problems.length) throw new ConfigError(problems);
   }
   if (config.QP_VECTORS === 'milvus' && !config.MILVUS_ADDRESS && !config.MILVUS_HOST) {
     throw new ConfigError([{ variable: 'MILVUS_ADDRESS', message: 'required when QP_VECTORS=milvus' }]);

@@ -1,4 +1,6 @@
-import { ConfigError, parseConfig } from '../core/config';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError, configSchema, parseConfig } from '../core/config';
 
 describe('configuration', () => {
   it('defaults to the embedded stack on a local Temporal', () => {
@@ -20,6 +22,9 @@ describe('configuration', () => {
     ['QP_MESSAGING', 'kafka'],
     ['QP_ADMIN_TOKEN', 'short'],
     ['QP_HANDSHAKE_TIMEOUT_MS', '-5'],
+    ['QP_PULSAR_TRANSPORT', 'grpc'],
+    ['QP_SHUTDOWN_GRACE_MS', 'soon'],
+    ['QP_METRICS_PORT', '-1'],
   ])('a bad %s (%s) stops start-up with a message naming it', (variable, value) => {
     expect(() => parseConfig({ [variable]: value })).toThrow(ConfigError);
     expect(() => parseConfig({ [variable]: value })).toThrow(new RegExp(`${variable}:`));
@@ -41,7 +46,28 @@ describe('configuration', () => {
     );
   });
 
+  it('the native Pulsar transport needs a pulsar:// service URL and the admin URL', () => {
+    try {
+      parseConfig({ QP_MESSAGING: 'pulsar', QP_PULSAR_TRANSPORT: 'native', PULSAR_SERVICE_URL: 'ws://127.0.0.1:8090' });
+      throw new Error('expected a ConfigError');
+    } catch (error) {
+      expect((error as ConfigError).problems.map((p) => p.variable).sort()).toEqual(['PULSAR_ADMIN_URL', 'PULSAR_SERVICE_URL']);
+    }
+  });
+
   it('an empty variable counts as unset', () => {
     expect(parseConfig({ QP_API_PORT: '' }).QP_API_PORT).toBe(8080);
+  });
+
+  it("the README's configuration table documents every variable of the schema, and nothing else", () => {
+    const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
+    const table = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('\n## ', readme.indexOf('## Configuration') + 1));
+    const documented = new Set(
+      table
+        .split('\n')
+        .filter((line) => line.startsWith('| `'))
+        .flatMap((line) => [...line.split('|')[1].matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((m) => m[1])),
+    );
+    expect([...documented].sort()).toEqual(Object.keys(configSchema.shape).sort());
   });
 });

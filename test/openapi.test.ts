@@ -365,6 +365,7 @@ describe('api/openapi.yaml', () => {
         Conflict: '409',
         PayloadTooLarge: '413',
         InternalError: '500',
+        Unavailable: '503',
       };
       const error = doc.components.schemas.Error;
       expect(error.required).toEqual(['error']);

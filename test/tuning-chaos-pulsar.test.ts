@@ -10,6 +10,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FilesystemBlobStore } from '../adapters/blobs/filesystem';
+import { MemoryVectors } from '../adapters/memory/vectors';
 import { PulsarMessaging } from '../adapters/pulsar/messaging';
 import { simulateSwarm, type SwarmSimulation } from '../agents/simulate';
 import type { Trainer } from '../agents/sdk';
@@ -73,6 +74,7 @@ describe('a worker killed mid-aggregation', () => {
       client,
       messaging: apiMessaging,
       blobs: new FilesystemBlobStore(blobDir),
+      vectors: new MemoryVectors(),
       credentialSecret: secret,
       port: 0,
     });

@@ -1,14 +1,13 @@
 // The embedded default: worker and API in one process sharing the in-process
 // ports; only Temporal runs outside.
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import type { Worker } from '@temporalio/worker';
 import { randomBytes } from 'node:crypto';
 import { Registry } from 'prom-client';
 import type { Config } from '../core/config';
 import { startApiServer, type ApiServer } from '../api/server';
-import { createPorts, type Ports } from './ports';
-import { createQpWorker } from './worker';
-import { behaviorOptions } from './behaviors';
+import { closePorts, createPorts, type Ports } from './ports';
+import { startQpWorker } from './worker';
 
 export interface Embedded {
   api: ApiServer;
@@ -21,32 +20,18 @@ export interface Embedded {
 
 export async function startEmbedded(options: {
   config: Config;
-  workflowBundlePath?: string;
+  /** Overrides QP_API_PORT; 0 picks a free port. */
   apiPort?: number;
+  /** Ports built by the caller (tests); default: createPorts(config). They are closed by stop(). */
   ports?: Ports;
 }): Promise<Embedded> {
   const { config } = options;
   const credentialSecret = config.QP_CREDENTIAL_SECRET ?? randomBytes(32).toString('hex');
-  const nativeConnection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
-  const ports = options.ports ?? createPorts(config);
+  const ports = options.ports ?? (await createPorts(config));
   const workerRegistry = new Registry();
-  const worker = await createQpWorker({
-    connection: nativeConnection,
-    client,
-    namespace: config.TEMPORAL_NAMESPACE,
-    taskQueue: config.QP_TASK_QUEUE,
-    ports,
-    credentialSecret,
-    credentialTtlSeconds: config.QP_CREDENTIAL_TTL_S,
-    heartbeatGraceMs: config.QP_HEARTBEAT_GRACE_MS,
-    livenessWindowMs: config.QP_LIVENESS_WINDOW_MS,
-    workflowBundlePath: options.workflowBundlePath,
-    registry: workerRegistry,
-    behaviors: behaviorOptions(config),
-  });
-  const running = worker.run();
+  const worker = await startQpWorker(config, { client, ports, credentialSecret, registry: workerRegistry });
   const api = await startApiServer({
     config,
     client,
@@ -60,16 +45,13 @@ export async function startEmbedded(options: {
     api,
     client,
     ports,
-    worker,
+    worker: worker.worker,
     workerRegistry,
     async stop() {
       await api.close();
-      if (worker.getState() === 'RUNNING') worker.shutdown();
-      await running;
-      await ports.messaging.close();
-      await ports.vectors.close();
+      await worker.stop();
+      await closePorts(ports);
       await connection.close();
-      await nativeConnection.close();
     },
   };
 }

@@ -1,15 +1,17 @@
-// A standalone worker process: `npm run worker`. Serves its own metrics on
-// QP_METRICS_PORT and the Temporal SDK's on QP_SDK_METRICS_PORT; SIGTERM drains it.
+// The worker process: `npm run worker`. Serves /healthz, /readyz and its own
+// metrics on QP_METRICS_PORT, the Temporal SDK's metrics on QP_SDK_METRICS_PORT;
+// SIGTERM drains the worker within QP_SHUTDOWN_GRACE_MS and closes its ports.
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { createServer } from 'node:http';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { ConfigError, parseConfig } from '../core/config';
-import { createPorts } from './ports';
-import { createQpWorker } from './worker';
-import { behaviorOptions } from './behaviors';
+import { checkReadiness, type ReadinessCheck } from '../api/health';
+import { startWorkerHttp } from './http';
+import { runMain, stopOnSignals } from './lifecycle';
+import { closePorts, createPorts } from './ports';
+import { startQpWorker } from './worker';
 
-async function main(): Promise<void> {
+runMain(async (shutdown) => {
   const config = parseConfig(process.env);
   if (!config.QP_CREDENTIAL_SECRET) {
     throw new ConfigError([
@@ -19,51 +21,61 @@ async function main(): Promise<void> {
   if (config.QP_MESSAGING === 'memory') {
     console.warn('QP_MESSAGING=memory: agents outside this process cannot reach this worker; use npm start for the embedded mode');
   }
-  Runtime.install({
-    logger: new DefaultLogger('INFO'),
-    telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${config.QP_SDK_METRICS_PORT}` } } },
-  });
+  // Shutdown is ours (stopOnSignals): the worker drains, then its ports and connections close.
+  stopOnSignals(shutdown, config.QP_SHUTDOWN_GRACE_MS + 15_000);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'qp_manager_worker_' });
-  const metricsServer = createServer(async (req, res) => {
-    if (req.url !== '/metrics') {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { 'content-type': registry.contentType }).end(await registry.metrics());
-  }).listen(config.QP_METRICS_PORT, '127.0.0.1');
+  let checks: Record<string, ReadinessCheck> = {
+    worker: () => Promise.reject(new Error('starting')),
+  };
+  const http = await startWorkerHttp({
+    host: config.QP_LISTEN_HOST,
+    port: config.QP_METRICS_PORT,
+    variable: 'QP_METRICS_PORT',
+    registry,
+    readiness: () => checkReadiness(checks),
+  });
+  shutdown.add('the HTTP server', () => http.close());
+  installRuntime(config.QP_LISTEN_HOST, config.QP_SDK_METRICS_PORT);
 
-  const nativeConnection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
-  const ports = createPorts(config);
-  const worker = await createQpWorker({
-    connection: nativeConnection,
+  shutdown.add('the Temporal client connection', () => connection.close());
+  const ports = await createPorts(config);
+  shutdown.add('the ports', () => closePorts(ports));
+  const worker = await startQpWorker(config, {
     client: new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }),
-    namespace: config.TEMPORAL_NAMESPACE,
-    taskQueue: config.QP_TASK_QUEUE,
     ports,
     credentialSecret: config.QP_CREDENTIAL_SECRET,
-    credentialTtlSeconds: config.QP_CREDENTIAL_TTL_S,
-    heartbeatGraceMs: config.QP_HEARTBEAT_GRACE_MS,
-    livenessWindowMs: config.QP_LIVENESS_WINDOW_MS,
-    // A prebuilt bundle (scripts/build-workflow-bundle or the test set-up) skips bundling at start.
-    workflowBundlePath: process.env.QP_WORKFLOW_BUNDLE || undefined,
     registry,
-    behaviors: behaviorOptions(config),
   });
+  shutdown.add('the worker', () => worker.stop());
+  checks = worker.checks;
   console.log(
     `worker on ${config.TEMPORAL_ADDRESS} namespace ${config.TEMPORAL_NAMESPACE} task queue ${config.QP_TASK_QUEUE}; ` +
-      `metrics :${config.QP_METRICS_PORT}/metrics, SDK metrics :${config.QP_SDK_METRICS_PORT}/metrics`,
+      `probes and metrics on ${config.QP_LISTEN_HOST}:${http.port} (/healthz, /readyz, /metrics), ` +
+      `SDK metrics on :${config.QP_SDK_METRICS_PORT}/metrics`,
   );
-  await worker.run(); // Runtime shuts the worker down on SIGINT/SIGTERM.
-  metricsServer.close();
-  await ports.messaging.close();
-  await ports.vectors.close();
-  await connection.close();
-  await nativeConnection.close();
-}
-
-main().catch((error) => {
-  console.error(error instanceof ConfigError ? error.message : error);
-  process.exit(1);
+  // A worker that fails (rather than being shut down) takes the process with it.
+  worker.running.catch(async (error: unknown) => {
+    console.error('the worker failed:', error);
+    await shutdown.run();
+    process.exit(1);
+  });
 });
+
+function installRuntime(host: string, sdkMetricsPort: number): void {
+  try {
+    Runtime.install({
+      logger: new DefaultLogger('INFO'),
+      shutdownSignals: [],
+      telemetryOptions: { metrics: { prometheus: { bindAddress: `${host}:${sdkMetricsPort}` } } },
+    });
+  } catch (error) {
+    throw new ConfigError([
+      {
+        variable: 'QP_SDK_METRICS_PORT',
+        message: `the Temporal SDK cannot serve its metrics on ${host}:${sdkMetricsPort} (${String(error)}); set QP_SDK_METRICS_PORT to a free port`,
+      },
+    ]);
+  }
+}

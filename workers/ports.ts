@@ -1,5 +1,7 @@
-// Chooses the adapters behind each port from config.
-import type { Config } from '../core/config';
+// Chooses the adapters behind each port from config: the one place a process
+// builds its messaging client, its Milvus client and its blob store. The worker
+// and the API roots both call createPorts, once per process.
+import { ConfigError, type Config } from '../core/config';
 import type { BlobStore, ClusterPort, MessagingPort, VectorPort } from '../adapters/ports';
 import { MemoryMessaging } from '../adapters/memory/messaging';
 import { MemoryVectors } from '../adapters/memory/vectors';
@@ -8,6 +10,7 @@ import { MemoryCluster } from '../adapters/memory/cluster';
 import { MemoryBlobStore } from '../adapters/memory/blobs';
 import { FilesystemBlobStore } from '../adapters/blobs/filesystem';
 import { PulsarMessaging } from '../adapters/pulsar/messaging';
+import { loadNativeTransport } from '../adapters/pulsar/native';
 import { pulsarOptions } from '../adapters/pulsar/options';
 
 export interface Ports {
@@ -17,35 +20,65 @@ export interface Ports {
   blobs: BlobStore;
 }
 
-export function createPorts(config: Config): Ports {
+export async function createPorts(config: Config): Promise<Ports> {
   if (config.QP_CLUSTER !== 'local') {
-    throw new Error(`QP_CLUSTER=${config.QP_CLUSTER}: the Kubernetes adapter is not built yet; use local`);
+    throw new ConfigError([
+      { variable: 'QP_CLUSTER', message: `${config.QP_CLUSTER}: the Kubernetes adapter is not built yet; use local` },
+    ]);
   }
+  const messaging = await createMessaging(config);
   return {
-    messaging: config.QP_MESSAGING === 'pulsar' ? createPulsarMessaging(config) : new MemoryMessaging(),
-    vectors: config.QP_VECTORS === 'milvus' ? createMilvusVectors(config) : new MemoryVectors(),
+    messaging,
+    vectors: createVectors(config),
     cluster: new MemoryCluster(),
     blobs: config.QP_BLOB_DIR ? new FilesystemBlobStore(config.QP_BLOB_DIR) : new MemoryBlobStore(),
   };
 }
 
-/** One Milvus client per process (MILVUS_ADDRESS, or MILVUS_HOST on the default port 19530). */
-function createMilvusVectors(config: Config): MilvusVectors {
+/** Closes the ports that hold connections (messaging, vectors); errors of one do not skip the other. */
+export async function closePorts(ports: Ports): Promise<void> {
+  const results = await Promise.allSettled([ports.messaging.close(), ports.vectors.close()]);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+/** Milvus (MILVUS_ADDRESS, or MILVUS_HOST on the default port 19530), or exact search in process. */
+function createVectors(config: Config): VectorPort {
+  if (config.QP_VECTORS !== 'milvus') return new MemoryVectors();
   return new MilvusVectors({
     address: config.MILVUS_ADDRESS ?? `${config.MILVUS_HOST}:19530`,
     index: config.MILVUS_INDEX,
   });
 }
 
-/** The WebSocket transport; namespaces and policies are applied on first use of each swarm. */
-function createPulsarMessaging(config: Config): PulsarMessaging {
-  return new PulsarMessaging(
-    pulsarOptions({
-      serviceUrl: config.PULSAR_SERVICE_URL as string,
-      adminUrl: config.PULSAR_ADMIN_URL,
-      authToken: config.PULSAR_AUTH_TOKEN,
-      tenant: config.PULSAR_TENANT,
-      replicationClusters: config.PULSAR_REPLICATION_CLUSTERS?.split(','),
-    }),
-  );
+/** Namespaces and policies are applied on first use of each swarm, by either transport. */
+async function createMessaging(config: Config): Promise<MessagingPort> {
+  if (config.QP_MESSAGING !== 'pulsar') return new MemoryMessaging();
+  const endpoints = {
+    serviceUrl: config.PULSAR_SERVICE_URL as string,
+    adminUrl: config.PULSAR_ADMIN_URL,
+    authToken: config.PULSAR_AUTH_TOKEN,
+    tenant: config.PULSAR_TENANT,
+    replicationClusters: config.PULSAR_REPLICATION_CLUSTERS?.split(','),
+  };
+  if (config.QP_PULSAR_TRANSPORT === 'websocket') return new PulsarMessaging(pulsarOptions(endpoints));
+  const native = await loadNativeTransport();
+  if (!native.available) {
+    throw new ConfigError([
+      {
+        variable: 'QP_PULSAR_TRANSPORT',
+        message:
+          `native: ${native.reason}. It is an optional dependency: \`npm install pulsar-client\` installs it ` +
+          'where its install script can download the prebuilt binary or build against libpulsar; ' +
+          'or set QP_PULSAR_TRANSPORT=websocket',
+      },
+    ]);
+  }
+  return native.create({
+    serviceUrl: endpoints.serviceUrl,
+    adminUrl: endpoints.adminUrl as string, // parseConfig requires it with the native transport
+    authToken: endpoints.authToken,
+    tenant: endpoints.tenant,
+    policies: endpoints.replicationClusters ? { replicationClusters: endpoints.replicationClusters } : undefined,
+  });
 }

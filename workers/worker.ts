@@ -1,7 +1,9 @@
 // Composition root of the Temporal worker: activities wired to the ports.
 import type { Client } from '@temporalio/client';
+import { existsSync } from 'node:fs';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { Registry } from 'prom-client';
+import { ConfigError, type Config } from '../core/config';
 import { HeartbeatLedger } from '../core/liveness';
 import { createLivenessActivities } from '../activities/liveness';
 import { createWorkerMetrics } from '../activities/metrics';
@@ -11,6 +13,7 @@ import { DigitsEvaluator } from '../adapters/datasets/digits-evaluator';
 import { TemporalAgentDirectory } from '../adapters/temporal/agent-directory';
 import { TemporalLivenessDirectory } from '../adapters/temporal/liveness-directory';
 import type { Ports } from './ports';
+import { temporalCheck, type ReadinessCheck } from '../api/health';
 import { createBehaviorActivities, createBehaviorMetrics } from '../activities/behaviors';
 import { TemporalBehaviorRegistry } from '../adapters/temporal/behavior-registry';
 import { behaviorOptions, ensureBehaviorSweepSchedule, type BehaviorWorkerOptions } from './behaviors';
@@ -33,8 +36,38 @@ export interface QpWorkerOptions {
   behaviors?: BehaviorWorkerOptions;
 }
 
+/** What a process supplies to a worker beside its configuration. */
+export interface QpWorkerDeps {
+  connection: NativeConnection;
+  client: Client;
+  ports: Ports;
+  credentialSecret: string;
+  registry?: Registry;
+}
+
+/** The one mapping from configuration to a worker's options. */
+export function qpWorkerOptions(config: Config, deps: QpWorkerDeps): QpWorkerOptions {
+  return {
+    ...deps,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: config.QP_TASK_QUEUE,
+    credentialTtlSeconds: config.QP_CREDENTIAL_TTL_S,
+    heartbeatGraceMs: config.QP_HEARTBEAT_GRACE_MS,
+    livenessWindowMs: config.QP_LIVENESS_WINDOW_MS,
+    workflowBundlePath: config.QP_WORKFLOW_BUNDLE,
+    shutdownGraceTime: config.QP_SHUTDOWN_GRACE_MS,
+    behaviors: behaviorOptions(config),
+  };
+}
+
 export function workflowSource(bundlePath?: string): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
-  return bundlePath ? { workflowBundle: { codePath: bundlePath } } : { workflowsPath: require.resolve('../workflows') };
+  if (!bundlePath) return { workflowsPath: require.resolve('../workflows') };
+  if (!existsSync(bundlePath)) {
+    throw new ConfigError([
+      { variable: 'QP_WORKFLOW_BUNDLE', message: `no file at ${bundlePath}; build it with npm run build:bundle -- ${bundlePath}` },
+    ]);
+  }
+  return { workflowBundle: { codePath: bundlePath } };
 }
 
 export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> {
@@ -86,4 +119,48 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
     },
     shutdownGraceTime: options.shutdownGraceTime ?? '10 seconds',
   });
+}
+
+export interface RunningQpWorker {
+  worker: Worker;
+  /** Settles when the worker stops; rejects when it fails rather than being shut down. */
+  running: Promise<void>;
+  /** Readiness of this worker: its Temporal connection answers and it is polling. */
+  checks: Record<string, ReadinessCheck>;
+  /** worker.shutdown() (in-flight activities get QP_SHUTDOWN_GRACE_MS), then its connection closes. */
+  stop(): Promise<void>;
+}
+
+/** Connects a worker to Temporal, creates it from config and runs it. */
+export async function startQpWorker(config: Config, deps: Omit<QpWorkerDeps, 'connection'>): Promise<RunningQpWorker> {
+  workflowSource(config.QP_WORKFLOW_BUNDLE); // a missing bundle stops start-up before anything connects
+  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  let worker: Worker;
+  try {
+    worker = await createQpWorker(qpWorkerOptions(config, { ...deps, connection }));
+  } catch (error) {
+    await connection.close().catch(() => undefined);
+    throw error;
+  }
+  const running = worker.run();
+  running.catch(() => undefined); // observed by whoever awaits it; never an unhandled rejection
+  return {
+    worker,
+    running,
+    checks: {
+      temporal: temporalCheck(connection),
+      worker: async () => {
+        const state = worker.getState();
+        if (state !== 'RUNNING') throw new Error(`worker is ${state}`);
+      },
+    },
+    async stop() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      try {
+        await running;
+      } finally {
+        await connection.close();
+      }
+    },
+  };
 }

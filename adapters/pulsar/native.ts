@@ -1,9 +1,10 @@
 // Optional transport over the official npm `pulsar-client` (C++ libpulsar
-// underneath). It is not a dependency: its install downloads a prebuilt binary
-// from outside the package registries, or builds against libpulsar, so it is
-// loaded with import() where someone installed it, and reported as missing
-// (with the reason) where not. Topic mapping, admin and namespaces are shared
-// with the WebSocket transport.
+// underneath), chosen with QP_PULSAR_TRANSPORT=native. It is an optional
+// dependency: its install script downloads a prebuilt binary from outside the
+// package registries, or builds against libpulsar, and where neither works npm
+// leaves it out. So it is loaded with import() where it installed, and
+// reported as missing (with the reason) where not. Topic mapping, admin and
+// namespaces are shared with the WebSocket transport.
 import type { Consumer, MessagingPort, PublishOptions, ReceivedMessage, SubscribeOptions } from '../ports';
 import { PulsarAdmin, DEFAULT_POLICIES, type NamespacePolicies } from './admin';
 import { PulsarError, describeError } from './errors';

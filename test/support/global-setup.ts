@@ -4,11 +4,11 @@
 // bundle built once. Suites reuse both and isolate themselves by task queue,
 // swarm and agent ids.
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { devServerArgs, namespace } from '../../temporal-config';
+import { buildWorkflowBundle } from '../../workers/bundle';
 import { setUpSharedPulsar } from './pulsar';
 import { startTestMilvus } from './milvus';
 
@@ -32,12 +32,15 @@ export default async function globalSetup(globalConfig?: { testPathPattern?: str
   });
   const tmp = join(ROOT, '.tmp');
   mkdirSync(tmp, { recursive: true });
-  const { code } = await bundleWorkflowCode({
-    workflowsPath: require.resolve('../../workflows'),
-    logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} } as never,
-  });
   const bundlePath = join(tmp, 'workflow-bundle.js');
-  writeFileSync(bundlePath, code);
+  await buildWorkflowBundle(bundlePath, {
+    trace() {},
+    debug() {},
+    info() {},
+    warn: console.warn,
+    error: console.error,
+    log() {},
+  } as never);
 
   process.env.QP_TEST_TEMPORAL_ADDRESS = env.address;
   process.env.QP_TEST_NAMESPACE = namespace;

@@ -21,6 +21,7 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     QP_HANDSHAKE_TIMEOUT_MS: '10000',
     QP_HEARTBEAT_GRACE_MS: '30000',
     QP_LIVENESS_WINDOW_MS: '500',
+    QP_WORKFLOW_BUNDLE: process.env.QP_TEST_WORKFLOW_BUNDLE ?? '',
     ...overrides,
   });
 }
@@ -29,7 +30,6 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
 export function startTestEmbedded(overrides: Record<string, string> = {}, ports?: Ports): Promise<Embedded> {
   return startEmbedded({
     config: testConfig(overrides),
-    workflowBundlePath: process.env.QP_TEST_WORKFLOW_BUNDLE,
     apiPort: 0,
     ports,
   });
