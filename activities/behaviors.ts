@@ -19,11 +19,14 @@ import type {
   StrategySummary,
   SweepParameters,
 } from '../core/behaviors/types';
-import { behaviorId, checkReportCredential, validateBehaviorReport } from '../core/behaviors/validation';
+import { behaviorId, validateBehaviorReport } from '../core/behaviors/validation';
+import type { ProofRejection } from '../core/message-proof';
+import { MessageProofs } from './message-proofs';
 import { ID_PATTERN } from '../core/agents';
 import { swarmTopics } from '../core/topics';
 import {
   isVectorStoreError,
+  type AgentKeyDirectory,
   type BehaviorAgentRegistry,
   type BlobStore,
   type Consumer,
@@ -60,6 +63,8 @@ export interface BehaviorDeps {
   vectors: VectorPort;
   blobs: BlobStore;
   registry: BehaviorAgentRegistry;
+  /** Reports count only with a valid proof by the reporting agent (or the manager's relay proof). */
+  agentKeys: AgentKeyDirectory;
   credentialSecret: string;
   settings: BehaviorSettings;
   metrics?: BehaviorMetrics;
@@ -118,6 +123,7 @@ interface Rejection {
 
 export function createBehaviorActivities(deps: BehaviorDeps) {
   const { settings } = deps;
+  const proofs = new MessageProofs(deps.agentKeys, deps.credentialSecret);
 
   async function ensureArchive(swarmId: string): Promise<string> {
     const collection = behaviorCollection(swarmId);
@@ -174,7 +180,7 @@ export function createBehaviorActivities(deps: BehaviorDeps) {
           const rejected: Rejection[] = [];
           const unknown: BehaviorReport[] = [];
           for (const message of batch) {
-            const outcome = checkMessage(message, input.swarmId, deps.credentialSecret, settings.dimension);
+            const outcome = await checkMessage(message, input.swarmId, proofs, settings.dimension);
             if (!outcome.ok) rejected.push(outcome);
             else if (registered.has(outcome.value.agentId)) reports.push(outcome.value);
             else unknown.push(outcome.value);
@@ -313,24 +319,37 @@ export function createBehaviorActivities(deps: BehaviorDeps) {
   }
 }
 
-function checkMessage(
+const PROOF_REJECTIONS: Record<ProofRejection, RejectionReason> = {
+  'missing-proof': 'missing_proof',
+  'bad-proof': 'bad_proof',
+  stale: 'stale_proof',
+  replayed: 'bad_proof',
+  'unknown-agent': 'unknown_agent',
+};
+
+async function checkMessage(
   message: ReceivedMessage,
   swarmId: string,
-  secret: string,
+  proofs: MessageProofs,
   dimension: number,
-): { ok: true; value: BehaviorReport } | { ok: false; reason: RejectionReason; message: string } {
+): Promise<{ ok: true; value: BehaviorReport } | { ok: false; reason: RejectionReason; message: string }> {
   let raw: unknown;
   try {
     raw = JSON.parse(Buffer.from(message.payload).toString('utf8'));
   } catch {
     return { ok: false, reason: 'malformed', message: 'payload is not JSON' };
   }
-  const claimed = raw as { agentId?: unknown; credential?: unknown } | null;
+  const claimed = raw as { agentId?: unknown } | null;
   if (!claimed || typeof claimed !== 'object' || typeof claimed.agentId !== 'string') {
     return { ok: false, reason: 'malformed', message: 'a report is a JSON object with an agentId' };
   }
-  const credential = checkReportCredential(secret, claimed.credential, claimed.agentId, swarmId, Math.floor(Date.now() / 1000));
-  if (!credential.ok) return credential;
+  const sender = await proofs.sender(swarmId, swarmTopics(swarmId).behaviors, message);
+  if (!sender.ok) {
+    return { ok: false, reason: PROOF_REJECTIONS[sender.reason], message: `the report's proof is refused (${sender.reason})` };
+  }
+  if (sender.agentId !== claimed.agentId) {
+    return { ok: false, reason: 'bad_proof', message: `the report speaks for ${claimed.agentId} but is signed for ${sender.agentId}` };
+  }
   return validateBehaviorReport(raw, dimension);
 }
 

@@ -2,16 +2,17 @@
 // report which watched agents flipped between ACTIVE and LOST.
 import { Context } from '@temporalio/activity';
 import type { HeartbeatMessage } from '../core/agents';
-import { verifyCredential } from '../core/credentials';
 import { HeartbeatLedger, livenessTransitions, type LivenessTransition } from '../core/liveness';
 import { swarmTopics } from '../core/topics';
-import type { MessagingPort } from '../adapters/ports';
+import type { AgentKeyDirectory, MessagingPort, ReceivedMessage } from '../adapters/ports';
+import { MessageProofs } from './message-proofs';
 import type { WorkerMetrics } from './metrics';
 
 export interface LivenessDeps {
   messaging: MessagingPort;
   ledger: HeartbeatLedger;
-  /** Heartbeats count only with a valid credential of the agent they speak for. */
+  /** Heartbeats count only with a valid proof by the agent they speak for (or the manager's relay proof). */
+  agentKeys: AgentKeyDirectory;
   credentialSecret: string;
   metrics?: WorkerMetrics;
 }
@@ -19,6 +20,8 @@ export interface LivenessDeps {
 export const LIVENESS_SUBSCRIPTION = 'qp-manager-liveness';
 
 export function createLivenessActivities(deps: LivenessDeps) {
+  // One per worker process: the replay guard spans observation windows.
+  const proofs = new MessageProofs(deps.agentKeys, deps.credentialSecret);
   return {
     async observeHeartbeats(input: {
       swarmId: string;
@@ -34,6 +37,20 @@ export function createLivenessActivities(deps: LivenessDeps) {
         initialPosition: 'earliest',
       });
       let consumed = 0;
+      const topic = swarmTopics(input.swarmId).heartbeats;
+      /** Causes already logged in this window: each is logged once, all are counted. */
+      const reported = new Set<string>();
+      const heartbeatRefusal = async (message: ReceivedMessage): Promise<string | undefined> => {
+        const sender = await proofs.sender(input.swarmId, topic, message, { once: true });
+        if (!sender.ok) return sender.reason;
+        try {
+          const heartbeat = JSON.parse(Buffer.from(message.payload).toString('utf8')) as HeartbeatMessage;
+          return heartbeat.agentId === sender.agentId ? undefined : 'sender-mismatch';
+        } catch {
+          return 'malformed';
+        }
+      };
+      proofs.prune();
       try {
         const until = Date.now() + input.windowMs;
         for (let left = input.windowMs; left > 0; left = until - Date.now()) {
@@ -41,21 +58,16 @@ export function createLivenessActivities(deps: LivenessDeps) {
           context.heartbeat({ consumed });
           if (context.cancellationSignal.aborted) break;
           if (!message) continue;
-          try {
-            const heartbeat = JSON.parse(Buffer.from(message.payload).toString('utf8')) as HeartbeatMessage;
-            const claims = verifyCredential(
-              deps.credentialSecret,
-              message.properties.credential ?? '',
-              Math.floor(Date.now() / 1000),
-            );
-            if (claims.sub === heartbeat.agentId && claims.swarm === input.swarmId) {
-              deps.ledger.record(input.swarmId, heartbeat.agentId, message.publishTime);
-              consumed++;
-            } else {
-              deps.metrics?.malformedHeartbeats.inc();
+          const refusal = await heartbeatRefusal(message);
+          if (refusal) {
+            deps.metrics?.malformedHeartbeats.inc({ reason: refusal });
+            if (!reported.has(refusal)) {
+              reported.add(refusal);
+              context.log.warn('heartbeat refused', { swarmId: input.swarmId, reason: refusal, agentId: message.properties.agentId });
             }
-          } catch {
-            deps.metrics?.malformedHeartbeats.inc();
+          } else {
+            deps.ledger.record(input.swarmId, message.properties.agentId, message.publishTime);
+            consumed++;
           }
           await consumer.ack(message);
         }

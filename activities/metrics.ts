@@ -9,7 +9,11 @@ export function createWorkerMetrics(registry: Registry) {
     signaturesVerified: counter('challenge_signatures_verified_total', 'Challenge signatures checked', ['valid']),
     credentialsIssued: counter('credentials_issued_total', 'Agent credentials issued'),
     heartbeatsConsumed: counter('heartbeats_consumed_total', 'Heartbeats read by the liveness monitor'),
-    malformedHeartbeats: counter('heartbeats_rejected_total', 'Heartbeat messages refused: unparsable, or without a valid credential of their agent'),
+    malformedHeartbeats: counter(
+      'heartbeats_rejected_total',
+      'Heartbeat messages refused, by reason: missing-proof, bad-proof, stale, replayed, unknown-agent, sender-mismatch, malformed',
+      ['reason'],
+    ),
     livenessTransitions: counter('liveness_transitions_total', 'Agents that changed liveness', ['to']),
     updatesAccepted: counter('tuning_updates_accepted_total', 'Model updates aggregated'),
     updatesRejected: counter('tuning_updates_rejected_total', 'Model updates refused, by reason', ['reason']),

@@ -20,7 +20,7 @@ export interface PlainCollectionInput extends RoundInput {
 export interface PlainCollection {
   /** Every message read, accepted or not: acknowledged by the caller once the round's result is stored. */
   held: ReceivedMessage[];
-  /** Agents whose update arrived in time from a participant with a valid credential. */
+  /** Agents whose update arrived in time from a participant, with a valid proof. */
   reported: Set<string>;
   metrics: ReportedMetrics;
 }
@@ -28,13 +28,13 @@ export interface PlainCollection {
 /**
  * Reads updates until every participant reported or the deadline passed,
  * passing each acceptable one to `admit`. `check` vets the sender (participant,
- * credential); `reject` counts a refused message by reason.
+ * proof); `reject` counts a refused message by reason.
  */
 export async function collectPlainly(
   input: PlainCollectionInput,
   consumer: Consumer,
   global: Float32Array,
-  check: (agentId: string, credential: string) => string | undefined,
+  check: (message: ReceivedMessage, agentId: string) => Promise<string | undefined>,
   reject: (reason: string) => void,
   admit: (update: ModelUpdate) => void,
 ): Promise<PlainCollection> {
@@ -62,7 +62,7 @@ export async function collectPlainly(
       reject('late');
       continue;
     }
-    const refusal = check(header.agentId, header.credential);
+    const refusal = await check(message, header.agentId);
     if (refusal) {
       reject(refusal);
       continue;

@@ -43,13 +43,13 @@ export function secureRoundConfig(roundId: string, dimension: number, secure: Se
 /**
  * Runs the four stages: advertise keys (until the round deadline, since agents
  * train first), share keys, masked input, unmask (each stageTimeoutMs).
- * `check` vets a message's sender (participant, credential); rejections are counted by the caller.
+ * `check` vets a message's sender (participant, proof); rejections are counted by the caller.
  */
 export async function collectSecurely(
   input: SecureCollectionInput,
   consumer: Consumer,
   messaging: MessagingPort,
-  check: (agentId: string, credential: string) => string | undefined,
+  check: (message: ReceivedMessage, agentId: string) => Promise<string | undefined>,
   reject: (reason: string) => void,
 ): Promise<SecureCollection> {
   const context = Context.current();
@@ -70,7 +70,7 @@ export async function collectSecurely(
         reject(mismatch ?? 'malformed');
         continue;
       }
-      const refusal = check(header.agentId, header.credential);
+      const refusal = await check(message, header.agentId);
       if (refusal) {
         reject(refusal);
         continue;
@@ -78,7 +78,7 @@ export async function collectSecurely(
       let body: unknown;
       try {
         body = JSON.parse(Buffer.from(message.payload).toString('utf8'));
-        // The credential vouches for the header's agent; the message must speak for the same one.
+        // The proof vouches for the header's agent; the message must speak for the same one.
         if ((body as { from?: unknown }).from !== header.agentId) throw new DomainError('FORBIDDEN', 'sender mismatch');
         const outcome = server.receive(body);
         if (outcome === 'accepted') answered.add(header.agentId);

@@ -7,7 +7,6 @@ import { ApplicationFailure } from '@temporalio/common';
 import { createStrategy } from '../core/aggregation';
 import { ExactWeightedMean } from '../core/aggregation/exact-mean';
 import type { ModelUpdate, ServerState, Strategy, StrategyName, StrategyOptions } from '../core/aggregation/types';
-import { verifyCredential } from '../core/credentials';
 import { centralNoiseStd, gaussianNoise, keyedUniform } from '../core/privacy/gaussian';
 import { mixSeed, seededRandom, shuffle } from '../core/random';
 import {
@@ -21,11 +20,12 @@ import {
   type SecureAggregationSpec,
   type TuningStatus,
 } from '../core/tuning';
+import { MessageProofs } from './message-proofs';
 import { collectPlainly, type ReportedMetrics } from './plain-collection';
 import { collectSecurely, secureRoundConfig } from './secure-collection';
 import type { LocalTraining, Evaluation } from '../core/models/softmax';
 import { swarmTopics } from '../core/topics';
-import type { AgentDirectory, BlobStore, Consumer, MessagingPort, ModelEvaluator, ReceivedMessage } from '../adapters/ports';
+import type { AgentDirectory, AgentKeyDirectory, BlobStore, Consumer, MessagingPort, ModelEvaluator, ReceivedMessage } from '../adapters/ports';
 import type { WorkerMetrics } from './metrics';
 
 export interface TuningDeps {
@@ -33,7 +33,9 @@ export interface TuningDeps {
   blobs: BlobStore;
   directory: AgentDirectory;
   evaluator: ModelEvaluator;
+  /** Keys the DP noise of a round; also verifies the manager's relay proofs. */
   credentialSecret: string;
+  agentKeys: AgentKeyDirectory;
   metrics?: WorkerMetrics;
 }
 
@@ -103,6 +105,7 @@ interface ServerStateBlob {
 }
 
 export function createTuningActivities(deps: TuningDeps) {
+  const proofs = new MessageProofs(deps.agentKeys, deps.credentialSecret);
   const loadParams = async (digest: string): Promise<Float32Array> => {
     const bytes = await deps.blobs.get(digest);
     if (!bytes) throw ApplicationFailure.nonRetryable(`no model blob ${digest}`, 'MODEL_NOT_FOUND');
@@ -242,14 +245,12 @@ export function createTuningActivities(deps: TuningDeps) {
         deps.metrics?.updatesRejected.inc({ reason });
       };
       const participants = new Set(input.participants);
-      const check = (agentId: string, credential: string): string | undefined => {
+      const updatesTopic = swarmTopics(input.swarmId).updates(input.jobId);
+      const check = async (message: ReceivedMessage, agentId: string): Promise<string | undefined> => {
         if (!participants.has(agentId)) return 'not-selected';
-        try {
-          const claims = verifyCredential(deps.credentialSecret, credential, Math.floor(Date.now() / 1000));
-          return claims.sub === agentId ? undefined : 'bad-credential';
-        } catch {
-          return 'bad-credential';
-        }
+        const sender = await proofs.sender(input.swarmId, updatesTopic, message);
+        if (!sender.ok) return sender.reason;
+        return sender.agentId === agentId ? undefined : 'bad-proof';
       };
       try {
         const round = input.secureAggregation
@@ -311,7 +312,7 @@ async function collectPlainRound(
   input: CollectInput,
   global: Float32Array,
   consumer: Consumer,
-  check: (agentId: string, credential: string) => string | undefined,
+  check: (message: ReceivedMessage, agentId: string) => Promise<string | undefined>,
   reject: (reason: string) => void,
 ): Promise<CollectedRound> {
   const strategy = createStrategy(input.strategy, input.strategyOptions);
@@ -330,7 +331,7 @@ async function collectSecureRound(
   messaging: MessagingPort,
   global: Float32Array,
   consumer: Consumer,
-  check: (agentId: string, credential: string) => string | undefined,
+  check: (message: ReceivedMessage, agentId: string) => Promise<string | undefined>,
   reject: (reason: string) => void,
 ): Promise<CollectedRound> {
   if (Context.current().info.attempt > 1) {

@@ -6,6 +6,7 @@ import type { AgentRecord, AgentResources, ChallengeMessage, HeartbeatMessage } 
 import { challengeSigningInput } from '../core/agents';
 import type { LocalTraining } from '../core/models/softmax';
 import { swarmTopics } from '../core/topics';
+import { signAsAgent } from '../core/message-proof';
 import { clipToNorm, cryptoUniform } from '../core/privacy/gaussian';
 import { applyLocalDp } from '../core/privacy/local';
 import { createSecAggAgent, type ServerMessage } from '../core/secagg';
@@ -161,15 +162,24 @@ export class QpAgent {
     throw new Error(`no challenge arrived in the inbox of ${this.agentId} in time`);
   }
 
-  /** Sends one heartbeat with the current credential. */
+  /**
+   * Publishes on a shared topic with this agent's proof (core/message-proof.ts):
+   * an Ed25519 signature by its registration key over the topic, the properties
+   * and the payload. No credential ever travels over messaging.
+   */
+  private publishSigned(topic: string, payload: Uint8Array, properties: Record<string, string>): Promise<string> {
+    return this.options.messaging.publish(topic, payload, {
+      key: this.agentId,
+      properties: signAsAgent(this.keys.privateKey, this.agentId, topic, properties, payload, Date.now()),
+    });
+  }
+
+  /** Sends one heartbeat: signed over messaging, or with the credential over HTTP. */
   async heartbeat(status: { load?: number; energyRemainingWh?: number } = {}): Promise<void> {
     if (!this.credential || !this.agent) throw new Error('register() first');
     if (this.options.heartbeatVia === 'messaging') {
       const message: HeartbeatMessage = { agentId: this.agentId, sentAt: Date.now(), ...status };
-      await this.options.messaging.publish(swarmTopics(this.agent.swarmId).heartbeats, Buffer.from(JSON.stringify(message)), {
-        key: this.agentId,
-        properties: { credential: this.credential },
-      });
+      await this.publishSigned(swarmTopics(this.agent.swarmId).heartbeats, Buffer.from(JSON.stringify(message)), {});
       return;
     }
     await this.call('POST', `/api/v1/swarm/agents/${this.agentId}/heartbeat`, status, this.credential, 0);
@@ -260,22 +270,22 @@ export class QpAgent {
         await this.secureRound(start, global, result);
         return;
       }
-      await this.options.messaging.publish(start.updatesTopic, paramsToBytes(result.params), {
-        key: this.agentId,
-        properties: encodeUpdateHeader({
+      await this.publishSigned(
+        start.updatesTopic,
+        paramsToBytes(result.params),
+        encodeUpdateHeader({
           jobId: start.jobId,
           round: start.round,
           attempt: start.attempt,
           agentId: this.agentId,
           examples: result.examples,
-          credential: this.credential,
           trainLoss: result.loss,
           trainAccuracy: result.accuracy,
           evalLoss: result.evaluation?.loss,
           evalAccuracy: result.evaluation?.accuracy,
           evalExamples: result.evaluation?.examples,
         }),
-      });
+      );
       this.options.onEvent?.({ type: 'round-trained', jobId: start.jobId, round: start.round });
     } catch (error) {
       this.options.onEvent?.({ type: 'round-failed', jobId: start.jobId, round: start.round, error: String(error) });
@@ -294,16 +304,11 @@ export class QpAgent {
     const weight = start.clipNorm !== undefined ? 1 : result.examples;
     const machine = createSecAggAgent(config, this.agentId, undefined, { weight });
     const send = (body: object) =>
-      this.options.messaging.publish(start.updatesTopic, Buffer.from(JSON.stringify(body)), {
-        key: this.agentId,
-        properties: encodeSecAggHeader({
-          jobId: start.jobId,
-          round: start.round,
-          attempt: start.attempt,
-          agentId: this.agentId,
-          credential: this.credential!,
-        }),
-      });
+      this.publishSigned(
+        start.updatesTopic,
+        Buffer.from(JSON.stringify(body)),
+        encodeSecAggHeader({ jobId: start.jobId, round: start.round, attempt: start.attempt, agentId: this.agentId }),
+      );
     const patience = Math.max(0, start.deadlineAt - Date.now()) + 2 * stageTimeoutMs;
     await send(machine.advertiseKeys());
     const shares = await this.secaggRequest(config.roundId, 'shareKeysRequest', patience);
@@ -353,13 +358,10 @@ export class QpAgent {
       type: 'behavior',
       agentId: this.agentId,
       swarmId: this.agent.swarmId,
-      credential: this.credential,
       ...report,
       timestamp: report.timestamp ?? Date.now(),
     };
-    await this.options.messaging.publish(swarmTopics(this.agent.swarmId).behaviors, Buffer.from(JSON.stringify(message)), {
-      key: this.agentId,
-    });
+    await this.publishSigned(swarmTopics(this.agent.swarmId).behaviors, Buffer.from(JSON.stringify(message)), {});
     return { behaviorId: `${this.agentId}:${report.episodeId}` };
   }
 

@@ -5,6 +5,7 @@ import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/c
 import { decodeSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
 import { randomUUID } from 'node:crypto';
 import { PageCursors } from './page-cursor';
+import { signAsManager } from '../core/message-proof';
 import type { CredentialClaims } from '../core/credentials';
 import { behaviorCollection, skillCollection } from '../core/behaviors/collections';
 import type { BehaviorMetric, BehaviorReportMessage, SweepParameters, SweepReport } from '../core/behaviors/types';
@@ -21,8 +22,8 @@ export interface BehaviorServiceOptions {
   taskQueue: string;
   dimension: number;
   metric: BehaviorMetric;
-  /** Signs page cursors, so a cursor this API did not hand out is refused (400), not passed to Temporal. */
-  cursorSecret: string;
+  /** The manager's secret: signs page cursors (a cursor this API did not hand out is a 400) and the reports it relays. */
+  managerSecret: string;
 }
 
 export interface ReportAccepted {
@@ -68,7 +69,7 @@ export class BehaviorService {
     private readonly vectors: VectorPort,
     private readonly options: BehaviorServiceOptions,
   ) {
-    this.cursors = new PageCursors(options.cursorSecret);
+    this.cursors = new PageCursors(options.managerSecret);
   }
 
   private readonly cursors: PageCursors;
@@ -90,9 +91,14 @@ export class BehaviorService {
         : /fitness/.test(checked.message) ? 'fitness' : /context/.test(checked.message) ? 'context' : 'body';
       throw new DomainError('INVALID_ARGUMENT', `${field}: ${checked.message}`, { field, reason: checked.reason });
     }
-    const message: BehaviorReportMessage = { type: 'behavior', swarmId: claims.swarm, credential, ...checked.value };
+    const message: BehaviorReportMessage = { type: 'behavior', swarmId: claims.swarm, ...checked.value };
     const topic = swarmTopics(claims.swarm).behaviors;
-    await this.messaging.publish(topic, Buffer.from(JSON.stringify(message)), { key: claims.sub });
+    const payload = Buffer.from(JSON.stringify(message));
+    const sentAt = Date.now();
+    await this.messaging.publish(topic, payload, {
+      key: claims.sub,
+      properties: signAsManager(this.options.managerSecret, claims.sub, topic, {}, payload, sentAt),
+    });
     return { accepted: true, behaviorId: behaviorId(claims.sub, body.episodeId), topic };
   }
 

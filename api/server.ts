@@ -59,7 +59,7 @@ export async function startApiServer(deps: {
     taskQueue: config.QP_TASK_QUEUE,
     dimension: config.QP_BEHAVIOR_DIMENSION,
     metric: config.QP_BEHAVIOR_METRIC,
-    cursorSecret: deps.credentialSecret,
+    managerSecret: deps.credentialSecret,
   });
   let closing = false;
   const readiness = async (): Promise<Readiness> => {

@@ -10,6 +10,7 @@ import { assignSwarm, swarmTopics } from '../core/topics';
 import type { MessagingPort } from '../adapters/ports';
 import { PageCursors } from './page-cursor';
 import { workflowCallError } from './temporal-errors';
+import { signAsManager } from '../core/message-proof';
 import {
   REGISTRATION_WORKFLOW,
   deregisterUpdate,
@@ -72,7 +73,7 @@ export class SwarmService {
         workflowId,
         taskQueue: this.options.taskQueue,
         args: [input],
-        memo: { resources: profile.resources },
+        memo: { resources: profile.resources, publicKey: profile.publicKey },
         typedSearchAttributes: [
           { key: AgentIdKey, value: profile.agentId },
           { key: SwarmIdKey, value: profile.swarmId },
@@ -119,16 +120,18 @@ export class SwarmService {
     return claims;
   }
 
-  /** Forwards a heartbeat to the swarm's topic with the credential that vouched for it. */
-  async heartbeat(
-    claims: CredentialClaims,
-    credential: string,
-    body: Omit<HeartbeatMessage, 'agentId' | 'sentAt'>,
-  ): Promise<void> {
-    const message: HeartbeatMessage = { agentId: claims.sub, sentAt: Date.now(), ...body };
-    await this.messaging.publish(swarmTopics(claims.swarm).heartbeats, Buffer.from(JSON.stringify(message)), {
+  /**
+   * Forwards a heartbeat that arrived over HTTP to the swarm's topic, under the
+   * manager's relay proof: the credential that vouched for it stays on HTTP.
+   */
+  async heartbeat(claims: CredentialClaims, body: Omit<HeartbeatMessage, 'agentId' | 'sentAt'>): Promise<void> {
+    const sentAt = Date.now();
+    const message: HeartbeatMessage = { agentId: claims.sub, sentAt, ...body };
+    const topic = swarmTopics(claims.swarm).heartbeats;
+    const payload = Buffer.from(JSON.stringify(message));
+    await this.messaging.publish(topic, payload, {
       key: claims.sub,
-      properties: { credential },
+      properties: signAsManager(this.options.credentialSecret, claims.sub, topic, {}, payload, sentAt),
     });
   }
 

@@ -97,7 +97,6 @@ export interface SecAggHeader {
   round: number;
   attempt: number;
   agentId: string;
-  credential: string;
 }
 
 export function encodeSecAggHeader(header: SecAggHeader): Record<string, string> {
@@ -107,7 +106,6 @@ export function encodeSecAggHeader(header: SecAggHeader): Record<string, string>
     round: String(header.round),
     attempt: String(header.attempt),
     agentId: header.agentId,
-    credential: header.credential,
   };
 }
 
@@ -116,8 +114,8 @@ export function decodeSecAggHeader(properties: Record<string, string>): SecAggHe
   const round = Number(properties.round);
   const attempt = Number(properties.attempt);
   if (!Number.isInteger(round) || !Number.isInteger(attempt)) return undefined;
-  if (!properties.agentId || !properties.credential || !properties.jobId) return undefined;
-  return { jobId: properties.jobId, round, attempt, agentId: properties.agentId, credential: properties.credential };
+  if (!properties.agentId || !properties.jobId) return undefined;
+  return { jobId: properties.jobId, round, attempt, agentId: properties.agentId };
 }
 
 /** Binds a secure-aggregation round to its job, round and attempt. */
@@ -141,7 +139,6 @@ export interface UpdateHeader {
   attempt: number;
   agentId: string;
   examples: number;
-  credential: string;
   trainLoss?: number;
   trainAccuracy?: number;
   /** The round's global model scored on the agent's own data, before training. */
@@ -158,7 +155,6 @@ export function encodeUpdateHeader(header: UpdateHeader): Record<string, string>
     attempt: String(header.attempt),
     agentId: header.agentId,
     examples: String(header.examples),
-    credential: header.credential,
     ...(header.trainLoss !== undefined ? { trainLoss: String(header.trainLoss) } : {}),
     ...(header.trainAccuracy !== undefined ? { trainAccuracy: String(header.trainAccuracy) } : {}),
     ...(header.evalLoss !== undefined ? { evalLoss: String(header.evalLoss) } : {}),
@@ -173,7 +169,7 @@ export function decodeUpdateHeader(properties: Record<string, string>): UpdateHe
   const attempt = Number(properties.attempt);
   const examples = Number(properties.examples);
   if (!Number.isInteger(round) || !Number.isInteger(attempt) || !Number.isFinite(examples)) return undefined;
-  if (!properties.agentId || !properties.credential || !properties.jobId) return undefined;
+  if (!properties.agentId || !properties.jobId) return undefined;
   const optional = (key: string) => (properties[key] !== undefined ? Number(properties[key]) : undefined);
   return {
     jobId: properties.jobId,
@@ -181,7 +177,6 @@ export function decodeUpdateHeader(properties: Record<string, string>): UpdateHe
     attempt,
     agentId: properties.agentId,
     examples,
-    credential: properties.credential,
     trainLoss: optional('trainLoss'),
     trainAccuracy: optional('trainAccuracy'),
     evalLoss: optional('evalLoss'),

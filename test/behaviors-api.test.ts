@@ -1,6 +1,7 @@
 // The behavior and skill routes, end to end on the embedded test stack: real
 // Temporal dev server, real worker running behaviorSweep, real HTTP API,
 // reference SDK agents. Every route, with good and bad input.
+import { TestAgentKeys } from './support/agent-keys';
 import { randomUUID } from 'node:crypto';
 import { QpAgent } from '../agents/sdk';
 import { SweepIdKey } from '../core/search-attributes';
@@ -72,7 +73,7 @@ describe('behavior discovery REST API', () => {
   });
 
   describe('POST /api/v1/behaviors/reports', () => {
-    it('an agent posts a report with its credential: 202, and the report is on its swarm topic with that credential', async () => {
+    it('an agent posts a report with its credential: 202, and the report is on its swarm topic under the manager\'s relay proof, without the credential', async () => {
       const listener = await stack.ports.messaging.subscribe(swarmTopics(otherSwarm).behaviors, 'api-test', {
         initialPosition: 'latest',
       });
@@ -93,10 +94,11 @@ describe('behavior discovery REST API', () => {
         swarmId: otherSwarm,
         episodeId: 'e1',
         fitness: 0.7,
-        credential: stranger.token,
         context: { task: 'forage' },
       });
       expect(typeof published.timestamp).toBe('number');
+      expect(message!.properties).toMatchObject({ agentId: stranger.agentId, relay: 'manager' });
+      expect(Buffer.from(message!.payload).toString() + JSON.stringify(message!.properties)).not.toContain(stranger.token!);
       await listener.close();
     });
 
@@ -137,10 +139,9 @@ describe('behavior discovery REST API', () => {
         }
       }
       // Refused by the sweep: another swarm's agent writing to this swarm's topic, and garbage.
-      await stack.ports.messaging.publish(
-        swarmTopics(swarmId).behaviors,
-        Buffer.from(JSON.stringify({ agentId: stranger.agentId, episodeId: 'x', descriptor: [0, 0, 0, 0], fitness: 1, timestamp: 1, credential: stranger.token })),
-      );
+      const topic = swarmTopics(swarmId).behaviors;
+      const foreign = Buffer.from(JSON.stringify({ agentId: stranger.agentId, episodeId: 'x', descriptor: [0, 0, 0, 0], fitness: 1, timestamp: 1 }));
+      await stack.ports.messaging.publish(topic, foreign, { properties: new TestAgentKeys([stranger.agentId]).sign(stranger.agentId, topic, foreign) });
       await stack.ports.messaging.publish(swarmTopics(swarmId).behaviors, Buffer.from('not json'));
       // k 15 (the default) > the 11 others of the discovered cluster: its members stay novel.
       report = await sweep(swarmId, { k: 15, minPts: 3 });
@@ -149,7 +150,7 @@ describe('behavior discovery REST API', () => {
     it('the sweep reports what it drained, refused, scored and found', () => {
       expect(report.swarmId).toBe(swarmId);
       expect(report.counts).toMatchObject({ received: 38, accepted: 36, rejected: 2, archive: 36 });
-      expect(report.rejections).toEqual({ bad_credential: 1, malformed: 1 });
+      expect(report.rejections).toEqual({ unknown_agent: 1, malformed: 1 });
       expect(report.parameters).toMatchObject({ metric: 'L2', dimension: DIMENSION, k: 15, minPts: 3 });
       expect(report.strategies).toHaveLength(1);
       expect(report.strategies[0]).toMatchObject({

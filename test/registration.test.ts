@@ -3,6 +3,7 @@
 import { generateKeyPairSync, sign } from 'node:crypto';
 import type { AgentRecord, ChallengeMessage } from '../core/agents';
 import { challengeSigningInput } from '../core/agents';
+import { signAsAgent } from '../core/message-proof';
 import { swarmTopics } from '../core/topics';
 import { QpAgent, ApiError } from '../agents/sdk';
 import type { Embedded } from '../workers/embedded';
@@ -190,8 +191,10 @@ describe('agent registration on a real Temporal server', () => {
     await agent.close();
   });
 
-  it('heartbeats published straight on the swarm topic keep an agent alive; forged ones do not', async () => {
+  it('heartbeats published straight on the swarm topic keep an agent alive; forged, unsigned and replayed ones do not', async () => {
     const agent = newAgent(stack, swarmId, uniqueId('direct'), 200, 'messaging');
+    const topic = swarmTopics(swarmId).heartbeats;
+    const tap = await stack.ports.messaging.subscribe(topic, uniqueId('tap'), { initialPosition: 'latest' });
     await agent.register();
     agent.startHeartbeats();
     await waitFor('the monitor to have seen heartbeats', async () => {
@@ -199,22 +202,47 @@ describe('agent registration on a real Temporal server', () => {
       return /heartbeats_consumed_total [1-9]/.test(text) ? true : undefined;
     });
     agent.stopHeartbeats();
+    // What travels on the shared topic: the agent's id, a send time and a signature; never its credential.
+    const real = await waitFor('a real heartbeat on the topic', async () => {
+      // Other agents of the swarm heartbeat too: read until this agent's, or the topic is quiet.
+      for (let message = await tap.receive(200); message; message = await tap.receive(200)) {
+        await tap.ack(message);
+        if (message.properties.agentId === agent.agentId) return message;
+      }
+      return undefined;
+    });
+    await tap.close();
+    expect(Object.keys(real.properties).sort()).toEqual(['agentId', 'proof', 'sentAt']);
+    expect(JSON.stringify(real.properties)).not.toContain(agent.token!);
     await waitFor('the agent to be LOST', async () =>
       (await getAgent(stack, agent.agentId)).status === 'LOST' ? true : undefined,
     );
-    // Someone without the agent's credential speaks for it: it stays LOST.
+    const stranger = generateKeyPairSync('ed25519').privateKey;
+    const refused = async (reason: string): Promise<number> => {
+      const text = await stack.workerRegistry.getSingleMetricAsString('qp_manager_worker_heartbeats_rejected_total');
+      const line = text.split('\n').find((l) => l.includes(`reason="${reason}"`));
+      return line ? Number(line.trim().split(' ').pop()) : 0;
+    };
+    const before = { bad: await refused('bad-proof'), missing: await refused('missing-proof'), replayed: await refused('replayed') };
+    // Someone without the agent's key speaks for it: signed by another key, carrying the agent's own
+    // bearer credential the old way, or replaying the agent's real heartbeat. It stays LOST.
     const forge = setInterval(() => {
-      void stack.ports.messaging.publish(
-        swarmTopics(swarmId).heartbeats,
-        Buffer.from(JSON.stringify({ agentId: agent.agentId, sentAt: Date.now() })),
-        { key: agent.agentId, properties: { credential: 'qpc1.e30.forged' } },
-      );
+      const payload = Buffer.from(JSON.stringify({ agentId: agent.agentId, sentAt: Date.now() }));
+      void stack.ports.messaging.publish(topic, payload, {
+        key: agent.agentId,
+        properties: signAsAgent(stranger, agent.agentId, topic, {}, payload, Date.now()),
+      });
+      void stack.ports.messaging.publish(topic, payload, { key: agent.agentId, properties: { credential: agent.token! } });
+      void stack.ports.messaging.publish(topic, real.payload, { key: agent.agentId, properties: real.properties });
     }, 100);
     try {
-      await waitFor('the forged heartbeats to be refused', async () => {
-        const text = await stack.workerRegistry.getSingleMetricAsString('qp_manager_worker_heartbeats_rejected_total');
-        return /heartbeats_rejected_total [1-9]/.test(text) ? true : undefined;
-      });
+      await waitFor('each kind of forgery to be refused and counted by reason', async () =>
+        (await refused('bad-proof')) > before.bad &&
+        (await refused('missing-proof')) > before.missing &&
+        (await refused('replayed')) > before.replayed
+          ? true
+          : undefined,
+      );
       expect((await getAgent(stack, agent.agentId)).status).toBe('LOST');
     } finally {
       clearInterval(forge);

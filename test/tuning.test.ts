@@ -169,7 +169,7 @@ describe('federated tuning on a real Temporal server', () => {
     const huge: Trainer = async (task) => ({ params: task.global.map(() => 1e6), examples: 10 });
     const wrongSize: Trainer = async () => ({ params: new Float32Array(3), examples: 10 });
     const swarmId = await swarmOf([noopTrainer, noopTrainer, nan, huge, wrongSize]);
-    // An outsider who is not a participant and has no credential has written to the topic already.
+    // An outsider who is not a participant and has no key has written to the topic already.
     const jobId = uniqueId('poison');
     for (let i = 0; i < 3; i++) {
       await stack.ports.messaging.publish(swarmTopics(swarmId).updates(jobId), new Uint8Array(DIGITS_DIMENSION * 4), {
@@ -179,7 +179,6 @@ describe('federated tuning on a real Temporal server', () => {
           attempt: 1,
           agentId: 'intruder',
           examples: 1000,
-          credential: 'qpc1.forged.forged',
         }),
       });
     }

@@ -11,6 +11,7 @@ import { createRegistrationActivities } from '../activities/registration';
 import { createTuningActivities } from '../activities/tuning';
 import { DigitsEvaluator } from '../adapters/datasets/digits-evaluator';
 import { TemporalAgentDirectory } from '../adapters/temporal/agent-directory';
+import { TemporalAgentKeys } from '../adapters/temporal/agent-keys';
 import { TemporalLivenessDirectory } from '../adapters/temporal/liveness-directory';
 import type { Ports } from './ports';
 import { temporalCheck, type ReadinessCheck } from '../api/health';
@@ -80,6 +81,7 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
   const behaviors = options.behaviors ?? behaviorOptions();
   // Idempotent: every worker start brings the Schedule in line with the config.
   await ensureBehaviorSweepSchedule(options.client, options.taskQueue, behaviors);
+  const agentKeys = new TemporalAgentKeys(options.client, options.namespace);
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
@@ -96,6 +98,7 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
       ...createLivenessActivities({
         messaging: options.ports.messaging,
         ledger: new HeartbeatLedger(),
+        agentKeys,
         credentialSecret: options.credentialSecret,
         metrics,
       }),
@@ -104,6 +107,7 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
         blobs: options.ports.blobs,
         directory: new TemporalAgentDirectory(options.client, options.namespace),
         evaluator: new DigitsEvaluator(),
+        agentKeys,
         credentialSecret: options.credentialSecret,
         metrics,
       }),
@@ -112,6 +116,7 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
         vectors: options.ports.vectors,
         blobs: options.ports.blobs,
         registry: new TemporalBehaviorRegistry(options.client, options.namespace, options.taskQueue),
+        agentKeys,
         credentialSecret: options.credentialSecret,
         settings: behaviors.settings,
         metrics: createBehaviorMetrics(options.registry ?? new Registry()),

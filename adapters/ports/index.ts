@@ -9,3 +9,4 @@ export * from './agent-directory';
 export * from './model-evaluator';
 export * from './liveness-directory';
 export * from './behavior-registry';
+export * from './agent-keys';

@@ -33,7 +33,7 @@ export function swarmRoutes(swarm: SwarmService, adminToken: string | undefined)
     const token = bearerToken(req);
     const claims = swarm.authenticateAgent(token, id);
     const body = parse(heartbeatSchema, req.body, 'body');
-    await swarm.heartbeat(claims, token, body);
+    await swarm.heartbeat(claims, body);
     res.status(202).json({ accepted: true });
   });
 

@@ -22,15 +22,15 @@ export interface BehaviorReport {
 export interface BehaviorReportMessage extends BehaviorReport {
   type: 'behavior';
   swarmId: string;
-  credential: string;
 }
 
 export const REJECTION_REASONS = [
   'malformed',
   'wrong_dimension',
   'not_finite',
-  'missing_credential',
-  'bad_credential',
+  'missing_proof',
+  'bad_proof',
+  'stale_proof',
   'unknown_agent',
 ] as const;
 export type RejectionReason = (typeof REJECTION_REASONS)[number];

@@ -1,6 +1,5 @@
 // Validation of behavior reports from the topic (any producer) and the API.
 import { ID_PATTERN } from '../agents';
-import { verifyCredential, type CredentialClaims } from '../credentials';
 import type { BehaviorReport, RejectionReason } from './types';
 
 /** Episode ids: safe in vector-store ids and filter expressions. */
@@ -60,29 +59,4 @@ export function validateBehaviorReport(raw: unknown, dimension: number): Validat
       ...(context ? { context } : {}),
     },
   };
-}
-
-/**
- * Checks that a credential is valid now and belongs to the reporting agent in
- * this swarm. A report without one, or with another agent's, is refused.
- */
-export function checkReportCredential(
-  secret: string,
-  credential: unknown,
-  agentId: string,
-  swarmId: string,
-  nowSeconds: number,
-): Validated<CredentialClaims> {
-  if (typeof credential !== 'string' || credential.length === 0) {
-    return reject('missing_credential', 'the report carries no agent credential');
-  }
-  let claims: CredentialClaims;
-  try {
-    claims = verifyCredential(secret, credential, nowSeconds);
-  } catch (error) {
-    return reject('bad_credential', (error as Error).message);
-  }
-  if (claims.sub !== agentId) return reject('bad_credential', 'the credential belongs to another agent');
-  if (claims.swarm !== swarmId) return reject('bad_credential', `the credential is for swarm ${claims.swarm}`);
-  return { ok: true, value: claims };
 }

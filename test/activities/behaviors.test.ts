@@ -15,14 +15,12 @@ import { MemoryMessaging } from '../../adapters/memory/messaging';
 import { MemoryVectors } from '../../adapters/memory/vectors';
 import { behaviorCollection, skillCollection } from '../../core/behaviors/collections';
 import { DEFAULT_SWEEP_PARAMETERS, type ScoredBehavior, type SkillMessage } from '../../core/behaviors/types';
-import { issueCredential } from '../../core/credentials';
+import { TestAgentKeys } from '../support/agent-keys';
 import { swarmTopics } from '../../core/topics';
 
 const SECRET = 'behavior-test-secret-0123456789abcdef';
 const SWARM = 'swarm-b';
-const now = () => Math.floor(Date.now() / 1000);
-const credentialOf = (agentId: string, swarm = SWARM) =>
-  issueCredential(SECRET, { sub: agentId, swarm, gen: 1, iat: now(), exp: now() + 600 });
+const TOPIC = swarmTopics(SWARM).behaviors;
 
 /** A mock activity context that logs only errors; run() keeps the activity's own types. */
 function mockContext(info: Partial<Info> = {}) {
@@ -50,16 +48,30 @@ function setUp(agents = ['a1', 'a2'], batchSize = 3) {
   const vectors = new MemoryVectors();
   const blobs = new MemoryBlobStore();
   const reg = registry(agents);
+  // Every agent that reports has a key except 'stranger'; the registry may not know it yet ('late').
+  const keys = new TestAgentKeys(['a1', 'a2', 'late']);
   const activities = createBehaviorActivities({
     messaging,
     vectors,
     blobs,
     registry: reg,
+    agentKeys: keys,
     credentialSecret: SECRET,
     settings: { dimension: 3, metric: 'L2', batchSize, maxReports: 1000, drainIdleMs: 50 },
   });
-  const publish = (payload: unknown) =>
-    messaging.publish(swarmTopics(SWARM).behaviors, Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload)));
+  /** Publishes as `signer` (by default the report's own agent); signer null publishes without a proof. */
+  const publish = (payload: unknown, signer?: string | null) => {
+    const bytes = Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload));
+    const claimed = (): string | undefined => {
+      try {
+        return (JSON.parse(bytes.toString()) as { agentId?: string }).agentId;
+      } catch {
+        return undefined;
+      }
+    };
+    const by = signer === undefined ? claimed() : signer;
+    return messaging.publish(TOPIC, bytes, { properties: by ? keys.sign(by, TOPIC, bytes) : {} });
+  };
   const report = (agentId: string, episode: number, descriptor = [episode, 0, 0], extra: object = {}) => ({
     type: 'behavior',
     agentId,
@@ -68,24 +80,25 @@ function setUp(agents = ['a1', 'a2'], batchSize = 3) {
     descriptor,
     fitness: 0.5,
     timestamp: Date.now(),
-    credential: credentialOf(agentId),
     ...extra,
   });
-  return { messaging, vectors, blobs, reg, activities, publish, report };
+  return { messaging, vectors, blobs, reg, activities, publish, report, keys };
 }
 
 describe('ingestBehaviorReports', () => {
   it('stores and scores the good reports and counts each refused one by its reason', async () => {
-    const { activities, publish, report, vectors, blobs } = setUp();
+    const { activities, publish, report, vectors, blobs, messaging } = setUp();
     for (let e = 0; e < 3; e++) await publish(report('a1', e));
     await publish(report('a2', 0, [0, 1, 0]));
     await publish(report('a2', 1, [0, 1, 0, 5])); // wrong dimension
     // 1e999 is valid JSON and parses to Infinity.
     await publish(JSON.stringify(report('a2', 2)).replace('"descriptor":[2,0,0]', '"descriptor":[2,1e999,0]'));
-    await publish(report('a2', 3, [0, 0, 1], { credential: 'qpc1.forged.mac' }));
-    await publish(report('a2', 4, [0, 0, 1], { credential: undefined }));
-    await publish(report('a2', 5, [0, 0, 1], { credential: credentialOf('a1') })); // another agent's
-    await publish(report('stranger', 0)); // valid credential, never registered
+    const forged = report('a2', 3, [0, 0, 1]);
+    const bytes = Buffer.from(JSON.stringify(forged));
+    await messaging.publish(TOPIC, bytes, { properties: new TestAgentKeys(['a2']).sign('a2', TOPIC, bytes) }); // another key
+    await publish(report('a2', 4, [0, 0, 1]), null); // no proof
+    await publish(report('a2', 5, [0, 0, 1]), 'a1'); // signed by another agent
+    await publish(report('stranger', 0)); // a valid signature by a key nobody registered
     await publish('{not json');
     await publish(report('a2', 6, [0, 0, 1], { fitness: 'high' }));
     const heartbeats: IngestProgress[] = [];
@@ -99,7 +112,7 @@ describe('ingestBehaviorReports', () => {
       received: 12,
       accepted: 4,
       archive: 4,
-      rejections: { wrong_dimension: 1, not_finite: 1, bad_credential: 2, missing_credential: 1, unknown_agent: 1, malformed: 2 },
+      rejections: { wrong_dimension: 1, not_finite: 1, bad_proof: 2, missing_proof: 1, unknown_agent: 1, malformed: 2 },
     });
     // Batches that accepted nothing leave no blob.
     expect(result.scoredBlobs).toHaveLength(2);
@@ -152,19 +165,19 @@ describe('ingestBehaviorReports', () => {
 
   it('stops at maxReports and leaves the rest for the next sweep', async () => {
     const messaging = new MemoryMessaging();
+    const keys = new TestAgentKeys(['a1']);
     const activities = createBehaviorActivities({
       messaging,
       vectors: new MemoryVectors(),
       blobs: new MemoryBlobStore(),
       registry: registry(['a1']),
+      agentKeys: keys,
       credentialSecret: SECRET,
       settings: { dimension: 3, metric: 'L2', batchSize: 4, maxReports: 5, drainIdleMs: 50 },
     });
     for (let e = 0; e < 8; e++) {
-      await messaging.publish(
-        swarmTopics(SWARM).behaviors,
-        Buffer.from(JSON.stringify({ agentId: 'a1', episodeId: `e${e}`, descriptor: [e, 0, 0], fitness: 1, timestamp: 1, credential: credentialOf('a1') })),
-      );
+      const bytes = Buffer.from(JSON.stringify({ agentId: 'a1', episodeId: `e${e}`, descriptor: [e, 0, 0], fitness: 1, timestamp: 1 }));
+      await messaging.publish(TOPIC, bytes, { properties: keys.sign('a1', TOPIC, bytes) });
     }
     const run = () => mockContext().call(activities.ingestBehaviorReports, { swarmId: SWARM, reportId: 'r', k: 2 });
 

@@ -5,8 +5,7 @@ import { descriptorDistance, distanceBetween, median, novelty } from '../../core
 import { discoverStrategies, resolveParameters, selectCandidates } from '../../core/behaviors/strategies';
 import { behaviorCollection, skillCollection } from '../../core/behaviors/collections';
 import { DEFAULT_SWEEP_PARAMETERS, type ScoredBehavior } from '../../core/behaviors/types';
-import { behaviorId, checkReportCredential, validateBehaviorReport } from '../../core/behaviors/validation';
-import { issueCredential } from '../../core/credentials';
+import { behaviorId, validateBehaviorReport } from '../../core/behaviors/validation';
 
 const euclid = (a: number[], b: number[]) => distanceBetween('L2', a, b);
 
@@ -200,26 +199,6 @@ describe('behavior report validation', () => {
     const result = validateBehaviorReport({ ...good, timestamp: '2026-11-25T10:00:00Z' }, 3);
 
     expect(result).toMatchObject({ ok: true, value: { timestamp: Date.parse('2026-11-25T10:00:00Z') } });
-  });
-
-  describe('credentials', () => {
-    const secret = 's'.repeat(32);
-    const now = 1_700_000_000;
-    const credential = issueCredential(secret, { sub: 'agent-1', swarm: 'swarm-a', gen: 1, iat: now, exp: now + 60 });
-
-    it("accepts the reporting agent's own credential for its swarm", () => {
-      expect(checkReportCredential(secret, credential, 'agent-1', 'swarm-a', now)).toMatchObject({ ok: true });
-    });
-
-    it.each([
-      ['missing_credential', 'no credential', undefined, 'agent-1', 'swarm-a', now],
-      ['bad_credential', 'a forged credential', 'qpc1.garbage.mac', 'agent-1', 'swarm-a', now],
-      ['bad_credential', "another agent's credential", credential, 'agent-2', 'swarm-a', now],
-      ['bad_credential', 'a credential of another swarm', credential, 'agent-1', 'swarm-b', now],
-      ['bad_credential', 'an expired credential', credential, 'agent-1', 'swarm-a', now + 61],
-    ])('refuses as %s: %s', (reason, _what, token, agentId, swarmId, at) => {
-      expect(checkReportCredential(secret, token, agentId, swarmId, at)).toMatchObject({ ok: false, reason });
-    });
   });
 });
 
