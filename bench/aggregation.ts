@@ -1,5 +1,5 @@
 // FedAvg aggregation throughput, side by side in one run on the same sizes:
-//   (a) ours, 2 threads over shared memory (adapters/compute/parallel-weighted-sum.ts)
+//   (a) ours, 2 threads over shared memory (bench/support/parallel-weighted-sum.ts)
 //   (b) ours, the single-thread SIMD kernel over the same bytes (core/aggregation/kernel.ts)
 //   (b') ours, the streaming FedAvg round that createStrategy('fedavg') returns (ring of 4 slots)
 //   (c) ours, the plain-JS streaming FedAvg (the fallback without WebAssembly SIMD)
@@ -15,7 +15,7 @@
 // (identical values are not needed for throughput).
 //   npx tsx bench/aggregation.ts [--n 100] [--d 1000000] [--repeats 7]
 import { spawnSync } from 'node:child_process';
-import { ParallelWeightedSum } from '../adapters/compute/parallel-weighted-sum';
+import { ParallelWeightedSum } from './support/parallel-weighted-sum';
 import { createFedAvg } from '../core/aggregation/fedavg';
 import { WeightedSumArena } from '../core/aggregation/kernel';
 import type { ModelUpdate, Strategy } from '../core/aggregation/types';

@@ -19,7 +19,7 @@
 // Memory layout of an arena (byte offsets, all 64-byte aligned, see `arenaLayout`):
 //   [table: update pointers i32 × slots][weights f64 × slots][acc f64 × D][out f32 × D][slot 0 f32 × D]…
 // The module imports its memory, so the same bytes run over a private memory here or a
-// shared one across worker threads (adapters/compute/parallel-weighted-sum.ts).
+// shared one across worker threads (bench/support/parallel-weighted-sum.ts, a benchmark's 2-thread runner).
 
 // The project's lib setting (ES2022, no DOM) carries no WebAssembly types, and @types/node 20
 // declares none: the little used here is typed locally instead of declaring globals that could
