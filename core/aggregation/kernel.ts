@@ -277,6 +277,12 @@ function codeEntry(locals: Array<[number, number]>, body: number[]): number[] {
   return [...uleb(fn.length), ...fn];
 }
 
+/**
+ * The assembler pieces above, for the project's other hand-assembled kernels (the exact mean in
+ * exact-kernel.ts): LEB128 encoders, sections, and the instruction helpers.
+ */
+export const asm = { uleb, sleb, name, vec, section, codeEntry, get, set, i32c, memarg, simd, op, I32, F64, V128 } as const;
+
 /** The kernel module's bytes; `shared` makes it import a shared memory (for worker threads). */
 export function weightedSumModuleBytes(shared: boolean): Uint8Array {
   const foldType = [0x60, ...vec([[I32], [I32], [I32], [I32], [I32], [I32], [I32], [I32]]), ...vec([])];
