@@ -3,9 +3,13 @@
 // arithmetic where WebAssembly SIMD is missing (and for the few coordinates past the last
 // multiple of four).
 //
-//   tileMax(ptrs, weights, count, lo, hi) -> f64
+//   tileMax(ptrs, weights, count, lo, hi, mins) -> f64
 //     max over k < count of weights[k] · max_{lo <= i < hi} |x_k[i]|, x_k the float32 vector at
-//     byte address ptrs[k]; NaN if any x is NaN. (hi - lo) must be a multiple of 4.
+//     byte address ptrs[k]; NaN if any x is NaN. Writes mins[k] = the least nonzero |x_k[i]|
+//     (float32; 0 when all are zero). (hi - lo) must be a multiple of 4.
+//   foldFast(hiBins, loBins, ptrs, weights, count, lo, hi)
+//     fold's first step, then loBins[i] += r: exact (e = 0) when every product is a multiple of
+//     the low bin's ulp, which the caller checks from mins. (hi - lo) a multiple of 8.
 //   fold(hiBins, loBins, ptrs, weights, count, lo, hi, spillIdx, spillRem) -> i32
 //     for i in [lo, hi) (a multiple of 4 long) and every k < count, in order:
 //       p = weights[k] · x_k[i]                      (exact: see the weight split)
@@ -35,12 +39,18 @@ const x = {
   v128Or: simd(0x50),
   v128AnyTrue: simd(0x53),
   i32Store: (offset: number) => [0x36, ...memarg(2, offset)],
+  i32x4Sub: simd(0xb1),
+  i32x4MinU: simd(0xb7),
+  i32x4Lane0: [...simd(0x1b), 0],
+  /** i8x16.shuffle of a vector with itself, picking 32-bit lanes. */
+  shuffle32: (lanes: number[]) => [...simd(0x0d), ...lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3])],
 };
 
 function tileMaxBody(): number[] {
-  const ptrs = 0, wts = 1, count = 2, lo = 3, hi = 4;
-  const k = 5, a = 6, end = 7, m = 8, v = 9;
+  const ptrs = 0, wts = 1, count = 2, lo = 3, hi = 4, mins = 5;
+  const k = 6, a = 7, end = 8, m = 9, v = 10, mn = 11, y = 12, ones = 13;
   return [
+    ...i32c(1), ...x.i32x4Splat, ...set(ones),
     ...i32c(0), ...set(k),
     ...op.block, ...op.loop,
     ...get(k), ...get(count), ...op.i32GeU, ...op.brIf(1),
@@ -49,12 +59,21 @@ function tileMaxBody(): number[] {
     ...get(a), ...get(hi), ...i32c(2), ...op.i32Shl, ...op.i32Add, ...set(end),
     ...get(a), ...get(lo), ...i32c(2), ...op.i32Shl, ...op.i32Add, ...set(a),
     ...i32c(0), ...x.i32x4Splat, ...set(v),
+    ...i32c(-1), ...x.i32x4Splat, ...set(mn),
     ...op.block, ...op.loop,
     ...get(a), ...get(end), ...op.i32GeU, ...op.brIf(1),
-    ...get(v), ...get(a), ...op.v128Load(0), ...x.f32x4Abs, ...x.f32x4Max, ...set(v),
+    ...get(a), ...op.v128Load(0), ...x.f32x4Abs, ...set(y),
+    ...get(v), ...get(y), ...x.f32x4Max, ...set(v),
+    // |x| bits − 1 as unsigned: zero wraps to the largest, so the minimum skips zeros
+    ...get(mn), ...get(y), ...get(ones), ...x.i32x4Sub, ...x.i32x4MinU, ...set(mn),
     ...get(a), ...i32c(16), ...op.i32Add, ...set(a),
     ...op.br(0),
     ...op.end, ...op.end,
+    // mins[k] = (min over lanes of mn) + 1: the bits of the least nonzero |x|, or 0 if none
+    ...get(mn), ...get(mn), ...get(mn), ...x.shuffle32([2, 3, 0, 1]), ...x.i32x4MinU, ...set(mn),
+    ...get(mn), ...get(mn), ...get(mn), ...x.shuffle32([1, 0, 3, 2]), ...x.i32x4MinU, ...set(mn),
+    ...get(mins), ...get(k), ...i32c(2), ...op.i32Shl, ...op.i32Add,
+    ...get(mn), ...x.i32x4Lane0, ...i32c(1), ...op.i32Add, ...x.i32Store(0),
     // m = max(m, f64(max lane of v) · weights[k])
     ...get(m),
     ...get(v), ...x.f32x4Lane(0), ...get(v), ...x.f32x4Lane(1), ...x.f32Max,
@@ -66,6 +85,53 @@ function tileMaxBody(): number[] {
     ...op.br(0),
     ...op.end, ...op.end,
     ...get(m),
+  ];
+}
+
+/**
+ * foldFast: fold without the low remainder, lo += r. Exact when every product is a multiple
+ * of the low bin's ulp (the caller checks that from tileMax's minima). Groups of 8 coordinates.
+ */
+function foldFastBody(): number[] {
+  const hiB = 0, loB = 1, ptrs = 2, wts = 3, count = 4, lo = 5, hi = 6;
+  const c = 7, k = 8, p = 9, ih = 10, il = 11, ix = 12;
+  const h = [13, 14, 15, 16], l = [17, 18, 19, 20], w = 21, s = 22, r = 23;
+  const lanes: number[] = [];
+  for (let j = 0; j < 4; j++) {
+    lanes.push(
+      ...get(p), ...op.v128Load64Zero(8 * j), ...op.f64x2PromoteLow, ...get(w), ...op.f64x2Mul, ...set(r),
+      ...get(h[j]), ...get(r), ...op.f64x2Add, ...set(s),
+      ...get(l[j]), ...get(r), ...get(s), ...get(h[j]), ...x.f64x2Sub, ...x.f64x2Sub, ...op.f64x2Add, ...set(l[j]),
+      ...get(s), ...set(h[j]),
+    );
+  }
+  const loadState: number[] = [];
+  const storeState: number[] = [];
+  for (let j = 0; j < 4; j++) {
+    loadState.push(...get(ih), ...op.v128Load(16 * j), ...set(h[j]), ...get(il), ...op.v128Load(16 * j), ...set(l[j]));
+    storeState.push(...get(ih), ...get(h[j]), ...op.v128Store(16 * j), ...get(il), ...get(l[j]), ...op.v128Store(16 * j));
+  }
+  return [
+    ...get(lo), ...set(c),
+    ...op.block, ...op.loop,
+    ...get(c), ...get(hi), ...op.i32GeU, ...op.brIf(1),
+    ...get(hiB), ...get(c), ...i32c(3), ...op.i32Shl, ...op.i32Add, ...set(ih),
+    ...get(loB), ...get(c), ...i32c(3), ...op.i32Shl, ...op.i32Add, ...set(il),
+    ...get(c), ...i32c(2), ...op.i32Shl, ...set(ix),
+    ...loadState,
+    ...i32c(0), ...set(k),
+    ...op.block, ...op.loop,
+    ...get(k), ...get(count), ...op.i32GeU, ...op.brIf(1),
+    ...get(ptrs), ...get(k), ...i32c(2), ...op.i32Shl, ...op.i32Add, ...op.i32Load(0), ...get(ix), ...op.i32Add, ...set(p),
+    ...get(wts), ...get(k), ...i32c(3), ...op.i32Shl, ...op.i32Add, ...op.f64Load(0), ...op.f64x2Splat, ...set(w),
+    ...lanes,
+    ...get(k), ...i32c(1), ...op.i32Add, ...set(k),
+    ...op.br(0),
+    ...op.end, ...op.end,
+    ...storeState,
+    ...get(c), ...i32c(8), ...op.i32Add, ...set(c),
+    ...op.br(0),
+    ...op.end, ...op.end,
   ];
 }
 
@@ -132,28 +198,32 @@ function foldBody(): number[] {
 
 /** The exact kernel module's bytes (private memory imported as env.memory). */
 export function exactModuleBytes(): Uint8Array {
-  const tileMaxType = [0x60, ...vec([[I32], [I32], [I32], [I32], [I32]]), ...vec([[F64]])];
+  const tileMaxType = [0x60, ...vec(Array.from({ length: 6 }, () => [I32])), ...vec([[F64]])];
   const foldType = [0x60, ...vec(Array.from({ length: 9 }, () => [I32])), ...vec([[I32]])];
+  const foldFastType = [0x60, ...vec(Array.from({ length: 7 }, () => [I32])), ...vec([])];
   const memoryType = [0x02, 0x01, ...uleb(1), ...uleb(65536)];
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([tileMaxType, foldType])),
+    ...section(1, vec([tileMaxType, foldType, foldFastType])),
     ...section(2, vec([[...name('env'), ...name('memory'), ...memoryType]])),
-    ...section(3, vec([uleb(0), uleb(1)])),
+    ...section(3, vec([uleb(0), uleb(1), uleb(2)])),
     ...section(7, vec([
       [...name('tileMax'), 0x00, ...uleb(0)],
       [...name('fold'), 0x00, ...uleb(1)],
+      [...name('foldFast'), 0x00, ...uleb(2)],
     ])),
     ...section(10, vec([
-      codeEntry([[3, I32], [1, F64], [1, V128]], tileMaxBody()),
+      codeEntry([[3, I32], [1, F64], [4, V128]], tileMaxBody()),
       codeEntry([[7, I32], [9, V128]], foldBody()),
+      codeEntry([[6, I32], [11, V128]], foldFastBody()),
     ])),
   ];
   return Uint8Array.from(bytes);
 }
 
 export interface ExactKernelExports {
-  tileMax(ptrs: number, weights: number, count: number, lo: number, hi: number): number;
+  tileMax(ptrs: number, weights: number, count: number, lo: number, hi: number, mins: number): number;
+  foldFast(hiBins: number, loBins: number, ptrs: number, weights: number, count: number, lo: number, hi: number): void;
   fold(hiBins: number, loBins: number, ptrs: number, weights: number, count: number, lo: number, hi: number, spillIdx: number, spillRem: number): number;
 }
 
@@ -179,13 +249,29 @@ export function instantiateExactKernel(memory: WasmMemory): ExactKernelExports {
   return new wasmApi.Instance(module, { env: { memory } }).exports as ExactKernelExports;
 }
 
-/** tileMax in plain JS over float32 vectors; any range length. */
-export function tileMaxJs(xs: readonly Float32Array[], weights: ArrayLike<number>, count: number, lo: number, hi: number): number {
+/**
+ * tileMax in plain JS over float32 vectors, any range length; lowers mins[k] to the least
+ * nonzero |x_k[i]| (0 standing for none yet).
+ */
+export function tileMaxJs(
+  xs: readonly Float32Array[],
+  weights: ArrayLike<number>,
+  count: number,
+  lo: number,
+  hi: number,
+  mins?: Float32Array,
+): number {
   let m = 0;
   for (let k = 0; k < count; k++) {
     const v = xs[k];
     let a = 0;
-    for (let i = lo; i < hi; i++) a = Math.max(a, Math.abs(v[i])); // NaN propagates, as in the module
+    let least = mins ? mins[k] : 0;
+    for (let i = lo; i < hi; i++) {
+      const y = Math.abs(v[i]);
+      a = Math.max(a, y); // NaN propagates, as in the module
+      if (y > 0 && (least === 0 || y < least)) least = y;
+    }
+    if (mins) mins[k] = least;
     m = Math.max(m, a * weights[k]);
   }
   return m;

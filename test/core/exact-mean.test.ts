@@ -32,8 +32,8 @@ function referenceMean(updates: Update[], dimension: number): Float32Array {
   return out;
 }
 
-function meanOf(updates: Update[], dimension: number, backend: 'wasm' | 'js'): Float32Array {
-  const mean = new ExactWeightedMean(dimension, { backend });
+function meanOf(updates: Update[], dimension: number, backend: 'wasm' | 'js', tile?: number): Float32Array {
+  const mean = new ExactWeightedMean(dimension, { backend, tile });
   for (const u of updates) mean.add(u);
   return mean.mean();
 }
@@ -130,16 +130,30 @@ describe('ExactWeightedMean', () => {
   });
 
   it('gives bit-identical means across arrival orders and backends: magnitudes 1e-30..1e30, signs, cancellation, weights 1..1.2e11', () => {
-    // Not a multiple of 4 and over one tile, so tile edges and the scalar tail are covered.
-    const dimension = 2 * 2048 + 3;
+    // Small tiles, and a dimension no multiple of 8, so tile edges and the scalar tail are covered.
+    const dimension = 5 * 64 + 11;
+    const tile = 64;
     const updates = hardUpdates(23, dimension, 5);
     const expected = referenceMean(updates, dimension);
     expect(expected[0]).not.toBe(0); // cancellation left the 1e-30s and the rest
     const next = seededRandom(99);
     for (let trial = 0; trial < 4; trial++) {
       const order = trial === 0 ? updates : shuffled(updates, next);
-      for (const backend of BACKENDS) expectSameBits(meanOf(order, dimension, backend), expected);
+      for (const backend of BACKENDS) expectSameBits(meanOf(order, dimension, backend, tile), expected);
     }
+  });
+
+  it('folds ordinary updates over several default-size tiles and a tail exactly (the fast fold)', () => {
+    const dimension = 2 * 32768 + 13;
+    const next = seededRandom(21);
+    const updates: Update[] = Array.from({ length: 9 }, () => ({
+      examples: 1 + Math.floor(next() * 5000),
+      params: Float32Array.from({ length: dimension }, () => next() * 2 - 1),
+    }));
+    const expected = referenceMean(updates, dimension);
+    expectSameBits(meanOf(updates, dimension, 'wasm'), expected);
+    expectSameBits(meanOf([...updates].reverse(), dimension, 'wasm'), expected);
+    expectSameBits(meanOf(updates, dimension, 'js'), expected);
   });
 
   it('keeps the bits when bins are re-based many times: growing magnitudes, and more values than a low bin holds between re-basings', () => {
