@@ -48,7 +48,21 @@ const x = {
 
 function tileMaxBody(): number[] {
   const ptrs = 0, wts = 1, count = 2, lo = 3, hi = 4, mins = 5;
-  const k = 6, a = 7, end = 8, m = 9, v = 10, mn = 11, y = 12, ones = 13;
+  const k = 6, a = 7, end = 8, end4 = 9, m = 10, y = 11, ones = 12;
+  // four pairs of accumulators (max of |x|, min of |x| bits − 1), so no chain limits the loop
+  const v = [13, 14, 15, 16], mn = [17, 18, 19, 20];
+  const absMaxMin = (offset: number, j: number): number[] => [
+    ...get(a), ...op.v128Load(offset), ...x.f32x4Abs, ...set(y),
+    ...get(v[j]), ...get(y), ...x.f32x4Max, ...set(v[j]),
+    // |x| bits − 1 as unsigned: zero wraps to the largest, so the minimum skips zeros
+    ...get(mn[j]), ...get(y), ...get(ones), ...x.i32x4Sub, ...x.i32x4MinU, ...set(mn[j]),
+  ];
+  const init: number[] = [];
+  for (let j = 0; j < 4; j++) init.push(...i32c(0), ...x.i32x4Splat, ...set(v[j]), ...i32c(-1), ...x.i32x4Splat, ...set(mn[j]));
+  const combine: number[] = [];
+  for (let j = 1; j < 4; j++) {
+    combine.push(...get(v[0]), ...get(v[j]), ...x.f32x4Max, ...set(v[0]), ...get(mn[0]), ...get(mn[j]), ...x.i32x4MinU, ...set(mn[0]));
+  }
   return [
     ...i32c(1), ...x.i32x4Splat, ...set(ones),
     ...i32c(0), ...set(k),
@@ -58,26 +72,31 @@ function tileMaxBody(): number[] {
     ...get(ptrs), ...get(k), ...i32c(2), ...op.i32Shl, ...op.i32Add, ...op.i32Load(0), ...set(a),
     ...get(a), ...get(hi), ...i32c(2), ...op.i32Shl, ...op.i32Add, ...set(end),
     ...get(a), ...get(lo), ...i32c(2), ...op.i32Shl, ...op.i32Add, ...set(a),
-    ...i32c(0), ...x.i32x4Splat, ...set(v),
-    ...i32c(-1), ...x.i32x4Splat, ...set(mn),
+    // end4 = a + 64·⌊(end − a) / 64⌋
+    ...get(a), ...get(end), ...get(a), ...op.i32Sub, ...i32c(-64), ...op.i32And, ...op.i32Add, ...set(end4),
+    ...init,
+    ...op.block, ...op.loop,
+    ...get(a), ...get(end4), ...op.i32GeU, ...op.brIf(1),
+    ...absMaxMin(0, 0), ...absMaxMin(16, 1), ...absMaxMin(32, 2), ...absMaxMin(48, 3),
+    ...get(a), ...i32c(64), ...op.i32Add, ...set(a),
+    ...op.br(0),
+    ...op.end, ...op.end,
     ...op.block, ...op.loop,
     ...get(a), ...get(end), ...op.i32GeU, ...op.brIf(1),
-    ...get(a), ...op.v128Load(0), ...x.f32x4Abs, ...set(y),
-    ...get(v), ...get(y), ...x.f32x4Max, ...set(v),
-    // |x| bits − 1 as unsigned: zero wraps to the largest, so the minimum skips zeros
-    ...get(mn), ...get(y), ...get(ones), ...x.i32x4Sub, ...x.i32x4MinU, ...set(mn),
+    ...absMaxMin(0, 0),
     ...get(a), ...i32c(16), ...op.i32Add, ...set(a),
     ...op.br(0),
     ...op.end, ...op.end,
+    ...combine,
     // mins[k] = (min over lanes of mn) + 1: the bits of the least nonzero |x|, or 0 if none
-    ...get(mn), ...get(mn), ...get(mn), ...x.shuffle32([2, 3, 0, 1]), ...x.i32x4MinU, ...set(mn),
-    ...get(mn), ...get(mn), ...get(mn), ...x.shuffle32([1, 0, 3, 2]), ...x.i32x4MinU, ...set(mn),
+    ...get(mn[0]), ...get(mn[0]), ...get(mn[0]), ...x.shuffle32([2, 3, 0, 1]), ...x.i32x4MinU, ...set(mn[0]),
+    ...get(mn[0]), ...get(mn[0]), ...get(mn[0]), ...x.shuffle32([1, 0, 3, 2]), ...x.i32x4MinU, ...set(mn[0]),
     ...get(mins), ...get(k), ...i32c(2), ...op.i32Shl, ...op.i32Add,
-    ...get(mn), ...x.i32x4Lane0, ...i32c(1), ...op.i32Add, ...x.i32Store(0),
+    ...get(mn[0]), ...x.i32x4Lane0, ...i32c(1), ...op.i32Add, ...x.i32Store(0),
     // m = max(m, f64(max lane of v) · weights[k])
     ...get(m),
-    ...get(v), ...x.f32x4Lane(0), ...get(v), ...x.f32x4Lane(1), ...x.f32Max,
-    ...get(v), ...x.f32x4Lane(2), ...get(v), ...x.f32x4Lane(3), ...x.f32Max, ...x.f32Max,
+    ...get(v[0]), ...x.f32x4Lane(0), ...get(v[0]), ...x.f32x4Lane(1), ...x.f32Max,
+    ...get(v[0]), ...x.f32x4Lane(2), ...get(v[0]), ...x.f32x4Lane(3), ...x.f32Max, ...x.f32Max,
     ...op.f64PromoteF32,
     ...get(wts), ...get(k), ...i32c(3), ...op.i32Shl, ...op.i32Add, ...op.f64Load(0),
     ...op.f64Mul, ...x.f64Max, ...set(m),
@@ -213,7 +232,7 @@ export function exactModuleBytes(): Uint8Array {
       [...name('foldFast'), 0x00, ...uleb(2)],
     ])),
     ...section(10, vec([
-      codeEntry([[3, I32], [1, F64], [4, V128]], tileMaxBody()),
+      codeEntry([[4, I32], [1, F64], [10, V128]], tileMaxBody()),
       codeEntry([[7, I32], [9, V128]], foldBody()),
       codeEntry([[6, I32], [11, V128]], foldFastBody()),
     ])),
