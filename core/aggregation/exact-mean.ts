@@ -37,7 +37,7 @@ const TILE = 32768;
 /** Coordinates per call of the checked fold (a multiple of 8), which bounds its spill buffer. */
 const CHECKED_SPAN = 2048;
 /** Updates buffered before a fold. */
-const BATCH = 16;
+const BATCH = 8;
 /** The largest product a tile takes is 2^(G + 31); the hi bin holds up to 2^19 of them. */
 const A_OFFSET = 31;
 const HI_FILL_MAX = 2 ** 19;
