@@ -1,7 +1,7 @@
 // The exact mean's inner loops (see exact-mean.ts for the representation): a hand-assembled
-// WebAssembly SIMD module with two functions, and the plain-JS code that does the same
+// WebAssembly SIMD module with three functions, and the plain-JS code that does the same
 // arithmetic where WebAssembly SIMD is missing (and for the few coordinates past the last
-// multiple of four).
+// multiple of eight).
 //
 //   tileMax(ptrs, weights, count, lo, hi, mins) -> f64
 //     max over k < count of weights[k] · max_{lo <= i < hi} |x_k[i]|, x_k the float32 vector at
@@ -27,7 +27,6 @@ import { asm, kernelModule, wasmApi, type WasmMemory, type WasmModule } from './
 const { vec, section, codeEntry, get, set, i32c, simd, op, name, uleb, memarg, I32, F64, V128 } = asm;
 
 const x = {
-  return: [0x0f],
   f64Max: [0xa5],
   f32Max: [0x97],
   f32x4Abs: simd(0xe0),

@@ -10,8 +10,8 @@
 //   lo = 1.5·2^(G+16) + l,  l a multiple of 2^(G−36), |l| < 2^(G+15)
 // Each product p = n·x (exact in float64: weights are split into halves of ≤ 26 bits when they
 // do not fit 29) enters with two error-free Fast2Sum steps, p = Δh + Δl + e; the rare e ≠ 0
-// (a product with bits below 2^(G−36), i.e. ~2^−40 of the tile's largest) is added to an exact
-// per-coordinate BigInt sum. Bins are re-based (exactly) before the largest product could
+// (a product with bits below 2^(G−36): only a value some 2^32 or more times smaller than the
+// tile's largest can have them) is added to an exact per-coordinate BigInt sum. Bins are re-based (exactly) before the largest product could
 // exceed 2^(G+31) or a bin could leave its range. So for every coordinate
 //   Σ n_k·x_k = h + l + spilled, exactly.
 // The mean is f32(fl(Σ) / fl(Σ n)): fl(h + l) is IEEE addition of two doubles, the correctly
