@@ -1,5 +1,11 @@
 // FedAvg aggregation throughput, side by side in one run on the same sizes:
-//   (a) ours, 2 threads over shared memory (adapters/compute/parallel-weighted-sum.ts)
+//   (p) ours, the PRODUCT PATH: the exact, order-independent mean the aggregation activity runs
+//       (core/aggregation/exact-mean.ts), constructed per round, fed update by update from
+//       separate Float32Arrays as the activity does, then .mean(); printed as ours_product_path.
+//       A second figure (ours_product_path_hot_updates) times the same calls when each update
+//       was just read, as the activity's validation has read it right before add(); the first
+//       reads all 400 MB of updates from memory.
+//   (a) ours, 2 threads over shared memory (bench/support/parallel-weighted-sum.ts)
 //   (b) ours, the single-thread SIMD kernel over the same bytes (core/aggregation/kernel.ts)
 //   (b') ours, the streaming FedAvg round that createStrategy('fedavg') returns (ring of 4 slots)
 //   (c) ours, the plain-JS streaming FedAvg (the fallback without WebAssembly SIMD)
@@ -15,7 +21,8 @@
 // (identical values are not needed for throughput).
 //   npx tsx bench/aggregation.ts [--n 100] [--d 1000000] [--repeats 7]
 import { spawnSync } from 'node:child_process';
-import { ParallelWeightedSum } from '../adapters/compute/parallel-weighted-sum';
+import { ParallelWeightedSum } from './support/parallel-weighted-sum';
+import { ExactWeightedMean } from '../core/aggregation/exact-mean';
 import { createFedAvg } from '../core/aggregation/fedavg';
 import { WeightedSumArena } from '../core/aggregation/kernel';
 import type { ModelUpdate, Strategy } from '../core/aggregation/types';
@@ -173,6 +180,59 @@ async function main(): Promise<void> {
   };
 
   try {
+    // (p) the product path, on plain arrays like the ones the activity decodes.
+    const plainUpdates = updates.map((u) => ({ examples: u.examples, params: u.params.slice() }));
+    const productMean = (order: Array<{ examples: number; params: Float32Array }>): Float32Array => {
+      const mean = new ExactWeightedMean(D);
+      for (const u of order) mean.add(u);
+      return mean.mean();
+    };
+    report('ours_product_path', await time(() => productMean(plainUpdates)));
+    let touched = 0;
+    const hotRuns: number[] = [];
+    for (let r = 0; r < REPEATS + 2; r++) {
+      let spent = 0;
+      let t0 = performance.now();
+      const mean = new ExactWeightedMean(D);
+      spent += performance.now() - t0;
+      for (const u of plainUpdates) {
+        touched += jsFloorSum([u.params]); // what validateUpdate's pass leaves in cache
+        t0 = performance.now();
+        mean.add(u);
+        spent += performance.now() - t0;
+      }
+      t0 = performance.now();
+      mean.mean();
+      spent += performance.now() - t0;
+      if (r >= 2) hotRuns.push(spent / 1e3);
+    }
+    report('ours_product_path_hot_updates', { best: Math.min(...hotRuns), median: median(hotRuns) });
+    if (Number.isNaN(touched)) console.log('# (unreachable)');
+    const productBits = productMean(plainUpdates);
+    const reversed = productMean([...plainUpdates].reverse());
+    let rng = 7;
+    const shuffledOrder = [...plainUpdates];
+    for (let i = shuffledOrder.length - 1; i > 0; i--) {
+      rng = (Math.imul(rng, 1103515245) + 12345) >>> 0;
+      const j = rng % (i + 1);
+      [shuffledOrder[i], shuffledOrder[j]] = [shuffledOrder[j], shuffledOrder[i]];
+    }
+    const shuffledBits = productMean(shuffledOrder);
+    const jsMean = new ExactWeightedMean(D, { backend: 'js' });
+    for (const u of shuffledOrder.slice().reverse()) jsMean.add(u);
+    const jsBits = jsMean.mean();
+    const sameBits = (a: Float32Array, b: Float32Array): number => {
+      const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
+      const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
+      let same = 0;
+      for (let i = 0; i < x.length; i++) if (x[i] === y[i]) same++;
+      return same;
+    };
+    const identicalAcross = Math.min(sameBits(productBits, reversed), sameBits(productBits, shuffledBits), sameBits(productBits, jsBits));
+    console.log(
+      `check_product_path_bit_identical_across_orders ${identicalAcross} of ${D} coordinates (arrival, reversed, shuffled, and shuffled-reversed on the plain-JS backend)`,
+    );
+
     const parallelName = `ours_parallel_${runner.threads}threads`;
     report(parallelName, await time(() => runner.weightedMean(order, examples)));
     const fast = (await runner.weightedMean(order, examples)).slice();
@@ -217,6 +277,8 @@ async function main(): Promise<void> {
     ratio('ratio_ours_over_flower_aggregate', 'flower_aggregate');
     ratio('ratio_ours_over_flower_fedavg', 'flower_fedavg_aggregate_fit');
     ratio('ratio_ours_over_numpy_floor', 'numpy_floor_sum');
+    console.log(`ratio_product_over_flower_fedavg ${(best.ours_product_path / best.flower_fedavg_aggregate_fit).toFixed(2)} x`);
+    console.log(`ratio_product_over_js_floor ${(best.ours_product_path / best.js_floor_sum).toFixed(2)} x`);
 
     // Correctness: the fast path against the plain-JS streaming FedAvg (float64 sums).
     let maxRel = 0;
@@ -227,9 +289,19 @@ async function main(): Promise<void> {
       maxRel = Math.max(maxRel, diff / Math.max(Math.abs(reference[i]), 1e-30));
     }
     console.log(`check_max_relative_difference ${maxRel.toExponential(2)} (limit 1e-6)`);
+    // The product path against the float64 reference: it is the exact mean rounded once.
+    let productRel = 0;
+    for (let i = 0; i < D; i++) {
+      productRel = Math.max(productRel, Math.abs(productBits[i] - reference[i]) / Math.max(Math.abs(reference[i]), 1e-30));
+    }
+    console.log(`check_product_path_max_relative_difference_to_float64_sum ${productRel.toExponential(2)} (limit 1e-6)`);
     console.log(`check_bit_identical_coordinates ${identical} of ${D}`);
     console.log(`# medians GB/s: ${medians.join(' ')}`);
     console.log(`# flwr ${py.flwr as string}, numpy ${py.numpy as string}; OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset for the Python run`);
+    if (identicalAcross !== D || !(productRel <= 1e-6)) {
+      console.error('FAIL: the product path is not bit-identical across orders, or is off the float64 reference');
+      process.exitCode = 1;
+    }
     if (!(maxRel <= 1e-6)) {
       console.error('FAIL: the fast path differs from the reference by more than 1e-6 relative');
       process.exitCode = 1;

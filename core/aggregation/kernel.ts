@@ -19,7 +19,7 @@
 // Memory layout of an arena (byte offsets, all 64-byte aligned, see `arenaLayout`):
 //   [table: update pointers i32 × slots][weights f64 × slots][acc f64 × D][out f32 × D][slot 0 f32 × D]…
 // The module imports its memory, so the same bytes run over a private memory here or a
-// shared one across worker threads (adapters/compute/parallel-weighted-sum.ts).
+// shared one across worker threads (bench/support/parallel-weighted-sum.ts, a benchmark's 2-thread runner).
 
 // The project's lib setting (ES2022, no DOM) carries no WebAssembly types, and @types/node 20
 // declares none: the little used here is typed locally instead of declaring globals that could
@@ -276,6 +276,12 @@ function codeEntry(locals: Array<[number, number]>, body: number[]): number[] {
   const fn = [...vec(locals.map(([n, type]) => [...uleb(n), type])), ...body, ...op.end];
   return [...uleb(fn.length), ...fn];
 }
+
+/**
+ * The assembler pieces above, for the project's other hand-assembled kernels (the exact mean in
+ * exact-kernel.ts): LEB128 encoders, sections, and the instruction helpers.
+ */
+export const asm = { uleb, sleb, name, vec, section, codeEntry, get, set, i32c, memarg, simd, op, I32, F64, V128 } as const;
 
 /** The kernel module's bytes; `shared` makes it import a shared memory (for worker threads). */
 export function weightedSumModuleBytes(shared: boolean): Uint8Array {

@@ -1,7 +1,7 @@
 // Server-side aggregation: hand-computed cases per strategy (Flower's semantics), the
 // robustness each robust rule promises, update validation, and the SIMD kernel (single
 // thread and the 2-thread shared-memory runner) against the plain-JS reference, bit for bit.
-import { ParallelWeightedSum } from '../../adapters/compute/parallel-weighted-sum';
+import { ParallelWeightedSum } from '../../bench/support/parallel-weighted-sum';
 import { DomainError } from '../../core/errors';
 import {
   STRATEGY_NAMES,

@@ -1,0 +1,234 @@
+// The exact, order-independent weighted mean the aggregation activity runs: against an
+// independent BigInt reference, across arrival orders, on both backends (WebAssembly SIMD and
+// plain JS), with the magnitudes and weights that broke the fixed-point version.
+import { ExactWeightedMean, ExactSum } from '../../core/aggregation/exact-mean';
+import { exactKernelModule, exactModuleBytes } from '../../core/aggregation/exact-kernel';
+import { wasmApi } from '../../core/aggregation/kernel';
+import { seededRandom } from '../../core/random';
+
+interface Update {
+  examples: number;
+  params: Float32Array;
+}
+
+const BACKENDS = ['wasm', 'js'] as const;
+
+/**
+ * The reference: every float32 is an integer multiple of 2^-149, so Σ n·x is an exact BigInt
+ * multiple of 2^-149 (n is an integer here); the mean is f32(fl(Σ n·x) / fl(Σ n)).
+ */
+function referenceMean(updates: Update[], dimension: number): Float32Array {
+  const scale = 2 ** 149;
+  const sums = new Array<bigint>(dimension).fill(0n);
+  let total = 0n;
+  for (const { examples, params } of updates) {
+    const n = BigInt(examples);
+    total += n;
+    for (let i = 0; i < dimension; i++) sums[i] += n * BigInt(params[i] * scale);
+  }
+  const out = new Float32Array(dimension);
+  const t = Number(total);
+  for (let i = 0; i < dimension; i++) out[i] = (Number(sums[i]) / scale) / t;
+  return out;
+}
+
+function meanOf(updates: Update[], dimension: number, backend: 'wasm' | 'js', tile?: number): Float32Array {
+  const mean = new ExactWeightedMean(dimension, { backend, tile });
+  for (const u of updates) mean.add(u);
+  return mean.mean();
+}
+
+/** Identical bits (±0 and NaN payloads included), reporting the first difference. */
+function expectSameBits(actual: Float32Array, expected: Float32Array): void {
+  expect(actual.length).toBe(expected.length);
+  const a = new Uint32Array(actual.buffer, actual.byteOffset, actual.length);
+  const b = new Uint32Array(expected.buffer, expected.byteOffset, expected.length);
+  let first = -1;
+  for (let i = 0; i < a.length && first < 0; i++) if (a[i] !== b[i]) first = i;
+  expect(first === -1 ? 'identical' : `differ at [${first}]: ${actual[first]} vs ${expected[first]}`).toBe('identical');
+}
+
+function shuffled<T>(items: T[], next: () => number): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(next() * (i + 1));
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
+/** Mixed magnitudes 1e-30..1e30, both signs, some zeros, exact cancellations, varied weights. */
+function hardUpdates(count: number, dimension: number, seed: number): Update[] {
+  const next = seededRandom(seed);
+  const weights = [1, 3, 17, 1000, 65_537, 1_000_000, 2 ** 29 + 1, 2 ** 40 + 7, 123_456_789_012];
+  const updates = Array.from({ length: count }, (_, k) => {
+    const params = new Float32Array(dimension);
+    for (let i = 0; i < dimension; i++) {
+      const magnitude = 10 ** (next() * 60 - 30);
+      params[i] = next() < 0.05 ? 0 : (next() < 0.5 ? -1 : 1) * magnitude;
+    }
+    return { examples: weights[k % weights.length], params };
+  });
+  // Cancellation: two equal-weight updates whose huge values cancel, leaving tiny ones visible.
+  updates[1].examples = updates[2].examples = 5;
+  for (let i = 0; i < dimension; i += 3) {
+    updates[1].params[i] = 1e30;
+    updates[2].params[i] = -1e30;
+    updates[3].params[i] = 1e-30;
+  }
+  return updates;
+}
+
+describe('the exact kernel module', () => {
+  it('assembles a valid WebAssembly SIMD module', () => {
+    expect(wasmApi?.validate(exactModuleBytes())).toBe(true);
+    expect(exactKernelModule()).toBeDefined();
+  });
+});
+
+describe('ExactWeightedMean', () => {
+  it('takes 3,001 updates of 1,000,000 examples with parameters of magnitude 3 and returns the exact mean', () => {
+    const dimension = 67;
+    const next = seededRandom(11);
+    const updates: Update[] = Array.from({ length: 3001 }, () => ({
+      examples: 1_000_000,
+      params: Float32Array.from({ length: dimension }, () => (next() < 0.5 ? -3 : 3) * (0.9 + 0.1 * next())),
+    }));
+    const expected = referenceMean(updates, dimension);
+    for (const backend of BACKENDS) {
+      const mean = new ExactWeightedMean(dimension, { backend });
+      for (const u of updates) mean.add(u);
+      expect(mean.updates).toBe(3001);
+      expect(mean.totalExamples).toBe(3_001_000_000);
+      expectSameBits(mean.mean(), expected);
+    }
+    // all 3s: exactly 3
+    const threes = new ExactWeightedMean(8);
+    for (let k = 0; k < 3001; k++) threes.add({ examples: 1_000_000, params: new Float32Array(8).fill(3) });
+    expectSameBits(threes.mean(), new Float32Array(8).fill(3));
+  });
+
+  it('returns a mean of 1e-7 as Math.fround(1e-7) exactly, whatever the weights', () => {
+    const dimension = 11;
+    const updates: Update[] = [1, 2, 999, 1_000_000, 2 ** 35 + 3].map((examples) => ({
+      examples,
+      params: new Float32Array(dimension).fill(1e-7),
+    }));
+    for (const backend of BACKENDS) {
+      expectSameBits(meanOf(updates, dimension, backend), new Float32Array(dimension).fill(Math.fround(1e-7)));
+    }
+    // and a small value beside large ones in other coordinates of the same tile
+    const mixed = updates.map((u, k) => {
+      const params = u.params.slice();
+      params[k] = 1e6;
+      params[dimension - 1 - k] = -1e6;
+      return { ...u, params };
+    });
+    const mean = meanOf(mixed, dimension, 'wasm');
+    expect(mean[5]).toBe(Math.fround(1e-7));
+    expectSameBits(mean, referenceMean(mixed, dimension));
+  });
+
+  it('gives bit-identical means across arrival orders and backends: magnitudes 1e-30..1e30, signs, cancellation, weights 1..1.2e11', () => {
+    // Small tiles, and a dimension no multiple of 8, so tile edges and the scalar tail are covered.
+    const dimension = 5 * 64 + 11;
+    const tile = 64;
+    const updates = hardUpdates(23, dimension, 5);
+    const expected = referenceMean(updates, dimension);
+    expect(expected[0]).not.toBe(0); // cancellation left the 1e-30s and the rest
+    const next = seededRandom(99);
+    for (let trial = 0; trial < 4; trial++) {
+      const order = trial === 0 ? updates : shuffled(updates, next);
+      for (const backend of BACKENDS) expectSameBits(meanOf(order, dimension, backend, tile), expected);
+    }
+  });
+
+  it('folds ordinary updates over several default-size tiles and a tail exactly (the fast fold)', () => {
+    const dimension = 2 * 32768 + 13;
+    const next = seededRandom(21);
+    const updates: Update[] = Array.from({ length: 9 }, () => ({
+      examples: 1 + Math.floor(next() * 5000),
+      params: Float32Array.from({ length: dimension }, () => next() * 2 - 1),
+    }));
+    const expected = referenceMean(updates, dimension);
+    expectSameBits(meanOf(updates, dimension, 'wasm'), expected);
+    expectSameBits(meanOf([...updates].reverse(), dimension, 'wasm'), expected);
+    expectSameBits(meanOf(updates, dimension, 'js'), expected);
+  });
+
+  it('keeps the bits when bins are re-based many times: growing magnitudes, and more values than a low bin holds between re-basings', () => {
+    const dimension = 9;
+    const growing: Update[] = Array.from({ length: 40 }, (_, k) => ({
+      examples: 1 + (k % 7),
+      params: Float32Array.from({ length: dimension }, (_, i) => (i % 2 ? -1 : 1) * 2 ** (k * 6 - 120) * (1 + i / 8)),
+    }));
+    const expected = referenceMean(growing, dimension);
+    for (const backend of BACKENDS) {
+      expectSameBits(meanOf(growing, dimension, backend), expected);
+      expectSameBits(meanOf([...growing].reverse(), dimension, backend), expected);
+    }
+    const next = seededRandom(3);
+    const many: Update[] = Array.from({ length: 40_000 }, () => ({
+      examples: 1 + Math.floor(next() * 1000),
+      params: Float32Array.from({ length: 4 }, () => next() * 2 - 1),
+    }));
+    expectSameBits(meanOf(many, 4, 'wasm'), referenceMean(many, 4));
+  });
+
+  it('weights that are not integers are split exactly: the mean equals the exact rational rounded once', () => {
+    const updates: Update[] = [
+      { examples: 0.1, params: Float32Array.of(1, 3) },
+      { examples: 0.7, params: Float32Array.of(2, -1) },
+    ];
+    for (const backend of BACKENDS) {
+      const mean = meanOf(updates, 2, backend);
+      const total = 0.1 + 0.7; // both weights are doubles; their exact sum is not 0.8
+      const exact0 = new ExactSum();
+      exact0.add(0.1);
+      exact0.add(1.4);
+      expect(mean[0]).toBe(Math.fround(exact0.toNumber() / total));
+      const exact1 = new ExactSum();
+      for (let k = 0; k < 3; k++) exact1.add(0.1); // 0.1 × 1 three times is 0.1 × 3 exactly
+      exact1.add(-0.7);
+      expect(mean[1]).toBe(Math.fround(exact1.toNumber() / total));
+    }
+  });
+
+  it('refuses a wrong size, a non-positive or non-finite weight, an empty mean, and non-finite parameters', () => {
+    for (const backend of BACKENDS) {
+      const mean = new ExactWeightedMean(3, { backend });
+      expect(() => mean.mean()).toThrow('no updates');
+      expect(() => mean.add({ examples: 1, params: new Float32Array(4) })).toThrow('expected 3 parameters');
+      expect(() => mean.add({ examples: 0, params: new Float32Array(3) })).toThrow('examples');
+      expect(() => mean.add({ examples: Number.NaN, params: new Float32Array(3) })).toThrow('examples');
+      expect(() => mean.add({ examples: Infinity, params: new Float32Array(3) })).toThrow('examples');
+      const broken = new ExactWeightedMean(3, { backend });
+      expect(() => {
+        broken.add({ examples: 1, params: Float32Array.of(1, Number.NaN, 2) });
+        broken.mean();
+      }).toThrow('non-finite');
+      expect(() => broken.mean()).toThrow('non-finite');
+    }
+  });
+});
+
+describe('ExactSum', () => {
+  it('adds doubles exactly and rounds once: 1e30 + 1e-30 − 1e30 = 1e-30; 2^53 + 1 + 1 = 2^53 + 2', () => {
+    const a = new ExactSum();
+    a.add(1e30);
+    a.add(1e-30);
+    a.add(-1e30);
+    expect(a.toNumber()).toBe(1e-30);
+    const b = new ExactSum();
+    b.add(2 ** 53);
+    b.add(1);
+    b.add(1);
+    expect(b.toNumber()).toBe(2 ** 53 + 2);
+    const c = new ExactSum();
+    c.add(2 ** 53);
+    c.add(1);
+    expect(c.toNumber()).toBe(2 ** 53); // a tie, to even
+    c.add(2 ** -1074);
+    expect(c.toNumber()).toBe(2 ** 53 + 2); // just past the tie
+  });
+});
