@@ -7,7 +7,7 @@
 //           (per-round mean). Where the time of a round goes is read from the job's workflow
 //           history (activities and the workflow-task gaps between them) and from the agents'
 //           'round-trained' events; a few parts are timed on their own (visibility list, the
-//           round-start message's JSON parse by 1,000 agents, the in-memory broker fan-out).
+//           round-start messages' JSON parse by 1,000 agents, the in-memory broker fan-out).
 //   Flower: flwr.simulation.start_simulation (ray), FedAvg, 1 round, 1,000 NumPyClients whose fit
 //           returns the parameters unchanged (650 float32), no evaluation; the round is timed
 //           from configure_fit to the end of the round's (empty) centralised evaluation, and the
@@ -223,15 +223,13 @@ async function runJob(stack: Embedded, adminToken: string, swarmId: string, roun
   return { jobId: body.jobId, requested, returned, result };
 }
 
-/** Milliseconds from publishing one round-start to 1,000 control consumers until the aggregator holds every update. */
+/** Milliseconds from publishing each agent its round-start (in its inbox) until the aggregator holds every update. */
 async function brokerFanOut(agentIds: string[]): Promise<{ fanOut: number; parsed: number; collected: number }> {
   const messaging = new MemoryMessaging();
-  const control = 'swarm/bench/control';
   const updates = 'swarm/bench/updates-job';
   const aggregator = await messaging.subscribe(updates, 'aggregator', { type: 'exclusive', initialPosition: 'earliest' });
-  const consumers = await Promise.all(agentIds.map((id) => messaging.subscribe(control, `agent-${id}-control`)));
-  const message = roundStart(agentIds);
-  const payload = Buffer.from(JSON.stringify(message));
+  const inbox = (id: string) => `swarm/bench/inbox-${id}`;
+  const consumers = await Promise.all(agentIds.map((id) => messaging.subscribe(inbox(id), `agent-${id}-rounds`)));
   const params = new Uint8Array(DIMENSION * 4);
   let received = 0;
   let parsed = 0;
@@ -244,12 +242,16 @@ async function brokerFanOut(agentIds: string[]): Promise<{ fanOut: number; parse
     if (++received === agentIds.length) lastReceived = performance.now();
     await consumer.ack(got);
     const start = JSON.parse(Buffer.from(got.payload).toString('utf8')) as RoundStartMessage;
-    if (!start.participants.includes(agentIds[i])) throw new Error('not a participant');
+    if (start.agentId !== agentIds[i]) throw new Error('not the addressee');
     if (++parsed === agentIds.length) lastParsed = performance.now();
     await messaging.publish(updates, params, { key: agentIds[i], properties: { type: 'update', agentId: agentIds[i] } });
   });
   t0 = performance.now();
-  await messaging.publish(control, payload, { key: 'job', properties: { type: 'round-start', jobId: 'job' } });
+  await Promise.all(
+    agentIds.map((id) =>
+      messaging.publish(inbox(id), Buffer.from(JSON.stringify(roundStart(id))), { key: id, properties: { type: 'round-start', jobId: 'job' } }),
+    ),
+  );
   for (let n = 0; n < agentIds.length; n++) {
     const update = await aggregator.receive(30_000);
     if (!update) throw new Error('fan-out: the aggregator missed updates');
@@ -260,13 +262,13 @@ async function brokerFanOut(agentIds: string[]): Promise<{ fanOut: number; parse
   return { fanOut: lastReceived - t0, parsed: lastParsed - t0, collected };
 }
 
-function roundStart(participants: string[]): RoundStartMessage {
+function roundStart(agentId: string): RoundStartMessage {
   return {
     type: 'round-start',
+    agentId,
     jobId: 'job',
     round: 1,
     attempt: 1,
-    participants,
     globalDigest: 'f'.repeat(64),
     globalParams: Buffer.from(new Uint8Array(DIMENSION * 4)).toString('base64'),
     training: { learningRate: 0.1, epochs: 1, batchSize: 32 },
@@ -390,19 +392,19 @@ async function runOurs(): Promise<OursResult> {
     }
     figure(`visibility_list_${ids.length}_active`, median(lists));
     notes.push(`visibility list: median of 3 listActive() calls (${lists.map(ms).join(', ')} ms)`);
-    const payload = Buffer.from(JSON.stringify(roundStart(ids)));
+    const payloads = ids.map((id) => Buffer.from(JSON.stringify(roundStart(id))));
     const tParse = performance.now();
     for (let i = 0; i < ids.length; i++) {
-      const message = JSON.parse(Buffer.from(payload).toString('utf8')) as RoundStartMessage;
-      if (!message.participants.includes(ids[i])) throw new Error('not a participant');
+      const message = JSON.parse(Buffer.from(payloads[i]).toString('utf8')) as RoundStartMessage;
+      if (message.agentId !== ids[i]) throw new Error('not the addressee');
     }
     figure(`round_start_parse_by_${ids.length}_agents`, performance.now() - tParse);
-    notes.push(`round-start message: ${(payload.byteLength / 1024).toFixed(1)} KB; each agent copies, decodes, JSON.parses it and searches the participant list`);
+    notes.push(`round-start message: ${(payloads[0].byteLength / 1024).toFixed(1)} KB, one per participant in its inbox; each agent copies, decodes and JSON.parses its own`);
     const fan = await brokerFanOut(ids);
     figure('memory_broker_fanout_all_received', fan.fanOut);
     figure('memory_broker_fanout_all_parsed', fan.parsed);
     figure('memory_broker_round_all_updates_collected', fan.collected);
-    notes.push(`memory broker alone: one round-start to ${ids.length} control consumers, each parses it and publishes a ${DIMENSION * 4}-byte update; timed until the aggregator received all`);
+    notes.push(`memory broker alone: a round-start to each of ${ids.length} inboxes, each parses it and publishes a ${DIMENSION * 4}-byte update; timed until the aggregator received all`);
     return { registrationSeconds, warmUp, single, long, profile, notes };
   } finally {
     await swarm?.stop();
