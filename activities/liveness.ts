@@ -5,7 +5,7 @@ import type { HeartbeatMessage } from '../core/agents';
 import { verifyCredential } from '../core/credentials';
 import { HeartbeatLedger, livenessTransitions, type LivenessTransition } from '../core/liveness';
 import { swarmTopics } from '../core/topics';
-import type { MessagingPort } from '../adapters/ports';
+import type { AgentDirectoryChanges, MessagingPort } from '../adapters/ports';
 import type { WorkerMetrics } from './metrics';
 
 export interface LivenessDeps {
@@ -13,6 +13,8 @@ export interface LivenessDeps {
   ledger: HeartbeatLedger;
   /** Heartbeats count only with a valid credential of the agent they speak for. */
   credentialSecret: string;
+  /** Told when agents flip between ACTIVE and LOST. */
+  directory?: AgentDirectoryChanges;
   metrics?: WorkerMetrics;
 }
 
@@ -71,6 +73,7 @@ export function createLivenessActivities(deps: LivenessDeps) {
         input.graceMs,
       );
       for (const t of transitions) deps.metrics?.livenessTransitions.inc({ to: t.status });
+      if (transitions.length > 0) deps.directory?.agentChanged(input.swarmId);
       return transitions;
     },
   };

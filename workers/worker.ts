@@ -8,7 +8,7 @@ import { createWorkerMetrics } from '../activities/metrics';
 import { createRegistrationActivities } from '../activities/registration';
 import { createTuningActivities } from '../activities/tuning';
 import { DigitsEvaluator } from '../adapters/datasets/digits-evaluator';
-import { TemporalAgentDirectory } from '../adapters/temporal/agent-directory';
+import { CachedAgentDirectory, TemporalAgentDirectory } from '../adapters/temporal/agent-directory';
 import { TemporalLivenessDirectory } from '../adapters/temporal/liveness-directory';
 import type { Ports } from './ports';
 import { createBehaviorActivities, createBehaviorMetrics } from '../activities/behaviors';
@@ -44,6 +44,8 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
     graceMs: options.heartbeatGraceMs,
     windowMs: options.livenessWindowMs,
   });
+  // One per process: the registration and liveness activities tell it what changed.
+  const directory = new CachedAgentDirectory(new TemporalAgentDirectory(options.client, options.namespace));
   const behaviors = options.behaviors ?? behaviorOptions();
   // Idempotent: every worker start brings the Schedule in line with the config.
   await ensureBehaviorSweepSchedule(options.client, options.taskQueue, behaviors);
@@ -58,18 +60,20 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
         liveness,
         credentialSecret: options.credentialSecret,
         credentialTtlSeconds: options.credentialTtlSeconds,
+        directory,
         metrics,
       }),
       ...createLivenessActivities({
         messaging: options.ports.messaging,
         ledger: new HeartbeatLedger(),
         credentialSecret: options.credentialSecret,
+        directory,
         metrics,
       }),
       ...createTuningActivities({
         messaging: options.ports.messaging,
         blobs: options.ports.blobs,
-        directory: new TemporalAgentDirectory(options.client, options.namespace),
+        directory,
         evaluator: new DigitsEvaluator(),
         credentialSecret: options.credentialSecret,
         metrics,
