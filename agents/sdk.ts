@@ -163,6 +163,20 @@ export class QpAgent {
     throw new Error(`no challenge arrived in the inbox of ${this.agentId} in time`);
   }
 
+  /**
+   * Picks up a session without a new handshake, from the record and
+   * credential an earlier register() returned (kept across a restart of the
+   * agent's process, say). A credential the manager no longer accepts is
+   * renewed as ever: the first rejected heartbeat registers again.
+   */
+  resume(session: { agent: AgentRecord; credential: string }): void {
+    if (session.agent.agentId !== this.agentId) {
+      throw new Error(`the session is ${session.agent.agentId}'s, not ${this.agentId}'s`);
+    }
+    this.agent = session.agent;
+    this.credential = session.credential;
+  }
+
   /** Sends one heartbeat with the current credential. */
   async heartbeat(status: { load?: number; energyRemainingWh?: number } = {}): Promise<void> {
     if (!this.credential || !this.agent) throw new Error('register() first');
