@@ -4,7 +4,7 @@ import { Context } from '@temporalio/activity';
 import type { HeartbeatMessage } from '../core/agents';
 import { HeartbeatLedger, livenessTransitions, type LivenessTransition } from '../core/liveness';
 import { swarmTopics } from '../core/topics';
-import type { AgentKeyDirectory, MessagingPort, ReceivedMessage } from '../adapters/ports';
+import type { AgentDirectoryChanges, AgentKeyDirectory, MessagingPort, ReceivedMessage } from '../adapters/ports';
 import { MessageProofs } from './message-proofs';
 import type { WorkerMetrics } from './metrics';
 
@@ -14,6 +14,8 @@ export interface LivenessDeps {
   /** Heartbeats count only with a valid proof by the agent they speak for (or the manager's relay proof). */
   agentKeys: AgentKeyDirectory;
   credentialSecret: string;
+  /** Told when agents flip between ACTIVE and LOST. */
+  directory?: AgentDirectoryChanges;
   metrics?: WorkerMetrics;
 }
 
@@ -83,6 +85,7 @@ export function createLivenessActivities(deps: LivenessDeps) {
         input.graceMs,
       );
       for (const t of transitions) deps.metrics?.livenessTransitions.inc({ to: t.status });
+      if (transitions.length > 0) deps.directory?.agentChanged(input.swarmId);
       return transitions;
     },
   };

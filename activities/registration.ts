@@ -4,7 +4,7 @@ import type { ChallengeMessage } from '../core/agents';
 import { challengeSigningInput } from '../core/agents';
 import { issueCredential, verifyAgentSignature } from '../core/credentials';
 import { swarmTopics } from '../core/topics';
-import type { LivenessDirectory, MessagingPort } from '../adapters/ports';
+import type { AgentDirectoryChanges, LivenessDirectory, MessagingPort } from '../adapters/ports';
 import type { WorkerMetrics } from './metrics';
 
 export interface RegistrationDeps {
@@ -12,6 +12,8 @@ export interface RegistrationDeps {
   liveness: LivenessDirectory;
   credentialSecret: string;
   credentialTtlSeconds: number;
+  /** Told of every step that changes whether (and with what resources) an agent is listed ACTIVE. */
+  directory?: AgentDirectoryChanges;
   metrics?: WorkerMetrics;
 }
 
@@ -30,6 +32,8 @@ export function createRegistrationActivities(deps: RegistrationDeps) {
         properties: { type: 'challenge' },
       });
       deps.metrics?.challengesSent.inc();
+      // A re-registration may have changed the agent's resources.
+      deps.directory?.agentChanged(swarmId);
       return { challenge: message.challenge };
     },
 
@@ -63,15 +67,20 @@ export function createRegistrationActivities(deps: RegistrationDeps) {
         exp,
       });
       deps.metrics?.credentialsIssued.inc();
+      // The session turns ACTIVE with its first credential.
+      deps.directory?.agentChanged(input.swarmId);
       return { credential, expiresAt: new Date(exp * 1000).toISOString() };
     },
 
     async watchLiveness({ swarmId, agentId }: { swarmId: string; agentId: string }): Promise<void> {
       await deps.liveness.watch(swarmId, agentId);
+      deps.directory?.agentChanged(swarmId);
     },
 
     async unwatchLiveness({ swarmId, agentId }: { swarmId: string; agentId: string }): Promise<void> {
       await deps.liveness.unwatch(swarmId, agentId);
+      // The session is deregistering.
+      deps.directory?.agentChanged(swarmId);
     },
   };
 }

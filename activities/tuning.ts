@@ -41,6 +41,8 @@ export interface TuningDeps {
 
 /** Models up to this size travel inside the round-start message. */
 const INLINE_MODEL_BYTES = 256 * 1024;
+/** Round starts being published at once: bounds the broker connections a round opens together. */
+const PUBLISHES_IN_FLIGHT = 256;
 
 export interface StartRoundInput extends RoundInput {
   globalDigest: string;
@@ -195,15 +197,15 @@ export function createTuningActivities(deps: TuningDeps) {
       return { participants: order.slice(0, wanted).sort(), eligible: order.length };
     },
 
+    /** Puts the round start in each participant's inbox (the contract is at RoundStartMessage). */
     async startRound(input: StartRoundInput): Promise<void> {
       const bytes = await deps.blobs.get(input.globalDigest);
       if (!bytes) throw ApplicationFailure.nonRetryable(`no model blob ${input.globalDigest}`, 'MODEL_NOT_FOUND');
-      const message: RoundStartMessage = {
+      const common: Omit<RoundStartMessage, 'agentId'> = {
         type: 'round-start',
         jobId: input.jobId,
         round: input.round,
         attempt: input.attempt,
-        participants: input.participants,
         globalDigest: input.globalDigest,
         globalParams: bytes.byteLength <= INLINE_MODEL_BYTES ? Buffer.from(bytes).toString('base64') : undefined,
         training: input.training,
@@ -222,7 +224,14 @@ export function createTuningActivities(deps: TuningDeps) {
         clipNorm: input.secureAggregation ? input.clipNorm : undefined,
         localPrivacy: input.localPrivacy,
       };
-      await publishControl(input.swarmId, message);
+      // Serialised once: each participant's message is its addressee in front of the same body.
+      const body = Buffer.from(JSON.stringify(common).slice(1));
+      const topics = swarmTopics(input.swarmId);
+      const properties = { type: 'round-start', jobId: input.jobId };
+      await forEachBounded(input.participants, PUBLISHES_IN_FLIGHT, async (agentId) => {
+        const payload = Buffer.concat([Buffer.from(`{"agentId":${JSON.stringify(agentId)},`), body]);
+        await deps.messaging.publish(topics.inbox(agentId), payload, { key: agentId, properties });
+      });
     },
 
     /**
@@ -394,6 +403,15 @@ class RoundContributions {
     }
     return aggregator.finish();
   }
+}
+
+/** Runs task over items with at most limit in flight. */
+async function forEachBounded<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await task(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 export type TuningActivities = ReturnType<typeof createTuningActivities>;

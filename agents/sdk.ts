@@ -15,7 +15,6 @@ import {
   encodeSecAggHeader,
   encodeUpdateHeader,
   paramsToBytes,
-  type ControlMessage,
   type RoundStartMessage,
 } from '../core/tuning';
 import type { Consumer, MessagingPort } from '../adapters/ports';
@@ -94,13 +93,16 @@ export class QpAgent {
   private timer?: NodeJS.Timeout;
   private heartbeatFailures = 0;
   private stopped = false;
-  private control?: Consumer;
-  private controlLoop?: Promise<void>;
-  /** Secure-aggregation requests addressed to this agent, by round and type, until a round asks for them. */
-  private secagg?: Consumer;
-  private secaggLoop?: Promise<void>;
+  /** The inbox as rounds read it: round starts and secure-aggregation requests. */
+  private rounds?: Consumer;
+  private roundsLoop?: Promise<void>;
+  /** Rounds train one after another; secure-aggregation requests keep arriving meanwhile. */
+  private training: Promise<void> = Promise.resolve();
+  /** Rounds already started (jobId/round/attempt), so a start delivered twice trains once. */
+  private readonly startedRounds = new Set<string>();
   private skills?: Consumer;
   private skillsLoop?: Promise<void>;
+  /** Secure-aggregation requests addressed to this agent, by round and type, until a round asks for them. */
   private readonly secaggMail = new Map<string, ServerMessage>();
   private readonly secaggWaiters = new Map<string, (message: ServerMessage) => void>();
   agent?: AgentRecord;
@@ -160,6 +162,20 @@ export class QpAgent {
       }
     }
     throw new Error(`no challenge arrived in the inbox of ${this.agentId} in time`);
+  }
+
+  /**
+   * Picks up a session without a new handshake, from the record and
+   * credential an earlier register() returned (kept across a restart of the
+   * agent's process, say). A credential the manager no longer accepts is
+   * renewed as ever: the first rejected heartbeat registers again.
+   */
+  resume(session: { agent: AgentRecord; credential: string }): void {
+    if (session.agent.agentId !== this.agentId) {
+      throw new Error(`the session is ${session.agent.agentId}'s, not ${this.agentId}'s`);
+    }
+    this.agent = session.agent;
+    this.credential = session.credential;
   }
 
   /**
@@ -225,29 +241,34 @@ export class QpAgent {
   /**
    * Takes part in federated rounds: for each round that selects this agent,
    * trains with the given trainer and publishes the update with its credential.
+   * Round starts come to the agent's own inbox, only when it is selected (see
+   * RoundStartMessage); the agent never learns who else takes part.
    */
   async participate(trainer: Trainer): Promise<void> {
     if (!this.agent || !this.credential) throw new Error('register() first');
-    if (this.controlLoop) return;
-    const topics = swarmTopics(this.agent.swarmId);
-    this.control = await this.options.messaging.subscribe(topics.control, `agent-${this.agentId}-control`, {
-      initialPosition: 'latest',
-    });
-    const control = this.control;
-    const secagg = (this.secagg = await this.options.messaging.subscribe(
-      topics.inbox(this.agentId),
-      `agent-${this.agentId}-secagg`,
+    if (this.roundsLoop) return;
+    const rounds = (this.rounds = await this.options.messaging.subscribe(
+      swarmTopics(this.agent.swarmId).inbox(this.agentId),
+      `agent-${this.agentId}-rounds`,
       { initialPosition: 'latest' },
     ));
-    this.secaggLoop = consumeJson<ServerMessage>(secagg, 'secagg', async (request) => {
-      const key = `${request.roundId}|${request.type}`;
-      const waiter = this.secaggWaiters.get(key);
-      if (waiter) waiter(request);
-      else this.secaggMail.set(key, request);
-    });
-    this.controlLoop = consumeJson<ControlMessage>(control, 'round-start', async (start) => {
-      if (start.type !== 'round-start' || !start.participants.includes(this.agentId)) return;
-      await this.trainRound(start, trainer);
+    this.roundsLoop = consumeJson(rounds, {
+      'round-start': async (message) => {
+        const start = message as RoundStartMessage;
+        if (start.type !== 'round-start' || start.agentId !== this.agentId) return;
+        const key = `${start.jobId}/${start.round}/${start.attempt}`;
+        if (this.startedRounds.has(key)) return;
+        this.startedRounds.add(key);
+        if (this.startedRounds.size > 256) this.startedRounds.delete(this.startedRounds.values().next().value!);
+        this.training = this.training.then(() => this.trainRound(start, trainer));
+      },
+      secagg: async (message) => {
+        const request = message as ServerMessage;
+        const key = `${request.roundId}|${request.type}`;
+        const waiter = this.secaggWaiters.get(key);
+        if (waiter) waiter(request);
+        else this.secaggMail.set(key, request);
+      },
     });
   }
 
@@ -377,9 +398,12 @@ export class QpAgent {
       `agent-${this.agentId}-skills`,
       { initialPosition: 'earliest' },
     ));
-    this.skillsLoop = consumeJson<SkillMessage>(skills, 'skill', async (skill) => {
-      if (skill.type !== 'skill' || !Array.isArray(skill.descriptor)) return;
-      await handler(skill);
+    this.skillsLoop = consumeJson(skills, {
+      skill: async (message) => {
+        const skill = message as SkillMessage;
+        if (skill.type !== 'skill' || !Array.isArray(skill.descriptor)) return;
+        await handler(skill);
+      },
     });
   }
 
@@ -399,14 +423,11 @@ export class QpAgent {
     await this.skillsLoop;
     this.skills = undefined;
     this.skillsLoop = undefined;
-    await this.control?.close();
-    await this.controlLoop;
-    await this.secagg?.close();
-    await this.secaggLoop;
-    this.control = undefined;
-    this.controlLoop = undefined;
-    this.secagg = undefined;
-    this.secaggLoop = undefined;
+    await this.rounds?.close();
+    await this.roundsLoop;
+    await this.training;
+    this.rounds = undefined;
+    this.roundsLoop = undefined;
     await this.inbox?.close();
     this.inbox = undefined;
   }
@@ -465,10 +486,13 @@ function withLocalPrivacy(
 
 /**
  * Reads a consumer until it is closed: each message is acknowledged, and
- * those of the given type are parsed and handed over one at a time. A
- * malformed message or a failing handler never stops the loop.
+ * those of a type with a handler are parsed and handed to it one at a time.
+ * A malformed message or a failing handler never stops the loop.
  */
-async function consumeJson<T>(consumer: Consumer, type: string, handle: (message: T) => Promise<void>): Promise<void> {
+async function consumeJson(
+  consumer: Consumer,
+  handlers: Record<string, (message: unknown) => Promise<void>>,
+): Promise<void> {
   for (;;) {
     let message;
     try {
@@ -478,9 +502,10 @@ async function consumeJson<T>(consumer: Consumer, type: string, handle: (message
     }
     if (!message) continue;
     await consumer.ack(message).catch(() => undefined);
-    if (message.properties.type !== type) continue;
+    const handle = Object.hasOwn(handlers, message.properties.type) ? handlers[message.properties.type] : undefined;
+    if (!handle) continue;
     try {
-      await handle(JSON.parse(Buffer.from(message.payload).toString('utf8')) as T);
+      await handle(JSON.parse(Buffer.from(message.payload).toString('utf8')));
     } catch {
       // One bad message or failed handler must not deafen the agent to the next.
     }

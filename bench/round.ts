@@ -7,24 +7,52 @@
 //           (per-round mean). Where the time of a round goes is read from the job's workflow
 //           history (activities and the workflow-task gaps between them) and from the agents'
 //           'round-trained' events; a few parts are timed on their own (visibility list, the
-//           round-start message's JSON parse by 1,000 agents, the in-memory broker fan-out).
+//           round-start messages' JSON parse by 1,000 agents, the in-memory broker fan-out).
 //   Flower: flwr.simulation.start_simulation (ray), FedAvg, 1 round, 1,000 NumPyClients whose fit
 //           returns the parameters unchanged (650 float32), no evaluation; the round is timed
 //           from configure_fit to the end of the round's (empty) centralised evaluation, and the
 //           whole start_simulation call (ray start, actor pool, 1,000 proxies, shutdown) too.
-//   npm run bench:round -- [--agents 1000] [--concurrency 128] [--repeats 3] [--heartbeat-ms 30000]
+//   npm run bench:round -- [--part scale,pulsar,flower] [--agents 1000] [--concurrency 128] [--repeats 3] [--heartbeat-ms 30000]
+// Two more parts, chosen with --part (default: all three):
+//   scale:  durable rounds at --sizes 1000,10000 no-op agents (training disabled: the no-op trainer hands
+//           the global model back) on a real Temporal dev server, embedded worker + REST API, in-memory
+//           broker. Registration (about 20 agents/s here) would take over 8 minutes for 10,000 agents, so
+//           their sessions are started as continue-as-new carries a session on (see seedSessions): the
+//           worker's real, cached directory lists them from visibility, and each agent is the SDK's QpAgent
+//           resumed with a credential the manager's secret issued. Per size: a 1-round warm-up job, then a
+//           --scale-rounds job; per-round seconds are its REST start -> result time over its rounds, and the
+//           median round as the workflow measured it (select -> evaluate).
+//   pulsar: one round of --big-agents 100 agents each sending a --big-dimension 1,000,000-float32 update
+//           over the real Pulsar broker (PULSAR_ADMIN_URL, default http://127.0.0.1:8090), through the
+//           collectAndAggregate activity (collect, validate, aggregate, store, acknowledge) in a mock
+//           activity context, beside the same 100 x 4 MB messages delivered by the same adapter to one
+//           consumer that receives and acknowledges them; both timed from the first publish; best of
+//           --big-repeats, alternating.
 import type { WorkflowHandle } from '@temporalio/client';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createTuningActivities, type CollectOutcome } from '../activities/tuning';
+import { MemoryBlobStore } from '../adapters/memory/blobs';
 import { MemoryMessaging } from '../adapters/memory/messaging';
+import { PulsarMessaging } from '../adapters/pulsar/messaging';
+import type { AgentRecord } from '../core/agents';
+import { issueCredential } from '../core/credentials';
+import { signAsAgent } from '../core/message-proof';
+import { seededRandom } from '../core/random';
+import { AgentIdKey, AgentStatusKey, SwarmIdKey } from '../core/search-attributes';
+import { swarmTopics } from '../core/topics';
+import { encodeUpdateHeader, paramsToBytes } from '../core/tuning';
+import { QpAgent } from '../agents/sdk';
+import type { RegisterAgentInput } from '../workflows/registration';
 import { TemporalAgentDirectory } from '../adapters/temporal/agent-directory';
 import { simulateSwarm, type SwarmSimulation } from '../agents/simulate';
 import { noopTrainer } from '../agents/trainers';
 import { parseConfig } from '../core/config';
 import type { RoundStartMessage, TuningProgress } from '../core/tuning';
 import { namespace } from '../temporal-config';
-import { tuningWorkflowId } from '../workflows/definitions';
+import { REGISTRATION_WORKFLOW, registrationWorkflowId, tuningWorkflowId } from '../workflows/definitions';
 import { startEmbedded, type Embedded } from '../workers/embedded';
 import { ensureFlowerSimulation, runPythonScript } from './support/flower';
 import { startDevServer } from './support/temporal';
@@ -41,6 +69,7 @@ const CONCURRENCY = arg('concurrency', 128);
 const REPEATS = arg('repeats', 3);
 const LONG_ROUNDS = arg('rounds', 5);
 const HEARTBEAT_MS = arg('heartbeat-ms', 30_000);
+const SCALE_ROUNDS = arg('scale-rounds', 3);
 const DIMENSION = 650;
 const TARGET_SECONDS = 2;
 
@@ -146,7 +175,282 @@ function runFlower(): FlowerRound | string {
   return JSON.parse(line.slice('QP_RESULT '.length)) as FlowerRound;
 }
 
-// ---------------------------------------------------------------- ours
+// ---------------------------------------------------------------- scale: 1,000 and 10,000 agents, durable rounds
+
+/**
+ * Registration runs at about 20 agents/s on this machine (a separate, known
+ * problem), so 10,000 agents would take over 8 minutes to register and then
+ * heartbeat 10,000 times per interval on the same 2 cores as the round. The
+ * scale part instead starts each agent's session workflow the way continue-
+ * as-new carries one on: registerAgent with the ACTIVE session in its input,
+ * the resources memo and the AgentId/SwarmId/AgentStatus=ACTIVE search
+ * attributes. Selection therefore lists real sessions from visibility through
+ * the worker's own (cached) directory. Each agent is the SDK's QpAgent, resumed
+ * with a credential issued by the manager's secret (as the handshake would),
+ * answering rounds from its inbox with the no-op trainer. No heartbeats: no
+ * liveness monitor runs, so no agent can turn LOST during the bench.
+ */
+async function seedSessions(
+  stack: Embedded,
+  taskQueue: string,
+  secret: string,
+  swarmId: string,
+  count: number,
+  onTrained: (jobId: string, round: number) => void,
+): Promise<QpAgent[]> {
+  const agents: QpAgent[] = [];
+  const now = new Date().toISOString();
+  const iat = Math.floor(Date.now() / 1000);
+  const resources = { cpu: 2, memoryMb: 2048 };
+  let next = 0;
+  const startOne = async (): Promise<void> => {
+    while (next < count) {
+      const agentId = `${swarmId}-${String(next++).padStart(5, '0')}`;
+      const agent = new QpAgent({
+        apiUrl: stack.api.url,
+        messaging: stack.ports.messaging,
+        agentId,
+        swarmId,
+        capabilities: ['train'],
+        resources,
+        onEvent: (event) => {
+          if (event.type === 'round-trained') onTrained(event.jobId, event.round);
+        },
+      });
+      const record: AgentRecord = {
+        agentId,
+        swarmId,
+        capabilities: ['train'],
+        resources,
+        publicKey: agent.publicKeyPem,
+        status: 'ACTIVE',
+        registeredAt: now,
+        statusChangedAt: now,
+        credentialGeneration: 1,
+      };
+      const input: RegisterAgentInput = { profile: record, handshakeTimeoutMs: 60_000, session: record };
+      await stack.client.workflow.start(REGISTRATION_WORKFLOW, {
+        workflowId: registrationWorkflowId(agentId),
+        taskQueue,
+        args: [input],
+        memo: { resources, publicKey: agent.publicKeyPem },
+        typedSearchAttributes: [
+          { key: AgentIdKey, value: agentId },
+          { key: SwarmIdKey, value: swarmId },
+          { key: AgentStatusKey, value: 'ACTIVE' },
+        ],
+      });
+      agent.resume({ agent: record, credential: issueCredential(secret, { sub: agentId, swarm: swarmId, gen: 1, iat, exp: iat + 3600 }) });
+      await agent.participate(noopTrainer);
+      agents.push(agent);
+    }
+  };
+  await Promise.all(Array.from({ length: 64 }, startOne));
+  return agents;
+}
+
+async function runScale(sizes: number[]): Promise<void> {
+  const env = await startDevServer();
+  let stack: Embedded | undefined;
+  const agents: QpAgent[] = [];
+  try {
+    const adminToken = randomBytes(24).toString('hex');
+    const secret = randomBytes(32).toString('hex');
+    const taskQueue = `bench-round-scale-${Date.now()}`;
+    const config = parseConfig({
+      TEMPORAL_ADDRESS: env.address,
+      TEMPORAL_NAMESPACE: namespace,
+      QP_TASK_QUEUE: taskQueue,
+      QP_ADMIN_TOKEN: adminToken,
+      QP_CREDENTIAL_SECRET: secret,
+    });
+    stack = await startEmbedded({ config, apiPort: 0 });
+    const directory = new TemporalAgentDirectory(stack.client, namespace);
+    const trained = new Map<string, number>();
+    const onTrained = (jobId: string, round: number) => trained.set(`${jobId}/${round}`, (trained.get(`${jobId}/${round}`) ?? 0) + 1);
+    console.log(`# scale: no-op agents (SDK QpAgent, in-memory broker), model vector(${DIMENSION}), fraction 1, minParticipants = all; sessions seeded (see seedSessions), one ${SCALE_ROUNDS}-round job per size after a 1-round warm-up`);
+    for (const size of sizes) {
+      const swarmId = `s${size}-${Date.now() % 100_000}`;
+      const t0 = performance.now();
+      agents.push(...(await seedSessions(stack, taskQueue, secret, swarmId, size, onTrained)));
+      const seeded = (performance.now() - t0) / 1000;
+      const deadline = Date.now() + 300_000;
+      let listed = 0;
+      while ((listed = (await directory.listActive(swarmId)).length) < size) {
+        if (Date.now() > deadline) throw new Error(`visibility listed ${listed} of ${size} sessions within 300 s`);
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+      const lists: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const t = performance.now();
+        await directory.listActive(swarmId);
+        lists.push(performance.now() - t);
+      }
+      console.log(`# ${size} sessions started and agents resumed in ${seeded.toFixed(1)} s, all listed ACTIVE after ${((performance.now() - t0) / 1000).toFixed(1)} s; one uncached visibility listing of ${size}: ${Math.round(median(lists))} ms (median of 3)`);
+      await runJob(stack, adminToken, swarmId, 1, size);
+      const job = await runJob(stack, adminToken, swarmId, SCALE_ROUNDS, size);
+      const seconds = (job.returned - job.requested) / 1000;
+      const inWorkflow = job.result.recentRounds.map((r) => r.durationMs / 1000);
+      for (const round of job.result.recentRounds) {
+        const got = trained.get(`${job.jobId}/${round.round}`) ?? 0;
+        if (got !== size) throw new Error(`round ${round.round}: ${got} of ${size} agents trained`);
+      }
+      console.log(`# ${size} agents: ${SCALE_ROUNDS}-round job ${fmt(seconds)} s (REST start -> result); rounds as the workflow measured them (select -> evaluate): ${inWorkflow.map((s) => fmt(s)).join(', ')} s`);
+      console.log(`round_${size}_agents_seconds_per_round ${fmt(seconds / SCALE_ROUNDS)}`);
+      console.log(`round_${size}_agents_seconds_per_round_in_workflow ${fmt(median(inWorkflow))}`);
+      if (size >= 10_000) {
+        console.log(`# target <= 5 s per durable round at ${size} agents: ${seconds / SCALE_ROUNDS <= 5 ? 'met' : 'NOT met'}`);
+      }
+      // The next size gets the worker to itself.
+      await Promise.all(agents.splice(0).map((agent) => agent.close()));
+    }
+  } finally {
+    await Promise.all(agents.map((agent) => agent.close()));
+    await stack?.stop();
+    await env.teardown();
+  }
+}
+
+// ---------------------------------------------------------------- 100 agents x 1M parameters over real Pulsar
+
+const PULSAR_WEB = process.env.PULSAR_ADMIN_URL ?? `http://127.0.0.1:${process.env.PULSAR_WEB_PORT ?? 8090}`;
+const BIG_AGENTS = arg('big-agents', 100);
+const BIG_DIMENSION = arg('big-dimension', 1_000_000);
+const BIG_REPEATS = arg('big-repeats', 2);
+
+/**
+ * The agents' side: BIG_AGENTS updates of BIG_DIMENSION float32 published at
+ * once on the topic by one client (the adapter pools one producer per topic);
+ * resolves when the broker has accepted all of them.
+ */
+async function publishUpdates(
+  messaging: PulsarMessaging,
+  topic: string,
+  updates: Float32Array[],
+  header: (i: number) => Record<string, string>,
+): Promise<void> {
+  // Eight in flight: all 100 at once over one producer socket outlast the adapter's 30 s send timeout on 2 busy cores.
+  let next = 0;
+  const sender = async (): Promise<void> => {
+    for (let i = next++; i < BIG_AGENTS; i = next++) {
+      await messaging.publish(topic, paramsToBytes(updates[i % updates.length]), { key: `agent-${i}`, properties: header(i) });
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, sender));
+}
+
+async function runPulsar(): Promise<void> {
+  const tenant = 'qp-bench';
+  const options = { webSocketUrl: PULSAR_WEB.replace(/^http/, 'ws'), adminUrl: PULSAR_WEB, tenant };
+  const health = await fetch(`${PULSAR_WEB}/admin/v2/brokers/health`).then((r) => r.text(), (e: unknown) => String(e));
+  if (health !== 'ok') throw new Error(`no healthy Pulsar broker at ${PULSAR_WEB} (${health}); start it with npm run stack -- up pulsar`);
+  const manager = new PulsarMessaging(options);
+  const agentsSide = new PulsarMessaging(options);
+  const blobs = new MemoryBlobStore();
+  const secret = randomBytes(32).toString('hex');
+  const activities = createTuningActivities({
+    messaging: manager,
+    blobs,
+    directory: { listActive: async () => [] },
+    evaluator: { evaluate: async () => undefined },
+    agentKeys: { publicKey: async (_swarm, agentId) => agentKeys.get(agentId)?.publicKey.export({ type: 'spki', format: 'pem' }).toString() },
+    credentialSecret: secret,
+  });
+  const global = new Float32Array(BIG_DIMENSION);
+  const globalDigest = await blobs.put(paramsToBytes(global));
+  const random = seededRandom(11);
+  // Four distinct updates, reused: what the broker carries is BIG_AGENTS full messages all the same.
+  const updates = Array.from({ length: 4 }, () => Float32Array.from({ length: BIG_DIMENSION }, () => (random() - 0.5) * 0.01));
+  const participants = Array.from({ length: BIG_AGENTS }, (_, i) => `agent-${i}`);
+  const agentKeys = new Map(participants.map((id) => [id, generateKeyPairSync('ed25519')]));
+  const run = `${Date.now() % 1_000_000}`;
+  const mb = (BIG_AGENTS * BIG_DIMENSION * 4) / 1e6;
+  console.log(`# pulsar: ${BIG_AGENTS} agents x ${BIG_DIMENSION} float32 (${mb.toFixed(0)} MB) over the broker at ${PULSAR_WEB} (WebSocket adapter, one client for the agents, one for the manager); best of ${BIG_REPEATS}, alternating`);
+
+  /** Pulsar alone: the same messages to one exclusive consumer that receives and acknowledges each. */
+  const pulsarAlone = async (attempt: number): Promise<number> => {
+    const topic = `swarm/big/alone-${run}-${attempt}`;
+    const consumer = await manager.subscribe(topic, 'alone', { type: 'exclusive', initialPosition: 'earliest' });
+    const t0 = performance.now();
+    const published = publishUpdates(agentsSide, topic, updates, (i) => ({ type: 'update', agentId: `agent-${i}` }));
+    for (let n = 0; n < BIG_AGENTS; ) {
+      const message = await consumer.receive(60_000);
+      if (!message) throw new Error(`pulsar alone: ${n} of ${BIG_AGENTS} messages within 60 s`);
+      if (message.payload.byteLength !== BIG_DIMENSION * 4) throw new Error('pulsar alone: a message came back truncated');
+      await consumer.ack(message);
+      n++;
+    }
+    await published;
+    const seconds = (performance.now() - t0) / 1000;
+    await consumer.close();
+    return seconds;
+  };
+
+  /** The round: the same messages as updates, through collectAndAggregate (collect, validate, aggregate, store, acknowledge). */
+  const round = async (attempt: number): Promise<number> => {
+    const jobId = `big-${run}-${attempt}`;
+    const topic = swarmTopics('big').updates(jobId);
+    // The activity's subscription exists before the agents publish, as after startRound.
+    const consumer = await manager.subscribe(topic, `aggregator-${jobId}`, { type: 'exclusive', initialPosition: 'earliest' });
+    await consumer.close();
+    const deadlineAt = Date.now() + 600_000;
+    const environment = new MockActivityEnvironment({ attempt: 1 }, { logger: new DefaultLogger('ERROR') });
+    const t0 = performance.now();
+    // Each agent signs its update as it sends it (sha-256 of 4 MB and one Ed25519 signature, a few ms),
+    // which this figure includes and the Pulsar-alone baseline does not.
+    const published = publishUpdates(agentsSide, topic, updates, (i) =>
+      signAsAgent(
+        agentKeys.get(participants[i])!.privateKey,
+        participants[i],
+        topic,
+        encodeUpdateHeader({ jobId, round: 1, attempt: 1, agentId: participants[i], examples: 10 }),
+        paramsToBytes(updates[i % updates.length]),
+        Date.now(),
+      ),
+    );
+    const outcome = (await environment.run(activities.collectAndAggregate, {
+      jobId,
+      swarmId: 'big',
+      round: 1,
+      attempt: 1,
+      participants,
+      deadlineAt,
+      minParticipants: BIG_AGENTS,
+      dimension: BIG_DIMENSION,
+      globalDigest,
+      strategy: 'fedavg' as const,
+      strategyOptions: {},
+      seed: 1,
+    })) as CollectOutcome;
+    const seconds = (performance.now() - t0) / 1000;
+    await published;
+    if (outcome.status !== 'aggregated' || outcome.accepted !== BIG_AGENTS) {
+      throw new Error(`round: ${outcome.status}, ${outcome.accepted} accepted, rejected ${JSON.stringify(outcome.rejected)}`);
+    }
+    return seconds;
+  };
+
+  try {
+    const alone: number[] = [];
+    const rounds: number[] = [];
+    for (let i = 0; i < BIG_REPEATS; i++) {
+      alone.push(await pulsarAlone(i));
+      rounds.push(await round(i));
+      console.log(`# repeat ${i + 1}: pulsar alone ${fmt(alone[i])} s, round ${fmt(rounds[i])} s`);
+    }
+    const roundSeconds = Math.min(...rounds);
+    const aloneSeconds = Math.min(...alone);
+    console.log(`round_100x1M_seconds ${fmt(roundSeconds)}`);
+    console.log(`pulsar_alone_100x1M_seconds ${fmt(aloneSeconds)}`);
+    console.log(`ratio_pulsar_alone_over_round ${(aloneSeconds / roundSeconds).toFixed(2)}`);
+    console.log(`# target ratio >= 0.7: ${aloneSeconds / roundSeconds >= 0.7 ? 'met' : 'NOT met'}`);
+  } finally {
+    await manager.close();
+    await agentsSide.close();
+  }
+}
+
+// ---------------------------------------------------------------- ours (1,000 registered agents, beside Flower)
 
 interface ActivitySpan {
   name: string;
@@ -194,7 +498,7 @@ async function historyOf(handle: WorkflowHandle): Promise<{ started: number; com
   return { started, completed, spans };
 }
 
-async function runJob(stack: Embedded, adminToken: string, swarmId: string, rounds: number): Promise<JobTiming> {
+async function runJob(stack: Embedded, adminToken: string, swarmId: string, rounds: number, agents = AGENTS): Promise<JobTiming> {
   const requested = Date.now();
   const res = await fetch(`${stack.api.url}/api/v1/tuning/start`, {
     method: 'POST',
@@ -204,7 +508,7 @@ async function runJob(stack: Embedded, adminToken: string, swarmId: string, roun
       model: { kind: 'vector', dimension: DIMENSION },
       rounds,
       fraction: 1,
-      minParticipants: AGENTS,
+      minParticipants: agents,
       roundTimeoutMs: 60_000,
       training: { learningRate: 0.1, epochs: 1, batchSize: 32 },
       seed: 7,
@@ -216,22 +520,20 @@ async function runJob(stack: Embedded, adminToken: string, swarmId: string, roun
   const returned = Date.now();
   if (result.status !== 'COMPLETED') throw new Error(`job ${body.jobId} ended ${result.status}: ${result.failureReason ?? ''}`);
   for (const round of result.recentRounds) {
-    if (round.accepted !== AGENTS || round.attempts !== 1) {
-      throw new Error(`round ${round.round}: ${round.accepted} of ${AGENTS} accepted in ${round.attempts} attempts`);
+    if (round.accepted !== agents || round.attempts !== 1) {
+      throw new Error(`round ${round.round}: ${round.accepted} of ${agents} accepted in ${round.attempts} attempts`);
     }
   }
   return { jobId: body.jobId, requested, returned, result };
 }
 
-/** Milliseconds from publishing one round-start to 1,000 control consumers until the aggregator holds every update. */
+/** Milliseconds from publishing each agent its round-start (in its inbox) until the aggregator holds every update. */
 async function brokerFanOut(agentIds: string[]): Promise<{ fanOut: number; parsed: number; collected: number }> {
   const messaging = new MemoryMessaging();
-  const control = 'swarm/bench/control';
   const updates = 'swarm/bench/updates-job';
   const aggregator = await messaging.subscribe(updates, 'aggregator', { type: 'exclusive', initialPosition: 'earliest' });
-  const consumers = await Promise.all(agentIds.map((id) => messaging.subscribe(control, `agent-${id}-control`)));
-  const message = roundStart(agentIds);
-  const payload = Buffer.from(JSON.stringify(message));
+  const inbox = (id: string) => `swarm/bench/inbox-${id}`;
+  const consumers = await Promise.all(agentIds.map((id) => messaging.subscribe(inbox(id), `agent-${id}-rounds`)));
   const params = new Uint8Array(DIMENSION * 4);
   let received = 0;
   let parsed = 0;
@@ -244,12 +546,16 @@ async function brokerFanOut(agentIds: string[]): Promise<{ fanOut: number; parse
     if (++received === agentIds.length) lastReceived = performance.now();
     await consumer.ack(got);
     const start = JSON.parse(Buffer.from(got.payload).toString('utf8')) as RoundStartMessage;
-    if (!start.participants.includes(agentIds[i])) throw new Error('not a participant');
+    if (start.agentId !== agentIds[i]) throw new Error('not the addressee');
     if (++parsed === agentIds.length) lastParsed = performance.now();
     await messaging.publish(updates, params, { key: agentIds[i], properties: { type: 'update', agentId: agentIds[i] } });
   });
   t0 = performance.now();
-  await messaging.publish(control, payload, { key: 'job', properties: { type: 'round-start', jobId: 'job' } });
+  await Promise.all(
+    agentIds.map((id) =>
+      messaging.publish(inbox(id), Buffer.from(JSON.stringify(roundStart(id))), { key: id, properties: { type: 'round-start', jobId: 'job' } }),
+    ),
+  );
   for (let n = 0; n < agentIds.length; n++) {
     const update = await aggregator.receive(30_000);
     if (!update) throw new Error('fan-out: the aggregator missed updates');
@@ -260,13 +566,13 @@ async function brokerFanOut(agentIds: string[]): Promise<{ fanOut: number; parse
   return { fanOut: lastReceived - t0, parsed: lastParsed - t0, collected };
 }
 
-function roundStart(participants: string[]): RoundStartMessage {
+function roundStart(agentId: string): RoundStartMessage {
   return {
     type: 'round-start',
+    agentId,
     jobId: 'job',
     round: 1,
     attempt: 1,
-    participants,
     globalDigest: 'f'.repeat(64),
     globalParams: Buffer.from(new Uint8Array(DIMENSION * 4)).toString('base64'),
     training: { learningRate: 0.1, epochs: 1, batchSize: 32 },
@@ -390,19 +696,19 @@ async function runOurs(): Promise<OursResult> {
     }
     figure(`visibility_list_${ids.length}_active`, median(lists));
     notes.push(`visibility list: median of 3 listActive() calls (${lists.map(ms).join(', ')} ms)`);
-    const payload = Buffer.from(JSON.stringify(roundStart(ids)));
+    const payloads = ids.map((id) => Buffer.from(JSON.stringify(roundStart(id))));
     const tParse = performance.now();
     for (let i = 0; i < ids.length; i++) {
-      const message = JSON.parse(Buffer.from(payload).toString('utf8')) as RoundStartMessage;
-      if (!message.participants.includes(ids[i])) throw new Error('not a participant');
+      const message = JSON.parse(Buffer.from(payloads[i]).toString('utf8')) as RoundStartMessage;
+      if (message.agentId !== ids[i]) throw new Error('not the addressee');
     }
     figure(`round_start_parse_by_${ids.length}_agents`, performance.now() - tParse);
-    notes.push(`round-start message: ${(payload.byteLength / 1024).toFixed(1)} KB; each agent copies, decodes, JSON.parses it and searches the participant list`);
+    notes.push(`round-start message: ${(payloads[0].byteLength / 1024).toFixed(1)} KB, one per participant in its inbox; each agent copies, decodes and JSON.parses its own`);
     const fan = await brokerFanOut(ids);
     figure('memory_broker_fanout_all_received', fan.fanOut);
     figure('memory_broker_fanout_all_parsed', fan.parsed);
     figure('memory_broker_round_all_updates_collected', fan.collected);
-    notes.push(`memory broker alone: one round-start to ${ids.length} control consumers, each parses it and publishes a ${DIMENSION * 4}-byte update; timed until the aggregator received all`);
+    notes.push(`memory broker alone: a round-start to each of ${ids.length} inboxes, each parses it and publishes a ${DIMENSION * 4}-byte update; timed until the aggregator received all`);
     return { registrationSeconds, warmUp, single, long, profile, notes };
   } finally {
     await swarm?.stop();
@@ -412,6 +718,16 @@ async function runOurs(): Promise<OursResult> {
 }
 
 async function main(): Promise<void> {
+  const parts = (process.argv.includes('--part') ? process.argv[process.argv.indexOf('--part') + 1] : 'scale,pulsar,flower').split(',');
+  if (parts.includes('scale')) {
+    const i = process.argv.indexOf('--sizes');
+    await runScale((i > 0 ? process.argv[i + 1] : '1000,10000').split(',').map(Number));
+  }
+  if (parts.includes('pulsar')) await runPulsar();
+  if (parts.includes('flower')) await runFlowerComparison();
+}
+
+async function runFlowerComparison(): Promise<void> {
   console.log(
     `# ${AGENTS} no-op agents, model vector(${DIMENSION}), fraction 1, minParticipants ${AGENTS}; Temporal dev server (in-memory), embedded worker + API, in-memory broker; heartbeats every ${HEARTBEAT_MS / 1000} s`,
   );

@@ -58,7 +58,6 @@ export const SECURE_AGGREGATION_STRATEGIES: readonly StrategyName[] = [
   'fedadagrad',
 ];
 
-/** Published on the swarm's control topic when a round starts. */
 /** One attempt of one round: who takes part, and until when updates count. */
 export interface RoundInput {
   jobId: string;
@@ -70,12 +69,25 @@ export interface RoundInput {
   deadlineAt: number;
 }
 
+/**
+ * The round start, one per participant, in that participant's inbox
+ * (swarmTopics(swarmId).inbox(agentId)), with properties { type: 'round-start',
+ * jobId }. Agents that were not selected get nothing, and no agent is told who
+ * else takes part: a round costs O(participants × this message), where one
+ * broadcast of the participant list cost O(participants²). Secure aggregation
+ * needs no list either: each agent learns its neighbours (and only those) from
+ * the manager's share-keys request. The model travels inline up to 256 KiB,
+ * otherwise by digest. A retried start may deliver the same (jobId, round,
+ * attempt) twice; agents act on it once. The swarm's control topic carries
+ * only job-finished.
+ */
 export interface RoundStartMessage {
   type: 'round-start';
+  /** The addressee: the agent whose inbox this is. */
+  agentId: string;
   jobId: string;
   round: number;
   attempt: number;
-  participants: string[];
   globalDigest: string;
   /** Base64 float32 parameters when small enough to travel inline. */
   globalParams?: string;
@@ -130,7 +142,8 @@ export interface JobFinishedMessage {
   globalDigest: string;
 }
 
-export type ControlMessage = RoundStartMessage | JobFinishedMessage;
+/** What the swarm's control topic carries. */
+export type ControlMessage = JobFinishedMessage;
 
 /** Properties of an update message; the payload is the float32 parameters. */
 export interface UpdateHeader {

@@ -10,7 +10,7 @@ import { createWorkerMetrics } from '../activities/metrics';
 import { createRegistrationActivities } from '../activities/registration';
 import { createTuningActivities } from '../activities/tuning';
 import { DigitsEvaluator } from '../adapters/datasets/digits-evaluator';
-import { TemporalAgentDirectory } from '../adapters/temporal/agent-directory';
+import { CachedAgentDirectory, TemporalAgentDirectory } from '../adapters/temporal/agent-directory';
 import { TemporalAgentKeys } from '../adapters/temporal/agent-keys';
 import { TemporalLivenessDirectory } from '../adapters/temporal/liveness-directory';
 import type { Ports } from './ports';
@@ -78,6 +78,8 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
     graceMs: options.heartbeatGraceMs,
     windowMs: options.livenessWindowMs,
   });
+  // One per process: the registration and liveness activities tell it what changed.
+  const directory = new CachedAgentDirectory(new TemporalAgentDirectory(options.client, options.namespace));
   const behaviors = options.behaviors ?? behaviorOptions();
   // Idempotent: every worker start brings the Schedule in line with the config.
   await ensureBehaviorSweepSchedule(options.client, options.taskQueue, behaviors);
@@ -93,6 +95,7 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
         liveness,
         credentialSecret: options.credentialSecret,
         credentialTtlSeconds: options.credentialTtlSeconds,
+        directory,
         metrics,
       }),
       ...createLivenessActivities({
@@ -100,12 +103,13 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
         ledger: new HeartbeatLedger(),
         agentKeys,
         credentialSecret: options.credentialSecret,
+        directory,
         metrics,
       }),
       ...createTuningActivities({
         messaging: options.ports.messaging,
         blobs: options.ports.blobs,
-        directory: new TemporalAgentDirectory(options.client, options.namespace),
+        directory,
         evaluator: new DigitsEvaluator(),
         agentKeys,
         credentialSecret: options.credentialSecret,

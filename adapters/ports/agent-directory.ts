@@ -12,3 +12,12 @@ export interface AgentDirectory {
   /** Every ACTIVE agent of the swarm. */
   listActive(swarmId: string): Promise<DirectoryEntry[]>;
 }
+
+/**
+ * Told by the paths that change an agent's standing (registration, resources,
+ * liveness flips, deregistration) so that a cached listing of its swarm is not
+ * served past the change.
+ */
+export interface AgentDirectoryChanges {
+  agentChanged(swarmId: string): void;
+}
