@@ -8,6 +8,7 @@ import { clipToNorm } from '../core/privacy/gaussian';
 import { bytesToParams, decodeUpdateHeader, roundMismatch, type RoundInput, type UpdateHeader } from '../core/tuning';
 import type { Consumer, ReceivedMessage } from '../adapters/ports';
 
+const NO_BYTES = new Uint8Array(0);
 /** After the deadline, how long to keep draining updates that were published in time. */
 const LATE_DRAIN_MS = 300;
 
@@ -18,7 +19,7 @@ export interface PlainCollectionInput extends RoundInput {
 }
 
 export interface PlainCollection {
-  /** Every message read, accepted or not: acknowledged by the caller once the round's result is stored. */
+  /** Every message read, accepted or not, without its payload: acknowledged by the caller once the round's result is stored. */
   held: ReceivedMessage[];
   /** Agents whose update arrived in time from a participant, with a valid proof. */
   reported: Set<string>;
@@ -51,7 +52,8 @@ export async function collectPlainly(
       if (Date.now() >= input.deadlineAt) break;
       continue;
     }
-    held.push(message);
+    // Kept only to be acknowledged: without its payload, so memory stays O(model), not O(updates).
+    held.push({ ...message, payload: NO_BYTES });
     const header = decodeUpdateHeader(message.properties);
     const mismatch = roundMismatch(header, input);
     if (mismatch || !header) {

@@ -20,6 +20,7 @@ import {
   type SecureAggregationSpec,
   type TuningStatus,
 } from '../core/tuning';
+import { keptAlive } from './keep-alive';
 import { MessageProofs } from './message-proofs';
 import { collectPlainly, type ReportedMetrics } from './plain-collection';
 import { collectSecurely, secureRoundConfig } from './secure-collection';
@@ -156,7 +157,7 @@ export function createTuningActivities(deps: TuningDeps) {
     return gaussianNoise(params, centralNoiseStd(privacy.noiseMultiplier, privacy.clipNorm, participants), keyedUniform(noiseKey));
   };
 
-  return {
+  const activities = {
     /** The starting global model: the given blob, or zeros of the model's dimension. */
     async initializeModel(input: { dimension: number; initialDigest?: string }): Promise<string> {
       if (input.initialDigest) {
@@ -304,6 +305,9 @@ export function createTuningActivities(deps: TuningDeps) {
       await publishControl(input.swarmId, { type: 'job-finished', ...input });
     },
   };
+  // Quick activities heartbeat while they run; the aggregation reports its own progress.
+  const { collectAndAggregate, ...quick } = activities;
+  return { ...keptAlive(quick), collectAndAggregate };
 }
 
 type CollectedRound =
@@ -397,6 +401,7 @@ class RoundContributions {
     const aggregator = this.strategy.start(global, state);
     if (this.strategy.streaming) {
       aggregator.add({ agentId: '(weighted mean)', examples: this.mean.totalExamples, params: this.mean.mean() });
+      this.mean.release(); // the next round's mean reuses its working memory
     } else {
       const ordered = [...this.buffered].sort((a, b) => (a.agentId < b.agentId ? -1 : 1));
       for (const update of ordered) aggregator.add(update);

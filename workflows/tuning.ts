@@ -42,8 +42,12 @@ export interface FederatedTuningInput {
 const ROUNDS_PER_RUN = 25;
 const RECENT_ROUNDS_KEPT = 50;
 
+// Short activities that heartbeat every second (activities/keep-alive.ts): a worker killed
+// in one delays the job by the heartbeat timeout, while a large swarm's listing may still
+// take longer than a few seconds.
 const quick = proxyActivities<TuningActivities>({
-  startToCloseTimeout: '30 seconds',
+  startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '5 seconds',
   retry: { initialInterval: '500 ms', maximumInterval: '10 seconds', maximumAttempts: 10 },
 });
 

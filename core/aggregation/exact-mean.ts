@@ -91,7 +91,7 @@ export class ExactWeightedMean {
     if (wanted === 'wasm' && !exactKernelModule()) throw new Error('WebAssembly SIMD is not available in this runtime');
     if (wanted !== 'js' && exactKernelModule()) {
       try {
-        this.wasm = new WasmState(dimension, tile);
+        this.wasm = takeIdleState(dimension, tile) ?? new WasmState(dimension, tile);
       } catch (error) {
         if (wanted === 'wasm' || !(error instanceof RangeError)) throw error;
       }
@@ -171,6 +171,16 @@ export class ExactWeightedMean {
       out[i] = sum.toNumber() / total;
     }
     return out;
+  }
+
+  /**
+   * Hands this mean's working memory (about 8 updates' worth plus 16 bytes a coordinate) to
+   * the next mean of the same size in this process, which then skips allocating and
+   * faulting it in; this mean is unusable afterwards. One set is kept per size.
+   */
+  release(): void {
+    if (this.wasm) keepIdleState(this.wasm);
+    this.failure = new Error('this mean was released');
   }
 
   private usable(): void {
@@ -443,6 +453,28 @@ class WasmState {
   slotAddress(i: number): number {
     return this.layout.slot0 + i * this.layout.stride;
   }
+}
+
+/** One released working memory per (dimension, tile): a worker aggregates rounds of one model after another. */
+const idleStates = new Map<string, WasmState>();
+
+function keepIdleState(state: WasmState): void {
+  idleStates.set(`${state.dimension}/${state.tile}`, state);
+}
+
+/** A released working memory of this size, cleared as a new one would be; undefined when none is kept. */
+function takeIdleState(dimension: number, tile: number): WasmState | undefined {
+  const key = `${dimension}/${tile}`;
+  const state = idleStates.get(key);
+  if (!state) return undefined;
+  idleStates.delete(key);
+  // The bins and per-tile minima start at zero, as in fresh memory; update slots and the
+  // spill area are written before they are read.
+  state.hi.fill(0);
+  state.lo.fill(0);
+  state.mins.fill(0);
+  state.batchMax.fill(0);
+  return state;
 }
 
 const f64 = new Float64Array(1);

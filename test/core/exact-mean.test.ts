@@ -156,6 +156,28 @@ describe('ExactWeightedMean', () => {
     expectSameBits(meanOf(updates, dimension, 'js'), expected);
   });
 
+  it('a released mean hands its working memory to the next one of the same size, which gives the same bits as fresh memory', () => {
+    const dimension = 32768 + 21;
+    const next = seededRandom(33);
+    const round = (scale: number): Update[] =>
+      Array.from({ length: 11 }, () => ({
+        examples: 1 + Math.floor(next() * 900),
+        params: Float32Array.from({ length: dimension }, () => (next() * 2 - 1) * scale),
+      }));
+    const first = round(1e6);
+    const second = round(1e-3);
+    const used = new ExactWeightedMean(dimension, { backend: 'wasm' });
+    for (const update of first) used.add(update);
+    expectSameBits(used.mean(), referenceMean(first, dimension));
+    used.release();
+    expect(() => used.mean()).toThrow(/released/);
+    // The next mean reuses that memory: nothing of the first round's bins may show.
+    const reused = new ExactWeightedMean(dimension, { backend: 'wasm' });
+    for (const update of second) reused.add(update);
+    expectSameBits(reused.mean(), referenceMean(second, dimension));
+    expectSameBits(reused.mean(), meanOf(second, dimension, 'js'));
+  });
+
   it('keeps the bits when bins are re-based many times: growing magnitudes, and more values than a low bin holds between re-basings', () => {
     const dimension = 9;
     const growing: Update[] = Array.from({ length: 40 }, (_, k) => ({
