@@ -303,6 +303,8 @@ export function createTuningActivities(deps: TuningDeps) {
       globalDigest: string;
     }): Promise<void> {
       await publishControl(input.swarmId, { type: 'job-finished', ...input });
+      // Nothing reads the job's updates any more: its topic and the aggregator's subscription go.
+      await deps.messaging.deleteTopic(swarmTopics(input.swarmId).updates(input.jobId));
     },
   };
   // Quick activities heartbeat while they run; the aggregation reports its own progress.

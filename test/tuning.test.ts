@@ -298,6 +298,19 @@ describe('federated tuning on a real Temporal server', () => {
     expect(a.some((v, i) => Math.abs(v - b[i]) > 1e-3)).toBe(true);
   });
 
+  it("removes a finished job's updates topic with the aggregator's subscription", async () => {
+    const swarmId = await swarmOf([noopTrainer, noopTrainer]);
+    const jobId = uniqueId('cleanup');
+    await startJob(digitsJob(swarmId, { jobId, rounds: 1, model: { kind: 'vector', dimension: 8 } }));
+    expect((await finished(jobId)).status).toBe('COMPLETED');
+    // Had the topic stayed, a new subscription from the earliest message would see the round's updates.
+    const reader = await stack.ports.messaging.subscribe(swarmTopics(swarmId).updates(jobId), uniqueId('late-reader'), {
+      initialPosition: 'earliest',
+    });
+    expect(await reader.receive(300)).toBeUndefined();
+    await reader.close();
+  });
+
   it('pauses between rounds, resumes, and can be cancelled', async () => {
     const swarmId = await swarmOf([noopTrainer, noopTrainer]);
     const jobId = await startJob(

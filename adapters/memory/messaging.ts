@@ -178,6 +178,17 @@ export class MemoryMessaging implements MessagingPort {
     };
   }
 
+  async deleteTopic(topicName: string): Promise<void> {
+    this.assertOpen();
+    assertName('topic', topicName);
+    const topic = this.topics.get(topicName);
+    if (!topic) return;
+    for (const subscription of topic.subscriptions.values()) {
+      for (const consumer of [...subscription.consumers]) this.closeConsumer(consumer);
+    }
+    this.topics.delete(topicName);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -42,6 +42,11 @@ export interface MessagingPort {
   publish(topic: string, payload: Uint8Array, options?: PublishOptions): Promise<string>;
   /** Durable, named subscription: its position survives the consumer. */
   subscribe(topic: string, subscription: string, options?: SubscribeOptions): Promise<Consumer>;
+  /**
+   * Removes a topic with its subscriptions and messages, disconnecting its consumers (a
+   * finished job's updates topic). Deleting a topic that does not exist is a no-op.
+   */
+  deleteTopic(topic: string): Promise<void>;
   close(): Promise<void>;
 }
 

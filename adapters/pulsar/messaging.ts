@@ -240,6 +240,15 @@ export class PulsarMessaging implements MessagingPort, MessagingBacklog {
     return consumer;
   }
 
+  async deleteTopic(topic: string): Promise<void> {
+    this.assertOpen();
+    const { path } = this.topicFor(topic);
+    // The broker disconnects the topic's producers: a later publish opens a new one.
+    this.producers.get(path)?.close(`topic ${topic} was deleted`);
+    this.producers.delete(path);
+    await this.admin.deleteTopic(path);
+  }
+
   /** Messages not yet acknowledged, per subscription of the topic (Pulsar's msgBacklog). For the scheduler. */
   async backlog(topic: string): Promise<SubscriptionBacklog[]> {
     this.assertOpen();

@@ -115,6 +115,15 @@ export class NativePulsarMessaging implements MessagingPort {
     return id.toString();
   }
 
+  async deleteTopic(topic: string): Promise<void> {
+    this.assertOpen();
+    const target = toPulsarTopic(topic, this.mapping);
+    const producer = this.producers.get(target.fullName);
+    this.producers.delete(target.fullName);
+    if (producer) await producer.then((p) => p.close()).catch(() => undefined);
+    await this.admin.deleteTopic(target.path);
+  }
+
   async subscribe(topic: string, subscription: string, options: SubscribeOptions = {}): Promise<Consumer> {
     this.assertOpen();
     const target = toPulsarTopic(topic, this.mapping);

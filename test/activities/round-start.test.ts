@@ -23,6 +23,7 @@ function countingMessaging(): MessagingPort & { bytes: number; messages: Map<str
       return inner.publish(topic, payload, options);
     },
     subscribe: (topic, subscription, options) => inner.subscribe(topic, subscription, options),
+    deleteTopic: (topic) => inner.deleteTopic(topic),
     close: () => inner.close(),
   };
 }

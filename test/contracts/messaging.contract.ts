@@ -194,6 +194,23 @@ export function messagingContract(
       expect(textOf(await receiveOne(consumer))).toBe('two');
     });
 
+    it('deletes a topic with its messages and subscriptions; deleting it again, or one that never existed, does nothing', async () => {
+      const topic = uniqueName('deleted');
+      const subscription = uniqueName('sub');
+      await messaging.publish(topic, text('old'));
+      const before = await messaging.subscribe(topic, subscription, { initialPosition: 'earliest' });
+      await before.close();
+
+      await messaging.deleteTopic(topic);
+      await messaging.deleteTopic(topic);
+      await messaging.deleteTopic(uniqueName('never'));
+
+      await messaging.publish(topic, text('new'));
+      // Had the subscription survived, it would deliver the unacknowledged 'old' first.
+      const after = await messaging.subscribe(topic, subscription, { initialPosition: 'earliest' });
+      expect(textOf(await receiveOne(after))).toBe('new');
+    });
+
     it('starts a new subscription after the last published message by default (latest)', async () => {
       const topic = uniqueName('latest');
       await messaging.publish(topic, text('old'));
