@@ -4,7 +4,10 @@ import { gamma, seededRandom, shuffle } from './random';
 /**
  * Non-IID split: for each class, proportions drawn from Dirichlet(alpha) over
  * the agents decide how that class's examples are dealt (smaller alpha, more
- * skew). Redraws until every agent holds at least minPerAgent examples.
+ * skew). Redraws until every agent holds at least minPerAgent examples; when
+ * the swarm is too large for that (more agents than the data can serve under
+ * this skew), the last draw is kept and each agent short of minPerAgent is
+ * topped up with examples sampled with replacement, so shards then overlap.
  * Returns, per agent, example indices in ascending order.
  */
 export function dirichletPartition(
@@ -14,6 +17,7 @@ export function dirichletPartition(
   seed: number,
   minPerAgent = 1,
 ): number[][] {
+  if (labels.length === 0 && minPerAgent > 0) throw new Error('no examples to split');
   const random = seededRandom(seed);
   const classes = new Map<number, number[]>();
   for (let i = 0; i < labels.length; i++) {
@@ -22,8 +26,13 @@ export function dirichletPartition(
     classes.set(labels[i], list);
   }
   const sortedClasses = [...classes.keys()].sort((a, b) => a - b);
-  for (let attempt = 0; attempt < 1000; attempt++) {
-    const parts: number[][] = Array.from({ length: agents }, () => []);
+  // Redraws cost agents x classes gamma draws each: bounded to a few hundred thousand in all,
+  // and one draw only when no split can give every agent minPerAgent distinct examples.
+  const possible = agents * minPerAgent <= labels.length;
+  const attempts = possible ? Math.min(1000, Math.max(3, Math.floor(2e5 / (agents * Math.max(1, sortedClasses.length))))) : 1;
+  let parts: number[][] = [];
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    parts = Array.from({ length: agents }, () => []);
     for (const label of sortedClasses) {
       const indices = shuffle([...classes.get(label)!], random);
       const draws = Array.from({ length: agents }, () => gamma(random, alpha));
@@ -39,7 +48,10 @@ export function dirichletPartition(
     }
     if (parts.every((part) => part.length >= minPerAgent)) return parts.map((part) => part.sort((a, b) => a - b));
   }
-  throw new Error(`no Dirichlet(${alpha}) split gives each of ${agents} agents ${minPerAgent}+ examples`);
+  for (const part of parts) {
+    while (part.length < minPerAgent) part.push(Math.floor(random() * labels.length));
+  }
+  return parts.map((part) => part.sort((a, b) => a - b));
 }
 
 /** IID split: a seeded shuffle dealt round-robin. */
