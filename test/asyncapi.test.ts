@@ -56,6 +56,7 @@ function tap(inner: MessagingPort, side: Side, log: Captured[]): MessagingPort {
       return id;
     },
     subscribe: (topic, subscription, options) => inner.subscribe(topic, subscription, options),
+    deleteTopic: (topic) => inner.deleteTopic(topic),
     // The agents' view shares the manager's broker; only the manager's closes it.
     close: () => (side === 'manager' ? inner.close() : Promise.resolve()),
   };
