@@ -347,9 +347,9 @@ function splitWeight(w: number): number[] {
   return low === 0 ? [high] : [high, low];
 }
 
-/** The lowest set bit of a positive finite double, as a power of two. */
-function lowestBit(w: number): number {
-  f64[0] = w;
+/** A finite double as mant × 2^exp with an integer mant (negative for negative values). */
+function decompose(v: number): { mant: bigint; exp: number } {
+  f64[0] = v;
   const bits = u64[0];
   const biased = Number((bits >> 52n) & 0x7ffn);
   let mant = bits & 0xfffffffffffffn;
@@ -358,6 +358,12 @@ function lowestBit(w: number): number {
     mant |= 1n << 52n;
     exp = biased - 1075;
   }
+  return { mant: bits >> 63n ? -mant : mant, exp };
+}
+
+/** The lowest set bit of a positive finite double, as a power of two. */
+function lowestBit(w: number): number {
+  let { mant, exp } = decompose(w);
   while ((mant & 1n) === 0n) {
     mant >>= 1n;
     exp++;
@@ -489,16 +495,7 @@ export class ExactSum {
   add(v: number): void {
     if (v === 0) return;
     if (!Number.isFinite(v)) throw new RangeError(`cannot add ${v} exactly`);
-    f64[0] = v;
-    const bits = u64[0];
-    const biased = Number((bits >> 52n) & 0x7ffn);
-    let mant = bits & 0xfffffffffffffn;
-    let exp = -1074;
-    if (biased !== 0) {
-      mant |= 1n << 52n;
-      exp = biased - 1075;
-    }
-    if (bits >> 63n) mant = -mant;
+    const { mant, exp } = decompose(v);
     if (this.m === 0n) {
       this.m = mant;
       this.e = exp;
