@@ -258,13 +258,25 @@ describe('federated tuning on a real Temporal server', () => {
     const spy = await stack.ports.messaging.subscribe(swarmTopics(secureSwarm).updates(secureJob), 'test-spy', {
       initialPosition: 'earliest',
     });
-    const secure = await finished(secureJob);
     const types = new Set<string>();
-    for (let m = await spy.receive(200); m; m = await spy.receive(200)) {
-      types.add(m.properties.type);
-      await spy.ack(m);
-    }
-    await spy.close();
+    let running = true;
+    // Read while the job runs: when it finishes, its updates topic is deleted and this consumer closed.
+    const reading = (async () => {
+      try {
+        while (running) {
+          const m = await spy.receive(200);
+          if (!m) continue;
+          types.add(m.properties.type);
+          await spy.ack(m);
+        }
+      } catch {
+        // closed with the deleted topic
+      }
+    })();
+    const secure = await finished(secureJob);
+    running = false;
+    await reading;
+    await spy.close().catch(() => undefined);
     expect([...types]).toEqual(['secagg']);
     expect(secure.recentRounds.map((r) => r.accepted)).toEqual([5, 5]);
     const a = bytesToParams((await stack.ports.blobs.get(plain.globalDigest))!);
