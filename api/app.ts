@@ -37,7 +37,11 @@ export function createApp(deps: AppDeps): express.Express {
     });
     next();
   });
-  app.use(express.json({ limit: deps.bodyLimit, strict: true }));
+  // Every body is read as JSON, whatever its Content-Type: `curl -d '{...}'` labels JSON
+  // application/x-www-form-urlencoded, and a body the API then ignored would be blamed
+  // for fields it does carry. No route takes another format, and auth is by bearer
+  // token, never a cookie, so a browser's cross-site "simple" POST gains nothing.
+  app.use(express.json({ limit: deps.bodyLimit, strict: true, type: () => true }));
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

@@ -42,7 +42,9 @@ export const errorHandler: ErrorRequestHandler = (error, _req, res, _next) => {
     return;
   }
   if (status === 400 && error.type === 'entity.parse.failed') {
-    res.status(400).json(errorBody('INVALID_ARGUMENT', 'request body is not valid JSON', { field: 'body' }));
+    res.status(400).json(errorBody('INVALID_ARGUMENT', 'request body is not valid JSON (every body is read as JSON, whatever its Content-Type)', {
+      field: 'body',
+    }));
     return;
   }
   if (status !== undefined && status >= 400 && status < 500) {

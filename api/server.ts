@@ -53,7 +53,11 @@ export async function startApiServer(deps: {
     },
     metrics,
   );
-  const tuning = new TuningService(deps.client, deps.blobs, config.QP_TASK_QUEUE);
+  const tuning = new TuningService(deps.client, deps.blobs, {
+    taskQueue: config.QP_TASK_QUEUE,
+    defaultSwarm: config.QP_DEFAULT_SWARM,
+    liveSwarms: (max) => swarm!.liveSwarms(max),
+  });
   const behaviors = new BehaviorService(deps.client, deps.messaging, deps.vectors, {
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.QP_TASK_QUEUE,
