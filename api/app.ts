@@ -10,7 +10,7 @@ import type { SwarmService } from './swarm-service';
 import type { TuningService } from './tuning-service';
 import type { BehaviorService } from './behavior-service';
 import { behaviorRoutes, skillRoutes } from './routes/behaviors';
-import { readinessResponse, type Readiness } from './health';
+import { readinessResponse, type Readiness, type TemporalConnectionLike } from './health';
 
 export interface AppDeps {
   swarm: SwarmService;
@@ -21,6 +21,8 @@ export interface AppDeps {
   bodyLimit: string;
   /** What /readyz reports; without it the API is ready whenever it runs. */
   readiness?: () => Promise<Readiness>;
+  /** Bounds the Temporal calls of each request: together they get deadlineMs, then fail (503). */
+  temporal?: { connection: Pick<TemporalConnectionLike, 'withDeadline'>; deadlineMs: number };
 }
 
 export const OPENAPI_PATH = join(__dirname, 'openapi.yaml');
@@ -42,6 +44,17 @@ export function createApp(deps: AppDeps): express.Express {
   // for fields it does carry. No route takes another format, and auth is by bearer
   // token, never a cookie, so a browser's cross-site "simple" POST gains nothing.
   app.use(express.json({ limit: deps.bodyLimit, strict: true, type: () => true }));
+
+  if (deps.temporal) {
+    const { connection, deadlineMs } = deps.temporal;
+    // Every Temporal call made while handling the request (its continuations
+    // included) runs under one deadline: an unreachable Temporal is a 503 within
+    // deadlineMs, not a 500 after the client's 10 retries (20-30 s). A check that
+    // sets its own deadline (/readyz) overrides it.
+    app.use((_req, _res, next) => {
+      void connection.withDeadline(Date.now() + deadlineMs, async () => next());
+    });
+  }
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

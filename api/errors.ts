@@ -2,6 +2,7 @@
 import type { ErrorRequestHandler } from 'express';
 import { ZodError } from 'zod';
 import { DomainError, type ErrorCode } from '../core/errors';
+import { temporalUnavailable } from './temporal-errors';
 
 const STATUS_OF: Record<ErrorCode, number> = {
   INVALID_ARGUMENT: 400,
@@ -30,6 +31,8 @@ export function fromZod(error: ZodError, where: 'body' | 'query' | 'params'): Do
 }
 
 export const errorHandler: ErrorRequestHandler = (error, _req, res, _next) => {
+  // A Temporal call that found no server, or none in time, is the same 503 from every route.
+  error = temporalUnavailable(error) ?? error;
   if (error instanceof DomainError) {
     const field = typeof error.details?.field === 'string' ? error.details.field : undefined;
     res.status(STATUS_OF[error.code]).json(errorBody(error.code, error.message, field ? { field } : {}));

@@ -83,6 +83,7 @@ export async function startApiServer(deps: {
     adminToken: config.QP_ADMIN_TOKEN,
     bodyLimit: config.QP_BODY_LIMIT,
     readiness,
+    temporal: { connection: deps.client.connection, deadlineMs: config.QP_API_TEMPORAL_DEADLINE_MS },
   });
   const server = createServer(app);
   const host = config.QP_LISTEN_HOST;

@@ -53,6 +53,8 @@ export const configSchema = z.object({
     .string()
     .regex(ID_PATTERN, 'expected a swarm id (1-64 letters, digits, ".", "_" or "-")')
     .optional(),
+  /** Budget of one API request's Temporal calls together; past it the request is answered 503. */
+  QP_API_TEMPORAL_DEADLINE_MS: z.coerce.number().int().min(100).max(600_000).default(4_000),
   QP_BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i, 'expected a size such as 256kb').default('256kb'),
   // Behavior discovery (README "Behavior discovery").
   /** Vector index of new Milvus collections. */
