@@ -2,6 +2,7 @@
 import express from 'express';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { errorBody, errorHandler } from './errors';
 import type { ApiMetrics } from './metrics';
 import { swarmRoutes } from './routes/swarm';
@@ -27,6 +28,19 @@ export interface AppDeps {
 
 export const OPENAPI_PATH = join(__dirname, 'openapi.yaml');
 
+const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
+
+/** Each path of the OpenAPI document, as a pattern, with the methods it declares. */
+function declaredMethods(): Array<[RegExp, string[]]> {
+  const paths = (parseYaml(readFileSync(OPENAPI_PATH, 'utf8')) as { paths: Record<string, Record<string, unknown>> }).paths;
+  return Object.entries(paths).map(([path, item]) => {
+    const methods = HTTP_METHODS.filter((m) => item[m] !== undefined).map((m) => m.toUpperCase());
+    if (methods.includes('GET') && !methods.includes('HEAD')) methods.push('HEAD');
+    const pattern = path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '[^/]+');
+    return [new RegExp(`^${pattern}/?$`), methods];
+  });
+}
+
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
@@ -44,6 +58,21 @@ export function createApp(deps: AppDeps): express.Express {
   // for fields it does carry. No route takes another format, and auth is by bearer
   // token, never a cookie, so a browser's cross-site "simple" POST gains nothing.
   app.use(express.json({ limit: deps.bodyLimit, strict: true, type: () => true }));
+
+  // A declared path asked with a method it does not declare is 405 with the
+  // methods it does (HEAD wherever GET is: express answers it), not a 404.
+  const declared = declaredMethods();
+  app.use((req, res, next) => {
+    // A path can match more than one template (/tuning/start and /tuning/{jobId}).
+    const matching = declared.filter(([pattern]) => pattern.test(req.path));
+    const allowed = [...new Set(matching.flatMap(([, methods]) => methods))];
+    if (matching.length === 0 || allowed.includes(req.method)) {
+      next();
+      return;
+    }
+    res.setHeader('Allow', allowed.join(', '));
+    res.status(405).json(errorBody('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}; allowed: ${allowed.join(', ')}`));
+  });
 
   if (deps.temporal) {
     const { connection, deadlineMs } = deps.temporal;

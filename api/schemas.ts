@@ -17,6 +17,13 @@ export const PUBLIC_KEY_REQUIRED =
   'verifies every message the agent signs. The reference SDK (agents/sdk.ts) does all of it; see the ' +
   'README, "The handshake"';
 
+/**
+ * An Ed25519 public key in SPKI PEM: the DER is a fixed 12-byte header
+ * (MCowBQYDK2VwAyEA in base64) and the 32-byte key, so the schema can say
+ * exactly which strings are keys (any 32 bytes are).
+ */
+export const ED25519_SPKI_PEM = new RegExp(String.raw`^-----BEGIN PUBLIC KEY-----\r?\nMCowBQYDK2VwAyEA[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=\r?\n-----END PUBLIC KEY-----(\r?\n)*$`);
+
 export const registerRequestSchema = z
   .object({
     agentId: id,
@@ -39,7 +46,11 @@ export const registerRequestSchema = z
       .strict()
       .default({ ...DEFAULT_RESOURCES }),
     region: id.optional(),
-    publicKey: z.string({ required_error: PUBLIC_KEY_REQUIRED }).min(1).max(4096),
+    publicKey: z
+      .string({ required_error: PUBLIC_KEY_REQUIRED })
+      .min(1)
+      .max(4096)
+      .regex(ED25519_SPKI_PEM, "must be an ed25519 public key in SPKI PEM, as crypto.generateKeyPairSync('ed25519') exports it"),
   })
   .strict();
 
