@@ -2,6 +2,7 @@
 import express from 'express';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { errorBody, errorHandler } from './errors';
 import type { ApiMetrics } from './metrics';
 import { swarmRoutes } from './routes/swarm';
@@ -10,7 +11,7 @@ import type { SwarmService } from './swarm-service';
 import type { TuningService } from './tuning-service';
 import type { BehaviorService } from './behavior-service';
 import { behaviorRoutes, skillRoutes } from './routes/behaviors';
-import { readinessResponse, type Readiness } from './health';
+import { readinessResponse, type Readiness, type TemporalConnectionLike } from './health';
 
 export interface AppDeps {
   swarm: SwarmService;
@@ -21,9 +22,24 @@ export interface AppDeps {
   bodyLimit: string;
   /** What /readyz reports; without it the API is ready whenever it runs. */
   readiness?: () => Promise<Readiness>;
+  /** Bounds the Temporal calls of each request: together they get deadlineMs, then fail (503). */
+  temporal?: { connection: Pick<TemporalConnectionLike, 'withDeadline'>; deadlineMs: number };
 }
 
 export const OPENAPI_PATH = join(__dirname, 'openapi.yaml');
+
+const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
+
+/** Each path of the OpenAPI document, as a pattern, with the methods it declares. */
+function declaredMethods(): Array<[RegExp, string[]]> {
+  const paths = (parseYaml(readFileSync(OPENAPI_PATH, 'utf8')) as { paths: Record<string, Record<string, unknown>> }).paths;
+  return Object.entries(paths).map(([path, item]) => {
+    const methods = HTTP_METHODS.filter((m) => item[m] !== undefined).map((m) => m.toUpperCase());
+    if (methods.includes('GET') && !methods.includes('HEAD')) methods.push('HEAD');
+    const pattern = path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '[^/]+');
+    return [new RegExp(`^${pattern}/?$`), methods];
+  });
+}
 
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
@@ -37,7 +53,37 @@ export function createApp(deps: AppDeps): express.Express {
     });
     next();
   });
-  app.use(express.json({ limit: deps.bodyLimit, strict: true }));
+  // Every body is read as JSON, whatever its Content-Type: `curl -d '{...}'` labels JSON
+  // application/x-www-form-urlencoded, and a body the API then ignored would be blamed
+  // for fields it does carry. No route takes another format, and auth is by bearer
+  // token, never a cookie, so a browser's cross-site "simple" POST gains nothing.
+  app.use(express.json({ limit: deps.bodyLimit, strict: true, type: () => true }));
+
+  // A declared path asked with a method it does not declare is 405 with the
+  // methods it does (HEAD wherever GET is: express answers it), not a 404.
+  const declared = declaredMethods();
+  app.use((req, res, next) => {
+    // A path can match more than one template (/tuning/start and /tuning/{jobId}).
+    const matching = declared.filter(([pattern]) => pattern.test(req.path));
+    const allowed = [...new Set(matching.flatMap(([, methods]) => methods))];
+    if (matching.length === 0 || allowed.includes(req.method)) {
+      next();
+      return;
+    }
+    res.setHeader('Allow', allowed.join(', '));
+    res.status(405).json(errorBody('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}; allowed: ${allowed.join(', ')}`));
+  });
+
+  if (deps.temporal) {
+    const { connection, deadlineMs } = deps.temporal;
+    // Every Temporal call made while handling the request (its continuations
+    // included) runs under one deadline: an unreachable Temporal is a 503 within
+    // deadlineMs, not a 500 after the client's 10 retries (20-30 s). A check that
+    // sets its own deadline (/readyz) overrides it.
+    app.use((_req, _res, next) => {
+      void connection.withDeadline(Date.now() + deadlineMs, async () => next());
+    });
+  }
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

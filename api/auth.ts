@@ -6,11 +6,16 @@ import { DomainError } from '../core/errors';
 
 export type Caller = { kind: 'admin' } | { kind: 'agent'; claims: CredentialClaims };
 
+/** Where a caller gets a token: said by every 401, since the call that earned it did not show one. */
+export const WHERE_TOKENS_COME_FROM =
+  'send "Authorization: Bearer <token>" with the admin token (QP_ADMIN_TOKEN of the server; ' +
+  '`npm start` makes one up and prints it) or, for an agent, the credential its registration handshake returned';
+
 export function bearerToken(req: Request): string {
   const header = req.header('authorization');
-  if (!header) throw new DomainError('UNAUTHENTICATED', 'Authorization: Bearer <token> is required');
+  if (!header) throw new DomainError('UNAUTHENTICATED', `no token: ${WHERE_TOKENS_COME_FROM}`);
   const match = /^Bearer\s+(\S+)$/i.exec(header);
-  if (!match) throw new DomainError('UNAUTHENTICATED', 'Authorization header must be "Bearer <token>"');
+  if (!match) throw new DomainError('UNAUTHENTICATED', `the Authorization header is not "Bearer <token>": ${WHERE_TOKENS_COME_FROM}`);
   return match[1];
 }
 
@@ -30,7 +35,13 @@ export function authenticate(
   const token = bearerToken(req);
   if (isAdminToken(adminToken, token)) return { kind: 'admin' };
   if (token.startsWith('qpc1.')) return { kind: 'agent', claims: verifyAgent(token) };
-  throw new DomainError('UNAUTHENTICATED', 'token is neither the admin token nor an agent credential');
+  if (!adminToken) {
+    throw new DomainError(
+      'UNAUTHENTICATED',
+      'the token is not an agent credential, and this server has no admin token: start it with QP_ADMIN_TOKEN set (16 characters or more)',
+    );
+  }
+  throw new DomainError('UNAUTHENTICATED', `the token is neither the admin token nor an agent credential: ${WHERE_TOKENS_COME_FROM}`);
 }
 
 export function requireAdmin(caller: Caller): void {

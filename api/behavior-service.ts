@@ -130,7 +130,14 @@ export class BehaviorService {
   async latest(swarmId?: string): Promise<SweepReport> {
     const page = await this.listExecutions(sweepsQuery(swarmId, true), 1);
     const newest = page.executions[0];
-    if (!newest) throw new DomainError('NOT_FOUND', swarmId ? `no completed sweep of swarm ${swarmId}` : 'no completed sweep');
+    if (!newest) {
+      throw new DomainError(
+        'NOT_FOUND',
+        `${swarmId ? `no completed sweep of swarm ${swarmId}` : 'no completed sweep'} yet: sweeps run on the ` +
+          'QP_BEHAVIOR_SWEEP_CRON schedule over the behavior reports agents post (POST /api/v1/behaviors/reports); ' +
+          `start one now with POST /api/v1/behaviors/sweep {"swarmId": "${swarmId ?? '<id>'}"}`,
+      );
+    }
     return this.result(newest.workflowId, newest.runId);
   }
 

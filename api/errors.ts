@@ -2,6 +2,7 @@
 import type { ErrorRequestHandler } from 'express';
 import { ZodError } from 'zod';
 import { DomainError, type ErrorCode } from '../core/errors';
+import { temporalUnavailable } from './temporal-errors';
 
 const STATUS_OF: Record<ErrorCode, number> = {
   INVALID_ARGUMENT: 400,
@@ -30,6 +31,8 @@ export function fromZod(error: ZodError, where: 'body' | 'query' | 'params'): Do
 }
 
 export const errorHandler: ErrorRequestHandler = (error, _req, res, _next) => {
+  // A Temporal call that found no server, or none in time, is the same 503 from every route.
+  error = temporalUnavailable(error) ?? error;
   if (error instanceof DomainError) {
     const field = typeof error.details?.field === 'string' ? error.details.field : undefined;
     res.status(STATUS_OF[error.code]).json(errorBody(error.code, error.message, field ? { field } : {}));
@@ -42,7 +45,9 @@ export const errorHandler: ErrorRequestHandler = (error, _req, res, _next) => {
     return;
   }
   if (status === 400 && error.type === 'entity.parse.failed') {
-    res.status(400).json(errorBody('INVALID_ARGUMENT', 'request body is not valid JSON', { field: 'body' }));
+    res.status(400).json(errorBody('INVALID_ARGUMENT', 'request body is not valid JSON (every body is read as JSON, whatever its Content-Type)', {
+      field: 'body',
+    }));
     return;
   }
   if (status !== undefined && status >= 400 && status < 500) {

@@ -6,11 +6,29 @@ import { SECURE_AGGREGATION_STRATEGIES } from '../core/tuning';
 
 const id = z.string().regex(ID_PATTERN, 'must be 1-64 characters of letters, digits, ".", "_" or "-", starting with a letter or digit');
 
+/** What an agent that names no resources is assumed to offer: one core and 1 GiB. */
+export const DEFAULT_RESOURCES = { cpu: 1, memoryMb: 1024 } as const;
+
+/** The answer to a registration without a key: what the key is for and how to register. */
+export const PUBLIC_KEY_REQUIRED =
+  "is required: the agent's Ed25519 public key (SPKI PEM). Registration is a handshake: the manager " +
+  "sends a challenge to the agent's inbox topic and the agent answers with its signature at " +
+  'POST /api/v1/swarm/agents/{id}/challenge-response, proving it holds the private key; the key then ' +
+  'verifies every message the agent signs. The reference SDK (agents/sdk.ts) does all of it; see the ' +
+  'README, "The handshake"';
+
+/**
+ * An Ed25519 public key in SPKI PEM: the DER is a fixed 12-byte header
+ * (MCowBQYDK2VwAyEA in base64) and the 32-byte key, so the schema can say
+ * exactly which strings are keys (any 32 bytes are).
+ */
+export const ED25519_SPKI_PEM = new RegExp(String.raw`^-----BEGIN PUBLIC KEY-----\r?\nMCowBQYDK2VwAyEA[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=\r?\n-----END PUBLIC KEY-----(\r?\n)*$`);
+
 export const registerRequestSchema = z
   .object({
     agentId: id,
     swarmId: id.optional(),
-    capabilities: z.array(z.string().min(1).max(64)).max(64),
+    capabilities: z.array(z.string().min(1).max(64)).max(64).default([]),
     resources: z
       .object({
         cpu: z.number().positive().max(4096),
@@ -25,9 +43,14 @@ export const registerRequestSchema = z
           .strict()
           .optional(),
       })
-      .strict(),
+      .strict()
+      .default({ ...DEFAULT_RESOURCES }),
     region: id.optional(),
-    publicKey: z.string().min(1).max(4096),
+    publicKey: z
+      .string({ required_error: PUBLIC_KEY_REQUIRED })
+      .min(1)
+      .max(4096)
+      .regex(ED25519_SPKI_PEM, "must be an ed25519 public key in SPKI PEM, as crypto.generateKeyPairSync('ed25519') exports it"),
   })
   .strict();
 
@@ -57,21 +80,29 @@ export const listAgentsQuerySchema = z
 export const agentIdParamSchema = z.object({ id });
 
 
+/** The model a job trains when the request names none: what the reference agents train. */
+export const DEFAULT_TUNING_MODEL = { kind: 'softmax-digits', dimension: 650 } as const;
+
+/**
+ * Every field but swarmId has a default, so `POST /tuning/start` with no body
+ * starts a job; the service chooses the swarm (README "Federated tuning").
+ */
 export const tuningStartSchema = z
   .object({
     jobId: id.optional(),
-    swarmId: id,
+    swarmId: id.optional(),
     model: z
       .object({
         kind: z.enum(['softmax-digits', 'vector']),
         dimension: z.number().int().positive().max(100_000_000),
         initialDigest: z.string().regex(/^[0-9a-f]{64}$/, 'must be a sha-256 hex digest').optional(),
       })
-      .strict(),
-    rounds: z.number().int().min(1).max(100_000),
+      .strict()
+      .default({ ...DEFAULT_TUNING_MODEL }),
+    rounds: z.number().int().min(1).max(100_000).default(5),
     participantsPerRound: z.number().int().min(1).max(100_000).optional(),
     fraction: z.number().gt(0).max(1).optional(),
-    minParticipants: z.number().int().min(1),
+    minParticipants: z.number().int().min(1).default(1),
     roundTimeoutMs: z.number().int().min(100).max(86_400_000).default(60_000),
     maxRoundAttempts: z.number().int().min(1).max(20).default(3),
     strategy: z.enum(STRATEGY_NAMES).default('fedavg'),
@@ -140,9 +171,6 @@ export const tuningStartSchema = z
   })
   .strict()
   .superRefine((spec, ctx) => {
-    if (spec.participantsPerRound === undefined && spec.fraction === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['participantsPerRound'], message: 'give participantsPerRound or fraction' });
-    }
     if (spec.participantsPerRound !== undefined && spec.minParticipants > spec.participantsPerRound) {
       ctx.addIssue({ code: 'custom', path: ['minParticipants'], message: 'cannot exceed participantsPerRound' });
     }
@@ -167,7 +195,9 @@ export const tuningStartSchema = z
     if (robust.includes(spec.strategy) && spec.strategyOptions.byzantine === undefined) {
       ctx.addIssue({ code: 'custom', path: ['strategyOptions', 'byzantine'], message: `required by ${spec.strategy}` });
     }
-  });
+  })
+  // Neither participantsPerRound nor fraction: every ACTIVE agent that fits takes part.
+  .transform((spec) => (spec.participantsPerRound === undefined && spec.fraction === undefined ? { ...spec, fraction: 1 } : spec));
 
 export const jobIdParamSchema = z.object({ jobId: id });
 export const modelQuerySchema = z.object({ digest: z.string().regex(/^[0-9a-f]{64}$/, 'must be a sha-256 hex digest').optional() }).strict();

@@ -53,7 +53,11 @@ export async function startApiServer(deps: {
     },
     metrics,
   );
-  const tuning = new TuningService(deps.client, deps.blobs, config.QP_TASK_QUEUE);
+  const tuning = new TuningService(deps.client, deps.blobs, {
+    taskQueue: config.QP_TASK_QUEUE,
+    defaultSwarm: config.QP_DEFAULT_SWARM,
+    liveSwarms: (max) => swarm!.liveSwarms(max),
+  });
   const behaviors = new BehaviorService(deps.client, deps.messaging, deps.vectors, {
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.QP_TASK_QUEUE,
@@ -79,6 +83,7 @@ export async function startApiServer(deps: {
     adminToken: config.QP_ADMIN_TOKEN,
     bodyLimit: config.QP_BODY_LIMIT,
     readiness,
+    temporal: { connection: deps.client.connection, deadlineMs: config.QP_API_TEMPORAL_DEADLINE_MS },
   });
   const server = createServer(app);
   const host = config.QP_LISTEN_HOST;

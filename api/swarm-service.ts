@@ -183,6 +183,35 @@ export class SwarmService {
     };
   }
 
+  /**
+   * Up to `max` swarms with a running registration session on this
+   * deployment's task queue: one visibility query per swarm found.
+   */
+  async liveSwarms(max: number): Promise<string[]> {
+    const found: string[] = [];
+    const taskQueue = this.options.taskQueue.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
+    while (found.length < max) {
+      // Swarm ids are ID_PATTERN ids (validated at registration): safe between quotes.
+      const clauses = [
+        `WorkflowType = '${REGISTRATION_WORKFLOW}'`,
+        `ExecutionStatus = 'Running'`,
+        `TaskQueue = '${taskQueue}'`,
+        ...(found.length ? [`SwarmId NOT IN (${found.map((id) => `'${id}'`).join(', ')})`] : []),
+      ];
+      const response = await this.client.workflowService.listWorkflowExecutions({
+        namespace: this.options.namespace,
+        pageSize: 1,
+        query: clauses.join(' AND '),
+      });
+      const execution = response.executions?.[0];
+      if (!execution) break;
+      const swarmId = (decodeSearchAttributes(execution.searchAttributes?.indexedFields)[SwarmIdKey.name] as unknown[] | undefined)?.[0];
+      if (typeof swarmId !== 'string' || found.includes(swarmId)) break;
+      found.push(swarmId);
+    }
+    return found;
+  }
+
   async countAgents(status: AgentStatus): Promise<number> {
     const { count } = await this.client.workflow.count(agentsQuery(undefined, status));
     return count;

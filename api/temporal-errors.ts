@@ -61,8 +61,11 @@ export function temporalUnavailable(error: unknown): DomainError | undefined {
     : (error instanceof ServiceError || error instanceof WorkflowUpdateRPCTimeoutOrCancelledError) && isGrpcServiceError(error.cause)
       ? error.cause
       : undefined;
-  if (grpc && UNREACHABLE.has(grpc.code)) {
-    return new DomainError('UNAVAILABLE', 'the Temporal service did not answer; try again shortly');
-  }
-  return undefined;
+  if (!grpc || !UNREACHABLE.has(grpc.code)) return undefined;
+  return new DomainError(
+    'UNAVAILABLE',
+    grpc.code === 14
+      ? 'Temporal is unreachable: the API cannot reach the Temporal service (TEMPORAL_ADDRESS); try again once it is back (GET /readyz reports it)'
+      : 'Temporal did not answer in time: the Temporal service is unreachable or slow, or no worker serves the workflow; try again shortly (GET /readyz reports the service)',
+  );
 }

@@ -1,6 +1,7 @@
 // The one configuration schema. Parsed once at start-up from the environment;
 // a bad value stops start-up with a message naming the variable.
 import { z } from 'zod';
+import { ID_PATTERN } from './agents';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveMs = z.coerce.number().int().positive();
@@ -47,6 +48,13 @@ export const configSchema = z.object({
   QP_VECTORS: z.enum(['memory', 'milvus']).default('memory'),
   QP_CLUSTER: z.enum(['local', 'kubernetes']).default('local'),
   QP_BLOB_DIR: z.string().optional(),
+  /** The swarm `POST /api/v1/tuning/start` uses when the request names none; unset: the only swarm with live agents. */
+  QP_DEFAULT_SWARM: z
+    .string()
+    .regex(ID_PATTERN, 'expected a swarm id (1-64 letters, digits, ".", "_" or "-")')
+    .optional(),
+  /** Budget of one API request's Temporal calls together; past it the request is answered 503. */
+  QP_API_TEMPORAL_DEADLINE_MS: z.coerce.number().int().min(100).max(600_000).default(4_000),
   QP_BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i, 'expected a size such as 256kb').default('256kb'),
   // Behavior discovery (README "Behavior discovery").
   /** Vector index of new Milvus collections. */

@@ -349,7 +349,7 @@ describe('federated tuning on a real Temporal server', () => {
   it.each([
     ['swarmId', { swarmId: '../x' }],
     ['model.dimension', { model: { kind: 'softmax-digits', dimension: 10 } }],
-    ['participantsPerRound', { fraction: undefined }],
+    ['minParticipants', { fraction: undefined, participantsPerRound: 2, minParticipants: 3 }],
     ['rounds', { rounds: 0 }],
     ['strategyOptions.byzantine', { strategy: 'krum' }],
     ['strategy', { strategy: 'fedmagic' }],

@@ -5,6 +5,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { ConfigError, parseConfig } from '../core/config';
 import { startApiServer } from '../api/server';
+import { temporalConnectionOptions } from '../api/temporal-connection';
 import { runMain, stopOnSignals } from './lifecycle';
 import { closePorts, createPorts } from './ports';
 
@@ -19,7 +20,7 @@ runMain(async (shutdown) => {
     console.warn('QP_MESSAGING=memory: challenges and messages do not leave this process; workers elsewhere need QP_MESSAGING=pulsar');
   }
   stopOnSignals(shutdown, config.QP_SHUTDOWN_GRACE_MS + 10_000);
-  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  const connection = await Connection.connect(temporalConnectionOptions(config.TEMPORAL_ADDRESS));
   shutdown.add('the Temporal connection', () => connection.close());
   const ports = await createPorts(config);
   shutdown.add('the ports', () => closePorts(ports));

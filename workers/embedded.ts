@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { Registry } from 'prom-client';
 import type { Config } from '../core/config';
 import { startApiServer, type ApiServer } from '../api/server';
+import { temporalConnectionOptions } from '../api/temporal-connection';
 import { closePorts, createPorts, type Ports } from './ports';
 import { startQpWorker } from './worker';
 
@@ -27,7 +28,7 @@ export async function startEmbedded(options: {
 }): Promise<Embedded> {
   const { config } = options;
   const credentialSecret = config.QP_CREDENTIAL_SECRET ?? randomBytes(32).toString('hex');
-  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+  const connection = await Connection.connect(temporalConnectionOptions(config.TEMPORAL_ADDRESS));
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const ports = options.ports ?? (await createPorts(config));
   const workerRegistry = new Registry();

@@ -6,7 +6,7 @@
 #   stack.sh up [SERVICE...]                     install what's missing, start services, wait for health
 #   stack.sh down [SERVICE...]                   stop what `up` started
 #   stack.sh status [SERVICE...]                 running?, pid, address, resident memory
-#   stack.sh path temporal|testserver            print the binary's absolute path (installs if missing)
+#   stack.sh path temporal|testserver|schemathesis  print the binary's absolute path (installs if missing)
 #
 # Env: QP_CACHE_DIR (default ~/.cache/qp-manager), TEMPORAL_PORT (7233),
 #      TEMPORAL_UI_PORT (8233), QP_STACK_FRESH=1 (wipe Temporal data before `up`),
@@ -343,8 +343,9 @@ cmd_install() {
     testserver) install_testserver ;;
     pulsar) install_pulsar_dist ;;
     milvus) install_milvus ;;
-    all) install_temporal; install_testserver; install_pulsar_dist ;;
-    *) die "usage: stack.sh install [temporal|testserver|pulsar|all]" ;;
+    schemathesis) install_schemathesis ;;
+    all) install_temporal; install_testserver; install_pulsar_dist; install_schemathesis ;;
+    *) die "usage: stack.sh install [temporal|testserver|pulsar|milvus|schemathesis|all]" ;;
   esac
   log "cache: $CACHE_DIR"
 }
@@ -354,7 +355,8 @@ cmd_path() {
     temporal) install_temporal; temporal_bin ;;
     testserver) install_testserver; testserver_bin ;;
     pulsar) install_pulsar_dist; pulsar_home ;;
-    *) die "usage: stack.sh path temporal|testserver|pulsar" ;;
+    schemathesis) install_schemathesis; schemathesis_bin ;;
+    *) die "usage: stack.sh path temporal|testserver|pulsar|schemathesis" ;;
   esac
 }
 

@@ -1,0 +1,85 @@
+// api/openapi.yaml against the real API, by schemathesis (property-based,
+// from PyPI, in a venv that `infra/local/stack.sh install schemathesis`
+// creates): no server errors, no schema-valid request refused with a 4xx it
+// does not document as state-dependent (401, 403, 404, 409), and 405 with an
+// Allow header for undeclared methods on declared paths.
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Embedded } from '../workers/embedded';
+import { OPENAPI_PATH } from '../api/app';
+import { ADMIN_TOKEN, startTestEmbedded } from './support/stack';
+
+const execFileAsync = promisify(execFile);
+const ROOT = join(__dirname, '..');
+
+function schemathesisBin(): { bin?: string; reason?: string } {
+  try {
+    const bin = execFileSync('bash', [join(ROOT, 'infra/local/stack.sh'), 'path', 'schemathesis'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 300_000,
+    }).trim();
+    return { bin };
+  } catch (error) {
+    return { reason: String((error as { stderr?: string }).stderr || error).trim().split('\n').slice(-3).join(' ') };
+  }
+}
+
+const { bin, reason } = schemathesisBin();
+if (!bin) console.log(`api conformance skipped: the schemathesis venv could not be created (${reason})`);
+const maybe = bin ? describe : describe.skip;
+
+maybe('api/openapi.yaml under schemathesis, against the real API', () => {
+  let stack: Embedded;
+
+  beforeAll(async () => {
+    stack = await startTestEmbedded({ QP_DEFAULT_SWARM: 'conformance' });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('finds no server error, no refused valid request and no undeclared method answered', async () => {
+    const started = Date.now();
+    const args = [
+      '--config-file',
+      join(__dirname, 'support', 'schemathesis.toml'),
+      'run',
+      OPENAPI_PATH,
+      '--url',
+      stack.api.url,
+      '--header',
+      `Authorization: Bearer ${ADMIN_TOKEN}`,
+      '--max-examples',
+      '5',
+      '--seed',
+      '1',
+      '--no-shrink',
+      '--request-timeout',
+      '10',
+      '--suppress-health-check',
+      'all',
+    ];
+    let output: string;
+    let failed = false;
+    try {
+      ({ stdout: output } = await execFileAsync(bin!, args, {
+        encoding: 'utf8',
+        timeout: 90_000,
+        // Its cache and reports land in the working directory: keep them out of the repo.
+        cwd: mkdtempSync(join(tmpdir(), 'qp-schemathesis-')),
+        maxBuffer: 16 * 1024 * 1024,
+        env: { ...process.env, NO_COLOR: '1', SCHEMATHESIS_TELEMETRY: 'false' },
+      }));
+    } catch (error) {
+      failed = true;
+      output = String((error as { stdout?: string }).stdout ?? error);
+    }
+    const summary = output.split('\n').filter((line) => /passed|failed|Test cases|test cases|Operations|checks?/i.test(line));
+    console.log(`schemathesis: ${((Date.now() - started) / 1000).toFixed(1)} s\n${summary.slice(-12).join('\n')}`);
+    if (failed) throw new Error(`schemathesis found problems:\n${output.slice(-12_000)}`);
+  }, 120_000);
+});
