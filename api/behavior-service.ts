@@ -87,8 +87,7 @@ export class BehaviorService {
     const report = { agentId: claims.sub, timestamp: Date.now(), ...body };
     const checked = validateBehaviorReport(report, this.options.dimension);
     if (!checked.ok) {
-      const field = checked.reason === 'wrong_dimension' || /descriptor/.test(checked.message) ? 'descriptor'
-        : /fitness/.test(checked.message) ? 'fitness' : /context/.test(checked.message) ? 'context' : 'body';
+      const field = checked.field ?? 'body';
       throw new DomainError('INVALID_ARGUMENT', `${field}: ${checked.message}`, { field, reason: checked.reason });
     }
     const message: BehaviorReportMessage = { type: 'behavior', swarmId: claims.swarm, ...checked.value };

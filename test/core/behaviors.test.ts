@@ -193,6 +193,8 @@ describe('behavior report validation', () => {
     const result = validateBehaviorReport({ ...good, ...change }, 3);
 
     expect(result).toMatchObject({ ok: false, reason });
+    // The refusal names the field at fault: the one the case changed.
+    expect(result).toMatchObject({ field: Object.keys(change)[0] });
   });
 
   it('accepts an ISO-8601 timestamp', () => {
