@@ -99,8 +99,8 @@ export interface RoundStartMessage {
   secureAggregation?: { config: SecAggConfig; stageTimeoutMs: number };
   /** With secure aggregation and DP, agents clip their change to this L2 norm themselves. */
   clipNorm?: number;
-  /** Local DP the agents apply to their change before sending it. */
-  localPrivacy?: { clipNorm: number; noiseMultiplier: number };
+  /** Local DP the agents apply to their change before sending it (the job's settings as sent, delta included). */
+  localPrivacy?: { clipNorm: number; noiseMultiplier: number; delta?: number };
 }
 
 /** Properties of a secure-aggregation protocol message an agent publishes; the payload is its JSON. */
@@ -138,6 +138,7 @@ export function secureRoundId(jobId: string, round: number, attempt: number): st
 export interface JobFinishedMessage {
   type: 'job-finished';
   jobId: string;
+  swarmId: string;
   status: TuningStatus;
   globalDigest: string;
 }
