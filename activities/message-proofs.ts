@@ -1,7 +1,8 @@
 // Checks the proof on a message an agent (or the manager for it) put on one of
 // a swarm's topics: a valid signature by the sender's registered key over the
 // topic, properties and payload, sent within the window, not seen before.
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { parseAgentPublicKey } from '../core/credentials';
 import { ReplayGuard, verifyProof, type ProofRejection } from '../core/message-proof';
 import type { AgentKeyDirectory, ReceivedMessage } from '../adapters/ports';
 
@@ -47,9 +48,9 @@ export class MessageProofs {
     let key = this.parsed.get(pem);
     if (!key) {
       try {
-        key = createPublicKey(pem);
+        key = parseAgentPublicKey(pem);
       } catch {
-        return undefined;
+        return undefined; // not an Ed25519 key: nothing it signs verifies
       }
       this.parsed.set(pem, key);
     }

@@ -40,6 +40,10 @@ export function proofSigningInput(topic: string, properties: Record<string, stri
   return Buffer.from(JSON.stringify(['qp-proof/1', topic, fields, digest]), 'utf8');
 }
 
+function withSender(properties: Record<string, string>, agentId: string, sentAt: number): Record<string, string> {
+  return { ...properties, [PROOF_AGENT]: agentId, [PROOF_SENT_AT]: String(sentAt) };
+}
+
 /** The properties with agentId, sentAt and the agent's Ed25519 proof added. */
 export function signAsAgent(
   privateKey: KeyObject,
@@ -49,7 +53,7 @@ export function signAsAgent(
   payload: Uint8Array,
   sentAt: number,
 ): Record<string, string> {
-  const signed: Record<string, string> = { ...properties, [PROOF_AGENT]: agentId, [PROOF_SENT_AT]: String(sentAt) };
+  const signed = withSender(properties, agentId, sentAt);
   signed[PROOF] = sign(null, proofSigningInput(topic, signed, payload), privateKey).toString('base64');
   return signed;
 }
@@ -63,7 +67,7 @@ export function signAsManager(
   payload: Uint8Array,
   sentAt: number,
 ): Record<string, string> {
-  const signed: Record<string, string> = { ...properties, [PROOF_AGENT]: agentId, [PROOF_SENT_AT]: String(sentAt), [PROOF_RELAY]: 'manager' };
+  const signed = withSender({ ...properties, [PROOF_RELAY]: 'manager' }, agentId, sentAt);
   signed[PROOF] = relayMac(secret, proofSigningInput(topic, signed, payload)).toString('base64');
   return signed;
 }
