@@ -53,6 +53,24 @@ with_install_lock() {
 
 need_cmd() { command -v "$1" >/dev/null 2>&1; }
 
+# install_pip_venv NAME VENV PACKAGE VERSION BIN CHECK_ARG: PACKAGE==VERSION from PyPI in its own
+# venv, checked by running `BIN CHECK_ARG`. A marker holding the version is written last, so a
+# broken install or another pin is redone; a good one returns at once.
+install_pip_venv() {
+  local name=$1 venv=$2 package=$3 version=$4 bin=$5 check=$6 t0
+  [[ $(cat "$venv/.qp-installed" 2>/dev/null) == "$version" && -x $bin ]] && return 0
+  t0=$(now_ms)
+  rm -rf "$venv"
+  mkdir -p "$(dirname "$venv")"
+  log "$name: creating a venv and installing $package==$version from PyPI"
+  python3 -m venv "$venv" >&2 || die "python3 -m venv failed"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$package==$version" >&2 \
+    || { rm -rf "$venv"; die "pip install $package==$version failed"; }
+  "$bin" "$check" >/dev/null || { rm -rf "$venv"; die "$(basename "$bin") does not run after install"; }
+  echo "$version" >"$venv/.qp-installed"
+  log "$name: installed $bin in $(secs_since "$t0")s"
+}
+
 # Debian packages for the Java test server, only if the machine lacks them.
 ensure_java_maven() {
   need_cmd java && need_cmd mvn && return 0

@@ -32,20 +32,7 @@ milvus_bin() { echo "$(milvus_venv)/bin/milvus-server"; }
 milvus_data_dir() { echo "$DATA_DIR/milvus"; }
 
 _install_milvus() {
-  local venv t0
-  venv="$(milvus_venv)"
-  [[ -f $venv/.qp-installed && -x $(milvus_bin) ]] && return 0
-  t0=$(now_ms)
-  rm -rf "$venv"
-  mkdir -p "$(dirname "$venv")"
-  log "milvus: creating a venv and installing milvus==$MILVUS_VERSION from PyPI"
-  python3 -m venv "$venv" >&2 || die "python3 -m venv failed"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "milvus==$MILVUS_VERSION" >&2 \
-    || { rm -rf "$venv"; die "pip install milvus==$MILVUS_VERSION failed"; }
-  "$(milvus_bin)" --help >/dev/null || { rm -rf "$venv"; die "milvus-server does not run after install"; }
-  # Written last: a venv without it is a broken install and is redone.
-  touch "$venv/.qp-installed"
-  log "milvus: installed $(milvus_bin) in $(secs_since "$t0")s"
+  install_pip_venv milvus "$(milvus_venv)" milvus "$MILVUS_VERSION" "$(milvus_bin)" --help
 }
 install_milvus() { with_install_lock _install_milvus; }
 
