@@ -15,6 +15,8 @@ const numberOr = <K extends string>(keyword: K, pattern: RegExp, what: string) =
 export const configSchema = z.object({
   TEMPORAL_ADDRESS: z.string().regex(/^[^\s:]+:\d+$/, 'expected host:port').default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('qp-manager'),
+  /** Port of the Temporal Web UI, for the links printed and served; the demo's own dev server listens there. */
+  TEMPORAL_UI_PORT: port.default(8233),
   QP_TASK_QUEUE: z.string().min(1).default('qp-manager'),
   PULSAR_SERVICE_URL: z.string().url().optional(),
   PULSAR_ADMIN_URL: z.string().url().optional(),

@@ -12,6 +12,7 @@ import { digitsTrainers, DIGITS_DIMENSION } from '../agents/trainers';
 import type { TuningProgress } from '../core/tuning';
 import { tuningProgressQuery, tuningWorkflowId } from '../workflows/definitions';
 import { startEmbedded, type Embedded } from './embedded';
+import { localDevServer, temporalWebUiUrl } from './local-temporal';
 
 const STACK = join(__dirname, '..', 'infra', 'local', 'stack.sh');
 
@@ -84,10 +85,22 @@ async function main(): Promise<void> {
 
   let startedStack = false;
   if (!(await reachable(config.TEMPORAL_ADDRESS))) {
+    const devServer = localDevServer(config);
     console.log(`No Temporal at ${config.TEMPORAL_ADDRESS}: installing and starting the local dev server...`);
-    const up = spawnSync('bash', [STACK, 'up', 'temporal'], { stdio: 'inherit' });
+    const up = spawnSync('bash', [STACK, 'up', 'temporal'], {
+      stdio: 'inherit',
+      env: { ...process.env, ...devServer.stackEnv },
+    });
     if (up.status !== 0) throw new Error('infra/local/stack.sh up failed (see above)');
     startedStack = true;
+    if (!(await reachable(config.TEMPORAL_ADDRESS, 5000))) {
+      throw new ConfigError([
+        {
+          variable: 'TEMPORAL_ADDRESS',
+          message: `the stack's dev server is running but not on ${config.TEMPORAL_ADDRESS} (started earlier on another port?); \`bash infra/local/stack.sh down temporal\` first, or point TEMPORAL_ADDRESS at it`,
+        },
+      ]);
+    }
   }
 
   console.log('Starting worker and API (embedded default: in-process messaging, vectors, cluster, blobs)...');
@@ -121,7 +134,6 @@ async function main(): Promise<void> {
   embedded = await startEmbedded({ config });
   // A swarm per run: a persistent dev server keeps earlier runs' sessions.
   const swarmId = `demo-${randomBytes(3).toString('hex')}`;
-  const uiHost = config.TEMPORAL_ADDRESS.split(':')[0];
   console.log(`API on ${embedded.api.url}; worker on task queue ${config.QP_TASK_QUEUE}`);
 
   console.log(`\nRegistering ${options.agents} simulated agents in swarm "${swarmId}"...`);
@@ -160,7 +172,7 @@ async function main(): Promise<void> {
   console.log(`  active      ${active}`);
   console.log(`  lost        ${lost}`);
   console.log(`  failed      ${simulation.failed.length}`);
-  console.log(`  Web UI      http://${uiHost}:8233/namespaces/${config.TEMPORAL_NAMESPACE}/workflows`);
+  console.log(`  Web UI      ${temporalWebUiUrl(config)}`);
   console.log(`  API         ${embedded.api.url}  (admin token: ${config.QP_ADMIN_TOKEN})`);
   console.log(`  try         curl -H "Authorization: Bearer ${config.QP_ADMIN_TOKEN}" "${embedded.api.url}/api/v1/swarm/agents?swarmId=${swarmId}&status=LOST"`);
 
