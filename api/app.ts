@@ -3,6 +3,7 @@ import express from 'express';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { credentialStanding } from './credential-standing';
 import { errorBody, errorHandler } from './errors';
 import type { ApiMetrics } from './metrics';
 import { swarmRoutes } from './routes/swarm';
@@ -84,6 +85,8 @@ export function createApp(deps: AppDeps): express.Express {
       void connection.withDeadline(Date.now() + deadlineMs, async () => next());
     });
   }
+
+  app.use(credentialStanding((token) => deps.swarm.credentialRefusal(token)));
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

@@ -68,6 +68,12 @@ export const heartbeatSchema = z
   })
   .strict();
 
+export const revokeCredentialsSchema = z
+  .object({
+    reason: z.string().min(1).max(500).optional(),
+  })
+  .strict();
+
 export const listAgentsQuerySchema = z
   .object({
     swarmId: id.optional(),

@@ -1,19 +1,23 @@
 // The swarm use cases behind the REST routes: registration, challenge
 // answers, heartbeats and the agent registry, all backed by Temporal.
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { decodeSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
 import type { AgentProfile, AgentRecord, AgentStatus, HeartbeatMessage } from '../core/agents';
-import { parseAgentPublicKey, verifyCredential, type CredentialClaims } from '../core/credentials';
+import { credentialDigest, parseAgentPublicKey, verifyCredential, type CredentialClaims } from '../core/credentials';
 import { DomainError } from '../core/errors';
 import { AgentIdKey, AgentStatusKey, SwarmIdKey } from '../core/search-attributes';
 import { assignSwarm, swarmTopics } from '../core/topics';
 import type { MessagingPort } from '../adapters/ports';
 import { PageCursors } from './page-cursor';
-import { workflowCallError } from './temporal-errors';
+import { temporalUnavailable, workflowCallError } from './temporal-errors';
 import { signAsManager } from '../core/message-proof';
 import {
+  ACCEPTED_CREDENTIAL_MEMO,
   REGISTRATION_WORKFLOW,
+  REVOKED_CREDENTIAL,
   deregisterUpdate,
+  revokeCredentialsUpdate,
+  type CredentialsRevoked,
   getAgentQuery,
   reRegisterUpdate,
   registrationWorkflowId,
@@ -118,6 +122,48 @@ export class SwarmService {
       throw new DomainError('FORBIDDEN', 'a credential acts only for its own agent');
     }
     return claims;
+  }
+
+  /**
+   * Why a credential with a valid MAC no longer works, or undefined when it
+   * does: its session must be running and accept exactly this credential (the
+   * newest it issued, not revoked). One describe of the session per call, so a
+   * deregistration, a revocation or a newer credential takes effect at once.
+   */
+  async credentialRefusal(token: string): Promise<string | undefined> {
+    let claims: CredentialClaims;
+    try {
+      claims = verifyCredential(this.options.credentialSecret, token, Math.floor(Date.now() / 1000));
+    } catch {
+      return undefined; // not a valid credential at all: authenticate() says so
+    }
+    let description;
+    try {
+      description = await this.client.workflow.getHandle(registrationWorkflowId(claims.sub)).describe();
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) return `credential revoked: agent ${claims.sub} has no registration`;
+      throw temporalUnavailable(error) ?? error;
+    }
+    if (description.status.name !== 'RUNNING') {
+      return `credential revoked: agent ${claims.sub} is no longer registered; register again for a new credential`;
+    }
+    const accepted = description.memo?.[ACCEPTED_CREDENTIAL_MEMO];
+    if (typeof accepted !== 'string') return undefined;
+    if (accepted === REVOKED_CREDENTIAL) {
+      return `credential revoked: agent ${claims.sub}'s credentials were revoked; register again (same key) and answer the fresh challenge for a new one`;
+    }
+    if (accepted !== credentialDigest(token)) {
+      return `credential retired: agent ${claims.sub} has been issued a newer credential since this one`;
+    }
+    return undefined;
+  }
+
+  async revokeCredentials(agentId: string, reason: string): Promise<CredentialsRevoked> {
+    return this.update(agentId, () =>
+      this.client.workflow
+        .getHandle(registrationWorkflowId(agentId))
+        .executeUpdate(revokeCredentialsUpdate, { args: [{ reason }] }),
+    );
   }
 
   /**

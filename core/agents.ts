@@ -41,6 +41,8 @@ export interface AgentRecord extends AgentProfile {
   failureReason?: string;
   /** How many credentials the session has issued; the newest carries this number. */
   credentialGeneration: number;
+  /** The last revocation: credentials of generation `through` and older stopped working at `at`. */
+  credentialRevocation?: { through: number; reason: string; at: string };
 }
 
 /** The first message the manager puts in a new agent's inbox. */

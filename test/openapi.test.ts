@@ -211,6 +211,7 @@ const agentRecordKeys: Keys<AgentRecord> = {
   all: {
     agentId: true, swarmId: true, capabilities: true, resources: true, region: true, publicKey: true, status: true,
     registeredAt: true, statusChangedAt: true, credentialExpiresAt: true, failureReason: true, credentialGeneration: true,
+    credentialRevocation: true,
   },
   required: {
     agentId: true, swarmId: true, capabilities: true, resources: true, publicKey: true, status: true,
