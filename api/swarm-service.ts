@@ -15,6 +15,7 @@ import {
   ACCEPTED_CREDENTIAL_MEMO,
   REGISTRATION_WORKFLOW,
   REVOKED_CREDENTIAL,
+  deregisterRequestedSignal,
   deregisterUpdate,
   revokeCredentialsUpdate,
   type CredentialsRevoked,
@@ -196,6 +197,41 @@ export class SwarmService {
         .executeUpdate(deregisterUpdate, { args: [{ reason }] }),
     );
     return { ...agent, status: 'DEREGISTERED' };
+  }
+
+  /**
+   * Ends every live session of a swarm: a deregistration signal to each (at most
+   * `concurrency` in flight), then waits until none is running or `timeoutMs`
+   * has passed. Returns how many were asked and how many are still running.
+   */
+  async deregisterSwarm(
+    swarmId: string,
+    reason: string,
+    options: { timeoutMs: number; concurrency?: number; onProgress?: (running: number, asked: number) => void },
+  ): Promise<{ asked: number; stillRunning: number }> {
+    const deadline = Date.now() + options.timeoutMs;
+    const query = agentsQuery(swarmId, undefined);
+    const ids: string[] = [];
+    for await (const execution of this.client.workflow.list({ query })) ids.push(execution.workflowId);
+    let next = 0;
+    const sendNext = async (): Promise<void> => {
+      while (next < ids.length && Date.now() < deadline) {
+        const workflowId = ids[next++];
+        await this.client.workflow
+          .getHandle(workflowId)
+          .signal(deregisterRequestedSignal, { reason })
+          .catch(() => undefined); // closed meanwhile: nothing to end
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(options.concurrency ?? 32, ids.length) }, sendNext));
+    let running = ids.length;
+    while (Date.now() < deadline) {
+      running = (await this.client.workflow.count(query)).count;
+      options.onProgress?.(running, ids.length);
+      if (running === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    return { asked: ids.length, stillRunning: running };
   }
 
   async listAgents(filter: {

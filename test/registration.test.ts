@@ -353,6 +353,27 @@ describe('agent registration on a real Temporal server', () => {
     await b.close();
   });
 
+  it('ending a swarm ends every live session in it, crashed agents included, and no other swarm\'s', async () => {
+    const ending = uniqueId('swarm-ending');
+    const staying = uniqueId('swarm-staying');
+    const agents = [0, 1, 2].map((i) => newAgent(stack, ending, `${ending}-a${i}`, 60_000));
+    const neighbour = newAgent(stack, staying, undefined, 60_000);
+    for (const agent of [...agents, neighbour]) await agent.register();
+    await agents[0].close(); // crashed: it will never deregister itself
+    await waitFor('visibility to list the three sessions', async () =>
+      (await stack.client.workflow.count(`SwarmId = '${ending}' AND ExecutionStatus = 'Running'`)).count === 3 ? true : undefined,
+    );
+    const ended = await stack.api.swarm.deregisterSwarm(ending, 'swarm stopped', { timeoutMs: 30_000 });
+    expect(ended).toEqual({ asked: 3, stillRunning: 0 });
+    for (const agent of agents) {
+      const described = await stack.client.workflow.getHandle(`register-${agent.agentId}`).describe();
+      expect(described.status.name).toBe('COMPLETED');
+      expect(described.searchAttributes.AgentStatus).toEqual(['DEREGISTERED']);
+    }
+    expect((await getAgent(stack, neighbour.agentId)).status).toBe('ACTIVE');
+    await Promise.all([...agents.slice(1), neighbour].map((agent) => agent.close()));
+  });
+
   it('lists agents by swarm and status, page by page', async () => {
     const listSwarm = uniqueId('swarm-list');
     const agents = [0, 1, 2].map((i) => newAgent(stack, listSwarm, `${listSwarm}-a${i}`));

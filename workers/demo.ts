@@ -107,6 +107,8 @@ async function main(): Promise<void> {
   let embedded: Embedded | undefined;
   let simulation: Awaited<ReturnType<typeof simulateSwarm>> | undefined;
   let stopping = false;
+  // A swarm per run: a persistent dev server keeps earlier runs' sessions.
+  const swarmId = `demo-${randomBytes(3).toString('hex')}`;
   const stopAll = async (code: number): Promise<never> => {
     // npm and tsx forward the terminal's Ctrl-C too: repeats while stopping are ignored.
     if (stopping) return new Promise<never>(() => undefined);
@@ -116,14 +118,24 @@ async function main(): Promise<void> {
       console.error('could not stop cleanly within 60 s; exiting');
       process.exit(1);
     }, 60_000).unref();
-    // Crashed agents cannot deregister themselves; the admin removes them (bounded: never hang on exit).
-    const deregistered = Promise.all(
-      (simulation?.agents ?? []).map((agent) =>
-        embedded?.api.swarm.deregister(agent.agentId, 'demo finished').catch(() => undefined),
-      ),
-    );
-    await Promise.race([deregistered, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+    // The simulated agents stop first (a running agent whose session ends registers again), then
+    // every session of the swarm, crashed agents' included, is ended while the worker still runs
+    // them, so a stopped demo leaves no live sessions behind (bounded).
     await simulation?.stop().catch(() => undefined);
+    if (embedded) {
+      const ended = await embedded.api.swarm
+        .deregisterSwarm(swarmId, 'demo finished', {
+          timeoutMs: 45_000,
+          onProgress: (running, asked) => process.stdout.write(`\r  deregistering: ${asked - running}/${asked} sessions ended`),
+        })
+        .catch((error: unknown) => {
+          console.error('\nending the swarm\'s sessions:', error);
+          return undefined;
+        });
+      if (ended) {
+        console.log(ended.stillRunning === 0 ? '' : `\n  ! ${ended.stillRunning} sessions still running after 45 s`);
+      }
+    }
     await embedded?.stop().catch((error) => console.error('stopping the worker:', error));
     if (startedStack) spawnSync('bash', [STACK, 'down', 'temporal'], { stdio: 'inherit' });
     process.exit(code);
@@ -132,8 +144,6 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stopAll(0));
 
   embedded = await startEmbedded({ config });
-  // A swarm per run: a persistent dev server keeps earlier runs' sessions.
-  const swarmId = `demo-${randomBytes(3).toString('hex')}`;
   console.log(`API on ${embedded.api.url}; worker on task queue ${config.QP_TASK_QUEUE}`);
 
   console.log(`\nRegistering ${options.agents} simulated agents in swarm "${swarmId}"...`);

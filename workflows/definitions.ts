@@ -45,6 +45,8 @@ export interface CredentialsRevoked {
  */
 export const ACCEPTED_CREDENTIAL_MEMO = 'acceptedCredential';
 export const REVOKED_CREDENTIAL = 'revoked';
+/** Deregistration without waiting for the answer: what ending a whole swarm sends to each session. */
+export const deregisterRequestedSignal = defineSignal<[{ reason: string }]>('deregisterRequested');
 export const livenessChangedSignal = defineSignal<[LivenessTransition]>('livenessChanged');
 
 export interface LivenessMonitorInput {

@@ -20,6 +20,7 @@ import type { RegistrationActivities } from '../activities/registration';
 import {
   ACCEPTED_CREDENTIAL_MEMO,
   REVOKED_CREDENTIAL,
+  deregisterRequestedSignal,
   deregisterUpdate,
   getAgentQuery,
   livenessChangedSignal,
@@ -169,6 +170,10 @@ export async function registerAgent(input: RegisterAgentInput): Promise<Register
   setHandler(deregisterUpdate, ({ reason }): AgentRecord => {
     deregisterReason = reason;
     return { ...agent };
+  });
+
+  setHandler(deregisterRequestedSignal, ({ reason }) => {
+    deregisterReason ??= reason;
   });
 
   setHandler(livenessChangedSignal, (transition) => {
