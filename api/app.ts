@@ -47,9 +47,11 @@ export function createApp(deps: AppDeps): express.Express {
   app.set('query parser', 'simple');
 
   app.use((req, res, next) => {
+    const started = process.hrtime.bigint();
     res.on('finish', () => {
       const route = req.route?.path ? `${req.baseUrl}${req.route.path}` : 'unmatched';
       deps.metrics.httpRequests.inc({ route, method: req.method, status: String(res.statusCode) });
+      deps.metrics.httpSeconds.observe({ route, method: req.method }, Number(process.hrtime.bigint() - started) / 1e9);
     });
     next();
   });

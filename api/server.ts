@@ -41,7 +41,10 @@ export async function startApiServer(deps: {
 }): Promise<ApiServer> {
   const { config } = deps;
   let swarm: SwarmService | undefined;
-  const metrics = createApiMetrics((status) => swarm!.countAgents(status));
+  const metrics = createApiMetrics({
+    countAgents: (status, swarmId) => swarm!.countAgents(status, swarmId),
+    liveSwarms: (max) => swarm!.liveSwarms(max),
+  });
   swarm = new SwarmService(
     deps.client,
     deps.messaging,
