@@ -3,7 +3,7 @@
 import { Client, Connection } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import { randomBytes } from 'node:crypto';
-import { Registry } from 'prom-client';
+import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { Config } from '../core/config';
 import { startApiServer, type ApiServer } from '../api/server';
 import { checkReadiness } from '../api/health';
@@ -38,6 +38,7 @@ export async function startEmbedded(options: {
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const ports = options.ports ?? (await createPorts(config));
   const workerRegistry = new Registry();
+  if (options.workerMetricsPort !== undefined) collectDefaultMetrics({ register: workerRegistry, prefix: 'qp_manager_worker_' });
   // What the manager sends and stores is measured; `ports` stays the raw adapters for callers.
   const measured = instrumentPorts(ports, workerRegistry);
   const worker = await startQpWorker(config, { client, ports: measured, credentialSecret, registry: workerRegistry });

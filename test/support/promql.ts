@@ -32,7 +32,9 @@ export function dashboardExpressions(): ShippedExpression[] {
     const visit = (panels: Panel[] = []) => {
       for (const panel of panels) {
         for (const target of panel.targets ?? []) {
-          if (target.expr) found.push({ source: `dashboard ${dashboard.uid}: ${panel.title}`, kind: 'dashboard', expr: target.expr });
+          if (target.expr) {
+            found.push({ source: `dashboard ${dashboard.uid}: ${panel.title} [${target.refId}]`, kind: 'dashboard', expr: target.expr });
+          }
         }
         visit(panel.panels);
       }
@@ -44,8 +46,13 @@ export function dashboardExpressions(): ShippedExpression[] {
 
 interface Panel {
   title?: string;
-  targets?: { expr?: string }[];
+  targets?: { expr?: string; refId?: string }[];
   panels?: Panel[];
+}
+
+/** Grafana's macros as Prometheus would see them from a dashboard: a range of a few scrapes. */
+export function withoutGrafanaMacros(expr: string): string {
+  return expr.replace(/\$__rate_interval|\$__interval|\$__range/g, '1m');
 }
 
 /** The metric names an expression selects (qp_manager_*, temporal_*, up). */
