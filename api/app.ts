@@ -12,12 +12,16 @@ import type { TuningService } from './tuning-service';
 import type { BehaviorService } from './behavior-service';
 import { behaviorRoutes, skillRoutes } from './routes/behaviors';
 import { readinessResponse, type Readiness, type TemporalConnectionLike } from './health';
+import { statusHandlers } from './routes/status';
+import type { StatusService } from './status-service';
 
 export interface AppDeps {
   swarm: SwarmService;
   tuning: TuningService;
   behaviors: BehaviorService;
   metrics: ApiMetrics;
+  /** The live status page (GET /) and its data (GET /api/v1/status). */
+  status: StatusService;
   adminToken?: string;
   bodyLimit: string;
   /** What /readyz reports; without it the API is ready whenever it runs. */
@@ -100,6 +104,9 @@ export function createApp(deps: AppDeps): express.Express {
   app.get('/api/v1/openapi.yaml', (_req, res) => {
     res.type('application/yaml').send(readFileSync(OPENAPI_PATH, 'utf8'));
   });
+  const status = statusHandlers(deps.status);
+  app.get('/', status.page);
+  app.get('/api/v1/status', status.summary);
   app.use('/api/v1/swarm', swarmRoutes(deps.swarm, deps.adminToken));
   app.use('/api/v1/tuning', tuningRoutes(deps.tuning, deps.swarm, deps.adminToken));
   app.use('/api/v1/behaviors', behaviorRoutes(deps.behaviors, deps.swarm, deps.adminToken));
