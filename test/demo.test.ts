@@ -21,6 +21,7 @@ describe('the demo (npm start)', () => {
             TEMPORAL_NAMESPACE: process.env.QP_TEST_NAMESPACE,
             QP_TASK_QUEUE: uniqueId('demo'),
             QP_API_PORT: '0',
+            QP_METRICS_PORT: '0',
           },
           stdio: ['ignore', 'pipe', 'pipe'],
         },
@@ -35,5 +36,6 @@ describe('the demo (npm start)', () => {
     expect(text).toMatch(/lost\s+1/);
     expect(text).toMatch(/failed\s+0/);
     expect(text).toMatch(/COMPLETED, final test accuracy \d+\.\d%/);
+    expect(text).toMatch(/Status page http:\/\/\S+:\d+\//);
   }, 120_000);
 });
