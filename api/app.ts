@@ -13,12 +13,16 @@ import type { TuningService } from './tuning-service';
 import type { BehaviorService } from './behavior-service';
 import { behaviorRoutes, skillRoutes } from './routes/behaviors';
 import { readinessResponse, type Readiness, type TemporalConnectionLike } from './health';
+import { statusHandlers } from './routes/status';
+import type { StatusService } from './status-service';
 
 export interface AppDeps {
   swarm: SwarmService;
   tuning: TuningService;
   behaviors: BehaviorService;
   metrics: ApiMetrics;
+  /** The live status page (GET /) and its data (GET /api/v1/status). */
+  status: StatusService;
   adminToken?: string;
   bodyLimit: string;
   /** What /readyz reports; without it the API is ready whenever it runs. */
@@ -48,9 +52,11 @@ export function createApp(deps: AppDeps): express.Express {
   app.set('query parser', 'simple');
 
   app.use((req, res, next) => {
+    const started = process.hrtime.bigint();
     res.on('finish', () => {
       const route = req.route?.path ? `${req.baseUrl}${req.route.path}` : 'unmatched';
       deps.metrics.httpRequests.inc({ route, method: req.method, status: String(res.statusCode) });
+      deps.metrics.httpSeconds.observe({ route, method: req.method }, Number(process.hrtime.bigint() - started) / 1e9);
     });
     next();
   });
@@ -101,6 +107,9 @@ export function createApp(deps: AppDeps): express.Express {
   app.get('/api/v1/openapi.yaml', (_req, res) => {
     res.type('application/yaml').send(readFileSync(OPENAPI_PATH, 'utf8'));
   });
+  const status = statusHandlers(deps.status);
+  app.get('/', status.page);
+  app.get('/api/v1/status', status.summary);
   app.use('/api/v1/swarm', swarmRoutes(deps.swarm, deps.adminToken));
   app.use('/api/v1/tuning', tuningRoutes(deps.tuning, deps.swarm, deps.adminToken));
   app.use('/api/v1/behaviors', behaviorRoutes(deps.behaviors, deps.swarm, deps.adminToken));

@@ -9,6 +9,7 @@ import { createApiMetrics } from './metrics';
 import { SwarmService } from './swarm-service';
 import { TuningService } from './tuning-service';
 import { BehaviorService } from './behavior-service';
+import { StatusService } from './status-service';
 import { checkReadiness, temporalCheck, type Readiness } from './health';
 import { closeGracefully, listen } from './listen';
 
@@ -41,7 +42,10 @@ export async function startApiServer(deps: {
 }): Promise<ApiServer> {
   const { config } = deps;
   let swarm: SwarmService | undefined;
-  const metrics = createApiMetrics((status) => swarm!.countAgents(status));
+  const metrics = createApiMetrics({
+    countAgents: (status, swarmId) => swarm!.countAgents(status, swarmId),
+    liveSwarms: (max) => swarm!.liveSwarms(max),
+  });
   swarm = new SwarmService(
     deps.client,
     deps.messaging,
@@ -75,11 +79,17 @@ export async function startApiServer(deps: {
     }
     return report;
   };
+  const status = new StatusService(deps.client, swarm, behaviors, {
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: config.QP_TASK_QUEUE,
+    temporalUi: config.QP_TEMPORAL_UI_URL ?? `http://${config.TEMPORAL_ADDRESS.split(':')[0]}:8233`,
+  });
   const app = createApp({
     swarm,
     tuning,
     behaviors,
     metrics,
+    status,
     adminToken: config.QP_ADMIN_TOKEN,
     bodyLimit: config.QP_BODY_LIMIT,
     readiness,

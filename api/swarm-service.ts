@@ -294,8 +294,8 @@ export class SwarmService {
     return found;
   }
 
-  async countAgents(status: AgentStatus): Promise<number> {
-    const { count } = await this.client.workflow.count(agentsQuery(undefined, status));
+  async countAgents(status: AgentStatus, swarmId?: string): Promise<number> {
+    const { count } = await this.client.workflow.count(agentsQuery(swarmId, status));
     return count;
   }
 

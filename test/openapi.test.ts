@@ -39,6 +39,7 @@ function buildApp() {
     swarm: {} as never, // no request reaches the services here
     tuning: {} as never,
     behaviors: {} as never,
+    status: {} as never,
     metrics: createApiMetrics(async () => 0),
     adminToken: 'a'.repeat(32),
     bodyLimit: '16kb',

@@ -177,7 +177,7 @@ describe('agent registration on a real Temporal server', () => {
     await agent.register();
     agent.startHeartbeats();
     await waitFor('heartbeats to be consumed', async () => {
-      const text = await stack.workerRegistry.getSingleMetricAsString('qp_manager_worker_heartbeats_consumed_total');
+      const text = await stack.workerRegistry.getSingleMetricAsString('qp_manager_heartbeats_consumed_total');
       return /heartbeats_consumed_total [1-9]/.test(text) ? true : undefined;
     });
     expect((await getAgent(stack, agent.agentId)).status).toBe('ACTIVE');
@@ -223,7 +223,7 @@ describe('agent registration on a real Temporal server', () => {
     );
     const stranger = generateKeyPairSync('ed25519').privateKey;
     const refused = async (reason: string): Promise<number> => {
-      const text = await stack.workerRegistry.getSingleMetricAsString('qp_manager_worker_heartbeats_rejected_total');
+      const text = await stack.workerRegistry.getSingleMetricAsString('qp_manager_heartbeats_rejected_total');
       const line = text.split('\n').find((l) => l.includes(`reason="${reason}"`));
       return line ? Number(line.trim().split(' ').pop()) : 0;
     };

@@ -15,24 +15,29 @@ import { startEmbedded, type Embedded } from './embedded';
 import { localDevServer, temporalWebUiUrl } from './local-temporal';
 
 const STACK = join(__dirname, '..', 'infra', 'local', 'stack.sh');
+/** What the printed Prometheus link shows: agents by status. */
+const PROMETHEUS_QUERY = 'sum by (status) (qp_manager_agents{swarm="_all"})';
 
 interface DemoOptions {
   agents: number;
   crashes: number;
   rounds: number;
   once: boolean;
+  /** Start Prometheus (`stack.sh up prometheus`) scraping this run's API and worker. */
+  prometheus: boolean;
 }
 
 function parseArgs(argv: string[]): DemoOptions {
-  const options: DemoOptions = { agents: 50, crashes: -1, rounds: 20, once: false };
+  const options: DemoOptions = { agents: 50, crashes: -1, rounds: 20, once: false, prometheus: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--once') options.once = true;
+    else if (arg === '--prometheus') options.prometheus = true;
     else if (arg === '--agents') options.agents = Number(argv[++i]);
     else if (arg === '--crashes') options.crashes = Number(argv[++i]);
     else if (arg === '--rounds') options.rounds = Number(argv[++i]);
     else if (arg === '--help') {
-      console.log('usage: npm start -- [--agents N] [--crashes K] [--rounds R] [--once]');
+      console.log('usage: npm start -- [--agents N] [--crashes K] [--rounds R] [--once] [--prometheus]');
       process.exit(0);
     } else throw new Error(`unknown argument ${arg}`);
   }
@@ -75,15 +80,22 @@ async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   // The demo orders its own shutdown (agents, then worker, then server): the
   // SDK must not stop the worker on SIGINT before the agents are deregistered.
-  Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
   const config: Config = parseConfig({
     QP_HEARTBEAT_GRACE_MS: '5000',
     QP_LIVENESS_WINDOW_MS: '1000',
     QP_ADMIN_TOKEN: randomBytes(16).toString('hex'),
     ...process.env,
   });
+  // With --prometheus the SDK's own metrics are served too (QP_SDK_METRICS_PORT).
+  const sdkMetrics = `${config.QP_LISTEN_HOST}:${config.QP_SDK_METRICS_PORT}`;
+  Runtime.install({
+    logger: new DefaultLogger('WARN'),
+    shutdownSignals: [],
+    ...(options.prometheus ? { telemetryOptions: { metrics: { prometheus: { bindAddress: sdkMetrics } } } } : {}),
+  });
 
   let startedStack = false;
+  let startedPrometheus = false;
   if (!(await reachable(config.TEMPORAL_ADDRESS))) {
     const devServer = localDevServer(config);
     console.log(`No Temporal at ${config.TEMPORAL_ADDRESS}: installing and starting the local dev server...`);
@@ -137,14 +149,35 @@ async function main(): Promise<void> {
       }
     }
     await embedded?.stop().catch((error) => console.error('stopping the worker:', error));
+    if (startedPrometheus) spawnSync('bash', [STACK, 'down', 'prometheus'], { stdio: 'inherit' });
     if (startedStack) spawnSync('bash', [STACK, 'down', 'temporal'], { stdio: 'inherit' });
     process.exit(code);
   };
   process.on('SIGINT', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));
 
-  embedded = await startEmbedded({ config });
+  embedded = await startEmbedded({ config, workerMetricsPort: config.QP_METRICS_PORT });
   console.log(`API on ${embedded.api.url}; worker on task queue ${config.QP_TASK_QUEUE}`);
+  const workerMetrics = `${config.QP_LISTEN_HOST}:${embedded.workerHttp!.port}`;
+  console.log(`Status page ${embedded.api.url}/  (live: swarms, agents, jobs with accuracy per round)`);
+  console.log(`Metrics     ${embedded.api.url}/metrics (API), http://${workerMetrics}/metrics (worker)`);
+  if (options.prometheus) {
+    const up = spawnSync('bash', [STACK, 'up', 'prometheus'], {
+      stdio: 'inherit',
+      env: {
+        ...process.env,
+        PROMETHEUS_TARGETS_API: `${config.QP_LISTEN_HOST}:${embedded.api.port}`,
+        PROMETHEUS_TARGETS_WORKER: workerMetrics,
+        PROMETHEUS_TARGETS_SDK: sdkMetrics,
+      },
+    });
+    startedPrometheus = up.status === 0;
+    if (!startedPrometheus) console.log('  ! infra/local/stack.sh up prometheus failed (see above)');
+  }
+  const prometheusUrl = process.env.PROMETHEUS_URL ?? `http://127.0.0.1:${process.env.PROMETHEUS_PORT ?? '9090'}`;
+  if (await fetch(`${prometheusUrl}/-/ready`, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false)) {
+    console.log(`Prometheus  ${prometheusUrl}/graph?g0.expr=${encodeURIComponent(PROMETHEUS_QUERY)}&g0.tab=0&g0.range_input=15m`);
+  }
 
   console.log(`\nRegistering ${options.agents} simulated agents in swarm "${swarmId}"...`);
   const started = Date.now();

@@ -6,7 +6,7 @@ import { Registry } from 'prom-client';
 import { ConfigError, type Config } from '../core/config';
 import { HeartbeatLedger } from '../core/liveness';
 import { createLivenessActivities } from '../activities/liveness';
-import { createWorkerMetrics } from '../activities/metrics';
+import { createWorkerMetrics, metricsSinks } from '../activities/metrics';
 import { createRegistrationActivities } from '../activities/registration';
 import { createTuningActivities } from '../activities/tuning';
 import { DigitsEvaluator } from '../adapters/datasets/digits-evaluator';
@@ -126,6 +126,7 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
         metrics: createBehaviorMetrics(options.registry ?? new Registry()),
       }),
     },
+    sinks: metricsSinks(metrics),
     shutdownGraceTime: options.shutdownGraceTime ?? '10 seconds',
   });
 }

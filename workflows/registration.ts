@@ -9,11 +9,13 @@ import {
   continueAsNew,
   patched,
   proxyLocalActivities,
+  proxySinks,
   setHandler,
   upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { QpSinks } from '../core/observations';
 import type { AgentProfile, AgentRecord, AgentStatus } from '../core/agents';
 import { AgentStatusKey } from '../core/search-attributes';
 import type { RegistrationActivities } from '../activities/registration';
@@ -45,6 +47,8 @@ export interface RegisterAgentResult {
 
 // Every step of the handshake is short (a publish, a signature check, an
 // HMAC, a signal): local activities skip the task-queue round trip of each.
+const { qpMetrics } = proxySinks<QpSinks>();
+
 const activities = proxyLocalActivities<RegistrationActivities>({
   startToCloseTimeout: '10 seconds',
   localRetryThreshold: '10 seconds',
@@ -62,6 +66,7 @@ export async function registerAgent(input: RegisterAgentInput): Promise<Register
   };
   let pendingChallenge: string | undefined = input.pendingChallenge;
   let challengesSent = 0;
+  let challengeSentAt = 0;
   let handshakeVerdict: 'accepted' | 'bad-signature' | undefined;
   let deregisterReason: string | undefined;
 
@@ -75,6 +80,7 @@ export async function registerAgent(input: RegisterAgentInput): Promise<Register
   const sendChallenge = async (): Promise<void> => {
     const { challenge } = await activities.sendChallenge({ swarmId: agent.swarmId, agentId: agent.agentId });
     pendingChallenge = challenge;
+    challengeSentAt = Date.now();
     challengesSent++;
   };
 
@@ -113,6 +119,7 @@ export async function registerAgent(input: RegisterAgentInput): Promise<Register
       if (agent.status === 'PENDING') {
         handshakeVerdict = 'accepted';
         setStatus('ACTIVE');
+        if (challengeSentAt > 0) qpMetrics.handshakeCompleted((Date.now() - challengeSentAt) / 1000);
       }
       return { credential: issued.credential, agent: { ...agent } };
     },
