@@ -9,6 +9,8 @@ import { createApiMetrics } from './metrics';
 import { SwarmService } from './swarm-service';
 import { TuningService } from './tuning-service';
 import { BehaviorService } from './behavior-service';
+import { DecisionService } from './decision-service';
+import { TemporalAgentKeys } from '../adapters/temporal/agent-keys';
 import { checkReadiness, temporalCheck, type Readiness } from './health';
 import { closeGracefully, listen } from './listen';
 
@@ -18,6 +20,7 @@ export interface ApiServer {
   swarm: SwarmService;
   tuning: TuningService;
   behaviors: BehaviorService;
+  decisions: DecisionService;
   /** The dependencies' state, as /readyz reports it. */
   readiness(): Promise<Readiness>;
   /**
@@ -65,6 +68,13 @@ export async function startApiServer(deps: {
     metric: config.QP_BEHAVIOR_METRIC,
     managerSecret: deps.credentialSecret,
   });
+  const decisions = new DecisionService(
+    deps.client,
+    deps.messaging,
+    deps.blobs,
+    new TemporalAgentKeys(deps.client, config.TEMPORAL_NAMESPACE),
+    { namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.QP_TASK_QUEUE },
+  );
   let closing = false;
   const readiness = async (): Promise<Readiness> => {
     const report = await checkReadiness({ temporal: temporalCheck(deps.client.connection) });
@@ -79,6 +89,7 @@ export async function startApiServer(deps: {
     swarm,
     tuning,
     behaviors,
+    decisions,
     metrics,
     adminToken: config.QP_ADMIN_TOKEN,
     bodyLimit: config.QP_BODY_LIMIT,
@@ -95,6 +106,7 @@ export async function startApiServer(deps: {
     swarm,
     tuning,
     behaviors,
+    decisions,
     readiness,
     close: (graceMs = config.QP_SHUTDOWN_GRACE_MS) => {
       closing = true;

@@ -85,6 +85,11 @@ export class BallotBox {
     };
   }
 
+  /** Power of the voters who have voted (the tally's turnout), without counting. */
+  get turnout(): number {
+    return this.castPower;
+  }
+
   get voters(): number {
     return this.counting.size;
   }

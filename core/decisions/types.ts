@@ -133,3 +133,43 @@ export interface DecisionOutcome {
   quorumPower: number;
   turnout: number;
 }
+
+/** Published on the swarm's control topic when voting opens (property type=decision-proposal). */
+export interface ProposalMessage {
+  type: 'decision-proposal';
+  decisionId: string;
+  swarmId: string;
+  title: string;
+  description?: string;
+  options: string[];
+  system: DecisionSystem;
+  /** Where ballots go. */
+  ballotTopic: string;
+  /** ms since the epoch. */
+  opensAt: number;
+  closesAt: number;
+  allowVoteChange: boolean;
+  /** Agents in the snapshot and their total power. */
+  voters: number;
+  totalPower: number;
+}
+
+/** Published on the swarm's control topic when voting closes (property type=decision-outcome). */
+export interface OutcomeMessage {
+  type: 'decision-outcome';
+  decisionId: string;
+  swarmId: string;
+  state: DecisionState;
+  winner?: string;
+  tally: Tally;
+  quorumPower: number;
+  /** Why voting closed: the deadline, early (the result could no longer change), or a cancel. */
+  closedBy: 'deadline' | 'early' | 'cancel';
+  closedAt: number;
+}
+
+/** Counts of refused ballots by reason, and the last few refused. */
+export interface Refusals {
+  counts: Partial<Record<RefusalReason, number>>;
+  recent: Array<{ agentId?: string; reason: RefusalReason; at: number }>;
+}
