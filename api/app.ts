@@ -19,8 +19,7 @@ export interface AppDeps {
   swarm: SwarmService;
   tuning: TuningService;
   behaviors: BehaviorService;
-  /** Collaborative decisions; without it /api/v1/decisions answers 404. */
-  decisions?: DecisionService;
+  decisions: DecisionService;
   metrics: ApiMetrics;
   adminToken?: string;
   bodyLimit: string;
@@ -106,7 +105,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/api/v1/tuning', tuningRoutes(deps.tuning, deps.swarm, deps.adminToken));
   app.use('/api/v1/behaviors', behaviorRoutes(deps.behaviors, deps.swarm, deps.adminToken));
   app.use('/api/v1/skills', skillRoutes(deps.behaviors, deps.swarm, deps.adminToken));
-  if (deps.decisions) app.use('/api/v1/decisions', decisionRoutes(deps.decisions, deps.swarm, deps.adminToken));
+  app.use('/api/v1', decisionRoutes(deps.decisions, deps.swarm, deps.adminToken));
 
   app.use((req, res) => {
     res.status(404).json(errorBody('NOT_FOUND', `no route for ${req.method} ${req.path}`));

@@ -1,4 +1,5 @@
-// /api/v1/decisions: collaborative decisions (proposals and signed ballots).
+// /api/v1/decisions: collaborative decisions (proposals and signed ballots). Mounted at
+// /api/v1 so that the collection itself is /api/v1/decisions, without a trailing slash.
 import { Router, type Request } from 'express';
 import { authenticate, requireAdmin, type Caller } from '../auth';
 import { parse } from '../validation';
@@ -25,13 +26,13 @@ export function decisionRoutes(decisions: DecisionService, swarm: SwarmService, 
   const caller = (req: Request) => authenticate(req, adminToken, (token) => swarm.authenticateAgent(token));
   const decisionId = (req: Request) => parse(decisionIdParamSchema, req.params, 'params').decisionId;
 
-  router.post('/', async (req, res) => {
+  router.post('/decisions', async (req, res) => {
     requireAdmin(caller(req));
     const body = parse(decisionCreateSchema, req.body, 'body');
     res.status(201).json(await decisions.create(body, 'admin'));
   });
 
-  router.get('/', async (req, res) => {
+  router.get('/decisions', async (req, res) => {
     const who = caller(req);
     const query = parse(decisionListQuerySchema, req.query, 'query');
     const swarmId = who.kind === 'agent' ? (query.swarmId ?? who.claims.swarm) : query.swarmId;
@@ -39,14 +40,14 @@ export function decisionRoutes(decisions: DecisionService, swarm: SwarmService, 
     res.json({ decisions: await decisions.list({ ...query, swarmId }) });
   });
 
-  router.get('/:decisionId', async (req, res) => {
+  router.get('/decisions/:decisionId', async (req, res) => {
     const who = caller(req);
     const status = await decisions.status(decisionId(req));
     requireSwarm(who, status.swarmId);
     res.json(decisions.view(status));
   });
 
-  router.get('/:decisionId/ballots', async (req, res) => {
+  router.get('/decisions/:decisionId/ballots', async (req, res) => {
     const who = caller(req);
     const status = await decisions.status(decisionId(req));
     requireSwarm(who, status.swarmId);
@@ -62,7 +63,7 @@ export function decisionRoutes(decisions: DecisionService, swarm: SwarmService, 
     });
   });
 
-  router.post('/:decisionId/votes', async (req, res) => {
+  router.post('/decisions/:decisionId/votes', async (req, res) => {
     const who = caller(req);
     if (who.kind !== 'agent') throw new DomainError('FORBIDDEN', 'only agents vote: send the agent\'s credential');
     const id = decisionId(req);
@@ -74,7 +75,7 @@ export function decisionRoutes(decisions: DecisionService, swarm: SwarmService, 
     res.status(202).json(await decisions.vote(id, ballot, who.claims.swarm));
   });
 
-  router.post('/:decisionId/cancel', async (req, res) => {
+  router.post('/decisions/:decisionId/cancel', async (req, res) => {
     requireAdmin(caller(req));
     const { reason } = parse(cancelDecisionSchema, req.body, 'body');
     res.json(decisions.view(await decisions.cancel(decisionId(req), reason)));
