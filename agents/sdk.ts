@@ -19,6 +19,9 @@ import {
 } from '../core/tuning';
 import type { Consumer, MessagingPort } from '../adapters/ports';
 import type { BehaviorReportMessage, SkillMessage } from '../core/behaviors/types';
+import { signBallot } from '../core/decisions/ballot';
+import { decisionTopic } from '../core/decisions/topics';
+import type { Ballot, Choice, ProposalMessage } from '../core/decisions/types';
 
 export interface QpAgentOptions {
   apiUrl: string;
@@ -102,6 +105,10 @@ export class QpAgent {
   private readonly startedRounds = new Set<string>();
   private skills?: Consumer;
   private skillsLoop?: Promise<void>;
+  private proposals?: Consumer;
+  private proposalsLoop?: Promise<void>;
+  /** The send time of the agent's last ballot per decision: a vote change is always later. */
+  private readonly castAt = new Map<string, number>();
   /** Secure-aggregation requests addressed to this agent, by round and type, until a round asks for them. */
   private readonly secaggMail = new Map<string, ServerMessage>();
   private readonly secaggWaiters = new Map<string, (message: ServerMessage) => void>();
@@ -407,6 +414,54 @@ export class QpAgent {
     });
   }
 
+  /**
+   * Calls handler with every proposal of the swarm as its voting opens (the
+   * control topic, from the earliest message), until close(). The handler may
+   * vote() at once.
+   */
+  async onProposal(handler: (proposal: ProposalMessage) => void | Promise<void>): Promise<void> {
+    if (!this.agent) throw new Error('register() first');
+    if (this.proposalsLoop) throw new Error('onProposal() is already listening');
+    const proposals = (this.proposals = await this.options.messaging.subscribe(
+      swarmTopics(this.agent.swarmId).control,
+      `agent-${this.agentId}-proposals`,
+      { initialPosition: 'earliest' },
+    ));
+    this.proposalsLoop = consumeJson(proposals, {
+      'decision-proposal': async (message) => {
+        const proposal = message as ProposalMessage;
+        if (proposal.type !== 'decision-proposal' || !Array.isArray(proposal.options)) return;
+        await handler(proposal);
+      },
+    });
+  }
+
+  /**
+   * Casts a ballot signed with the agent's registration key: on the
+   * decision's ballot topic (default), or through POST
+   * /api/v1/decisions/{id}/votes with `via: 'api'`, which answers a refusal
+   * (forged, ineligible, late, duplicate) at once. A later vote on the same
+   * decision replaces the earlier one where the decision allows vote changes.
+   */
+  async vote(decisionId: string, choice: Choice, options: { via?: 'messaging' | 'api' } = {}): Promise<Ballot> {
+    if (!this.agent || !this.credential) throw new Error('register() first');
+    const previous = this.castAt.get(decisionId) ?? 0;
+    const castAt = Math.max(Date.now(), previous + 1);
+    this.castAt.set(decisionId, castAt);
+    const ballot = signBallot(this.keys.privateKey, { decisionId, agentId: this.agentId, choice, castAt });
+    if (options.via === 'api') {
+      await this.call('POST', `/api/v1/decisions/${encodeURIComponent(decisionId)}/votes`, {
+        choice, castAt, signature: ballot.signature,
+      }, this.credential, 0);
+      return ballot;
+    }
+    await this.options.messaging.publish(decisionTopic(this.agent.swarmId, decisionId), Buffer.from(JSON.stringify(ballot)), {
+      key: this.agentId,
+      properties: { type: 'ballot' },
+    });
+    return ballot;
+  }
+
   /** The global model of a job by digest, over REST. */
   async downloadModel(jobId: string, digest: string): Promise<Float32Array> {
     const response = await fetch(`${this.options.apiUrl}/api/v1/tuning/${jobId}/model?digest=${digest}`, {
@@ -423,6 +478,10 @@ export class QpAgent {
     await this.skillsLoop;
     this.skills = undefined;
     this.skillsLoop = undefined;
+    await this.proposals?.close();
+    await this.proposalsLoop;
+    this.proposals = undefined;
+    this.proposalsLoop = undefined;
     await this.rounds?.close();
     await this.roundsLoop;
     await this.training;

@@ -12,6 +12,8 @@ import type { SwarmService } from './swarm-service';
 import type { TuningService } from './tuning-service';
 import type { BehaviorService } from './behavior-service';
 import { behaviorRoutes, skillRoutes } from './routes/behaviors';
+import { decisionRoutes } from './routes/decisions';
+import type { DecisionService } from './decision-service';
 import { readinessResponse, type Readiness, type TemporalConnectionLike } from './health';
 import { statusHandlers } from './routes/status';
 import type { StatusService } from './status-service';
@@ -20,6 +22,7 @@ export interface AppDeps {
   swarm: SwarmService;
   tuning: TuningService;
   behaviors: BehaviorService;
+  decisions: DecisionService;
   metrics: ApiMetrics;
   /** The live status page (GET /) and its data (GET /api/v1/status). */
   status: StatusService;
@@ -114,6 +117,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/api/v1/tuning', tuningRoutes(deps.tuning, deps.swarm, deps.adminToken));
   app.use('/api/v1/behaviors', behaviorRoutes(deps.behaviors, deps.swarm, deps.adminToken));
   app.use('/api/v1/skills', skillRoutes(deps.behaviors, deps.swarm, deps.adminToken));
+  app.use('/api/v1', decisionRoutes(deps.decisions, deps.swarm, deps.adminToken));
 
   app.use((req, res) => {
     res.status(404).json(errorBody('NOT_FOUND', `no route for ${req.method} ${req.path}`));

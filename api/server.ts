@@ -10,6 +10,8 @@ import { SwarmService } from './swarm-service';
 import { TuningService } from './tuning-service';
 import { BehaviorService } from './behavior-service';
 import { StatusService } from './status-service';
+import { DecisionService } from './decision-service';
+import { TemporalAgentKeys } from '../adapters/temporal/agent-keys';
 import { checkReadiness, temporalCheck, type Readiness } from './health';
 import { closeGracefully, listen } from './listen';
 
@@ -19,6 +21,7 @@ export interface ApiServer {
   swarm: SwarmService;
   tuning: TuningService;
   behaviors: BehaviorService;
+  decisions: DecisionService;
   /** The dependencies' state, as /readyz reports it. */
   readiness(): Promise<Readiness>;
   /**
@@ -69,6 +72,13 @@ export async function startApiServer(deps: {
     metric: config.QP_BEHAVIOR_METRIC,
     managerSecret: deps.credentialSecret,
   });
+  const decisions = new DecisionService(
+    deps.client,
+    deps.messaging,
+    deps.blobs,
+    new TemporalAgentKeys(deps.client, config.TEMPORAL_NAMESPACE),
+    { namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.QP_TASK_QUEUE },
+  );
   let closing = false;
   const readiness = async (): Promise<Readiness> => {
     const report = await checkReadiness({ temporal: temporalCheck(deps.client.connection) });
@@ -88,6 +98,7 @@ export async function startApiServer(deps: {
     swarm,
     tuning,
     behaviors,
+    decisions,
     metrics,
     status,
     adminToken: config.QP_ADMIN_TOKEN,
@@ -105,6 +116,7 @@ export async function startApiServer(deps: {
     swarm,
     tuning,
     behaviors,
+    decisions,
     readiness,
     close: (graceMs = config.QP_SHUTDOWN_GRACE_MS) => {
       closing = true;

@@ -78,7 +78,7 @@ export class SwarmService {
         workflowId,
         taskQueue: this.options.taskQueue,
         args: [input],
-        memo: { resources: profile.resources, publicKey: profile.publicKey },
+        memo: { resources: profile.resources, publicKey: profile.publicKey, capabilities: profile.capabilities },
         typedSearchAttributes: [
           { key: AgentIdKey, value: profile.agentId },
           { key: SwarmIdKey, value: profile.swarmId },

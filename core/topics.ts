@@ -9,6 +9,8 @@ export interface SwarmTopics {
   tasks: string;
   inbox(agentId: string): string;
   updates(jobId: string): string;
+  /** Signed ballots of one collaborative decision. */
+  decision(decisionId: string): string;
 }
 
 export function swarmTopics(swarmId: string): SwarmTopics {
@@ -21,6 +23,7 @@ export function swarmTopics(swarmId: string): SwarmTopics {
     tasks: `${base}/tasks`,
     inbox: (agentId) => `${base}/inbox-${agentId}`,
     updates: (jobId) => `${base}/updates-${jobId}`,
+    decision: (decisionId) => `${base}/decision-${decisionId}`,
   };
 }
 

@@ -40,6 +40,7 @@ function buildApp() {
     tuning: {} as never,
     behaviors: {} as never,
     status: {} as never,
+    decisions: {} as never,
     metrics: createApiMetrics(async () => 0),
     adminToken: 'a'.repeat(32),
     bodyLimit: '16kb',
@@ -371,7 +372,7 @@ describe('api/openapi.yaml', () => {
       };
       const error = doc.components.schemas.Error;
       expect(error.required).toEqual(['error']);
-      expect(Object.keys(error.properties.error.properties).sort()).toEqual(['code', 'field', 'message']);
+      expect(Object.keys(error.properties.error.properties).sort()).toEqual(['code', 'field', 'message', 'reason']);
       expect([...error.properties.error.required].sort()).toEqual(['code', 'message']);
       expect(Object.keys(doc.components.responses).sort()).toEqual(Object.keys(reusable).sort());
       for (const [name, response] of Object.entries(doc.components.responses as Record<string, Json>)) {

@@ -18,6 +18,8 @@ import { temporalCheck, type ReadinessCheck } from '../api/health';
 import { createBehaviorActivities, createBehaviorMetrics } from '../activities/behaviors';
 import { TemporalBehaviorRegistry } from '../adapters/temporal/behavior-registry';
 import { behaviorOptions, ensureBehaviorSweepSchedule, type BehaviorWorkerOptions } from './behaviors';
+import { createKeptAliveDecisionActivities } from '../activities/decisions';
+import { TemporalElectorate } from '../adapters/temporal/electorate';
 
 export interface QpWorkerOptions {
   connection: NativeConnection;
@@ -124,6 +126,12 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
         credentialSecret: options.credentialSecret,
         settings: behaviors.settings,
         metrics: createBehaviorMetrics(options.registry ?? new Registry()),
+      }),
+      ...createKeptAliveDecisionActivities({
+        messaging: options.ports.messaging,
+        blobs: options.ports.blobs,
+        electorate: new TemporalElectorate(options.client, options.namespace),
+        agentKeys,
       }),
     },
     sinks: metricsSinks(metrics),

@@ -3,6 +3,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { AgentProfile, AgentRecord } from '../core/agents';
 import type { LivenessTransition } from '../core/liveness';
 import type { TuningProgress } from '../core/tuning';
+import type { DecisionStatus } from '../core/decisions/status';
 
 export const REGISTRATION_WORKFLOW = 'registerAgent';
 export const LIVENESS_WORKFLOW = 'livenessMonitor';
@@ -75,3 +76,10 @@ export const SCHEDULED_BEHAVIOR_SWEEPS_WORKFLOW = 'scheduledBehaviorSweeps';
 export const behaviorSweepWorkflowId = (swarmId: string): string => `behavior-sweep-${swarmId}`;
 /** The Schedule that sweeps every swarm a worker serves; one per task queue. */
 export const behaviorSweepScheduleId = (taskQueue: string): string => `behavior-sweeps-${taskQueue}`;
+
+// Collaborative decisions (workflows/decision.ts).
+export const DECISION_WORKFLOW = 'collaborativeDecision';
+export const decisionWorkflowId = (decisionId: string): string => `decision-${decisionId}`;
+export const decisionStatusQuery = defineQuery<DecisionStatus>('decisionStatus');
+/** Cancels a decision that has not closed or whose action has not run; refused once it has. */
+export const cancelDecisionUpdate = defineUpdate<DecisionStatus, [{ reason?: string }]>('cancelDecision');
