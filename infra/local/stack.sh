@@ -362,8 +362,9 @@ cmd_install() {
     pulsar) install_pulsar_dist ;;
     milvus) install_milvus ;;
     schemathesis) install_schemathesis ;;
-    all) install_temporal; install_testserver; install_pulsar_dist; install_schemathesis ;;
-    *) die "usage: stack.sh install [temporal|testserver|pulsar|milvus|schemathesis|all]" ;;
+    flink) install_flink ;;
+    all) install_temporal; install_testserver; install_pulsar_dist; install_schemathesis; install_flink ;;
+    *) die "usage: stack.sh install [temporal|testserver|pulsar|milvus|schemathesis|flink|all]" ;;
   esac
   log "cache: $CACHE_DIR"
 }
@@ -374,7 +375,8 @@ cmd_path() {
     testserver) install_testserver; testserver_bin ;;
     pulsar) install_pulsar_dist; pulsar_home ;;
     schemathesis) install_schemathesis; schemathesis_bin ;;
-    *) die "usage: stack.sh path temporal|testserver|pulsar|schemathesis" ;;
+    flink-job) install_flink_job; flink_job_jar ;;
+    *) die "usage: stack.sh path temporal|testserver|pulsar|schemathesis|flink-job" ;;
   esac
 }
 
