@@ -11,12 +11,15 @@ import type { SwarmService } from './swarm-service';
 import type { TuningService } from './tuning-service';
 import type { BehaviorService } from './behavior-service';
 import { behaviorRoutes, skillRoutes } from './routes/behaviors';
+import { analyticsRoutes } from './routes/analytics';
+import type { AnalyticsService } from './analytics-service';
 import { readinessResponse, type Readiness, type TemporalConnectionLike } from './health';
 
 export interface AppDeps {
   swarm: SwarmService;
   tuning: TuningService;
   behaviors: BehaviorService;
+  analytics: AnalyticsService;
   metrics: ApiMetrics;
   adminToken?: string;
   bodyLimit: string;
@@ -102,6 +105,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/api/v1/tuning', tuningRoutes(deps.tuning, deps.swarm, deps.adminToken));
   app.use('/api/v1/behaviors', behaviorRoutes(deps.behaviors, deps.swarm, deps.adminToken));
   app.use('/api/v1/skills', skillRoutes(deps.behaviors, deps.swarm, deps.adminToken));
+  app.use('/api/v1/analytics', analyticsRoutes(deps.analytics, deps.swarm, deps.adminToken));
 
   app.use((req, res) => {
     res.status(404).json(errorBody('NOT_FOUND', `no route for ${req.method} ${req.path}`));

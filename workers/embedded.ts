@@ -39,6 +39,7 @@ export async function startEmbedded(options: {
     messaging: ports.messaging,
     blobs: ports.blobs,
     vectors: ports.vectors,
+    analytics: ports.analytics,
     credentialSecret,
     port: options.apiPort,
   });

@@ -11,3 +11,4 @@ export * from './liveness-directory';
 export * from './behavior-registry';
 export * from './agent-keys';
 export * from './stream-jobs';
+export * from './analytics-runtime';
