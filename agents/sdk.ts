@@ -2,7 +2,7 @@
 // Registers over REST, answers the challenge from its Pulsar inbox, then
 // heartbeats on an interval; a rejected credential triggers re-registration.
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import type { AgentRecord, AgentResources, ChallengeMessage, HeartbeatMessage } from '../core/agents';
+import type { AgentRecord, AgentResources, ChallengeMessage, HeartbeatMessage, HeartbeatStatus } from '../core/agents';
 import { challengeSigningInput } from '../core/agents';
 import type { LocalTraining } from '../core/models/softmax';
 import { swarmTopics } from '../core/topics';
@@ -198,7 +198,7 @@ export class QpAgent {
   }
 
   /** Sends one heartbeat: signed over messaging, or with the credential over HTTP. */
-  async heartbeat(status: { load?: number; energyRemainingWh?: number } = {}): Promise<void> {
+  async heartbeat(status: HeartbeatStatus = {}): Promise<void> {
     if (!this.credential || !this.agent) throw new Error('register() first');
     if (this.options.heartbeatVia === 'messaging') {
       const message: HeartbeatMessage = { agentId: this.agentId, sentAt: Date.now(), ...status };
@@ -209,7 +209,7 @@ export class QpAgent {
   }
 
   /** Heartbeats every heartbeatIntervalMs until stopHeartbeats(); failures back off and reconnect. */
-  startHeartbeats(status: () => { load?: number; energyRemainingWh?: number } = () => ({})): void {
+  startHeartbeats(status: () => HeartbeatStatus = () => ({})): void {
     this.stopHeartbeats();
     this.stopped = false;
     const interval = this.options.heartbeatIntervalMs ?? 10_000;

@@ -14,6 +14,8 @@ import type { BehaviorService } from './behavior-service';
 import { behaviorRoutes, skillRoutes } from './routes/behaviors';
 import { decisionRoutes } from './routes/decisions';
 import type { DecisionService } from './decision-service';
+import { analyticsRoutes } from './routes/analytics';
+import type { AnalyticsService } from './analytics-service';
 import { readinessResponse, type Readiness, type TemporalConnectionLike } from './health';
 import { statusHandlers } from './routes/status';
 import type { StatusService } from './status-service';
@@ -23,6 +25,7 @@ export interface AppDeps {
   tuning: TuningService;
   behaviors: BehaviorService;
   decisions: DecisionService;
+  analytics: AnalyticsService;
   metrics: ApiMetrics;
   /** The live status page (GET /) and its data (GET /api/v1/status). */
   status: StatusService;
@@ -118,6 +121,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/api/v1/behaviors', behaviorRoutes(deps.behaviors, deps.swarm, deps.adminToken));
   app.use('/api/v1/skills', skillRoutes(deps.behaviors, deps.swarm, deps.adminToken));
   app.use('/api/v1', decisionRoutes(deps.decisions, deps.swarm, deps.adminToken));
+  app.use('/api/v1/analytics', analyticsRoutes(deps.analytics, deps.swarm, deps.adminToken));
 
   app.use((req, res) => {
     res.status(404).json(errorBody('NOT_FOUND', `no route for ${req.method} ${req.path}`));

@@ -65,6 +65,8 @@ export const heartbeatSchema = z
   .object({
     load: z.number().min(0).max(1).optional(),
     energyRemainingWh: z.number().nonnegative().optional(),
+    energyUsedWh: z.number().nonnegative().optional(),
+    carbonIntensityGPerKWh: z.number().nonnegative().optional(),
   })
   .strict();
 

@@ -3,7 +3,10 @@
 import type { Client } from '@temporalio/client';
 import { createServer } from 'node:http';
 import type { Config } from '../core/config';
-import type { BlobStore, MessagingPort, VectorPort } from '../adapters/ports';
+import type { AnalyticsRuntime, BlobStore, MessagingPort, VectorPort } from '../adapters/ports';
+import { EmbeddedAnalyticsRuntime } from '../adapters/memory/analytics-runtime';
+import { AnalyticsService } from './analytics-service';
+import { analyticsMetrics } from './analytics-metrics';
 import { createApp } from './app';
 import { createApiMetrics } from './metrics';
 import { SwarmService } from './swarm-service';
@@ -22,6 +25,7 @@ export interface ApiServer {
   tuning: TuningService;
   behaviors: BehaviorService;
   decisions: DecisionService;
+  analytics: AnalyticsService;
   /** The dependencies' state, as /readyz reports it. */
   readiness(): Promise<Readiness>;
   /**
@@ -42,6 +46,8 @@ export async function startApiServer(deps: {
   credentialSecret: string;
   /** Overrides QP_API_PORT; 0 picks a free port. */
   port?: number;
+  /** Where the swarms' analytics run (workers/ports.ts createAnalytics); default: embedded in this process. */
+  analytics?: AnalyticsRuntime;
 }): Promise<ApiServer> {
   const { config } = deps;
   let swarm: SwarmService | undefined;
@@ -79,6 +85,18 @@ export async function startApiServer(deps: {
     new TemporalAgentKeys(deps.client, config.TEMPORAL_NAMESPACE),
     { namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.QP_TASK_QUEUE },
   );
+  // A runtime the caller passes is the caller's to close; one made here is closed here.
+  const ownRuntime = deps.analytics
+    ? undefined
+    : new EmbeddedAnalyticsRuntime(deps.messaging, {
+        windowMs: config.QP_ANALYTICS_WINDOW_MS,
+        latenessMs: config.QP_ANALYTICS_LATENESS_MS,
+        graceMs: config.QP_HEARTBEAT_GRACE_MS,
+        flapThreshold: config.QP_ANALYTICS_FLAP_THRESHOLD,
+        burstThreshold: config.QP_ANALYTICS_BURST_THRESHOLD,
+      });
+  const analytics = new AnalyticsService(deps.messaging, (deps.analytics ?? ownRuntime)!);
+  analytics.onWindow = analyticsMetrics(metrics.registry);
   let closing = false;
   const readiness = async (): Promise<Readiness> => {
     const report = await checkReadiness({ temporal: temporalCheck(deps.client.connection) });
@@ -99,6 +117,7 @@ export async function startApiServer(deps: {
     tuning,
     behaviors,
     decisions,
+    analytics,
     metrics,
     status,
     adminToken: config.QP_ADMIN_TOKEN,
@@ -117,10 +136,13 @@ export async function startApiServer(deps: {
     tuning,
     behaviors,
     decisions,
+    analytics,
     readiness,
-    close: (graceMs = config.QP_SHUTDOWN_GRACE_MS) => {
+    close: async (graceMs = config.QP_SHUTDOWN_GRACE_MS) => {
       closing = true;
-      return closeGracefully(server, graceMs);
+      await closeGracefully(server, graceMs);
+      await analytics.close();
+      await ownRuntime?.close();
     },
   };
 }

@@ -67,4 +67,11 @@ export interface HeartbeatMessage {
   load?: number;
   /** Energy left in watt-hours. */
   energyRemainingWh?: number;
+  /** Energy drawn since the agent's previous heartbeat, watt-hours (read by the analytics). */
+  energyUsedWh?: number;
+  /** Carbon intensity of the agent's grid, grams CO2e per kWh (read by the analytics). */
+  carbonIntensityGPerKWh?: number;
 }
+
+/** What an agent reports in a heartbeat besides who and when. */
+export type HeartbeatStatus = Omit<HeartbeatMessage, 'agentId' | 'sentAt'>;

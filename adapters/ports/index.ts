@@ -11,3 +11,5 @@ export * from './liveness-directory';
 export * from './behavior-registry';
 export * from './agent-keys';
 export * from './electorate';
+export * from './stream-jobs';
+export * from './analytics-runtime';
