@@ -10,6 +10,7 @@ import {
   edfCompare,
   energyWh,
   incapability,
+  intensityAt,
   planFromAssignment,
 } from './model';
 import type { AllocationAgent, AllocationOptions, AllocationPlan, AllocationTask, UnassignableReason } from './types';
@@ -29,16 +30,25 @@ interface AgentState {
   spentWh: number;
   /** Energy per work unit, Wh. */
   whPerWork: number;
-  /** Lower bound of the cost per work unit (objective's unit), for any task. */
+  /** Lower bound of the cost per work unit (objective's unit) of a deferrable task, which may wait for any window. */
   floorPerWork: number;
+  /** Lower bound of the cost per work unit of a task that starts now (the lowest intensity within the longest run). */
+  floorNowPerWork: number;
   tasks: AllocationTask[];
 }
 
 /** Greedy + local search allocation; deadlines are kept where the penalty makes them worth it. */
 export function allocateHeuristic(tasks: AllocationTask[], agents: AllocationAgent[], options: HeuristicOptions): AllocationPlan {
   const penalty = options.latenessPenaltyPerS ?? DEFAULT_LATENESS_PENALTY_PER_S;
-  const states = agents.map((agent, index) => agentState(agent, index, options));
+  const longestMs = agents.length ? Math.max(0, ...tasks.map((t) => t.estimatedWork)) / Math.min(...agents.map((a) => a.speed)) * 1000 : 0;
+  const states = agents.map((agent, index) => agentState(agent, index, options, longestMs));
   const byFloor = [...states].sort((a, b) => a.floorPerWork - b.floorPerWork || a.index - b.index);
+  const byFloorNow = [...states].sort((a, b) => a.floorNowPerWork - b.floorNowPerWork || a.index - b.index);
+  const costs = new CostCache(options);
+  const order = (task: AllocationTask): { list: AgentState[]; floor: (state: AgentState) => number } =>
+    task.deferrable && options.shift !== false
+      ? { list: byFloor, floor: (state) => state.floorPerWork }
+      : { list: byFloorNow, floor: (state) => state.floorNowPerWork };
   const assignment = new Map<string, AgentState>();
   const unassigned: { taskId: string; reason: UnassignableReason }[] = [];
 
@@ -46,8 +56,9 @@ export function allocateHeuristic(tasks: AllocationTask[], agents: AllocationAge
     let best: AgentState | undefined;
     let bestCost = Infinity;
     let reason: UnassignableReason = 'no-capable-agent';
-    for (const state of byFloor) {
-      if (state.floorPerWork * task.estimatedWork >= bestCost) break;
+    const { list, floor } = order(task);
+    for (const state of list) {
+      if (floor(state) * task.estimatedWork >= bestCost) break;
       const why = incapability(task, state.agent);
       if (why) {
         if (why === 'no-capacity') reason = why;
@@ -59,6 +70,7 @@ export function allocateHeuristic(tasks: AllocationTask[], agents: AllocationAge
         continue;
       }
       const finishMs = state.freeAtMs + durationS(task, state.agent) * 1000;
+      // Not cached: the greedy scan sees each (task, agent) pair once, and caching every pair of a large instance costs more than it saves.
       const cost = assignmentCost(task, state.agent, options) + penalty * Math.max(0, (finishMs - task.deadlineMs) / 1000);
       if (cost < bestCost) {
         bestCost = cost;
@@ -75,16 +87,37 @@ export function allocateHeuristic(tasks: AllocationTask[], agents: AllocationAge
     assignment.set(task.taskId, best);
   }
 
-  localSearch(assignment, byFloor, options, penalty);
+  localSearch(assignment, order, costs, options, penalty, tasks.length <= SWAP_TASK_LIMIT);
   const result = new Map<string, string>();
   for (const [taskId, state] of assignment) result.set(taskId, state.agent.agentId);
   return planFromAssignment(tasks, agents, result, unassigned, options);
 }
 
-function agentState(agent: AllocationAgent, index: number, options: AllocationOptions): AgentState {
+/** Above this many tasks local search only moves tasks; pairwise swaps cost too much time there. */
+export const SWAP_TASK_LIMIT = 2000;
+
+/** assignmentCost per (task, agent), computed once: carbon of a deferrable task scans the forecast. */
+class CostCache {
+  private readonly cache = new Map<AllocationTask, Map<number, number>>();
+  constructor(private readonly options: AllocationOptions) {}
+  of(task: AllocationTask, state: AgentState): number {
+    let row = this.cache.get(task);
+    if (!row) this.cache.set(task, (row = new Map()));
+    let value = row.get(state.index);
+    if (value === undefined) row.set(state.index, (value = assignmentCost(task, state.agent, this.options)));
+    return value;
+  }
+}
+
+function agentState(agent: AllocationAgent, index: number, options: AllocationOptions, longestMs: number): AgentState {
   const whPerWork = agent.energy.busyWatts / agent.speed / 3600;
+  const start = Math.max(options.nowMs, agent.availableAtMs ?? options.nowMs);
   let minIntensity = agent.energy.carbonGPerKWh;
-  for (const point of agent.energy.forecast ?? []) minIntensity = Math.min(minIntensity, point.gPerKWh);
+  let minNow = intensityAt(agent.energy, start);
+  for (const point of agent.energy.forecast ?? []) {
+    minIntensity = Math.min(minIntensity, point.gPerKWh);
+    if (point.atMs > start && point.atMs < start + longestMs) minNow = Math.min(minNow, point.gPerKWh);
+  }
   return {
     agent,
     index,
@@ -92,6 +125,7 @@ function agentState(agent: AllocationAgent, index: number, options: AllocationOp
     spentWh: 0,
     whPerWork,
     floorPerWork: options.objective === 'energy' ? whPerWork : (whPerWork / 1000) * minIntensity,
+    floorNowPerWork: options.objective === 'energy' ? whPerWork : (whPerWork / 1000) * minNow,
     tasks: [],
   };
 }
@@ -125,9 +159,11 @@ function insertEdf(list: AllocationTask[], task: AllocationTask): void {
 
 function localSearch(
   assignment: Map<string, AgentState>,
-  byFloor: AgentState[],
+  order: (task: AllocationTask) => { list: AgentState[]; floor: (state: AgentState) => number },
+  costs: CostCache,
   options: HeuristicOptions,
   penalty: number,
+  swaps: boolean,
 ): void {
   const passes = options.localSearchPasses ?? 3;
   const candidates = options.moveCandidates ?? 16;
@@ -141,19 +177,20 @@ function localSearch(
     let improved = false;
     for (const [taskId, from] of assignment) {
       const task = from.tasks.find((t) => t.taskId === taskId)!;
-      const fromCost = assignmentCost(task, from.agent, options);
+      const fromCost = costs.of(task, from);
+      const { list, floor } = order(task);
       const fromLateAfter = queueLatenessS(from, options, task);
       const saving = fromCost + penalty * (latenessOf(from) - fromLateAfter);
       let bestGain = 1e-9;
       let bestTo: AgentState | undefined;
       let tried = 0;
-      for (const to of byFloor) {
-        if (tried >= candidates || to.floorPerWork * task.estimatedWork >= saving) break;
+      for (const to of list) {
+        if (tried >= candidates || floor(to) * task.estimatedWork >= saving) break;
         if (to === from || incapability(task, to.agent)) continue;
         tried++;
         const energy = energyWh(task, to.agent);
         if (to.agent.energy.budgetWh !== undefined && to.spentWh + energy > to.agent.energy.budgetWh) continue;
-        const added = assignmentCost(task, to.agent, options) + penalty * (queueLatenessS(to, options, undefined, task) - latenessOf(to));
+        const added = costs.of(task, to) + penalty * (queueLatenessS(to, options, undefined, task) - latenessOf(to));
         const gain = saving - added;
         if (gain > bestGain) {
           bestGain = gain;
@@ -161,7 +198,7 @@ function localSearch(
         }
       }
       if (!bestTo) {
-        improved = trySwap(task, from, byFloor, candidates, options, penalty, assignment, latenessOf, lateness) || improved;
+        if (swaps) improved = trySwap(task, from, list, candidates, costs, options, penalty, assignment, latenessOf, lateness) || improved;
         continue;
       }
       from.tasks.splice(from.tasks.indexOf(task), 1);
@@ -183,13 +220,14 @@ function trySwap(
   from: AgentState,
   byFloor: AgentState[],
   candidates: number,
+  costs: CostCache,
   options: AllocationOptions,
   penalty: number,
   assignment: Map<string, AgentState>,
   latenessOf: (state: AgentState) => number,
   lateness: Map<AgentState, number>,
 ): boolean {
-  const before = assignmentCost(task, from.agent, options);
+  const before = costs.of(task, from);
   let tried = 0;
   for (const to of byFloor) {
     if (tried >= candidates) break;
@@ -201,10 +239,10 @@ function trySwap(
       const toBudget = to.agent.energy.budgetWh;
       if (fromBudget !== undefined && from.spentWh - energyWh(task, from.agent) + energyWh(other, from.agent) > fromBudget) continue;
       if (toBudget !== undefined && to.spentWh - energyWh(other, to.agent) + energyWh(task, to.agent) > toBudget) continue;
-      const now = before + assignmentCost(other, to.agent, options) + penalty * (latenessOf(from) + latenessOf(to));
+      const now = before + costs.of(other, to) + penalty * (latenessOf(from) + latenessOf(to));
       const swapped =
-        assignmentCost(task, to.agent, options) +
-        assignmentCost(other, from.agent, options) +
+        costs.of(task, to) +
+        costs.of(other, from) +
         penalty * (queueLatenessS(from, options, task, other) + queueLatenessS(to, options, other, task));
       if (now - swapped <= 1e-9) continue;
       from.tasks.splice(from.tasks.indexOf(task), 1);
