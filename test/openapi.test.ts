@@ -228,7 +228,10 @@ const responseTypes: Array<[string, { all: string[]; required: string[] }]> = [
   ],
   [
     'EnergyProfile',
-    keysOf<EnergyProfile>({ all: { source: true, budgetWh: true, carbonGPerKWh: true }, required: { source: true } }),
+    keysOf<EnergyProfile>({
+      all: { source: true, budgetWh: true, carbonGPerKWh: true, idleWatts: true, busyWatts: true, speed: true, forecast: true },
+      required: { source: true },
+    }),
   ],
   [
     'RegistrationAccepted',

@@ -11,3 +11,5 @@ export * from './liveness-directory';
 export * from './behavior-registry';
 export * from './agent-keys';
 export * from './lp-solver';
+export * from './task-agents';
+export * from './task-outcomes';
