@@ -12,11 +12,15 @@ import type { TuningService } from './tuning-service';
 import type { BehaviorService } from './behavior-service';
 import { behaviorRoutes, skillRoutes } from './routes/behaviors';
 import { readinessResponse, type Readiness, type TemporalConnectionLike } from './health';
+import { taskRoutes } from './routes/tasks';
+import type { TaskService } from './task-service';
 
 export interface AppDeps {
   swarm: SwarmService;
   tuning: TuningService;
   behaviors: BehaviorService;
+  /** Task delegation routes; absent, /api/v1/tasks is not served. */
+  tasks?: TaskService;
   metrics: ApiMetrics;
   adminToken?: string;
   bodyLimit: string;
@@ -102,6 +106,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/api/v1/tuning', tuningRoutes(deps.tuning, deps.swarm, deps.adminToken));
   app.use('/api/v1/behaviors', behaviorRoutes(deps.behaviors, deps.swarm, deps.adminToken));
   app.use('/api/v1/skills', skillRoutes(deps.behaviors, deps.swarm, deps.adminToken));
+  if (deps.tasks) app.use('/api/v1/tasks', taskRoutes(deps.tasks, deps.swarm, deps.adminToken));
 
   app.use((req, res) => {
     res.status(404).json(errorBody('NOT_FOUND', `no route for ${req.method} ${req.path}`));

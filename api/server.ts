@@ -9,6 +9,7 @@ import { createApiMetrics } from './metrics';
 import { SwarmService } from './swarm-service';
 import { TuningService } from './tuning-service';
 import { BehaviorService } from './behavior-service';
+import { TaskService } from './task-service';
 import { checkReadiness, temporalCheck, type Readiness } from './health';
 import { closeGracefully, listen } from './listen';
 
@@ -65,6 +66,12 @@ export async function startApiServer(deps: {
     metric: config.QP_BEHAVIOR_METRIC,
     managerSecret: deps.credentialSecret,
   });
+  const tasks = new TaskService(deps.client, {
+    taskQueue: config.QP_TASK_QUEUE,
+    maxAttempts: config.QP_TASK_MAX_ATTEMPTS,
+    attemptTimeoutMs: config.QP_TASK_ATTEMPT_TIMEOUT_MS,
+    resultsWindowMs: 5_000,
+  });
   let closing = false;
   const readiness = async (): Promise<Readiness> => {
     const report = await checkReadiness({ temporal: temporalCheck(deps.client.connection) });
@@ -79,6 +86,7 @@ export async function startApiServer(deps: {
     swarm,
     tuning,
     behaviors,
+    tasks,
     metrics,
     adminToken: config.QP_ADMIN_TOKEN,
     bodyLimit: config.QP_BODY_LIMIT,

@@ -76,6 +76,8 @@ export const configSchema = z.object({
   QP_BEHAVIOR_EPS: numberOr('auto', /^(auto|\d+(\.\d+)?)$/, 'a positive number').default('auto'),
   QP_BEHAVIOR_MIN_PTS: z.coerce.number().int().min(1).default(3),
   QP_BEHAVIOR_BROADCAST_TOP: z.coerce.number().int().min(0).max(100).default(3),
+  QP_TASK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(3),
+  QP_TASK_ATTEMPT_TIMEOUT_MS: positiveMs.default(300_000),
 });
 
 export type Config = z.infer<typeof configSchema>;
