@@ -85,7 +85,7 @@ export function createTaskActivities(deps: TaskDeps) {
         replyTopic: taskResultsTopic(spec.swarmId),
       };
       await deps.messaging.publish(swarmTopics(spec.swarmId).inbox(input.agentId), Buffer.from(JSON.stringify(message)), {
-        key: input.agentId,
+        key: spec.taskId,
         properties: { type: 'task', taskId: spec.taskId, attempt: String(input.attempt) },
       });
     },

@@ -1,5 +1,6 @@
 // Delegated tasks as the workflows, the API and the SDK see them.
 import type { AgentResources } from './agents';
+import { swarmTopics } from './topics';
 import type { AllocationAgent, AllocationDecision, TaskRequirements } from './allocation/types';
 
 export const TASK_STATUSES = ['QUEUED', 'ASSIGNED', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
@@ -109,7 +110,7 @@ export function allocationAgent(agentId: string, capabilities: string[], resourc
 }
 
 /** The topic a swarm's agents answer tasks on. */
-export const taskResultsTopic = (swarmId: string): string => `swarm/${swarmId}/task-results`;
+export const taskResultsTopic = (swarmId: string): string => swarmTopics(swarmId).taskResults;
 
 /**
  * Work placed on each agent and not yet settled, seconds, so that placing one

@@ -7,6 +7,8 @@ export interface SwarmTopics {
   heartbeats: string;
   behaviors: string;
   tasks: string;
+  /** Agents' signed outcomes of delegated tasks. */
+  taskResults: string;
   inbox(agentId: string): string;
   updates(jobId: string): string;
 }
@@ -19,6 +21,7 @@ export function swarmTopics(swarmId: string): SwarmTopics {
     heartbeats: `${base}/heartbeats`,
     behaviors: `${base}/behaviors`,
     tasks: `${base}/tasks`,
+    taskResults: `${base}/task-results`,
     inbox: (agentId) => `${base}/inbox-${agentId}`,
     updates: (jobId) => `${base}/updates-${jobId}`,
   };
