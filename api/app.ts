@@ -19,6 +19,8 @@ import type { AnalyticsService } from './analytics-service';
 import { readinessResponse, type Readiness, type TemporalConnectionLike } from './health';
 import { statusHandlers } from './routes/status';
 import type { StatusService } from './status-service';
+import { taskRoutes } from './routes/tasks';
+import type { TaskService } from './task-service';
 
 export interface AppDeps {
   swarm: SwarmService;
@@ -26,6 +28,8 @@ export interface AppDeps {
   behaviors: BehaviorService;
   decisions: DecisionService;
   analytics: AnalyticsService;
+  /** Task delegation routes; absent, /api/v1/tasks is not served. */
+  tasks?: TaskService;
   metrics: ApiMetrics;
   /** The live status page (GET /) and its data (GET /api/v1/status). */
   status: StatusService;
@@ -122,6 +126,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/api/v1/skills', skillRoutes(deps.behaviors, deps.swarm, deps.adminToken));
   app.use('/api/v1', decisionRoutes(deps.decisions, deps.swarm, deps.adminToken));
   app.use('/api/v1/analytics', analyticsRoutes(deps.analytics, deps.swarm, deps.adminToken));
+  if (deps.tasks) app.use('/api/v1/tasks', taskRoutes(deps.tasks, deps.swarm, deps.adminToken));
 
   app.use((req, res) => {
     res.status(404).json(errorBody('NOT_FOUND', `no route for ${req.method} ${req.path}`));

@@ -15,6 +15,7 @@ import { BehaviorService } from './behavior-service';
 import { StatusService } from './status-service';
 import { DecisionService } from './decision-service';
 import { TemporalAgentKeys } from '../adapters/temporal/agent-keys';
+import { TaskService } from './task-service';
 import { checkReadiness, temporalCheck, type Readiness } from './health';
 import { closeGracefully, listen } from './listen';
 
@@ -97,6 +98,12 @@ export async function startApiServer(deps: {
       });
   const analytics = new AnalyticsService(deps.messaging, (deps.analytics ?? ownRuntime)!);
   analytics.onWindow = analyticsMetrics(metrics.registry);
+  const tasks = new TaskService(deps.client, {
+    taskQueue: config.QP_TASK_QUEUE,
+    maxAttempts: config.QP_TASK_MAX_ATTEMPTS,
+    attemptTimeoutMs: config.QP_TASK_ATTEMPT_TIMEOUT_MS,
+    resultsWindowMs: 5_000,
+  });
   let closing = false;
   const readiness = async (): Promise<Readiness> => {
     const report = await checkReadiness({ temporal: temporalCheck(deps.client.connection) });
@@ -118,6 +125,7 @@ export async function startApiServer(deps: {
     behaviors,
     decisions,
     analytics,
+    tasks,
     metrics,
     status,
     adminToken: config.QP_ADMIN_TOKEN,

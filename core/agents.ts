@@ -12,6 +12,13 @@ export interface EnergyProfile {
   budgetWh?: number;
   /** Carbon intensity of its supply, in grams of CO2 per kilowatt-hour. */
   carbonGPerKWh?: number;
+  /** Power drawn idle and busy, watts (task allocation). */
+  idleWatts?: number;
+  busyWatts?: number;
+  /** Work units per second relative to a reference agent (task allocation). */
+  speed?: number;
+  /** Carbon-intensity forecast: from atMs (ms since the epoch) on, gCO2/kWh. */
+  forecast?: { atMs: number; gPerKWh: number }[];
 }
 
 export interface AgentResources {

@@ -11,6 +11,8 @@ export interface SwarmTopics {
   rounds: string;
   /** Windowed signals the analytics (Flink or embedded) write: schema qp-analytics/1. */
   analytics: string;
+  /** Agents' signed outcomes of delegated tasks. */
+  taskResults: string;
   inbox(agentId: string): string;
   updates(jobId: string): string;
   /** Signed ballots of one collaborative decision. */
@@ -27,6 +29,7 @@ export function swarmTopics(swarmId: string): SwarmTopics {
     tasks: `${base}/tasks`,
     rounds: `${base}/rounds`,
     analytics: `${base}/analytics`,
+    taskResults: `${base}/task-results`,
     inbox: (agentId) => `${base}/inbox-${agentId}`,
     updates: (jobId) => `${base}/updates-${jobId}`,
     decision: (decisionId) => `${base}/decision-${decisionId}`,

@@ -20,6 +20,10 @@ import { TemporalBehaviorRegistry } from '../adapters/temporal/behavior-registry
 import { behaviorOptions, ensureBehaviorSweepSchedule, type BehaviorWorkerOptions } from './behaviors';
 import { createKeptAliveDecisionActivities } from '../activities/decisions';
 import { TemporalElectorate } from '../adapters/temporal/electorate';
+import { createTaskActivities } from '../activities/tasks';
+import { HighsLpSolver } from '../adapters/highs/lp-solver';
+import { DirectoryTaskAgents } from '../adapters/temporal/task-agents';
+import { TemporalTaskOutcomes } from '../adapters/temporal/task-outcomes';
 
 export interface QpWorkerOptions {
   connection: NativeConnection;
@@ -132,6 +136,14 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
         blobs: options.ports.blobs,
         electorate: new TemporalElectorate(options.client, options.namespace),
         agentKeys,
+      }),
+      ...createTaskActivities({
+        messaging: options.ports.messaging,
+        agents: new DirectoryTaskAgents(directory),
+        outcomes: new TemporalTaskOutcomes(options.client),
+        agentKeys,
+        credentialSecret: options.credentialSecret,
+        solver: new HighsLpSolver(),
       }),
     },
     sinks: metricsSinks(metrics),

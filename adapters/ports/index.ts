@@ -13,3 +13,6 @@ export * from './agent-keys';
 export * from './electorate';
 export * from './stream-jobs';
 export * from './analytics-runtime';
+export * from './lp-solver';
+export * from './task-agents';
+export * from './task-outcomes';
