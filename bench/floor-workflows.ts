@@ -12,3 +12,6 @@ export async function noopHandshake(): Promise<void> {
   });
   await condition(() => answered);
 }
+
+/** The floor for bench/delegation-dispatch.ts: a workflow that completes at once. */
+export async function noopTask(): Promise<void> {}

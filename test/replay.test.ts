@@ -9,6 +9,8 @@ import { join } from 'node:path';
 const histories = ['registerAgent', 'livenessMonitor', 'federatedTuning'];
 // Recorded by test/support/record-behavior-history.ts.
 histories.push('behaviorSweep');
+// Recorded by test/support/record-task-history.ts: a decline, a reallocation, progress and a result.
+histories.push('taskDelegation');
 
 describe('replay of recorded histories', () => {
   it.each(histories)('%s replays without non-determinism', async (name) => {

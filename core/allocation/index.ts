@@ -13,9 +13,10 @@ export * from './heuristic';
 
 export type AllocationMethod = 'exact' | 'heuristic';
 
-/** Which allocator a problem gets: exact when a solver is given and at most EXACT_PAIR_LIMIT (task, agent) pairs are feasible. */
+/** Which allocator a problem gets: exact when a solver is given, there are several tasks and at most EXACT_PAIR_LIMIT (task, agent) pairs are feasible. */
 export function allocationMethod(tasks: AllocationTask[], agents: AllocationAgent[], hasSolver: boolean): AllocationMethod {
-  if (!hasSolver) return 'heuristic';
+  // One task: the greedy scan already takes the agent of least cost plus lateness, which is the optimum.
+  if (!hasSolver || tasks.length < 2) return 'heuristic';
   let pairs = 0;
   for (const task of tasks) {
     for (const agent of agents) {

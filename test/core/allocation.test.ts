@@ -181,9 +181,11 @@ describe('allocators on hand-checked cases', () => {
     }
   });
 
-  it('allocate() uses the exact solver on small instances and the heuristic without one', async () => {
-    expect((await allocate([task('t1')], [dirty, green], carbon, solve)).method).toBe('exact');
-    expect((await allocate([task('t1')], [dirty, green], carbon)).method).toBe('heuristic');
+  it('allocate() uses the exact solver on small batches, the heuristic without one and for a single task (where greedy is optimal)', async () => {
+    expect((await allocate([task('t1'), task('t2')], [dirty, green], carbon, solve)).method).toBe('exact');
+    expect((await allocate([task('t1'), task('t2')], [dirty, green], carbon)).method).toBe('heuristic');
+    const single = await allocate([task('t1')], [dirty, green], carbon, solve);
+    expect([single.method, single.decisions[0].agentId]).toEqual(['heuristic', 'green']);
   });
 });
 
