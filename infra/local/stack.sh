@@ -376,7 +376,8 @@ cmd_path() {
     pulsar) install_pulsar_dist; pulsar_home ;;
     schemathesis) install_schemathesis; schemathesis_bin ;;
     flink-job) install_flink_job; flink_job_jar ;;
-    *) die "usage: stack.sh path temporal|testserver|pulsar|schemathesis|flink-job" ;;
+    flink) with_install_lock _install_flink_cluster; flink_home ;;
+    *) die "usage: stack.sh path temporal|testserver|pulsar|schemathesis|flink|flink-job" ;;
   esac
 }
 
