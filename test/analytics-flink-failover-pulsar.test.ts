@@ -8,7 +8,7 @@ import { FlinkRest } from '../adapters/flink/rest';
 import type { Consumer } from '../adapters/ports';
 import { PulsarMessaging } from '../adapters/pulsar/messaging';
 import { AnalyticsEngine, windowKey, type AnalyticsRecord } from '../core/analytics';
-import { swarmTopics } from '../core/topics';
+import { analyticsTopics } from '../core/analytics/topics';
 import { EXPECTED_WINDOWS, PHASE_1, PHASE_2, PHASE_3, STREAM_OPTIONS, T0, type ScriptedMessage } from './support/analytics-stream';
 import { consumed, requireTestFlink, startSplitFlinkCluster, type SplitFlinkCluster } from './support/flink';
 import { freePort, sharedPulsarOptions } from './support/pulsar';
@@ -50,7 +50,7 @@ describe('analytics on Flink when a TaskManager dies mid-stream', () => {
     const { jarPath } = requireTestFlink();
     messaging = new PulsarMessaging(sharedPulsarOptions());
     await messaging.prepareSwarm(swarmId, ['heartbeats', 'tasks', 'rounds', 'analytics']);
-    results = await messaging.subscribe(swarmTopics(swarmId).analytics, 'test', { initialPosition: 'earliest' });
+    results = await messaging.subscribe(analyticsTopics(swarmId).analytics, 'test', { initialPosition: 'earliest' });
     cluster = await startSplitFlinkCluster(freePort);
     flink = new FlinkRest({ url: cluster.url });
     const spec = analyticsJobSpec({
