@@ -12,6 +12,10 @@ import { createApiMetrics } from './metrics';
 import { SwarmService } from './swarm-service';
 import { TuningService } from './tuning-service';
 import { BehaviorService } from './behavior-service';
+import { StatusService } from './status-service';
+import { DecisionService } from './decision-service';
+import { TemporalAgentKeys } from '../adapters/temporal/agent-keys';
+import { TaskService } from './task-service';
 import { checkReadiness, temporalCheck, type Readiness } from './health';
 import { closeGracefully, listen } from './listen';
 
@@ -21,6 +25,7 @@ export interface ApiServer {
   swarm: SwarmService;
   tuning: TuningService;
   behaviors: BehaviorService;
+  decisions: DecisionService;
   analytics: AnalyticsService;
   /** The dependencies' state, as /readyz reports it. */
   readiness(): Promise<Readiness>;
@@ -47,7 +52,10 @@ export async function startApiServer(deps: {
 }): Promise<ApiServer> {
   const { config } = deps;
   let swarm: SwarmService | undefined;
-  const metrics = createApiMetrics((status) => swarm!.countAgents(status));
+  const metrics = createApiMetrics({
+    countAgents: (status, swarmId) => swarm!.countAgents(status, swarmId),
+    liveSwarms: (max) => swarm!.liveSwarms(max),
+  });
   swarm = new SwarmService(
     deps.client,
     deps.messaging,
@@ -71,6 +79,13 @@ export async function startApiServer(deps: {
     metric: config.QP_BEHAVIOR_METRIC,
     managerSecret: deps.credentialSecret,
   });
+  const decisions = new DecisionService(
+    deps.client,
+    deps.messaging,
+    deps.blobs,
+    new TemporalAgentKeys(deps.client, config.TEMPORAL_NAMESPACE),
+    { namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.QP_TASK_QUEUE },
+  );
   // A runtime the caller passes is the caller's to close; one made here is closed here.
   const ownRuntime = deps.analytics
     ? undefined
@@ -83,6 +98,12 @@ export async function startApiServer(deps: {
       });
   const analytics = new AnalyticsService(deps.messaging, (deps.analytics ?? ownRuntime)!);
   analytics.onWindow = analyticsMetrics(metrics.registry);
+  const tasks = new TaskService(deps.client, {
+    taskQueue: config.QP_TASK_QUEUE,
+    maxAttempts: config.QP_TASK_MAX_ATTEMPTS,
+    attemptTimeoutMs: config.QP_TASK_ATTEMPT_TIMEOUT_MS,
+    resultsWindowMs: 5_000,
+  });
   let closing = false;
   const readiness = async (): Promise<Readiness> => {
     const report = await checkReadiness({ temporal: temporalCheck(deps.client.connection) });
@@ -93,12 +114,20 @@ export async function startApiServer(deps: {
     }
     return report;
   };
+  const status = new StatusService(deps.client, swarm, behaviors, {
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: config.QP_TASK_QUEUE,
+    temporalUi: config.QP_TEMPORAL_UI_URL ?? `http://${config.TEMPORAL_ADDRESS.split(':')[0]}:8233`,
+  });
   const app = createApp({
     swarm,
     tuning,
     behaviors,
+    decisions,
     analytics,
+    tasks,
     metrics,
+    status,
     adminToken: config.QP_ADMIN_TOKEN,
     bodyLimit: config.QP_BODY_LIMIT,
     readiness,
@@ -114,6 +143,7 @@ export async function startApiServer(deps: {
     swarm,
     tuning,
     behaviors,
+    decisions,
     analytics,
     readiness,
     close: async (graceMs = config.QP_SHUTDOWN_GRACE_MS) => {

@@ -15,6 +15,8 @@ const numberOr = <K extends string>(keyword: K, pattern: RegExp, what: string) =
 export const configSchema = z.object({
   TEMPORAL_ADDRESS: z.string().regex(/^[^\s:]+:\d+$/, 'expected host:port').default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('qp-manager'),
+  /** Port of the Temporal Web UI, for the links printed and served; the demo's own dev server listens there. */
+  TEMPORAL_UI_PORT: port.default(8233),
   QP_TASK_QUEUE: z.string().min(1).default('qp-manager'),
   PULSAR_SERVICE_URL: z.string().url().optional(),
   PULSAR_ADMIN_URL: z.string().url().optional(),
@@ -56,6 +58,8 @@ export const configSchema = z.object({
   /** Budget of one API request's Temporal calls together; past it the request is answered 503. */
   QP_API_TEMPORAL_DEADLINE_MS: z.coerce.number().int().min(100).max(600_000).default(4_000),
   QP_BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i, 'expected a size such as 256kb').default('256kb'),
+  /** Base URL of the Temporal Web UI the status page links to; unset: port 8233 of TEMPORAL_ADDRESS's host. */
+  QP_TEMPORAL_UI_URL: z.string().url().optional(),
   // Behavior discovery (README "Behavior discovery").
   /** Vector index of new Milvus collections. */
   MILVUS_INDEX: z.enum(['HNSW', 'IVF_FLAT', 'FLAT']).default('HNSW'),
@@ -87,6 +91,8 @@ export const configSchema = z.object({
   QP_ANALYTICS_LATENESS_MS: z.coerce.number().int().min(0).max(3_600_000).default(5_000),
   QP_ANALYTICS_FLAP_THRESHOLD: z.coerce.number().int().min(0).default(4),
   QP_ANALYTICS_BURST_THRESHOLD: z.coerce.number().int().min(1).default(5),
+  QP_TASK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(3),
+  QP_TASK_ATTEMPT_TIMEOUT_MS: positiveMs.default(300_000),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -7,8 +7,12 @@ export interface SwarmTopics {
   heartbeats: string;
   behaviors: string;
   tasks: string;
+  /** Agents' signed outcomes of delegated tasks. */
+  taskResults: string;
   inbox(agentId: string): string;
   updates(jobId: string): string;
+  /** Signed ballots of one collaborative decision. */
+  decision(decisionId: string): string;
 }
 
 export function swarmTopics(swarmId: string): SwarmTopics {
@@ -19,8 +23,10 @@ export function swarmTopics(swarmId: string): SwarmTopics {
     heartbeats: `${base}/heartbeats`,
     behaviors: `${base}/behaviors`,
     tasks: `${base}/tasks`,
+    taskResults: `${base}/task-results`,
     inbox: (agentId) => `${base}/inbox-${agentId}`,
     updates: (jobId) => `${base}/updates-${jobId}`,
+    decision: (decisionId) => `${base}/decision-${decisionId}`,
   };
 }
 

@@ -12,6 +12,9 @@ import { FilesystemBlobStore } from '../adapters/blobs/filesystem';
 import { PulsarMessaging } from '../adapters/pulsar/messaging';
 import { loadNativeTransport } from '../adapters/pulsar/native';
 import { pulsarOptions } from '../adapters/pulsar/options';
+import type { Registry } from 'prom-client';
+import { instrumentMessaging } from '../adapters/prometheus/messaging';
+import { instrumentVectors } from '../adapters/prometheus/vectors';
 import { EmbeddedAnalyticsRuntime } from '../adapters/memory/analytics-runtime';
 import { FlinkAnalyticsRuntime } from '../adapters/flink/analytics-runtime';
 import { FlinkRest } from '../adapters/flink/rest';
@@ -109,4 +112,13 @@ async function createMessaging(config: Config): Promise<MessagingPort> {
     tenant: endpoints.tenant,
     policies: endpoints.replicationClusters ? { replicationClusters: endpoints.replicationClusters } : undefined,
   });
+}
+
+/** The same ports with messaging and vector store metrics recorded in registry. */
+export function instrumentPorts(ports: Ports, registry: Registry): Ports {
+  return {
+    ...ports,
+    messaging: instrumentMessaging(ports.messaging, registry),
+    vectors: instrumentVectors(ports.vectors, registry),
+  };
 }

@@ -362,9 +362,10 @@ cmd_install() {
     pulsar) install_pulsar_dist ;;
     milvus) install_milvus ;;
     schemathesis) install_schemathesis ;;
+    prometheus) install_prometheus ;;
     flink) install_flink ;;
-    all) install_temporal; install_testserver; install_pulsar_dist; install_schemathesis; install_flink ;;
-    *) die "usage: stack.sh install [temporal|testserver|pulsar|milvus|schemathesis|flink|all]" ;;
+    all) install_temporal; install_testserver; install_pulsar_dist; install_schemathesis; install_prometheus; install_flink ;;
+    *) die "usage: stack.sh install [temporal|testserver|pulsar|milvus|schemathesis|prometheus|flink|all]" ;;
   esac
   log "cache: $CACHE_DIR"
 }
@@ -375,9 +376,11 @@ cmd_path() {
     testserver) install_testserver; testserver_bin ;;
     pulsar) install_pulsar_dist; pulsar_home ;;
     schemathesis) install_schemathesis; schemathesis_bin ;;
+    prometheus) install_prometheus; prometheus_bin ;;
+    promtool) install_prometheus; promtool_bin ;;
     flink-job) install_flink_job; flink_job_jar ;;
     flink) with_install_lock _install_flink_cluster; flink_home ;;
-    *) die "usage: stack.sh path temporal|testserver|pulsar|schemathesis|flink|flink-job" ;;
+    *) die "usage: stack.sh path temporal|testserver|pulsar|schemathesis|prometheus|promtool|flink|flink-job" ;;
   esac
 }
 
