@@ -6,7 +6,7 @@ import type { AnalyticsDeployment, AnalyticsRuntime, AnalyticsRuntimeStatus, Con
 import { StreamJobError } from '../adapters/ports';
 import { LatestWindows, type AnalyticsRecord, type AnalyticsSignal, type LatestWindowsStats } from '../core/analytics';
 import { DomainError } from '../core/errors';
-import { swarmTopics } from '../core/topics';
+import { analyticsTopics } from '../core/analytics/topics';
 
 export interface AnalyticsLatest {
   swarmId: string;
@@ -64,7 +64,7 @@ export class AnalyticsService {
   watch(swarmId: string): Promise<Consumer> {
     let reader = this.readers.get(swarmId);
     if (!reader) {
-      reader = this.messaging.subscribe(swarmTopics(swarmId).analytics, this.subscription, { initialPosition: 'earliest' });
+      reader = this.messaging.subscribe(analyticsTopics(swarmId).analytics, this.subscription, { initialPosition: 'earliest' });
       this.readers.set(swarmId, reader);
       reader.then(
         (consumer) => this.loops.push(this.read(consumer)),

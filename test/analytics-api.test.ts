@@ -5,6 +5,7 @@
 import request from 'supertest';
 import { AnalyticsEngine, windowKey, type AnalyticsRecord } from '../core/analytics';
 import type { Embedded } from '../workers/embedded';
+import type { EmbeddedAnalyticsRuntime } from '../adapters/memory/analytics-runtime';
 import { PHASE_1, PHASE_2, PHASE_3, STREAM_OPTIONS, T0, type ScriptedMessage } from './support/analytics-stream';
 import { ADMIN_TOKEN, startTestEmbedded, uniqueId, waitFor } from './support/stack';
 
@@ -40,7 +41,14 @@ describe('analytics API, embedded runtime', () => {
   });
 
   it('serves the latest window of every series, as the engine computes them', async () => {
-    await publish([...PHASE_1, ...PHASE_2]);
+    await publish(PHASE_1);
+    // the engine reads the three topics in turn: phase 2 waits until it has taken all of phase 1
+    const runtime = embedded.ports.analytics as EmbeddedAnalyticsRuntime;
+    await waitFor('phase 1 consumed', () => {
+      const c = runtime.counters(swarmId);
+      return c && c.accepted + c.malformed + c.invalid + c.ignored === PHASE_1.length ? true : undefined;
+    });
+    await publish(PHASE_2);
     await waitFor('window 0', async () => ((await latest()).stats.windows >= 13 ? true : undefined), 20_000, 100);
     await publish(PHASE_3);
     await waitFor('window 1', async () => ((await latest()).stats.windows >= 19 ? true : undefined), 20_000, 100);

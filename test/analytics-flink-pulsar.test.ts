@@ -7,11 +7,12 @@ import { FlinkRest } from '../adapters/flink/rest';
 import type { Consumer } from '../adapters/ports';
 import { PulsarMessaging } from '../adapters/pulsar/messaging';
 import { AnalyticsEngine, windowKey, type AnalyticsRecord } from '../core/analytics';
-import { swarmTopics } from '../core/topics';
+import { analyticsTopics } from '../core/analytics/topics';
 import { EXPECTED_WINDOWS, PHASE_1, PHASE_2, PHASE_3, STREAM_OPTIONS, T0, type ScriptedMessage } from './support/analytics-stream';
 import { requireTestFlink } from './support/flink';
 import { sharedPulsarOptions } from './support/pulsar';
 import { uniqueId, waitFor } from './support/stack';
+import { consumed } from './support/flink';
 
 jest.setTimeout(300_000);
 
@@ -62,7 +63,7 @@ describe('analytics on Flink: Pulsar -> Flink -> Pulsar', () => {
     flink = new FlinkRest({ url: target.url });
     messaging = new PulsarMessaging(sharedPulsarOptions());
     await messaging.prepareSwarm(swarmId, ['heartbeats', 'tasks', 'rounds', 'analytics']);
-    results = await messaging.subscribe(swarmTopics(swarmId).analytics, 'test', { initialPosition: 'earliest' });
+    results = await messaging.subscribe(analyticsTopics(swarmId).analytics, 'test', { initialPosition: 'earliest' });
   });
 
   afterAll(async () => {
@@ -83,6 +84,9 @@ describe('analytics on Flink: Pulsar -> Flink -> Pulsar', () => {
 
   it('computes every signal of the scripted stream exactly as the embedded analytics do', async () => {
     await publish(PHASE_1);
+    // Flink reads the three topics in no fixed interleaving: phase 2 goes out once its subscription
+    // has taken all of phase 1 (acknowledged at a checkpoint), so no phase-1 event can be late.
+    await waitFor('Flink to consume phase 1', () => consumed(messaging, swarmId), 120_000, 250);
     await publish(PHASE_2);
     // window 0 is out once its 13 records arrived: the late events of phase 3 are late for Flink too
     await waitFor('window 0 from Flink', async () => (await drain(), windowCount(T0) >= 13 || undefined), 120_000, 200);

@@ -87,7 +87,8 @@ export class FlinkRest implements StreamJobsPort {
       programArgsList: [...spec.args, '--job-name', `${spec.name}${VERSION_SEPARATOR}${spec.version}`],
     };
     if (savepoint) Object.assign(body, { savepointPath: savepoint, allowNonRestoredState: true });
-    const run = (await this.request('POST', `/jars/${encodeURIComponent(jarId)}/run`, body)) as { jobid: string };
+    // Building the job graph runs on the JobManager inside this call: give it the upload's bound.
+    const run = (await this.request('POST', `/jars/${encodeURIComponent(jarId)}/run`, body, 120_000)) as { jobid: string };
     await this.waitRunning(run.jobid);
     return savepoint ? { action: 'upgraded', jobId: run.jobid, savepoint } : { action: 'submitted', jobId: run.jobid };
   }

@@ -3,7 +3,7 @@
 // Flink job does. The default when FLINK_JOB_MANAGER_URL is not set. Its state lives in memory:
 // a restart begins new windows from the subscription's position.
 import { AnalyticsEngine, type AnalyticsOptions, type AnalyticsSource } from '../../core/analytics';
-import { swarmTopics } from '../../core/topics';
+import { analyticsTopics } from '../../core/analytics/topics';
 import type { AnalyticsDeployment, AnalyticsRuntime, AnalyticsRuntimeStatus } from '../ports/analytics-runtime';
 import type { Consumer, MessagingPort } from '../ports/messaging';
 
@@ -29,7 +29,7 @@ export class EmbeddedAnalyticsRuntime implements AnalyticsRuntime {
 
   async deploy(swarmId: string): Promise<AnalyticsDeployment> {
     if (this.running.has(swarmId)) return { swarmId, runtime: 'embedded', action: 'unchanged' };
-    const topics = swarmTopics(swarmId);
+    const topics = analyticsTopics(swarmId);
     const consumers: [AnalyticsSource, Consumer][] = [];
     for (const source of SOURCES) {
       consumers.push([source, await this.messaging.subscribe(topics[source], EMBEDDED_ANALYTICS_SUBSCRIPTION, { initialPosition: 'earliest' })]);
@@ -45,12 +45,12 @@ export class EmbeddedAnalyticsRuntime implements AnalyticsRuntime {
 
   /** Every message: into the engine, the windows it closes onto the analytics topic, then acked. */
   private async consume(swarmId: string, engine: AnalyticsEngine, consumers: [AnalyticsSource, Consumer][]): Promise<void> {
-    const out = swarmTopics(swarmId).analytics;
+    const out = analyticsTopics(swarmId).analytics;
     try {
       while (!this.closed) {
         let idle = true;
         for (const [source, consumer] of consumers) {
-          const message = await consumer.receive(idle ? 50 : 1);
+          const message = await consumer.receive(idle ? 200 : 1);
           if (!message || this.closed) continue;
           idle = false;
           for (const record of engine.ingest(source, Buffer.from(message.payload).toString('utf8'))) {

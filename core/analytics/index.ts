@@ -2,3 +2,4 @@ export * from './events';
 export * from './signals';
 export * from './engine';
 export * from './latest';
+export * from './topics';

@@ -379,7 +379,8 @@ cmd_path() {
     prometheus) install_prometheus; prometheus_bin ;;
     promtool) install_prometheus; promtool_bin ;;
     flink-job) install_flink_job; flink_job_jar ;;
-    *) die "usage: stack.sh path temporal|testserver|pulsar|schemathesis|prometheus|promtool|flink-job" ;;
+    flink) with_install_lock _install_flink_cluster; flink_home ;;
+    *) die "usage: stack.sh path temporal|testserver|pulsar|schemathesis|prometheus|promtool|flink|flink-job" ;;
   esac
 }
 

@@ -3,9 +3,10 @@
 // for runs that select a *flink*.test.ts suite; the teardown of the last run holding a lease stops
 // it, and only when a test run started it. Suites submit their own jobs (one per test swarm) and
 // cancel them.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { execFileSync, spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import type { MessagingBacklog } from '../../adapters/ports';
 import { join } from 'node:path';
 
 const ROOT = join(__dirname, '..', '..');
@@ -122,4 +123,74 @@ export function requireTestFlink(): { url: string; jarPath: string } {
   const jarPath = process.env.QP_TEST_ANALYTICS_JAR;
   if (!url || !jarPath) throw new Error(process.env.QP_TEST_FLINK_ERROR ?? 'the jest global set-up did not start Flink');
   return { url, jarPath };
+}
+
+export interface SplitFlinkCluster {
+  url: string;
+  /** SIGKILLs the TaskManager process (the JobManager stays). */
+  killTaskManager(): void;
+  /** Starts a TaskManager process (again). */
+  startTaskManager(): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * A cluster of its own for a failover test: a JobManager process and a TaskManager process on
+ * free ports, from the cached cluster classpath (`stack.sh path flink`), so a suite can kill the
+ * TaskManager without touching the shared cluster.
+ */
+export async function startSplitFlinkCluster(freePort: () => Promise<number>): Promise<SplitFlinkCluster> {
+  const home = execFileSync('bash', [STACK, 'path', 'flink'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  const conf = mkdtempSync(join(tmpdir(), 'qp-flink-'));
+  const [restPort, rpcPort] = [await freePort(), await freePort()];
+  const base = readFileSync(join(ROOT, 'infra/local/flink/conf/flink-conf.yaml'), 'utf8').replace(/^metrics\.reporter\..*$/gm, '');
+  writeFileSync(
+    join(conf, 'flink-conf.yaml'),
+    `${base}\nrest.port: ${restPort}\njobmanager.rpc.port: ${rpcPort}\nstate.checkpoints.dir: file://${conf}/checkpoints\n` +
+      `state.savepoints.dir: file://${conf}/savepoints\nweb.upload.dir: ${conf}/uploads\nio.tmp.dirs: ${conf}\n`,
+  );
+  copyFileSync(join(ROOT, 'infra/local/flink/conf/log4j.properties'), join(conf, 'log4j.properties'));
+  const classpath = `${home}/classes:${readFileSync(join(home, 'classpath.txt'), 'utf8').trim()}`;
+  const jvm = readFileSync(join(home, 'jvm-opts'), 'utf8').trim().split(/\s+/);
+  const start = (mode: 'jobmanager' | 'taskmanager') =>
+    spawn(
+      'java',
+      ['-Xmx512m', '-XX:MaxDirectMemorySize=256m', '-XX:+UseSerialGC', ...jvm, `-Dlog4j.configurationFile=${conf}/log4j.properties`, '-cp', classpath, 'qp.flink.LocalFlinkCluster', conf, mode],
+      { stdio: ['ignore', process.env.QP_TEST_FLINK_LOG ? 'inherit' : 'ignore', process.env.QP_TEST_FLINK_LOG ? 'inherit' : 'ignore'] },
+    );
+  const jobManager = start('jobmanager');
+  let taskManager = start('taskmanager');
+  const url = `http://127.0.0.1:${restPort}`;
+  const deadline = Date.now() + 180_000;
+  while (!(await answers(url))) {
+    if (Date.now() > deadline) throw new Error(`split Flink cluster at ${url} not ready after 180 s`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  const stopProcess = (p: ReturnType<typeof spawn>) =>
+    new Promise<void>((resolve) => {
+      if (p.exitCode !== null || p.signalCode !== null) return resolve();
+      p.once('exit', () => resolve());
+      p.kill('SIGKILL');
+    });
+  return {
+    url,
+    killTaskManager: () => void taskManager.kill('SIGKILL'),
+    startTaskManager: () => {
+      taskManager = start('taskmanager');
+    },
+    stop: async () => {
+      await Promise.all([stopProcess(taskManager), stopProcess(jobManager)]);
+      rmSync(conf, { recursive: true, force: true });
+    },
+  };
+}
+
+/** True once the swarm's analytics job has acknowledged everything on its three input topics. */
+export async function consumed(messaging: MessagingBacklog, swarmId: string): Promise<true | undefined> {
+  for (const name of ['heartbeats', 'tasks', 'rounds']) {
+    const stats = await messaging.backlog(`swarm/${swarmId}/${name}`);
+    const job = stats.find((s) => s.subscription === `qp-analytics-${swarmId}`);
+    if (!job || job.backlog > 0) return undefined;
+  }
+  return true;
 }

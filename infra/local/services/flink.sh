@@ -4,6 +4,10 @@
 #   stack.sh install flink             the cluster's classpath from Maven Central and the analytics job jar
 #   stack.sh up|down|status flink      JobManager + TaskManager in one JVM, REST and web UI on 127.0.0.1:8081
 #   stack.sh path flink-job            the analytics job's shaded jar (built from analytics/ when stale)
+#   stack.sh path flink                the cluster's directory: classes/, classpath.txt, jvm-opts
+#                                      (java -cp classes:<classpath> qp.flink.LocalFlinkCluster <confDir>
+#                                      session|jobmanager|taskmanager runs it by hand, e.g. a TaskManager
+#                                      of its own that a test kills)
 #
 # No Flink distribution tarball is served on Maven Central, so the cluster is the classpath of
 # infra/local/flink/pom.xml (flink-runtime, -runtime-web, -clients, -streaming-java,
@@ -23,7 +27,7 @@ FLINK_HEALTH_TIMEOUT_S="${FLINK_HEALTH_TIMEOUT:-120}"
 flink_home() { echo "$CACHE_DIR/flink/$FLINK_VERSION"; }
 flink_job_jar() { echo "$REPO_ROOT/analytics/target/qp-analytics.jar"; }
 # The cluster install is redone when its pom or launcher changes.
-flink_install_stamp() { cat "$REPO_ROOT/infra/local/flink/pom.xml" "$REPO_ROOT"/infra/local/flink/src/main/java/qp/flink/*.java | sha256sum | cut -c1-16; }
+flink_install_stamp() { { echo v2; cat "$REPO_ROOT/infra/local/flink/pom.xml" "$REPO_ROOT"/infra/local/flink/src/main/java/qp/flink/*.java; } | sha256sum | cut -c1-16; }
 
 mvn_quiet() {
   mvn -q -B -Dmaven.repo.local="$CACHE_DIR/m2/repository" "$@" 2>&1 </dev/null | sed -e 's/\x1b\[[0-9;]*m//g' -e '/^[[:space:]]*$/d' >&2
@@ -47,6 +51,7 @@ _install_flink_cluster() {
     || { rm -rf "$tmp"; die "flink: mvn failed to assemble the cluster"; }
   mv "$tmp/target/classes" "$tmp/classes"
   rm -rf "$tmp/target" "$tmp/src" "$tmp/pom.xml"
+  printf '%s\n' "$FLINK_JAVA_OPENS" >"$tmp/jvm-opts"
   echo "$stamp" >"$tmp/.qp-installed"
   rm -rf "$home"
   mv "$tmp" "$home"

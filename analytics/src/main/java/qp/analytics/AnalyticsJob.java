@@ -70,6 +70,7 @@ public final class AnalyticsJob {
     DataStream<SwarmEvent> events = env
         .fromSource(source, WatermarkStrategy.noWatermarks(), "swarm-topics").uid("swarm-topics")
         .process(new ParseEvents()).name("parse-events").uid("parse-events")
+        .process(new LateEventFilter(windowMs, latenessMs)).name("late-events").uid("late-events")
         .assignTimestampsAndWatermarks(WatermarkStrategy
             .<SwarmEvent>forGenerator(ctx -> new EveryEventWatermarks(latenessMs))
             .withTimestampAssigner((e, ts) -> e.at))
