@@ -363,8 +363,9 @@ cmd_install() {
     milvus) install_milvus ;;
     schemathesis) install_schemathesis ;;
     prometheus) install_prometheus ;;
-    all) install_temporal; install_testserver; install_pulsar_dist; install_schemathesis; install_prometheus ;;
-    *) die "usage: stack.sh install [temporal|testserver|pulsar|milvus|schemathesis|prometheus|all]" ;;
+    chromium) install_chromium ;;
+    all) install_temporal; install_testserver; install_pulsar_dist; install_schemathesis; install_prometheus; install_chromium ;;
+    *) die "usage: stack.sh install [temporal|testserver|pulsar|milvus|schemathesis|prometheus|chromium|all]" ;;
   esac
   log "cache: $CACHE_DIR"
 }
@@ -377,7 +378,8 @@ cmd_path() {
     schemathesis) install_schemathesis; schemathesis_bin ;;
     prometheus) install_prometheus; prometheus_bin ;;
     promtool) install_prometheus; promtool_bin ;;
-    *) die "usage: stack.sh path temporal|testserver|pulsar|schemathesis|prometheus|promtool" ;;
+    chromium) install_chromium; chromium_bin ;;
+    *) die "usage: stack.sh path temporal|testserver|pulsar|schemathesis|prometheus|promtool|chromium" ;;
   esac
 }
 
