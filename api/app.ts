@@ -3,6 +3,7 @@ import express from 'express';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { credentialStanding } from './credential-standing';
 import { errorBody, errorHandler } from './errors';
 import type { ApiMetrics } from './metrics';
 import { swarmRoutes } from './routes/swarm';
@@ -11,14 +12,24 @@ import type { SwarmService } from './swarm-service';
 import type { TuningService } from './tuning-service';
 import type { BehaviorService } from './behavior-service';
 import { behaviorRoutes, skillRoutes } from './routes/behaviors';
+import { decisionRoutes } from './routes/decisions';
+import type { DecisionService } from './decision-service';
+import { analyticsRoutes } from './routes/analytics';
+import type { AnalyticsService } from './analytics-service';
 import { readinessResponse, type Readiness, type TemporalConnectionLike } from './health';
 import { statusHandlers } from './routes/status';
 import type { StatusService } from './status-service';
+import { taskRoutes } from './routes/tasks';
+import type { TaskService } from './task-service';
 
 export interface AppDeps {
   swarm: SwarmService;
   tuning: TuningService;
   behaviors: BehaviorService;
+  decisions: DecisionService;
+  analytics: AnalyticsService;
+  /** Task delegation routes; absent, /api/v1/tasks is not served. */
+  tasks?: TaskService;
   metrics: ApiMetrics;
   /** The live status page (GET /) and its data (GET /api/v1/status). */
   status: StatusService;
@@ -91,6 +102,8 @@ export function createApp(deps: AppDeps): express.Express {
     });
   }
 
+  app.use(credentialStanding((token) => deps.swarm.credentialRefusal(token)));
+
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -111,6 +124,9 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/api/v1/tuning', tuningRoutes(deps.tuning, deps.swarm, deps.adminToken));
   app.use('/api/v1/behaviors', behaviorRoutes(deps.behaviors, deps.swarm, deps.adminToken));
   app.use('/api/v1/skills', skillRoutes(deps.behaviors, deps.swarm, deps.adminToken));
+  app.use('/api/v1', decisionRoutes(deps.decisions, deps.swarm, deps.adminToken));
+  app.use('/api/v1/analytics', analyticsRoutes(deps.analytics, deps.swarm, deps.adminToken));
+  if (deps.tasks) app.use('/api/v1/tasks', taskRoutes(deps.tasks, deps.swarm, deps.adminToken));
 
   app.use((req, res) => {
     res.status(404).json(errorBody('NOT_FOUND', `no route for ${req.method} ${req.path}`));

@@ -18,7 +18,7 @@ const STATUS_OF: Record<ErrorCode, number> = {
 };
 
 export interface ErrorBody {
-  error: { code: string; message: string; field?: string; details?: unknown };
+  error: { code: string; message: string; field?: string; reason?: string; details?: unknown };
 }
 
 export function errorBody(code: string, message: string, extra: Partial<ErrorBody['error']> = {}): ErrorBody {
@@ -36,7 +36,9 @@ export const errorHandler: ErrorRequestHandler = (error, _req, res, _next) => {
   error = temporalUnavailable(error) ?? error;
   if (error instanceof DomainError) {
     const field = typeof error.details?.field === 'string' ? error.details.field : undefined;
-    res.status(STATUS_OF[error.code]).json(errorBody(error.code, error.message, field ? { field } : {}));
+    // A refused ballot says why in a typed reason (forged, ineligible, late, duplicate, ...).
+    const reason = typeof error.details?.reason === 'string' ? error.details.reason : undefined;
+    res.status(STATUS_OF[error.code]).json(errorBody(error.code, error.message, { ...(field ? { field } : {}), ...(reason ? { reason } : {}) }));
     return;
   }
   // body-parser errors carry a status and a type.

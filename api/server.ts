@@ -3,13 +3,19 @@
 import type { Client } from '@temporalio/client';
 import { createServer } from 'node:http';
 import type { Config } from '../core/config';
-import type { BlobStore, MessagingPort, VectorPort } from '../adapters/ports';
+import type { AnalyticsRuntime, BlobStore, MessagingPort, VectorPort } from '../adapters/ports';
+import { EmbeddedAnalyticsRuntime } from '../adapters/memory/analytics-runtime';
+import { AnalyticsService } from './analytics-service';
+import { analyticsMetrics } from './analytics-metrics';
 import { createApp } from './app';
 import { createApiMetrics } from './metrics';
 import { SwarmService } from './swarm-service';
 import { TuningService } from './tuning-service';
 import { BehaviorService } from './behavior-service';
 import { StatusService } from './status-service';
+import { DecisionService } from './decision-service';
+import { TemporalAgentKeys } from '../adapters/temporal/agent-keys';
+import { TaskService } from './task-service';
 import { checkReadiness, temporalCheck, type Readiness } from './health';
 import { closeGracefully, listen } from './listen';
 
@@ -19,6 +25,8 @@ export interface ApiServer {
   swarm: SwarmService;
   tuning: TuningService;
   behaviors: BehaviorService;
+  decisions: DecisionService;
+  analytics: AnalyticsService;
   /** The dependencies' state, as /readyz reports it. */
   readiness(): Promise<Readiness>;
   /**
@@ -39,6 +47,8 @@ export async function startApiServer(deps: {
   credentialSecret: string;
   /** Overrides QP_API_PORT; 0 picks a free port. */
   port?: number;
+  /** Where the swarms' analytics run (workers/ports.ts createAnalytics); default: embedded in this process. */
+  analytics?: AnalyticsRuntime;
 }): Promise<ApiServer> {
   const { config } = deps;
   let swarm: SwarmService | undefined;
@@ -69,6 +79,31 @@ export async function startApiServer(deps: {
     metric: config.QP_BEHAVIOR_METRIC,
     managerSecret: deps.credentialSecret,
   });
+  const decisions = new DecisionService(
+    deps.client,
+    deps.messaging,
+    deps.blobs,
+    new TemporalAgentKeys(deps.client, config.TEMPORAL_NAMESPACE),
+    { namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.QP_TASK_QUEUE },
+  );
+  // A runtime the caller passes is the caller's to close; one made here is closed here.
+  const ownRuntime = deps.analytics
+    ? undefined
+    : new EmbeddedAnalyticsRuntime(deps.messaging, {
+        windowMs: config.QP_ANALYTICS_WINDOW_MS,
+        latenessMs: config.QP_ANALYTICS_LATENESS_MS,
+        graceMs: config.QP_HEARTBEAT_GRACE_MS,
+        flapThreshold: config.QP_ANALYTICS_FLAP_THRESHOLD,
+        burstThreshold: config.QP_ANALYTICS_BURST_THRESHOLD,
+      });
+  const analytics = new AnalyticsService(deps.messaging, (deps.analytics ?? ownRuntime)!);
+  analytics.onWindow = analyticsMetrics(metrics.registry);
+  const tasks = new TaskService(deps.client, {
+    taskQueue: config.QP_TASK_QUEUE,
+    maxAttempts: config.QP_TASK_MAX_ATTEMPTS,
+    attemptTimeoutMs: config.QP_TASK_ATTEMPT_TIMEOUT_MS,
+    resultsWindowMs: 5_000,
+  });
   let closing = false;
   const readiness = async (): Promise<Readiness> => {
     const report = await checkReadiness({ temporal: temporalCheck(deps.client.connection) });
@@ -88,6 +123,9 @@ export async function startApiServer(deps: {
     swarm,
     tuning,
     behaviors,
+    decisions,
+    analytics,
+    tasks,
     metrics,
     status,
     adminToken: config.QP_ADMIN_TOKEN,
@@ -105,10 +143,14 @@ export async function startApiServer(deps: {
     swarm,
     tuning,
     behaviors,
+    decisions,
+    analytics,
     readiness,
-    close: (graceMs = config.QP_SHUTDOWN_GRACE_MS) => {
+    close: async (graceMs = config.QP_SHUTDOWN_GRACE_MS) => {
       closing = true;
-      return closeGracefully(server, graceMs);
+      await closeGracefully(server, graceMs);
+      await analytics.close();
+      await ownRuntime?.close();
     },
   };
 }

@@ -8,3 +8,5 @@ export const AgentStatusKey = defineSearchAttributeKey('AgentStatus', SearchAttr
 export const JobIdKey = defineSearchAttributeKey('JobId', SearchAttributeType.KEYWORD);
 /** Behavior sweeps: the sweep's report id, so GET /behaviors/reports/:id is one visibility query. */
 export const SweepIdKey = defineSearchAttributeKey('SweepId', SearchAttributeType.KEYWORD);
+/** Collaborative decisions: the decision's state, so GET /api/v1/decisions?state= is one visibility query. */
+export const DecisionStateKey = defineSearchAttributeKey('DecisionState', SearchAttributeType.KEYWORD);

@@ -21,7 +21,7 @@ import { noopTrainer } from '../agents/trainers';
 import { swarmTopics, type SwarmTopics } from '../core/topics';
 import type { SweepReport } from '../core/behaviors/types';
 import type { TuningProgress } from '../core/tuning';
-import { tuningWorkflowId } from '../workflows/definitions';
+import { decisionWorkflowId, tuningWorkflowId } from '../workflows/definitions';
 import type { Embedded } from '../workers/embedded';
 import { ADMIN_TOKEN, startTestEmbedded, uniqueId, waitFor } from './support/stack';
 
@@ -342,6 +342,29 @@ describe('api/asyncapi.yaml describes every message on every topic', () => {
       const res = await fetch(`${stack.api.url}/api/v1/behaviors/reports/${reportId}`, { headers: admin });
       return res.status === 200 ? ((await res.json()) as SweepReport) : undefined;
     });
+
+    // A collaborative decision: the proposal on control, two ballots over messaging, one relayed by the API, the outcome.
+    const decisionId = uniqueId('vote');
+    await Promise.all(agents.slice(0, 2).map((agent) => agent.onProposal(async (p) => void (await agent.vote(p.decisionId, p.decisionId === decisionId ? ['b', 'a'] : ['a'])))));
+    await post('/api/v1/decisions', { decisionId, swarmId, title: 'which', system: 'ranked-choice', options: ['a', 'b'], power: 'equal', votingPeriodMs: 60_000, quorum: { fraction: 1 } }, 201);
+    await waitFor('the proposal to open', async () => {
+      const res = await fetch(`${stack.api.url}/api/v1/decisions/${decisionId}`, { headers: admin });
+      return ((await res.json()) as { state: string }).state === 'ACTIVE' ? true : undefined;
+    });
+    await agents[2].vote(decisionId, ['a'], { via: 'api' });
+    await stack.client.workflow.getHandle(decisionWorkflowId(decisionId)).result();
+    // A delegated task: placed on one of the agents, which reports progress and its signed result.
+    for (const agent of agents) {
+      await agent.onTask(async (task, context) => {
+        await context.progress(0.5);
+        return { echoed: task.input };
+      });
+    }
+    const { taskId } = await post<{ taskId: string }>('/api/v1/tasks', { swarmId, kind: 'echo', input: { n: 1 }, estimatedWork: 1, deadline: 60_000 }, 202);
+    await waitFor(`task ${taskId} to succeed`, async () => {
+      const res = await fetch(`${stack.api.url}/api/v1/tasks/${taskId}`, { headers: admin });
+      return ((await res.json()) as { status: string }).status === 'SUCCEEDED' ? true : undefined;
+    });
     for (const agent of agents) agent.stopHeartbeats();
   }, 120_000);
 
@@ -382,7 +405,7 @@ describe('api/asyncapi.yaml describes every message on every topic', () => {
     const topics = swarmTopics('{swarmId}');
     const address = (name: keyof SwarmTopics): string => {
       const topic = topics[name];
-      return typeof topic === 'function' ? topic(name === 'inbox' ? '{agentId}' : '{jobId}') : topic;
+      return typeof topic === 'function' ? topic(name === 'inbox' ? '{agentId}' : name === 'decision' ? '{decisionId}' : '{jobId}') : topic;
     };
     for (const id of channelIds) {
       expect(id in topics).toBe(true);

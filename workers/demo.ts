@@ -13,6 +13,7 @@ import { digitsTrainers, DIGITS_DIMENSION } from '../agents/trainers';
 import type { TuningProgress } from '../core/tuning';
 import { tuningProgressQuery, tuningWorkflowId } from '../workflows/definitions';
 import { startEmbedded, type Embedded } from './embedded';
+import { localDevServer, temporalWebUiUrl } from './local-temporal';
 
 const STACK = join(__dirname, '..', 'infra', 'local', 'stack.sh');
 /** What the printed Prometheus link shows: agents by status. */
@@ -98,16 +99,30 @@ async function main(): Promise<void> {
   let startedStack = false;
   let startedPrometheus = false;
   if (!(await reachable(config.TEMPORAL_ADDRESS))) {
+    const devServer = localDevServer(config);
     console.log(`No Temporal at ${config.TEMPORAL_ADDRESS}: installing and starting the local dev server...`);
-    const up = spawnSync('bash', [STACK, 'up', 'temporal'], { stdio: 'inherit' });
+    const up = spawnSync('bash', [STACK, 'up', 'temporal'], {
+      stdio: 'inherit',
+      env: { ...process.env, ...devServer.stackEnv },
+    });
     if (up.status !== 0) throw new Error('infra/local/stack.sh up failed (see above)');
     startedStack = true;
+    if (!(await reachable(config.TEMPORAL_ADDRESS, 5000))) {
+      throw new ConfigError([
+        {
+          variable: 'TEMPORAL_ADDRESS',
+          message: `the stack's dev server is running but not on ${config.TEMPORAL_ADDRESS} (started earlier on another port?); \`bash infra/local/stack.sh down temporal\` first, or point TEMPORAL_ADDRESS at it`,
+        },
+      ]);
+    }
   }
 
   console.log('Starting worker and API (embedded default: in-process messaging, vectors, cluster, blobs)...');
   let embedded: Embedded | undefined;
   let simulation: Awaited<ReturnType<typeof simulateSwarm>> | undefined;
   let stopping = false;
+  // A swarm per run: a persistent dev server keeps earlier runs' sessions.
+  const swarmId = `demo-${randomBytes(3).toString('hex')}`;
   const stopAll = async (code: number): Promise<never> => {
     // npm and tsx forward the terminal's Ctrl-C too: repeats while stopping are ignored.
     if (stopping) return new Promise<never>(() => undefined);
@@ -117,14 +132,24 @@ async function main(): Promise<void> {
       console.error('could not stop cleanly within 60 s; exiting');
       process.exit(1);
     }, 60_000).unref();
-    // Crashed agents cannot deregister themselves; the admin removes them (bounded: never hang on exit).
-    const deregistered = Promise.all(
-      (simulation?.agents ?? []).map((agent) =>
-        embedded?.api.swarm.deregister(agent.agentId, 'demo finished').catch(() => undefined),
-      ),
-    );
-    await Promise.race([deregistered, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+    // The simulated agents stop first (a running agent whose session ends registers again), then
+    // every session of the swarm, crashed agents' included, is ended while the worker still runs
+    // them, so a stopped demo leaves no live sessions behind (bounded).
     await simulation?.stop().catch(() => undefined);
+    if (embedded) {
+      const ended = await embedded.api.swarm
+        .deregisterSwarm(swarmId, 'demo finished', {
+          timeoutMs: 45_000,
+          onProgress: (running, asked) => process.stdout.write(`\r  deregistering: ${asked - running}/${asked} sessions ended`),
+        })
+        .catch((error: unknown) => {
+          console.error('\nending the swarm\'s sessions:', error);
+          return undefined;
+        });
+      if (ended) {
+        console.log(ended.stillRunning === 0 ? '' : `\n  ! ${ended.stillRunning} sessions still running after 45 s`);
+      }
+    }
     await embedded?.stop().catch((error) => console.error('stopping the worker:', error));
     if (startedPrometheus) spawnSync('bash', [STACK, 'down', 'prometheus'], { stdio: 'inherit' });
     if (startedStack) spawnSync('bash', [STACK, 'down', 'temporal'], { stdio: 'inherit' });
@@ -134,9 +159,6 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stopAll(0));
 
   embedded = await startEmbedded({ config, workerMetricsPort: config.QP_METRICS_PORT });
-  // A swarm per run: a persistent dev server keeps earlier runs' sessions.
-  const swarmId = `demo-${randomBytes(3).toString('hex')}`;
-  const uiHost = config.TEMPORAL_ADDRESS.split(':')[0];
   console.log(`API on ${embedded.api.url}; worker on task queue ${config.QP_TASK_QUEUE}`);
   const workerMetrics = `${config.QP_LISTEN_HOST}:${embedded.workerHttp!.port}`;
   console.log(`Status page ${embedded.api.url}/  (live: swarms, agents, jobs with accuracy per round)`);
@@ -195,7 +217,7 @@ async function main(): Promise<void> {
   console.log(`  active      ${active}`);
   console.log(`  lost        ${lost}`);
   console.log(`  failed      ${simulation.failed.length}`);
-  console.log(`  Web UI      http://${uiHost}:8233/namespaces/${config.TEMPORAL_NAMESPACE}/workflows`);
+  console.log(`  Web UI      ${temporalWebUiUrl(config)}`);
   console.log(`  API         ${embedded.api.url}  (admin token: ${config.QP_ADMIN_TOKEN})`);
   console.log(`  try         curl -H "Authorization: Bearer ${config.QP_ADMIN_TOKEN}" "${embedded.api.url}/api/v1/swarm/agents?swarmId=${swarmId}&status=LOST"`);
 

@@ -58,6 +58,7 @@ export async function startEmbedded(options: {
     messaging: measured.messaging,
     blobs: ports.blobs,
     vectors: measured.vectors,
+    analytics: ports.analytics,
     credentialSecret,
     port: options.apiPort,
   });

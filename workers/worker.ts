@@ -18,6 +18,12 @@ import { temporalCheck, type ReadinessCheck } from '../api/health';
 import { createBehaviorActivities, createBehaviorMetrics } from '../activities/behaviors';
 import { TemporalBehaviorRegistry } from '../adapters/temporal/behavior-registry';
 import { behaviorOptions, ensureBehaviorSweepSchedule, type BehaviorWorkerOptions } from './behaviors';
+import { createKeptAliveDecisionActivities } from '../activities/decisions';
+import { TemporalElectorate } from '../adapters/temporal/electorate';
+import { createTaskActivities } from '../activities/tasks';
+import { HighsLpSolver } from '../adapters/highs/lp-solver';
+import { DirectoryTaskAgents } from '../adapters/temporal/task-agents';
+import { TemporalTaskOutcomes } from '../adapters/temporal/task-outcomes';
 
 export interface QpWorkerOptions {
   connection: NativeConnection;
@@ -124,6 +130,20 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
         credentialSecret: options.credentialSecret,
         settings: behaviors.settings,
         metrics: createBehaviorMetrics(options.registry ?? new Registry()),
+      }),
+      ...createKeptAliveDecisionActivities({
+        messaging: options.ports.messaging,
+        blobs: options.ports.blobs,
+        electorate: new TemporalElectorate(options.client, options.namespace),
+        agentKeys,
+      }),
+      ...createTaskActivities({
+        messaging: options.ports.messaging,
+        agents: new DirectoryTaskAgents(directory),
+        outcomes: new TemporalTaskOutcomes(options.client),
+        agentKeys,
+        credentialSecret: options.credentialSecret,
+        solver: new HighsLpSolver(),
       }),
     },
     sinks: metricsSinks(metrics),

@@ -3,3 +3,5 @@ export { registerAgent } from './registration';
 export { livenessMonitor } from './liveness';
 export { federatedTuning } from './tuning';
 export { behaviorSweep, scheduledBehaviorSweeps } from './behaviorSweep';
+export { collaborativeDecision } from './decision';
+export { taskDelegation, taskResultsCollector } from './tasks';

@@ -7,6 +7,7 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  patched,
   proxyLocalActivities,
   proxySinks,
   setHandler,
@@ -19,11 +20,16 @@ import type { AgentProfile, AgentRecord, AgentStatus } from '../core/agents';
 import { AgentStatusKey } from '../core/search-attributes';
 import type { RegistrationActivities } from '../activities/registration';
 import {
+  ACCEPTED_CREDENTIAL_MEMO,
+  REVOKED_CREDENTIAL,
+  deregisterRequestedSignal,
   deregisterUpdate,
   getAgentQuery,
   livenessChangedSignal,
   reRegisterUpdate,
   respondToChallengeUpdate,
+  revokeCredentialsUpdate,
+  type CredentialsRevoked,
   type IssuedCredential,
 } from './definitions';
 
@@ -108,6 +114,8 @@ export async function registerAgent(input: RegisterAgentInput): Promise<Register
       });
       agent.credentialGeneration = generation;
       agent.credentialExpiresAt = issued.expiresAt;
+      // The newest credential retires the older ones at once: the API checks this memo on every agent call.
+      if (patched('accepted-credential-memo')) upsertMemo({ [ACCEPTED_CREDENTIAL_MEMO]: issued.digest });
       if (agent.status === 'PENDING') {
         handshakeVerdict = 'accepted';
         setStatus('ACTIVE');
@@ -151,9 +159,28 @@ export async function registerAgent(input: RegisterAgentInput): Promise<Register
     },
   );
 
+  setHandler(
+    revokeCredentialsUpdate,
+    ({ reason }): CredentialsRevoked => {
+      upsertMemo({ [ACCEPTED_CREDENTIAL_MEMO]: REVOKED_CREDENTIAL });
+      agent.credentialRevocation = { through: agent.credentialGeneration, reason, at: now() };
+      return { agentId: agent.agentId, revokedThrough: agent.credentialGeneration };
+    },
+    {
+      validator: ({ reason }) => {
+        if (typeof reason !== 'string' || reason.length === 0) throw new Error('reason is required');
+        if (agent.status === 'FAILED' || agent.status === 'DEREGISTERED') throw new Error(`registration is ${agent.status}`);
+      },
+    },
+  );
+
   setHandler(deregisterUpdate, ({ reason }): AgentRecord => {
     deregisterReason = reason;
     return { ...agent };
+  });
+
+  setHandler(deregisterRequestedSignal, ({ reason }) => {
+    deregisterReason ??= reason;
   });
 
   setHandler(livenessChangedSignal, (transition) => {

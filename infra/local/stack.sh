@@ -363,9 +363,10 @@ cmd_install() {
     milvus) install_milvus ;;
     schemathesis) install_schemathesis ;;
     prometheus) install_prometheus ;;
+    flink) install_flink ;;
     chromium) install_chromium ;;
-    all) install_temporal; install_testserver; install_pulsar_dist; install_schemathesis; install_prometheus; install_chromium ;;
-    *) die "usage: stack.sh install [temporal|testserver|pulsar|milvus|schemathesis|prometheus|chromium|all]" ;;
+    all) install_temporal; install_testserver; install_pulsar_dist; install_schemathesis; install_prometheus; install_flink; install_chromium ;;
+    *) die "usage: stack.sh install [temporal|testserver|pulsar|milvus|schemathesis|prometheus|flink|chromium|all]" ;;
   esac
   log "cache: $CACHE_DIR"
 }
@@ -378,8 +379,9 @@ cmd_path() {
     schemathesis) install_schemathesis; schemathesis_bin ;;
     prometheus) install_prometheus; prometheus_bin ;;
     promtool) install_prometheus; promtool_bin ;;
+    flink-job) install_flink_job; flink_job_jar ;;
     chromium) install_chromium; chromium_bin ;;
-    *) die "usage: stack.sh path temporal|testserver|pulsar|schemathesis|prometheus|promtool|chromium" ;;
+    *) die "usage: stack.sh path temporal|testserver|pulsar|schemathesis|prometheus|promtool|flink-job|chromium" ;;
   esac
 }
 

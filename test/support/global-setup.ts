@@ -12,6 +12,7 @@ import { buildWorkflowBundle } from '../../workers/bundle';
 import { setUpSharedPulsar } from './pulsar';
 import { startTestMilvus } from './milvus';
 import { startTestPrometheus } from './prometheus';
+import { startTestFlink } from './flink';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -52,4 +53,5 @@ export default async function globalSetup(globalConfig?: { testPathPattern?: str
   await setUpSharedPulsar(globalConfig?.testPathPattern);
   await startTestMilvus(globalConfig?.testPathPattern);
   await startTestPrometheus(globalConfig?.testPathPattern);
+  await startTestFlink(globalConfig?.testPathPattern);
 }

@@ -1,0 +1,225 @@
+// Activities of a collaborative decision: snapshot the electorate's voting
+// power when voting opens, count signed ballots from the decision's topic in
+// batches, announce the proposal and publish the outcome on the swarm's
+// control topic. Ballots and the power snapshot live in the blob store; the
+// workflow carries their digests, counts and the tally.
+import { ApplicationFailure } from '@temporalio/common';
+import type { KeyObject } from 'node:crypto';
+import { parseAgentPublicKey } from '../core/credentials';
+import { BallotBox } from '../core/decisions/ballot-box';
+import { deadlineAfterQuorum } from '../core/decisions/outcome';
+import { snapshotPower } from '../core/decisions/power';
+import { decisionTopic } from '../core/decisions/topics';
+import type {
+  AcceptedBallot,
+  DecisionSpec,
+  OutcomeMessage,
+  ProposalMessage,
+  RefusalReason,
+  Refusals,
+  Tally,
+} from '../core/decisions/types';
+import { swarmTopics } from '../core/topics';
+import type { AgentKeyDirectory, BlobStore, ElectorateDirectory, MessagingPort, ReceivedMessage } from '../adapters/ports';
+import { keptAlive } from './keep-alive';
+
+export interface DecisionDeps {
+  messaging: MessagingPort;
+  blobs: BlobStore;
+  electorate: ElectorateDirectory;
+  /** The registration keys ballots are checked with. */
+  agentKeys: AgentKeyDirectory;
+}
+
+/** The manager's subscription on a decision's ballot topic. */
+export const BALLOT_SUBSCRIPTION = 'qp-manager-decision';
+/** Refused ballots a batch reports by name (the rest only by count). */
+const RECENT_REFUSALS = 20;
+
+export interface SnapshotResult {
+  snapshotDigest: string;
+  voters: number;
+  totalPower: number;
+}
+
+export interface CountBallotsInput {
+  spec: Pick<DecisionSpec, 'decisionId' | 'swarmId' | 'system' | 'options' | 'allowVoteChange' | 'lateQuorumExtensionMs'>;
+  snapshotDigest: string;
+  /** Digests of the ballots accepted by earlier batches, in order. */
+  chunks: string[];
+  /** Voting window, ms since the epoch; closesAt as extended so far. */
+  opensAt: number;
+  closesAt: number;
+  quorumPower: number;
+  /** When quorum was first reached, if it was. */
+  quorumReachedAt?: number;
+  /** How long to wait for a first ballot, ms. */
+  waitMs: number;
+  /** Ballots per batch at most. */
+  maxBallots: number;
+}
+
+export interface CountBallotsResult {
+  /** Digest of the ballots this batch accepted, when it accepted any. */
+  chunk?: string;
+  received: number;
+  accepted: number;
+  refusals: Refusals;
+  tally: Tally;
+  voters: number;
+  remaining: { power: number; sqrtPower: number };
+  closesAt: number;
+  quorumReachedAt?: number;
+}
+
+/** Stops waiting for more ballots after this much silence once some arrived, ms. */
+const IDLE_MS = 150;
+
+export function createDecisionActivities(deps: DecisionDeps) {
+  // The ballot box of each decision this worker counted last, keyed by the chunks it holds:
+  // a batch that follows on this worker skips re-reading every earlier ballot.
+  const boxes = new Map<string, { chunks: string[]; box: BallotBox }>();
+  const keys = new Map<string, KeyObject | null>();
+
+  const keyOf = async (swarmId: string, agentId: string): Promise<KeyObject | undefined> => {
+    const pem = await deps.agentKeys.publicKey(swarmId, agentId);
+    if (!pem) return undefined;
+    let key = keys.get(pem);
+    if (key === undefined) {
+      try {
+        key = parseAgentPublicKey(pem);
+      } catch {
+        key = null; // not an Ed25519 key: nothing it signs verifies
+      }
+      keys.set(pem, key);
+    }
+    return key ?? undefined;
+  };
+
+  const readJson = async <T>(digest: string, what: string): Promise<T> => {
+    const bytes = await deps.blobs.get(digest);
+    if (!bytes) throw ApplicationFailure.nonRetryable(`no ${what} blob ${digest}`, 'DECISION_BLOB_MISSING');
+    return JSON.parse(Buffer.from(bytes).toString('utf8')) as T;
+  };
+
+  const boxFor = async (input: CountBallotsInput): Promise<BallotBox> => {
+    const cached = boxes.get(input.spec.decisionId);
+    if (cached && cached.chunks.length === input.chunks.length && cached.chunks.every((c, i) => c === input.chunks[i])) {
+      return cached.box;
+    }
+    const powers = await readJson<Record<string, number>>(input.snapshotDigest, 'power snapshot');
+    const box = new BallotBox({ ...input.spec, powers });
+    for (const digest of input.chunks) {
+      for (const ballot of await readJson<AcceptedBallot[]>(digest, 'ballots')) box.restore(ballot);
+    }
+    return box;
+  };
+
+  const publishControl = async (swarmId: string, message: ProposalMessage | OutcomeMessage): Promise<void> => {
+    await deps.messaging.publish(swarmTopics(swarmId).control, Buffer.from(JSON.stringify(message)), {
+      key: message.decisionId,
+      properties: { type: message.type, decisionId: message.decisionId },
+    });
+  };
+
+  return {
+    /** agentId -> power of the electorate now, kept as a blob. */
+    async snapshotElectorate(spec: Pick<DecisionSpec, 'swarmId' | 'electorate' | 'power'>): Promise<SnapshotResult> {
+      const members = await deps.electorate.members(spec.swarmId);
+      const powers = snapshotPower(spec.power, spec.electorate, members);
+      const values = Object.values(powers);
+      const snapshotDigest = await deps.blobs.put(Buffer.from(JSON.stringify(powers)));
+      return { snapshotDigest, voters: values.length, totalPower: values.reduce((sum, power) => sum + power, 0) };
+    },
+
+    async announceProposal(message: ProposalMessage): Promise<void> {
+      await publishControl(message.swarmId, message);
+    },
+
+    async publishOutcome(message: OutcomeMessage): Promise<void> {
+      await publishControl(message.swarmId, message);
+    },
+
+    /**
+     * One batch: ballots from the decision's topic until maxBallots, or a short
+     * silence after the first, or waitMs without any. Each is verified and
+     * accepted or refused; the accepted ones are stored as one blob before the
+     * messages are acknowledged, so a crash redelivers them to the retry and
+     * none is lost or counted twice.
+     */
+    async countBallots(input: CountBallotsInput): Promise<CountBallotsResult> {
+      const box = await boxFor(input);
+      const { decisionId, swarmId } = input.spec;
+      const consumer = await deps.messaging.subscribe(decisionTopic(swarmId, decisionId), BALLOT_SUBSCRIPTION, {
+        initialPosition: 'earliest',
+      });
+      const received: ReceivedMessage[] = [];
+      const accepted: AcceptedBallot[] = [];
+      const refusals: Refusals = { counts: {}, recent: [] };
+      let closesAt = input.closesAt;
+      let quorumReachedAt = input.quorumReachedAt;
+      const refuse = (reason: RefusalReason, at: number, agentId?: string) => {
+        refusals.counts[reason] = (refusals.counts[reason] ?? 0) + 1;
+        refusals.recent.push({ agentId, reason, at });
+        if (refusals.recent.length > RECENT_REFUSALS) refusals.recent.shift();
+      };
+      try {
+        const started = Date.now();
+        while (received.length < input.maxBallots) {
+          const wait = received.length === 0 ? Math.max(0, input.waitMs - (Date.now() - started)) : IDLE_MS;
+          const message = wait > 0 || received.length === 0 ? await consumer.receive(Math.max(1, wait)) : undefined;
+          if (!message) break;
+          received.push(message);
+          let raw: unknown;
+          try {
+            raw = JSON.parse(Buffer.from(message.payload).toString('utf8'));
+          } catch {
+            refuse('malformed', message.publishTime);
+            continue;
+          }
+          const agentId = typeof (raw as { agentId?: unknown })?.agentId === 'string' ? (raw as { agentId: string }).agentId : undefined;
+          const key = agentId ? await keyOf(swarmId, agentId) : undefined;
+          const offer = box.offer(raw, message.publishTime, { opensAt: input.opensAt, closesAt }, key);
+          if (!offer.ok) {
+            refuse(offer.reason, message.publishTime, offer.agentId);
+            continue;
+          }
+          accepted.push(offer.ballot);
+          if (quorumReachedAt === undefined && box.turnout >= input.quorumPower) {
+            quorumReachedAt = message.publishTime;
+            closesAt = deadlineAfterQuorum(closesAt, quorumReachedAt, input.spec.lateQuorumExtensionMs);
+          }
+        }
+        const chunk = accepted.length > 0 ? await deps.blobs.put(Buffer.from(JSON.stringify(accepted))) : undefined;
+        for (const message of received) await consumer.ack(message);
+        const chunks = chunk ? [...input.chunks, chunk] : input.chunks;
+        boxes.delete(decisionId);
+        boxes.set(decisionId, { chunks, box });
+        if (boxes.size > 100) boxes.delete(boxes.keys().next().value as string);
+        return {
+          chunk,
+          received: received.length,
+          accepted: accepted.length,
+          refusals,
+          tally: box.tally(),
+          voters: box.voters,
+          remaining: box.remaining(),
+          closesAt,
+          quorumReachedAt,
+        };
+      } catch (error) {
+        boxes.delete(decisionId); // the box may hold ballots whose messages were not acknowledged
+        throw error;
+      } finally {
+        await consumer.close();
+      }
+    },
+  };
+}
+
+export type DecisionActivities = ReturnType<typeof createDecisionActivities>;
+
+/** The same, heartbeating while they run (a large electorate's listing, a long batch). */
+export function createKeptAliveDecisionActivities(deps: DecisionDeps): DecisionActivities {
+  return keptAlive(createDecisionActivities(deps));
+}

@@ -1,0 +1,246 @@
+// Collaborative decisions behind the REST routes: open, read, list, vote, ballots, cancel.
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { decodeSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
+import { randomUUID, type KeyObject } from 'node:crypto';
+import { parseAgentPublicKey } from '../core/credentials';
+import { ballotSignatureValid } from '../core/decisions/ballot';
+import { choiceProblem } from '../core/decisions/choice';
+import type { DecisionStatus } from '../core/decisions/status';
+import { decisionTopic } from '../core/decisions/topics';
+import { BASIC_OPTIONS, type AcceptedBallot, type Ballot, type DecisionSpec, type DecisionState } from '../core/decisions/types';
+import { DomainError } from '../core/errors';
+import { DecisionStateKey, JobIdKey, SwarmIdKey } from '../core/search-attributes';
+import type { TuningJobSpec } from '../core/tuning';
+import type { AgentKeyDirectory, BlobStore, MessagingPort } from '../adapters/ports';
+import {
+  DECISION_WORKFLOW,
+  cancelDecisionUpdate,
+  decisionStatusQuery,
+  decisionWorkflowId,
+} from '../workflows/definitions';
+import type { CollaborativeDecisionInput } from '../workflows/decision';
+import type { DecisionCreateRequest } from './decision-schemas';
+import { tuningStartSchema } from './schemas';
+import { fromZod } from './errors';
+import { workflowCallError } from './temporal-errors';
+
+export interface DecisionView extends DecisionStatus {
+  /** Until the deadline, ms (0 once it has passed). */
+  timeLeftMs: number;
+  turnoutVsQuorum: { turnout: number; quorumPower?: number; reached: boolean; eligibleVoters?: number; totalPower?: number };
+}
+
+export interface DecisionSummary {
+  decisionId: string;
+  swarmId: string;
+  state: DecisionState;
+  title: string;
+}
+
+export class DecisionService {
+  /** Accepted ballots by chunk digest: chunks never change once written. */
+  private readonly chunks = new Map<string, AcceptedBallot[]>();
+  private readonly snapshots = new Map<string, Record<string, number>>();
+  private readonly keys = new Map<string, KeyObject>();
+
+  constructor(
+    private readonly client: Client,
+    private readonly messaging: MessagingPort,
+    private readonly blobs: BlobStore,
+    private readonly agentKeys: AgentKeyDirectory,
+    private readonly options: { namespace: string; taskQueue: string },
+  ) {}
+
+  async create(request: DecisionCreateRequest, proposer: string): Promise<{ decisionId: string; workflowId: string; state: DecisionState }> {
+    const decisionId = request.decisionId ?? randomUUID();
+    const spec: DecisionSpec = {
+      ...request,
+      decisionId,
+      options: request.system === 'basic' ? [...BASIC_OPTIONS] : (request.options as string[]),
+      proposer,
+      action: request.action && {
+        ...request.action,
+        spec: this.tuningSpec(request.action.spec, request.swarmId, decisionId) as unknown as Record<string, unknown>,
+      },
+    };
+    const workflowId = decisionWorkflowId(decisionId);
+    const input: CollaborativeDecisionInput = { spec };
+    try {
+      await this.client.workflow.start(DECISION_WORKFLOW, {
+        workflowId,
+        taskQueue: this.options.taskQueue,
+        args: [input],
+        memo: { title: spec.title },
+        typedSearchAttributes: [
+          { key: JobIdKey, value: decisionId },
+          { key: SwarmIdKey, value: spec.swarmId },
+          { key: DecisionStateKey, value: 'PENDING' },
+        ],
+      });
+    } catch (error) {
+      if (error instanceof WorkflowExecutionAlreadyStartedError) throw new DomainError('CONFLICT', `decision ${decisionId} already exists`);
+      throw error;
+    }
+    return { decisionId, workflowId, state: 'PENDING' };
+  }
+
+  /** The tuning job a decision starts on success: the body of POST /tuning/start, its defaults filled. */
+  private tuningSpec(body: Record<string, unknown>, swarmId: string, decisionId: string): TuningJobSpec {
+    const parsed = tuningStartSchema.safeParse(body);
+    if (!parsed.success) {
+      const error = fromZod(parsed.error, 'body');
+      const field = `action.spec.${String(error.details?.field)}`;
+      throw new DomainError('INVALID_ARGUMENT', `${field}: ${parsed.error.issues[0].message}`, { field });
+    }
+    return { ...parsed.data, swarmId: parsed.data.swarmId ?? swarmId, jobId: parsed.data.jobId ?? `decision-${decisionId}` } as TuningJobSpec;
+  }
+
+  async status(decisionId: string): Promise<DecisionStatus> {
+    try {
+      return await this.client.workflow.getHandle(decisionWorkflowId(decisionId)).query(decisionStatusQuery);
+    } catch (error) {
+      throw await this.domainError(error, decisionId);
+    }
+  }
+
+  view(status: DecisionStatus, now = Date.now()): DecisionView {
+    return {
+      ...status,
+      timeLeftMs: status.state === 'PENDING' || status.state === 'ACTIVE' ? Math.max(0, status.closesAt - now) : 0,
+      turnoutVsQuorum: {
+        turnout: status.tally.turnout,
+        quorumPower: status.quorumPower,
+        reached: status.quorumPower !== undefined && status.tally.turnout >= status.quorumPower && status.tally.ballots > 0,
+        eligibleVoters: status.snapshot?.voters,
+        totalPower: status.snapshot?.totalPower,
+      },
+    };
+  }
+
+  async list(filter: { swarmId?: string; state?: DecisionState; pageSize: number }): Promise<DecisionSummary[]> {
+    // Ids and states are validated (ID_PATTERN, the enum) before they reach the query.
+    const clauses = [`WorkflowType = '${DECISION_WORKFLOW}'`];
+    if (filter.swarmId) clauses.push(`SwarmId = '${filter.swarmId}'`);
+    if (filter.state) clauses.push(`DecisionState = '${filter.state}'`);
+    const response = await this.client.workflowService.listWorkflowExecutions({
+      namespace: this.options.namespace,
+      pageSize: filter.pageSize,
+      query: clauses.join(' AND '),
+    });
+    const converter = this.client.options.loadedDataConverter.payloadConverter;
+    return (response.executions ?? [])
+      .filter((execution) => execution.status !== 6 /* CONTINUED_AS_NEW: its successor is listed */)
+      .map((execution) => {
+        const attributes = decodeSearchAttributes(execution.searchAttributes?.indexedFields);
+        const first = (name: string) => String((attributes[name] as unknown[] | undefined)?.[0] ?? '');
+        const title = execution.memo?.fields?.title;
+        return {
+          decisionId: first(JobIdKey.name),
+          swarmId: first(SwarmIdKey.name),
+          state: first(DecisionStateKey.name) as DecisionState,
+          title: title ? String(converter.fromPayload(title)) : '',
+        };
+      });
+  }
+
+  /**
+   * Checks a ballot as far as the API can (state, signature, electorate,
+   * choice, an earlier counted ballot) and puts it on the decision's topic;
+   * the counting activity checks it again and decides.
+   */
+  async vote(decisionId: string, ballot: Ballot, swarmId: string): Promise<{ queued: true; ballotTopic: string }> {
+    const status = await this.status(decisionId);
+    if (status.swarmId !== swarmId) throw new DomainError('FORBIDDEN', `decision ${decisionId} belongs to another swarm`, { reason: 'ineligible' });
+    if (status.state !== 'ACTIVE' || Date.now() >= status.closesAt) {
+      const late = status.state !== 'PENDING';
+      throw new DomainError('CONFLICT', `decision ${decisionId} is ${status.state}${late ? ': voting has closed' : ': voting has not opened'}`, {
+        reason: late ? 'late' : 'not-open',
+      });
+    }
+    const pem = await this.agentKeys.publicKey(swarmId, ballot.agentId);
+    const key = pem ? this.keyOf(pem) : undefined;
+    if (!key || !ballotSignatureValid(ballot, key)) {
+      throw new DomainError('BAD_SIGNATURE', 'the ballot signature does not verify with the agent\'s registration key', { reason: 'forged' });
+    }
+    const powers = await this.snapshot(status);
+    if (powers[ballot.agentId] === undefined) {
+      throw new DomainError('FORBIDDEN', `agent ${ballot.agentId} is not in the electorate snapshotted when voting opened`, { reason: 'ineligible' });
+    }
+    const problem = choiceProblem(status.system, status.options, ballot.choice);
+    if (problem) throw new DomainError('INVALID_ARGUMENT', `choice: must be ${problem}`, { field: 'choice', reason: 'invalid-choice' });
+    if (!status.allowVoteChange && (await this.ballots(status)).some((counted) => counted.agentId === ballot.agentId)) {
+      throw new DomainError('CONFLICT', `agent ${ballot.agentId} has voted already and this decision does not allow vote changes`, {
+        reason: 'duplicate',
+      });
+    }
+    const ballotTopic = decisionTopic(status.swarmId, decisionId);
+    await this.messaging.publish(ballotTopic, Buffer.from(JSON.stringify(ballot)), { key: ballot.agentId, properties: { type: 'ballot' } });
+    return { queued: true, ballotTopic };
+  }
+
+  /** Every accepted ballot, in the order accepted, and the voters' public keys for recounting. */
+  async ballots(status: DecisionStatus): Promise<AcceptedBallot[]> {
+    const all: AcceptedBallot[] = [];
+    for (const digest of status.ballotChunks) {
+      let chunk = this.chunks.get(digest);
+      if (!chunk) {
+        const bytes = await this.blobs.get(digest);
+        if (!bytes) throw new DomainError('UNAVAILABLE', `ballot blob ${digest} is missing from the blob store`);
+        chunk = JSON.parse(Buffer.from(bytes).toString('utf8')) as AcceptedBallot[];
+        this.chunks.set(digest, chunk);
+      }
+      all.push(...chunk);
+    }
+    return all;
+  }
+
+  async publicKeys(swarmId: string, agentIds: Iterable<string>): Promise<Record<string, string>> {
+    const keys: Record<string, string> = {};
+    for (const agentId of new Set(agentIds)) {
+      const pem = await this.agentKeys.publicKey(swarmId, agentId);
+      if (pem) keys[agentId] = pem;
+    }
+    return keys;
+  }
+
+  async cancel(decisionId: string, reason?: string): Promise<DecisionStatus> {
+    try {
+      return await this.client.workflow.getHandle(decisionWorkflowId(decisionId)).executeUpdate(cancelDecisionUpdate, { args: [{ reason }] });
+    } catch (error) {
+      throw await this.domainError(error, decisionId);
+    }
+  }
+
+  private async snapshot(status: DecisionStatus): Promise<Record<string, number>> {
+    const digest = status.snapshot?.digest;
+    if (!digest) return {};
+    let powers = this.snapshots.get(digest);
+    if (!powers) {
+      const bytes = await this.blobs.get(digest);
+      if (!bytes) throw new DomainError('UNAVAILABLE', `power snapshot ${digest} is missing from the blob store`);
+      powers = JSON.parse(Buffer.from(bytes).toString('utf8')) as Record<string, number>;
+      this.snapshots.set(digest, powers);
+    }
+    return powers;
+  }
+
+  private keyOf(pem: string): KeyObject | undefined {
+    let key = this.keys.get(pem);
+    if (!key) {
+      try {
+        key = parseAgentPublicKey(pem);
+      } catch {
+        return undefined;
+      }
+      this.keys.set(pem, key);
+    }
+    return key;
+  }
+
+  private domainError(error: unknown, decisionId: string): Promise<unknown> {
+    return workflowCallError(error, this.client.workflow.getHandle(decisionWorkflowId(decisionId)), {
+      missing: `no decision ${decisionId}`,
+      closed: { code: 'CONFLICT', message: `decision ${decisionId} has closed` },
+    });
+  }
+}

@@ -1,0 +1,45 @@
+// What a decision's workflow reports (its query, the API's GET): small by design.
+import type { DecisionAction, DecisionOutcome, DecisionState, DecisionSystem, Refusals, Tally } from './types';
+
+export interface DecisionActionStatus {
+  kind: DecisionAction['kind'];
+  status: 'timelocked' | 'started' | 'failed' | 'cancelled';
+  /** When a timelocked action runs, ms since the epoch. */
+  runsAt?: number;
+  /** The started job's id and workflow (tuning). */
+  jobId?: string;
+  workflowId?: string;
+  error?: string;
+}
+
+export interface DecisionStatus {
+  decisionId: string;
+  swarmId: string;
+  title: string;
+  system: DecisionSystem;
+  options: string[];
+  allowVoteChange: boolean;
+  state: DecisionState;
+  /** ms since the epoch. */
+  createdAt: number;
+  opensAt: number;
+  /** The deadline, as extended by a late quorum. */
+  closesAt: number;
+  /** The voting-power snapshot taken when voting opened. */
+  snapshot?: { digest: string; voters: number; totalPower: number };
+  quorumPower?: number;
+  quorumReachedAt?: number;
+  tally: Tally;
+  /** Voters whose ballot counts. */
+  voters: number;
+  refusals: Refusals;
+  /** Digests of the accepted ballots, batch by batch (GET .../ballots reads them). */
+  ballotChunks: string[];
+  closedAt?: number;
+  closedBy?: 'deadline' | 'early' | 'cancel';
+  outcome?: DecisionOutcome;
+  action?: DecisionActionStatus;
+  cancelReason?: string;
+}
+
+export const EMPTY_TALLY: Tally = { scores: {}, turnout: 0, abstained: 0, ballots: 0 };

@@ -1,0 +1,238 @@
+// collaborativeDecision (id decision-<decisionId>): voting delay -> power
+// snapshot -> proposal announced -> ballots counted from messaging in batches
+// until the deadline (moved by a late quorum) or until the result can no
+// longer change -> outcome published -> the action, after its timelock.
+// The history holds digests, counts and the tally; ballots and the power
+// snapshot stay in the blob store. Continue-as-new keeps it bounded.
+import {
+  ParentClosePolicy,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  proxyActivities,
+  setHandler,
+  startChild,
+  upsertSearchAttributes,
+  workflowInfo,
+  ApplicationFailure,
+} from '@temporalio/workflow';
+import type { DecisionActivities } from '../activities/decisions';
+import { cannotChange, decide, quorumPower } from '../core/decisions/outcome';
+import { EMPTY_TALLY, type DecisionStatus } from '../core/decisions/status';
+import { decisionTopic } from '../core/decisions/topics';
+import type { DecisionSpec, DecisionState } from '../core/decisions/types';
+import { DecisionStateKey, JobIdKey, SwarmIdKey } from '../core/search-attributes';
+import type { TuningJobSpec } from '../core/tuning';
+import { TUNING_WORKFLOW, cancelDecisionUpdate, decisionStatusQuery, tuningWorkflowId } from './definitions';
+
+export interface DecisionBatching {
+  /** How long one counting batch waits for a first ballot, ms. */
+  waitMs: number;
+  /** Pause after a batch that found no ballot, ms (workflow time). */
+  idleSleepMs: number;
+  /** Ballots per batch at most. */
+  maxBallots: number;
+}
+
+export interface CollaborativeDecisionInput {
+  spec: DecisionSpec;
+  batching?: Partial<DecisionBatching>;
+  /** The status carried over continue-as-new. */
+  carry?: DecisionStatus;
+}
+
+const DEFAULT_BATCHING: DecisionBatching = { waitMs: 2_000, idleSleepMs: 0, maxBallots: 5_000 };
+
+const quick = proxyActivities<DecisionActivities>({
+  startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '10 seconds',
+  retry: { initialInterval: '500 ms', maximumInterval: '10 seconds', maximumAttempts: 10 },
+});
+
+export async function collaborativeDecision(input: CollaborativeDecisionInput): Promise<DecisionStatus> {
+  const { spec } = input;
+  const batching = { ...DEFAULT_BATCHING, ...input.batching };
+  const now = () => Date.now();
+  const status: DecisionStatus = input.carry ?? {
+    decisionId: spec.decisionId,
+    swarmId: spec.swarmId,
+    title: spec.title,
+    system: spec.system,
+    options: spec.options,
+    allowVoteChange: spec.allowVoteChange ?? false,
+    state: 'PENDING',
+    createdAt: now(),
+    opensAt: now() + spec.votingDelayMs,
+    closesAt: now() + spec.votingDelayMs + spec.votingPeriodMs,
+    tally: { ...EMPTY_TALLY, scores: Object.fromEntries(spec.options.map((option) => [option, 0])) },
+    voters: 0,
+    refusals: { counts: {}, recent: [] },
+    ballotChunks: [],
+  };
+  let cancelRequested = false;
+
+  setHandler(decisionStatusQuery, () => status);
+  setHandler(
+    cancelDecisionUpdate,
+    ({ reason }) => {
+      cancelRequested = true;
+      status.cancelReason = reason ?? 'cancelled';
+      return status;
+    },
+    {
+      validator: (_request: { reason?: string }) => {
+        const cancellable = status.state === 'PENDING' || status.state === 'ACTIVE' || status.action?.status === 'timelocked';
+        if (!cancellable) throw ApplicationFailure.create({ type: 'DECISION_CLOSED', message: `decision ${spec.decisionId} is ${status.state}` });
+      },
+    },
+  );
+
+  const setState = (state: DecisionState) => {
+    status.state = state;
+    upsertSearchAttributes([{ key: DecisionStateKey, value: state }]);
+  };
+  const cancel = async () => {
+    setState('CANCELLED');
+    if (status.action?.status === 'timelocked') status.action.status = 'cancelled';
+    status.closedAt ??= now();
+    status.closedBy ??= 'cancel';
+    await quick.publishOutcome({
+      type: 'decision-outcome',
+      decisionId: spec.decisionId,
+      swarmId: spec.swarmId,
+      state: 'CANCELLED',
+      tally: status.tally,
+      quorumPower: status.quorumPower ?? 0,
+      closedBy: 'cancel',
+      closedAt: status.closedAt,
+    });
+  };
+  const finish = async () => {
+    await condition(allHandlersFinished);
+    return status;
+  };
+
+  if (status.state === 'PENDING') {
+    await condition(() => cancelRequested, Math.max(0, status.opensAt - now()));
+    if (cancelRequested) {
+      await cancel();
+      return finish();
+    }
+    const snapshot = await quick.snapshotElectorate({ swarmId: spec.swarmId, electorate: spec.electorate, power: spec.power });
+    status.snapshot = { digest: snapshot.snapshotDigest, voters: snapshot.voters, totalPower: snapshot.totalPower };
+    status.quorumPower = quorumPower(spec.quorum, snapshot.totalPower);
+    status.opensAt = now();
+    status.closesAt = Math.max(status.closesAt, status.opensAt);
+    setState('ACTIVE');
+    await quick.announceProposal({
+      type: 'decision-proposal',
+      decisionId: spec.decisionId,
+      swarmId: spec.swarmId,
+      title: spec.title,
+      description: spec.description,
+      options: spec.options,
+      system: spec.system,
+      ballotTopic: decisionTopic(spec.swarmId, spec.decisionId),
+      opensAt: status.opensAt,
+      closesAt: status.closesAt,
+      allowVoteChange: spec.allowVoteChange ?? false,
+      voters: snapshot.voters,
+      totalPower: snapshot.totalPower,
+    });
+  }
+
+  if (status.state === 'ACTIVE') {
+    const snapshot = status.snapshot!;
+    let settled = false;
+    let afterDeadline = false;
+    for (;;) {
+      if (cancelRequested) {
+        await cancel();
+        return finish();
+      }
+      if (workflowInfo().continueAsNewSuggested) {
+        await condition(allHandlersFinished);
+        await continueAsNew<typeof collaborativeDecision>({ ...input, carry: status });
+      }
+      afterDeadline = now() >= status.closesAt;
+      const batch = await quick.countBallots({
+        spec,
+        snapshotDigest: snapshot.digest,
+        chunks: status.ballotChunks,
+        opensAt: status.opensAt,
+        closesAt: status.closesAt,
+        quorumPower: status.quorumPower!,
+        quorumReachedAt: status.quorumReachedAt,
+        // After the deadline one last batch drains what arrived (late ballots are refused).
+        waitMs: afterDeadline ? 0 : Math.min(batching.waitMs, Math.max(0, status.closesAt - now())),
+        maxBallots: batching.maxBallots,
+      });
+      if (batch.chunk) status.ballotChunks.push(batch.chunk);
+      status.tally = batch.tally;
+      status.voters = batch.voters;
+      status.closesAt = batch.closesAt;
+      status.quorumReachedAt = batch.quorumReachedAt;
+      for (const [reason, count] of Object.entries(batch.refusals.counts)) {
+        const key = reason as keyof typeof status.refusals.counts;
+        status.refusals.counts[key] = (status.refusals.counts[key] ?? 0) + (count ?? 0);
+      }
+      status.refusals.recent = [...status.refusals.recent, ...batch.refusals.recent].slice(-20);
+      if (afterDeadline && batch.received < batching.maxBallots) break;
+      if (!afterDeadline && cannotChange(spec, batch.tally, snapshot.totalPower, batch.remaining)) {
+        settled = true;
+        break;
+      }
+      if (batch.received === 0 && batching.idleSleepMs > 0) {
+        await condition(() => cancelRequested, Math.max(1, Math.min(batching.idleSleepMs, status.closesAt - now())));
+      }
+    }
+    status.closedAt = now();
+    status.closedBy = settled ? 'early' : 'deadline';
+    const outcome = decide(spec, status.tally, snapshot.totalPower);
+    status.outcome = outcome;
+    setState(outcome.state);
+    await quick.publishOutcome({
+      type: 'decision-outcome',
+      decisionId: spec.decisionId,
+      swarmId: spec.swarmId,
+      state: outcome.state,
+      winner: outcome.winner,
+      tally: status.tally,
+      quorumPower: outcome.quorumPower,
+      closedBy: status.closedBy,
+      closedAt: status.closedAt,
+    });
+  }
+
+  if (status.state === 'SUCCEEDED' && spec.action && status.action?.status !== 'started') {
+    const runsAt = status.action?.runsAt ?? now() + (spec.action.timelockMs ?? 0);
+    status.action = { kind: spec.action.kind, status: 'timelocked', runsAt };
+    await condition(() => cancelRequested, Math.max(0, runsAt - now()));
+    if (cancelRequested) {
+      await cancel();
+      return finish();
+    }
+    if (spec.action.kind === 'tuning') {
+      const tuning = spec.action.spec as unknown as TuningJobSpec;
+      const workflowId = tuningWorkflowId(tuning.jobId);
+      try {
+        await startChild(TUNING_WORKFLOW, {
+          workflowId,
+          args: [{ spec: tuning }],
+          parentClosePolicy: ParentClosePolicy.ABANDON,
+          typedSearchAttributes: [
+            { key: JobIdKey, value: tuning.jobId },
+            { key: SwarmIdKey, value: tuning.swarmId },
+          ],
+        });
+        status.action = { kind: 'tuning', status: 'started', runsAt, jobId: tuning.jobId, workflowId };
+        setState('EXECUTED');
+      } catch (error) {
+        status.action = { kind: 'tuning', status: 'failed', runsAt, error: error instanceof Error ? error.message : String(error) };
+      }
+    } else {
+      status.action = { kind: spec.action.kind, status: 'failed', error: `${spec.action.kind} actions are not available yet` };
+    }
+  }
+  return finish();
+}
