@@ -1,4 +1,5 @@
 // Activities of the registration handshake.
+import { log } from '@temporalio/activity';
 import { randomBytes } from 'node:crypto';
 import type { ChallengeMessage } from '../core/agents';
 import { challengeSigningInput } from '../core/agents';
@@ -32,6 +33,7 @@ export function createRegistrationActivities(deps: RegistrationDeps) {
         properties: { type: 'challenge' },
       });
       deps.metrics?.challengesSent.inc();
+      log.info('challenge sent', { agentId, swarmId });
       // A re-registration may have changed the agent's resources.
       deps.directory?.agentChanged(swarmId);
       return { challenge: message.challenge };
@@ -49,6 +51,7 @@ export function createRegistrationActivities(deps: RegistrationDeps) {
         input.signature,
       );
       deps.metrics?.signaturesVerified.inc({ valid: String(valid) });
+      if (!valid) log.warn('challenge signature does not verify', { agentId: input.agentId });
       return valid;
     },
 
@@ -67,6 +70,7 @@ export function createRegistrationActivities(deps: RegistrationDeps) {
         exp,
       });
       deps.metrics?.credentialsIssued.inc();
+      log.info('credential issued', { agentId: input.agentId, swarmId: input.swarmId, generation: input.generation, expiresAt: new Date(exp * 1000).toISOString() });
       // The session turns ACTIVE with its first credential.
       deps.directory?.agentChanged(input.swarmId);
       return { credential, expiresAt: new Date(exp * 1000).toISOString(), digest: credentialDigest(credential) };

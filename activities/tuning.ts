@@ -267,6 +267,15 @@ export function createTuningActivities(deps: TuningDeps) {
           ? await collectSecureRound(input, input.secureAggregation, deps.messaging, global, consumer, check, reject)
           : await collectPlainRound(input, global, consumer, check, reject);
         if (round.status === 'collected' || !input.secureAggregation) deps.metrics?.updatesAccepted.inc(round.accepted);
+        Context.current().log.info('round collected', {
+          jobId: input.jobId,
+          swarmId: input.swarmId,
+          round: input.round,
+          attempt: input.attempt,
+          status: round.status,
+          accepted: round.accepted,
+          rejected,
+        });
         if (round.status === 'quorum-not-met') {
           // This attempt is over: its updates can never count, so they are acknowledged away.
           await Promise.all(round.held.map((m) => consumer.ack(m)));

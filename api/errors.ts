@@ -3,6 +3,7 @@ import type { ErrorRequestHandler } from 'express';
 import { ZodError } from 'zod';
 import { DomainError, type ErrorCode } from '../core/errors';
 import { temporalUnavailable } from './temporal-errors';
+import { processLog } from '../adapters/logging/json-logger';
 
 const STATUS_OF: Record<ErrorCode, number> = {
   INVALID_ARGUMENT: 400,
@@ -56,6 +57,6 @@ export const errorHandler: ErrorRequestHandler = (error, _req, res, _next) => {
     res.status(status).json(errorBody('BAD_REQUEST', String(error.message ?? 'bad request')));
     return;
   }
-  console.error('unhandled error in request', error);
+  processLog().error('unhandled error in request', { method: _req.method, route: _req.route?.path ?? _req.path, error });
   res.status(500).json(errorBody('INTERNAL', 'internal error'));
 };

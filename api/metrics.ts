@@ -7,6 +7,11 @@ export type RegistrationOutcome = 'started' | 'reregistered' | 'activated' | 'ba
 
 /** Swarms that get their own qp_manager_agents series; the rest are summed under swarm="_other". */
 export const AGENT_GAUGE_SWARMS = 20;
+/** A scrape waits this long for fresh counts, then serves the last ones (the first scrape waits longer). */
+const AGENT_COUNT_WAIT_MS = 500;
+const AGENT_COUNT_FIRST_WAIT_MS = 5_000;
+/** Counts are not redone more often than this, however often the API is scraped. */
+const AGENT_COUNT_MIN_INTERVAL_MS = 1_000;
 /** Statuses counted per swarm (the others only in total, swarm="_all"): each is one visibility count per scrape. */
 const PER_SWARM_STATUSES: AgentStatus[] = ['ACTIVE', 'LOST'];
 
@@ -40,25 +45,43 @@ export function createApiMetrics(agents: AgentCounts | ((status: AgentStatus) =>
     registers: [registry],
   });
   for (const outcome of ['started', 'activated', 'bad_signature'] as const) registrations.inc({ outcome }, 0);
+  // Counting is a handful of visibility queries: a scrape waits for a fresh count at most
+  // AGENT_COUNT_WAIT_MS and otherwise serves the last one, so a slow Temporal never makes
+  // the API's scrape time out (and the target look down).
+  let counted: Array<[Record<string, string>, number]> = [];
+  let counting: Promise<void> | undefined;
+  let countedAt = 0;
+  const recount = async (): Promise<void> => {
+    const next: Array<[Record<string, string>, number]> = [];
+    const totals = await Promise.all(AGENT_STATUSES.map((s) => counts.countAgents(s).catch(() => Number.NaN)));
+    AGENT_STATUSES.forEach((status, i) => next.push([{ status, swarm: '_all' }, totals[i]]));
+    const swarms = await counts.liveSwarms(AGENT_GAUGE_SWARMS + 1).catch(() => [] as string[]);
+    const shown = swarms.slice(0, AGENT_GAUGE_SWARMS);
+    for (const status of PER_SWARM_STATUSES) {
+      const perSwarm = await Promise.all(shown.map((swarm) => counts.countAgents(status, swarm).catch(() => Number.NaN)));
+      shown.forEach((swarm, i) => next.push([{ status, swarm }, perSwarm[i]]));
+      if (swarms.length > AGENT_GAUGE_SWARMS) {
+        const total = totals[AGENT_STATUSES.indexOf(status)];
+        next.push([{ status, swarm: '_other' }, total - perSwarm.reduce((a, b) => a + b, 0)]);
+      }
+    }
+    counted = next;
+    countedAt = Date.now();
+  };
   new Gauge({
     name: 'qp_manager_agents',
     help: `Agents by status and swarm (Temporal visibility): swarm="_all" for every status, per swarm for ${PER_SWARM_STATUSES.join(' and ')} (at most ${AGENT_GAUGE_SWARMS} swarms)`,
     labelNames: ['status', 'swarm'],
     registers: [registry],
     async collect() {
-      this.reset();
-      const totals = await Promise.all(AGENT_STATUSES.map((s) => counts.countAgents(s).catch(() => Number.NaN)));
-      AGENT_STATUSES.forEach((status, i) => this.set({ status, swarm: '_all' }, totals[i]));
-      const swarms = await counts.liveSwarms(AGENT_GAUGE_SWARMS + 1).catch(() => [] as string[]);
-      const shown = swarms.slice(0, AGENT_GAUGE_SWARMS);
-      for (const status of PER_SWARM_STATUSES) {
-        const perSwarm = await Promise.all(shown.map((swarm) => counts.countAgents(status, swarm).catch(() => Number.NaN)));
-        shown.forEach((swarm, i) => this.set({ status, swarm }, perSwarm[i]));
-        if (swarms.length > AGENT_GAUGE_SWARMS) {
-          const total = totals[AGENT_STATUSES.indexOf(status)];
-          this.set({ status, swarm: '_other' }, total - perSwarm.reduce((a, b) => a + b, 0));
-        }
+      if (!counting && Date.now() - countedAt >= AGENT_COUNT_MIN_INTERVAL_MS) {
+        counting = recount().finally(() => (counting = undefined));
       }
+      if (counting) {
+        await Promise.race([counting, new Promise((resolve) => setTimeout(resolve, countedAt === 0 ? AGENT_COUNT_FIRST_WAIT_MS : AGENT_COUNT_WAIT_MS).unref())]);
+      }
+      this.reset();
+      for (const [labels, value] of counted) this.set(labels, value);
     },
   });
   return {

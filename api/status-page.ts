@@ -75,9 +75,9 @@ export function renderStatusBody(summary: StatusSummary): string {
   return `<header><h1>QP-Manager</h1><span class="muted">namespace ${escapeHtml(summary.namespace)}, task queue ${escapeHtml(summary.taskQueue)};
 updated <time id="generated">${escapeHtml(summary.generatedAt)}</time></span>
 <a href="${escapeHtml(summary.temporalUi)}">Temporal Web UI</a> <a href="/metrics">metrics</a> <a href="/api/v1/openapi.yaml">API</a></header>
-<section><h2>Agents</h2><div class="tiles" id="agents">${totals}</div></section>
-<section><h2>Swarms</h2><table id="swarms"><tr><th>swarm</th><th>active</th><th>lost</th><th>pending</th></tr>${swarms}</table></section>
-<section><h2>Tuning jobs</h2><table id="jobs"><tr><th>job</th><th>swarm</th><th>status</th><th>round</th><th>accuracy</th><th>accuracy per round</th></tr>${jobs}</table></section>
+<section><h2>Agents <span class="muted">(namespace)</span></h2><div class="tiles" id="agents">${totals}</div></section>
+<section><h2>Swarms</h2><table id="swarms"><tr><th>swarm</th><th class="n">active</th><th class="n">lost</th><th class="n">pending</th></tr>${swarms}</table></section>
+<section><h2>Tuning jobs</h2><table id="jobs"><tr><th>job</th><th>swarm</th><th>status</th><th class="n">round</th><th class="n">accuracy</th><th>accuracy per round</th></tr>${jobs}</table></section>
 <section><h2>Latest behaviour report</h2><div id="behavior">${behavior}</div></section>`;
 }
 

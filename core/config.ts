@@ -58,6 +58,8 @@ export const configSchema = z.object({
   /** Budget of one API request's Temporal calls together; past it the request is answered 503. */
   QP_API_TEMPORAL_DEADLINE_MS: z.coerce.number().int().min(100).max(600_000).default(4_000),
   QP_BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i, 'expected a size such as 256kb').default('256kb'),
+  /** Structured (JSON) log level of the worker and API processes. */
+  QP_LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
   /** Base URL of the Temporal Web UI the status page links to; unset: port 8233 of TEMPORAL_ADDRESS's host. */
   QP_TEMPORAL_UI_URL: z.string().url().optional(),
   // Behavior discovery (README "Behavior discovery").

@@ -65,7 +65,7 @@ describe('Prometheus scraping a running swarm', () => {
     ).catch((error: Error) => {
       throw new Error(`${error.message}; up: ${last}`);
     });
-  });
+  }, 90_000);
 
   it('sees a small swarm register, lose an agent, tune and sweep, in its series', async () => {
     const agents = 6;

@@ -7,6 +7,7 @@ import { ConfigError, parseConfig } from '../core/config';
 import { startApiServer } from '../api/server';
 import { temporalConnectionOptions } from '../api/temporal-connection';
 import { runMain, stopOnSignals } from './lifecycle';
+import { createJsonLogger, setProcessLog } from '../adapters/logging/json-logger';
 import { closePorts, createPorts } from './ports';
 
 runMain(async (shutdown) => {
@@ -19,6 +20,7 @@ runMain(async (shutdown) => {
   if (config.QP_MESSAGING === 'memory') {
     console.warn('QP_MESSAGING=memory: challenges and messages do not leave this process; workers elsewhere need QP_MESSAGING=pulsar');
   }
+  setProcessLog(createJsonLogger(config.QP_LOG_LEVEL, { extraSecrets: [config.QP_CREDENTIAL_SECRET, config.QP_ADMIN_TOKEN].filter((s): s is string => !!s) }));
   stopOnSignals(shutdown, config.QP_SHUTDOWN_GRACE_MS + 10_000);
   const connection = await Connection.connect(temporalConnectionOptions(config.TEMPORAL_ADDRESS));
   shutdown.add('the Temporal connection', () => connection.close());

@@ -5,7 +5,8 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { Runtime } from '@temporalio/worker';
+import { createJsonLogger } from '../adapters/logging/json-logger';
 import { parseConfig, ConfigError, type Config } from '../core/config';
 import { simulateSwarm } from '../agents/simulate';
 import { digitsTrainers, DIGITS_DIMENSION } from '../agents/trainers';
@@ -89,7 +90,8 @@ async function main(): Promise<void> {
   // With --prometheus the SDK's own metrics are served too (QP_SDK_METRICS_PORT).
   const sdkMetrics = `${config.QP_LISTEN_HOST}:${config.QP_SDK_METRICS_PORT}`;
   Runtime.install({
-    logger: new DefaultLogger('WARN'),
+    // The demo talks to a person: only warnings and errors, as JSON lines, never its admin token.
+    logger: createJsonLogger('WARN', { extraSecrets: [config.QP_ADMIN_TOKEN ?? ''] }),
     shutdownSignals: [],
     ...(options.prometheus ? { telemetryOptions: { metrics: { prometheus: { bindAddress: sdkMetrics } } } } : {}),
   });

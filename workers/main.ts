@@ -2,7 +2,8 @@
 // metrics on QP_METRICS_PORT, the Temporal SDK's metrics on QP_SDK_METRICS_PORT;
 // SIGTERM drains the worker within QP_SHUTDOWN_GRACE_MS and closes its ports.
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { Runtime } from '@temporalio/worker';
+import { createJsonLogger, setProcessLog } from '../adapters/logging/json-logger';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { ConfigError, parseConfig } from '../core/config';
 import { checkReadiness, type ReadinessCheck } from '../api/health';
@@ -36,7 +37,9 @@ runMain(async (shutdown) => {
     readiness: () => checkReadiness(checks),
   });
   shutdown.add('the HTTP server', () => http.close());
-  installRuntime(config.QP_LISTEN_HOST, config.QP_SDK_METRICS_PORT);
+  const logger = createJsonLogger(config.QP_LOG_LEVEL, { extraSecrets: [config.QP_CREDENTIAL_SECRET, config.QP_ADMIN_TOKEN].filter((s): s is string => !!s) });
+  setProcessLog(logger);
+  installRuntime(config.QP_LISTEN_HOST, config.QP_SDK_METRICS_PORT, logger);
 
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
   shutdown.add('the Temporal client connection', () => connection.close());
@@ -63,10 +66,10 @@ runMain(async (shutdown) => {
   });
 });
 
-function installRuntime(host: string, sdkMetricsPort: number): void {
+function installRuntime(host: string, sdkMetricsPort: number, logger: ReturnType<typeof createJsonLogger>): void {
   try {
     Runtime.install({
-      logger: new DefaultLogger('INFO'),
+      logger,
       shutdownSignals: [],
       telemetryOptions: { metrics: { prometheus: { bindAddress: `${host}:${sdkMetricsPort}` } } },
     });

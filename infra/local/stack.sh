@@ -364,8 +364,9 @@ cmd_install() {
     schemathesis) install_schemathesis ;;
     prometheus) install_prometheus ;;
     flink) install_flink ;;
-    all) install_temporal; install_testserver; install_pulsar_dist; install_schemathesis; install_prometheus; install_flink ;;
-    *) die "usage: stack.sh install [temporal|testserver|pulsar|milvus|schemathesis|prometheus|flink|all]" ;;
+    chromium) install_chromium ;;
+    all) install_temporal; install_testserver; install_pulsar_dist; install_schemathesis; install_prometheus; install_flink; install_chromium ;;
+    *) die "usage: stack.sh install [temporal|testserver|pulsar|milvus|schemathesis|prometheus|flink|chromium|all]" ;;
   esac
   log "cache: $CACHE_DIR"
 }
@@ -380,7 +381,8 @@ cmd_path() {
     promtool) install_prometheus; promtool_bin ;;
     flink-job) install_flink_job; flink_job_jar ;;
     flink) with_install_lock _install_flink_cluster; flink_home ;;
-    *) die "usage: stack.sh path temporal|testserver|pulsar|schemathesis|prometheus|promtool|flink|flink-job" ;;
+    chromium) install_chromium; chromium_bin ;;
+    *) die "usage: stack.sh path temporal|testserver|pulsar|schemathesis|prometheus|promtool|flink|flink-job|chromium" ;;
   esac
 }
 
