@@ -122,7 +122,7 @@ export async function collaborativeDecision(input: CollaborativeDecisionInput): 
     status.snapshot = { digest: snapshot.snapshotDigest, voters: snapshot.voters, totalPower: snapshot.totalPower };
     status.quorumPower = quorumPower(spec.quorum, snapshot.totalPower);
     status.opensAt = now();
-    status.closesAt = Math.max(status.closesAt, status.opensAt);
+    status.closesAt = status.opensAt + spec.votingPeriodMs;
     setState('ACTIVE');
     await quick.announceProposal({
       type: 'decision-proposal',
@@ -231,7 +231,7 @@ export async function collaborativeDecision(input: CollaborativeDecisionInput): 
         status.action = { kind: 'tuning', status: 'failed', runsAt, error: error instanceof Error ? error.message : String(error) };
       }
     } else {
-      status.action = { kind: spec.action.kind, status: 'failed', error: `${spec.action.kind} actions are not available yet` };
+      status.action = { kind: spec.action.kind, status: 'failed', runsAt, error: `${spec.action.kind} actions are not available yet` };
     }
   }
   return finish();
