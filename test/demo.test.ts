@@ -35,5 +35,6 @@ describe('the demo (npm start)', () => {
     expect(text).toMatch(/lost\s+1/);
     expect(text).toMatch(/failed\s+0/);
     expect(text).toMatch(/COMPLETED, final test accuracy \d+\.\d%/);
+    expect(text).toMatch(/decision \S+: SUCCEEDED, adopted (forage-near-base|explore-frontier|cluster-and-share|conserve-energy) \(closed early/);
   }, 120_000);
 });
