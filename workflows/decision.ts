@@ -41,7 +41,9 @@ export interface CollaborativeDecisionInput {
   carry?: DecisionStatus;
 }
 
-const DEFAULT_BATCHING: DecisionBatching = { waitMs: 2_000, idleSleepMs: 0, maxBallots: 5_000 };
+// An open decision long-polls its ballot topic for a second, then, when nothing came, gives its
+// activity slot back for a second: many open decisions do not fill a worker's activity slots.
+const DEFAULT_BATCHING: DecisionBatching = { waitMs: 1_000, idleSleepMs: 1_000, maxBallots: 5_000 };
 
 const quick = proxyActivities<DecisionActivities>({
   startToCloseTimeout: '2 minutes',
