@@ -72,7 +72,7 @@ module.exports = {
       comment: 'From workflows/, adapters import only the shared definitions (ids, signals, inputs).',
       severity: 'error',
       from: { path: '^adapters/' },
-      to: { path: '^workflows/', pathNot: '^workflows/definitions\\.ts$' },
+      to: { path: '^workflows/', pathNot: '^workflows/definitions[-a-z]*\\.ts$' },
     },
     {
       name: 'port-imports-implementation',

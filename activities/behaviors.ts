@@ -4,7 +4,8 @@
 // ids, digests and counts.
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { Counter, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { createWorkerMetrics } from './metrics';
 import { behaviorCollection, skillCollection } from '../core/behaviors/collections';
 import { novelty } from '../core/behaviors/novelty';
 import { discoverStrategies, type DiscoveredStrategy } from '../core/behaviors/strategies';
@@ -47,13 +48,13 @@ export interface BehaviorSettings {
   drainIdleMs: number;
 }
 
+/** The behaviour metrics of activities/metrics.ts, as the sweep activities use them. */
 export function createBehaviorMetrics(registry: Registry) {
-  const counter = <L extends string>(name: string, help: string, labelNames: L[] = []) =>
-    new Counter<L>({ name: `qp_manager_worker_${name}`, help, labelNames, registers: [registry] });
+  const metrics = createWorkerMetrics(registry);
   return {
-    reports: counter('behavior_reports_total', 'Behavior reports drained by sweeps', ['outcome', 'reason']),
-    strategies: counter('behavior_strategies_total', 'Emergent strategies discovered by sweeps'),
-    skillsPublished: counter('behavior_skills_published_total', 'Strategies published to swarms as skills'),
+    reports: metrics.behaviorReports,
+    strategies: metrics.behaviorStrategies,
+    skillsPublished: metrics.behaviorSkillsPublished,
   };
 }
 export type BehaviorMetrics = ReturnType<typeof createBehaviorMetrics>;

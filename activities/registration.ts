@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ChallengeMessage } from '../core/agents';
 import { challengeSigningInput } from '../core/agents';
-import { issueCredential, verifyAgentSignature } from '../core/credentials';
+import { credentialDigest, issueCredential, verifyAgentSignature } from '../core/credentials';
 import { swarmTopics } from '../core/topics';
 import type { AgentDirectoryChanges, LivenessDirectory, MessagingPort } from '../adapters/ports';
 import type { WorkerMetrics } from './metrics';
@@ -56,7 +56,7 @@ export function createRegistrationActivities(deps: RegistrationDeps) {
       agentId: string;
       swarmId: string;
       generation: number;
-    }): Promise<{ credential: string; expiresAt: string }> {
+    }): Promise<{ credential: string; expiresAt: string; digest: string }> {
       const iat = Math.floor(Date.now() / 1000);
       const exp = iat + deps.credentialTtlSeconds;
       const credential = issueCredential(deps.credentialSecret, {
@@ -69,7 +69,7 @@ export function createRegistrationActivities(deps: RegistrationDeps) {
       deps.metrics?.credentialsIssued.inc();
       // The session turns ACTIVE with its first credential.
       deps.directory?.agentChanged(input.swarmId);
-      return { credential, expiresAt: new Date(exp * 1000).toISOString() };
+      return { credential, expiresAt: new Date(exp * 1000).toISOString(), digest: credentialDigest(credential) };
     },
 
     async watchLiveness({ swarmId, agentId }: { swarmId: string; agentId: string }): Promise<void> {

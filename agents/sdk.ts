@@ -2,7 +2,7 @@
 // Registers over REST, answers the challenge from its Pulsar inbox, then
 // heartbeats on an interval; a rejected credential triggers re-registration.
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import type { AgentRecord, AgentResources, ChallengeMessage, HeartbeatMessage } from '../core/agents';
+import type { AgentRecord, AgentResources, ChallengeMessage, HeartbeatMessage, HeartbeatStatus } from '../core/agents';
 import { challengeSigningInput } from '../core/agents';
 import type { LocalTraining } from '../core/models/softmax';
 import { swarmTopics } from '../core/topics';
@@ -22,6 +22,7 @@ import type { BehaviorReportMessage, SkillMessage } from '../core/behaviors/type
 import { signBallot } from '../core/decisions/ballot';
 import { decisionTopic } from '../core/decisions/topics';
 import type { Ballot, Choice, ProposalMessage } from '../core/decisions/types';
+import type { TaskAssignmentMessage, TaskOutcomeMessage } from '../core/tasks';
 
 export interface QpAgentOptions {
   apiUrl: string;
@@ -99,6 +100,9 @@ export class QpAgent {
   /** The inbox as rounds read it: round starts and secure-aggregation requests. */
   private rounds?: Consumer;
   private roundsLoop?: Promise<void>;
+  private tasks?: Consumer;
+  private tasksLoop?: Promise<void>;
+  private readonly answeredTasks = new Set<string>();
   /** Rounds train one after another; secure-aggregation requests keep arriving meanwhile. */
   private training: Promise<void> = Promise.resolve();
   /** Rounds already started (jobId/round/attempt), so a start delivered twice trains once. */
@@ -198,7 +202,7 @@ export class QpAgent {
   }
 
   /** Sends one heartbeat: signed over messaging, or with the credential over HTTP. */
-  async heartbeat(status: { load?: number; energyRemainingWh?: number } = {}): Promise<void> {
+  async heartbeat(status: HeartbeatStatus = {}): Promise<void> {
     if (!this.credential || !this.agent) throw new Error('register() first');
     if (this.options.heartbeatVia === 'messaging') {
       const message: HeartbeatMessage = { agentId: this.agentId, sentAt: Date.now(), ...status };
@@ -209,7 +213,7 @@ export class QpAgent {
   }
 
   /** Heartbeats every heartbeatIntervalMs until stopHeartbeats(); failures back off and reconnect. */
-  startHeartbeats(status: () => { load?: number; energyRemainingWh?: number } = () => ({})): void {
+  startHeartbeats(status: () => HeartbeatStatus = () => ({})): void {
     this.stopHeartbeats();
     this.stopped = false;
     const interval = this.options.heartbeatIntervalMs ?? 10_000;
@@ -243,6 +247,59 @@ export class QpAgent {
       this.options.onEvent?.({ type: 'deregistered' });
     }
     await this.close();
+  }
+
+  /**
+   * Runs delegated tasks: each task the manager puts in this agent's inbox goes
+   * to handler, one at a time; its return value is the result, a thrown error a
+   * failure with the error's message as reason, and `context.decline(reason)` a
+   * decline (the manager reallocates the task). Outcomes are signed with the
+   * agent's key and published on the swarm's task-results topic; an attempt
+   * already answered is not run again when its message is redelivered.
+   */
+  async onTask(handler: TaskHandler): Promise<void> {
+    if (!this.agent || !this.credential) throw new Error('register() first');
+    if (this.tasksLoop) return;
+    const tasks = (this.tasks = await this.options.messaging.subscribe(
+      swarmTopics(this.agent.swarmId).inbox(this.agentId),
+      `agent-${this.agentId}-tasks`,
+      { initialPosition: 'latest' },
+    ));
+    this.tasksLoop = consumeJson(tasks, {
+      task: async (message) => {
+        const task = message as TaskAssignmentMessage;
+        const key = `${task.taskId}/${task.attempt}`;
+        if (task.type !== 'task' || this.answeredTasks.has(key)) return;
+        this.answeredTasks.add(key);
+        if (this.answeredTasks.size > 1024) this.answeredTasks.delete(this.answeredTasks.values().next().value!);
+        await this.runTask(task, handler); // one task at a time: the consumer waits for it
+      },
+    });
+  }
+
+  private async runTask(task: TaskAssignmentMessage, handler: TaskHandler): Promise<void> {
+    const answer = (body: Omit<TaskOutcomeMessage, 'type' | 'taskId' | 'attempt' | 'agentId'>) => {
+      const outcome: TaskOutcomeMessage = { type: 'task-outcome', taskId: task.taskId, attempt: task.attempt, agentId: this.agentId, ...body };
+      const payload = Buffer.from(JSON.stringify(outcome));
+      return this.options.messaging.publish(task.replyTopic, payload, {
+        key: task.taskId,
+        properties: signAsAgent(this.keys.privateKey, this.agentId, task.replyTopic, { type: 'task-outcome' }, payload, Date.now()),
+      });
+    };
+    try {
+      const result = await handler(task, {
+        decline(reason: string): never {
+          throw new TaskDeclined(reason);
+        },
+        progress: async (fraction: number) => {
+          await answer({ outcome: 'progress', progress: Math.min(1, Math.max(0, fraction)) });
+        },
+      });
+      await answer({ outcome: 'succeeded', result: result ?? null });
+    } catch (error) {
+      if (error instanceof TaskDeclined) await answer({ outcome: 'declined', reason: error.reason }).catch(() => undefined);
+      else await answer({ outcome: 'failed', reason: error instanceof Error ? error.message : String(error) }).catch(() => undefined);
+    }
   }
 
   /**
@@ -482,6 +539,10 @@ export class QpAgent {
     await this.proposalsLoop;
     this.proposals = undefined;
     this.proposalsLoop = undefined;
+    await this.tasks?.close();
+    await this.tasksLoop;
+    this.tasks = undefined;
+    this.tasksLoop = undefined;
     await this.rounds?.close();
     await this.roundsLoop;
     await this.training;
@@ -568,5 +629,23 @@ async function consumeJson(
     } catch {
       // One bad message or failed handler must not deafen the agent to the next.
     }
+  }
+}
+
+export interface TaskContext {
+  /** Refuse the task: the manager gives it to another agent. */
+  decline(reason: string): never;
+  /** Report progress, 0..1 (informational: the manager does not count it as an answer). */
+  progress(fraction: number): Promise<void>;
+}
+
+/** Runs one delegated task; the return value (small JSON) is its result. */
+export type TaskHandler = (task: TaskAssignmentMessage, context: TaskContext) => Promise<unknown>;
+
+/** Thrown by TaskContext.decline; reported to the manager as a decline, not a failure. */
+export class TaskDeclined extends Error {
+  constructor(readonly reason: string) {
+    super(`declined: ${reason}`);
+    this.name = 'TaskDeclined';
   }
 }

@@ -3,6 +3,7 @@ import express from 'express';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { credentialStanding } from './credential-standing';
 import { errorBody, errorHandler } from './errors';
 import type { ApiMetrics } from './metrics';
 import { swarmRoutes } from './routes/swarm';
@@ -13,14 +14,25 @@ import type { BehaviorService } from './behavior-service';
 import { behaviorRoutes, skillRoutes } from './routes/behaviors';
 import { decisionRoutes } from './routes/decisions';
 import type { DecisionService } from './decision-service';
+import { analyticsRoutes } from './routes/analytics';
+import type { AnalyticsService } from './analytics-service';
 import { readinessResponse, type Readiness, type TemporalConnectionLike } from './health';
+import { statusHandlers } from './routes/status';
+import type { StatusService } from './status-service';
+import { taskRoutes } from './routes/tasks';
+import type { TaskService } from './task-service';
 
 export interface AppDeps {
   swarm: SwarmService;
   tuning: TuningService;
   behaviors: BehaviorService;
   decisions: DecisionService;
+  analytics: AnalyticsService;
+  /** Task delegation routes; absent, /api/v1/tasks is not served. */
+  tasks?: TaskService;
   metrics: ApiMetrics;
+  /** The live status page (GET /) and its data (GET /api/v1/status). */
+  status: StatusService;
   adminToken?: string;
   bodyLimit: string;
   /** What /readyz reports; without it the API is ready whenever it runs. */
@@ -50,9 +62,11 @@ export function createApp(deps: AppDeps): express.Express {
   app.set('query parser', 'simple');
 
   app.use((req, res, next) => {
+    const started = process.hrtime.bigint();
     res.on('finish', () => {
       const route = req.route?.path ? `${req.baseUrl}${req.route.path}` : 'unmatched';
       deps.metrics.httpRequests.inc({ route, method: req.method, status: String(res.statusCode) });
+      deps.metrics.httpSeconds.observe({ route, method: req.method }, Number(process.hrtime.bigint() - started) / 1e9);
     });
     next();
   });
@@ -88,6 +102,8 @@ export function createApp(deps: AppDeps): express.Express {
     });
   }
 
+  app.use(credentialStanding((token) => deps.swarm.credentialRefusal(token)));
+
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -101,11 +117,16 @@ export function createApp(deps: AppDeps): express.Express {
   app.get('/api/v1/openapi.yaml', (_req, res) => {
     res.type('application/yaml').send(readFileSync(OPENAPI_PATH, 'utf8'));
   });
+  const status = statusHandlers(deps.status);
+  app.get('/', status.page);
+  app.get('/api/v1/status', status.summary);
   app.use('/api/v1/swarm', swarmRoutes(deps.swarm, deps.adminToken));
   app.use('/api/v1/tuning', tuningRoutes(deps.tuning, deps.swarm, deps.adminToken));
   app.use('/api/v1/behaviors', behaviorRoutes(deps.behaviors, deps.swarm, deps.adminToken));
   app.use('/api/v1/skills', skillRoutes(deps.behaviors, deps.swarm, deps.adminToken));
   app.use('/api/v1', decisionRoutes(deps.decisions, deps.swarm, deps.adminToken));
+  app.use('/api/v1/analytics', analyticsRoutes(deps.analytics, deps.swarm, deps.adminToken));
+  if (deps.tasks) app.use('/api/v1/tasks', taskRoutes(deps.tasks, deps.swarm, deps.adminToken));
 
   app.use((req, res) => {
     res.status(404).json(errorBody('NOT_FOUND', `no route for ${req.method} ${req.path}`));

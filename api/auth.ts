@@ -3,6 +3,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Request } from 'express';
 import type { CredentialClaims } from '../core/credentials';
 import { DomainError } from '../core/errors';
+import { refuseRevokedCredential } from './credential-standing';
 
 export type Caller = { kind: 'admin' } | { kind: 'agent'; claims: CredentialClaims };
 
@@ -34,7 +35,11 @@ export function authenticate(
 ): Caller {
   const token = bearerToken(req);
   if (isAdminToken(adminToken, token)) return { kind: 'admin' };
-  if (token.startsWith('qpc1.')) return { kind: 'agent', claims: verifyAgent(token) };
+  if (token.startsWith('qpc1.')) {
+    const claims = verifyAgent(token);
+    refuseRevokedCredential(req);
+    return { kind: 'agent', claims };
+  }
   if (!adminToken) {
     throw new DomainError(
       'UNAUTHENTICATED',

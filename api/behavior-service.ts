@@ -125,8 +125,8 @@ export class BehaviorService {
     return { reportId, swarmId: request.swarmId, workflowId };
   }
 
-  /** The newest completed report, of one swarm or of any. */
-  async latest(swarmId?: string): Promise<SweepReport> {
+  /** The newest completed report, of one swarm, of any of several, or of any. */
+  async latest(swarmId?: string | string[]): Promise<SweepReport> {
     const page = await this.listExecutions(sweepsQuery(swarmId, true), 1);
     const newest = page.executions[0];
     if (!newest) {
@@ -236,10 +236,11 @@ export class BehaviorService {
   }
 }
 
-function sweepsQuery(swarmId: string | undefined, completedOnly: boolean): string {
+function sweepsQuery(swarmId: string | string[] | undefined, completedOnly: boolean): string {
   // Swarm ids are validated against ID_PATTERN before they reach here.
   const clauses = [`WorkflowType = '${BEHAVIOR_SWEEP_WORKFLOW}'`];
-  if (swarmId) clauses.push(`SwarmId = '${swarmId}'`);
+  if (typeof swarmId === 'string') clauses.push(`SwarmId = '${swarmId}'`);
+  if (Array.isArray(swarmId)) clauses.push(`SwarmId IN (${swarmId.map((id) => `'${id}'`).join(', ')})`);
   if (completedOnly) clauses.push(`ExecutionStatus = 'Completed'`);
   return clauses.join(' AND ');
 }

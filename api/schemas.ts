@@ -39,6 +39,13 @@ export const registerRequestSchema = z
             source: z.enum(['grid', 'solar', 'wind', 'battery', 'mixed', 'other']),
             budgetWh: z.number().nonnegative().optional(),
             carbonGPerKWh: z.number().nonnegative().optional(),
+            idleWatts: z.number().nonnegative().max(1e6).optional(),
+            busyWatts: z.number().nonnegative().max(1e6).optional(),
+            speed: z.number().positive().max(1e6).optional(),
+            forecast: z
+              .array(z.object({ atMs: z.number().int().nonnegative(), gPerKWh: z.number().nonnegative() }).strict())
+              .max(168)
+              .optional(),
           })
           .strict()
           .optional(),
@@ -65,6 +72,14 @@ export const heartbeatSchema = z
   .object({
     load: z.number().min(0).max(1).optional(),
     energyRemainingWh: z.number().nonnegative().optional(),
+    energyUsedWh: z.number().nonnegative().optional(),
+    carbonIntensityGPerKWh: z.number().nonnegative().optional(),
+  })
+  .strict();
+
+export const revokeCredentialsSchema = z
+  .object({
+    reason: z.string().min(1).max(500).optional(),
   })
   .strict();
 

@@ -3,14 +3,19 @@
 import type { Client } from '@temporalio/client';
 import { createServer } from 'node:http';
 import type { Config } from '../core/config';
-import type { BlobStore, MessagingPort, VectorPort } from '../adapters/ports';
+import type { AnalyticsRuntime, BlobStore, MessagingPort, VectorPort } from '../adapters/ports';
+import { EmbeddedAnalyticsRuntime } from '../adapters/memory/analytics-runtime';
+import { AnalyticsService } from './analytics-service';
+import { analyticsMetrics } from './analytics-metrics';
 import { createApp } from './app';
 import { createApiMetrics } from './metrics';
 import { SwarmService } from './swarm-service';
 import { TuningService } from './tuning-service';
 import { BehaviorService } from './behavior-service';
+import { StatusService } from './status-service';
 import { DecisionService } from './decision-service';
 import { TemporalAgentKeys } from '../adapters/temporal/agent-keys';
+import { TaskService } from './task-service';
 import { checkReadiness, temporalCheck, type Readiness } from './health';
 import { closeGracefully, listen } from './listen';
 
@@ -21,6 +26,7 @@ export interface ApiServer {
   tuning: TuningService;
   behaviors: BehaviorService;
   decisions: DecisionService;
+  analytics: AnalyticsService;
   /** The dependencies' state, as /readyz reports it. */
   readiness(): Promise<Readiness>;
   /**
@@ -41,10 +47,15 @@ export async function startApiServer(deps: {
   credentialSecret: string;
   /** Overrides QP_API_PORT; 0 picks a free port. */
   port?: number;
+  /** Where the swarms' analytics run (workers/ports.ts createAnalytics); default: embedded in this process. */
+  analytics?: AnalyticsRuntime;
 }): Promise<ApiServer> {
   const { config } = deps;
   let swarm: SwarmService | undefined;
-  const metrics = createApiMetrics((status) => swarm!.countAgents(status));
+  const metrics = createApiMetrics({
+    countAgents: (status, swarmId) => swarm!.countAgents(status, swarmId),
+    liveSwarms: (max) => swarm!.liveSwarms(max),
+  });
   swarm = new SwarmService(
     deps.client,
     deps.messaging,
@@ -75,6 +86,24 @@ export async function startApiServer(deps: {
     new TemporalAgentKeys(deps.client, config.TEMPORAL_NAMESPACE),
     { namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.QP_TASK_QUEUE },
   );
+  // A runtime the caller passes is the caller's to close; one made here is closed here.
+  const ownRuntime = deps.analytics
+    ? undefined
+    : new EmbeddedAnalyticsRuntime(deps.messaging, {
+        windowMs: config.QP_ANALYTICS_WINDOW_MS,
+        latenessMs: config.QP_ANALYTICS_LATENESS_MS,
+        graceMs: config.QP_HEARTBEAT_GRACE_MS,
+        flapThreshold: config.QP_ANALYTICS_FLAP_THRESHOLD,
+        burstThreshold: config.QP_ANALYTICS_BURST_THRESHOLD,
+      });
+  const analytics = new AnalyticsService(deps.messaging, (deps.analytics ?? ownRuntime)!);
+  analytics.onWindow = analyticsMetrics(metrics.registry);
+  const tasks = new TaskService(deps.client, {
+    taskQueue: config.QP_TASK_QUEUE,
+    maxAttempts: config.QP_TASK_MAX_ATTEMPTS,
+    attemptTimeoutMs: config.QP_TASK_ATTEMPT_TIMEOUT_MS,
+    resultsWindowMs: 5_000,
+  });
   let closing = false;
   const readiness = async (): Promise<Readiness> => {
     const report = await checkReadiness({ temporal: temporalCheck(deps.client.connection) });
@@ -85,12 +114,20 @@ export async function startApiServer(deps: {
     }
     return report;
   };
+  const status = new StatusService(deps.client, swarm, behaviors, {
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: config.QP_TASK_QUEUE,
+    temporalUi: config.QP_TEMPORAL_UI_URL ?? `http://${config.TEMPORAL_ADDRESS.split(':')[0]}:8233`,
+  });
   const app = createApp({
     swarm,
     tuning,
     behaviors,
     decisions,
+    analytics,
+    tasks,
     metrics,
+    status,
     adminToken: config.QP_ADMIN_TOKEN,
     bodyLimit: config.QP_BODY_LIMIT,
     readiness,
@@ -107,10 +144,13 @@ export async function startApiServer(deps: {
     tuning,
     behaviors,
     decisions,
+    analytics,
     readiness,
-    close: (graceMs = config.QP_SHUTDOWN_GRACE_MS) => {
+    close: async (graceMs = config.QP_SHUTDOWN_GRACE_MS) => {
       closing = true;
-      return closeGracefully(server, graceMs);
+      await closeGracefully(server, graceMs);
+      await analytics.close();
+      await ownRuntime?.close();
     },
   };
 }

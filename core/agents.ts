@@ -12,6 +12,13 @@ export interface EnergyProfile {
   budgetWh?: number;
   /** Carbon intensity of its supply, in grams of CO2 per kilowatt-hour. */
   carbonGPerKWh?: number;
+  /** Power drawn idle and busy, watts (task allocation). */
+  idleWatts?: number;
+  busyWatts?: number;
+  /** Work units per second relative to a reference agent (task allocation). */
+  speed?: number;
+  /** Carbon-intensity forecast: from atMs (ms since the epoch) on, gCO2/kWh. */
+  forecast?: { atMs: number; gPerKWh: number }[];
 }
 
 export interface AgentResources {
@@ -41,6 +48,8 @@ export interface AgentRecord extends AgentProfile {
   failureReason?: string;
   /** How many credentials the session has issued; the newest carries this number. */
   credentialGeneration: number;
+  /** The last revocation: credentials of generation `through` and older stopped working at `at`. */
+  credentialRevocation?: { through: number; reason: string; at: string };
 }
 
 /** The first message the manager puts in a new agent's inbox. */
@@ -65,4 +74,11 @@ export interface HeartbeatMessage {
   load?: number;
   /** Energy left in watt-hours. */
   energyRemainingWh?: number;
+  /** Energy drawn since the agent's previous heartbeat, watt-hours (read by the analytics). */
+  energyUsedWh?: number;
+  /** Carbon intensity of the agent's grid, grams CO2e per kWh (read by the analytics). */
+  carbonIntensityGPerKWh?: number;
 }
+
+/** What an agent reports in a heartbeat besides who and when. */
+export type HeartbeatStatus = Omit<HeartbeatMessage, 'agentId' | 'sentAt'>;

@@ -15,6 +15,8 @@ const numberOr = <K extends string>(keyword: K, pattern: RegExp, what: string) =
 export const configSchema = z.object({
   TEMPORAL_ADDRESS: z.string().regex(/^[^\s:]+:\d+$/, 'expected host:port').default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('qp-manager'),
+  /** Port of the Temporal Web UI, for the links printed and served; the demo's own dev server listens there. */
+  TEMPORAL_UI_PORT: port.default(8233),
   QP_TASK_QUEUE: z.string().min(1).default('qp-manager'),
   PULSAR_SERVICE_URL: z.string().url().optional(),
   PULSAR_ADMIN_URL: z.string().url().optional(),
@@ -56,6 +58,8 @@ export const configSchema = z.object({
   /** Budget of one API request's Temporal calls together; past it the request is answered 503. */
   QP_API_TEMPORAL_DEADLINE_MS: z.coerce.number().int().min(100).max(600_000).default(4_000),
   QP_BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i, 'expected a size such as 256kb').default('256kb'),
+  /** Base URL of the Temporal Web UI the status page links to; unset: port 8233 of TEMPORAL_ADDRESS's host. */
+  QP_TEMPORAL_UI_URL: z.string().url().optional(),
   // Behavior discovery (README "Behavior discovery").
   /** Vector index of new Milvus collections. */
   MILVUS_INDEX: z.enum(['HNSW', 'IVF_FLAT', 'FLAT']).default('HNSW'),
@@ -76,6 +80,19 @@ export const configSchema = z.object({
   QP_BEHAVIOR_EPS: numberOr('auto', /^(auto|\d+(\.\d+)?)$/, 'a positive number').default('auto'),
   QP_BEHAVIOR_MIN_PTS: z.coerce.number().int().min(1).default(3),
   QP_BEHAVIOR_BROADCAST_TOP: z.coerce.number().int().min(0).max(100).default(3),
+  // Analytics (README "Analytics").
+  /** The Flink JobManager's REST endpoint; unset: the analytics run embedded, in process. */
+  FLINK_JOB_MANAGER_URL: z.string().url().optional(),
+  /** The analytics job's shaded jar (`npm run build:analytics`). */
+  QP_ANALYTICS_JAR: z.string().min(1).default('analytics/target/qp-analytics.jar'),
+  /** pulsar:// URL the Flink job connects to; default PULSAR_SERVICE_URL when that is pulsar://. */
+  QP_ANALYTICS_PULSAR_URL: z.string().regex(/^pulsar(\+ssl)?:\/\/\S+$/, 'expected pulsar:// or pulsar+ssl://').optional(),
+  QP_ANALYTICS_WINDOW_MS: z.coerce.number().int().min(1000).max(86_400_000).default(60_000),
+  QP_ANALYTICS_LATENESS_MS: z.coerce.number().int().min(0).max(3_600_000).default(5_000),
+  QP_ANALYTICS_FLAP_THRESHOLD: z.coerce.number().int().min(0).default(4),
+  QP_ANALYTICS_BURST_THRESHOLD: z.coerce.number().int().min(1).default(5),
+  QP_TASK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(3),
+  QP_TASK_ATTEMPT_TIMEOUT_MS: positiveMs.default(300_000),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -112,6 +129,14 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   }
   if (config.QP_VECTORS === 'milvus' && !config.MILVUS_ADDRESS && !config.MILVUS_HOST) {
     throw new ConfigError([{ variable: 'MILVUS_ADDRESS', message: 'required when QP_VECTORS=milvus' }]);
+  }
+  if (config.FLINK_JOB_MANAGER_URL) {
+    const problems: { variable: string; message: string }[] = [];
+    if (config.QP_MESSAGING !== 'pulsar') problems.push({ variable: 'QP_MESSAGING', message: 'must be pulsar with FLINK_JOB_MANAGER_URL (the Flink job reads the swarm topics on Pulsar)' });
+    if (!config.QP_ANALYTICS_PULSAR_URL && !/^pulsar(\+ssl)?:\/\//.test(config.PULSAR_SERVICE_URL ?? '')) {
+      problems.push({ variable: 'QP_ANALYTICS_PULSAR_URL', message: 'required with FLINK_JOB_MANAGER_URL unless PULSAR_SERVICE_URL is pulsar://' });
+    }
+    if (problems.length) throw new ConfigError(problems);
   }
   if (config.QP_CLUSTER === 'kubernetes' && !config.KUBECONFIG) {
     throw new ConfigError([{ variable: 'KUBECONFIG', message: 'required when QP_CLUSTER=kubernetes' }]);

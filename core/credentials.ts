@@ -1,6 +1,6 @@
 // Agent credentials: a compact HMAC-SHA256 signed token, and Ed25519
 // challenge signatures. Pure computation (node:crypto does no I/O here).
-import { createHmac, createPublicKey, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
+import { createHash, createHmac, createPublicKey, timingSafeEqual, verify, type KeyObject } from 'node:crypto';
 import { DomainError } from './errors';
 
 export interface CredentialClaims {
@@ -24,6 +24,11 @@ function sign(secret: string, body: string): string {
 export function issueCredential(secret: string, claims: CredentialClaims): string {
   const body = Buffer.from(JSON.stringify(claims)).toString('base64url');
   return `${PREFIX}.${body}.${sign(secret, body)}`;
+}
+
+/** What a session keeps to recognise its newest credential: SHA-256 of the token, base64url; the token cannot be recovered from it. */
+export function credentialDigest(token: string): string {
+  return createHash('sha256').update(token).digest('base64url');
 }
 
 /** The token's claims if its MAC is valid and it has not expired at nowSeconds. */

@@ -7,6 +7,12 @@ export interface SwarmTopics {
   heartbeats: string;
   behaviors: string;
   tasks: string;
+  /** Round and update-rejection events of the swarm's tuning jobs (read by the analytics). */
+  rounds: string;
+  /** Windowed signals the analytics (Flink or embedded) write: schema qp-analytics/1. */
+  analytics: string;
+  /** Agents' signed outcomes of delegated tasks. */
+  taskResults: string;
   inbox(agentId: string): string;
   updates(jobId: string): string;
   /** Signed ballots of one collaborative decision. */
@@ -21,6 +27,9 @@ export function swarmTopics(swarmId: string): SwarmTopics {
     heartbeats: `${base}/heartbeats`,
     behaviors: `${base}/behaviors`,
     tasks: `${base}/tasks`,
+    rounds: `${base}/rounds`,
+    analytics: `${base}/analytics`,
+    taskResults: `${base}/task-results`,
     inbox: (agentId) => `${base}/inbox-${agentId}`,
     updates: (jobId) => `${base}/updates-${jobId}`,
     decision: (decisionId) => `${base}/decision-${decisionId}`,

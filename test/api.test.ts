@@ -114,7 +114,7 @@ describe('REST API', () => {
     await fetch(`${stack.api.url}/api/v1/nope`);
     const text = await (await fetch(`${stack.api.url}/metrics`)).text();
     expect(text).toMatch(/qp_manager_http_requests_total\{route="unmatched",method="GET",status="404"\} [1-9]/);
-    expect(text).toMatch(/qp_manager_agents\{status="ACTIVE"\} \d+/);
+    expect(text).toMatch(/qp_manager_agents\{status="ACTIVE",swarm="_all"\} \d+/);
     expect(text).toContain('qp_manager_registrations_total');
   });
 });

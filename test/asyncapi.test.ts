@@ -353,6 +353,18 @@ describe('api/asyncapi.yaml describes every message on every topic', () => {
     });
     await agents[2].vote(decisionId, ['a'], { via: 'api' });
     await stack.client.workflow.getHandle(decisionWorkflowId(decisionId)).result();
+    // A delegated task: placed on one of the agents, which reports progress and its signed result.
+    for (const agent of agents) {
+      await agent.onTask(async (task, context) => {
+        await context.progress(0.5);
+        return { echoed: task.input };
+      });
+    }
+    const { taskId } = await post<{ taskId: string }>('/api/v1/tasks', { swarmId, kind: 'echo', input: { n: 1 }, estimatedWork: 1, deadline: 60_000 }, 202);
+    await waitFor(`task ${taskId} to succeed`, async () => {
+      const res = await fetch(`${stack.api.url}/api/v1/tasks/${taskId}`, { headers: admin });
+      return ((await res.json()) as { status: string }).status === 'SUCCEEDED' ? true : undefined;
+    });
     for (const agent of agents) agent.stopHeartbeats();
   }, 120_000);
 

@@ -13,6 +13,7 @@ import { loadNativeTransport } from '../adapters/pulsar/native';
 import { startApiServer } from '../api/server';
 import { closePorts, createPorts } from '../workers/ports';
 import { qpWorkerOptions, startQpWorker } from '../workers/worker';
+import { localDevServer, temporalWebUiUrl } from '../workers/local-temporal';
 
 const NATIVE = {
   QP_MESSAGING: 'pulsar',
@@ -142,5 +143,24 @@ describe('API readiness', () => {
       await api.close();
       await connection.close();
     }
+  });
+});
+
+describe("the demo's own Temporal dev server", () => {
+  it('listens on the port of TEMPORAL_ADDRESS and on TEMPORAL_UI_PORT, and the Web UI link follows both', () => {
+    const config = parseConfig({ TEMPORAL_ADDRESS: '127.0.0.1:17233', TEMPORAL_UI_PORT: '18233' });
+    expect(localDevServer(config).stackEnv).toEqual({ TEMPORAL_PORT: '17233', TEMPORAL_UI_PORT: '18233' });
+    expect(temporalWebUiUrl(config)).toBe('http://127.0.0.1:18233/namespaces/qp-manager/workflows');
+  });
+
+  it('is never started for a remote TEMPORAL_ADDRESS: start-up names the variable instead', () => {
+    const config = parseConfig({ TEMPORAL_ADDRESS: 'temporal.example.org:7233' });
+    expect(() => localDevServer(config)).toThrow(ConfigError);
+    expect(() => localDevServer(config)).toThrow(/TEMPORAL_ADDRESS/);
+  });
+
+  it('refuses a UI port equal to the frontend port, naming TEMPORAL_UI_PORT', () => {
+    const config = parseConfig({ TEMPORAL_ADDRESS: '127.0.0.1:7233', TEMPORAL_UI_PORT: '7233' });
+    expect(() => localDevServer(config)).toThrow(/TEMPORAL_UI_PORT/);
   });
 });

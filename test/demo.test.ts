@@ -1,5 +1,6 @@
 // The README's first command, `npm start`, end to end (short): registration,
 // crashes marked LOST, a federated job, the summary, a clean exit.
+import { Client, Connection } from '@temporalio/client';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { uniqueId } from './support/stack';
@@ -9,6 +10,7 @@ const ROOT = join(__dirname, '..');
 describe('the demo (npm start)', () => {
   it('takes a small swarm through registration, liveness and a tuning job, then exits cleanly with --once', async () => {
     const output: string[] = [];
+    const taskQueue = uniqueId('demo');
     const code = await new Promise<number | null>((resolve) => {
       const child = spawn(
         process.execPath,
@@ -19,8 +21,9 @@ describe('the demo (npm start)', () => {
             ...process.env,
             TEMPORAL_ADDRESS: process.env.QP_TEST_TEMPORAL_ADDRESS,
             TEMPORAL_NAMESPACE: process.env.QP_TEST_NAMESPACE,
-            QP_TASK_QUEUE: uniqueId('demo'),
+            QP_TASK_QUEUE: taskQueue,
             QP_API_PORT: '0',
+            QP_METRICS_PORT: '0',
           },
           stdio: ['ignore', 'pipe', 'pipe'],
         },
@@ -36,5 +39,17 @@ describe('the demo (npm start)', () => {
     expect(text).toMatch(/failed\s+0/);
     expect(text).toMatch(/COMPLETED, final test accuracy \d+\.\d%/);
     expect(text).toMatch(/decision \S+: SUCCEEDED, adopted (forage-near-base|explore-frontier|cluster-and-share|conserve-energy) \(closed early/);
+    expect(text).toMatch(/Status page http:\/\/\S+:\d+\//);
+    // No phantom agents: every session of the stopped demo, crashed agents' included, was ended.
+    const connection = await Connection.connect({ address: process.env.QP_TEST_TEMPORAL_ADDRESS });
+    try {
+      const client = new Client({ connection, namespace: process.env.QP_TEST_NAMESPACE });
+      const { count } = await client.workflow.count(
+        `WorkflowType = 'registerAgent' AND TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'`,
+      );
+      expect(count).toBe(0);
+    } finally {
+      await connection.close();
+    }
   }, 120_000);
 });

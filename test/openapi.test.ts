@@ -30,7 +30,7 @@ type Json = any;
 
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
 /** Mount points of routers, used only if the router library keeps no raw path on its layers. */
-const KNOWN_MOUNTS = ['/api/v1/swarm', '/api/v1/tuning', '/api/v1/behaviors', '/api/v1/skills'];
+const KNOWN_MOUNTS = ['/api/v1/swarm', '/api/v1/tuning', '/api/v1/behaviors', '/api/v1/skills', '/api/v1/analytics', '/api/v1/tasks'];
 
 const doc: Json = parse(readFileSync(OPENAPI_PATH, 'utf8'));
 
@@ -39,7 +39,10 @@ function buildApp() {
     swarm: {} as never, // no request reaches the services here
     tuning: {} as never,
     behaviors: {} as never,
+    status: {} as never,
     decisions: {} as never,
+    analytics: {} as never,
+    tasks: {} as never,
     metrics: createApiMetrics(async () => 0),
     adminToken: 'a'.repeat(32),
     bodyLimit: '16kb',
@@ -71,7 +74,8 @@ function servedRoutes(stack: Json[], prefix = ''): string[] {
         if (typeof path !== 'string') throw new Error(`route path ${String(path)} is not a string`);
         for (const method of Object.keys(layer.route.methods)) {
           if (method === '_all') throw new Error(`router.all() on ${path} cannot be documented per method`);
-          out.push(`${method.toUpperCase()} ${toOpenApiPath(prefix + path)}`);
+          // A router's own root ('/') is its mount path: POST /api/v1/tasks, not /api/v1/tasks/.
+          out.push(`${method.toUpperCase()} ${toOpenApiPath(path === '/' && prefix ? prefix : prefix + path)}`);
         }
       }
     } else if (Array.isArray(layer.handle?.stack)) {
@@ -212,6 +216,7 @@ const agentRecordKeys: Keys<AgentRecord> = {
   all: {
     agentId: true, swarmId: true, capabilities: true, resources: true, region: true, publicKey: true, status: true,
     registeredAt: true, statusChangedAt: true, credentialExpiresAt: true, failureReason: true, credentialGeneration: true,
+    credentialRevocation: true,
   },
   required: {
     agentId: true, swarmId: true, capabilities: true, resources: true, publicKey: true, status: true,
@@ -229,7 +234,10 @@ const responseTypes: Array<[string, { all: string[]; required: string[] }]> = [
   ],
   [
     'EnergyProfile',
-    keysOf<EnergyProfile>({ all: { source: true, budgetWh: true, carbonGPerKWh: true }, required: { source: true } }),
+    keysOf<EnergyProfile>({
+      all: { source: true, budgetWh: true, carbonGPerKWh: true, idleWatts: true, busyWatts: true, speed: true, forecast: true },
+      required: { source: true },
+    }),
   ],
   [
     'RegistrationAccepted',

@@ -68,7 +68,7 @@ describe('agent registration and heartbeats over a real Pulsar broker', () => {
     expect(agent.token).toMatch(/^qpc1\./);
     agent.startHeartbeats();
     await waitFor('heartbeats to be consumed from Pulsar', async () => {
-      const text = await stack.workerRegistry.getSingleMetricAsString('qp_manager_worker_heartbeats_consumed_total');
+      const text = await stack.workerRegistry.getSingleMetricAsString('qp_manager_heartbeats_consumed_total');
       return /heartbeats_consumed_total [1-9]/.test(text) ? true : undefined;
     });
     expect((await getAgent(stack, agent.agentId)).status).toBe('ACTIVE');

@@ -177,7 +177,7 @@ describe('agent registration on a real Temporal server', () => {
     await agent.register();
     agent.startHeartbeats();
     await waitFor('heartbeats to be consumed', async () => {
-      const text = await stack.workerRegistry.getSingleMetricAsString('qp_manager_worker_heartbeats_consumed_total');
+      const text = await stack.workerRegistry.getSingleMetricAsString('qp_manager_heartbeats_consumed_total');
       return /heartbeats_consumed_total [1-9]/.test(text) ? true : undefined;
     });
     expect((await getAgent(stack, agent.agentId)).status).toBe('ACTIVE');
@@ -223,7 +223,7 @@ describe('agent registration on a real Temporal server', () => {
     );
     const stranger = generateKeyPairSync('ed25519').privateKey;
     const refused = async (reason: string): Promise<number> => {
-      const text = await stack.workerRegistry.getSingleMetricAsString('qp_manager_worker_heartbeats_rejected_total');
+      const text = await stack.workerRegistry.getSingleMetricAsString('qp_manager_heartbeats_rejected_total');
       const line = text.split('\n').find((l) => l.includes(`reason="${reason}"`));
       return line ? Number(line.trim().split(' ').pop()) : 0;
     };
@@ -286,7 +286,92 @@ describe('agent registration on a real Temporal server', () => {
       method: 'DELETE',
       headers: { authorization: `Bearer ${token}` },
     });
-    expect(again.status).toBe(404);
+    expect(again.status).toBe(401);
+    expect(((await again.json()) as { error: { message: string } }).error.message).toMatch(/no longer registered/);
+  });
+
+  it('a newer credential retires the older one, and a revocation or deregistration stops the current one, each at once', async () => {
+    const agent = newAgent(stack, swarmId);
+    await agent.register();
+    const heartbeat = (token: string) =>
+      fetch(`${stack.api.url}/api/v1/swarm/agents/${agent.agentId}/heartbeat`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: '{}',
+      });
+    const first = agent.token!;
+    expect((await heartbeat(first)).status).toBe(202);
+
+    // Rotation: a fresh handshake issues a new credential; the old one is refused on the very next call.
+    await agent.register();
+    const second = agent.token!;
+    expect(second).not.toBe(first);
+    const retired = await heartbeat(first);
+    expect(retired.status).toBe(401);
+    expect(((await retired.json()) as { error: { message: string } }).error.message).toMatch(/newer credential/);
+    expect((await heartbeat(second)).status).toBe(202);
+
+    // Revocation by the admin: the current credential stops at once; the session stays.
+    const revoked = await fetch(`${stack.api.url}/api/v1/swarm/agents/${agent.agentId}/credentials/revoke`, {
+      method: 'POST',
+      headers: { ...admin, 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: 'key holder left' }),
+    });
+    expect(revoked.status).toBe(200);
+    expect(await revoked.json()).toEqual({ agentId: agent.agentId, revokedThrough: 2 });
+    const refused = await heartbeat(second);
+    expect(refused.status).toBe(401);
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/revoked/);
+    const record = await getAgent(stack, agent.agentId);
+    expect(record.status).toBe('ACTIVE');
+    expect(record.credentialRevocation).toMatchObject({ through: 2, reason: 'key holder left' });
+
+    // The same key earns a new credential; deregistration then stops it at once too.
+    await agent.register();
+    const third = agent.token!;
+    expect((await heartbeat(third)).status).toBe(202);
+    const gone = await fetch(`${stack.api.url}/api/v1/swarm/agents/${agent.agentId}`, { method: 'DELETE', headers: admin });
+    expect(gone.status).toBe(200);
+    expect((await heartbeat(third)).status).toBe(401);
+    await agent.close();
+  });
+
+  it('an agent may revoke its own credentials but not another agent\'s', async () => {
+    const [a, b] = [newAgent(stack, swarmId), newAgent(stack, swarmId)];
+    await a.register();
+    await b.register();
+    const revoke = (target: string, token: string) =>
+      fetch(`${stack.api.url}/api/v1/swarm/agents/${target}/credentials/revoke`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}` },
+      });
+    expect((await revoke(b.agentId, a.token!)).status).toBe(403);
+    const own = await revoke(a.agentId, a.token!);
+    expect(own.status).toBe(200);
+    expect((await revoke(a.agentId, a.token!)).status).toBe(401);
+    await a.close();
+    await b.close();
+  });
+
+  it('ending a swarm ends every live session in it, crashed agents included, and no other swarm\'s', async () => {
+    const ending = uniqueId('swarm-ending');
+    const staying = uniqueId('swarm-staying');
+    const agents = [0, 1, 2].map((i) => newAgent(stack, ending, `${ending}-a${i}`, 60_000));
+    const neighbour = newAgent(stack, staying, undefined, 60_000);
+    for (const agent of [...agents, neighbour]) await agent.register();
+    await agents[0].close(); // crashed: it will never deregister itself
+    await waitFor('visibility to list the three sessions', async () =>
+      (await stack.client.workflow.count(`SwarmId = '${ending}' AND ExecutionStatus = 'Running'`)).count === 3 ? true : undefined,
+    );
+    const ended = await stack.api.swarm.deregisterSwarm(ending, 'swarm stopped', { timeoutMs: 30_000 });
+    expect(ended).toEqual({ asked: 3, stillRunning: 0 });
+    for (const agent of agents) {
+      const described = await stack.client.workflow.getHandle(`register-${agent.agentId}`).describe();
+      expect(described.status.name).toBe('COMPLETED');
+      expect(described.searchAttributes.AgentStatus).toEqual(['DEREGISTERED']);
+    }
+    expect((await getAgent(stack, neighbour.agentId)).status).toBe('ACTIVE');
+    await Promise.all([...agents.slice(1), neighbour].map((agent) => agent.close()));
   });
 
   it('lists agents by swarm and status, page by page', async () => {

@@ -14,26 +14,32 @@ import { decisionStatusQuery, decisionWorkflowId, tuningProgressQuery, tuningWor
 import type { QpAgent } from '../agents/sdk';
 import type { DecisionStatus } from '../core/decisions/status';
 import { startEmbedded, type Embedded } from './embedded';
+import { localDevServer, temporalWebUiUrl } from './local-temporal';
 
 const STACK = join(__dirname, '..', 'infra', 'local', 'stack.sh');
+/** What the printed Prometheus link shows: agents by status. */
+const PROMETHEUS_QUERY = 'sum by (status) (qp_manager_agents{swarm="_all"})';
 
 interface DemoOptions {
   agents: number;
   crashes: number;
   rounds: number;
   once: boolean;
+  /** Start Prometheus (`stack.sh up prometheus`) scraping this run's API and worker. */
+  prometheus: boolean;
 }
 
 function parseArgs(argv: string[]): DemoOptions {
-  const options: DemoOptions = { agents: 50, crashes: -1, rounds: 20, once: false };
+  const options: DemoOptions = { agents: 50, crashes: -1, rounds: 20, once: false, prometheus: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--once') options.once = true;
+    else if (arg === '--prometheus') options.prometheus = true;
     else if (arg === '--agents') options.agents = Number(argv[++i]);
     else if (arg === '--crashes') options.crashes = Number(argv[++i]);
     else if (arg === '--rounds') options.rounds = Number(argv[++i]);
     else if (arg === '--help') {
-      console.log('usage: npm start -- [--agents N] [--crashes K] [--rounds R] [--once]');
+      console.log('usage: npm start -- [--agents N] [--crashes K] [--rounds R] [--once] [--prometheus]');
       process.exit(0);
     } else throw new Error(`unknown argument ${arg}`);
   }
@@ -76,26 +82,47 @@ async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   // The demo orders its own shutdown (agents, then worker, then server): the
   // SDK must not stop the worker on SIGINT before the agents are deregistered.
-  Runtime.install({ logger: new DefaultLogger('WARN'), shutdownSignals: [] });
   const config: Config = parseConfig({
     QP_HEARTBEAT_GRACE_MS: '5000',
     QP_LIVENESS_WINDOW_MS: '1000',
     QP_ADMIN_TOKEN: randomBytes(16).toString('hex'),
     ...process.env,
   });
+  // With --prometheus the SDK's own metrics are served too (QP_SDK_METRICS_PORT).
+  const sdkMetrics = `${config.QP_LISTEN_HOST}:${config.QP_SDK_METRICS_PORT}`;
+  Runtime.install({
+    logger: new DefaultLogger('WARN'),
+    shutdownSignals: [],
+    ...(options.prometheus ? { telemetryOptions: { metrics: { prometheus: { bindAddress: sdkMetrics } } } } : {}),
+  });
 
   let startedStack = false;
+  let startedPrometheus = false;
   if (!(await reachable(config.TEMPORAL_ADDRESS))) {
+    const devServer = localDevServer(config);
     console.log(`No Temporal at ${config.TEMPORAL_ADDRESS}: installing and starting the local dev server...`);
-    const up = spawnSync('bash', [STACK, 'up', 'temporal'], { stdio: 'inherit' });
+    const up = spawnSync('bash', [STACK, 'up', 'temporal'], {
+      stdio: 'inherit',
+      env: { ...process.env, ...devServer.stackEnv },
+    });
     if (up.status !== 0) throw new Error('infra/local/stack.sh up failed (see above)');
     startedStack = true;
+    if (!(await reachable(config.TEMPORAL_ADDRESS, 5000))) {
+      throw new ConfigError([
+        {
+          variable: 'TEMPORAL_ADDRESS',
+          message: `the stack's dev server is running but not on ${config.TEMPORAL_ADDRESS} (started earlier on another port?); \`bash infra/local/stack.sh down temporal\` first, or point TEMPORAL_ADDRESS at it`,
+        },
+      ]);
+    }
   }
 
   console.log('Starting worker and API (embedded default: in-process messaging, vectors, cluster, blobs)...');
   let embedded: Embedded | undefined;
   let simulation: Awaited<ReturnType<typeof simulateSwarm>> | undefined;
   let stopping = false;
+  // A swarm per run: a persistent dev server keeps earlier runs' sessions.
+  const swarmId = `demo-${randomBytes(3).toString('hex')}`;
   const stopAll = async (code: number): Promise<never> => {
     // npm and tsx forward the terminal's Ctrl-C too: repeats while stopping are ignored.
     if (stopping) return new Promise<never>(() => undefined);
@@ -105,26 +132,54 @@ async function main(): Promise<void> {
       console.error('could not stop cleanly within 60 s; exiting');
       process.exit(1);
     }, 60_000).unref();
-    // Crashed agents cannot deregister themselves; the admin removes them (bounded: never hang on exit).
-    const deregistered = Promise.all(
-      (simulation?.agents ?? []).map((agent) =>
-        embedded?.api.swarm.deregister(agent.agentId, 'demo finished').catch(() => undefined),
-      ),
-    );
-    await Promise.race([deregistered, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+    // The simulated agents stop first (a running agent whose session ends registers again), then
+    // every session of the swarm, crashed agents' included, is ended while the worker still runs
+    // them, so a stopped demo leaves no live sessions behind (bounded).
     await simulation?.stop().catch(() => undefined);
+    if (embedded) {
+      const ended = await embedded.api.swarm
+        .deregisterSwarm(swarmId, 'demo finished', {
+          timeoutMs: 45_000,
+          onProgress: (running, asked) => process.stdout.write(`\r  deregistering: ${asked - running}/${asked} sessions ended`),
+        })
+        .catch((error: unknown) => {
+          console.error('\nending the swarm\'s sessions:', error);
+          return undefined;
+        });
+      if (ended) {
+        console.log(ended.stillRunning === 0 ? '' : `\n  ! ${ended.stillRunning} sessions still running after 45 s`);
+      }
+    }
     await embedded?.stop().catch((error) => console.error('stopping the worker:', error));
+    if (startedPrometheus) spawnSync('bash', [STACK, 'down', 'prometheus'], { stdio: 'inherit' });
     if (startedStack) spawnSync('bash', [STACK, 'down', 'temporal'], { stdio: 'inherit' });
     process.exit(code);
   };
   process.on('SIGINT', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));
 
-  embedded = await startEmbedded({ config });
-  // A swarm per run: a persistent dev server keeps earlier runs' sessions.
-  const swarmId = `demo-${randomBytes(3).toString('hex')}`;
-  const uiHost = config.TEMPORAL_ADDRESS.split(':')[0];
+  embedded = await startEmbedded({ config, workerMetricsPort: config.QP_METRICS_PORT });
   console.log(`API on ${embedded.api.url}; worker on task queue ${config.QP_TASK_QUEUE}`);
+  const workerMetrics = `${config.QP_LISTEN_HOST}:${embedded.workerHttp!.port}`;
+  console.log(`Status page ${embedded.api.url}/  (live: swarms, agents, jobs with accuracy per round)`);
+  console.log(`Metrics     ${embedded.api.url}/metrics (API), http://${workerMetrics}/metrics (worker)`);
+  if (options.prometheus) {
+    const up = spawnSync('bash', [STACK, 'up', 'prometheus'], {
+      stdio: 'inherit',
+      env: {
+        ...process.env,
+        PROMETHEUS_TARGETS_API: `${config.QP_LISTEN_HOST}:${embedded.api.port}`,
+        PROMETHEUS_TARGETS_WORKER: workerMetrics,
+        PROMETHEUS_TARGETS_SDK: sdkMetrics,
+      },
+    });
+    startedPrometheus = up.status === 0;
+    if (!startedPrometheus) console.log('  ! infra/local/stack.sh up prometheus failed (see above)');
+  }
+  const prometheusUrl = process.env.PROMETHEUS_URL ?? `http://127.0.0.1:${process.env.PROMETHEUS_PORT ?? '9090'}`;
+  if (await fetch(`${prometheusUrl}/-/ready`, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false)) {
+    console.log(`Prometheus  ${prometheusUrl}/graph?g0.expr=${encodeURIComponent(PROMETHEUS_QUERY)}&g0.tab=0&g0.range_input=15m`);
+  }
 
   console.log(`\nRegistering ${options.agents} simulated agents in swarm "${swarmId}"...`);
   const started = Date.now();
@@ -162,7 +217,7 @@ async function main(): Promise<void> {
   console.log(`  active      ${active}`);
   console.log(`  lost        ${lost}`);
   console.log(`  failed      ${simulation.failed.length}`);
-  console.log(`  Web UI      http://${uiHost}:8233/namespaces/${config.TEMPORAL_NAMESPACE}/workflows`);
+  console.log(`  Web UI      ${temporalWebUiUrl(config)}`);
   console.log(`  API         ${embedded.api.url}  (admin token: ${config.QP_ADMIN_TOKEN})`);
   console.log(`  try         curl -H "Authorization: Bearer ${config.QP_ADMIN_TOKEN}" "${embedded.api.url}/api/v1/swarm/agents?swarmId=${swarmId}&status=LOST"`);
 

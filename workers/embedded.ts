@@ -3,11 +3,13 @@
 import { Client, Connection } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import { randomBytes } from 'node:crypto';
-import { Registry } from 'prom-client';
+import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { Config } from '../core/config';
 import { startApiServer, type ApiServer } from '../api/server';
+import { checkReadiness } from '../api/health';
 import { temporalConnectionOptions } from '../api/temporal-connection';
-import { closePorts, createPorts, type Ports } from './ports';
+import { closePorts, createPorts, instrumentPorts, type Ports } from './ports';
+import { startWorkerHttp, type WorkerHttp } from './http';
 import { startQpWorker } from './worker';
 
 export interface Embedded {
@@ -16,6 +18,8 @@ export interface Embedded {
   ports: Ports;
   worker: Worker;
   workerRegistry: Registry;
+  /** The worker's /metrics (and probes) when workerMetricsPort was given. */
+  workerHttp?: WorkerHttp;
   stop(): Promise<void>;
 }
 
@@ -25,6 +29,8 @@ export async function startEmbedded(options: {
   apiPort?: number;
   /** Ports built by the caller (tests); default: createPorts(config). They are closed by stop(). */
   ports?: Ports;
+  /** Serves the worker's /metrics, /healthz and /readyz on this port (0: a free one); default: not served. */
+  workerMetricsPort?: number;
 }): Promise<Embedded> {
   const { config } = options;
   const credentialSecret = config.QP_CREDENTIAL_SECRET ?? randomBytes(32).toString('hex');
@@ -32,13 +38,27 @@ export async function startEmbedded(options: {
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const ports = options.ports ?? (await createPorts(config));
   const workerRegistry = new Registry();
-  const worker = await startQpWorker(config, { client, ports, credentialSecret, registry: workerRegistry });
+  if (options.workerMetricsPort !== undefined) collectDefaultMetrics({ register: workerRegistry, prefix: 'qp_manager_worker_' });
+  // What the manager sends and stores is measured; `ports` stays the raw adapters for callers.
+  const measured = instrumentPorts(ports, workerRegistry);
+  const worker = await startQpWorker(config, { client, ports: measured, credentialSecret, registry: workerRegistry });
+  const workerHttp =
+    options.workerMetricsPort === undefined
+      ? undefined
+      : await startWorkerHttp({
+          host: config.QP_LISTEN_HOST,
+          port: options.workerMetricsPort,
+          variable: 'QP_METRICS_PORT',
+          registry: workerRegistry,
+          readiness: () => checkReadiness(worker.checks),
+        });
   const api = await startApiServer({
     config,
     client,
-    messaging: ports.messaging,
+    messaging: measured.messaging,
     blobs: ports.blobs,
-    vectors: ports.vectors,
+    vectors: measured.vectors,
+    analytics: ports.analytics,
     credentialSecret,
     port: options.apiPort,
   });
@@ -48,7 +68,9 @@ export async function startEmbedded(options: {
     ports,
     worker: worker.worker,
     workerRegistry,
+    workerHttp,
     async stop() {
+      await workerHttp?.close();
       await api.close();
       await worker.stop();
       await closePorts(ports);

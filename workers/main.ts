@@ -8,7 +8,7 @@ import { ConfigError, parseConfig } from '../core/config';
 import { checkReadiness, type ReadinessCheck } from '../api/health';
 import { startWorkerHttp } from './http';
 import { runMain, stopOnSignals } from './lifecycle';
-import { closePorts, createPorts } from './ports';
+import { closePorts, createPorts, instrumentPorts } from './ports';
 import { startQpWorker } from './worker';
 
 runMain(async (shutdown) => {
@@ -44,7 +44,7 @@ runMain(async (shutdown) => {
   shutdown.add('the ports', () => closePorts(ports));
   const worker = await startQpWorker(config, {
     client: new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }),
-    ports,
+    ports: instrumentPorts(ports, registry),
     credentialSecret: config.QP_CREDENTIAL_SECRET,
     registry,
   });

@@ -2,7 +2,7 @@
 // builds its messaging client, its Milvus client and its blob store. The worker
 // and the API roots both call createPorts, once per process.
 import { ConfigError, type Config } from '../core/config';
-import type { BlobStore, ClusterPort, MessagingPort, VectorPort } from '../adapters/ports';
+import type { AnalyticsRuntime, BlobStore, ClusterPort, MessagingPort, VectorPort } from '../adapters/ports';
 import { MemoryMessaging } from '../adapters/memory/messaging';
 import { MemoryVectors } from '../adapters/memory/vectors';
 import { MilvusVectors } from '../adapters/milvus/vectors';
@@ -12,12 +12,21 @@ import { FilesystemBlobStore } from '../adapters/blobs/filesystem';
 import { PulsarMessaging } from '../adapters/pulsar/messaging';
 import { loadNativeTransport } from '../adapters/pulsar/native';
 import { pulsarOptions } from '../adapters/pulsar/options';
+import type { Registry } from 'prom-client';
+import { instrumentMessaging } from '../adapters/prometheus/messaging';
+import { instrumentVectors } from '../adapters/prometheus/vectors';
+import { EmbeddedAnalyticsRuntime } from '../adapters/memory/analytics-runtime';
+import { FlinkAnalyticsRuntime } from '../adapters/flink/analytics-runtime';
+import { FlinkRest } from '../adapters/flink/rest';
+import { resolve } from 'node:path';
 
 export interface Ports {
   messaging: MessagingPort;
   vectors: VectorPort;
   cluster: ClusterPort;
   blobs: BlobStore;
+  /** Where the swarms' analytics run: a Flink cluster (FLINK_JOB_MANAGER_URL) or this process. */
+  analytics?: AnalyticsRuntime;
 }
 
 export async function createPorts(config: Config): Promise<Ports> {
@@ -32,12 +41,34 @@ export async function createPorts(config: Config): Promise<Ports> {
     vectors: createVectors(config),
     cluster: new MemoryCluster(),
     blobs: config.QP_BLOB_DIR ? new FilesystemBlobStore(config.QP_BLOB_DIR) : new MemoryBlobStore(),
+    analytics: createAnalytics(config, messaging),
   };
+}
+
+/** The analytics job on Flink when FLINK_JOB_MANAGER_URL is set, else the embedded engine. */
+export function createAnalytics(config: Config, messaging: MessagingPort): AnalyticsRuntime {
+  const options = {
+    windowMs: config.QP_ANALYTICS_WINDOW_MS,
+    latenessMs: config.QP_ANALYTICS_LATENESS_MS,
+    graceMs: config.QP_HEARTBEAT_GRACE_MS,
+    flapThreshold: config.QP_ANALYTICS_FLAP_THRESHOLD,
+    burstThreshold: config.QP_ANALYTICS_BURST_THRESHOLD,
+  };
+  if (!config.FLINK_JOB_MANAGER_URL) return new EmbeddedAnalyticsRuntime(messaging, options);
+  const pulsar = pulsarOptions({ serviceUrl: config.PULSAR_SERVICE_URL as string, adminUrl: config.PULSAR_ADMIN_URL, tenant: config.PULSAR_TENANT });
+  return new FlinkAnalyticsRuntime(new FlinkRest({ url: config.FLINK_JOB_MANAGER_URL }), {
+    url: config.FLINK_JOB_MANAGER_URL,
+    jarPath: resolve(__dirname, '..', config.QP_ANALYTICS_JAR),
+    pulsarServiceUrl: config.QP_ANALYTICS_PULSAR_URL ?? (config.PULSAR_SERVICE_URL as string),
+    pulsarAdminUrl: pulsar.adminUrl,
+    tenant: config.PULSAR_TENANT,
+    options,
+  });
 }
 
 /** Closes the ports that hold connections (messaging, vectors); errors of one do not skip the other. */
 export async function closePorts(ports: Ports): Promise<void> {
-  const results = await Promise.allSettled([ports.messaging.close(), ports.vectors.close()]);
+  const results = await Promise.allSettled([ports.analytics?.close(), ports.messaging.close(), ports.vectors.close()]);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
 }
@@ -81,4 +112,13 @@ async function createMessaging(config: Config): Promise<MessagingPort> {
     tenant: endpoints.tenant,
     policies: endpoints.replicationClusters ? { replicationClusters: endpoints.replicationClusters } : undefined,
   });
+}
+
+/** The same ports with messaging and vector store metrics recorded in registry. */
+export function instrumentPorts(ports: Ports, registry: Registry): Ports {
+  return {
+    ...ports,
+    messaging: instrumentMessaging(ports.messaging, registry),
+    vectors: instrumentVectors(ports.vectors, registry),
+  };
 }

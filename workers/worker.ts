@@ -6,7 +6,7 @@ import { Registry } from 'prom-client';
 import { ConfigError, type Config } from '../core/config';
 import { HeartbeatLedger } from '../core/liveness';
 import { createLivenessActivities } from '../activities/liveness';
-import { createWorkerMetrics } from '../activities/metrics';
+import { createWorkerMetrics, metricsSinks } from '../activities/metrics';
 import { createRegistrationActivities } from '../activities/registration';
 import { createTuningActivities } from '../activities/tuning';
 import { DigitsEvaluator } from '../adapters/datasets/digits-evaluator';
@@ -20,6 +20,10 @@ import { TemporalBehaviorRegistry } from '../adapters/temporal/behavior-registry
 import { behaviorOptions, ensureBehaviorSweepSchedule, type BehaviorWorkerOptions } from './behaviors';
 import { createKeptAliveDecisionActivities } from '../activities/decisions';
 import { TemporalElectorate } from '../adapters/temporal/electorate';
+import { createTaskActivities } from '../activities/tasks';
+import { HighsLpSolver } from '../adapters/highs/lp-solver';
+import { DirectoryTaskAgents } from '../adapters/temporal/task-agents';
+import { TemporalTaskOutcomes } from '../adapters/temporal/task-outcomes';
 
 export interface QpWorkerOptions {
   connection: NativeConnection;
@@ -133,7 +137,16 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
         electorate: new TemporalElectorate(options.client, options.namespace),
         agentKeys,
       }),
+      ...createTaskActivities({
+        messaging: options.ports.messaging,
+        agents: new DirectoryTaskAgents(directory),
+        outcomes: new TemporalTaskOutcomes(options.client),
+        agentKeys,
+        credentialSecret: options.credentialSecret,
+        solver: new HighsLpSolver(),
+      }),
     },
+    sinks: metricsSinks(metrics),
     shutdownGraceTime: options.shutdownGraceTime ?? '10 seconds',
   });
 }

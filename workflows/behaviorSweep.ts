@@ -10,11 +10,13 @@ import {
   ChildWorkflowHandle,
   ParentClosePolicy,
   proxyActivities,
+  proxySinks,
   startChild,
   upsertMemo,
   upsertSearchAttributes,
   uuid4,
 } from '@temporalio/workflow';
+import type { QpSinks } from '../core/observations';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { BehaviorActivities } from '../activities/behaviors';
 import { SwarmIdKey, SweepIdKey } from '../core/search-attributes';
@@ -131,6 +133,11 @@ export async function behaviorSweep(input: BehaviorSweepInput): Promise<Behavior
     })),
   };
   upsertMemo({ summary });
+  proxySinks<QpSinks>().qpMetrics.sweepObserved({
+    swarmId: input.swarmId,
+    durationSeconds: (Date.parse(report.finishedAt) - Date.parse(startedAt)) / 1000,
+    strategies: report.strategies.length,
+  });
   return { report };
 }
 

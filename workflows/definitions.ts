@@ -28,6 +28,26 @@ export const respondToChallengeUpdate = defineUpdate<IssuedCredential, [Challeng
 /** Re-registration of a running session: same key required; a fresh challenge is sent. */
 export const reRegisterUpdate = defineUpdate<AgentRecord, [AgentProfile]>('reRegister');
 export const deregisterUpdate = defineUpdate<AgentRecord, [{ reason: string }]>('deregister');
+/** Every credential issued so far stops working; the agent answers a fresh challenge (re-registers) for a new one. */
+export const revokeCredentialsUpdate = defineUpdate<CredentialsRevoked, [{ reason: string }]>('revokeCredentials');
+
+export interface CredentialsRevoked {
+  agentId: string;
+  /** Credentials of this generation and older no longer work. */
+  revokedThrough: number;
+}
+
+/**
+ * Memo key of a session: the digest (credentialDigest) of the one credential the
+ * API accepts, the newest this run issued, or REVOKED_CREDENTIAL. Bound to the
+ * run, so a credential of an earlier registration of the same agent id never
+ * matches. A running session without it predates the check; its credentials are
+ * judged by their MAC and expiry alone.
+ */
+export const ACCEPTED_CREDENTIAL_MEMO = 'acceptedCredential';
+export const REVOKED_CREDENTIAL = 'revoked';
+/** Deregistration without waiting for the answer: what ending a whole swarm sends to each session. */
+export const deregisterRequestedSignal = defineSignal<[{ reason: string }]>('deregisterRequested');
 export const livenessChangedSignal = defineSignal<[LivenessTransition]>('livenessChanged');
 
 export interface LivenessMonitorInput {

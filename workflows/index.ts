@@ -4,3 +4,4 @@ export { livenessMonitor } from './liveness';
 export { federatedTuning } from './tuning';
 export { behaviorSweep, scheduledBehaviorSweeps } from './behaviorSweep';
 export { collaborativeDecision } from './decision';
+export { taskDelegation, taskResultsCollector } from './tasks';

@@ -7,21 +7,29 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  patched,
   proxyLocalActivities,
+  proxySinks,
   setHandler,
   upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { QpSinks } from '../core/observations';
 import type { AgentProfile, AgentRecord, AgentStatus } from '../core/agents';
 import { AgentStatusKey } from '../core/search-attributes';
 import type { RegistrationActivities } from '../activities/registration';
 import {
+  ACCEPTED_CREDENTIAL_MEMO,
+  REVOKED_CREDENTIAL,
+  deregisterRequestedSignal,
   deregisterUpdate,
   getAgentQuery,
   livenessChangedSignal,
   reRegisterUpdate,
   respondToChallengeUpdate,
+  revokeCredentialsUpdate,
+  type CredentialsRevoked,
   type IssuedCredential,
 } from './definitions';
 
@@ -39,6 +47,8 @@ export interface RegisterAgentResult {
 
 // Every step of the handshake is short (a publish, a signature check, an
 // HMAC, a signal): local activities skip the task-queue round trip of each.
+const { qpMetrics } = proxySinks<QpSinks>();
+
 const activities = proxyLocalActivities<RegistrationActivities>({
   startToCloseTimeout: '10 seconds',
   localRetryThreshold: '10 seconds',
@@ -56,6 +66,7 @@ export async function registerAgent(input: RegisterAgentInput): Promise<Register
   };
   let pendingChallenge: string | undefined = input.pendingChallenge;
   let challengesSent = 0;
+  let challengeSentAt = 0;
   let handshakeVerdict: 'accepted' | 'bad-signature' | undefined;
   let deregisterReason: string | undefined;
 
@@ -69,6 +80,7 @@ export async function registerAgent(input: RegisterAgentInput): Promise<Register
   const sendChallenge = async (): Promise<void> => {
     const { challenge } = await activities.sendChallenge({ swarmId: agent.swarmId, agentId: agent.agentId });
     pendingChallenge = challenge;
+    challengeSentAt = Date.now();
     challengesSent++;
   };
 
@@ -102,9 +114,12 @@ export async function registerAgent(input: RegisterAgentInput): Promise<Register
       });
       agent.credentialGeneration = generation;
       agent.credentialExpiresAt = issued.expiresAt;
+      // The newest credential retires the older ones at once: the API checks this memo on every agent call.
+      if (patched('accepted-credential-memo')) upsertMemo({ [ACCEPTED_CREDENTIAL_MEMO]: issued.digest });
       if (agent.status === 'PENDING') {
         handshakeVerdict = 'accepted';
         setStatus('ACTIVE');
+        if (challengeSentAt > 0) qpMetrics.handshakeCompleted((Date.now() - challengeSentAt) / 1000);
       }
       return { credential: issued.credential, agent: { ...agent } };
     },
@@ -144,9 +159,28 @@ export async function registerAgent(input: RegisterAgentInput): Promise<Register
     },
   );
 
+  setHandler(
+    revokeCredentialsUpdate,
+    ({ reason }): CredentialsRevoked => {
+      upsertMemo({ [ACCEPTED_CREDENTIAL_MEMO]: REVOKED_CREDENTIAL });
+      agent.credentialRevocation = { through: agent.credentialGeneration, reason, at: now() };
+      return { agentId: agent.agentId, revokedThrough: agent.credentialGeneration };
+    },
+    {
+      validator: ({ reason }) => {
+        if (typeof reason !== 'string' || reason.length === 0) throw new Error('reason is required');
+        if (agent.status === 'FAILED' || agent.status === 'DEREGISTERED') throw new Error(`registration is ${agent.status}`);
+      },
+    },
+  );
+
   setHandler(deregisterUpdate, ({ reason }): AgentRecord => {
     deregisterReason = reason;
     return { ...agent };
+  });
+
+  setHandler(deregisterRequestedSignal, ({ reason }) => {
+    deregisterReason ??= reason;
   });
 
   setHandler(livenessChangedSignal, (transition) => {

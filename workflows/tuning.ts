@@ -10,10 +10,12 @@ import {
   continueAsNew,
   isCancellation,
   proxyActivities,
+  proxySinks,
   setHandler,
   sleep,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { QpSinks, RoundOutcome } from '../core/observations';
 import type { TuningActivities } from '../activities/tuning';
 import { PrivacyAccountant, RDP_ORDERS } from '../core/privacy/accountant';
 import type { RoundInput, RoundMetrics, TuningJobSpec, TuningProgress, TuningStatus } from '../core/tuning';
@@ -37,6 +39,8 @@ export interface FederatedTuningInput {
   spec: TuningJobSpec;
   carry?: TuningCarry;
 }
+
+const { qpMetrics } = proxySinks<QpSinks>();
 
 /** Rounds per run before continue-as-new. */
 const ROUNDS_PER_RUN = 25;
@@ -134,6 +138,16 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
 
   async function runRound(round: number): Promise<void> {
     const started = Date.now();
+    const observeRound = (outcome: RoundOutcome, participants: number, metrics?: RoundMetrics) =>
+      qpMetrics.roundObserved({
+        swarmId: spec.swarmId,
+        strategy: spec.strategy,
+        outcome,
+        durationSeconds: (Date.now() - started) / 1000,
+        participants,
+        accuracy: metrics?.accuracy,
+        epsilon: metrics?.epsilon,
+      });
     const tried: string[] = [];
     for (let attempt = 1; attempt <= spec.maxRoundAttempts; attempt++) {
       const { participants, eligible } = await quick.selectParticipants({
@@ -150,6 +164,7 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
         attempt,
       });
       if (participants.length < spec.minParticipants) {
+        observeRound('too_few_agents', participants.length);
         if (attempt === spec.maxRoundAttempts) break;
         await sleep(Math.min(spec.roundTimeoutMs, 5_000));
         tried.length = 0;
@@ -187,6 +202,7 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
       });
       for (const agentId of participants) carry.lastParticipation[agentId] = round;
       if (outcome.status === 'quorum-not-met') {
+        observeRound('quorum_not_met', participants.length);
         const silent = participants.filter((id) => !outcome.reported.includes(id));
         tried.push(...silent);
         if (eligible - tried.length < spec.minParticipants) tried.length = 0;
@@ -225,6 +241,7 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
         globalDigest: carry.globalDigest,
         durationMs: Date.now() - started,
       };
+      observeRound('completed', participants.length, metrics);
       carry.recentRounds = [...carry.recentRounds, metrics].slice(-RECENT_ROUNDS_KEPT);
       carry.round = round;
       return;

@@ -11,3 +11,8 @@ export * from './liveness-directory';
 export * from './behavior-registry';
 export * from './agent-keys';
 export * from './electorate';
+export * from './stream-jobs';
+export * from './analytics-runtime';
+export * from './lp-solver';
+export * from './task-agents';
+export * from './task-outcomes';

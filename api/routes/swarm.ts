@@ -1,6 +1,7 @@
 // /api/v1/swarm: registration, challenge answers, heartbeats, the registry.
 import { Router, type Request } from 'express';
 import { authenticate, bearerToken, requireAdmin, requireSelfOrAdmin } from '../auth';
+import { refuseRevokedCredential } from '../credential-standing';
 import { parse } from '../validation';
 import {
   agentIdParamSchema,
@@ -8,6 +9,7 @@ import {
   heartbeatSchema,
   listAgentsQuerySchema,
   registerRequestSchema,
+  revokeCredentialsSchema,
 } from '../schemas';
 import type { SwarmService } from '../swarm-service';
 
@@ -32,6 +34,7 @@ export function swarmRoutes(swarm: SwarmService, adminToken: string | undefined)
     const id = agentId(req);
     const token = bearerToken(req);
     const claims = swarm.authenticateAgent(token, id);
+    refuseRevokedCredential(req);
     const body = parse(heartbeatSchema, req.body, 'body');
     await swarm.heartbeat(claims, body);
     res.status(202).json({ accepted: true });
@@ -54,6 +57,14 @@ export function swarmRoutes(swarm: SwarmService, adminToken: string | undefined)
     const who = caller(req);
     requireSelfOrAdmin(who, id);
     res.json(await swarm.deregister(id, who.kind === 'admin' ? 'deregistered by admin' : 'deregistered by agent'));
+  });
+
+  router.post('/agents/:id/credentials/revoke', async (req, res) => {
+    const id = agentId(req);
+    const who = caller(req);
+    requireSelfOrAdmin(who, id);
+    const { reason } = parse(revokeCredentialsSchema, req.body ?? {}, 'body');
+    res.json(await swarm.revokeCredentials(id, reason ?? (who.kind === 'admin' ? 'revoked by admin' : 'revoked by agent')));
   });
 
   return router;

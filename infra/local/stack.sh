@@ -362,8 +362,10 @@ cmd_install() {
     pulsar) install_pulsar_dist ;;
     milvus) install_milvus ;;
     schemathesis) install_schemathesis ;;
-    all) install_temporal; install_testserver; install_pulsar_dist; install_schemathesis ;;
-    *) die "usage: stack.sh install [temporal|testserver|pulsar|milvus|schemathesis|all]" ;;
+    prometheus) install_prometheus ;;
+    flink) install_flink ;;
+    all) install_temporal; install_testserver; install_pulsar_dist; install_schemathesis; install_prometheus; install_flink ;;
+    *) die "usage: stack.sh install [temporal|testserver|pulsar|milvus|schemathesis|prometheus|flink|all]" ;;
   esac
   log "cache: $CACHE_DIR"
 }
@@ -374,7 +376,10 @@ cmd_path() {
     testserver) install_testserver; testserver_bin ;;
     pulsar) install_pulsar_dist; pulsar_home ;;
     schemathesis) install_schemathesis; schemathesis_bin ;;
-    *) die "usage: stack.sh path temporal|testserver|pulsar|schemathesis" ;;
+    prometheus) install_prometheus; prometheus_bin ;;
+    promtool) install_prometheus; promtool_bin ;;
+    flink-job) install_flink_job; flink_job_jar ;;
+    *) die "usage: stack.sh path temporal|testserver|pulsar|schemathesis|prometheus|promtool|flink-job" ;;
   esac
 }
 

@@ -11,6 +11,8 @@ import { devServerArgs, namespace } from '../../temporal-config';
 import { buildWorkflowBundle } from '../../workers/bundle';
 import { setUpSharedPulsar } from './pulsar';
 import { startTestMilvus } from './milvus';
+import { startTestPrometheus } from './prometheus';
+import { startTestFlink } from './flink';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -50,4 +52,6 @@ export default async function globalSetup(globalConfig?: { testPathPattern?: str
   console.log(`\ntest stack: Temporal dev server at ${env.address} (${Date.now() - started} ms)`);
   await setUpSharedPulsar(globalConfig?.testPathPattern);
   await startTestMilvus(globalConfig?.testPathPattern);
+  await startTestPrometheus(globalConfig?.testPathPattern);
+  await startTestFlink(globalConfig?.testPathPattern);
 }

@@ -1,0 +1,91 @@
+// The embedded analytics: the TypeScript engine (core/analytics) in this process, one per swarm,
+// reading the swarm's heartbeats, tasks and rounds topics and writing its analytics topic, as the
+// Flink job does. The default when FLINK_JOB_MANAGER_URL is not set. Its state lives in memory:
+// a restart begins new windows from the subscription's position.
+import { AnalyticsEngine, type AnalyticsOptions, type AnalyticsSource } from '../../core/analytics';
+import { swarmTopics } from '../../core/topics';
+import type { AnalyticsDeployment, AnalyticsRuntime, AnalyticsRuntimeStatus } from '../ports/analytics-runtime';
+import type { Consumer, MessagingPort } from '../ports/messaging';
+
+export const EMBEDDED_ANALYTICS_SUBSCRIPTION = 'qp-analytics-embedded';
+const SOURCES: AnalyticsSource[] = ['heartbeats', 'tasks', 'rounds'];
+
+interface Running {
+  engine: AnalyticsEngine;
+  startTime: number;
+  loop: Promise<void>;
+  failure?: string;
+}
+
+export class EmbeddedAnalyticsRuntime implements AnalyticsRuntime {
+  readonly kind = 'embedded' as const;
+  private readonly running = new Map<string, Running>();
+  private closed = false;
+
+  constructor(
+    private readonly messaging: MessagingPort,
+    private readonly options: AnalyticsOptions,
+  ) {}
+
+  async deploy(swarmId: string): Promise<AnalyticsDeployment> {
+    if (this.running.has(swarmId)) return { swarmId, runtime: 'embedded', action: 'unchanged' };
+    const topics = swarmTopics(swarmId);
+    const consumers: [AnalyticsSource, Consumer][] = [];
+    for (const source of SOURCES) {
+      consumers.push([source, await this.messaging.subscribe(topics[source], EMBEDDED_ANALYTICS_SUBSCRIPTION, { initialPosition: 'earliest' })]);
+    }
+    const engine = new AnalyticsEngine(swarmId, this.options);
+    const entry: Running = { engine, startTime: Date.now(), loop: Promise.resolve() };
+    entry.loop = this.consume(swarmId, engine, consumers).catch((error) => {
+      entry.failure = error instanceof Error ? error.message : String(error);
+    });
+    this.running.set(swarmId, entry);
+    return { swarmId, runtime: 'embedded', action: 'started' };
+  }
+
+  /** Every message: into the engine, the windows it closes onto the analytics topic, then acked. */
+  private async consume(swarmId: string, engine: AnalyticsEngine, consumers: [AnalyticsSource, Consumer][]): Promise<void> {
+    const out = swarmTopics(swarmId).analytics;
+    try {
+      while (!this.closed) {
+        let idle = true;
+        for (const [source, consumer] of consumers) {
+          const message = await consumer.receive(idle ? 50 : 1);
+          if (!message || this.closed) continue;
+          idle = false;
+          for (const record of engine.ingest(source, Buffer.from(message.payload).toString('utf8'))) {
+            await this.messaging.publish(out, Buffer.from(JSON.stringify(record)), { key: `${record.signal}|${record.key}` });
+          }
+          await consumer.ack(message);
+        }
+      }
+    } finally {
+      await Promise.allSettled(consumers.map(([, c]) => c.close()));
+    }
+  }
+
+  async status(): Promise<AnalyticsRuntimeStatus> {
+    return {
+      runtime: 'embedded',
+      reachable: true,
+      jobs: [...this.running.entries()].map(([swarmId, r]) => ({
+        jobId: `embedded-${swarmId}`,
+        swarmId,
+        name: `qp-analytics/${swarmId}`,
+        version: 'embedded',
+        state: r.failure ? 'FAILED' : 'RUNNING',
+        startTime: r.startTime,
+      })),
+    };
+  }
+
+  /** The engine's counters for a swarm (accepted, malformed, invalid, ignored, late, windowsEmitted). */
+  counters(swarmId: string) {
+    return this.running.get(swarmId)?.engine.counters;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.allSettled([...this.running.values()].map((r) => r.loop));
+  }
+}

@@ -1,0 +1,168 @@
+package qp.analytics;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Pattern;
+
+/** Parses a swarm topic's payload by the rules of core/analytics/events.ts. */
+public final class EventParser {
+  public enum Source { HEARTBEATS, TASKS, ROUNDS }
+
+  /** Either an event, or why there is none: malformed, invalid (bad events) or ignored (another message type). */
+  public static final class Outcome {
+    public final SwarmEvent event;
+    public final String reason;
+    private Outcome(SwarmEvent event, String reason) { this.event = event; this.reason = reason; }
+    static Outcome of(SwarmEvent e) { return e == null ? new Outcome(null, "invalid") : new Outcome(e, null); }
+    static Outcome not(String reason) { return new Outcome(null, reason); }
+  }
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final Pattern ID = Pattern.compile("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$");
+  private static final long MAX_TIME = 8_640_000_000_000_000L;
+
+  private EventParser() {}
+
+  /** The source a topic name belongs to (persistent://tenant/swarm/<name>[-partition-N]), or null. */
+  public static Source sourceOf(String topic) {
+    String name = topic.replaceAll("-partition-\\d+$", "");
+    name = name.substring(name.lastIndexOf('/') + 1);
+    switch (name) {
+      case "heartbeats": return Source.HEARTBEATS;
+      case "tasks": return Source.TASKS;
+      case "rounds": return Source.ROUNDS;
+      default: return null;
+    }
+  }
+
+  public static Outcome parse(Source source, String text) {
+    JsonNode j;
+    try {
+      j = JSON.readTree(text);
+    } catch (Exception e) {
+      return Outcome.not("malformed");
+    }
+    if (j == null || !j.isObject()) return Outcome.not("malformed");
+    switch (source) {
+      case HEARTBEATS: return Outcome.of(heartbeat(j));
+      case TASKS:
+        if (!"task-completed".equals(text(j, "type"))) return Outcome.not("ignored");
+        return Outcome.of(taskCompleted(j));
+      default:
+        String type = text(j, "type");
+        if ("round-closed".equals(type)) return Outcome.of(roundClosed(j));
+        if ("update-rejected".equals(type)) return Outcome.of(updateRejected(j));
+        return Outcome.not("ignored");
+    }
+  }
+
+  private static String text(JsonNode j, String field) {
+    JsonNode v = j.get(field);
+    return v != null && v.isTextual() ? v.asText() : null;
+  }
+
+  private static String id(JsonNode j, String field) {
+    String s = text(j, field);
+    return s != null && ID.matcher(s).matches() ? s : null;
+  }
+
+  private static boolean absent(JsonNode j, String field) {
+    return !j.has(field);
+  }
+
+  /** An integer ms time in range, or null. JSON numbers like 5.0 count as integers, as in JavaScript. */
+  private static Long time(JsonNode j, String field) {
+    JsonNode v = j.get(field);
+    if (v == null || !v.isNumber()) return null;
+    double d = v.asDouble();
+    if (d != Math.rint(d) || d < 0 || d > MAX_TIME) return null;
+    return (long) d;
+  }
+
+  private static Double nonNegative(JsonNode j, String field) {
+    JsonNode v = j.get(field);
+    if (v == null || !v.isNumber()) return null;
+    double d = v.asDouble();
+    return Double.isFinite(d) && d >= 0 ? d : null;
+  }
+
+  private static Integer positiveInt(JsonNode j, String field) {
+    JsonNode v = j.get(field);
+    if (v == null || !v.isNumber()) return null;
+    double d = v.asDouble();
+    return d == Math.rint(d) && d >= 1 && d <= Integer.MAX_VALUE ? (int) d : null;
+  }
+
+  private static List<String> ids(JsonNode j, String field) {
+    JsonNode v = j.get(field);
+    if (v == null || !v.isArray()) return null;
+    List<String> out = new ArrayList<>();
+    for (JsonNode x : v) {
+      if (!x.isTextual() || !ID.matcher(x.asText()).matches()) return null;
+      out.add(x.asText());
+    }
+    return out;
+  }
+
+  private static SwarmEvent heartbeat(JsonNode j) {
+    SwarmEvent e = new SwarmEvent();
+    e.kind = SwarmEvent.HEARTBEAT;
+    e.agentId = id(j, "agentId");
+    Long at = time(j, "sentAt");
+    if (e.agentId == null || at == null) return null;
+    e.at = at;
+    if (!absent(j, "load")) {
+      e.load = nonNegative(j, "load");
+      if (e.load == null || e.load > 1) return null;
+    }
+    if (!absent(j, "energyUsedWh") && (e.energyUsedWh = nonNegative(j, "energyUsedWh")) == null) return null;
+    if (!absent(j, "carbonIntensityGPerKWh") && (e.carbonIntensityGPerKWh = nonNegative(j, "carbonIntensityGPerKWh")) == null) return null;
+    return e;
+  }
+
+  private static SwarmEvent taskCompleted(JsonNode j) {
+    SwarmEvent e = new SwarmEvent();
+    e.kind = SwarmEvent.TASK_COMPLETED;
+    e.taskId = id(j, "taskId");
+    e.taskKind = id(j, "kind");
+    e.agentId = id(j, "agentId");
+    e.dispatchedAt = time(j, "dispatchedAt");
+    Long completedAt = time(j, "completedAt");
+    e.outcome = text(j, "outcome");
+    if (e.taskId == null || e.taskKind == null || e.agentId == null || e.dispatchedAt == null || completedAt == null) return null;
+    if (completedAt < e.dispatchedAt) return null;
+    e.at = completedAt;
+    if (!absent(j, "deadlineAt") && (e.deadlineAt = time(j, "deadlineAt")) == null) return null;
+    if (!"succeeded".equals(e.outcome) && !"failed".equals(e.outcome)) return null;
+    return e;
+  }
+
+  private static SwarmEvent roundClosed(JsonNode j) {
+    SwarmEvent e = new SwarmEvent();
+    e.kind = SwarmEvent.ROUND_CLOSED;
+    e.jobId = id(j, "jobId");
+    e.round = positiveInt(j, "round");
+    Long at = time(j, "closedAt");
+    e.participants = ids(j, "participants");
+    e.stragglers = ids(j, "stragglers");
+    if (e.jobId == null || e.round == null || at == null || e.participants == null || e.stragglers == null) return null;
+    e.at = at;
+    return e;
+  }
+
+  private static SwarmEvent updateRejected(JsonNode j) {
+    SwarmEvent e = new SwarmEvent();
+    e.kind = SwarmEvent.UPDATE_REJECTED;
+    e.jobId = id(j, "jobId");
+    e.round = positiveInt(j, "round");
+    e.agentId = id(j, "agentId");
+    e.reason = text(j, "reason");
+    Long at = time(j, "rejectedAt");
+    if (e.jobId == null || e.round == null || e.agentId == null || at == null) return null;
+    if (e.reason == null || e.reason.isEmpty() || e.reason.length() > 64) return null;
+    e.at = at;
+    return e;
+  }
+}

@@ -1,0 +1,37 @@
+package qp.analytics;
+
+import java.util.List;
+
+/**
+ * One event of a swarm's topics, parsed (the TypeScript twin: core/analytics/events.ts).
+ * A Flink POJO: public fields, a no-argument constructor; fields a kind does not use stay null.
+ */
+public class SwarmEvent {
+  public static final String HEARTBEAT = "heartbeat";
+  public static final String TASK_COMPLETED = "task-completed";
+  public static final String ROUND_CLOSED = "round-closed";
+  public static final String UPDATE_REJECTED = "update-rejected";
+
+  public String kind;
+  /** Event time, ms since the epoch. */
+  public long at;
+  public String agentId;
+  // heartbeat
+  public Double load;
+  public Double energyUsedWh;
+  public Double carbonIntensityGPerKWh;
+  // task-completed
+  public String taskId;
+  public String taskKind;
+  public Long dispatchedAt;
+  public Long deadlineAt;
+  public String outcome;
+  // round-closed, update-rejected
+  public String jobId;
+  public Integer round;
+  public List<String> participants;
+  public List<String> stragglers;
+  public String reason;
+
+  public SwarmEvent() {}
+}

@@ -1,0 +1,151 @@
+// What the status page shows: swarms and their agents, the latest tuning jobs with
+// accuracy per round, the latest behaviour report, and where to look in the Temporal
+// Web UI. Aggregates only (counts, ids, accuracies), like /metrics: no credential,
+// profile or model leaves through it.
+import type { Client } from '@temporalio/client';
+import { AGENT_STATUSES, type AgentStatus } from '../core/agents';
+import { DomainError } from '../core/errors';
+import type { TuningProgress, TuningStatus } from '../core/tuning';
+import { TUNING_WORKFLOW, tuningProgressQuery } from '../workflows/definitions';
+import type { BehaviorService } from './behavior-service';
+import type { SwarmService } from './swarm-service';
+
+/** Swarms listed on the page at most (each costs a visibility count per status). */
+export const STATUS_SWARMS = 10;
+/** Tuning jobs listed, newest first. */
+export const STATUS_JOBS = 5;
+
+export interface SwarmStatus {
+  swarmId: string;
+  agents: Record<'PENDING' | 'ACTIVE' | 'LOST', number>;
+}
+
+export interface JobStatus {
+  jobId: string;
+  swarmId: string;
+  status: TuningStatus | 'UNKNOWN';
+  round: number;
+  rounds: number;
+  /** Test accuracy (0..1) per recent round, null where the round did not evaluate. */
+  accuracy: { round: number; accuracy: number | null }[];
+  workflowUrl: string;
+}
+
+export interface StatusSummary {
+  generatedAt: string;
+  namespace: string;
+  taskQueue: string;
+  temporalUi: string;
+  agents: Record<AgentStatus, number>;
+  swarms: SwarmStatus[];
+  jobs: JobStatus[];
+  behaviorReport: {
+    reportId: string;
+    swarmId: string;
+    finishedAt: string;
+    counts: Record<string, number>;
+    strategies: { strategyId: string; rank: number; size: number; meanFitness: number; disseminated: boolean }[];
+  } | null;
+}
+
+export class StatusService {
+  constructor(
+    private readonly client: Client,
+    private readonly swarm: SwarmService,
+    private readonly behaviors: BehaviorService,
+    private readonly options: { namespace: string; taskQueue: string; temporalUi: string },
+  ) {}
+
+  async summary(): Promise<StatusSummary> {
+    const [agents, swarms, jobs] = await Promise.all([this.agentTotals(), this.swarms(), this.jobs()]);
+    const behaviorReport = await this.latestReport(swarms.map((s) => s.swarmId));
+    return {
+      generatedAt: new Date().toISOString(),
+      namespace: this.options.namespace,
+      taskQueue: this.options.taskQueue,
+      temporalUi: this.workflowsUrl(),
+      agents,
+      swarms,
+      jobs,
+      behaviorReport,
+    };
+  }
+
+  /** The Web UI's page of one workflow, or of the namespace's workflows. */
+  workflowsUrl(workflowId?: string): string {
+    const base = `${this.options.temporalUi.replace(/\/$/, '')}/namespaces/${encodeURIComponent(this.options.namespace)}/workflows`;
+    return workflowId ? `${base}/${encodeURIComponent(workflowId)}` : base;
+  }
+
+  private async agentTotals(): Promise<Record<AgentStatus, number>> {
+    const counts = await Promise.all(AGENT_STATUSES.map((status) => this.swarm.countAgents(status)));
+    return Object.fromEntries(AGENT_STATUSES.map((status, i) => [status, counts[i]])) as Record<AgentStatus, number>;
+  }
+
+  private async swarms(): Promise<SwarmStatus[]> {
+    const ids = await this.swarm.liveSwarms(STATUS_SWARMS);
+    return Promise.all(
+      ids.sort().map(async (swarmId) => {
+        const [PENDING, ACTIVE, LOST] = await Promise.all(
+          (['PENDING', 'ACTIVE', 'LOST'] as const).map((status) => this.swarm.countAgents(status, swarmId)),
+        );
+        return { swarmId, agents: { PENDING, ACTIVE, LOST } };
+      }),
+    );
+  }
+
+  private async jobs(): Promise<JobStatus[]> {
+    const queue = this.options.taskQueue.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
+    const response = await this.client.workflowService.listWorkflowExecutions({
+      namespace: this.options.namespace,
+      pageSize: STATUS_JOBS,
+      query: `WorkflowType = '${TUNING_WORKFLOW}' AND TaskQueue = '${queue}'`,
+    });
+    return Promise.all(
+      (response.executions ?? []).slice(0, STATUS_JOBS).map(async (execution): Promise<JobStatus> => {
+        const workflowId = execution.execution?.workflowId ?? '';
+        const jobId = workflowId.replace(/^tuning-/, '');
+        const workflowUrl = this.workflowsUrl(workflowId);
+        try {
+          const progress: TuningProgress = await this.client.workflow.getHandle(workflowId).query(tuningProgressQuery);
+          return {
+            jobId,
+            swarmId: progress.swarmId,
+            status: progress.status,
+            round: progress.round,
+            rounds: progress.rounds,
+            accuracy: progress.recentRounds.map((r) => ({ round: r.round, accuracy: r.accuracy ?? null })),
+            workflowUrl,
+          };
+        } catch {
+          // A job whose history cannot be queried (no worker for it) still gets its line and link.
+          return { jobId, swarmId: '', status: 'UNKNOWN', round: 0, rounds: 0, accuracy: [], workflowUrl };
+        }
+      }),
+    );
+  }
+
+  /** The newest report of the swarms on the page (none listed: none shown). */
+  private async latestReport(swarmIds: string[]): Promise<StatusSummary['behaviorReport']> {
+    if (swarmIds.length === 0) return null;
+    try {
+      const report = await this.behaviors.latest(swarmIds);
+      return {
+        reportId: report.reportId,
+        swarmId: report.swarmId,
+        finishedAt: report.finishedAt,
+        counts: { ...report.counts },
+        strategies: report.strategies.map(({ strategyId, rank, size, meanFitness, disseminated }) => ({
+          strategyId,
+          rank,
+          size,
+          meanFitness,
+          disseminated: disseminated === true,
+        })),
+      };
+    } catch (error) {
+      if (error instanceof DomainError && error.code === 'NOT_FOUND') return null;
+      throw error;
+    }
+  }
+}

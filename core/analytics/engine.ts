@@ -1,0 +1,153 @@
+// Event-time windowing of a swarm's events: tumbling windows aligned to the epoch, a watermark
+// that trails the largest event time by a bounded lateness, events behind it dropped as late.
+// This is the embedded (in-process) analytics; the Flink job runs the same rules:
+// watermark = max event time - latenessMs - 1; a window [start, end) fires once the watermark
+// reaches end - 1, and an event whose window already fired is late.
+import { parseSwarmEvent, type AnalyticsSource, type HeartbeatEvent, type RoundClosedEvent, type SwarmEvent, type TaskCompletedEvent, type UpdateRejectedEvent } from './events';
+import {
+  ANALYTICS_SCHEMA,
+  agentEnergy,
+  heartbeatLiveness,
+  roundParticipation,
+  stragglerRate,
+  swarmPower,
+  taskLatency,
+  updateRejections,
+  type AnalyticsRecord,
+} from './signals';
+
+export interface AnalyticsOptions {
+  /** Tumbling window length, ms. */
+  windowMs: number;
+  /** How far behind the newest event an event may arrive and still count, ms. */
+  latenessMs: number;
+  /** A heartbeat silence longer than this is a LOST (and, when it ends, an ACTIVE) flip, ms. */
+  graceMs: number;
+  /** More flips than this in one window is flapping. */
+  flapThreshold: number;
+  /** This many update rejections of one job in one window is a burst. */
+  burstThreshold: number;
+}
+
+export const DEFAULT_ANALYTICS_OPTIONS: AnalyticsOptions = {
+  windowMs: 60_000,
+  latenessMs: 5_000,
+  graceMs: 30_000,
+  flapThreshold: 4,
+  burstThreshold: 5,
+};
+
+export interface AnalyticsCounters {
+  accepted: number;
+  /** Not JSON, or JSON that is not an object. */
+  malformed: number;
+  /** JSON that breaks the event's schema. */
+  invalid: number;
+  /** Other message types of the topic. */
+  ignored: number;
+  /** Behind the watermark: their window had fired. */
+  late: number;
+  windowsEmitted: number;
+}
+
+/** Start (ms) of the tumbling window holding event time atMs. */
+export function windowStartOf(atMs: number, windowMs: number): number {
+  return atMs - (((atMs % windowMs) + windowMs) % windowMs);
+}
+
+function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = groups.get(k);
+    if (list) list.push(item);
+    else groups.set(k, [item]);
+  }
+  return groups;
+}
+
+const sortedKeys = <T>(m: Map<string, T>) => [...m.keys()].sort();
+
+export class AnalyticsEngine {
+  private readonly pending = new Map<number, SwarmEvent[]>();
+  /** Each agent's last heartbeat in a fired window, ms. */
+  private readonly lastHeartbeat = new Map<string, number>();
+  private maxEventTime = -Infinity;
+  readonly counters: AnalyticsCounters = { accepted: 0, malformed: 0, invalid: 0, ignored: 0, late: 0, windowsEmitted: 0 };
+
+  constructor(
+    readonly swarmId: string,
+    readonly options: AnalyticsOptions = DEFAULT_ANALYTICS_OPTIONS,
+  ) {}
+
+  /** Current watermark, ms (-Infinity before the first event). */
+  get watermark(): number {
+    return this.maxEventTime - this.options.latenessMs - 1;
+  }
+
+  /** Takes one message payload of a swarm topic; returns the windows it closed. */
+  ingest(source: AnalyticsSource, payload: string): AnalyticsRecord[] {
+    const parsed = parseSwarmEvent(source, payload);
+    if (!parsed.ok) {
+      this.counters[parsed.reason]++;
+      return [];
+    }
+    return this.add(parsed.event);
+  }
+
+  /** Takes one parsed event; returns the windows it closed. */
+  add(event: SwarmEvent): AnalyticsRecord[] {
+    const start = windowStartOf(event.at, this.options.windowMs);
+    if (start + this.options.windowMs - 1 <= this.watermark) {
+      this.counters.late++;
+      return [];
+    }
+    this.counters.accepted++;
+    const list = this.pending.get(start);
+    if (list) list.push(event);
+    else this.pending.set(start, [event]);
+    if (event.at > this.maxEventTime) this.maxEventTime = event.at;
+    return this.fireReady();
+  }
+
+  private fireReady(): AnalyticsRecord[] {
+    const ready = [...this.pending.keys()].filter((s) => s + this.options.windowMs - 1 <= this.watermark).sort((a, b) => a - b);
+    const out: AnalyticsRecord[] = [];
+    for (const start of ready) {
+      out.push(...this.fire(start, this.pending.get(start)!));
+      this.pending.delete(start);
+    }
+    this.counters.windowsEmitted += out.length;
+    return out;
+  }
+
+  private fire(windowStart: number, events: SwarmEvent[]): AnalyticsRecord[] {
+    const { windowMs, graceMs, flapThreshold, burstThreshold } = this.options;
+    const h = { schema: ANALYTICS_SCHEMA, swarmId: this.swarmId, windowStart, windowEnd: windowStart + windowMs } as const;
+    const inOrder = [...events].sort((a, b) => a.at - b.at);
+    const beats = inOrder.filter((e): e is HeartbeatEvent => e.kind === 'heartbeat');
+    const tasks = inOrder.filter((e): e is TaskCompletedEvent => e.kind === 'task-completed');
+    const rounds = inOrder.filter((e): e is RoundClosedEvent => e.kind === 'round-closed');
+    const rejections = inOrder.filter((e): e is UpdateRejectedEvent => e.kind === 'update-rejected');
+    const out: AnalyticsRecord[] = [];
+    const beatsByAgent = groupBy(beats, (b) => b.agentId);
+    for (const agentId of sortedKeys(beatsByAgent)) {
+      const agentBeats = beatsByAgent.get(agentId)!;
+      out.push(agentEnergy(h, agentId, agentBeats));
+      const liveness = heartbeatLiveness(h, agentId, agentBeats, this.lastHeartbeat.get(agentId), graceMs, flapThreshold);
+      if (liveness.lastAt !== undefined) this.lastHeartbeat.set(agentId, liveness.lastAt);
+      out.push(liveness.record);
+    }
+    if (beats.length > 0) out.push(swarmPower(h, beats));
+    const tasksByKind = groupBy(tasks, (t) => t.taskKind);
+    for (const kind of sortedKeys(tasksByKind)) out.push(taskLatency(h, kind, tasksByKind.get(kind)!));
+    const participation = roundParticipation(rounds);
+    for (const agentId of sortedKeys(participation)) {
+      const p = participation.get(agentId)!;
+      out.push(stragglerRate(h, agentId, p.rounds, p.straggled));
+    }
+    const rejectionsByJob = groupBy(rejections, (r) => r.jobId);
+    for (const jobId of sortedKeys(rejectionsByJob)) out.push(updateRejections(h, jobId, rejectionsByJob.get(jobId)!, burstThreshold));
+    return out;
+  }
+}

@@ -1,0 +1,4 @@
+export * from './events';
+export * from './signals';
+export * from './engine';
+export * from './latest';

@@ -1,0 +1,261 @@
+// The analytics signals: what one tumbling window of events yields, per signal. Pure functions of
+// the window's events in event-time order; the Flink job (analytics/) computes the same numbers.
+import type { HeartbeatEvent, RoundClosedEvent, TaskCompletedEvent, UpdateRejectedEvent } from './events';
+
+export const ANALYTICS_SCHEMA = 'qp-analytics/1';
+
+export type AnalyticsSignal =
+  | 'agent-energy'
+  | 'swarm-power'
+  | 'heartbeat-liveness'
+  | 'task-latency'
+  | 'stragglers'
+  | 'update-rejections';
+
+export const ANALYTICS_SIGNALS: readonly AnalyticsSignal[] = [
+  'agent-energy',
+  'swarm-power',
+  'heartbeat-liveness',
+  'task-latency',
+  'stragglers',
+  'update-rejections',
+];
+
+/** One window's result. (signal, key, windowStart) names it: a consumer keeps the first of equal names. */
+export interface WindowHeader {
+  schema: typeof ANALYTICS_SCHEMA;
+  swarmId: string;
+  signal: AnalyticsSignal;
+  /** agentId, task kind, jobId, or "swarm". */
+  key: string;
+  /** ms since the epoch, inclusive. */
+  windowStart: number;
+  /** ms since the epoch, exclusive. */
+  windowEnd: number;
+}
+
+export interface AgentEnergy extends WindowHeader {
+  signal: 'agent-energy';
+  heartbeats: number;
+  energyWh: number;
+  carbonG: number;
+  /** Mean reported load (0..1), null when no heartbeat reported one. */
+  meanLoad: number | null;
+}
+
+export interface SwarmPower extends WindowHeader {
+  signal: 'swarm-power';
+  agents: number;
+  energyWh: number;
+  carbonG: number;
+  /** Mean power draw over the window, watts. */
+  meanPowerW: number;
+  /** grams CO2e per kWh drawn, null when no energy was reported. */
+  carbonIntensityGPerKWh: number | null;
+}
+
+export interface HeartbeatLiveness extends WindowHeader {
+  signal: 'heartbeat-liveness';
+  heartbeats: number;
+  /** Longest silence ending in this window (from the agent's previous heartbeat), ms; null if none. */
+  maxGapMs: number | null;
+  /** Silences longer than the grace period: each is one ACTIVE->LOST and one LOST->ACTIVE flip. */
+  gapsOverGrace: number;
+  flips: number;
+  /** flips > the flapping threshold. */
+  flapping: boolean;
+}
+
+export interface TaskLatency extends WindowHeader {
+  signal: 'task-latency';
+  tasks: number;
+  failed: number;
+  /** Nearest-rank percentiles of completedAt - dispatchedAt, ms. */
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  deadlineMisses: number;
+  deadlineMissRate: number;
+}
+
+export interface StragglerRate extends WindowHeader {
+  signal: 'stragglers';
+  rounds: number;
+  straggled: number;
+  stragglerRate: number;
+}
+
+export interface UpdateRejections extends WindowHeader {
+  signal: 'update-rejections';
+  rejections: number;
+  agents: number;
+  reasons: Record<string, number>;
+  /** rejections >= the burst threshold: possible poisoning. */
+  burst: boolean;
+}
+
+export type AnalyticsRecord = AgentEnergy | SwarmPower | HeartbeatLiveness | TaskLatency | StragglerRate | UpdateRejections;
+
+/** Rounds to 6 decimals, as the Flink job does, so both report the same digits. */
+export function round6(x: number): number {
+  return Math.round(x * 1e6) / 1e6;
+}
+
+/** Nearest-rank percentile (p in 0..100) of ascending values. */
+export function nearestRank(sortedAscending: readonly number[], p: number): number {
+  const rank = Math.max(1, Math.ceil((p / 100) * sortedAscending.length));
+  return sortedAscending[rank - 1];
+}
+
+type Header = Omit<WindowHeader, 'signal' | 'key'>;
+
+/** Energy (Wh) and carbon (g) an agent reported in a window. */
+export function agentEnergy(h: Header, agentId: string, beats: readonly HeartbeatEvent[]): AgentEnergy {
+  let energyWh = 0;
+  let carbonG = 0;
+  let loadSum = 0;
+  let loads = 0;
+  for (const b of beats) {
+    const wh = b.energyUsedWh ?? 0;
+    energyWh += wh;
+    if (b.carbonIntensityGPerKWh !== undefined) carbonG += (wh * b.carbonIntensityGPerKWh) / 1000;
+    if (b.load !== undefined) {
+      loadSum += b.load;
+      loads++;
+    }
+  }
+  return {
+    ...h,
+    signal: 'agent-energy',
+    key: agentId,
+    heartbeats: beats.length,
+    energyWh: round6(energyWh),
+    carbonG: round6(carbonG),
+    meanLoad: loads === 0 ? null : round6(loadSum / loads),
+  };
+}
+
+/** The swarm's mean power draw (W) and carbon intensity (g/kWh) over a window. */
+export function swarmPower(h: Header, beats: readonly HeartbeatEvent[]): SwarmPower {
+  let energyWh = 0;
+  let carbonG = 0;
+  const agents = new Set<string>();
+  for (const b of beats) {
+    agents.add(b.agentId);
+    const wh = b.energyUsedWh ?? 0;
+    energyWh += wh;
+    if (b.carbonIntensityGPerKWh !== undefined) carbonG += (wh * b.carbonIntensityGPerKWh) / 1000;
+  }
+  return {
+    ...h,
+    signal: 'swarm-power',
+    key: 'swarm',
+    agents: agents.size,
+    energyWh: round6(energyWh),
+    carbonG: round6(carbonG),
+    meanPowerW: round6((energyWh * 3_600_000) / (h.windowEnd - h.windowStart)),
+    carbonIntensityGPerKWh: energyWh > 0 ? round6((carbonG * 1000) / energyWh) : null,
+  };
+}
+
+/**
+ * Heartbeat gaps of one agent in a window, counting from its last heartbeat of an earlier window
+ * (previousAt, ms, or undefined). Returns the result and the last heartbeat time to carry on.
+ */
+export function heartbeatLiveness(
+  h: Header,
+  agentId: string,
+  beats: readonly HeartbeatEvent[],
+  previousAt: number | undefined,
+  graceMs: number,
+  flapThreshold: number,
+): { record: HeartbeatLiveness; lastAt: number | undefined } {
+  let prev = previousAt;
+  let maxGapMs: number | null = null;
+  let gapsOverGrace = 0;
+  for (const b of beats) {
+    if (prev !== undefined) {
+      const gap = b.at - prev;
+      if (maxGapMs === null || gap > maxGapMs) maxGapMs = gap;
+      if (gap > graceMs) gapsOverGrace++;
+    }
+    prev = b.at;
+  }
+  const flips = 2 * gapsOverGrace;
+  return {
+    record: {
+      ...h,
+      signal: 'heartbeat-liveness',
+      key: agentId,
+      heartbeats: beats.length,
+      maxGapMs,
+      gapsOverGrace,
+      flips,
+      flapping: flips > flapThreshold,
+    },
+    lastAt: prev,
+  };
+}
+
+/** Latency percentiles (ms) and deadline-miss rate of one kind of task completed in a window. */
+export function taskLatency(h: Header, kind: string, tasks: readonly TaskCompletedEvent[]): TaskLatency {
+  const latencies = tasks.map((t) => t.at - t.dispatchedAt).sort((a, b) => a - b);
+  const misses = tasks.filter((t) => t.deadlineAt !== undefined && t.at > t.deadlineAt).length;
+  return {
+    ...h,
+    signal: 'task-latency',
+    key: kind,
+    tasks: tasks.length,
+    failed: tasks.filter((t) => t.outcome === 'failed').length,
+    p50Ms: nearestRank(latencies, 50),
+    p95Ms: nearestRank(latencies, 95),
+    p99Ms: nearestRank(latencies, 99),
+    deadlineMisses: misses,
+    deadlineMissRate: round6(misses / tasks.length),
+  };
+}
+
+/** Per participant of the rounds closed in a window: how many it joined and how many it straggled in. */
+export function roundParticipation(rounds: readonly RoundClosedEvent[]): Map<string, { rounds: number; straggled: number }> {
+  const byAgent = new Map<string, { rounds: number; straggled: number }>();
+  for (const r of rounds) {
+    const stragglers = new Set(r.stragglers);
+    for (const agentId of new Set([...r.participants, ...r.stragglers])) {
+      const entry = byAgent.get(agentId) ?? { rounds: 0, straggled: 0 };
+      entry.rounds++;
+      if (stragglers.has(agentId)) entry.straggled++;
+      byAgent.set(agentId, entry);
+    }
+  }
+  return byAgent;
+}
+
+/** An agent's straggler rate (0..1) over the rounds closed in a window. */
+export function stragglerRate(h: Header, agentId: string, rounds: number, straggled: number): StragglerRate {
+  return { ...h, signal: 'stragglers', key: agentId, rounds, straggled, stragglerRate: round6(straggled / rounds) };
+}
+
+/** Update rejections of one job in a window; a burst is a possible poisoning attempt. */
+export function updateRejections(
+  h: Header,
+  jobId: string,
+  rejected: readonly UpdateRejectedEvent[],
+  burstThreshold: number,
+): UpdateRejections {
+  const reasons: Record<string, number> = {};
+  for (const r of rejected) reasons[r.reason] = (reasons[r.reason] ?? 0) + 1;
+  return {
+    ...h,
+    signal: 'update-rejections',
+    key: jobId,
+    rejections: rejected.length,
+    agents: new Set(rejected.map((r) => r.agentId)).size,
+    reasons,
+    burst: rejected.length >= burstThreshold,
+  };
+}
+
+/** The name a consumer deduplicates windows by. */
+export function windowKey(r: Pick<WindowHeader, 'signal' | 'key' | 'windowStart'>): string {
+  return `${r.signal}|${r.key}|${r.windowStart}`;
+}

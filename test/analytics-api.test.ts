@@ -1,0 +1,81 @@
+// The analytics through the API, embedded (no FLINK_JOB_MANAGER_URL): deploying a swarm's
+// analytics starts the in-process engine, the scripted stream published on the swarm's topics
+// comes back as the latest windows of GET /api/v1/analytics/:swarmId, the status names the
+// runtime, and /metrics exports the signals.
+import request from 'supertest';
+import { AnalyticsEngine, windowKey, type AnalyticsRecord } from '../core/analytics';
+import type { Embedded } from '../workers/embedded';
+import { PHASE_1, PHASE_2, PHASE_3, STREAM_OPTIONS, T0, type ScriptedMessage } from './support/analytics-stream';
+import { ADMIN_TOKEN, startTestEmbedded, uniqueId, waitFor } from './support/stack';
+
+describe('analytics API, embedded runtime', () => {
+  let embedded: Embedded;
+  const swarmId = uniqueId('an');
+  const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
+  beforeAll(async () => {
+    embedded = await startTestEmbedded({
+      QP_ANALYTICS_WINDOW_MS: String(STREAM_OPTIONS.windowMs),
+      QP_ANALYTICS_LATENESS_MS: String(STREAM_OPTIONS.latenessMs),
+      QP_HEARTBEAT_GRACE_MS: String(STREAM_OPTIONS.graceMs),
+      QP_ANALYTICS_FLAP_THRESHOLD: String(STREAM_OPTIONS.flapThreshold),
+      QP_ANALYTICS_BURST_THRESHOLD: String(STREAM_OPTIONS.burstThreshold),
+    });
+  });
+
+  afterAll(async () => {
+    await embedded?.stop();
+  });
+
+  const publish = async (phase: ScriptedMessage[]) => {
+    for (const m of phase) await embedded.ports.messaging.publish(`swarm/${swarmId}/${m.source}`, Buffer.from(m.payload));
+  };
+  const latest = async () => (await request(embedded.api.url).get(`/api/v1/analytics/${swarmId}`).set(admin).expect(200)).body;
+
+  it('deploys idempotently: started, then unchanged', async () => {
+    const first = await request(embedded.api.url).put(`/api/v1/analytics/${swarmId}/job`).set(admin).expect(200);
+    expect(first.body).toEqual({ swarmId, runtime: 'embedded', action: 'started' });
+    const again = await request(embedded.api.url).put(`/api/v1/analytics/${swarmId}/job`).set(admin).expect(200);
+    expect(again.body.action).toBe('unchanged');
+  });
+
+  it('serves the latest window of every series, as the engine computes them', async () => {
+    await publish([...PHASE_1, ...PHASE_2]);
+    await waitFor('window 0', async () => ((await latest()).stats.windows >= 13 ? true : undefined), 20_000, 100);
+    await publish(PHASE_3);
+    await waitFor('window 1', async () => ((await latest()).stats.windows >= 19 ? true : undefined), 20_000, 100);
+    const engine = new AnalyticsEngine(swarmId, STREAM_OPTIONS);
+    const newest = new Map<string, AnalyticsRecord>();
+    for (const m of [...PHASE_1, ...PHASE_2, ...PHASE_3]) {
+      for (const r of engine.ingest(m.source, m.payload)) newest.set(`${r.signal}|${r.key}`, r);
+    }
+    const body = await latest();
+    expect(body.runtime).toBe('embedded');
+    expect(body.stats).toMatchObject({ windows: 19, duplicates: 0, lastWindowEnd: T0 + 20_000 });
+    const served = new Map((body.windows as AnalyticsRecord[]).map((r) => [windowKey(r), r]));
+    expect(Object.fromEntries(served)).toEqual(Object.fromEntries([...newest.values()].map((r) => [windowKey(r), r])));
+    const power = await request(embedded.api.url).get(`/api/v1/analytics/${swarmId}?signal=swarm-power`).set(admin).expect(200);
+    expect(power.body.windows).toEqual([expect.objectContaining({ signal: 'swarm-power', windowStart: T0 + 10_000, meanPowerW: 180 })]);
+  });
+
+  it('reports the runtime and the swarms it reads', async () => {
+    const status = await request(embedded.api.url).get('/api/v1/analytics/status').set(admin).expect(200);
+    expect(status.body).toMatchObject({ runtime: 'embedded', reachable: true });
+    expect(status.body.jobs).toContainEqual(expect.objectContaining({ swarmId, state: 'RUNNING' }));
+    expect(status.body.swarms).toContainEqual(expect.objectContaining({ swarmId, windows: 19 }));
+  });
+
+  it('exports the signals as metrics', async () => {
+    const metrics = await request(embedded.api.url).get('/metrics').expect(200);
+    expect(metrics.text).toContain(`qp_manager_analytics_swarm_power_watts{swarm="${swarmId}"} 180`);
+    expect(metrics.text).toContain(`qp_manager_analytics_agent_flapping{swarm="${swarmId}",agent="a3"} 1`);
+    expect(metrics.text).toMatch(new RegExp(`qp_manager_analytics_rejection_bursts_total\\{swarm="${swarmId}",job="j1"\\} 1`));
+  });
+
+  it('refuses unknown signals and requests without a credential', async () => {
+    const bad = await request(embedded.api.url).get(`/api/v1/analytics/${swarmId}?signal=nope`).set(admin).expect(400);
+    expect(bad.body.error.field).toBe('signal');
+    await request(embedded.api.url).get(`/api/v1/analytics/${swarmId}`).expect(401);
+    await request(embedded.api.url).put(`/api/v1/analytics/${swarmId}/job`).expect(401);
+  });
+});

@@ -1,0 +1,117 @@
+import {
+  AnalyticsEngine,
+  nearestRank,
+  parseSwarmEvent,
+  windowKey,
+  windowStartOf,
+  type AnalyticsRecord,
+} from '../../core/analytics';
+import { EXPECTED_WINDOWS, PHASE_1, PHASE_2, PHASE_3, STREAM_OPTIONS, T0 } from '../support/analytics-stream';
+
+function run(): { engine: AnalyticsEngine; records: Map<string, AnalyticsRecord> } {
+  const engine = new AnalyticsEngine('s1', STREAM_OPTIONS);
+  const records = new Map<string, AnalyticsRecord>();
+  for (const m of [...PHASE_1, ...PHASE_2, ...PHASE_3]) {
+    for (const r of engine.ingest(m.source, m.payload)) {
+      expect(records.has(windowKey(r))).toBe(false);
+      records.set(windowKey(r), r);
+    }
+  }
+  return { engine, records };
+}
+
+const at = (records: Map<string, AnalyticsRecord>, signal: string, key: string, window: number) =>
+  records.get(`${signal}|${key}|${T0 + window * STREAM_OPTIONS.windowMs}`);
+
+describe('embedded analytics on a scripted stream', () => {
+  const { engine, records } = run();
+
+  it('closes exactly the windows the watermark passed, each once', () => {
+    expect(records.size).toBe(EXPECTED_WINDOWS);
+    for (const r of records.values()) {
+      expect(r.schema).toBe('qp-analytics/1');
+      expect(r.swarmId).toBe('s1');
+      expect([T0, T0 + 10_000]).toContain(r.windowStart);
+      expect(r.windowEnd - r.windowStart).toBe(10_000);
+    }
+  });
+
+  it('reports per-agent energy (Wh), carbon (g) and mean load per window', () => {
+    expect(at(records, 'agent-energy', 'a1', 0)).toMatchObject({ heartbeats: 3, energyWh: 6, carbonG: 0.6, meanLoad: 0.6 });
+    expect(at(records, 'agent-energy', 'a2', 0)).toMatchObject({ heartbeats: 2, energyWh: 4, carbonG: 0.8, meanLoad: null });
+    expect(at(records, 'agent-energy', 'a1', 1)).toMatchObject({ heartbeats: 1, energyWh: 0.5, carbonG: 0 });
+  });
+
+  it('reports the swarm power draw (W) and carbon intensity (g/kWh)', () => {
+    expect(at(records, 'swarm-power', 'swarm', 0)).toMatchObject({
+      agents: 3,
+      energyWh: 10,
+      carbonG: 1.4,
+      meanPowerW: 3600,
+      carbonIntensityGPerKWh: 140,
+    });
+    expect(at(records, 'swarm-power', 'swarm', 1)).toMatchObject({ agents: 2, meanPowerW: 180, carbonIntensityGPerKWh: 0 });
+  });
+
+  it('counts heartbeat gaps over the grace period as two flips and flags flapping above the threshold', () => {
+    expect(at(records, 'heartbeat-liveness', 'a1', 0)).toMatchObject({ maxGapMs: 1000, gapsOverGrace: 0, flips: 0, flapping: false });
+    expect(at(records, 'heartbeat-liveness', 'a2', 0)).toMatchObject({ maxGapMs: 8500, gapsOverGrace: 1, flips: 2, flapping: false });
+    expect(at(records, 'heartbeat-liveness', 'a3', 0)).toMatchObject({ maxGapMs: 4000, gapsOverGrace: 2, flips: 4, flapping: true });
+    // a gap that spans windows counts from the agent's last heartbeat of the earlier window
+    expect(at(records, 'heartbeat-liveness', 'a1', 1)).toMatchObject({ maxGapMs: 9000, gapsOverGrace: 1 });
+    expect(at(records, 'heartbeat-liveness', 'a2', 1)).toMatchObject({ maxGapMs: 3000, gapsOverGrace: 0 });
+  });
+
+  it('reports task latency percentiles and the deadline-miss rate per kind', () => {
+    expect(at(records, 'task-latency', 'train', 0)).toMatchObject({
+      tasks: 4,
+      failed: 1,
+      p50Ms: 200,
+      p95Ms: 400,
+      p99Ms: 400,
+      deadlineMisses: 1,
+      deadlineMissRate: 0.25,
+    });
+    expect(at(records, 'task-latency', 'eval', 1)).toMatchObject({ tasks: 1, p50Ms: 500, deadlineMisses: 0 });
+  });
+
+  it('reports each agent\'s straggler rate over the rounds closed in the window', () => {
+    expect(at(records, 'stragglers', 'a1', 0)).toMatchObject({ rounds: 2, straggled: 0, stragglerRate: 0 });
+    expect(at(records, 'stragglers', 'a2', 0)).toMatchObject({ rounds: 2, straggled: 1, stragglerRate: 0.5 });
+    expect(at(records, 'stragglers', 'a3', 0)).toMatchObject({ rounds: 2, straggled: 2, stragglerRate: 1 });
+  });
+
+  it('flags a burst of update rejections per job', () => {
+    expect(at(records, 'update-rejections', 'j1', 0)).toMatchObject({ rejections: 3, agents: 2, reasons: { norm: 2, proof: 1 }, burst: true });
+    expect(at(records, 'update-rejections', 'j2', 0)).toMatchObject({ rejections: 1, burst: false });
+  });
+
+  it('counts bad, ignored and late events and skips them', () => {
+    expect(engine.counters).toMatchObject({ malformed: 1, invalid: 1, ignored: 1, late: 2, windowsEmitted: EXPECTED_WINDOWS });
+    // the late heartbeat's 100 Wh is in no window
+    expect(at(records, 'agent-energy', 'a1', 0)).toMatchObject({ energyWh: 6 });
+  });
+});
+
+describe('analytics building blocks', () => {
+  it('aligns tumbling windows to the epoch', () => {
+    expect(windowStartOf(T0 + 9_999, 10_000)).toBe(T0);
+    expect(windowStartOf(T0 + 10_000, 10_000)).toBe(T0 + 10_000);
+  });
+
+  it('takes nearest-rank percentiles', () => {
+    const v = Array.from({ length: 100 }, (_, i) => i + 1);
+    expect(nearestRank(v, 50)).toBe(50);
+    expect(nearestRank(v, 99)).toBe(99);
+    expect(nearestRank([7], 99)).toBe(7);
+  });
+
+  it('refuses events that break their schema and ignores other message types', () => {
+    expect(parseSwarmEvent('heartbeats', JSON.stringify({ agentId: 'a', sentAt: 1, load: 2 }))).toEqual({ ok: false, reason: 'invalid' });
+    expect(parseSwarmEvent('heartbeats', '[1]')).toEqual({ ok: false, reason: 'malformed' });
+    expect(parseSwarmEvent('rounds', JSON.stringify({ type: 'round-started' }))).toEqual({ ok: false, reason: 'ignored' });
+    expect(
+      parseSwarmEvent('tasks', JSON.stringify({ type: 'task-completed', taskId: 't', kind: 'k', agentId: 'a', dispatchedAt: 5, completedAt: 4, outcome: 'succeeded' })),
+    ).toEqual({ ok: false, reason: 'invalid' });
+  });
+});

@@ -1,0 +1,133 @@
+// The live status page at GET / and its data at GET /api/v1/status, against a real
+// swarm on the test Temporal server: the numbers are the API's numbers.
+import { digitsTrainers, DIGITS_DIMENSION } from '../agents/trainers';
+import { simulateSwarm, type SwarmSimulation } from '../agents/simulate';
+import { accuracyChart, renderStatusBody } from '../api/status-page';
+import type { StatusSummary } from '../api/status-service';
+import type { TuningProgress } from '../core/tuning';
+import { tuningWorkflowId } from '../workflows/definitions';
+import type { Embedded } from '../workers/embedded';
+import { ADMIN_TOKEN, startTestEmbedded, uniqueId, waitFor } from './support/stack';
+
+const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
+
+describe('the status page', () => {
+  let stack: Embedded;
+  let swarm: SwarmSimulation;
+  const swarmId = uniqueId('status');
+
+  beforeAll(async () => {
+    stack = await startTestEmbedded({ QP_HEARTBEAT_GRACE_MS: '3000', QP_BEHAVIOR_SWEEP_CRON: 'off', QP_TEMPORAL_UI_URL: 'http://ui.example:8233' });
+  });
+  afterAll(async () => {
+    await swarm?.stop();
+    await stack?.stop();
+  });
+
+  const summary = async (): Promise<StatusSummary> => {
+    const res = await fetch(`${stack.api.url}/api/v1/status`);
+    expect(res.status).toBe(200);
+    return (await res.json()) as StatusSummary;
+  };
+
+  it('before anything ran: no job, no report, and the page says so', async () => {
+    const page = await fetch(`${stack.api.url}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    const html = await page.text();
+    expect(html).toContain('no tuning job yet');
+    expect(html).toContain('no completed behaviour sweep of these swarms yet');
+    expect(html).toContain('<script>');
+    expect(html).toContain('href="http://ui.example:8233/namespaces/');
+    expect((await summary()).jobs).toEqual([]);
+  });
+
+  it("shows the swarm's agents by status, the job's accuracy per round and the latest behaviour report, as the API reports them", async () => {
+    swarm = await simulateSwarm({
+      apiUrl: stack.api.url,
+      messaging: stack.ports.messaging,
+      count: 5,
+      swarmId,
+      idPrefix: swarmId,
+      heartbeatIntervalMs: 500,
+      trainers: digitsTrainers({ agents: 5, alpha: 0.5, seed: 2 }),
+    });
+    expect(swarm.failed).toEqual([]);
+    swarm.agents[0].stopHeartbeats();
+    await waitFor('one agent LOST', async () =>
+      (await stack.api.swarm.listAgents({ swarmId, status: 'LOST', pageSize: 10 })).agents.length === 1 ? true : undefined,
+    30_000, 250);
+
+    const started = await fetch(`${stack.api.url}/api/v1/tuning/start`, {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({
+        swarmId,
+        model: { kind: 'softmax-digits', dimension: DIGITS_DIMENSION },
+        rounds: 2,
+        fraction: 1,
+        minParticipants: 2,
+        training: { learningRate: 0.1, epochs: 1, batchSize: 32 },
+      }),
+    });
+    const { jobId } = (await started.json()) as { jobId: string };
+    const result: TuningProgress = await stack.client.workflow.getHandle(tuningWorkflowId(jobId)).result();
+    for (const [i, agent] of swarm.agents.slice(1).entries()) {
+      for (let e = 0; e < 3; e++) {
+        await agent.reportBehavior({ episodeId: `e${e}`, descriptor: Array.from({ length: 16 }, (_, d) => Math.cos(i * 5 + e + d)), fitness: i + e });
+      }
+    }
+    const sweep = await fetch(`${stack.api.url}/api/v1/behaviors/sweep`, { method: 'POST', headers: admin, body: JSON.stringify({ swarmId }) });
+    const { reportId } = (await sweep.json()) as { reportId: string };
+
+    const status = await waitFor('the report on the status page', async () => {
+      const s = await summary();
+      return s.behaviorReport?.reportId === reportId ? s : undefined;
+    }, 30_000, 250);
+
+    const listed = async (state: 'ACTIVE' | 'LOST') => (await stack.api.swarm.listAgents({ swarmId, status: state, pageSize: 50 })).agents.length;
+    expect(status.swarms.find((s) => s.swarmId === swarmId)?.agents).toEqual({ ACTIVE: await listed('ACTIVE'), LOST: await listed('LOST'), PENDING: 0 });
+    const job = status.jobs.find((j) => j.jobId === jobId)!;
+    expect(job).toMatchObject({ swarmId, status: 'COMPLETED', round: 2, rounds: 2, workflowUrl: `http://ui.example:8233/namespaces/${status.namespace}/workflows/tuning-${jobId}` });
+    expect(job.accuracy).toEqual(result.recentRounds.map((r) => ({ round: r.round, accuracy: r.accuracy ?? null })));
+    const report = await fetch(`${stack.api.url}/api/v1/behaviors/latest`, { headers: admin }).then((r) => r.json() as Promise<{ counts: Record<string, number> }>);
+    expect(status.behaviorReport!.counts).toEqual(report.counts);
+
+    const body = await fetch(`${stack.api.url}/?part=body`).then((r) => r.text());
+    expect(body).not.toContain('<script>');
+    expect(body).toContain(`data-job="${jobId}"`);
+    expect(body).toContain(`aria-label="accuracy per round of job ${jobId}"`);
+    expect(body).toContain(`${(result.recentRounds.at(-1)!.accuracy! * 100).toFixed(1)}%`);
+    expect(body).toContain(reportId);
+  }, 120_000);
+
+  it('refuses an unknown part with 400 naming part', async () => {
+    const res = await fetch(`${stack.api.url}/?part=everything`);
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { field: string } }).error.field).toBe('part');
+  });
+});
+
+describe('status page rendering', () => {
+  const job = { jobId: 'j<1>', swarmId: 's', status: 'RUNNING' as const, round: 3, rounds: 5, workflowUrl: 'http://ui/x', accuracy: [
+    { round: 1, accuracy: 0.5 },
+    { round: 2, accuracy: null },
+    { round: 3, accuracy: 0.9 },
+  ] };
+
+  it('draws one point per evaluated round, higher accuracy higher up', () => {
+    const svg = accuracyChart(job, 100, 50);
+    const ys = [...svg.matchAll(/<circle cx="[\d.]+" cy="([\d.]+)"/g)].map((m) => Number(m[1]));
+    expect(ys).toHaveLength(2);
+    expect(ys[1]).toBeLessThan(ys[0]);
+  });
+
+  it('escapes what it prints', () => {
+    const html = renderStatusBody({
+      generatedAt: 'now', namespace: 'ns', taskQueue: 'tq', temporalUi: 'http://ui', agents: { PENDING: 0, ACTIVE: 1, LOST: 0, FAILED: 0, DEREGISTERED: 0 },
+      swarms: [], jobs: [job], behaviorReport: null,
+    });
+    expect(html).toContain('j&lt;1&gt;');
+    expect(html).not.toContain('j<1>');
+  });
+});

@@ -1,0 +1,77 @@
+// A scripted swarm event stream with known answers, fed to the embedded analytics (unit test) and
+// through Pulsar -> Flink -> Pulsar (integration test). Phases are published one after another:
+// within a phase every event is within the lateness bound of every other, so the order in which
+// Flink interleaves the three topics cannot change a result; between phases the test waits until
+// the earlier windows are out, so the late events of phase 3 are late for both.
+import type { AnalyticsOptions, AnalyticsSource } from '../../core/analytics';
+
+export const T0 = 1_700_000_000_000;
+
+export const STREAM_OPTIONS: AnalyticsOptions = {
+  windowMs: 10_000,
+  latenessMs: 15_000,
+  graceMs: 3_000,
+  flapThreshold: 2,
+  burstThreshold: 3,
+};
+
+export interface ScriptedMessage {
+  source: AnalyticsSource;
+  payload: string;
+}
+
+const hb = (agentId: string, dt: number, extra: Record<string, number> = {}): ScriptedMessage => ({
+  source: 'heartbeats',
+  payload: JSON.stringify({ agentId, sentAt: T0 + dt, ...extra }),
+});
+const task = (taskId: string, kind: string, d: number, c: number, extra: Record<string, unknown> = {}): ScriptedMessage => ({
+  source: 'tasks',
+  payload: JSON.stringify({ type: 'task-completed', taskId, kind, agentId: 'a1', dispatchedAt: T0 + d, completedAt: T0 + c, outcome: 'succeeded', ...extra }),
+});
+const rejected = (jobId: string, agentId: string, reason: string, dt: number): ScriptedMessage => ({
+  source: 'rounds',
+  payload: JSON.stringify({ type: 'update-rejected', jobId, round: 2, agentId, reason, rejectedAt: T0 + dt }),
+});
+
+/** Phase 1: windows 0 and 1, with one malformed, one invalid and one ignored message. */
+export const PHASE_1: ScriptedMessage[] = [
+  hb('a1', 0, { energyUsedWh: 1, carbonIntensityGPerKWh: 100, load: 0.5 }),
+  hb('a3', 0),
+  hb('a2', 500, { energyUsedWh: 4, carbonIntensityGPerKWh: 200 }),
+  hb('a1', 1000, { energyUsedWh: 2, carbonIntensityGPerKWh: 100, load: 0.7 }),
+  { source: 'heartbeats', payload: '{not json' },
+  hb('a1', 2000, { energyUsedWh: 3, carbonIntensityGPerKWh: 100 }),
+  { source: 'heartbeats', payload: JSON.stringify({ agentId: 'bad id!', sentAt: T0 + 100 }) },
+  hb('a3', 4000),
+  hb('a3', 8000),
+  hb('a2', 9000),
+  hb('a1', 11_000, { energyUsedWh: 0.5 }),
+  hb('a2', 12_000),
+  task('t1', 'train', 0, 100, { deadlineAt: T0 + 1000 }),
+  task('t2', 'train', 1000, 1200, { deadlineAt: T0 + 1100 }),
+  { source: 'tasks', payload: JSON.stringify({ type: 'task-dispatched', taskId: 't9', kind: 'train' }) },
+  task('t3', 'train', 2000, 2300),
+  task('t4', 'train', 3000, 3400, { outcome: 'failed' }),
+  task('t5', 'eval', 11_000, 11_500, { deadlineAt: T0 + 12_000 }),
+  {
+    source: 'rounds',
+    payload: JSON.stringify({ type: 'round-closed', jobId: 'j1', round: 1, closedAt: T0 + 5000, participants: ['a1', 'a2', 'a3'], stragglers: ['a3'] }),
+  },
+  {
+    source: 'rounds',
+    payload: JSON.stringify({ type: 'round-closed', jobId: 'j1', round: 2, closedAt: T0 + 6000, participants: ['a1', 'a2'], stragglers: ['a2', 'a3'] }),
+  },
+  rejected('j1', 'a3', 'norm', 6100),
+  rejected('j1', 'a3', 'norm', 6200),
+  rejected('j1', 'a2', 'proof', 6300),
+  rejected('j2', 'a1', 'norm', 7000),
+];
+
+/** Phase 2: moves the watermark past window 0 (T0 + 26 s - 15 s - 1 ms). */
+export const PHASE_2: ScriptedMessage[] = [hb('a1', 26_000)];
+
+/** Phase 3: two late events (window 0 is out), then one that moves the watermark past window 1. */
+export const PHASE_3: ScriptedMessage[] = [hb('a1', 3000, { energyUsedWh: 100 }), task('t6', 'train', 2400, 2500), hb('a2', 40_000)];
+
+/** Windows the stream closes: 13 records for window 0, 6 for window 1. */
+export const EXPECTED_WINDOWS = 19;

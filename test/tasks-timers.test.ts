@@ -1,0 +1,67 @@
+// Task deadlines measured in hours pass in milliseconds on the time-skipping test server.
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import type { TaskActivities } from '../activities/tasks';
+import type { TaskState } from '../core/tasks';
+import { TASK_DELEGATION_WORKFLOW, taskWorkflowId, type TaskDelegationInput } from '../workflows/definitions-tasks';
+import { uniqueId } from './support/stack';
+
+const HOUR = 3_600_000;
+
+describe('task attempt timeouts under time skipping', () => {
+  let env: TestWorkflowEnvironment;
+
+  beforeAll(async () => {
+    env = await TestWorkflowEnvironment.createTimeSkipping({
+      server: { executable: { type: 'existing-path', path: process.env.QP_TEST_TESTSERVER! } },
+    });
+  });
+  afterAll(async () => {
+    await env?.teardown();
+  });
+
+  it('three agents silent for two hours each: the task is reallocated twice and FAILS after six hours, in seconds', async () => {
+    const taskQueue = uniqueId('tts');
+    const dispatched: string[] = [];
+    const released: string[] = [];
+    let next = 0;
+    // Orchestration only: the activities are stand-ins that record what the workflow asked for.
+    const activities: Partial<TaskActivities> = {
+      async placeTask({ exclude }) {
+        const agentId = `agent-${next++}`;
+        expect(exclude).toHaveLength(next - 1);
+        return { agentId, expected: { energyWh: 1, carbonG: 0.4, slackS: 100 } };
+      },
+      async dispatchTask({ agentId }) {
+        dispatched.push(agentId);
+      },
+      async releaseTask({ agentId }) {
+        released.push(agentId);
+      },
+    };
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: { codePath: process.env.QP_TEST_WORKFLOW_BUNDLE! },
+      activities,
+    });
+    const taskId = uniqueId('late');
+    const input: TaskDelegationInput = {
+      spec: { taskId, swarmId: 'timers', kind: 'k', input: null, requirements: {}, estimatedWork: 10, deadlineMs: Date.now() + 8 * HOUR },
+      maxAttempts: 3,
+      attemptTimeoutMs: 2 * HOUR,
+      submittedAt: new Date().toISOString(),
+    };
+    const started = Date.now();
+    const state = (await worker.runUntil(
+      env.client.workflow.execute(TASK_DELEGATION_WORKFLOW, { taskQueue, workflowId: taskWorkflowId(taskId), args: [input] }),
+    )) as TaskState;
+    expect(state.status).toBe('FAILED');
+    expect(state.attempts.map((a) => a.outcome)).toEqual(['timed-out', 'timed-out', 'timed-out']);
+    expect(state.failureReason).toBe(`3 attempts: last attempt 3 on agent-2: timed-out (no answer within ${2 * HOUR} ms)`);
+    expect(Date.parse(state.finishedAt!) - Date.parse(state.attempts[0].assignedAt)).toBeGreaterThanOrEqual(6 * HOUR);
+    expect(dispatched).toEqual(['agent-0', 'agent-1', 'agent-2']);
+    expect(released).toEqual(['agent-0', 'agent-1', 'agent-2']);
+    expect(Date.now() - started).toBeLessThan(30_000);
+  });
+});

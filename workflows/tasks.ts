@@ -1,0 +1,133 @@
+// taskDelegation (id task-<taskId>): place the task on an agent (core/allocation
+// through an activity), dispatch it to the agent's inbox, and wait for its
+// outcome, which the swarm's results collector signals after checking the
+// agent's proof. An outcome counts once per (taskId, attempt): a redelivered or
+// late one is discarded. No answer within the attempt timeout, a decline or a
+// failure reallocates to another agent, up to maxAttempts; then FAILED.
+//
+// taskResultsCollector (id task-results-<swarmId>): consumes the swarm's
+// task-results topic in windows (one activity each) and continues as new.
+import { condition, continueAsNew, proxyActivities, setHandler, workflowInfo, allHandlersFinished } from '@temporalio/workflow';
+import type { TaskActivities } from '../activities/tasks';
+import type { TaskAttempt, TaskOutcomeMessage, TaskState } from '../core/tasks';
+import {
+  cancelTaskUpdate,
+  taskOutcomeSignal,
+  taskStateQuery,
+  type TaskDelegationInput,
+  type TaskResultsInput,
+} from './definitions-tasks';
+
+const acts = proxyActivities<TaskActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '500 milliseconds', maximumInterval: '10 seconds', maximumAttempts: 10 },
+});
+
+const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
+
+export async function taskDelegation(input: TaskDelegationInput): Promise<TaskState> {
+  const { spec } = input;
+  const state: TaskState = {
+    taskId: spec.taskId,
+    swarmId: spec.swarmId,
+    kind: spec.kind,
+    status: 'QUEUED',
+    attempts: [],
+    submittedAt: input.submittedAt,
+    deadlineMs: spec.deadlineMs,
+    duplicatesDiscarded: 0,
+  };
+  let outcome: TaskOutcomeMessage | undefined;
+  let cancelReason: string | undefined;
+  const current = (): TaskAttempt | undefined => state.attempts[state.attempts.length - 1];
+
+  setHandler(taskStateQuery, () => state);
+  setHandler(taskOutcomeSignal, (message) => {
+    const attempt = current();
+    const open = attempt && !attempt.outcome && outcome === undefined;
+    if (!open || message.attempt !== attempt.attempt || message.agentId !== attempt.agentId) {
+      if (message.outcome !== 'progress') state.duplicatesDiscarded += 1;
+      return;
+    }
+    if (message.outcome !== 'progress') outcome = message;
+  });
+  setHandler(
+    cancelTaskUpdate,
+    ({ reason }) => {
+      if (!TERMINAL.has(state.status)) {
+        cancelReason = reason ?? 'cancelled';
+        state.status = 'CANCELLED';
+        state.failureReason = cancelReason;
+        const attempt = current();
+        if (attempt && !attempt.outcome) Object.assign(attempt, { outcome: 'cancelled', reason: cancelReason });
+      }
+      return state;
+    },
+  );
+
+  const tried: string[] = [];
+  let lastReason = 'no attempt';
+  for (let n = 1; n <= input.maxAttempts && cancelReason === undefined; n++) {
+    const placement = await acts.placeTask({ spec, exclude: tried });
+    if (cancelReason !== undefined) break;
+    if (!placement.agentId) {
+      lastReason = `no agent can run it: ${placement.reason}`;
+      // Agents may register or recover: wait a little before the next placement.
+      if (n < input.maxAttempts) await condition(() => cancelReason !== undefined, Math.min(input.attemptTimeoutMs, 5_000));
+      continue;
+    }
+    const attempt: TaskAttempt = { attempt: n, agentId: placement.agentId, assignedAt: new Date().toISOString(), expected: placement.expected };
+    state.attempts.push(attempt);
+    state.status = 'ASSIGNED';
+    state.agentId = placement.agentId;
+    outcome = undefined;
+    await acts.dispatchTask({ spec, attempt: n, agentId: placement.agentId });
+    const answered = await condition(() => outcome !== undefined || cancelReason !== undefined, input.attemptTimeoutMs);
+    attempt.endedAt = new Date().toISOString();
+    if (cancelReason !== undefined) break;
+    if (!answered) {
+      Object.assign(attempt, { outcome: 'timed-out', reason: `no answer within ${input.attemptTimeoutMs} ms` });
+    } else if (outcome!.outcome === 'succeeded') {
+      attempt.outcome = 'succeeded';
+      Object.assign(state, {
+        status: 'SUCCEEDED',
+        result: outcome!.result,
+        finishedAt: attempt.endedAt,
+        energyWh: attempt.expected?.energyWh,
+        carbonG: attempt.expected?.carbonG,
+      });
+      await acts.releaseTask({ swarmId: spec.swarmId, taskId: spec.taskId, agentId: attempt.agentId });
+      await condition(allHandlersFinished);
+      return state;
+    } else {
+      Object.assign(attempt, { outcome: outcome!.outcome, reason: outcome!.reason ?? outcome!.outcome });
+    }
+    lastReason = `attempt ${n} on ${attempt.agentId}: ${attempt.outcome} (${attempt.reason})`;
+    tried.push(attempt.agentId);
+    await acts.releaseTask({ swarmId: spec.swarmId, taskId: spec.taskId, agentId: attempt.agentId });
+  }
+  if (cancelReason === undefined) {
+    state.status = 'FAILED';
+    state.failureReason = `${input.maxAttempts} attempts: last ${lastReason}`;
+  } else if (state.agentId) {
+    await acts.releaseTask({ swarmId: spec.swarmId, taskId: spec.taskId, agentId: state.agentId });
+  }
+  state.finishedAt = new Date().toISOString();
+  await condition(allHandlersFinished);
+  return state;
+}
+
+/** Windows per run before continue-as-new keeps history small. */
+const WINDOWS_PER_RUN = 100;
+
+export async function taskResultsCollector(input: TaskResultsInput): Promise<void> {
+  const collect = proxyActivities<TaskActivities>({
+    startToCloseTimeout: input.windowMs + 30_000,
+    heartbeatTimeout: Math.max(10_000, input.windowMs),
+    retry: { initialInterval: '1 second', maximumInterval: '10 seconds' },
+  });
+  for (let window = 0; window < WINDOWS_PER_RUN && !workflowInfo().continueAsNewSuggested; window++) {
+    await collect.collectTaskOutcomes(input);
+  }
+  await continueAsNew<typeof taskResultsCollector>(input);
+}
