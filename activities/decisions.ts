@@ -20,7 +20,7 @@ import type {
   Tally,
 } from '../core/decisions/types';
 import { swarmTopics } from '../core/topics';
-import type { AgentKeyDirectory, BlobStore, ElectorateDirectory, MessagingPort, ReceivedMessage } from '../adapters/ports';
+import type { AgentKeyDirectory, BlobStore, Consumer, ElectorateDirectory, MessagingPort, ReceivedMessage } from '../adapters/ports';
 import { keptAlive } from './keep-alive';
 
 export interface DecisionDeps {
@@ -74,12 +74,48 @@ export interface CountBallotsResult {
 
 /** Stops waiting for more ballots after this much silence once some arrived, ms. */
 const IDLE_MS = 150;
+/** A decision's consumer stays open this long after a batch for the next one, ms. */
+const CONSUMER_KEEP_MS = 5_000;
+/** Acknowledgements in flight at once. */
+const ACKS_IN_FLIGHT = 256;
 
 export function createDecisionActivities(deps: DecisionDeps) {
   // The ballot box of each decision this worker counted last, keyed by the chunks it holds:
   // a batch that follows on this worker skips re-reading every earlier ballot.
   const boxes = new Map<string, { chunks: string[]; box: BallotBox }>();
   const keys = new Map<string, KeyObject | null>();
+  // The consumer of each decision's ballot topic, kept open between batches: closing and
+  // re-subscribing every batch costs a broker round trip and a release grace. Shared, so a
+  // batch retried on another worker is not locked out by a consumer kept here.
+  const consumers = new Map<string, { consumer: Consumer; closer?: NodeJS.Timeout }>();
+
+  const consumerFor = async (swarmId: string, decisionId: string): Promise<Consumer> => {
+    const kept = consumers.get(decisionId);
+    if (kept) {
+      clearTimeout(kept.closer);
+      return kept.consumer;
+    }
+    const consumer = await deps.messaging.subscribe(decisionTopic(swarmId, decisionId), BALLOT_SUBSCRIPTION, {
+      initialPosition: 'earliest',
+      type: 'shared',
+    });
+    consumers.set(decisionId, { consumer });
+    return consumer;
+  };
+  const release = (decisionId: string, now: boolean): void => {
+    const kept = consumers.get(decisionId);
+    if (!kept) return;
+    clearTimeout(kept.closer);
+    const close = () => {
+      consumers.delete(decisionId);
+      void kept.consumer.close().catch(() => undefined);
+    };
+    if (now) close();
+    else {
+      kept.closer = setTimeout(close, CONSUMER_KEEP_MS);
+      kept.closer.unref?.();
+    }
+  };
 
   const keyOf = async (swarmId: string, agentId: string): Promise<KeyObject | undefined> => {
     const pem = await deps.agentKeys.publicKey(swarmId, agentId);
@@ -150,9 +186,8 @@ export function createDecisionActivities(deps: DecisionDeps) {
     async countBallots(input: CountBallotsInput): Promise<CountBallotsResult> {
       const box = await boxFor(input);
       const { decisionId, swarmId } = input.spec;
-      const consumer = await deps.messaging.subscribe(decisionTopic(swarmId, decisionId), BALLOT_SUBSCRIPTION, {
-        initialPosition: 'earliest',
-      });
+      const consumer = await consumerFor(swarmId, decisionId);
+      let failed = false;
       const received: ReceivedMessage[] = [];
       const accepted: AcceptedBallot[] = [];
       const refusals: Refusals = { counts: {}, recent: [] };
@@ -191,7 +226,9 @@ export function createDecisionActivities(deps: DecisionDeps) {
           }
         }
         const chunk = accepted.length > 0 ? await deps.blobs.put(Buffer.from(JSON.stringify(accepted))) : undefined;
-        for (const message of received) await consumer.ack(message);
+        for (let i = 0; i < received.length; i += ACKS_IN_FLIGHT) {
+          await Promise.all(received.slice(i, i + ACKS_IN_FLIGHT).map((message) => consumer.ack(message)));
+        }
         const chunks = chunk ? [...input.chunks, chunk] : input.chunks;
         boxes.delete(decisionId);
         boxes.set(decisionId, { chunks, box });
@@ -208,10 +245,12 @@ export function createDecisionActivities(deps: DecisionDeps) {
           quorumReachedAt,
         };
       } catch (error) {
+        failed = true;
         boxes.delete(decisionId); // the box may hold ballots whose messages were not acknowledged
         throw error;
       } finally {
-        await consumer.close();
+        // After a failure the unacknowledged messages go back to the subscription for the retry.
+        release(decisionId, failed);
       }
     },
   };

@@ -4,13 +4,13 @@
 // verification or counting.
 //   ours:  the collaborativeDecision workflow on a real Temporal dev server with
 //          the product's activities (snapshot, announce, countBallots batches,
-//          outcome) over the messaging adapter; the --voters signed ballots
-//          (ranked-choice over 4 options) are published onto the decision's
-//          topic first (not timed, as agents would have done while it ran), then
-//          the time from the workflow's start to its result (it closes early
-//          once every voter has voted) is measured.
-//   floor: the same ballots published onto another topic, then one consumer
-//          receives and acknowledges them all, timed from subscribe to the last ack.
+//          outcome) over the messaging adapter. Once voting is open, the --voters
+//          signed ballots (ranked-choice over 4 options, signed beforehand) are
+//          published on the decision's topic, 256 in flight; timed from the first
+//          publish to the workflow's result (it closes early once all have voted).
+//   floor: the same ballots published the same way on another topic while one
+//          consumer receives and acknowledges them, timed from the first publish
+//          to the last ack.
 //   npm run bench:decisions -- [--voters 10000] [--messaging pulsar|memory] [--repeats 2]
 // --messaging pulsar (default when a broker answers on PULSAR_ADMIN_URL, default
 // http://127.0.0.1:8090, started with `bash infra/local/stack.sh up pulsar`), else memory.
@@ -25,7 +25,7 @@ import { signBallot } from '../core/decisions/ballot';
 import type { DecisionStatus } from '../core/decisions/status';
 import { decisionTopic } from '../core/decisions/topics';
 import type { DecisionSpec } from '../core/decisions/types';
-import { DECISION_WORKFLOW, decisionWorkflowId } from '../workflows/definitions';
+import { DECISION_WORKFLOW, decisionStatusQuery, decisionWorkflowId } from '../workflows/definitions';
 import type { CollaborativeDecisionInput } from '../workflows/decision';
 import { GeneratedElectorate } from './support/electorate';
 import { startDevServer } from './support/temporal';
@@ -46,8 +46,6 @@ async function pulsarAnswers(adminUrl: string): Promise<boolean> {
 }
 
 async function publishAll(messaging: MessagingPort, topic: string, payloads: Buffer[], keys: string[]): Promise<void> {
-  // The subscription exists first, so every ballot is in its backlog.
-  await (await messaging.subscribe(topic, 'qp-manager-decision', { initialPosition: 'earliest' })).close();
   let next = 0;
   await Promise.all(
     Array.from({ length: 256 }, async () => {
@@ -59,19 +57,26 @@ async function publishAll(messaging: MessagingPort, topic: string, payloads: Buf
   );
 }
 
-/** Receive + acknowledge every message of the backlog, one at a time, as countBallots does; ms. */
-async function floor(messaging: MessagingPort, topic: string, count: number): Promise<number> {
-  const started = performance.now();
+/**
+ * The floor: the same ballots published the same way while one consumer
+ * receives and acknowledges them one at a time, as countBallots does, with no
+ * verification or counting; ms from the first publish to the last ack.
+ */
+async function floor(messaging: MessagingPort, topic: string, payloads: Buffer[], keys: string[]): Promise<number> {
   const consumer = await messaging.subscribe(topic, 'qp-manager-decision', { initialPosition: 'earliest' });
+  const started = performance.now();
+  const publishing = publishAll(messaging, topic, payloads, keys);
   let received = 0;
-  while (received < count) {
-    const message = await consumer.receive(5_000);
-    if (!message) throw new Error(`floor: only ${received} of ${count} messages arrived`);
+  while (received < payloads.length) {
+    const message = await consumer.receive(10_000);
+    if (!message) throw new Error(`floor: only ${received} of ${payloads.length} messages arrived`);
     await consumer.ack(message);
     received++;
   }
+  const ms = performance.now() - started;
+  await publishing;
   await consumer.close();
-  return performance.now() - started;
+  return ms;
 }
 
 async function main(): Promise<void> {
@@ -105,22 +110,23 @@ async function main(): Promise<void> {
         const ballot = signBallot(electorate.privateKeys.get(agentId)!, { decisionId, agentId, choice: [...new Set(ranking)], castAt: Date.now() });
         return Buffer.from(JSON.stringify(ballot));
       });
-      await publishAll(messaging, decisionTopic(swarmId, decisionId), payloads, electorate.agentIds);
-      const floorTopic = `swarm/${swarmId}/floor-${decisionId}`;
-      await publishAll(messaging, floorTopic, payloads, electorate.agentIds);
-
-      const floorMs = await floor(messaging, floorTopic, voters);
       const spec: DecisionSpec = {
         decisionId, swarmId, title: 'bench', options: OPTIONS, system: 'ranked-choice', power: 'equal', votingDelayMs: 0,
         votingPeriodMs: 10 * 60_000, quorum: { fraction: 0.5 }, proposer: 'admin',
       };
       const input: CollaborativeDecisionInput = { spec };
+      const handle = await env.client.workflow.start(DECISION_WORKFLOW, { workflowId: decisionWorkflowId(decisionId), taskQueue, args: [input] });
+      for (;;) {
+        if ((await handle.query(decisionStatusQuery)).state === 'ACTIVE') break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      // Timed from the first ballot published to the outcome (the workflow closes early once all have voted).
       const started = performance.now();
-      const result: DecisionStatus = await env.client.workflow.execute(DECISION_WORKFLOW, {
-        workflowId: decisionWorkflowId(decisionId), taskQueue, args: [input],
-      });
+      await publishAll(messaging, decisionTopic(swarmId, decisionId), payloads, electorate.agentIds);
+      const result: DecisionStatus = await handle.result();
       const oursMs = performance.now() - started;
       if (result.voters !== voters || result.tally.ballots !== voters) throw new Error(`counted ${result.voters} of ${voters}`);
+      const floorMs = await floor(messaging, `swarm/${swarmId}/floor-${decisionId}`, payloads, electorate.agentIds);
       const history = await env.client.workflow.getHandle(decisionWorkflowId(decisionId)).fetchHistory();
       const oursRate = (voters * 1000) / oursMs;
       const floorRate = (voters * 1000) / floorMs;

@@ -38,6 +38,7 @@ describe('the demo (npm start)', () => {
     expect(text).toMatch(/lost\s+1/);
     expect(text).toMatch(/failed\s+0/);
     expect(text).toMatch(/COMPLETED, final test accuracy \d+\.\d%/);
+    expect(text).toMatch(/decision \S+: SUCCEEDED, adopted (forage-near-base|explore-frontier|cluster-and-share|conserve-energy) \(closed early/);
     expect(text).toMatch(/Status page http:\/\/\S+:\d+\//);
     // No phantom agents: every session of the stopped demo, crashed agents' included, was ended.
     const connection = await Connection.connect({ address: process.env.QP_TEST_TEMPORAL_ADDRESS });

@@ -11,6 +11,8 @@ const histories = ['registerAgent', 'livenessMonitor', 'federatedTuning'];
 histories.push('behaviorSweep');
 // Recorded by test/support/record-task-history.ts: a decline, a reallocation, progress and a result.
 histories.push('taskDelegation');
+// Recorded by test/support/record-decision-history.ts.
+histories.push('collaborativeDecision');
 
 describe('replay of recorded histories', () => {
   it.each(histories)('%s replays without non-determinism', async (name) => {
@@ -22,6 +24,18 @@ describe('replay of recorded histories', () => {
       history,
       `${name}-recorded`,
     );
+  });
+
+  it('the recorded decision covers a forged ballot refused, a late quorum, the outcome and a tuning job started', () => {
+    const json = JSON.parse(readFileSync(join(__dirname, 'histories', 'collaborativeDecision.json'), 'utf8'));
+    const text = JSON.stringify(json);
+    for (const marker of ['snapshotElectorate', 'countBallots', 'publishOutcome', 'EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED']) {
+      expect(text).toContain(marker);
+    }
+    const completed = json.events.find((e: { eventType: string }) => e.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED');
+    const result = JSON.parse(Buffer.from(completed.workflowExecutionCompletedEventAttributes.result.payloads[0].data, 'base64').toString());
+    expect(result).toMatchObject({ state: 'EXECUTED', refusals: { counts: { forged: 1 } }, action: { kind: 'tuning', status: 'started' } });
+    expect(result.quorumReachedAt).toBeGreaterThan(0);
   });
 
   it('the recorded session covers the handshake, LOST, ACTIVE again, re-registration and deregistration', () => {

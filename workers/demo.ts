@@ -11,7 +11,9 @@ import { parseConfig, ConfigError, type Config } from '../core/config';
 import { simulateSwarm } from '../agents/simulate';
 import { digitsTrainers, DIGITS_DIMENSION } from '../agents/trainers';
 import type { TuningProgress } from '../core/tuning';
-import { tuningProgressQuery, tuningWorkflowId } from '../workflows/definitions';
+import { decisionStatusQuery, decisionWorkflowId, tuningProgressQuery, tuningWorkflowId } from '../workflows/definitions';
+import type { QpAgent } from '../agents/sdk';
+import type { DecisionStatus } from '../core/decisions/status';
 import { startEmbedded, type Embedded } from './embedded';
 import { localDevServer, temporalWebUiUrl } from './local-temporal';
 
@@ -224,7 +226,10 @@ async function main(): Promise<void> {
   let finalAccuracy: number | undefined;
   if (options.rounds > 0) finalAccuracy = await tune(embedded, swarmId, options.rounds);
 
-  const ok = simulation.failed.length === 0 && sawLost && (options.rounds === 0 || finalAccuracy !== undefined);
+  const decided = await decideStrategy(embedded, swarmId, simulation.agents);
+
+  const ok =
+    simulation.failed.length === 0 && sawLost && (options.rounds === 0 || finalAccuracy !== undefined) && decided.state === 'SUCCEEDED';
   if (options.once) await stopAll(ok ? 0 : 1);
   console.log('\nThe swarm keeps heartbeating. Ctrl-C stops everything this command started.');
 }
@@ -265,6 +270,68 @@ async function tune(embedded: Embedded, swarmId: string, rounds: number): Promis
   const accuracy = final.recentRounds.at(-1)?.accuracy;
   console.log(`  job ${jobId}: ${final.status}, final test accuracy ${accuracy !== undefined ? (accuracy * 100).toFixed(1) + '%' : 'n/a'}`);
   return accuracy;
+}
+
+const STRATEGIES = ['forage-near-base', 'explore-frontier', 'cluster-and-share', 'conserve-energy'];
+
+/**
+ * The decision phase: the swarm ranks behavior strategies (instant runoff,
+ * power = cores + GPUs); each agent ranks by its own situation, the terminal
+ * shows the live tally until the outcome. Crashed agents are not in the
+ * electorate (it is the ACTIVE agents when voting opens): their ballots are
+ * refused as ineligible.
+ */
+async function decideStrategy(embedded: Embedded, swarmId: string, agents: QpAgent[]): Promise<DecisionStatus> {
+  console.log(`\nDecision: the swarm ranks ${STRATEGIES.length} behavior strategies (ranked-choice, power = cores + GPUs)...`);
+  const ranking = (agent: QpAgent): string[] => {
+    const cpu = agent.agent?.resources.cpu ?? 1;
+    const wh = agent.agent?.resources.energy?.budgetWh ?? 100;
+    const first = wh < 150 ? 'conserve-energy' : cpu >= 6 ? 'explore-frontier' : cpu >= 3 ? 'cluster-and-share' : 'forage-near-base';
+    return [first, ...STRATEGIES.filter((s) => s !== first)].slice(0, 3);
+  };
+  const { decisionId } = await embedded.api.decisions.create(
+    {
+      swarmId,
+      title: 'Which behavior strategy does the swarm adopt?',
+      system: 'ranked-choice',
+      options: STRATEGIES,
+      power: 'resources',
+      votingDelayMs: 0,
+      votingPeriodMs: 30_000,
+      quorum: { fraction: 0.5 },
+      allowVoteChange: false,
+    },
+    'admin',
+  );
+  await Promise.all(
+    agents.map((agent) =>
+      agent.onProposal(async (proposal) => {
+        if (proposal.decisionId === decisionId) await agent.vote(decisionId, ranking(agent));
+      }),
+    ),
+  );
+  const handle = embedded.client.workflow.getHandle(decisionWorkflowId(decisionId));
+  const result: Promise<DecisionStatus> = handle.result();
+  const show = (status: DecisionStatus) => {
+    const total = status.snapshot?.totalPower ?? 0;
+    const firstRound = status.tally.rounds?.[0]?.counts ?? {};
+    const line = STRATEGIES.map((s) => `${s} ${(firstRound[s] ?? 0).toFixed(0)}`).join('  ');
+    process.stdout.write(`\r  turnout ${status.tally.turnout.toFixed(0)}/${total.toFixed(0)}  first choices: ${line}   `);
+  };
+  for (let done = false; !done; ) {
+    done = await Promise.race([result.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 500))]);
+    show(await handle.query(decisionStatusQuery));
+  }
+  const final = await result;
+  show(final);
+  console.log('');
+  for (const [i, round] of (final.tally.rounds ?? []).entries()) {
+    const counts = Object.entries(round.counts).map(([option, count]) => `${option} ${count.toFixed(0)}`).join(', ');
+    console.log(`  round ${i + 1}: ${counts}${round.eliminated ? `; eliminated ${round.eliminated}` : ''}${round.exhausted ? `; exhausted ${round.exhausted}` : ''}`);
+  }
+  const refused = Object.entries(final.refusals.counts).map(([reason, n]) => `${n} ${reason}`).join(', ');
+  console.log(`  decision ${decisionId}: ${final.state}${final.outcome?.winner ? `, adopted ${final.outcome.winner}` : ''} (closed ${final.closedBy}${refused ? `; refused: ${refused}` : ''})`);
+  return final;
 }
 
 main().catch((error) => {

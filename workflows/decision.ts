@@ -41,7 +41,9 @@ export interface CollaborativeDecisionInput {
   carry?: DecisionStatus;
 }
 
-const DEFAULT_BATCHING: DecisionBatching = { waitMs: 2_000, idleSleepMs: 0, maxBallots: 5_000 };
+// An open decision long-polls its ballot topic for a second, then, when nothing came, gives its
+// activity slot back for a second: many open decisions do not fill a worker's activity slots.
+const DEFAULT_BATCHING: DecisionBatching = { waitMs: 1_000, idleSleepMs: 1_000, maxBallots: 5_000 };
 
 const quick = proxyActivities<DecisionActivities>({
   startToCloseTimeout: '2 minutes',
@@ -122,7 +124,7 @@ export async function collaborativeDecision(input: CollaborativeDecisionInput): 
     status.snapshot = { digest: snapshot.snapshotDigest, voters: snapshot.voters, totalPower: snapshot.totalPower };
     status.quorumPower = quorumPower(spec.quorum, snapshot.totalPower);
     status.opensAt = now();
-    status.closesAt = Math.max(status.closesAt, status.opensAt);
+    status.closesAt = status.opensAt + spec.votingPeriodMs;
     setState('ACTIVE');
     await quick.announceProposal({
       type: 'decision-proposal',
@@ -231,7 +233,7 @@ export async function collaborativeDecision(input: CollaborativeDecisionInput): 
         status.action = { kind: 'tuning', status: 'failed', runsAt, error: error instanceof Error ? error.message : String(error) };
       }
     } else {
-      status.action = { kind: spec.action.kind, status: 'failed', error: `${spec.action.kind} actions are not available yet` };
+      status.action = { kind: spec.action.kind, status: 'failed', runsAt, error: `${spec.action.kind} actions are not available yet` };
     }
   }
   return finish();

@@ -47,7 +47,8 @@ export class BallotBox {
     if (!key || !ballotSignatureValid(ballot, key)) return { ok: false, reason: 'forged', agentId };
     const power = this.rules.powers[agentId];
     if (power === undefined) return { ok: false, reason: 'ineligible', agentId };
-    if (receivedAt < window.opensAt || receivedAt >= window.closesAt) return { ok: false, reason: 'late', agentId };
+    if (receivedAt < window.opensAt) return { ok: false, reason: 'not-open', agentId };
+    if (receivedAt >= window.closesAt) return { ok: false, reason: 'late', agentId };
     if (choiceProblem(this.rules.system, this.rules.options, ballot.choice) !== undefined) {
       return { ok: false, reason: 'invalid-choice', agentId };
     }

@@ -98,7 +98,7 @@ export interface AcceptedBallot extends Ballot {
   receivedAt: number;
 }
 
-export const REFUSAL_REASONS = ['malformed', 'forged', 'duplicate', 'ineligible', 'late', 'invalid-choice', 'wrong-decision'] as const;
+export const REFUSAL_REASONS = ['malformed', 'forged', 'duplicate', 'ineligible', 'not-open', 'late', 'invalid-choice', 'wrong-decision'] as const;
 export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 
 /** One IRV round: the counts, who was eliminated, and ballots that ran out of preferences so far. */

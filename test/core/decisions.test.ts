@@ -198,6 +198,7 @@ describe('ballots', () => {
     expect(b.offer(cast('b', 'x'), 1_200, window, keys.a.publicKey)).toMatchObject({ ok: false, reason: 'forged' });
     expect(b.offer(cast('c', 'x'), 1_200, window, keys.c.publicKey)).toMatchObject({ ok: false, reason: 'ineligible' });
     expect(b.offer(cast('b', 'x'), 2_000, window, keys.b.publicKey)).toMatchObject({ ok: false, reason: 'late' });
+    expect(b.offer(cast('b', 'x'), 999, window, keys.b.publicKey)).toMatchObject({ ok: false, reason: 'not-open' });
     expect(b.offer(cast('a', 'y', 1_300), 1_300, window, keys.a.publicKey)).toMatchObject({ ok: false, reason: 'duplicate' });
     expect(b.offer(cast('b', 'z'), 1_300, window, keys.b.publicKey)).toMatchObject({ ok: false, reason: 'invalid-choice' });
     expect(b.offer(cast('b', 'x', 1_100, 'd2'), 1_300, window, keys.b.publicKey)).toMatchObject({ ok: false, reason: 'wrong-decision' });

@@ -1,0 +1,94 @@
+// A decision's voting delay, its two-day deadline and its action's timelock
+// pass in well under a second on the time-skipping test server. Orchestration
+// only: the activities are stand-ins that report a fixed count.
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { temporal } from '@temporalio/proto';
+import { Worker } from '@temporalio/worker';
+import type { CountBallotsInput, CountBallotsResult, DecisionActivities } from '../activities/decisions';
+import type { DecisionStatus } from '../core/decisions/status';
+import { tally } from '../core/decisions/tally';
+import type { DecisionSpec, OutcomeMessage } from '../core/decisions/types';
+import { DECISION_WORKFLOW, decisionWorkflowId } from '../workflows/definitions';
+import type { CollaborativeDecisionInput } from '../workflows/decision';
+import { uniqueId } from './support/stack';
+
+const KEYWORD = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
+const HOUR = 3_600_000;
+
+describe('decision timers under time skipping', () => {
+  let env: TestWorkflowEnvironment;
+
+  beforeAll(async () => {
+    env = await TestWorkflowEnvironment.createTimeSkipping({
+      server: { executable: { type: 'existing-path', path: process.env.QP_TEST_TESTSERVER! } },
+    });
+    await env.connection.operatorService.addSearchAttributes({
+      namespace: env.namespace ?? 'default',
+      searchAttributes: { JobId: KEYWORD, SwarmId: KEYWORD, DecisionState: KEYWORD },
+    });
+  });
+  afterAll(async () => {
+    await env?.teardown();
+  });
+
+  it('a two-day vote opened after an hour closes at its deadline with the ballots counted, and the action waits its timelock', async () => {
+    const taskQueue = uniqueId('ts');
+    const batches: CountBallotsInput[] = [];
+    const outcomes: OutcomeMessage[] = [];
+    const counted = tally('basic', ['for', 'against', 'abstain'], [
+      { agentId: 'a', choice: 'for', power: 1 },
+      { agentId: 'b', choice: 'for', power: 1 },
+    ]);
+    const activities: Partial<DecisionActivities> = {
+      async snapshotElectorate() {
+        return { snapshotDigest: 'snapshot', voters: 5, totalPower: 5 };
+      },
+      async announceProposal() {},
+      async countBallots(input): Promise<CountBallotsResult> {
+        batches.push(input);
+        const first = batches.length === 1;
+        return {
+          chunk: first ? 'chunk-1' : undefined,
+          received: first ? 2 : 0,
+          accepted: first ? 2 : 0,
+          refusals: { counts: {}, recent: [] },
+          tally: counted,
+          voters: 2,
+          remaining: { power: 3, sqrtPower: 3 },
+          closesAt: input.closesAt,
+          quorumReachedAt: first ? input.opensAt : input.quorumReachedAt,
+        };
+      },
+      async publishOutcome(message) {
+        outcomes.push(message);
+      },
+    };
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: { codePath: process.env.QP_TEST_WORKFLOW_BUNDLE! },
+      activities,
+    });
+    const decisionId = uniqueId('slow');
+    const spec: DecisionSpec = {
+      decisionId, swarmId: 'ts-swarm', title: 'slow', options: ['for', 'against', 'abstain'], system: 'basic', power: 'equal',
+      votingDelayMs: HOUR, votingPeriodMs: 48 * HOUR, quorum: { fraction: 0.4 }, proposer: 'admin',
+      // A rebalance is not available yet: the action fails with that reason after its timelock.
+      action: { kind: 'rebalance', spec: {}, timelockMs: 24 * HOUR },
+    };
+    const input: CollaborativeDecisionInput = { spec, batching: { waitMs: 0, idleSleepMs: 6 * HOUR } };
+    const wallStart = Date.now();
+    const result: DecisionStatus = await worker.runUntil(
+      env.client.workflow.execute(DECISION_WORKFLOW, { workflowId: decisionWorkflowId(decisionId), taskQueue, args: [input] }),
+    );
+    expect(Date.now() - wallStart).toBeLessThan(20_000);
+    expect(result.opensAt - result.createdAt).toBeGreaterThanOrEqual(HOUR);
+    expect(result.closedAt! - result.opensAt).toBeGreaterThanOrEqual(48 * HOUR);
+    expect(result).toMatchObject({ state: 'SUCCEEDED', closedBy: 'deadline', voters: 2, ballotChunks: ['chunk-1'], outcome: { winner: 'for' } });
+    expect(result.action).toMatchObject({ kind: 'rebalance', status: 'failed', error: 'rebalance actions are not available yet' });
+    expect(result.action!.runsAt! - result.closedAt!).toBeGreaterThanOrEqual(24 * HOUR);
+    expect(outcomes).toEqual([expect.objectContaining({ decisionId, state: 'SUCCEEDED', closedBy: 'deadline' })]);
+    // Idle batches are spaced by the idle sleep, not run back to back: a handful over two days.
+    expect(batches.length).toBeLessThanOrEqual(48 / 6 + 2);
+  });
+});
