@@ -362,8 +362,9 @@ cmd_install() {
     pulsar) install_pulsar_dist ;;
     milvus) install_milvus ;;
     schemathesis) install_schemathesis ;;
-    all) install_temporal; install_testserver; install_pulsar_dist; install_schemathesis ;;
-    *) die "usage: stack.sh install [temporal|testserver|pulsar|milvus|schemathesis|all]" ;;
+    kubernetes) install_kubernetes ;;
+    all) install_temporal; install_testserver; install_pulsar_dist; install_schemathesis; install_kubernetes ;;
+    *) die "usage: stack.sh install [temporal|testserver|pulsar|milvus|schemathesis|kubernetes|all]" ;;
   esac
   log "cache: $CACHE_DIR"
 }
@@ -374,7 +375,8 @@ cmd_path() {
     testserver) install_testserver; testserver_bin ;;
     pulsar) install_pulsar_dist; pulsar_home ;;
     schemathesis) install_schemathesis; schemathesis_bin ;;
-    *) die "usage: stack.sh path temporal|testserver|pulsar|schemathesis" ;;
+    kubernetes) install_kubernetes; kube_kubeconfig ;;
+    *) die "usage: stack.sh path temporal|testserver|pulsar|schemathesis|kubernetes" ;;
   esac
 }
 

@@ -11,6 +11,7 @@ import { devServerArgs, namespace } from '../../temporal-config';
 import { buildWorkflowBundle } from '../../workers/bundle';
 import { setUpSharedPulsar } from './pulsar';
 import { startTestMilvus } from './milvus';
+import { startTestKubernetes } from './kubernetes';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -50,4 +51,5 @@ export default async function globalSetup(globalConfig?: { testPathPattern?: str
   console.log(`\ntest stack: Temporal dev server at ${env.address} (${Date.now() - started} ms)`);
   await setUpSharedPulsar(globalConfig?.testPathPattern);
   await startTestMilvus(globalConfig?.testPathPattern);
+  await startTestKubernetes(globalConfig?.testPathPattern);
 }
