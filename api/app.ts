@@ -10,6 +10,8 @@ import { tuningRoutes } from './routes/tuning';
 import type { SwarmService } from './swarm-service';
 import type { TuningService } from './tuning-service';
 import type { BehaviorService } from './behavior-service';
+import type { PoolService } from './pool-service';
+import { poolRoutes } from './routes/pools';
 import { behaviorRoutes, skillRoutes } from './routes/behaviors';
 import { readinessResponse, type Readiness, type TemporalConnectionLike } from './health';
 
@@ -17,6 +19,7 @@ export interface AppDeps {
   swarm: SwarmService;
   tuning: TuningService;
   behaviors: BehaviorService;
+  pools: PoolService;
   metrics: ApiMetrics;
   adminToken?: string;
   bodyLimit: string;
@@ -102,6 +105,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/api/v1/tuning', tuningRoutes(deps.tuning, deps.swarm, deps.adminToken));
   app.use('/api/v1/behaviors', behaviorRoutes(deps.behaviors, deps.swarm, deps.adminToken));
   app.use('/api/v1/skills', skillRoutes(deps.behaviors, deps.swarm, deps.adminToken));
+  app.use('/api/v1', poolRoutes(deps.pools, deps.swarm, deps.adminToken));
 
   app.use((req, res) => {
     res.status(404).json(errorBody('NOT_FOUND', `no route for ${req.method} ${req.path}`));

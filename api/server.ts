@@ -3,12 +3,14 @@
 import type { Client } from '@temporalio/client';
 import { createServer } from 'node:http';
 import type { Config } from '../core/config';
-import type { BlobStore, MessagingPort, VectorPort } from '../adapters/ports';
+import type { BlobStore, ClusterPort, MessagingPort, VectorPort } from '../adapters/ports';
+import { MemoryCluster } from '../adapters/memory/cluster';
 import { createApp } from './app';
 import { createApiMetrics } from './metrics';
 import { SwarmService } from './swarm-service';
 import { TuningService } from './tuning-service';
 import { BehaviorService } from './behavior-service';
+import { PoolService } from './pool-service';
 import { checkReadiness, temporalCheck, type Readiness } from './health';
 import { closeGracefully, listen } from './listen';
 
@@ -18,6 +20,7 @@ export interface ApiServer {
   swarm: SwarmService;
   tuning: TuningService;
   behaviors: BehaviorService;
+  pools: PoolService;
   /** The dependencies' state, as /readyz reports it. */
   readiness(): Promise<Readiness>;
   /**
@@ -35,6 +38,8 @@ export async function startApiServer(deps: {
   blobs: BlobStore;
   /** Where behaviors and skills are read. */
   vectors: VectorPort;
+  /** Where agent pools run; unset: an empty in-memory cluster (pools show their policy only). */
+  cluster?: ClusterPort;
   credentialSecret: string;
   /** Overrides QP_API_PORT; 0 picks a free port. */
   port?: number;
@@ -65,6 +70,7 @@ export async function startApiServer(deps: {
     metric: config.QP_BEHAVIOR_METRIC,
     managerSecret: deps.credentialSecret,
   });
+  const pools = new PoolService(deps.client, deps.cluster ?? new MemoryCluster(), config.QP_TASK_QUEUE, config.QP_AUTOSCALE_INTERVAL_S);
   let closing = false;
   const readiness = async (): Promise<Readiness> => {
     const report = await checkReadiness({ temporal: temporalCheck(deps.client.connection) });
@@ -79,6 +85,7 @@ export async function startApiServer(deps: {
     swarm,
     tuning,
     behaviors,
+    pools,
     metrics,
     adminToken: config.QP_ADMIN_TOKEN,
     bodyLimit: config.QP_BODY_LIMIT,
@@ -95,6 +102,7 @@ export async function startApiServer(deps: {
     swarm,
     tuning,
     behaviors,
+    pools,
     readiness,
     close: (graceMs = config.QP_SHUTDOWN_GRACE_MS) => {
       closing = true;

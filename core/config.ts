@@ -46,7 +46,8 @@ export const configSchema = z.object({
   /** How QP_MESSAGING=pulsar reaches the broker: its WebSocket API, or the optional npm pulsar-client. */
   QP_PULSAR_TRANSPORT: z.enum(['websocket', 'native']).default('websocket'),
   QP_VECTORS: z.enum(['memory', 'milvus']).default('memory'),
-  QP_CLUSTER: z.enum(['local', 'kubernetes']).default('local'),
+  /** local: pools of simulator agent processes on this machine; memory: a map; kubernetes: Deployments. */
+  QP_CLUSTER: z.enum(['local', 'memory', 'kubernetes']).default('local'),
   QP_BLOB_DIR: z.string().optional(),
   /** The swarm `POST /api/v1/tuning/start` uses when the request names none; unset: the only swarm with live agents. */
   QP_DEFAULT_SWARM: z
@@ -76,6 +77,15 @@ export const configSchema = z.object({
   QP_BEHAVIOR_EPS: numberOr('auto', /^(auto|\d+(\.\d+)?)$/, 'a positive number').default('auto'),
   QP_BEHAVIOR_MIN_PTS: z.coerce.number().int().min(1).default(3),
   QP_BEHAVIOR_BROADCAST_TOP: z.coerce.number().int().min(0).max(100).default(3),
+  // Agent pools and autoscaling (README "Agent pools and autoscaling").
+  /** Namespace of the agent pool Deployments with QP_CLUSTER=kubernetes. */
+  QP_KUBE_NAMESPACE: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'expected a Kubernetes namespace name').default('default'),
+  /** Container image of agent pools QP-Manager creates on Kubernetes. */
+  QP_AGENT_IMAGE: z.string().min(1).default('qp-manager/agent:latest'),
+  /** Deadline of one Kubernetes API call; slow calls are retried up to 3 times. */
+  QP_KUBE_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  /** How often each pool's autoscaling Schedule decides. */
+  QP_AUTOSCALE_INTERVAL_S: z.coerce.number().int().min(1).max(3600).default(15),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -112,9 +122,6 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   }
   if (config.QP_VECTORS === 'milvus' && !config.MILVUS_ADDRESS && !config.MILVUS_HOST) {
     throw new ConfigError([{ variable: 'MILVUS_ADDRESS', message: 'required when QP_VECTORS=milvus' }]);
-  }
-  if (config.QP_CLUSTER === 'kubernetes' && !config.KUBECONFIG) {
-    throw new ConfigError([{ variable: 'KUBECONFIG', message: 'required when QP_CLUSTER=kubernetes' }]);
   }
   return config;
 }

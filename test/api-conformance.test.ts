@@ -36,7 +36,7 @@ maybe('api/openapi.yaml under schemathesis, against the real API', () => {
   let stack: Embedded;
 
   beforeAll(async () => {
-    stack = await startTestEmbedded({ QP_DEFAULT_SWARM: 'conformance' });
+    stack = await startTestEmbedded({ QP_DEFAULT_SWARM: 'conformance', QP_CLUSTER: 'memory' });
   });
   afterAll(async () => {
     await stack?.stop();

@@ -30,6 +30,7 @@ runMain(async (shutdown) => {
     messaging: ports.messaging,
     blobs: ports.blobs,
     vectors: ports.vectors,
+    cluster: ports.cluster,
     credentialSecret: config.QP_CREDENTIAL_SECRET,
   });
   shutdown.add('the API server', () => api.close());

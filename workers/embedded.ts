@@ -39,6 +39,7 @@ export async function startEmbedded(options: {
     messaging: ports.messaging,
     blobs: ports.blobs,
     vectors: ports.vectors,
+    cluster: ports.cluster,
     credentialSecret,
     port: options.apiPort,
   });

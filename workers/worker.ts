@@ -18,6 +18,8 @@ import { temporalCheck, type ReadinessCheck } from '../api/health';
 import { createBehaviorActivities, createBehaviorMetrics } from '../activities/behaviors';
 import { TemporalBehaviorRegistry } from '../adapters/temporal/behavior-registry';
 import { behaviorOptions, ensureBehaviorSweepSchedule, type BehaviorWorkerOptions } from './behaviors';
+import { createAutoscalingActivities } from '../activities/autoscaling';
+import { TemporalPoolStore } from '../adapters/temporal/pool-store';
 
 export interface QpWorkerOptions {
   connection: NativeConnection;
@@ -124,6 +126,11 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
         credentialSecret: options.credentialSecret,
         settings: behaviors.settings,
         metrics: createBehaviorMetrics(options.registry ?? new Registry()),
+      }),
+      ...createAutoscalingActivities({
+        cluster: options.ports.cluster,
+        messaging: options.ports.messaging,
+        pools: new TemporalPoolStore(options.client),
       }),
     },
     shutdownGraceTime: options.shutdownGraceTime ?? '10 seconds',

@@ -3,6 +3,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { AgentProfile, AgentRecord } from '../core/agents';
 import type { LivenessTransition } from '../core/liveness';
 import type { TuningProgress } from '../core/tuning';
+import type { AutoscalingPolicy, CarbonInput, EnergyAccount, PoolRecord, ScalingDecision, ScalingState } from '../core/autoscaling';
 
 export const REGISTRATION_WORKFLOW = 'registerAgent';
 export const LIVENESS_WORKFLOW = 'livenessMonitor';
@@ -55,3 +56,17 @@ export const SCHEDULED_BEHAVIOR_SWEEPS_WORKFLOW = 'scheduledBehaviorSweeps';
 export const behaviorSweepWorkflowId = (swarmId: string): string => `behavior-sweep-${swarmId}`;
 /** The Schedule that sweeps every swarm a worker serves; one per task queue. */
 export const behaviorSweepScheduleId = (taskQueue: string): string => `behavior-sweeps-${taskQueue}`;
+
+// ---------------------------------------------------------------- agent pools and autoscaling
+export const AGENT_POOL_WORKFLOW = 'agentPool';
+export const AUTOSCALE_POOL_WORKFLOW = 'autoscalePool';
+/** The pool's durable record (policy, carbon input, history, decisions). */
+export const agentPoolWorkflowId = (pool: string): string => `pool-${pool}`;
+/** The Schedule that runs autoscalePool for one pool (overlap Skip). */
+export const autoscaleScheduleId = (pool: string): string => `autoscale-${pool}`;
+export const poolRecordQuery = defineQuery<PoolRecord>('poolRecord');
+export const setPoolPolicyUpdate = defineUpdate<PoolRecord, [{ policy: AutoscalingPolicy; backlogTopic?: string }]>('setPoolPolicy');
+export const setPoolCarbonUpdate = defineUpdate<PoolRecord, [CarbonInput]>('setPoolCarbon');
+export const recordScalingUpdate = defineUpdate<PoolRecord, [{ decision: ScalingDecision; scaling: ScalingState; energy: EnergyAccount }]>(
+  'recordScaling',
+);

@@ -3,3 +3,4 @@ export { registerAgent } from './registration';
 export { livenessMonitor } from './liveness';
 export { federatedTuning } from './tuning';
 export { behaviorSweep, scheduledBehaviorSweeps } from './behaviorSweep';
+export { agentPool, autoscalePool } from './autoscaling';

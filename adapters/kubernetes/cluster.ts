@@ -14,8 +14,10 @@ export interface KubernetesClusterOptions {
   agentImage: string;
   /** Deadline of one API call, ms. */
   timeoutMs?: number;
-  /** Retries of a call that timed out, hit a 5xx or lost a resourceVersion race. */
+  /** Retries of a call that timed out or hit a 5xx. */
   retries?: number;
+  /** Re-reads after losing a resourceVersion race to another writer. */
+  conflictRetries?: number;
 }
 
 type KubernetesClient = typeof K8s;
@@ -41,6 +43,7 @@ export class KubernetesCluster implements ClusterPort {
   private readonly apps: K8s.AppsV1Api;
   private readonly timeoutMs: number;
   private readonly retries: number;
+  private readonly conflictRetries: number;
 
   /** Loads the client module, then builds the adapter. */
   static async create(options: KubernetesClusterOptions): Promise<KubernetesCluster> {
@@ -54,6 +57,7 @@ export class KubernetesCluster implements ClusterPort {
     this.apps = options.kubeConfig.makeApiClient(k8s.AppsV1Api);
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.retries = options.retries ?? 3;
+    this.conflictRetries = options.conflictRetries ?? 10;
   }
 
   get namespace(): string {
@@ -91,7 +95,7 @@ export class KubernetesCluster implements ClusterPort {
           );
           return toPool(created) as AgentPool;
         } catch (error) {
-          if (isConflict(error) && attempt < this.retries) continue; // created meanwhile: scale it
+          if (isConflict(error) && attempt < this.conflictRetries) continue; // created meanwhile: scale it
           throw error;
         }
       }
@@ -124,7 +128,11 @@ export class KubernetesCluster implements ClusterPort {
           }),
         );
       } catch (error) {
-        if (isConflict(error) && attempt < this.retries) continue;
+        if (isConflict(error) && attempt < this.conflictRetries) {
+          // Jittered, so that writers that collided do not collide again.
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * 50 * (attempt + 1)));
+          continue;
+        }
         if (isConflict(error)) {
           throw new DomainError('CONFLICT', `scaling pool ${name} lost ${attempt + 1} resourceVersion races`, { pool: name });
         }

@@ -10,3 +10,4 @@ export * from './model-evaluator';
 export * from './liveness-directory';
 export * from './behavior-registry';
 export * from './agent-keys';
+export * from './pool-store';

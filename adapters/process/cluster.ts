@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { DomainError } from '../../core/errors';
 import { checkPoolRequest } from '../../core/pools';
 import type { AgentPool, ClusterPort, PoolChange, PoolWatch } from '../ports';
 
@@ -17,6 +18,8 @@ export interface ProcessPoolOptions {
   stopGraceMs?: number;
   /** Wait before restarting a replica that exited unasked, ms. */
   restartDelayMs?: number;
+  /** Most processes one pool may run: this machine, not a cluster, bears them. */
+  maxReplicas?: number;
 }
 
 interface Replica {
@@ -57,7 +60,11 @@ export class ProcessPoolCluster implements ClusterPort {
   /** Starts or stops processes until the pool has `replicas`; stopped ones get SIGTERM, newest first. */
   async scalePool(name: string, replicas: number, labels: Record<string, string> = {}): Promise<AgentPool> {
     checkPoolRequest(name, replicas);
-    if (this.closed) throw new Error('the process pool is closed');
+    const max = this.options.maxReplicas ?? 32;
+    if (replicas > max) {
+      throw new DomainError('INVALID_ARGUMENT', `a local process pool runs at most ${max} replicas, asked ${replicas}`, { field: 'replicas' });
+    }
+    if (this.closed) throw new DomainError('UNAVAILABLE', 'the process pool is closed');
     let pool = this.pools.get(name);
     if (!pool) {
       pool = { name, labels: {}, desired: 0, replicas: [], nextIndex: 0 };

@@ -162,3 +162,16 @@ export interface ScalingDecision {
   caps: { maxReplicas: number; carbon?: number; energy?: number; effective: number };
   reasons: ScalingReason[];
 }
+
+/** POST /api/v1/pools/:name/carbon. */
+export const carbonInputSchema = z.object({
+  /** Grid carbon intensity now, gCO2e/kWh. */
+  intensity: z.number().min(0).max(5000),
+  /** Later intensities: each point holds from its time (ms since the epoch or ISO) until the next. */
+  forecast: z
+    .array(z.object({ at: z.union([z.number().int().positive(), z.string().datetime()]), intensity: z.number().min(0).max(5000) }))
+    .max(500)
+    .default([]),
+});
+export type CarbonInputRequest = z.infer<typeof carbonInputSchema>;
+

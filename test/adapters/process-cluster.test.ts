@@ -44,6 +44,13 @@ describe('ProcessPoolCluster', () => {
     expect(running(pids[0])).toBe(false);
   });
 
+  it('refuses more replicas than one machine should run', async () => {
+    const cluster = new ProcessPoolCluster({ maxReplicas: 2 });
+    clusters.push(cluster);
+    await expect(cluster.scalePool('greedy', 3)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(cluster.pids('greedy')).toEqual([]);
+  });
+
   it('restarts a replica that died unasked, as a ReplicaSet would', async () => {
     const cluster = processCluster();
     await cluster.scalePool('fragile', 2);

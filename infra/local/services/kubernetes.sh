@@ -99,7 +99,7 @@ _install_kubernetes() {
     echo '---'; cat "$stages/$f"
   done >"$tmp/kwok-stages.yaml" || { rm -rf "$work" "$tmp"; die "kubernetes: kwok stages missing in $stages"; }
   rm -rf "$work"
-  "$tmp/kube-apiserver" --version >&2 && "$tmp/etcd" --version 2>&1 | head -n1 >&2 && "$tmp/kwok" --version >&2 \
+  "$tmp/kube-apiserver" --version >&2 && "$tmp/etcd" --version >&2 && "$tmp/kwok" --version >&2 \
     || { rm -rf "$tmp"; die "kubernetes: built binaries do not run"; }
   # The build cache (~2 GB) is only needed to rebuild; the binaries are what we keep.
   rm -rf "$CACHE_DIR/go/build"
