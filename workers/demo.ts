@@ -211,12 +211,16 @@ async function scalingPhase(embedded: Embedded, intervalSeconds: number): Promis
     printed = view.autoscaling?.decisions.length ?? printed;
     return view;
   };
-  const until = async (check: (replicas: { desired: number; ready: number } | undefined) => boolean) =>
-    waitUntil(async () => check((await show()).replicas), 60_000);
-  const grew = await until((r) => r?.ready === 4);
+  // A size is reached once its decision is recorded and its replicas are ready.
+  const until = async (replicas: number) =>
+    waitUntil(async () => {
+      const view = await show();
+      return view.autoscaling?.decisions.at(-1)?.desiredReplicas === replicas && view.replicas?.ready === replicas;
+    }, 60_000);
+  const grew = await until(4);
   console.log('  the grid gets dirtier: carbon intensity 480 g/kWh');
   await pools.setCarbon(pool, { intensity: 480, forecast: [] });
-  const capped = await until((r) => r?.desired === 1 && r.ready === 1);
+  const capped = await until(1);
   console.log(grew && capped ? '  scaled up on the fallback, capped by the carbon band' : '  ! the pool did not reach the expected sizes in time');
   await embedded.client.schedule.getHandle(`autoscale-${pool}`).delete().catch(() => undefined);
   await embedded.ports.cluster.deletePool(pool);
