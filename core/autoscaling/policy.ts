@@ -169,7 +169,7 @@ export const carbonInputSchema = z.object({
   intensity: z.number().min(0).max(5000),
   /** Later intensities: each point holds from its time (ms since the epoch or ISO) until the next. */
   forecast: z
-    .array(z.object({ at: z.union([z.number().int().positive(), z.string().datetime()]), intensity: z.number().min(0).max(5000) }))
+    .array(z.object({ at: z.union([z.number().int().positive(), z.string().datetime({ offset: true })]), intensity: z.number().min(0).max(5000) }))
     .max(500)
     .default([]),
 });
