@@ -191,4 +191,16 @@ start_kubernetes() {
   return $rc
 }
 
-stop_kubernetes() { stop_service kubernetes; }
+# The wrapper stops its servers on SIGTERM; kube-apiserver can outlast stop_service's wait, so
+# whatever is left in the wrapper's process group (setsid made it the leader) is killed after.
+stop_kubernetes() {
+  local pid
+  pid="$(service_pid kubernetes)" || { stop_service kubernetes; return 0; }
+  stop_service kubernetes
+  if pgrep -g "$pid" >/dev/null 2>&1; then
+    kill -TERM -- "-$pid" 2>/dev/null || true
+    sleep 2
+    kill -KILL -- "-$pid" 2>/dev/null || true
+  fi
+  rm -f "$(kube_data_dir)/ready"
+}
