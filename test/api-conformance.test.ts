@@ -38,7 +38,7 @@ maybe('api/openapi.yaml under schemathesis, against the real API', () => {
   beforeAll(async () => {
     // A job schemathesis started is paused by id in the same run: the update waits for a workflow
     // task, which on a loaded machine can take longer than the production deadline (then a 503).
-    stack = await startTestEmbedded({ QP_DEFAULT_SWARM: 'conformance', QP_API_TEMPORAL_DEADLINE_MS: '15000' });
+    stack = await startTestEmbedded({ QP_DEFAULT_SWARM: 'conformance', QP_API_TEMPORAL_DEADLINE_MS: '15000', QP_CLUSTER: 'memory' });
   });
   afterAll(async () => {
     await stack?.stop();

@@ -24,6 +24,8 @@ import { createTaskActivities } from '../activities/tasks';
 import { HighsLpSolver } from '../adapters/highs/lp-solver';
 import { DirectoryTaskAgents } from '../adapters/temporal/task-agents';
 import { TemporalTaskOutcomes } from '../adapters/temporal/task-outcomes';
+import { createAutoscalingActivities } from '../activities/autoscaling';
+import { TemporalPoolStore } from '../adapters/temporal/pool-store';
 
 export interface QpWorkerOptions {
   connection: NativeConnection;
@@ -144,6 +146,11 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
         agentKeys,
         credentialSecret: options.credentialSecret,
         solver: new HighsLpSolver(),
+      }),
+      ...createAutoscalingActivities({
+        cluster: options.ports.cluster,
+        messaging: options.ports.messaging,
+        pools: new TemporalPoolStore(options.client),
       }),
     },
     sinks: metricsSinks(metrics),
