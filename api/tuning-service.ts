@@ -100,6 +100,7 @@ export class TuningService {
   /** The latest global model's bytes, or the one with the given digest. */
   async model(jobId: string, digest?: string): Promise<{ digest: string; bytes: Uint8Array }> {
     const wanted = digest ?? (await this.progress(jobId)).globalDigest;
+    if (!wanted) throw new DomainError('NOT_FOUND', `tuning job ${jobId} has no global model yet`);
     const bytes = await this.blobs.get(wanted);
     if (!bytes) throw new DomainError('NOT_FOUND', `no model ${wanted}`);
     return { digest: wanted, bytes };

@@ -8,6 +8,9 @@ import type { TaskService } from '../task-service';
 import { cancelTaskSchema, taskBatchSchema, taskIdParamSchema, taskSubmissionSchema } from '../task-schemas';
 import { parse } from '../validation';
 
+/** Workflow starts a batch keeps in flight at once. */
+const BATCH_CONCURRENCY = 32;
+
 function requireSwarm(caller: Caller, swarmId: string): void {
   if (caller.kind === 'agent' && caller.claims.swarm !== swarmId) {
     throw new DomainError('FORBIDDEN', 'an agent delegates to and reads the tasks of its own swarm only');
@@ -31,8 +34,16 @@ export function taskRoutes(tasks: TaskService, swarm: SwarmService, adminToken: 
     const who = caller(req);
     const body = parse(taskBatchSchema, req.body, 'body');
     body.tasks.forEach((task) => requireSwarm(who, task.swarmId));
-    const accepted = [];
-    for (const task of body.tasks) accepted.push(await tasks.submit(task));
+    // Up to 1,000 workflow starts: a bounded number in flight, answers in the order submitted.
+    const accepted: Awaited<ReturnType<TaskService['submit']>>[] = new Array(body.tasks.length);
+    let next = 0;
+    const submitNext = async (): Promise<void> => {
+      while (next < body.tasks.length) {
+        const index = next++;
+        accepted[index] = await tasks.submit(body.tasks[index]);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(BATCH_CONCURRENCY, body.tasks.length) }, submitNext));
     res.status(202).json({ tasks: accepted });
   });
 
