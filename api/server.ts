@@ -15,7 +15,7 @@ import { TuningService } from './tuning-service';
 import { BehaviorService } from './behavior-service';
 import { StatusService } from './status-service';
 import { DecisionService } from './decision-service';
-import { TemporalAgentKeys } from '../adapters/temporal/agent-keys';
+import { TemporalSwarmRoster } from '../adapters/temporal/swarm-roster';
 import { TaskService } from './task-service';
 import { PoolService } from './pool-service';
 import { checkReadiness, temporalCheck, type Readiness } from './health';
@@ -88,7 +88,7 @@ export async function startApiServer(deps: {
     deps.client,
     deps.messaging,
     deps.blobs,
-    new TemporalAgentKeys(deps.client, config.TEMPORAL_NAMESPACE),
+    new TemporalSwarmRoster(deps.client, config.TEMPORAL_NAMESPACE),
     { namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.QP_TASK_QUEUE },
   );
   // A runtime the caller passes is the caller's to close; one made here is closed here.
