@@ -297,6 +297,14 @@ async function runScale(sizes: number[]): Promise<void> {
         if (got !== size) throw new Error(`round ${round.round}: ${got} of ${size} agents trained`);
       }
       console.log(`# ${size} agents: ${SCALE_ROUNDS}-round job ${fmt(seconds)} s (REST start -> result); rounds as the workflow measured them (select -> evaluate): ${inWorkflow.map((s) => fmt(s)).join(', ')} s`);
+      const { spans } = await historyOf(stack.client.workflow.getHandle(tuningWorkflowId(job.jobId)));
+      const perActivity = new Map<string, number[]>();
+      for (const span of spans) {
+        if (span.completed === undefined) continue;
+        perActivity.set(span.name, [...(perActivity.get(span.name) ?? []), (span.completed - span.scheduled) / 1000]);
+      }
+      const breakdown = [...perActivity].map(([name, took]) => `${name} ${fmt(took.reduce((a, b) => a + b, 0) / SCALE_ROUNDS)}`);
+      console.log(`# ${size} agents: seconds per round in each activity (scheduled -> completed): ${breakdown.join(', ')}`);
       console.log(`round_${size}_agents_seconds_per_round ${fmt(seconds / SCALE_ROUNDS)}`);
       console.log(`round_${size}_agents_seconds_per_round_in_workflow ${fmt(median(inWorkflow))}`);
       if (size >= 10_000) {
