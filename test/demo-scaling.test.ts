@@ -1,5 +1,6 @@
 // `npm start -- --scaling`: the autoscaling Schedule scales a pool of real
-// simulator agent processes up, then a carbon band caps it, and the terminal says why.
+// simulator agent processes up on a burst's backlog, then a carbon band caps it,
+// and the terminal says why.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { uniqueId } from './support/stack';
@@ -7,7 +8,7 @@ import { uniqueId } from './support/stack';
 const ROOT = join(__dirname, '..');
 
 describe('the demo scaling phase (npm start -- --scaling)', () => {
-  it('scales the local process pool up on the fallback and down under the carbon cap, with reasons', async () => {
+  it("scales the local process pool up on a burst's backlog and down under the carbon cap, with reasons", async () => {
     const output: string[] = [];
     const code = await new Promise<number | null>((resolve) => {
       const child = spawn(
@@ -31,8 +32,10 @@ describe('the demo scaling phase (npm start -- --scaling)', () => {
     });
     const text = output.join('');
     expect(code).toBe(0);
-    expect(text).toMatch(/↑\s+2 -> 4/);
-    expect(text).toMatch(/↓\s+4 -> 1 .*carbon 480 g\/kWh caps the pool at 1/);
-    expect(text).toContain('scaled up on the fallback, capped by the carbon band');
+    // Up on the backlog of the burst (the rate policy allows 2 pods per 2 s), down under the carbon band.
+    expect(text).toMatch(/↑\s+\d -> \d .*backlog \d+ \/ 50 per replica/);
+    expect(text).toMatch(/->\s6\s/);
+    expect(text).toMatch(/↓\s+\d -> 1 .*carbon 480 g\/kWh caps the pool at 1/);
+    expect(text).toContain('scaled up on the backlog, capped by the carbon band');
   }, 180_000);
 });

@@ -244,25 +244,42 @@ async function main(): Promise<void> {
 }
 
 /**
- * The autoscaling Schedule on the local process pool: the pool's backlog cannot be read
- * (in-process messaging), so it scales to the fallback; then the grid's carbon intensity rises
- * and its band caps the pool. Prints replicas over time and the reason of each change.
+ * The autoscaling Schedule on the local process pool: a burst of tasks builds backlog on the
+ * pool's subscription and the pool scales up on it while its ready replicas work the backlog
+ * off (two tasks per replica per second); then the grid's carbon intensity rises and its band
+ * caps the pool. Prints replicas over time and the reason of each change.
  */
 async function scalingPhase(embedded: Embedded, intervalSeconds: number): Promise<boolean> {
   const pool = `demo-pool-${randomBytes(2).toString('hex')}`;
   console.log(`\nAutoscaling: pool "${pool}" of simulator agent processes (Schedule every ${intervalSeconds} s)...`);
   const pools = embedded.api.pools;
+  const tasksTopic = `swarm/${pool}/tasks`;
+  const work = await embedded.ports.messaging.subscribe(tasksTopic, 'workers', { type: 'shared' });
+  const burst = 300;
+  for (let i = 0; i < burst; i++) await embedded.ports.messaging.publish(tasksTopic, Buffer.from(JSON.stringify({ task: i })));
+  console.log(`  a burst of ${burst} tasks on ${tasksTopic}; each ready replica works off 2 per second`);
+  let working = true;
+  const workOff = (async () => {
+    while (working) {
+      const ready = (await embedded.ports.cluster.getPool(pool))?.ready ?? 0;
+      for (let i = 0; i < ready * 2 && working; i++) {
+        const task = await work.receive(50);
+        if (task) await work.ack(task);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  })();
   await pools.setPolicy(pool, {
     minReplicas: 1,
     maxReplicas: 6,
-    fallbackReplicas: 4,
-    backlog: { targetPerReplica: 20, activationThreshold: 0 },
+    fallbackReplicas: 1,
+    backlog: { targetPerReplica: 50, activationThreshold: 0 },
     carbon: { bands: [{ maxIntensity: 250, maxReplicas: 6 }, { maxIntensity: 10_000, maxReplicas: 1 }] },
     behavior: {
       scaleUp: { stabilizationWindowSeconds: 0, selectPolicy: 'Max', policies: [{ type: 'Pods', value: 2, periodSeconds: 2 }] },
       scaleDown: { stabilizationWindowSeconds: 0, selectPolicy: 'Max', policies: [{ type: 'Pods', value: 2, periodSeconds: 2 }] },
     },
-  }, 'swarm/demo/tasks');
+  }, tasksTopic);
   await pools.setCarbon(pool, { intensity: 120, forecast: [] });
   let printed = 0;
   const started = Date.now();
@@ -282,13 +299,17 @@ async function scalingPhase(embedded: Embedded, intervalSeconds: number): Promis
       const view = await show();
       return view.autoscaling?.decisions.at(-1)?.desiredReplicas === replicas && view.replicas?.ready === replicas;
     }, 60_000);
-  const grew = await until(4);
+  const grew = await until(6);
   console.log('  the grid gets dirtier: carbon intensity 480 g/kWh');
   await pools.setCarbon(pool, { intensity: 480, forecast: [] });
   const capped = await until(1);
-  console.log(grew && capped ? '  scaled up on the fallback, capped by the carbon band' : '  ! the pool did not reach the expected sizes in time');
+  console.log(grew && capped ? '  scaled up on the backlog, capped by the carbon band' : '  ! the pool did not reach the expected sizes in time');
+  working = false;
+  await workOff;
+  await work.close();
   await embedded.client.schedule.getHandle(`autoscale-${pool}`).delete().catch(() => undefined);
   await embedded.ports.cluster.deletePool(pool);
+  await embedded.ports.messaging.deleteTopic(tasksTopic);
   return grew && capped;
 }
 
