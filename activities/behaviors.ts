@@ -221,6 +221,8 @@ export function createBehaviorActivities(deps: BehaviorDeps) {
       } finally {
         await consumer.close();
       }
+      // Once per drain, so Milvus' own statistics count what the sweep stored.
+      await deps.vectors.flush(collection);
       return { ...progress, archive: await deps.vectors.count(collection) };
     },
 
@@ -252,6 +254,7 @@ export function createBehaviorActivities(deps: BehaviorDeps) {
         const skills = skillCollection(input.swarmId);
         await deps.vectors.ensureCollection(skills, settings.dimension, settings.metric);
         await deps.vectors.upsert(skills, discovery.strategies.map((s) => skillRecord(input, s)));
+        await deps.vectors.flush(skills);
         deps.metrics?.strategies.inc(discovery.strategies.length);
       }
       return {

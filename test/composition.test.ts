@@ -11,7 +11,7 @@ import { MilvusVectors } from '../adapters/milvus/vectors';
 import { PulsarMessaging } from '../adapters/pulsar/messaging';
 import { loadNativeTransport } from '../adapters/pulsar/native';
 import { startApiServer } from '../api/server';
-import { closePorts, createPorts } from '../workers/ports';
+import { closePorts, createPorts, describePorts } from '../workers/ports';
 import { qpWorkerOptions, startQpWorker } from '../workers/worker';
 import { localDevServer, temporalWebUiUrl } from '../workers/local-temporal';
 
@@ -38,6 +38,23 @@ describe('createPorts', () => {
     expect(ports.messaging).toBeInstanceOf(MemoryMessaging);
     expect(ports.vectors).toBeInstanceOf(MemoryVectors);
     await closePorts(ports);
+  });
+
+  it('describes the adapters it built, as the demo banner prints them', async () => {
+    const embedded = await createPorts(parseConfig({ QP_CLUSTER: 'memory' }));
+    expect(describePorts(embedded)).toEqual({
+      messaging: 'in-process broker (QP_MESSAGING=memory)',
+      vectors: 'in-process exact search (QP_VECTORS=memory)',
+      blobs: 'in-process, gone on exit (QP_BLOB_DIR unset)',
+      cluster: 'in-memory, no processes (QP_CLUSTER=memory)',
+      analytics: 'embedded engine',
+    });
+    await closePorts(embedded);
+    const remote = await createPorts(
+      parseConfig({ QP_MESSAGING: 'pulsar', PULSAR_SERVICE_URL: 'ws://127.0.0.1:8090', QP_VECTORS: 'milvus', MILVUS_HOST: '127.0.0.1' }),
+    );
+    expect(describePorts(remote)).toMatchObject({ messaging: 'Pulsar over its WebSocket API', vectors: 'Milvus', cluster: 'local process pool (QP_CLUSTER=local)' });
+    await closePorts(remote);
   });
 
   it('Pulsar goes over the WebSocket transport unless QP_PULSAR_TRANSPORT says native', async () => {

@@ -40,6 +40,9 @@ describe('the demo (npm start)', () => {
     expect(text).toMatch(/COMPLETED, final test accuracy \d+\.\d%/);
     expect(text).toMatch(/decision \S+: SUCCEEDED, adopted (forage-near-base|explore-frontier|cluster-and-share|conserve-energy) \(closed early/);
     expect(text).toMatch(/Status page http:\/\/\S+:\d+\//);
+    // The banner names the adapters really built: the embedded default.
+    expect(text).toMatch(/messaging\s+in-process broker/);
+    expect(text).toMatch(/cluster\s+local process pool/);
     // No phantom agents: every session of the stopped demo, crashed agents' included, was ended.
     const connection = await Connection.connect({ address: process.env.QP_TEST_TEMPORAL_ADDRESS });
     try {

@@ -15,6 +15,7 @@ import { decisionStatusQuery, decisionWorkflowId, tuningProgressQuery, tuningWor
 import type { QpAgent } from '../agents/sdk';
 import type { DecisionStatus } from '../core/decisions/status';
 import { startEmbedded, type Embedded } from './embedded';
+import { describePorts } from './ports';
 import { localDevServer, temporalWebUiUrl } from './local-temporal';
 
 const STACK = join(__dirname, '..', 'infra', 'local', 'stack.sh');
@@ -165,6 +166,7 @@ async function main(): Promise<void> {
 
   embedded = await startEmbedded({ config, workerMetricsPort: config.QP_METRICS_PORT });
   console.log(`API on ${embedded.api.url}; worker on task queue ${config.QP_TASK_QUEUE}`);
+  for (const [role, adapter] of Object.entries(describePorts(embedded.ports))) console.log(`  ${role.padEnd(10)}${adapter}`);
   const workerMetrics = `${config.QP_LISTEN_HOST}:${embedded.workerHttp!.port}`;
   console.log(`Status page ${embedded.api.url}/  (live: swarms, agents, jobs with accuracy per round)`);
   console.log(`Metrics     ${embedded.api.url}/metrics (API), http://${workerMetrics}/metrics (worker)`);

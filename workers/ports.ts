@@ -43,6 +43,32 @@ export async function createPorts(config: Config): Promise<Ports> {
   };
 }
 
+export type PortRole = 'messaging' | 'vectors' | 'blobs' | 'cluster' | 'analytics';
+
+/** What each port of this process really is (from the adapters built, not the settings), for start-up banners. */
+export function describePorts(ports: Ports): Record<PortRole, string> {
+  const { messaging, vectors, blobs, cluster, analytics } = ports;
+  return {
+    messaging:
+      messaging instanceof MemoryMessaging
+        ? 'in-process broker (QP_MESSAGING=memory)'
+        : messaging instanceof PulsarMessaging
+          ? 'Pulsar over its WebSocket API'
+          : 'Pulsar, native client',
+    vectors: vectors instanceof MemoryVectors ? 'in-process exact search (QP_VECTORS=memory)' : vectors instanceof MilvusVectors ? 'Milvus' : 'other',
+    blobs: blobs instanceof FilesystemBlobStore ? 'files (QP_BLOB_DIR)' : 'in-process, gone on exit (QP_BLOB_DIR unset)',
+    cluster:
+      cluster instanceof ProcessPoolCluster
+        ? 'local process pool (QP_CLUSTER=local)'
+        : cluster instanceof KubernetesCluster
+          ? 'Kubernetes API (QP_CLUSTER=kubernetes)'
+          : cluster instanceof MemoryCluster
+            ? 'in-memory, no processes (QP_CLUSTER=memory)'
+            : 'other',
+    analytics: analytics?.kind === 'flink' ? 'Flink job per swarm (FLINK_JOB_MANAGER_URL)' : 'embedded engine',
+  };
+}
+
 /** The analytics job on Flink when FLINK_JOB_MANAGER_URL is set, else the embedded engine. */
 export function createAnalytics(config: Config, messaging: MessagingPort): AnalyticsRuntime {
   const options = {

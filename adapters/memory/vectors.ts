@@ -186,6 +186,11 @@ export class MemoryVectors implements VectorPort {
     }
   }
 
+  /** Writes are kept at once; only the collection's existence is checked. */
+  async flush(collectionName: string): Promise<void> {
+    await this.count(collectionName);
+  }
+
   async count(collectionName: string): Promise<number> {
     return this.collection(collectionName).ids.length;
   }

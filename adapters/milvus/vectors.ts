@@ -264,7 +264,7 @@ export class MilvusVectors implements VectorPort {
     return Number((response.data as Record<string, unknown>[])[0]?.['count(*)'] ?? 0);
   }
 
-  /** Seals the collection's growing segments, so Milvus indexes them (benchmarks; not needed for reads). */
+  /** Seals the collection's growing segments: Milvus then indexes them and counts them in its statistics. */
   async flush(collection: string): Promise<void> {
     await this.info(collection);
     await this.call('flush', collection, () => this.client.flushSync({ collection_names: [collection] }));

@@ -39,6 +39,12 @@ export interface VectorPort {
   get(collection: string, ids: string[]): Promise<VectorRecord[]>;
   delete(collection: string, ids: string[]): Promise<void>;
   count(collection: string): Promise<number>;
+  /**
+   * Makes the writes so far durable in the store and counted by its own
+   * statistics (Milvus: seals growing segments, as `flush` does). Reads never
+   * need it; call it once after a batch of writes, not per record.
+   */
+  flush(collection: string): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -42,6 +42,7 @@ export function instrumentVectors(inner: VectorPort, registry: Registry): Vector
     get: timed('get', inner.get.bind(inner)),
     delete: timed('delete', inner.delete.bind(inner)),
     count: timed('count', inner.count.bind(inner)),
+    flush: timed('flush', inner.flush.bind(inner)),
     close: () => inner.close(),
   };
 }

@@ -2,6 +2,7 @@
 // server that infra/local/stack.sh runs; the jest global set-up starts it),
 // plus what only the Milvus adapter has to get right.
 import { randomBytes } from 'node:crypto';
+import { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import { MilvusVectors, filterExpression } from '../../adapters/milvus/vectors';
 import { vectorsContract } from '../contracts/vectors.contract';
 import { requireTestMilvus } from '../support/milvus';
@@ -30,6 +31,19 @@ describe('MilvusVectors', () => {
     await port.ensureCollection(name, dimension, 'L2');
     return name;
   }
+
+  it("after flush, Milvus' own collection statistics count every upserted record", async () => {
+    const name = await collection(3);
+    await vectors.upsert(name, Array.from({ length: 25 }, (_, i) => ({ id: `r${i}`, vector: [i, 1, 2], fields: {} })));
+    await vectors.flush(name);
+    const client = new MilvusClient({ address: requireTestMilvus() });
+    try {
+      const stats = await client.getCollectionStatistics({ collection_name: name });
+      expect(Number(stats.data.row_count)).toBe(25);
+    } finally {
+      await client.closeConnection();
+    }
+  });
 
   it('quotes filter values so a value cannot change the expression', () => {
     expect(filterExpression({ agentId: 'a" or id != "' })).toBe('agentId == "a\\" or id != \\""');

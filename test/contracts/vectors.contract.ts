@@ -229,6 +229,7 @@ export function vectorsContract(name: string, create: () => Promise<VectorPort>)
         () => vectors.get(missing, ['a']),
         () => vectors.delete(missing, ['a']),
         () => vectors.count(missing),
+        () => vectors.flush(missing),
       ]) {
         const error = await rejectionOf(call());
         expect(error).toBeInstanceOf(VectorStoreError);
