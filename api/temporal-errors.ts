@@ -56,16 +56,25 @@ export async function workflowCallError(
 
 /** UNAVAILABLE when the error says the Temporal service could not be reached in time; undefined otherwise. */
 export function temporalUnavailable(error: unknown): DomainError | undefined {
+  // An update the server did not complete before the API's deadline cancelled the call (gRPC
+  // CANCELLED) or the server's own timeout: the workflow is slow to answer, not the request wrong.
+  if (error instanceof WorkflowUpdateRPCTimeoutOrCancelledError) return slowAnswer();
   const grpc = isGrpcServiceError(error)
     ? error
     : (error instanceof ServiceError || error instanceof WorkflowUpdateRPCTimeoutOrCancelledError) && isGrpcServiceError(error.cause)
       ? error.cause
       : undefined;
   if (!grpc || !UNREACHABLE.has(grpc.code)) return undefined;
+  if (grpc.code !== 14) return slowAnswer();
   return new DomainError(
     'UNAVAILABLE',
-    grpc.code === 14
-      ? 'Temporal is unreachable: the API cannot reach the Temporal service (TEMPORAL_ADDRESS); try again once it is back (GET /readyz reports it)'
-      : 'Temporal did not answer in time: the Temporal service is unreachable or slow, or no worker serves the workflow; try again shortly (GET /readyz reports the service)',
+    'Temporal is unreachable: the API cannot reach the Temporal service (TEMPORAL_ADDRESS); try again once it is back (GET /readyz reports it)',
+  );
+}
+
+function slowAnswer(): DomainError {
+  return new DomainError(
+    'UNAVAILABLE',
+    'Temporal did not answer in time: the Temporal service is unreachable or slow, or no worker serves the workflow; try again shortly (GET /readyz reports the service)',
   );
 }

@@ -1,4 +1,4 @@
-import { ServiceError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ServiceError, WorkflowNotFoundError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { workflowCallError, temporalUnavailable } from '../../api/temporal-errors';
 import { DomainError } from '../../core/errors';
@@ -36,6 +36,9 @@ describe('Temporal errors become domain errors by class and status', () => {
       expect(temporalUnavailable(grpcError(code))).toMatchObject({ code: 'UNAVAILABLE' });
       expect(temporalUnavailable(new ServiceError('failed', { cause: grpcError(code) }))).toMatchObject({ code: 'UNAVAILABLE' });
     }
+    // An update cancelled by the API's own deadline (gRPC CANCELLED) is a slow answer, not a 500.
+    const cancelled = new WorkflowUpdateRPCTimeoutOrCancelledError('Call cancelled', { cause: grpcError(1) });
+    expect(await workflowCallError(cancelled, existing, messages)).toMatchObject({ code: 'UNAVAILABLE' });
     const internal = grpcError(13);
     expect(temporalUnavailable(internal)).toBeUndefined();
     expect(await workflowCallError(internal, existing, messages)).toBe(internal);
