@@ -86,11 +86,13 @@ export async function collectPlainly(
     }
     const now = Date.now();
     const until = close.cutoffAt !== undefined && now < close.cutoffAt ? Math.min(close.cutoffAt, input.deadlineAt) : input.deadlineAt;
+    // Past the deadline, one more wait: an update the broker accepted in time may still be on its way.
+    const draining = now >= input.deadlineAt;
     const wait = now < until ? Math.min(until - now, 500) : LATE_DRAIN_MS;
     const message = await consumer.receive(wait);
     context.heartbeat({ reported: reported.size });
     if (!message) {
-      if (Date.now() >= input.deadlineAt) break;
+      if (draining) break;
       continue;
     }
     // Kept only to be acknowledged: without its payload, so memory stays O(model), not O(updates).
