@@ -5,7 +5,16 @@ import { Context } from '@temporalio/activity';
 import { validateUpdate } from '../core/aggregation';
 import type { ModelUpdate } from '../core/aggregation/types';
 import { clipToNorm } from '../core/privacy/gaussian';
-import { bytesToParams, decodeUpdateHeader, roundMismatch, type RoundInput, type UpdateHeader } from '../core/tuning';
+import {
+  bytesToParams,
+  decodeUpdateHeader,
+  isPartial,
+  roundMismatch,
+  type RoundClose,
+  type RoundInput,
+  type StragglerPolicy,
+  type UpdateHeader,
+} from '../core/tuning';
 import type { Consumer, ReceivedMessage } from '../adapters/ports';
 
 const NO_BYTES = new Uint8Array(0);
@@ -16,6 +25,24 @@ export interface PlainCollectionInput extends RoundInput {
   maxUpdateNorm?: number;
   /** Central DP: each update's change is clipped to clipNorm and weighted equally. */
   privacy?: { clipNorm: number; noiseMultiplier: number };
+  /** With closeWhen, the round may close before its deadline; with 'drop', partial work is refused. */
+  stragglers?: StragglerPolicy;
+  minParticipants?: number;
+  /** The round's length (its start is deadlineAt - roundTimeoutMs), for closeWhen.afterMs. */
+  roundTimeoutMs?: number;
+}
+
+/** What a round's collection counted about the work behind its updates. */
+export interface WorkSummary {
+  /** Accepted updates with fewer steps completed than planned. */
+  partial: number;
+  /** Partial updates refused under 'drop'. */
+  droppedPartial: number;
+  stepsCompleted: number;
+  stepsPlanned: number;
+  closedBy: RoundClose;
+  /** Updates of this job's earlier rounds read now: late in their own round (by round number). */
+  lateByRound: Record<string, number>;
 }
 
 export interface PlainCollection {
@@ -24,6 +51,7 @@ export interface PlainCollection {
   /** Agents whose update arrived in time from a participant, with a valid proof. */
   reported: Set<string>;
   metrics: ReportedMetrics;
+  work: WorkSummary;
 }
 
 /**
@@ -43,20 +71,40 @@ export async function collectPlainly(
   const held: ReceivedMessage[] = [];
   const reported = new Set<string>();
   const metrics = new ReportedMetrics();
-  while (reported.size < input.participants.length) {
+  const work: WorkSummary = { partial: 0, droppedPartial: 0, stepsCompleted: 0, stepsPlanned: 0, closedBy: 'deadline', lateByRound: {} };
+  const close = closeRule(input);
+  let admitted = 0;
+  for (;;) {
+    if (reported.size >= input.participants.length) {
+      work.closedBy = 'all-reported';
+      break;
+    }
+    const early = close.satisfied(admitted, Date.now());
+    if (early) {
+      work.closedBy = early;
+      break;
+    }
     const now = Date.now();
-    const wait = now < input.deadlineAt ? Math.min(input.deadlineAt - now, 500) : LATE_DRAIN_MS;
+    const until = close.cutoffAt !== undefined && now < close.cutoffAt ? Math.min(close.cutoffAt, input.deadlineAt) : input.deadlineAt;
+    // Past the deadline, one more wait: an update the broker accepted in time may still be on its way.
+    const draining = now >= input.deadlineAt;
+    const wait = now < until ? Math.min(until - now, 500) : LATE_DRAIN_MS;
     const message = await consumer.receive(wait);
     context.heartbeat({ reported: reported.size });
     if (!message) {
-      if (Date.now() >= input.deadlineAt) break;
+      if (draining) break;
       continue;
     }
     // Kept only to be acknowledged: without its payload, so memory stays O(model), not O(updates).
     held.push({ ...message, payload: NO_BYTES });
     const header = decodeUpdateHeader(message.properties);
+    if (header && header.jobId === input.jobId && header.round < input.round) {
+      // Sent for a round that has closed: late there, not stale here.
+      work.lateByRound[header.round] = (work.lateByRound[header.round] ?? 0) + 1;
+      continue;
+    }
     const mismatch = roundMismatch(header, input);
-    if (mismatch || !header) {
+    if (mismatch || !header || !stepsWellFormed(header)) {
       reject(mismatch ?? 'malformed');
       continue;
     }
@@ -74,10 +122,21 @@ export async function collectPlainly(
       continue;
     }
     reported.add(header.agentId);
+    if (header.stepsCompleted === 0 && (header.stepsPlanned ?? 0) > 0) {
+      reject('no-work');
+      continue;
+    }
+    const partial = isPartial(header);
+    if (partial && input.stragglers?.policy === 'drop') {
+      reject('partial');
+      work.droppedPartial++;
+      continue;
+    }
     const update: ModelUpdate = {
       agentId: header.agentId,
       examples: header.examples,
       params: Float32Array.from(bytesToParams(message.payload)),
+      ...(header.stepsCompleted !== undefined ? { steps: header.stepsCompleted } : {}),
     };
     const invalid = validateUpdate(update, global, { maxUpdateNorm: input.maxUpdateNorm });
     if (invalid) {
@@ -91,9 +150,15 @@ export async function collectPlainly(
       update.examples = 1;
     }
     admit(update);
+    admitted++;
     metrics.add(header);
+    if (partial) work.partial++;
+    if (header.stepsCompleted !== undefined && header.stepsPlanned !== undefined) {
+      work.stepsCompleted += header.stepsCompleted;
+      work.stepsPlanned += header.stepsPlanned;
+    }
   }
-  return { held, reported, metrics };
+  return { held, reported, metrics, work };
 }
 
 /** Example-weighted averages of the training and evaluation figures agents report with their updates. */
@@ -136,4 +201,38 @@ function clipDelta(params: Float32Array, global: Float32Array, clipNorm: number)
   const delta = Float32Array.from(params, (value, i) => value - global[i]);
   const clipped = clipToNorm(delta, clipNorm);
   return Float32Array.from(clipped, (value, i) => value + global[i]);
+}
+
+/** Steps, when given, are whole numbers with completed ≤ planned. */
+function stepsWellFormed(header: UpdateHeader): boolean {
+  const { stepsCompleted: done, stepsPlanned: planned } = header;
+  if (done !== undefined && !(Number.isSafeInteger(done) && done >= 0)) return false;
+  if (planned !== undefined && !(Number.isSafeInteger(planned) && planned >= 0)) return false;
+  return done === undefined || planned === undefined || done <= planned;
+}
+
+/**
+ * When a round may close before its deadline (OpenFL's straggler handling): once `fraction`
+ * of the participants have an update that counts (and at least minParticipants), or once
+ * `afterMs` has passed since the round started and minParticipants have one.
+ */
+function closeRule(input: PlainCollectionInput): {
+  cutoffAt?: number;
+  satisfied(admitted: number, now: number): RoundClose | undefined;
+} {
+  const when = input.stragglers?.closeWhen;
+  const quorum = input.minParticipants ?? 1;
+  const enough = when?.fraction !== undefined ? Math.max(quorum, Math.ceil(when.fraction * input.participants.length)) : undefined;
+  const cutoffAt =
+    when?.afterMs !== undefined && input.roundTimeoutMs !== undefined
+      ? input.deadlineAt - input.roundTimeoutMs + when.afterMs
+      : undefined;
+  return {
+    cutoffAt,
+    satisfied(admitted, now) {
+      if (enough !== undefined && admitted >= enough) return 'fraction';
+      if (cutoffAt !== undefined && now >= cutoffAt && admitted >= quorum) return 'cutoff';
+      return undefined;
+    },
+  };
 }

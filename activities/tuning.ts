@@ -6,10 +6,12 @@ import { createHmac } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { createStrategy } from '../core/aggregation';
 import { ExactWeightedMean } from '../core/aggregation/exact-mean';
+import { FedNovaAccumulator } from '../core/aggregation/fednova';
 import type { ModelUpdate, ServerState, Strategy, StrategyName, StrategyOptions } from '../core/aggregation/types';
 import { centralNoiseStd, gaussianNoise, keyedUniform } from '../core/privacy/gaussian';
 import { mixSeed, seededRandom, shuffle } from '../core/random';
 import {
+  agentBudget,
   bytesToParams,
   paramsToBytes,
   type ControlMessage,
@@ -18,11 +20,13 @@ import {
   type RoundInput,
   type RoundStartMessage,
   type SecureAggregationSpec,
+  type RoundClose,
+  type StragglerPolicy,
   type TuningStatus,
 } from '../core/tuning';
 import { keptAlive } from './keep-alive';
 import { MessageProofs } from './message-proofs';
-import { collectPlainly, type ReportedMetrics } from './plain-collection';
+import { collectPlainly, type ReportedMetrics, type WorkSummary } from './plain-collection';
 import { collectSecurely, secureRoundConfig } from './secure-collection';
 import type { LocalTraining, Evaluation } from '../core/models/softmax';
 import { swarmTopics } from '../core/topics';
@@ -78,6 +82,18 @@ export interface CollectInput extends RoundInput {
   privacy?: { clipNorm: number; noiseMultiplier: number };
   secureAggregation?: SecureAggregationSpec;
   seed: number;
+  stragglers?: StragglerPolicy;
+  /** The round's length, for stragglers.closeWhen.afterMs. */
+  roundTimeoutMs?: number;
+}
+
+/** How much work stood behind a round's updates (plain rounds; see RoundMetrics). */
+export interface CollectedWork {
+  partial: number;
+  dropped: number;
+  stepsCompleted: number;
+  stepsPlanned: number;
+  closedBy: RoundClose;
 }
 
 export type CollectOutcome =
@@ -93,6 +109,9 @@ export type CollectOutcome =
       trainAccuracy?: number;
       agentLoss?: number;
       agentAccuracy?: number;
+      work?: CollectedWork;
+      /** Updates of earlier rounds read in this one, by round: late in their own round. */
+      lateByRound?: Record<string, number>;
     }
   | {
       status: 'quorum-not-met';
@@ -100,6 +119,7 @@ export type CollectOutcome =
       accepted: number;
       rejected: Record<string, number>;
       reason?: string;
+      lateByRound?: Record<string, number>;
     };
 
 interface ServerStateBlob {
@@ -225,12 +245,14 @@ export function createTuningActivities(deps: TuningDeps) {
         clipNorm: input.secureAggregation ? input.clipNorm : undefined,
         localPrivacy: input.localPrivacy,
       };
-      // Serialised once: each participant's message is its addressee in front of the same body.
+      // Serialised once: each participant's message is its addressee and budget in front of the same body.
       const body = Buffer.from(JSON.stringify(common).slice(1));
       const topics = swarmTopics(input.swarmId);
       const properties = { type: 'round-start', jobId: input.jobId };
+      const shares = input.training.scaleByCapacity ? await capacityShares(deps.directory, input.swarmId, input.participants) : undefined;
       await forEachBounded(input.participants, PUBLISHES_IN_FLIGHT, async (agentId) => {
-        const payload = Buffer.concat([Buffer.from(`{"agentId":${JSON.stringify(agentId)},`), body]);
+        const budget = JSON.stringify(agentBudget(input.training, shares?.get(agentId)));
+        const payload = Buffer.concat([Buffer.from(`{"agentId":${JSON.stringify(agentId)},"budget":${budget},`), body]);
         await deps.messaging.publish(topics.inbox(agentId), payload, { key: agentId, properties });
       });
     },
@@ -279,7 +301,14 @@ export function createTuningActivities(deps: TuningDeps) {
         if (round.status === 'quorum-not-met') {
           // This attempt is over: its updates can never count, so they are acknowledged away.
           await Promise.all(round.held.map((m) => consumer.ack(m)));
-          return { status: 'quorum-not-met', reported: round.reported, accepted: round.accepted, rejected, reason: round.reason };
+          return {
+            status: 'quorum-not-met',
+            reported: round.reported,
+            accepted: round.accepted,
+            rejected,
+            reason: round.reason,
+            ...lateOf(round.work),
+          };
         }
         const next = round.contributions.aggregate(global, await loadState(input.serverStateDigest));
         const params = input.privacy ? addCentralNoise(next.params, input, input.privacy, participants.size) : next.params;
@@ -295,6 +324,8 @@ export function createTuningActivities(deps: TuningDeps) {
           rejected,
           examples: round.contributions.examples,
           ...round.metrics,
+          ...workOf(round.work, input, round.reported.length),
+          ...lateOf(round.work),
         };
       } finally {
         await consumer.close();
@@ -329,8 +360,9 @@ type CollectedRound =
       accepted: number;
       contributions: RoundContributions;
       metrics?: ReturnType<ReportedMetrics['summary']>;
+      work?: WorkSummary;
     }
-  | { status: 'quorum-not-met'; held: ReceivedMessage[]; reported: string[]; accepted: number; reason?: string };
+  | { status: 'quorum-not-met'; held: ReceivedMessage[]; reported: string[]; accepted: number; reason?: string; work?: WorkSummary };
 
 async function collectPlainRound(
   input: CollectInput,
@@ -345,8 +377,8 @@ async function collectPlainRound(
   const reported = [...plain.reported].sort();
   const accepted = contributions.count;
   return accepted < input.minParticipants
-    ? { status: 'quorum-not-met', held: plain.held, reported, accepted }
-    : { status: 'collected', held: plain.held, reported, accepted, contributions, metrics: plain.metrics.summary() };
+    ? { status: 'quorum-not-met', held: plain.held, reported, accepted, work: plain.work }
+    : { status: 'collected', held: plain.held, reported, accepted, contributions, metrics: plain.metrics.summary(), work: plain.work };
 }
 
 async function collectSecureRound(
@@ -387,28 +419,39 @@ async function collectSecureRound(
 class RoundContributions {
   private readonly mean: ExactWeightedMean;
   private readonly buffered: ModelUpdate[] = [];
+  /** FedNova folds step-normalised updates into its own exact mean. */
+  private readonly normalised?: FedNovaAccumulator;
 
   constructor(
     private readonly strategy: Strategy,
     dimension: number,
   ) {
     this.mean = new ExactWeightedMean(dimension);
+    if (strategy.name === 'fednova') this.normalised = new FedNovaAccumulator(dimension);
   }
 
   add(update: ModelUpdate): void {
-    if (this.strategy.streaming) this.mean.add(update);
+    if (this.normalised) this.normalised.add(update);
+    else if (this.strategy.streaming) this.mean.add(update);
     else this.buffered.push(update);
   }
 
   get count(): number {
+    if (this.normalised) return this.normalised.count;
     return this.strategy.streaming ? this.mean.updates : this.buffered.length;
   }
 
   get examples(): number {
+    if (this.normalised) return this.normalised.totalExamples;
     return this.strategy.streaming ? this.mean.totalExamples : this.buffered.reduce((n, u) => n + u.examples, 0);
   }
 
   aggregate(global: Float32Array, state: ServerState): { params: Float32Array; state: ServerState } {
+    if (this.normalised) {
+      const params = this.normalised.combine(global);
+      this.normalised.release();
+      return { params, state: { round: state.round + 1, vectors: state.vectors } };
+    }
     const aggregator = this.strategy.start(global, state);
     if (this.strategy.streaming) {
       aggregator.add({ agentId: '(weighted mean)', examples: this.mean.totalExamples, params: this.mean.mean() });
@@ -419,6 +462,36 @@ class RoundContributions {
     }
     return aggregator.finish();
   }
+}
+
+/** Each participant's cpu over the largest among them, (0, 1]; agents that declared none get 1. */
+async function capacityShares(directory: AgentDirectory, swarmId: string, participants: readonly string[]): Promise<Map<string, number>> {
+  const wanted = new Set(participants);
+  const cpus = new Map<string, number>();
+  for (const entry of await directory.listActive(swarmId)) {
+    const cpu = entry.resources?.cpu;
+    if (wanted.has(entry.agentId) && cpu !== undefined && cpu > 0) cpus.set(entry.agentId, cpu);
+  }
+  const largest = Math.max(0, ...cpus.values());
+  return new Map(participants.map((agentId) => [agentId, largest > 0 && cpus.has(agentId) ? cpus.get(agentId)! / largest : 1]));
+}
+
+/** The round's work figures: partial updates kept, participants whose work did not count. */
+function workOf(work: WorkSummary | undefined, input: CollectInput, reported: number): { work?: CollectedWork } {
+  if (!work) return {};
+  return {
+    work: {
+      partial: work.partial,
+      dropped: work.droppedPartial + (input.participants.length - reported),
+      stepsCompleted: work.stepsCompleted,
+      stepsPlanned: work.stepsPlanned,
+      closedBy: work.closedBy,
+    },
+  };
+}
+
+function lateOf(work: WorkSummary | undefined): { lateByRound?: Record<string, number> } {
+  return work && Object.keys(work.lateByRound).length > 0 ? { lateByRound: work.lateByRound } : {};
 }
 
 /** Runs task over items with at most limit in flight. */

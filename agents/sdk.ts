@@ -11,10 +11,12 @@ import { clipToNorm, cryptoUniform } from '../core/privacy/gaussian';
 import { applyLocalDp } from '../core/privacy/local';
 import { createSecAggAgent, type ServerMessage } from '../core/secagg';
 import {
+  agentBudget,
   bytesToParams,
   encodeSecAggHeader,
   encodeUpdateHeader,
   paramsToBytes,
+  type RoundBudget,
   type RoundStartMessage,
 } from '../core/tuning';
 import type { Consumer, MessagingPort } from '../adapters/ports';
@@ -56,6 +58,12 @@ export interface RoundTask {
   training: LocalTraining;
   /** Milliseconds since the epoch; an update published later is dropped. */
   deadlineAt: number;
+  /** This agent's work for the round: localSteps or epochs, and the time it may take. */
+  budget: RoundBudget;
+  /** Aborted when the time budget is spent or a later round of the job arrives: stop and return what you have. */
+  signal: AbortSignal;
+  /** True once the trainer should stop (the signal, or the time budget read from the clock, for trainers that never yield). */
+  shouldStop(): boolean;
 }
 
 export interface TrainingResult {
@@ -63,6 +71,9 @@ export interface TrainingResult {
   examples: number;
   loss?: number;
   accuracy?: number;
+  /** Mini-batch steps done, and those the budget planned: fewer done is partial work. */
+  stepsCompleted?: number;
+  stepsPlanned?: number;
   /** The received global model scored on the agent's own data. */
   evaluation?: { loss: number; accuracy: number; examples: number };
 }
@@ -73,6 +84,8 @@ export type Trainer = (task: RoundTask) => Promise<TrainingResult | undefined>;
 export type AgentEvent =
   | { type: 'registered'; credentialExpiresAt?: string }
   | { type: 'round-trained'; jobId: string; round: number }
+  /** A later round of the job arrived while this one trained: its work is not sent. */
+  | { type: 'round-abandoned'; jobId: string; round: number; attempt: number }
   | { type: 'round-failed'; jobId: string; round: number; error: string }
   | { type: 'heartbeat-failed'; error: string; attempt: number }
   | { type: 'reconnected' }
@@ -103,8 +116,10 @@ export class QpAgent {
   private tasks?: Consumer;
   private tasksLoop?: Promise<void>;
   private readonly answeredTasks = new Set<string>();
-  /** Rounds train one after another; secure-aggregation requests keep arriving meanwhile. */
-  private training: Promise<void> = Promise.resolve();
+  /** Rounds in training; a later round of a job supersedes the one still training. */
+  private readonly trainings = new Set<Promise<void>>();
+  /** The round each job trains now, to abandon it when a later one arrives. */
+  private readonly currentRounds = new Map<string, { round: number; attempt: number; abandon: AbortController }>();
   /** Rounds already started (jobId/round/attempt), so a start delivered twice trains once. */
   private readonly startedRounds = new Set<string>();
   private skills?: Consumer;
@@ -324,7 +339,17 @@ export class QpAgent {
         if (this.startedRounds.has(key)) return;
         this.startedRounds.add(key);
         if (this.startedRounds.size > 256) this.startedRounds.delete(this.startedRounds.values().next().value!);
-        this.training = this.training.then(() => this.trainRound(start, trainer));
+        const current = this.currentRounds.get(start.jobId);
+        if (current && (current.round > start.round || (current.round === start.round && current.attempt > start.attempt))) return;
+        // Work for an earlier round can no longer count: stop it and start this one now.
+        current?.abandon.abort('superseded');
+        const abandon = new AbortController();
+        this.currentRounds.set(start.jobId, { round: start.round, attempt: start.attempt, abandon });
+        const training = this.trainRound(start, trainer, abandon.signal).finally(() => {
+          this.trainings.delete(training);
+          if (this.currentRounds.get(start.jobId)?.abandon === abandon) this.currentRounds.delete(start.jobId);
+        });
+        this.trainings.add(training);
       },
       secagg: async (message) => {
         const request = message as ServerMessage;
@@ -336,11 +361,19 @@ export class QpAgent {
     });
   }
 
-  private async trainRound(start: RoundStartMessage, trainer: Trainer): Promise<void> {
+  private async trainRound(start: RoundStartMessage, trainer: Trainer, abandoned: AbortSignal): Promise<void> {
+    const budget = start.budget ?? agentBudget(start.training);
+    const stop = new AbortController();
+    const onAbandon = () => stop.abort('superseded');
+    abandoned.addEventListener('abort', onAbandon);
+    let timer: NodeJS.Timeout | undefined;
     try {
       const global = start.globalParams
         ? bytesToParams(Buffer.from(start.globalParams, 'base64'))
         : await this.downloadModel(start.jobId, start.globalDigest);
+      // The time budget runs from when training starts.
+      const stopAt = budget.timeBudgetMs !== undefined ? Date.now() + budget.timeBudgetMs : Infinity;
+      if (budget.timeBudgetMs !== undefined) timer = setTimeout(() => stop.abort('time-budget'), budget.timeBudgetMs);
       const result = await trainer({
         jobId: start.jobId,
         round: start.round,
@@ -348,7 +381,14 @@ export class QpAgent {
         global,
         training: start.training,
         deadlineAt: start.deadlineAt,
+        budget,
+        signal: stop.signal,
+        shouldStop: () => stop.signal.aborted || Date.now() >= stopAt,
       });
+      if (abandoned.aborted) {
+        this.options.onEvent?.({ type: 'round-abandoned', jobId: start.jobId, round: start.round, attempt: start.attempt });
+        return;
+      }
       if (!result || !this.credential) return;
       if (start.localPrivacy) result.params = withLocalPrivacy(global, result.params, start.localPrivacy);
       if (start.secureAggregation) {
@@ -369,11 +409,16 @@ export class QpAgent {
           evalLoss: result.evaluation?.loss,
           evalAccuracy: result.evaluation?.accuracy,
           evalExamples: result.evaluation?.examples,
+          stepsCompleted: result.stepsCompleted,
+          stepsPlanned: result.stepsPlanned,
         }),
       );
       this.options.onEvent?.({ type: 'round-trained', jobId: start.jobId, round: start.round });
     } catch (error) {
       this.options.onEvent?.({ type: 'round-failed', jobId: start.jobId, round: start.round, error: String(error) });
+    } finally {
+      if (timer) clearTimeout(timer);
+      abandoned.removeEventListener('abort', onAbandon);
     }
   }
 
@@ -545,7 +590,7 @@ export class QpAgent {
     this.tasksLoop = undefined;
     await this.rounds?.close();
     await this.roundsLoop;
-    await this.training;
+    await Promise.all([...this.trainings]);
     this.rounds = undefined;
     this.roundsLoop = undefined;
     await this.inbox?.close();

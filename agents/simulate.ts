@@ -22,6 +22,8 @@ export interface SimulateOptions {
   concurrency?: number;
   /** Seed for the simulated resources, so runs repeat. */
   seed?: number;
+  /** When given, agent i declares resources[i] instead of seeded random ones. */
+  resources?: AgentResources[];
   /** When given, agent i takes part in federated rounds with trainers[i]. */
   trainers?: Trainer[];
   onProgress?: (done: number, total: number) => void;
@@ -55,7 +57,7 @@ export async function simulateSwarm(options: SimulateOptions): Promise<SwarmSimu
         agentId: `${prefix}-${String(i).padStart(4, '0')}`,
         swarmId: options.swarmId,
         capabilities: ['train', 'evaluate'],
-        resources: simulatedResources(random),
+        resources: options.resources?.[i] ?? simulatedResources(random),
         heartbeatIntervalMs: options.heartbeatIntervalMs,
         onEvent: (event) => options.onEvent?.(`${prefix}-${String(i).padStart(4, '0')}`, event),
       }),

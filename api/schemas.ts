@@ -138,12 +138,29 @@ export const tuningStartSchema = z
     training: z
       .object({
         learningRate: z.number().positive().max(100).default(0.1),
-        epochs: z.number().int().min(1).max(1000).default(1),
+        // One epoch when neither epochs nor localSteps is given (filled in below).
+        epochs: z.number().int().min(1).max(1000).optional(),
+        localSteps: z.number().int().min(1).max(1_000_000).optional(),
+        timeBudgetMs: z.number().int().min(1).max(86_400_000).optional(),
+        scaleByCapacity: z.boolean().optional(),
         batchSize: z.number().int().min(1).max(1_000_000).default(32),
         proximalMu: z.number().min(0).optional(),
       })
       .strict()
       .default({}),
+    stragglers: z
+      .object({
+        policy: z.enum(['drop', 'accept-partial']),
+        closeWhen: z
+          .object({
+            fraction: z.number().gt(0).max(1).optional(),
+            afterMs: z.number().int().min(1).max(86_400_000).optional(),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .optional(),
     requirements: z
       .object({
         cpu: z.number().positive().optional(),
@@ -206,13 +223,34 @@ export const tuningStartSchema = z
         message: 'cannot be checked under secure aggregation (the manager never sees one update); agents clip instead',
       });
     }
+    if (spec.training.epochs !== undefined && spec.training.localSteps !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['training', 'localSteps'], message: 'give training.localSteps or training.epochs, not both' });
+    }
+    if (spec.training.scaleByCapacity && spec.training.localSteps === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['training', 'scaleByCapacity'], message: 'scales training.localSteps, which is not given' });
+    }
+    if (spec.training.proximalMu !== undefined && spec.strategyOptions.proximalMu !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['training', 'proximalMu'],
+        message: 'the proximal coefficient is set in one place: training.proximalMu or strategyOptions.proximalMu, not both',
+      });
+    }
+    if (spec.stragglers?.closeWhen?.afterMs !== undefined && spec.stragglers.closeWhen.afterMs > spec.roundTimeoutMs) {
+      ctx.addIssue({ code: 'custom', path: ['stragglers', 'closeWhen', 'afterMs'], message: 'cannot exceed roundTimeoutMs' });
+    }
     const robust = ['krum', 'multikrum', 'bulyan'];
     if (robust.includes(spec.strategy) && spec.strategyOptions.byzantine === undefined) {
       ctx.addIssue({ code: 'custom', path: ['strategyOptions', 'byzantine'], message: `required by ${spec.strategy}` });
     }
   })
   // Neither participantsPerRound nor fraction: every ACTIVE agent that fits takes part.
-  .transform((spec) => (spec.participantsPerRound === undefined && spec.fraction === undefined ? { ...spec, fraction: 1 } : spec));
+  .transform((spec) => (spec.participantsPerRound === undefined && spec.fraction === undefined ? { ...spec, fraction: 1 } : spec))
+  .transform((spec) =>
+    spec.training.epochs === undefined && spec.training.localSteps === undefined
+      ? { ...spec, training: { ...spec.training, epochs: 1 } }
+      : spec,
+  );
 
 export const jobIdParamSchema = z.object({ jobId: id });
 export const modelQuerySchema = z.object({ digest: z.string().regex(/^[0-9a-f]{64}$/, 'must be a sha-256 hex digest').optional() }).strict();

@@ -33,6 +33,45 @@ export interface TuningJobSpec {
   evaluateEvery: number;
   /** Seeds selection tie-breaks and noise, so a job repeats bit for bit. */
   seed: number;
+  /** What counts of an agent that did only part of its work, and when a round closes before its deadline. */
+  stragglers?: StragglerPolicy;
+}
+
+/**
+ * 'drop': an update with fewer steps completed than planned is refused (counted `partial`
+ * under rejected, and as dropped); 'accept-partial': it counts, weighted as the strategy says.
+ * closeWhen: the round closes as soon as `fraction` of its participants have an update that
+ * counts, or at `afterMs` after its start once minParticipants have one; the deadline otherwise.
+ */
+export interface StragglerPolicy {
+  policy: 'drop' | 'accept-partial';
+  closeWhen?: { fraction?: number; afterMs?: number };
+}
+
+/** Why a round's collection ended. */
+export type RoundClose = 'all-reported' | 'fraction' | 'cutoff' | 'deadline';
+
+/** The work one agent is asked for in a round (its share when budgets scale by capacity). */
+export interface RoundBudget {
+  localSteps?: number;
+  epochs?: number;
+  /** Wall-clock milliseconds of training, after which the SDK stops the trainer and sends what it has. */
+  timeBudgetMs?: number;
+}
+
+/** The agent's budget from the job's training settings and its capacity share (0, 1] (cpu over the round's largest). */
+export function agentBudget(training: LocalTraining, capacityShare = 1): RoundBudget {
+  const localSteps =
+    training.localSteps !== undefined ? Math.max(1, Math.round(training.localSteps * Math.min(1, capacityShare))) : undefined;
+  return {
+    ...(localSteps !== undefined ? { localSteps } : { epochs: training.epochs ?? 1 }),
+    ...(training.timeBudgetMs !== undefined ? { timeBudgetMs: training.timeBudgetMs } : {}),
+  };
+}
+
+/** True when an update did less work than it was asked for. */
+export function isPartial(header: Pick<UpdateHeader, 'stepsCompleted' | 'stepsPlanned'>): boolean {
+  return header.stepsCompleted !== undefined && header.stepsPlanned !== undefined && header.stepsCompleted < header.stepsPlanned;
 }
 
 export interface SecureAggregationSpec {
@@ -101,6 +140,8 @@ export interface RoundStartMessage {
   clipNorm?: number;
   /** Local DP the agents apply to their change before sending it (the job's settings as sent, delta included). */
   localPrivacy?: { clipNorm: number; noiseMultiplier: number; delta?: number };
+  /** This agent's work for the round: training says how, the budget how much. */
+  budget?: RoundBudget;
 }
 
 /** Properties of a secure-aggregation protocol message an agent publishes; the payload is its JSON. */
@@ -159,6 +200,9 @@ export interface UpdateHeader {
   evalLoss?: number;
   evalAccuracy?: number;
   evalExamples?: number;
+  /** Mini-batch steps the agent completed, and those its budget planned (fewer: partial work). */
+  stepsCompleted?: number;
+  stepsPlanned?: number;
 }
 
 export function encodeUpdateHeader(header: UpdateHeader): Record<string, string> {
@@ -174,6 +218,8 @@ export function encodeUpdateHeader(header: UpdateHeader): Record<string, string>
     ...(header.evalLoss !== undefined ? { evalLoss: String(header.evalLoss) } : {}),
     ...(header.evalAccuracy !== undefined ? { evalAccuracy: String(header.evalAccuracy) } : {}),
     ...(header.evalExamples !== undefined ? { evalExamples: String(header.evalExamples) } : {}),
+    ...(header.stepsCompleted !== undefined ? { stepsCompleted: String(header.stepsCompleted) } : {}),
+    ...(header.stepsPlanned !== undefined ? { stepsPlanned: String(header.stepsPlanned) } : {}),
   };
 }
 
@@ -196,6 +242,8 @@ export function decodeUpdateHeader(properties: Record<string, string>): UpdateHe
     evalLoss: optional('evalLoss'),
     evalAccuracy: optional('evalAccuracy'),
     evalExamples: optional('evalExamples'),
+    stepsCompleted: optional('stepsCompleted'),
+    stepsPlanned: optional('stepsPlanned'),
   };
 }
 
@@ -233,6 +281,15 @@ export interface RoundMetrics {
   localEpsilon?: number;
   globalDigest: string;
   durationMs: number;
+  /** Accepted updates whose agent completed fewer steps than planned. */
+  partial?: number;
+  /** Participants whose work did not count: partial updates refused under 'drop', and those that never reported. */
+  dropped?: number;
+  /** Steps completed and planned, summed over the accepted updates that reported them. */
+  stepsCompleted?: number;
+  stepsPlanned?: number;
+  /** Why collection ended (present when the job has a straggler policy). */
+  closedBy?: RoundClose;
 }
 
 export interface TuningProgress {

@@ -306,6 +306,8 @@ describe('api/asyncapi.yaml describes every message on every topic', () => {
       loss: 0.5,
       accuracy: 0.75,
       evaluation: { loss: 0.6, accuracy: 0.7, examples: 4 },
+      stepsCompleted: task.budget.epochs ?? 1,
+      stepsPlanned: task.budget.epochs ?? 1,
     });
     for (const agent of agents) {
       await agent.register();

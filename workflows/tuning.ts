@@ -136,6 +136,15 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
   await quick.announceJobFinished({ jobId: spec.jobId, swarmId: spec.swarmId, status, globalDigest: carry.globalDigest });
   return progress();
 
+  /** Updates that reached a later round's collection are counted late in the round they were sent for. */
+  function attributeLate(lateByRound: Record<string, number>): void {
+    carry.recentRounds = carry.recentRounds.map((metrics) => {
+      const late = lateByRound[metrics.round];
+      if (!late) return metrics;
+      return { ...metrics, rejected: { ...metrics.rejected, late: (metrics.rejected.late ?? 0) + late } };
+    });
+  }
+
   async function runRound(round: number): Promise<void> {
     const started = Date.now();
     const observeRound = (outcome: RoundOutcome, participants: number, metrics?: RoundMetrics) =>
@@ -199,7 +208,10 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
         privacy: spec.privacy,
         secureAggregation: spec.secureAggregation,
         seed: spec.seed,
+        stragglers: spec.stragglers,
+        roundTimeoutMs: spec.roundTimeoutMs,
       });
+      if (outcome.lateByRound) attributeLate(outcome.lateByRound);
       for (const agentId of participants) carry.lastParticipation[agentId] = round;
       if (outcome.status === 'quorum-not-met') {
         observeRound('quorum_not_met', participants.length);
@@ -240,6 +252,15 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
         localEpsilon: spec.localPrivacy && localPrivacy ? localPrivacy.spent(spec.localPrivacy.delta).epsilon : undefined,
         globalDigest: carry.globalDigest,
         durationMs: Date.now() - started,
+        ...(outcome.work
+          ? {
+              partial: outcome.work.partial,
+              dropped: outcome.work.dropped,
+              stepsCompleted: outcome.work.stepsCompleted,
+              stepsPlanned: outcome.work.stepsPlanned,
+              ...(spec.stragglers ? { closedBy: outcome.work.closedBy } : {}),
+            }
+          : {}),
       };
       observeRound('completed', participants.length, metrics);
       carry.recentRounds = [...carry.recentRounds, metrics].slice(-RECENT_ROUNDS_KEPT);

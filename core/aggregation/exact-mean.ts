@@ -147,11 +147,19 @@ export class ExactWeightedMean {
 
   /** The weighted mean as float32 parameters: f32(fl(Σ n·x) / fl(Σ n)) from the exact sums. */
   mean(): Float32Array {
+    return this.meanInto(new Float32Array(this.dimension));
+  }
+
+  /** The same mean rounded once to float64, for strategies that compute further with it (FedNova). */
+  mean64(): Float64Array {
+    return this.meanInto(new Float64Array(this.dimension));
+  }
+
+  private meanInto<T extends Float32Array | Float64Array>(out: T): T {
     this.usable();
     this.flush();
     if (this.count === 0) throw new DomainError('INVALID_ARGUMENT', 'no updates to average');
     const total = this.total.toNumber();
-    const out = new Float32Array(this.dimension);
     const { hi, lo } = this;
     for (let t = 0; t < this.tileExp.length; t++) {
       const e = this.tileExp[t];

@@ -7,6 +7,7 @@ import { createBulyan } from './bulyan';
 import { createAdaptive } from './fedadaptive';
 import { createFedAvg } from './fedavg';
 import { createFedAvgM } from './fedavgm';
+import { createFedNova } from './fednova';
 import { createKrum, createMultiKrum } from './krum';
 import { createFedMedian } from './median';
 import { createFedTrimmedAvg } from './trimmed-mean';
@@ -40,6 +41,8 @@ export function createStrategy(name: StrategyName, options: StrategyOptions = {}
       return createMultiKrum(options);
     case 'bulyan':
       return createBulyan(options);
+    case 'fednova':
+      return createFedNova();
     default:
       throw new DomainError('INVALID_ARGUMENT', `unknown strategy '${String(name)}', expected one of ${STRATEGY_NAMES.join(', ')}`, {
         field: 'strategy',

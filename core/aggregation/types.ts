@@ -6,6 +6,8 @@ export interface ModelUpdate {
   /** Training examples behind the update (FedAvg weight). */
   examples: number;
   params: Float32Array;
+  /** Local steps the agent completed for this update (FedNova's tau); absent means unknown. */
+  steps?: number;
 }
 
 export const STRATEGY_NAMES = [
@@ -20,6 +22,7 @@ export const STRATEGY_NAMES = [
   'krum',
   'multikrum',
   'bulyan',
+  'fednova',
 ] as const;
 export type StrategyName = (typeof STRATEGY_NAMES)[number];
 

@@ -12,10 +12,24 @@ export interface Dataset {
 
 export interface LocalTraining {
   learningRate: number;
-  epochs: number;
+  /** Passes over the agent's examples; exclusive with localSteps (neither means one epoch). */
+  epochs?: number;
+  /** Mini-batch steps, cycling through the examples in order; exclusive with epochs. */
+  localSteps?: number;
   batchSize: number;
   /** FedProx: pulls the local weights toward the round's global weights. */
   proximalMu?: number;
+  /** Wall-clock milliseconds an agent may train for; the SDK stops its trainer then and sends the partial work. */
+  timeBudgetMs?: number;
+  /** Each agent's localSteps scaled by its declared cpu relative to the round's largest. */
+  scaleByCapacity?: boolean;
+}
+
+/** Mini-batch steps one round's training plans: localSteps, or epochs × batches per epoch (count). */
+export function plannedSteps(options: Pick<LocalTraining, 'epochs' | 'localSteps' | 'batchSize'>, examples: number): number {
+  if (examples <= 0) return 0;
+  if (options.localSteps !== undefined) return options.localSteps;
+  return (options.epochs ?? 1) * Math.ceil(examples / options.batchSize);
 }
 
 export interface Evaluation {
@@ -61,45 +75,96 @@ export function trainSoftmax(
   examples: readonly number[],
   options: LocalTraining,
 ): { params: Float32Array; loss: number; accuracy: number } {
-  const { featureCount: f, classCount: k, features, labels } = data;
-  const params = Float64Array.from(global);
-  const anchor = Float64Array.from(global);
-  const grad = new Float64Array(params.length);
-  const probs = new Float64Array(k);
-  const bias = k * f;
-  const mu = options.proximalMu ?? 0;
-  let loss = 0;
-  let correct = 0;
-  for (let epoch = 0; epoch < options.epochs; epoch++) {
-    loss = 0;
-    correct = 0;
-    for (let start = 0; start < examples.length; start += options.batchSize) {
-      const end = Math.min(start + options.batchSize, examples.length);
-      grad.fill(0);
-      for (let e = start; e < end; e++) {
-        const example = examples[e];
-        predict(params, data, example, probs);
-        const label = labels[example];
-        loss -= Math.log(Math.max(probs[label], 1e-12));
-        let best = 0;
-        for (let c = 1; c < k; c++) if (probs[c] > probs[best]) best = c;
-        if (best === label) correct++;
-        const row = example * f;
-        for (let c = 0; c < k; c++) {
-          const delta = probs[c] - (c === label ? 1 : 0);
-          const w = c * f;
-          for (let j = 0; j < f; j++) grad[w + j] += delta * features[row + j];
-          grad[bias + c] += delta;
-        }
-      }
-      const scale = options.learningRate / (end - start);
-      for (let p = 0; p < params.length; p++) {
-        params[p] -= scale * grad[p] + options.learningRate * mu * (params[p] - anchor[p]);
+  const training = new SoftmaxTraining(global, data, examples, options);
+  while (training.step());
+  return training.result();
+}
+
+/**
+ * The same training one mini-batch step at a time, so that a caller can stop
+ * it between steps (a time budget spent, a round superseded) and keep the
+ * partial work. Runs plannedSteps(options) steps unless `steps` says otherwise.
+ */
+export class SoftmaxTraining {
+  readonly stepsPlanned: number;
+  stepsCompleted = 0;
+  private readonly params: Float64Array;
+  private readonly anchor: Float64Array;
+  private readonly grad: Float64Array;
+  private readonly probs: Float64Array;
+  private readonly mu: number;
+  private start = 0;
+  private loss = 0;
+  private correct = 0;
+  private seen = 0;
+  private last?: { loss: number; accuracy: number };
+
+  constructor(
+    global: Float32Array,
+    private readonly data: Dataset,
+    private readonly examples: readonly number[],
+    private readonly options: LocalTraining,
+    steps = plannedSteps(options, examples.length),
+  ) {
+    this.stepsPlanned = examples.length > 0 ? steps : 0;
+    this.params = Float64Array.from(global);
+    this.anchor = Float64Array.from(global);
+    this.grad = new Float64Array(this.params.length);
+    this.probs = new Float64Array(data.classCount);
+    this.mu = options.proximalMu ?? 0;
+  }
+
+  /** Runs the next mini-batch step; false once every planned step is done. */
+  step(): boolean {
+    if (this.stepsCompleted >= this.stepsPlanned) return false;
+    const { data, examples, options, params, grad, probs } = this;
+    const { featureCount: f, classCount: k, features, labels } = data;
+    const bias = k * f;
+    const end = Math.min(this.start + options.batchSize, examples.length);
+    grad.fill(0);
+    for (let e = this.start; e < end; e++) {
+      const example = examples[e];
+      predict(params, data, example, probs);
+      const label = labels[example];
+      this.loss -= Math.log(Math.max(probs[label], 1e-12));
+      let best = 0;
+      for (let c = 1; c < k; c++) if (probs[c] > probs[best]) best = c;
+      if (best === label) this.correct++;
+      const row = example * f;
+      for (let c = 0; c < k; c++) {
+        const delta = probs[c] - (c === label ? 1 : 0);
+        const w = c * f;
+        for (let j = 0; j < f; j++) grad[w + j] += delta * features[row + j];
+        grad[bias + c] += delta;
       }
     }
+    const scale = options.learningRate / (end - this.start);
+    for (let p = 0; p < params.length; p++) {
+      params[p] -= scale * grad[p] + options.learningRate * this.mu * (params[p] - this.anchor[p]);
+    }
+    this.seen += end - this.start;
+    this.start = end;
+    this.stepsCompleted++;
+    if (this.start >= examples.length) {
+      // An epoch ends: its figures are the ones reported, and the next one starts afresh.
+      const n = Math.max(examples.length, 1);
+      this.last = { loss: this.loss / n, accuracy: this.correct / n };
+      this.start = 0;
+      this.loss = 0;
+      this.correct = 0;
+      this.seen = 0;
+    }
+    return this.stepsCompleted < this.stepsPlanned;
   }
-  const n = Math.max(examples.length, 1);
-  return { params: Float32Array.from(params), loss: loss / n, accuracy: correct / n };
+
+  /** The parameters so far, with the last full epoch's mean loss and accuracy (or the partial epoch's, before one ends). */
+  result(): { params: Float32Array; loss: number; accuracy: number } {
+    const figures =
+      this.seen > 0 || !this.last
+        ? { loss: this.loss / Math.max(this.seen, 1), accuracy: this.correct / Math.max(this.seen, 1) }
+        : this.last;
+    return { params: Float32Array.from(this.params), ...figures };
+  }
 }
 
 /** Accuracy and mean cross-entropy of params on the given examples. */

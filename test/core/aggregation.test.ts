@@ -438,7 +438,7 @@ describe('validateUpdate', () => {
 
 describe('createStrategy', () => {
   it('builds every named strategy; the weighted ones stream, the robust ones buffer', () => {
-    const streaming = new Set(['fedavg', 'fedavgm', 'fedprox', 'fedadam', 'fedyogi', 'fedadagrad']);
+    const streaming = new Set(['fedavg', 'fedavgm', 'fedprox', 'fedadam', 'fedyogi', 'fedadagrad', 'fednova']);
     for (const name of STRATEGY_NAMES) {
       const strategy = createStrategy(name);
       expect(strategy.name).toBe(name);
