@@ -9,6 +9,7 @@ import { createLivenessActivities } from '../activities/liveness';
 import { createWorkerMetrics, metricsSinks } from '../activities/metrics';
 import { createRegistrationActivities } from '../activities/registration';
 import { createTuningActivities } from '../activities/tuning';
+import { createAsyncTuningActivities } from '../activities/async-tuning';
 import { DigitsEvaluator } from '../adapters/datasets/digits-evaluator';
 import { CachedAgentDirectory, TemporalAgentDirectory } from '../adapters/temporal/agent-directory';
 import { TemporalAgentKeys } from '../adapters/temporal/agent-keys';
@@ -117,6 +118,13 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
         blobs: options.ports.blobs,
         directory,
         evaluator: new DigitsEvaluator(),
+        agentKeys,
+        credentialSecret: options.credentialSecret,
+        metrics,
+      }),
+      ...createAsyncTuningActivities({
+        messaging: options.ports.messaging,
+        blobs: options.ports.blobs,
         agentKeys,
         credentialSecret: options.credentialSecret,
         metrics,

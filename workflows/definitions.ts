@@ -83,3 +83,6 @@ export const decisionWorkflowId = (decisionId: string): string => `decision-${de
 export const decisionStatusQuery = defineQuery<DecisionStatus>('decisionStatus');
 /** Cancels a decision that has not closed or whose action has not run; refused once it has. */
 export const cancelDecisionUpdate = defineUpdate<DecisionStatus, [{ reason?: string }]>('cancelDecision');
+
+// Asynchronous (FedBuff-style) tuning (workflows/asyncTuning.ts): same workflow id, query and updates as federatedTuning.
+export const ASYNC_TUNING_WORKFLOW = 'asyncTuning';
