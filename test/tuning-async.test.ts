@@ -1,0 +1,119 @@
+// Asynchronous (FedBuff-style) tuning end to end on the real Temporal dev
+// server: the worker, the API and reference agents (the SDK) that really train
+// on the digits data, some of them slower than the model's versions advance.
+import { digitsTrainers, DIGITS_DIMENSION } from '../agents/trainers';
+import { simulateSwarm, type SwarmSimulation } from '../agents/simulate';
+import type { Trainer } from '../agents/sdk';
+import type { TuningProgress } from '../core/tuning';
+import { tuningWorkflowId } from '../workflows/definitions';
+import type { Embedded } from '../workers/embedded';
+import { ADMIN_TOKEN, startTestEmbedded, uniqueId, waitFor } from './support/stack';
+
+const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
+
+describe('asynchronous tuning on a real Temporal server', () => {
+  let stack: Embedded;
+  const swarms: SwarmSimulation[] = [];
+
+  beforeAll(async () => {
+    stack = await startTestEmbedded();
+  });
+  afterAll(async () => {
+    await Promise.all(swarms.map((s) => s.stop()));
+    await stack?.stop();
+  });
+
+  async function post(path: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+    const res = await fetch(`${stack.api.url}${path}`, { method: 'POST', headers: admin, body: JSON.stringify(body) });
+    return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+  }
+
+  async function progressOf(jobId: string): Promise<TuningProgress> {
+    return stack.client.workflow.getHandle(tuningWorkflowId(jobId)).query<TuningProgress>('tuningProgress');
+  }
+
+  it('refuses an async job without its buffer size or staleness bound, naming the field', async () => {
+    const missing = await post('/api/v1/tuning/start', { swarmId: 'nobody', mode: 'async', maxStaleness: 2 });
+    expect(missing.status).toBe(400);
+    expect(JSON.stringify(missing.json)).toContain('bufferSize');
+    const syncWithBuffer = await post('/api/v1/tuning/start', { swarmId: 'nobody', bufferSize: 2 });
+    expect(syncWithBuffer.status).toBe(400);
+    expect(JSON.stringify(syncWithBuffer.json)).toContain('bufferSize');
+  });
+
+  it('advances a version every K updates; a slightly stale update is taken and discounted, a too stale one refused and counted', async () => {
+    const swarmId = uniqueId('fedbuff');
+    let jobId = '';
+    const trained = digitsTrainers({ agents: 4, seed: 3 });
+    /** Trains on version v, then holds the update until the job has made version v + lag (or finished). */
+    const lagging =
+      (train: Trainer, lag: number): Trainer =>
+      async (task) => {
+        const result = await train(task);
+        await waitFor(
+          `version ${task.round + lag}`,
+          async () => {
+            const progress = await progressOf(jobId);
+            return progress.round >= task.round + lag || progress.status !== 'RUNNING' ? true : undefined;
+          },
+          60_000,
+          20,
+        );
+        return result;
+      };
+    /** The fast agents: a short pause, so the lagging agents' updates land between theirs. */
+    const fast =
+      (train: Trainer): Trainer =>
+      async (task) => {
+        await new Promise((resolve) => setTimeout(resolve, 150));
+        return train(task);
+      };
+    const swarm = await simulateSwarm({
+      apiUrl: stack.api.url,
+      messaging: stack.ports.messaging,
+      count: 4,
+      swarmId,
+      idPrefix: swarmId,
+      trainers: [fast(trained[0]), fast(trained[1]), lagging(trained[2], 1), lagging(trained[3], 3)],
+      heartbeatIntervalMs: 5_000,
+    });
+    swarms.push(swarm);
+    expect(swarm.failed).toEqual([]);
+    await waitFor('every agent ACTIVE', async () =>
+      (await stack.api.swarm.listAgents({ swarmId, status: 'ACTIVE', pageSize: 50 })).agents.length === 4 ? true : undefined,
+    );
+    const started = await post('/api/v1/tuning/start', {
+      swarmId,
+      mode: 'async',
+      bufferSize: 2,
+      maxStaleness: 2,
+      rounds: 10,
+      model: { kind: 'softmax-digits', dimension: DIGITS_DIMENSION },
+      training: { learningRate: 0.1, epochs: 1, batchSize: 32 },
+      seed: 7,
+    });
+    expect(started.status).toBe(202);
+    expect(started.json.message).toContain('asynchronous');
+    jobId = started.json.jobId as string;
+    const result: TuningProgress = await stack.client.workflow.getHandle(tuningWorkflowId(jobId)).result();
+
+    expect(result.status).toBe('COMPLETED');
+    console.log(JSON.stringify(result.recentVersions!.map(({globalDigest, ...v}) => v)));
+    expect(result.mode).toBe('async');
+    expect(result.round).toBe(10);
+    const versions = result.recentVersions!;
+    expect(versions.map((v) => v.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    for (const v of versions) {
+      expect(v.buffered).toBe(2);
+      expect(v.maxStaleness).toBeLessThanOrEqual(2);
+      expect(v.meanStaleness).toBeGreaterThanOrEqual(0);
+      expect(v.accuracy).toBeGreaterThan(0);
+    }
+    expect(result.globalDigest).toBe(versions[9].globalDigest);
+    // The agent one version behind was taken (staleness 1 or 2); the one three behind never was.
+    expect(Math.max(...versions.map((v) => v.maxStaleness))).toBeGreaterThanOrEqual(1);
+    expect(versions.reduce((n, v) => n + v.refusedStale, 0)).toBeGreaterThanOrEqual(1);
+    expect(versions.every((v) => v.refusedStale === (v.rejected.stale ?? 0))).toBe(true);
+    expect(versions[9].accuracy!).toBeGreaterThan(0.6);
+  }, 120_000);
+});
