@@ -13,6 +13,8 @@ histories.push('behaviorSweep');
 histories.push('taskDelegation');
 // Recorded by test/support/record-decision-history.ts.
 histories.push('collaborativeDecision');
+// Recorded by test/support/record-async-history.ts: a pause, a resume and a stale update refused.
+histories.push('asyncTuning');
 
 describe('replay of recorded histories', () => {
   it.each(histories)('%s replays without non-determinism', async (name) => {
