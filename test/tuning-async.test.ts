@@ -1,9 +1,10 @@
 // Asynchronous (FedBuff-style) tuning end to end on the real Temporal dev
 // server: the worker, the API and reference agents (the SDK) that really train
 // on the digits data, some of them slower than the model's versions advance.
-import { digitsTrainers, DIGITS_DIMENSION } from '../agents/trainers';
+import { digitsTrainers, DIGITS_DIMENSION, noopTrainer } from '../agents/trainers';
 import { simulateSwarm, type SwarmSimulation } from '../agents/simulate';
 import type { Trainer } from '../agents/sdk';
+import { swarmTopics } from '../core/topics';
 import type { TuningProgress } from '../core/tuning';
 import { tuningWorkflowId } from '../workflows/definitions';
 import type { Embedded } from '../workers/embedded';
@@ -98,7 +99,6 @@ describe('asynchronous tuning on a real Temporal server', () => {
     const result: TuningProgress = await stack.client.workflow.getHandle(tuningWorkflowId(jobId)).result();
 
     expect(result.status).toBe('COMPLETED');
-    console.log(JSON.stringify(result.recentVersions!.map(({globalDigest, ...v}) => v)));
     expect(result.mode).toBe('async');
     expect(result.round).toBe(10);
     const versions = result.recentVersions!;
@@ -116,4 +116,50 @@ describe('asynchronous tuning on a real Temporal server', () => {
     expect(versions.every((v) => v.refusedStale === (v.rejected.stale ?? 0))).toBe(true);
     expect(versions[9].accuracy!).toBeGreaterThan(0.6);
   }, 120_000);
+
+  it('pauses between buffers, resumes, and cancels with the job-finished announcement', async () => {
+    const swarmId = uniqueId('fedbuff-ctl');
+    const swarm = await simulateSwarm({
+      apiUrl: stack.api.url,
+      messaging: stack.ports.messaging,
+      count: 2,
+      swarmId,
+      idPrefix: swarmId,
+      trainers: [noopTrainer, noopTrainer],
+      heartbeatIntervalMs: 5_000,
+    });
+    swarms.push(swarm);
+    await waitFor('every agent ACTIVE', async () =>
+      (await stack.api.swarm.listAgents({ swarmId, status: 'ACTIVE', pageSize: 50 })).agents.length === 2 ? true : undefined,
+    );
+    const started = await post('/api/v1/tuning/start', {
+      swarmId,
+      mode: 'async',
+      bufferSize: 2,
+      maxStaleness: 1,
+      rounds: 100_000,
+      model: { kind: 'vector', dimension: 8 },
+      evaluateEvery: 1000,
+    });
+    const jobId = started.json.jobId as string;
+    await waitFor('version 2', async () => ((await progressOf(jobId)).round >= 2 ? true : undefined), 30_000);
+    const paused = await post(`/api/v1/tuning/${jobId}/pause`, {});
+    expect(paused.json.status).toBe('PAUSED');
+    expect(paused.json.mode).toBe('async');
+    const resumed = await post(`/api/v1/tuning/${jobId}/resume`, {});
+    expect(resumed.json.status).toBe('RUNNING');
+    const from = resumed.json.round as number;
+    await waitFor('two more versions', async () => ((await progressOf(jobId)).round >= from + 2 ? true : undefined), 30_000);
+    expect((await post(`/api/v1/tuning/${jobId}/cancel`, {})).status).toBe(202);
+    const result: TuningProgress = await stack.client.workflow.getHandle(tuningWorkflowId(jobId)).result();
+    expect(result.status).toBe('CANCELLED');
+    expect(result.round).toBeGreaterThanOrEqual(from + 2);
+    const control = await stack.ports.messaging.subscribe(swarmTopics(swarmId).control, uniqueId('watch'), { initialPosition: 'earliest' });
+    const finished = await waitFor('job-finished on the control topic', async () => {
+      const message = await control.receive(500);
+      return message?.properties.type === 'job-finished' ? JSON.parse(Buffer.from(message.payload).toString('utf8')) : undefined;
+    });
+    await control.close();
+    expect(finished).toMatchObject({ jobId, status: 'CANCELLED', globalDigest: result.globalDigest });
+  }, 90_000);
 });
