@@ -12,12 +12,14 @@ import {
   continueAsNew,
   isCancellation,
   proxyActivities,
+  proxySinks,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { AsyncTuningActivities } from '../activities/async-tuning';
 import type { TuningActivities } from '../activities/tuning';
 import { DEFAULT_STALENESS_EXPONENT, type AsyncVersionMetrics, type BufferedUpdate } from '../core/async-tuning';
+import type { QpSinks } from '../core/observations';
 import type { TuningJobSpec, TuningProgress, TuningStatus } from '../core/tuning';
 import { pauseTuningUpdate, resumeTuningUpdate, tuningProgressQuery } from './definitions';
 
@@ -44,6 +46,8 @@ export interface AsyncTuningInput {
   spec: TuningJobSpec;
   carry?: AsyncTuningCarry;
 }
+
+const { qpMetrics } = proxySinks<QpSinks>();
 
 /** Collection calls per run before continue-as-new (each adds a handful of events). */
 const COLLECTIONS_PER_RUN = 200;
@@ -219,6 +223,15 @@ export async function asyncTuning(input: AsyncTuningInput): Promise<TuningProgre
       globalDigest: result.globalDigest,
       durationMs: Date.now() - versionStarted,
     };
+    // A version is the asynchronous job's round in the worker's metrics (strategy label "fedbuff").
+    qpMetrics.roundObserved({
+      swarmId: spec.swarmId,
+      strategy: 'fedbuff',
+      outcome: 'completed',
+      durationSeconds: metrics.durationMs / 1000,
+      participants: buffer.length,
+      accuracy: metrics.accuracy,
+    });
     carry.recentVersions = [...carry.recentVersions, metrics].slice(-RECENT_VERSIONS_KEPT);
     carry.version = version;
     carry.globalDigest = result.globalDigest;
