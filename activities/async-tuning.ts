@@ -40,8 +40,11 @@ export interface CollectBufferInput {
   need: number;
   /** Messages whose outcome the workflow already recorded: acknowledged, never counted again. */
   settle: string[];
-  /** agentId@baseVersion of updates already taken (buffered or aggregated): a second one is a duplicate. */
-  taken: string[];
+  /**
+   * The newest base version of an update taken from each agent (within the staleness window):
+   * an agent's next update must be trained on a newer version, else it is a duplicate.
+   */
+  lastBase: Record<string, number>;
   maxUpdateNorm?: number;
   /** Return what was taken after this long, so the buffer's progress is recorded before it fills. */
   flushAfterMs: number;
@@ -128,7 +131,7 @@ export function createAsyncTuningActivities(deps: Pick<TuningDeps, 'messaging' |
         initialPosition: 'earliest',
       });
       const settle = new Set(input.settle);
-      const taken = new Set(input.taken);
+      const lastBase = new Map(Object.entries(input.lastBase));
       const accepted: BufferedUpdate[] = [];
       const rejected: Record<string, number> = {};
       const decided: string[] = [];
@@ -166,8 +169,7 @@ export function createAsyncTuningActivities(deps: Pick<TuningDeps, 'messaging' |
             reject(message, sender.ok ? 'bad-proof' : sender.reason);
             continue;
           }
-          const key = `${header.agentId}@${header.round}`;
-          if (taken.has(key)) {
+          if (header.round <= (lastBase.get(header.agentId) ?? -1)) {
             reject(message, 'duplicate');
             continue;
           }
@@ -187,7 +189,7 @@ export function createAsyncTuningActivities(deps: Pick<TuningDeps, 'messaging' |
             continue;
           }
           const paramsDigest = await deps.blobs.put(message.payload);
-          taken.add(key);
+          lastBase.set(header.agentId, header.round);
           decided.push(message.id);
           accepted.push({
             agentId: header.agentId,

@@ -30,8 +30,8 @@ export interface AsyncTuningCarry {
   /** Digests of the versions an update may still be based on. */
   versionDigests: Record<string, string>;
   buffer: BufferedUpdate[];
-  /** agentId@baseVersion of every update taken whose base is still admissible. */
-  taken: string[];
+  /** Per agent, the base version of its newest update taken, while that base is still admissible. */
+  lastBase: Record<string, number>;
   /** Message ids recorded but not yet acknowledged on the topic. */
   settle: string[];
   /** Refusals while the current buffer fills. */
@@ -78,7 +78,7 @@ export async function asyncTuning(input: AsyncTuningInput): Promise<TuningProgre
     globalDigest: '',
     versionDigests: {},
     buffer: [],
-    taken: [],
+    lastBase: {},
     settle: [],
     rejected: {},
     recentVersions: [],
@@ -134,14 +134,14 @@ export async function asyncTuning(input: AsyncTuningInput): Promise<TuningProgre
         maxStaleness,
         need: bufferSize - carry.buffer.length,
         settle: carry.settle,
-        taken: carry.taken,
+        lastBase: carry.lastBase,
         maxUpdateNorm: spec.maxUpdateNorm,
         flushAfterMs: FLUSH_AFTER_MS,
         idleMs: IDLE_MS,
       });
       collections++;
       carry.buffer.push(...collected.accepted);
-      carry.taken.push(...collected.accepted.map((u) => `${u.agentId}@${u.baseVersion}`));
+      for (const update of collected.accepted) carry.lastBase[update.agentId] = update.baseVersion;
       carry.settle = [...collected.unsettled, ...collected.decided];
       for (const [reason, count] of Object.entries(collected.rejected)) carry.rejected[reason] = (carry.rejected[reason] ?? 0) + count;
       if (carry.buffer.length >= bufferSize) {
@@ -237,12 +237,13 @@ export async function asyncTuning(input: AsyncTuningInput): Promise<TuningProgre
     carry.globalDigest = result.globalDigest;
     carry.buffer = carry.buffer.slice(bufferSize);
     carry.rejected = {};
-    // Only versions an update may still be based on are kept, and the updates taken on them.
+    // Only versions an update may still be based on are kept.
     const oldest = version - maxStaleness;
     carry.versionDigests = Object.fromEntries(
       [...Object.entries(carry.versionDigests), [String(version), result.globalDigest]].filter(([v]) => Number(v) >= oldest),
     );
-    carry.taken = carry.taken.filter((key) => Number(key.slice(key.lastIndexOf('@') + 1)) >= oldest);
+    // An agent whose newest taken base fell out of the window needs no entry: older bases are refused as stale.
+    carry.lastBase = Object.fromEntries(Object.entries(carry.lastBase).filter(([, base]) => base >= oldest));
     carry.announced = false;
   }
 }
