@@ -117,6 +117,48 @@ describe('asynchronous tuning on a real Temporal server', () => {
     expect(versions[9].accuracy!).toBeGreaterThan(0.6);
   }, 120_000);
 
+  it('continues as new after 200 collections, carrying the model and the recent versions' metrics across', async () => {
+    const swarmId = uniqueId('fedbuff-can');
+    const swarm = await simulateSwarm({
+      apiUrl: stack.api.url,
+      messaging: stack.ports.messaging,
+      count: 1,
+      swarmId,
+      idPrefix: swarmId,
+      trainers: [noopTrainer],
+      heartbeatIntervalMs: 5_000,
+    });
+    swarms.push(swarm);
+    await waitFor('the agent ACTIVE', async () =>
+      (await stack.api.swarm.listAgents({ swarmId, status: 'ACTIVE', pageSize: 50 })).agents.length === 1 ? true : undefined,
+    );
+    const versions = 205;
+    const started = await post('/api/v1/tuning/start', {
+      swarmId,
+      mode: 'async',
+      bufferSize: 1,
+      maxStaleness: 0,
+      rounds: versions,
+      model: { kind: 'vector', dimension: 8 },
+      evaluateEvery: 1000,
+    });
+    const jobId = started.json.jobId as string;
+    const result: TuningProgress = await stack.client.workflow.getHandle(tuningWorkflowId(jobId)).result();
+    expect(result.status).toBe('COMPLETED');
+    expect(result.round).toBe(versions);
+    expect(result.recentVersions!.map((v) => v.version)).toEqual(Array.from({ length: 50 }, (_, i) => versions - 49 + i));
+    expect(result.globalDigest).toBe(result.recentVersions!.at(-1)!.globalDigest);
+    // The first run ended in continue-as-new; the last one is a later run of the same workflow id.
+    const runs = await waitFor('visibility to list both runs', async () => {
+      const statuses: string[] = [];
+      for await (const execution of stack.client.workflow.list({ query: `WorkflowId = '${tuningWorkflowId(jobId)}'` })) {
+        statuses.push(execution.status.name);
+      }
+      return statuses.includes('CONTINUED_AS_NEW') && statuses.includes('COMPLETED') ? statuses : undefined;
+    });
+    expect(runs.length).toBeGreaterThanOrEqual(2);
+  }, 180_000);
+
   it('pauses between buffers, resumes, and cancels with the job-finished announcement', async () => {
     const swarmId = uniqueId('fedbuff-ctl');
     const swarm = await simulateSwarm({
