@@ -117,7 +117,7 @@ describe('asynchronous tuning on a real Temporal server', () => {
     expect(versions[9].accuracy!).toBeGreaterThan(0.6);
   }, 120_000);
 
-  it('continues as new after 200 collections, carrying the model and the recent versions' metrics across', async () => {
+  it('continues as new after 200 collections, carrying the model and the metrics of recent versions across', async () => {
     const swarmId = uniqueId('fedbuff-can');
     const swarm = await simulateSwarm({
       apiUrl: stack.api.url,
