@@ -117,7 +117,7 @@ describe('asynchronous tuning on a real Temporal server', () => {
     expect(versions[9].accuracy!).toBeGreaterThan(0.6);
   }, 120_000);
 
-  it('continues as new after 200 collections, carrying the model and the metrics of recent versions across', async () => {
+  it('continues as new after 100 collections, carrying the model and the metrics of recent versions across', async () => {
     const swarmId = uniqueId('fedbuff-can');
     const swarm = await simulateSwarm({
       apiUrl: stack.api.url,
@@ -132,7 +132,7 @@ describe('asynchronous tuning on a real Temporal server', () => {
     await waitFor('the agent ACTIVE', async () =>
       (await stack.api.swarm.listAgents({ swarmId, status: 'ACTIVE', pageSize: 50 })).agents.length === 1 ? true : undefined,
     );
-    const versions = 205;
+    const versions = 105;
     const started = await post('/api/v1/tuning/start', {
       swarmId,
       mode: 'async',

@@ -50,7 +50,7 @@ export interface AsyncTuningInput {
 const { qpMetrics } = proxySinks<QpSinks>();
 
 /** Collection calls per run before continue-as-new (each adds a handful of events). */
-const COLLECTIONS_PER_RUN = 200;
+const COLLECTIONS_PER_RUN = 100;
 const RECENT_VERSIONS_KEPT = 50;
 const FLUSH_AFTER_MS = 1_000;
 const IDLE_MS = 30_000;
