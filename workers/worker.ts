@@ -11,8 +11,7 @@ import { createRegistrationActivities } from '../activities/registration';
 import { createTuningActivities } from '../activities/tuning';
 import { createAsyncTuningActivities } from '../activities/async-tuning';
 import { DigitsEvaluator } from '../adapters/datasets/digits-evaluator';
-import { CachedAgentDirectory, TemporalAgentDirectory } from '../adapters/temporal/agent-directory';
-import { TemporalAgentKeys } from '../adapters/temporal/agent-keys';
+import { TemporalSwarmRoster } from '../adapters/temporal/swarm-roster';
 import { TemporalLivenessDirectory } from '../adapters/temporal/liveness-directory';
 import type { Ports } from './ports';
 import { temporalCheck, type ReadinessCheck } from '../api/health';
@@ -25,6 +24,8 @@ import { createTaskActivities } from '../activities/tasks';
 import { HighsLpSolver } from '../adapters/highs/lp-solver';
 import { DirectoryTaskAgents } from '../adapters/temporal/task-agents';
 import { TemporalTaskOutcomes } from '../adapters/temporal/task-outcomes';
+import { createAutoscalingActivities } from '../activities/autoscaling';
+import { TemporalPoolStore } from '../adapters/temporal/pool-store';
 
 export interface QpWorkerOptions {
   connection: NativeConnection;
@@ -85,12 +86,11 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
     graceMs: options.heartbeatGraceMs,
     windowMs: options.livenessWindowMs,
   });
-  // One per process: the registration and liveness activities tell it what changed.
-  const directory = new CachedAgentDirectory(new TemporalAgentDirectory(options.client, options.namespace));
+  // One per process: the eligible agents and their keys; the registration and liveness activities tell it what changed.
+  const roster = new TemporalSwarmRoster(options.client, options.namespace);
   const behaviors = options.behaviors ?? behaviorOptions();
   // Idempotent: every worker start brings the Schedule in line with the config.
   await ensureBehaviorSweepSchedule(options.client, options.taskQueue, behaviors);
-  const agentKeys = new TemporalAgentKeys(options.client, options.namespace);
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
@@ -102,30 +102,30 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
         liveness,
         credentialSecret: options.credentialSecret,
         credentialTtlSeconds: options.credentialTtlSeconds,
-        directory,
+        directory: roster,
         metrics,
       }),
       ...createLivenessActivities({
         messaging: options.ports.messaging,
         ledger: new HeartbeatLedger(),
-        agentKeys,
+        agentKeys: roster,
         credentialSecret: options.credentialSecret,
-        directory,
+        directory: roster,
         metrics,
       }),
       ...createTuningActivities({
         messaging: options.ports.messaging,
         blobs: options.ports.blobs,
-        directory,
+        directory: roster,
         evaluator: new DigitsEvaluator(),
-        agentKeys,
+        agentKeys: roster,
         credentialSecret: options.credentialSecret,
         metrics,
       }),
       ...createAsyncTuningActivities({
         messaging: options.ports.messaging,
         blobs: options.ports.blobs,
-        agentKeys,
+        agentKeys: roster,
         credentialSecret: options.credentialSecret,
         metrics,
       }),
@@ -134,7 +134,7 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
         vectors: options.ports.vectors,
         blobs: options.ports.blobs,
         registry: new TemporalBehaviorRegistry(options.client, options.namespace, options.taskQueue),
-        agentKeys,
+        agentKeys: roster,
         credentialSecret: options.credentialSecret,
         settings: behaviors.settings,
         metrics: createBehaviorMetrics(options.registry ?? new Registry()),
@@ -143,15 +143,20 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
         messaging: options.ports.messaging,
         blobs: options.ports.blobs,
         electorate: new TemporalElectorate(options.client, options.namespace),
-        agentKeys,
+        agentKeys: roster,
       }),
       ...createTaskActivities({
         messaging: options.ports.messaging,
-        agents: new DirectoryTaskAgents(directory),
+        agents: new DirectoryTaskAgents(roster),
         outcomes: new TemporalTaskOutcomes(options.client),
-        agentKeys,
+        agentKeys: roster,
         credentialSecret: options.credentialSecret,
         solver: new HighsLpSolver(),
+      }),
+      ...createAutoscalingActivities({
+        cluster: options.ports.cluster,
+        messaging: options.ports.messaging,
+        pools: new TemporalPoolStore(options.client),
       }),
     },
     sinks: metricsSinks(metrics),

@@ -5,4 +5,5 @@ export { federatedTuning } from './tuning';
 export { behaviorSweep, scheduledBehaviorSweeps } from './behaviorSweep';
 export { collaborativeDecision } from './decision';
 export { taskDelegation, taskResultsCollector } from './tasks';
+export { agentPool, autoscalePool } from './autoscaling';
 export { asyncTuning } from './asyncTuning';

@@ -1,9 +1,11 @@
 import type {
   Consumer,
+  MessagingBacklog,
   MessagingPort,
   PublishOptions,
   ReceivedMessage,
   SubscribeOptions,
+  SubscriptionBacklog,
   SubscriptionType,
 } from '../ports';
 
@@ -87,7 +89,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * durable named subscriptions, at-least-once delivery, the four subscription
  * types. Unset subscription type means exclusive, as in Pulsar.
  */
-export class MemoryMessaging implements MessagingPort {
+export class MemoryMessaging implements MessagingPort, MessagingBacklog {
   private readonly topics = new Map<string, Topic>();
   private readonly receiverQueueSize: number;
   private closed = false;
@@ -118,6 +120,17 @@ export class MemoryMessaging implements MessagingPort {
     topic.log.push(message);
     for (const subscription of topic.subscriptions.values()) this.dispatch(subscription);
     return message.id;
+  }
+
+  /** Per subscription: messages never dispatched plus those dispatched and not yet acknowledged (Pulsar's msgBacklog). */
+  async backlog(topicName: string): Promise<SubscriptionBacklog[]> {
+    this.assertOpen();
+    const topic = this.topics.get(topicName);
+    if (!topic) return [];
+    return [...topic.subscriptions.values()].map((subscription) => ({
+      subscription: subscription.name,
+      backlog: topic.log.length - subscription.cursor + subscription.pending.size,
+    }));
   }
 
   async subscribe(topicName: string, subscriptionName: string, options: SubscribeOptions = {}): Promise<Consumer> {

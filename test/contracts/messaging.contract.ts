@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Consumer, MessagingPort, ReceivedMessage } from '../../adapters/ports';
+import type { Consumer, MessagingBacklog, MessagingPort, ReceivedMessage } from '../../adapters/ports';
 
 export interface MessagingContractOptions {
   /** Multiplies every receive timeout; raise it for a remote broker (Pulsar's nack delay, network). */
@@ -209,6 +209,25 @@ export function messagingContract(
       // Had the subscription survived, it would deliver the unacknowledged 'old' first.
       const after = await messaging.subscribe(topic, subscription, { initialPosition: 'earliest' });
       expect(textOf(await receiveOne(after))).toBe('new');
+    });
+
+    it('reports the backlog of each subscription: published and not yet acknowledged, received or not', async () => {
+      if (typeof (messaging as Partial<MessagingBacklog>).backlog !== 'function') return;
+      const backlogOf = (messaging as MessagingPort & MessagingBacklog).backlog.bind(messaging);
+      const topic = uniqueName('backlog');
+      expect(await backlogOf(uniqueName('never'))).toEqual([]);
+      const consumer = await messaging.subscribe(topic, 'workers', { type: 'shared' });
+      for (let i = 0; i < 5; i++) await messaging.publish(topic, text(`task ${i}`));
+      await consumer.ack(await receiveOne(consumer));
+      await receiveOne(consumer); // received, not acknowledged: still backlog
+      // The broker counts acknowledgements as they reach it.
+      const deadline = Date.now() + patience;
+      let backlog = await backlogOf(topic);
+      while (backlog[0]?.backlog !== 4 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, quiet));
+        backlog = await backlogOf(topic);
+      }
+      expect(backlog).toEqual([{ subscription: 'workers', backlog: 4 }]);
     });
 
     it('starts a new subscription after the last published message by default (latest)', async () => {
