@@ -184,7 +184,8 @@ export const tuningStartSchema = z
     evaluateEvery: z.number().int().min(1).default(1),
     seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
     mode: z.enum(['sync', 'async']).optional(),
-    bufferSize: z.number().int().min(1).max(100_000).optional(),
+    // The buffer (about 150 bytes an update) travels in workflow history and activity payloads.
+    bufferSize: z.number().int().min(1).max(1_000).optional(),
     maxStaleness: z.number().int().min(0).max(1_000).optional(),
     stalenessExponent: z.number().min(0).max(10).optional(),
   })
