@@ -122,6 +122,8 @@ export class QpAgent {
   private readonly currentRounds = new Map<string, { round: number; attempt: number; abandon: AbortController }>();
   /** Rounds already started (jobId/round/attempt), so a start delivered twice trains once. */
   private readonly startedRounds = new Set<string>();
+  /** Asynchronous jobs: the newest version received, the last trained on, and the training under way. */
+  private readonly asyncJobs = new Map<string, { latest?: RoundStartMessage; trained: number; running?: Promise<void> }>();
   private skills?: Consumer;
   private skillsLoop?: Promise<void>;
   private proposals?: Consumer;
@@ -339,6 +341,10 @@ export class QpAgent {
         if (this.startedRounds.has(key)) return;
         this.startedRounds.add(key);
         if (this.startedRounds.size > 256) this.startedRounds.delete(this.startedRounds.values().next().value!);
+        if (start.mode === 'async') {
+          this.newModelVersion(start, trainer);
+          return;
+        }
         const current = this.currentRounds.get(start.jobId);
         if (current && (current.round > start.round || (current.round === start.round && current.attempt > start.attempt))) return;
         // Work for an earlier round can no longer count: stop it and start this one now.
@@ -359,6 +365,31 @@ export class QpAgent {
         else this.secaggMail.set(key, request);
       },
     });
+  }
+
+  /**
+   * An asynchronous job's new model version. The agent trains on the newest
+   * version it holds, one training at a time per job: a version that arrives
+   * while it trains is taken up next, and versions superseded meanwhile are
+   * skipped. Caught up, it waits for the next version.
+   */
+  private newModelVersion(start: RoundStartMessage, trainer: Trainer): void {
+    let job = this.asyncJobs.get(start.jobId);
+    if (!job) {
+      this.asyncJobs.set(start.jobId, (job = { trained: -1 }));
+      if (this.asyncJobs.size > 64) this.asyncJobs.delete(this.asyncJobs.keys().next().value!);
+    }
+    if (!job.latest || start.round > job.latest.round) job.latest = start;
+    if (job.running) return;
+    const state = job;
+    state.running = (async () => {
+      while (state.latest && state.latest.round > state.trained) {
+        const version = state.latest;
+        state.trained = version.round;
+        await this.trainRound(version, trainer, new AbortController().signal);
+      }
+      state.running = undefined;
+    })();
   }
 
   private async trainRound(start: RoundStartMessage, trainer: Trainer, abandoned: AbortSignal): Promise<void> {
@@ -591,6 +622,7 @@ export class QpAgent {
     await this.rounds?.close();
     await this.roundsLoop;
     await Promise.all([...this.trainings]);
+    await Promise.all([...this.asyncJobs.values()].map((job) => job.running));
     this.rounds = undefined;
     this.roundsLoop = undefined;
     await this.inbox?.close();

@@ -200,9 +200,32 @@ export const tuningStartSchema = z
       .optional(),
     evaluateEvery: z.number().int().min(1).default(1),
     seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
+    mode: z.enum(['sync', 'async']).optional(),
+    // The buffer (about 150 bytes an update) travels in workflow history and activity payloads.
+    bufferSize: z.number().int().min(1).max(1_000).optional(),
+    maxStaleness: z.number().int().min(0).max(1_000).optional(),
+    stalenessExponent: z.number().min(0).max(10).optional(),
   })
   .strict()
   .superRefine((spec, ctx) => {
+    if (spec.mode === 'async') {
+      if (spec.bufferSize === undefined) ctx.addIssue({ code: 'custom', path: ['bufferSize'], message: 'required when mode is "async"' });
+      if (spec.maxStaleness === undefined) ctx.addIssue({ code: 'custom', path: ['maxStaleness'], message: 'required when mode is "async"' });
+      if (spec.secureAggregation || spec.privacy) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [spec.secureAggregation ? 'secureAggregation' : 'privacy'],
+          message: 'is not offered with mode "async" (a buffer is not a round of known participants)',
+        });
+      }
+      if (spec.strategy !== 'fedavg') {
+        ctx.addIssue({ code: 'custom', path: ['strategy'], message: 'mode "async" aggregates as FedBuff: leave strategy at fedavg' });
+      }
+    } else {
+      for (const field of ['bufferSize', 'maxStaleness', 'stalenessExponent'] as const) {
+        if (spec[field] !== undefined) ctx.addIssue({ code: 'custom', path: [field], message: 'applies only with mode "async"' });
+      }
+    }
     if (spec.participantsPerRound !== undefined && spec.minParticipants > spec.participantsPerRound) {
       ctx.addIssue({ code: 'custom', path: ['minParticipants'], message: 'cannot exceed participantsPerRound' });
     }

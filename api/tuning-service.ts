@@ -7,6 +7,7 @@ import type { TuningJobSpec, TuningProgress } from '../core/tuning';
 import type { BlobStore } from '../adapters/ports';
 import { workflowCallError } from './temporal-errors';
 import {
+  ASYNC_TUNING_WORKFLOW,
   TUNING_WORKFLOW,
   pauseTuningUpdate,
   resumeTuningUpdate,
@@ -58,7 +59,7 @@ export class TuningService {
     const workflowId = tuningWorkflowId(spec.jobId);
     const input: FederatedTuningInput = { spec };
     try {
-      await this.client.workflow.start(TUNING_WORKFLOW, {
+      await this.client.workflow.start(spec.mode === 'async' ? ASYNC_TUNING_WORKFLOW : TUNING_WORKFLOW, {
         workflowId,
         taskQueue: this.options.taskQueue,
         args: [input],
@@ -140,6 +141,13 @@ function describeStart(spec: TuningJobSpec, chosenBy: SwarmChoice): string {
         ? 'every ACTIVE agent that fits'
         : `${Math.round((spec.fraction ?? 1) * 100)}% of the ACTIVE agents that fit`;
   const why = chosenBy === 'request' ? '' : ` (chosen as the ${chosenBy})`;
+  if (spec.mode === 'async') {
+    return (
+      `started asynchronous tuning job ${spec.jobId} on swarm ${spec.swarmId}${why}: ${spec.rounds} model versions ` +
+      `on ${spec.model.kind} (${spec.model.dimension} parameters), each from ${spec.bufferSize} buffered updates at most ` +
+      `${spec.maxStaleness} versions stale, announced to ${who}; follow it at GET /api/v1/tuning/${spec.jobId}`
+    );
+  }
   return (
     `started tuning job ${spec.jobId} on swarm ${spec.swarmId}${why}: ${spec.rounds} rounds of ${spec.strategy} ` +
     `on ${spec.model.kind} (${spec.model.dimension} parameters), ${who}, at least ${spec.minParticipants} ` +

@@ -2,6 +2,7 @@
 import type { StrategyName, StrategyOptions } from './aggregation/types';
 import type { SecAggConfig } from './secagg/config';
 import type { LocalTraining } from './models/softmax';
+import type { AsyncVersionMetrics } from './async-tuning';
 
 export type ModelKind = 'softmax-digits' | 'vector';
 
@@ -33,6 +34,14 @@ export interface TuningJobSpec {
   evaluateEvery: number;
   /** Seeds selection tie-breaks and noise, so a job repeats bit for bit. */
   seed: number;
+  /** 'async': buffered asynchronous aggregation (core/async-tuning.ts); rounds then count model versions. */
+  mode?: 'sync' | 'async';
+  /** Async mode: accepted updates per model version. */
+  bufferSize?: number;
+  /** Async mode: updates based on a version more than this many versions old are refused. */
+  maxStaleness?: number;
+  /** Async mode: an update of staleness t weighs (1 + t)^-stalenessExponent (default 0.5). */
+  stalenessExponent?: number;
   /** What counts of an agent that did only part of its work, and when a round closes before its deadline. */
   stragglers?: StragglerPolicy;
 }
@@ -140,6 +149,14 @@ export interface RoundStartMessage {
   clipNorm?: number;
   /** Local DP the agents apply to their change before sending it (the job's settings as sent, delta included). */
   localPrivacy?: { clipNorm: number; noiseMultiplier: number; delta?: number };
+  /**
+   * Present in an asynchronous job: `round` is then the model version, `attempt` 0,
+   * and an update answers with round = the version it trained on (attempt 0).
+   * Agents train on the newest version they hold; a newer one supersedes an older.
+   */
+  mode?: 'async';
+  /** Async: updates based on a version more than this many versions behind the newest are refused. */
+  maxStaleness?: number;
   /** This agent's work for the round: training says how, the budget how much. */
   budget?: RoundBudget;
 }
@@ -302,6 +319,11 @@ export interface TuningProgress {
   /** The most recent rounds (older ones are summarised away to keep history small). */
   recentRounds: RoundMetrics[];
   failureReason?: string;
+  /** Async mode: `round` is the model version; these are the updates waiting in the buffer. */
+  mode?: 'async';
+  buffered?: number;
+  /** Async mode: what each recent version took in (buffer, staleness, refusals). */
+  recentVersions?: AsyncVersionMetrics[];
 }
 
 /** Why a message does not belong to this attempt of this round ('malformed' or 'stale'), or undefined. */

@@ -330,6 +330,9 @@ describe('api/asyncapi.yaml describes every message on every topic', () => {
       secureAggregation: { stageTimeoutMs: 5000, clipRange: 4 },
       privacy: { clipNorm: 5, noiseMultiplier: 0.5, delta: 1e-5 },
     }));
+    // An asynchronous job: its model versions travel as round starts with mode async, its updates with attempt 0.
+    const asyncJob = await runJob({ mode: 'async', bufferSize: agents.length, maxStaleness: 1, rounds: 2 });
+    expect(asyncJob.result.recentVersions?.map((v) => v.buffered)).toEqual([agents.length, agents.length]);
 
     // Behavior reports over messaging and over the API; two agents share a novel strategy that the sweep disseminates.
     for (let e = 0; e < 6; e++) {
@@ -485,7 +488,10 @@ describe('api/asyncapi.yaml describes every message on every topic', () => {
     const kinds = (id: string) => captured.filter((m) => match(m).matched[0] === id);
     const updates = kinds('update');
     // Every participant's update of both rounds (a slow attempt may be retried, so count distinct ones).
-    expect(new Set(updates.map((u) => `${u.properties.round}/${u.properties.agentId}`)).size).toBe(2 * agents.length);
+    const ofJob = (attempt: (a: string) => boolean) => updates.filter((u) => attempt(u.properties.attempt));
+    expect(new Set(ofJob((a) => a !== '0').map((u) => `${u.properties.round}/${u.properties.agentId}`)).size).toBe(2 * agents.length);
+    // The asynchronous job's: one per agent on each of its two versions.
+    expect(new Set(ofJob((a) => a === '0').map((u) => `${u.properties.round}/${u.properties.agentId}`)).size).toBe(2 * agents.length);
     for (const update of updates) {
       expect(update.payload.byteLength).toBe(4 * MODEL_DIMENSION);
       const view = new DataView(update.payload.buffer, update.payload.byteOffset, update.payload.byteLength);

@@ -15,6 +15,8 @@ histories.push('taskDelegation');
 histories.push('collaborativeDecision');
 // Recorded by test/support/record-pool-history.ts.
 histories.push('agentPool', 'autoscalePool');
+// Recorded by test/support/record-async-history.ts: a pause, a resume and a stale update refused.
+histories.push('asyncTuning');
 
 describe('replay of recorded histories', () => {
   it.each(histories)('%s replays without non-determinism', async (name) => {

@@ -9,6 +9,7 @@ import { createLivenessActivities } from '../activities/liveness';
 import { createWorkerMetrics, metricsSinks } from '../activities/metrics';
 import { createRegistrationActivities } from '../activities/registration';
 import { createTuningActivities } from '../activities/tuning';
+import { createAsyncTuningActivities } from '../activities/async-tuning';
 import { DigitsEvaluator } from '../adapters/datasets/digits-evaluator';
 import { TemporalSwarmRoster } from '../adapters/temporal/swarm-roster';
 import { TemporalLivenessDirectory } from '../adapters/temporal/liveness-directory';
@@ -117,6 +118,13 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
         blobs: options.ports.blobs,
         directory: roster,
         evaluator: new DigitsEvaluator(),
+        agentKeys: roster,
+        credentialSecret: options.credentialSecret,
+        metrics,
+      }),
+      ...createAsyncTuningActivities({
+        messaging: options.ports.messaging,
+        blobs: options.ports.blobs,
         agentKeys: roster,
         credentialSecret: options.credentialSecret,
         metrics,

@@ -97,3 +97,6 @@ export const setPoolCarbonUpdate = defineUpdate<PoolRecord, [CarbonInput]>('setP
 export const recordScalingUpdate = defineUpdate<PoolRecord, [{ decision: ScalingDecision; scaling: ScalingState; energy: EnergyAccount }]>(
   'recordScaling',
 );
+
+// Asynchronous (FedBuff-style) tuning (workflows/asyncTuning.ts): same workflow id, query and updates as federatedTuning.
+export const ASYNC_TUNING_WORKFLOW = 'asyncTuning';

@@ -6,3 +6,4 @@ export { behaviorSweep, scheduledBehaviorSweeps } from './behaviorSweep';
 export { collaborativeDecision } from './decision';
 export { taskDelegation, taskResultsCollector } from './tasks';
 export { agentPool, autoscalePool } from './autoscaling';
+export { asyncTuning } from './asyncTuning';

@@ -1,0 +1,58 @@
+// Records test/histories/asyncTuning.json, which test/replay.test.ts replays.
+// Run after a change of the asynchronous tuning workflow that is meant to be incompatible:
+//   npx tsx test/support/record-async-history.ts
+import { QpAgent, type Trainer } from '../../agents/sdk';
+import { noopTrainer } from '../../agents/trainers';
+import type { TuningProgress } from '../../core/tuning';
+import { tuningWorkflowId } from '../../workflows/definitions';
+import { runRecorder, startRecordingStack } from './recording-stack';
+import { waitFor } from './stack';
+
+runRecorder(async () => {
+  const recording = await startRecordingStack();
+  const { stack, tag } = recording;
+  const swarmId = `record-${tag}`;
+  let jobId = '';
+  // Two quick agents and one that holds its update until the job is two versions further (refused: maxStaleness 1).
+  const slow: Trainer = async (task) => {
+    await waitFor('two more versions', async () => {
+      const progress = await stack.api.tuning.progress(jobId);
+      return progress.round >= task.round + 2 || progress.status !== 'RUNNING' ? true : undefined;
+    }, 60_000);
+    return noopTrainer(task);
+  };
+  const trainers: Trainer[] = [noopTrainer, noopTrainer, slow];
+  const agents = trainers.map(
+    (_, i) =>
+      new QpAgent({
+        apiUrl: stack.api.url,
+        messaging: stack.ports.messaging,
+        agentId: `recorded-${i}-${tag}`,
+        swarmId,
+        capabilities: ['train'],
+        resources: { cpu: 1, memoryMb: 512 },
+      }),
+  );
+  for (const [i, agent] of agents.entries()) {
+    await agent.register();
+    await agent.participate(trainers[i]);
+  }
+  await waitFor('visibility to list the agents ACTIVE', async () => {
+    const page = await stack.api.swarm.listAgents({ swarmId, status: 'ACTIVE', pageSize: 10 });
+    return page.agents.length === agents.length ? true : undefined;
+  });
+  ({ jobId } = await stack.api.tuning.start({
+    swarmId, mode: 'async', bufferSize: 2, maxStaleness: 1, rounds: 4, fraction: 1, minParticipants: 1,
+    model: { kind: 'vector', dimension: 16 }, roundTimeoutMs: 10_000, maxRoundAttempts: 1, strategy: 'fedavg',
+    strategyOptions: {}, training: { learningRate: 0.1, epochs: 1, batchSize: 32 }, evaluateEvery: 2, seed: 1,
+  }));
+  await stack.api.tuning.pause(jobId, true);
+  await stack.api.tuning.pause(jobId, false);
+  const result: TuningProgress = await stack.client.workflow.getHandle(tuningWorkflowId(jobId)).result();
+  const refused = result.recentVersions!.reduce((n, v) => n + v.refusedStale, 0);
+  if (result.status !== 'COMPLETED' || refused < 1) throw new Error(`unexpected run: ${JSON.stringify(result)}`);
+
+  recording.save(tuningWorkflowId(jobId), 'asyncTuning');
+  await Promise.all(agents.map((a) => a.close()));
+  await recording.stop();
+});

@@ -1,0 +1,249 @@
+// asyncTuning (id tuning-<jobId>, like the synchronous job): FedBuff-style
+// buffered asynchronous aggregation. Agents train on the newest model version
+// they were sent; accepted updates (digests of blobs) gather in a buffer kept
+// in this workflow's state; every bufferSize of them advance the model one
+// version, which is announced to the agents. A worker that dies loses nothing:
+// the buffer is in history, and updates read but not yet recorded are still
+// unacknowledged on the topic.
+import {
+  CancellationScope,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  isCancellation,
+  proxyActivities,
+  proxySinks,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { AsyncTuningActivities } from '../activities/async-tuning';
+import type { TuningActivities } from '../activities/tuning';
+import { DEFAULT_STALENESS_EXPONENT, type AsyncVersionMetrics, type BufferedUpdate } from '../core/async-tuning';
+import type { QpSinks } from '../core/observations';
+import type { TuningJobSpec, TuningProgress, TuningStatus } from '../core/tuning';
+import { pauseTuningUpdate, resumeTuningUpdate, tuningProgressQuery } from './definitions';
+
+export interface AsyncTuningCarry {
+  /** Model versions made (version 0 is the initial model). */
+  version: number;
+  globalDigest: string;
+  /** Digests of the versions an update may still be based on. */
+  versionDigests: Record<string, string>;
+  buffer: BufferedUpdate[];
+  /** Per agent, the base version of its newest update taken, while that base is still admissible. */
+  lastBase: Record<string, number>;
+  /** Message ids recorded but not yet acknowledged on the topic. */
+  settle: string[];
+  /** Refusals while the current buffer fills. */
+  rejected: Record<string, number>;
+  recentVersions: AsyncVersionMetrics[];
+  paused: boolean;
+  /** The current version was announced to the agents. */
+  announced: boolean;
+}
+
+export interface AsyncTuningInput {
+  spec: TuningJobSpec;
+  carry?: AsyncTuningCarry;
+}
+
+const { qpMetrics } = proxySinks<QpSinks>();
+
+/** Collection calls per run before continue-as-new (each adds a handful of events). */
+const COLLECTIONS_PER_RUN = 100;
+const RECENT_VERSIONS_KEPT = 50;
+const FLUSH_AFTER_MS = 1_000;
+const IDLE_MS = 30_000;
+
+const quick = proxyActivities<TuningActivities & AsyncTuningActivities>({
+  startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '5 seconds',
+  retry: { initialInterval: '500 ms', maximumInterval: '10 seconds', maximumAttempts: 10 },
+});
+const collecting = proxyActivities<AsyncTuningActivities>({
+  startToCloseTimeout: IDLE_MS + 60_000,
+  heartbeatTimeout: '10 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 20 },
+});
+
+export async function asyncTuning(input: AsyncTuningInput): Promise<TuningProgress> {
+  const { spec } = input;
+  const bufferSize = spec.bufferSize ?? 1;
+  const maxStaleness = spec.maxStaleness ?? 0;
+  const stalenessExponent = spec.stalenessExponent ?? DEFAULT_STALENESS_EXPONENT;
+  let status: TuningStatus = 'RUNNING';
+  let failureReason: string | undefined;
+  const carry: AsyncTuningCarry = input.carry ?? {
+    version: 0,
+    globalDigest: '',
+    versionDigests: {},
+    buffer: [],
+    lastBase: {},
+    settle: [],
+    rejected: {},
+    recentVersions: [],
+    paused: false,
+    announced: false,
+  };
+  const progress = (): TuningProgress => ({
+    jobId: spec.jobId,
+    swarmId: spec.swarmId,
+    status: carry.paused && status === 'RUNNING' ? 'PAUSED' : status,
+    round: carry.version,
+    rounds: spec.rounds,
+    globalDigest: carry.globalDigest,
+    recentRounds: [],
+    failureReason,
+    mode: 'async',
+    buffered: carry.buffer.length,
+    recentVersions: carry.recentVersions,
+  });
+  setHandler(tuningProgressQuery, progress);
+  setHandler(pauseTuningUpdate, () => {
+    carry.paused = true;
+    return progress();
+  });
+  setHandler(resumeTuningUpdate, () => {
+    carry.paused = false;
+    return progress();
+  });
+
+  let continueRun = false;
+  let versionStarted = Date.now();
+  try {
+    if (!carry.globalDigest) {
+      carry.globalDigest = await quick.initializeModel({ dimension: spec.model.dimension, initialDigest: spec.model.initialDigest });
+      carry.versionDigests = { '0': carry.globalDigest };
+    }
+    let collections = 0;
+    while (carry.version < spec.rounds) {
+      if (collections >= COLLECTIONS_PER_RUN || workflowInfo().continueAsNewSuggested) {
+        continueRun = true;
+        break;
+      }
+      await condition(() => !carry.paused);
+      if (!carry.announced) {
+        await announce();
+        carry.announced = true;
+      }
+      const collected = await collecting.collectBufferedUpdates({
+        jobId: spec.jobId,
+        swarmId: spec.swarmId,
+        version: carry.version,
+        versionDigests: carry.versionDigests,
+        maxStaleness,
+        need: bufferSize - carry.buffer.length,
+        settle: carry.settle,
+        lastBase: carry.lastBase,
+        maxUpdateNorm: spec.maxUpdateNorm,
+        flushAfterMs: FLUSH_AFTER_MS,
+        idleMs: IDLE_MS,
+      });
+      collections++;
+      carry.buffer.push(...collected.accepted);
+      for (const update of collected.accepted) carry.lastBase[update.agentId] = update.baseVersion;
+      carry.settle = [...collected.unsettled, ...collected.decided];
+      for (const [reason, count] of Object.entries(collected.rejected)) carry.rejected[reason] = (carry.rejected[reason] ?? 0) + count;
+      if (carry.buffer.length >= bufferSize) {
+        await advance();
+        versionStarted = Date.now();
+      }
+    }
+    if (!continueRun) status = 'COMPLETED';
+  } catch (error) {
+    if (isCancellation(error)) status = 'CANCELLED';
+    else {
+      status = 'FAILED';
+      failureReason = error instanceof Error ? error.message : String(error);
+    }
+    await CancellationScope.nonCancellable(() =>
+      quick.announceJobFinished({ jobId: spec.jobId, swarmId: spec.swarmId, status, globalDigest: carry.globalDigest }),
+    );
+    if (status === 'FAILED') throw error;
+    return progress();
+  }
+  if (continueRun) {
+    await condition(allHandlersFinished);
+    return await continueAsNew<typeof asyncTuning>({ spec, carry });
+  }
+  await quick.announceJobFinished({ jobId: spec.jobId, swarmId: spec.swarmId, status, globalDigest: carry.globalDigest });
+  return progress();
+
+  async function announce(): Promise<void> {
+    const { participants } = await quick.selectParticipants({
+      swarmId: spec.swarmId,
+      count: spec.participantsPerRound,
+      fraction: spec.fraction,
+      minParticipants: spec.minParticipants,
+      requirements: spec.requirements,
+      lastParticipation: {},
+      exclude: [],
+      seed: spec.seed,
+      round: carry.version,
+      attempt: 1,
+    });
+    await quick.announceModelVersion({
+      jobId: spec.jobId,
+      swarmId: spec.swarmId,
+      version: carry.version,
+      globalDigest: carry.globalDigest,
+      participants,
+      training: { ...spec.training, proximalMu: spec.training.proximalMu ?? spec.strategyOptions.proximalMu },
+      maxStaleness,
+    });
+  }
+
+  async function advance(): Promise<void> {
+    const buffer = carry.buffer.slice(0, bufferSize);
+    const result = await quick.aggregateBuffer({
+      version: carry.version,
+      globalDigest: carry.globalDigest,
+      versionDigests: carry.versionDigests,
+      buffer,
+      stalenessExponent,
+      serverLearningRate: spec.strategyOptions.serverLearningRate,
+      dimension: spec.model.dimension,
+    });
+    const version = carry.version + 1;
+    const evaluate = version % spec.evaluateEvery === 0 || version === spec.rounds;
+    const evaluation = evaluate ? await quick.evaluateModel({ kind: spec.model.kind, globalDigest: result.globalDigest }) : undefined;
+    const rejected = carry.rejected;
+    const metrics: AsyncVersionMetrics = {
+      version,
+      buffered: buffer.length,
+      rejected,
+      refusedStale: rejected.stale ?? 0,
+      meanStaleness: result.meanStaleness,
+      maxStaleness: result.maxStaleness,
+      examples: result.examples,
+      trainLoss: result.trainLoss,
+      trainAccuracy: result.trainAccuracy,
+      accuracy: evaluation?.accuracy,
+      loss: evaluation?.loss,
+      globalDigest: result.globalDigest,
+      durationMs: Date.now() - versionStarted,
+    };
+    // A version is the asynchronous job's round in the worker's metrics (strategy label "fedbuff").
+    qpMetrics.roundObserved({
+      swarmId: spec.swarmId,
+      strategy: 'fedbuff',
+      outcome: 'completed',
+      durationSeconds: metrics.durationMs / 1000,
+      participants: buffer.length,
+      accuracy: metrics.accuracy,
+    });
+    carry.recentVersions = [...carry.recentVersions, metrics].slice(-RECENT_VERSIONS_KEPT);
+    carry.version = version;
+    carry.globalDigest = result.globalDigest;
+    carry.buffer = carry.buffer.slice(bufferSize);
+    carry.rejected = {};
+    // Only versions an update may still be based on are kept.
+    const oldest = version - maxStaleness;
+    carry.versionDigests = Object.fromEntries(
+      [...Object.entries(carry.versionDigests), [String(version), result.globalDigest]].filter(([v]) => Number(v) >= oldest),
+    );
+    // An agent whose newest taken base fell out of the window needs no entry: older bases are refused as stale.
+    carry.lastBase = Object.fromEntries(Object.entries(carry.lastBase).filter(([, base]) => base >= oldest));
+    carry.announced = false;
+  }
+}
