@@ -24,6 +24,18 @@ export interface PlainCollection {
   /** Agents whose update arrived in time from a participant, with a valid proof. */
   reported: Set<string>;
   metrics: ReportedMetrics;
+  /** Each accepted update's sender, weight, loss and broker time. */
+  arrivals: Arrival[];
+}
+
+/** An accepted update as participant selection learns from it (Oort). */
+export interface Arrival {
+  agentId: string;
+  examples: number;
+  /** Its training loss, else its score of the global model. */
+  loss?: number;
+  /** Milliseconds since the epoch, when the broker accepted it. */
+  publishTime: number;
 }
 
 /**
@@ -43,6 +55,7 @@ export async function collectPlainly(
   const held: ReceivedMessage[] = [];
   const reported = new Set<string>();
   const metrics = new ReportedMetrics();
+  const arrivals: Arrival[] = [];
   while (reported.size < input.participants.length) {
     const now = Date.now();
     const wait = now < input.deadlineAt ? Math.min(input.deadlineAt - now, 500) : LATE_DRAIN_MS;
@@ -92,8 +105,9 @@ export async function collectPlainly(
     }
     admit(update);
     metrics.add(header);
+    arrivals.push({ agentId: header.agentId, examples: header.examples, loss: header.trainLoss ?? header.evalLoss, publishTime: message.publishTime });
   }
-  return { held, reported, metrics };
+  return { held, reported, metrics, arrivals };
 }
 
 /** Example-weighted averages of the training and evaluation figures agents report with their updates. */
@@ -119,7 +133,7 @@ export class ReportedMetrics {
     }
   }
 
-  summary(): { trainLoss?: number; trainAccuracy?: number; agentLoss?: number; agentAccuracy?: number } {
+  summary(): { trainLoss?: number; trainAccuracy?: number; agentLoss?: number; agentAccuracy?: number; agentEvalExamples?: number } {
     const train = this.trainExamples;
     const evaluated = this.evalExamples;
     return {
@@ -127,6 +141,7 @@ export class ReportedMetrics {
       trainAccuracy: train > 0 ? this.accuracySum / train : undefined,
       agentLoss: evaluated > 0 ? this.evalLossSum / evaluated : undefined,
       agentAccuracy: evaluated > 0 ? this.evalAccuracySum / evaluated : undefined,
+      agentEvalExamples: evaluated > 0 ? evaluated : undefined,
     };
   }
 }

@@ -8,7 +8,7 @@ import { createStrategy } from '../core/aggregation';
 import { ExactWeightedMean } from '../core/aggregation/exact-mean';
 import type { ModelUpdate, ServerState, Strategy, StrategyName, StrategyOptions } from '../core/aggregation/types';
 import { centralNoiseStd, gaussianNoise, keyedUniform } from '../core/privacy/gaussian';
-import { mixSeed, seededRandom, shuffle } from '../core/random';
+import { DEFAULT_SELECTION, selectParticipants, type AgentFeedback, type SelectionOptions, type SelectionStrategy } from '../core/selection';
 import {
   bytesToParams,
   paramsToBytes,
@@ -22,7 +22,7 @@ import {
 } from '../core/tuning';
 import { keptAlive } from './keep-alive';
 import { MessageProofs } from './message-proofs';
-import { collectPlainly, type ReportedMetrics } from './plain-collection';
+import { collectPlainly, type Arrival, type ReportedMetrics } from './plain-collection';
 import { collectSecurely, secureRoundConfig } from './secure-collection';
 import type { LocalTraining, Evaluation } from '../core/models/softmax';
 import { swarmTopics } from '../core/topics';
@@ -51,6 +51,8 @@ export interface StartRoundInput extends RoundInput {
   secureAggregation?: SecureAggregationSpec;
   clipNorm?: number;
   localPrivacy?: { clipNorm: number; noiseMultiplier: number };
+  /** False when the round has no federated evaluation. */
+  evaluate?: boolean;
 }
 
 export interface SelectionInput {
@@ -65,6 +67,32 @@ export interface SelectionInput {
   seed: number;
   round: number;
   attempt: number;
+  /** Uniform when absent. */
+  strategy?: SelectionStrategy;
+  options?: SelectionOptions;
+  /** Oort: what each agent's earlier rounds showed. */
+  feedback?: Record<string, AgentFeedback>;
+  /** Carbon-aware: when the round starts (ms since the epoch), and whether accuracy allows preferring low carbon. */
+  atMs?: number;
+  preferLowCarbon?: boolean;
+}
+
+export interface SelectionResult {
+  participants: string[];
+  /** Agents that were eligible (resources fit, not excluded). */
+  eligible: number;
+  strategy: SelectionStrategy;
+  exploring?: number;
+  lowCarbon?: boolean;
+}
+
+/** What one participant's update showed: Oort's feedback. */
+export interface ParticipantReport {
+  agentId: string;
+  examples: number;
+  loss?: number;
+  /** From the round's start to the broker accepting the update, milliseconds. */
+  durationMs: number;
 }
 
 export interface CollectInput extends RoundInput {
@@ -78,6 +106,8 @@ export interface CollectInput extends RoundInput {
   privacy?: { clipNorm: number; noiseMultiplier: number };
   secureAggregation?: SecureAggregationSpec;
   seed: number;
+  /** When set, the outcome lists each accepted update's report (Oort), durations counted from startedAt (ms since the epoch). */
+  reportParticipants?: { startedAt: number };
 }
 
 export type CollectOutcome =
@@ -93,6 +123,9 @@ export type CollectOutcome =
       trainAccuracy?: number;
       agentLoss?: number;
       agentAccuracy?: number;
+      agentEvalExamples?: number;
+      /** Present when reportParticipants was asked for and the round was not secure. */
+      reports?: ParticipantReport[];
     }
   | {
       status: 'quorum-not-met';
@@ -174,10 +207,11 @@ export function createTuningActivities(deps: TuningDeps) {
     },
 
     /**
-     * ACTIVE agents whose resources fit, those that waited longest first, a
-     * seeded shuffle breaking ties so a job's selections repeat.
+     * ACTIVE agents whose resources fit, chosen by the job's strategy
+     * (core/selection), seeded by the job, round and attempt so a job's
+     * selections repeat.
      */
-    async selectParticipants(input: SelectionInput): Promise<{ participants: string[]; eligible: number }> {
+    async selectParticipants(input: SelectionInput): Promise<SelectionResult> {
       const excluded = new Set(input.exclude);
       const need = input.requirements ?? {};
       const eligible = (await deps.directory.listActive(input.swarmId))
@@ -187,15 +221,23 @@ export function createTuningActivities(deps: TuningDeps) {
           if (!need.cpu && !need.memoryMb && !need.gpu) return true;
           if (!r) return false;
           return r.cpu >= (need.cpu ?? 0) && r.memoryMb >= (need.memoryMb ?? 0) && (r.gpu ?? 0) >= (need.gpu ?? 0);
-        })
-        .map((entry) => entry.agentId)
-        .sort();
-      const random = seededRandom(mixSeed(input.seed, input.round, input.attempt));
-      const order = shuffle(eligible, random);
-      const waited = (agentId: string) => input.lastParticipation[agentId] ?? -1;
-      order.sort((a, b) => waited(a) - waited(b)); // stable: ties keep the seeded order
-      const wanted = input.count ?? Math.max(input.minParticipants, Math.ceil((input.fraction ?? 1) * order.length));
-      return { participants: order.slice(0, wanted).sort(), eligible: order.length };
+        });
+      const wanted = input.count ?? Math.max(input.minParticipants, Math.ceil((input.fraction ?? 1) * eligible.length));
+      const strategy = input.strategy ?? DEFAULT_SELECTION;
+      const selection = selectParticipants({
+        strategy,
+        candidates: eligible,
+        wanted,
+        seed: input.seed,
+        round: input.round,
+        attempt: input.attempt,
+        lastParticipation: input.lastParticipation,
+        feedback: input.feedback,
+        atMs: input.atMs,
+        preferLowCarbon: input.preferLowCarbon,
+        options: input.options,
+      });
+      return { ...selection, eligible: eligible.length, strategy };
     },
 
     /** Puts the round start in each participant's inbox (the contract is at RoundStartMessage). */
@@ -224,6 +266,7 @@ export function createTuningActivities(deps: TuningDeps) {
           : undefined,
         clipNorm: input.secureAggregation ? input.clipNorm : undefined,
         localPrivacy: input.localPrivacy,
+        evaluate: input.evaluate,
       };
       // Serialised once: each participant's message is its addressee in front of the same body.
       const body = Buffer.from(JSON.stringify(common).slice(1));
@@ -286,6 +329,7 @@ export function createTuningActivities(deps: TuningDeps) {
         const globalDigest = await deps.blobs.put(paramsToBytes(params));
         const serverStateDigest = await storeState(next.state);
         await Promise.all(round.held.map((m) => consumer.ack(m)));
+        const startedAt = input.reportParticipants?.startedAt;
         return {
           status: 'aggregated',
           globalDigest,
@@ -295,6 +339,10 @@ export function createTuningActivities(deps: TuningDeps) {
           rejected,
           examples: round.contributions.examples,
           ...round.metrics,
+          reports:
+            startedAt !== undefined && round.arrivals
+              ? round.arrivals.map(({ publishTime, ...report }) => ({ ...report, durationMs: Math.max(0, publishTime - startedAt) }))
+              : undefined,
         };
       } finally {
         await consumer.close();
@@ -329,6 +377,8 @@ type CollectedRound =
       accepted: number;
       contributions: RoundContributions;
       metrics?: ReturnType<ReportedMetrics['summary']>;
+      /** Accepted updates in agent-id order (plain rounds only). */
+      arrivals?: Arrival[];
     }
   | { status: 'quorum-not-met'; held: ReceivedMessage[]; reported: string[]; accepted: number; reason?: string };
 
@@ -346,7 +396,15 @@ async function collectPlainRound(
   const accepted = contributions.count;
   return accepted < input.minParticipants
     ? { status: 'quorum-not-met', held: plain.held, reported, accepted }
-    : { status: 'collected', held: plain.held, reported, accepted, contributions, metrics: plain.metrics.summary() };
+    : {
+        status: 'collected',
+        held: plain.held,
+        reported,
+        accepted,
+        contributions,
+        metrics: plain.metrics.summary(),
+        arrivals: [...plain.arrivals].sort((a, b) => (a.agentId < b.agentId ? -1 : 1)),
+      };
 }
 
 async function collectSecureRound(

@@ -56,6 +56,8 @@ export interface RoundTask {
   training: LocalTraining;
   /** Milliseconds since the epoch; an update published later is dropped. */
   deadlineAt: number;
+  /** False when the round has no federated evaluation: the trainer need not score the global model. */
+  evaluate?: boolean;
 }
 
 export interface TrainingResult {
@@ -348,7 +350,9 @@ export class QpAgent {
         global,
         training: start.training,
         deadlineAt: start.deadlineAt,
+        evaluate: start.evaluate,
       });
+      if (result && start.evaluate === false) result.evaluation = undefined;
       if (!result || !this.credential) return;
       if (start.localPrivacy) result.params = withLocalPrivacy(global, result.params, start.localPrivacy);
       if (start.secureAggregation) {

@@ -34,7 +34,7 @@ export function digitsShards(options: DigitsSplitOptions): number[][] {
 export function digitsTrainers(options: DigitsSplitOptions): Trainer[] {
   const data = loadDigits();
   return digitsShards(options).map((examples): Trainer => async (task) => {
-    const evaluation = evaluateSoftmax(task.global, data, examples);
+    const evaluation = task.evaluate === false ? undefined : evaluateSoftmax(task.global, data, examples);
     const result = trainSoftmax(task.global, data, examples, task.training);
     return { params: result.params, examples: examples.length, loss: result.loss, accuracy: result.accuracy, evaluation };
   });

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { AGENT_STATUSES, ID_PATTERN } from '../core/agents';
 import { STRATEGY_NAMES } from '../core/aggregation/types';
 import { SECURE_AGGREGATION_STRATEGIES } from '../core/tuning';
+import { DEFAULT_SELECTION, SELECTION_STRATEGIES } from '../core/selection/types';
 
 const id = z.string().regex(ID_PATTERN, 'must be 1-64 characters of letters, digits, ".", "_" or "-", starting with a letter or digit');
 
@@ -183,6 +184,23 @@ export const tuningStartSchema = z
       .optional(),
     evaluateEvery: z.number().int().min(1).default(1),
     seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
+    selection: z.enum(SELECTION_STRATEGIES).default(DEFAULT_SELECTION),
+    selectionOptions: z
+      .object({
+        explorationFraction: z.number().min(0).max(1).optional(),
+        preferredDurationMs: z.number().int().positive().optional(),
+        penaltyExponent: z.number().min(0).max(10).optional(),
+        maxAccuracyDrop: z.number().min(0).max(1).optional(),
+      })
+      .strict()
+      .optional(),
+    evaluation: z
+      .object({
+        server: z.boolean().optional(),
+        federated: z.object({ everyRounds: z.number().int().min(1).max(100_000) }).strict().optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict()
   .superRefine((spec, ctx) => {

@@ -2,6 +2,7 @@
 import type { StrategyName, StrategyOptions } from './aggregation/types';
 import type { SecAggConfig } from './secagg/config';
 import type { LocalTraining } from './models/softmax';
+import type { SelectionOptions, SelectionStrategy } from './selection/types';
 
 export type ModelKind = 'softmax-digits' | 'vector';
 
@@ -33,6 +34,18 @@ export interface TuningJobSpec {
   evaluateEvery: number;
   /** Seeds selection tie-breaks and noise, so a job repeats bit for bit. */
   seed: number;
+  /** How each round's participants are chosen; uniform when absent. */
+  selection?: SelectionStrategy;
+  selectionOptions?: SelectionOptions;
+  /** Server-side evaluation (on by default, every evaluateEvery rounds) and federated evaluation by the agents. */
+  evaluation?: EvaluationSpec;
+}
+
+export interface EvaluationSpec {
+  /** Score the global model on the worker's held-out data for the model's kind, when one is registered. Default true. */
+  server?: boolean;
+  /** Agents score the round's incoming global model on their own held-out data every everyRounds rounds (default: every round). */
+  federated?: { everyRounds: number };
 }
 
 export interface SecureAggregationSpec {
@@ -101,6 +114,8 @@ export interface RoundStartMessage {
   clipNorm?: number;
   /** Local DP the agents apply to their change before sending it (the job's settings as sent, delta included). */
   localPrivacy?: { clipNorm: number; noiseMultiplier: number; delta?: number };
+  /** False in rounds without federated evaluation: the agent need not score the global model on its data. */
+  evaluate?: boolean;
 }
 
 /** Properties of a secure-aggregation protocol message an agent publishes; the payload is its JSON. */
@@ -233,6 +248,14 @@ export interface RoundMetrics {
   localEpsilon?: number;
   globalDigest: string;
   durationMs: number;
+  /** How the round's participants were chosen. */
+  selection?: SelectionStrategy;
+  /** Oort: participants never tried before. */
+  exploring?: number;
+  /** Carbon-aware: whether the round preferred low-carbon agents (accuracy allowed it). */
+  lowCarbon?: boolean;
+  /** Examples the agents scored the global model on (federated evaluation). */
+  agentEvalExamples?: number;
 }
 
 export interface TuningProgress {

@@ -9,11 +9,10 @@ import { createLivenessActivities } from '../activities/liveness';
 import { createWorkerMetrics, metricsSinks } from '../activities/metrics';
 import { createRegistrationActivities } from '../activities/registration';
 import { createTuningActivities } from '../activities/tuning';
-import { DigitsEvaluator } from '../adapters/datasets/digits-evaluator';
 import { CachedAgentDirectory, TemporalAgentDirectory } from '../adapters/temporal/agent-directory';
 import { TemporalAgentKeys } from '../adapters/temporal/agent-keys';
 import { TemporalLivenessDirectory } from '../adapters/temporal/liveness-directory';
-import type { Ports } from './ports';
+import { createEvaluators, type Ports } from './ports';
 import { temporalCheck, type ReadinessCheck } from '../api/health';
 import { createBehaviorActivities, createBehaviorMetrics } from '../activities/behaviors';
 import { TemporalBehaviorRegistry } from '../adapters/temporal/behavior-registry';
@@ -116,7 +115,7 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
         messaging: options.ports.messaging,
         blobs: options.ports.blobs,
         directory,
-        evaluator: new DigitsEvaluator(),
+        evaluator: options.ports.evaluator ?? createEvaluators(),
         agentKeys,
         credentialSecret: options.credentialSecret,
         metrics,

@@ -19,6 +19,7 @@ import type { QpSinks, RoundOutcome } from '../core/observations';
 import type { TuningActivities } from '../activities/tuning';
 import { PrivacyAccountant, RDP_ORDERS } from '../core/privacy/accountant';
 import type { RoundInput, RoundMetrics, TuningJobSpec, TuningProgress, TuningStatus } from '../core/tuning';
+import { DEFAULT_SELECTION, accuracyAllowsLowCarbon, recordFeedback, type AgentFeedback } from '../core/selection';
 import { pauseTuningUpdate, resumeTuningUpdate, tuningProgressQuery } from './definitions';
 
 export interface TuningCarry {
@@ -33,6 +34,8 @@ export interface TuningCarry {
   /** The same for one agent's local-DP releases. */
   localRdp?: number[];
   paused: boolean;
+  /** Oort: what each agent's rounds showed (kept only when the job selects with Oort). */
+  selectionFeedback?: Record<string, AgentFeedback>;
 }
 
 export interface FederatedTuningInput {
@@ -149,8 +152,11 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
         epsilon: metrics?.epsilon,
       });
     const tried: string[] = [];
+    const selection = spec.selection ?? DEFAULT_SELECTION;
+    // Agents score the incoming global model every round unless the job sets a cadence.
+    const federatedEvaluation = round % (spec.evaluation?.federated?.everyRounds ?? 1) === 0;
     for (let attempt = 1; attempt <= spec.maxRoundAttempts; attempt++) {
-      const { participants, eligible } = await quick.selectParticipants({
+      const selected = await quick.selectParticipants({
         swarmId: spec.swarmId,
         count: spec.participantsPerRound,
         fraction: spec.fraction,
@@ -162,7 +168,19 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
         seed: spec.seed,
         round,
         attempt,
+        strategy: selection,
+        options: spec.selectionOptions,
+        feedback: selection === 'oort' ? (carry.selectionFeedback ?? {}) : undefined,
+        atMs: selection === 'carbon-aware' ? Date.now() : undefined,
+        preferLowCarbon:
+          selection === 'carbon-aware'
+            ? accuracyAllowsLowCarbon(
+                carry.recentRounds.map((r) => r.accuracy ?? r.agentAccuracy),
+                spec.selectionOptions?.maxAccuracyDrop,
+              )
+            : undefined,
       });
+      const { participants, eligible } = selected;
       if (participants.length < spec.minParticipants) {
         observeRound('too_few_agents', participants.length);
         if (attempt === spec.maxRoundAttempts) break;
@@ -186,6 +204,7 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
         secureAggregation: spec.secureAggregation,
         clipNorm: spec.privacy?.clipNorm,
         localPrivacy: spec.localPrivacy,
+        evaluate: federatedEvaluation ? true : spec.evaluation?.federated ? false : undefined,
       });
       const outcome = await collecting.collectAndAggregate({
         ...roundInput,
@@ -199,6 +218,7 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
         privacy: spec.privacy,
         secureAggregation: spec.secureAggregation,
         seed: spec.seed,
+        reportParticipants: selection === 'oort' ? { startedAt: roundInput.deadlineAt - spec.roundTimeoutMs } : undefined,
       });
       for (const agentId of participants) carry.lastParticipation[agentId] = round;
       if (outcome.status === 'quorum-not-met') {
@@ -210,6 +230,9 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
       }
       carry.globalDigest = outcome.globalDigest;
       carry.serverStateDigest = outcome.serverStateDigest;
+      if (selection === 'oort' && outcome.reports) {
+        carry.selectionFeedback = recordFeedback(carry.selectionFeedback, round, participants, outcome.reports, spec.roundTimeoutMs);
+      }
       if (spec.privacy && centralPrivacy) {
         centralPrivacy.record(participants.length / Math.max(eligible, participants.length), spec.privacy.noiseMultiplier);
         carry.rdp = centralPrivacy.curve.rdp;
@@ -219,7 +242,7 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
         localPrivacy.record(1, spec.localPrivacy.noiseMultiplier);
         carry.localRdp = localPrivacy.curve.rdp;
       }
-      const evaluate = round % spec.evaluateEvery === 0 || round === spec.rounds;
+      const evaluate = (spec.evaluation?.server ?? true) && (round % spec.evaluateEvery === 0 || round === spec.rounds);
       const evaluation = evaluate
         ? await quick.evaluateModel({ kind: spec.model.kind, globalDigest: carry.globalDigest })
         : undefined;
@@ -234,12 +257,16 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
         trainAccuracy: outcome.trainAccuracy,
         accuracy: evaluation?.accuracy,
         loss: evaluation?.loss,
-        agentAccuracy: outcome.agentAccuracy,
-        agentLoss: outcome.agentLoss,
+        agentAccuracy: federatedEvaluation ? outcome.agentAccuracy : undefined,
+        agentLoss: federatedEvaluation ? outcome.agentLoss : undefined,
+        agentEvalExamples: federatedEvaluation ? outcome.agentEvalExamples : undefined,
         epsilon: spec.privacy && centralPrivacy ? centralPrivacy.spent(spec.privacy.delta).epsilon : undefined,
         localEpsilon: spec.localPrivacy && localPrivacy ? localPrivacy.spent(spec.localPrivacy.delta).epsilon : undefined,
         globalDigest: carry.globalDigest,
         durationMs: Date.now() - started,
+        selection: selected.strategy,
+        exploring: selected.exploring,
+        lowCarbon: selected.lowCarbon,
       };
       observeRound('completed', participants.length, metrics);
       carry.recentRounds = [...carry.recentRounds, metrics].slice(-RECENT_ROUNDS_KEPT);
