@@ -224,6 +224,13 @@ export const tuningStartSchema = z
         message: 'cannot be checked under secure aggregation (the manager never sees one update); agents clip instead',
       });
     }
+    if (spec.secureAggregation && spec.selection === 'oort') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['selection'],
+        message: "oort learns from each agent's loss and timing, which secure aggregation hides; choose another selection",
+      });
+    }
     const robust = ['krum', 'multikrum', 'bulyan'];
     if (robust.includes(spec.strategy) && spec.strategyOptions.byzantine === undefined) {
       ctx.addIssue({ code: 'custom', path: ['strategyOptions', 'byzantine'], message: `required by ${spec.strategy}` });

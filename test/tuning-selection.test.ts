@@ -145,6 +145,17 @@ describe('participant selection on a real Temporal server', () => {
     await replays(jobId);
   }, 120_000);
 
+  it.each([
+    ['selection', { selection: 'fastest' }],
+    ['selectionOptions.explorationFraction', { selection: 'oort', selectionOptions: { explorationFraction: 1.5 } }],
+    ['evaluation.federated.everyRounds', { evaluation: { federated: { everyRounds: 0 } } }],
+    ['selection', { selection: 'oort', secureAggregation: { stageTimeoutMs: 1000 } }],
+  ])('a job with a bad %s is refused with 400 naming the field', async (field, body) => {
+    const res = await fetch(`${stack.api.url}/api/v1/tuning/start`, { method: 'POST', headers: admin, body: JSON.stringify({ swarmId: 's', ...body }) });
+    expect(res.status).toBe(400);
+    expect(JSON.stringify(await res.json())).toContain(field);
+  });
+
   it('carbon-aware asks the agents on the lowest-carbon power they declared', async () => {
     const { swarmId } = await swarmOf(Array.from({ length: 8 }, () => noopTrainer));
     const { jobId, result } = await run(job(swarmId, { rounds: 2, seed: 1, selection: 'carbon-aware' }));
