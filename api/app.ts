@@ -11,6 +11,8 @@ import { tuningRoutes } from './routes/tuning';
 import type { SwarmService } from './swarm-service';
 import type { TuningService } from './tuning-service';
 import type { BehaviorService } from './behavior-service';
+import type { PoolService } from './pool-service';
+import { poolRoutes } from './routes/pools';
 import { behaviorRoutes, skillRoutes } from './routes/behaviors';
 import { decisionRoutes } from './routes/decisions';
 import type { DecisionService } from './decision-service';
@@ -30,6 +32,7 @@ export interface AppDeps {
   analytics: AnalyticsService;
   /** Task delegation routes; absent, /api/v1/tasks is not served. */
   tasks?: TaskService;
+  pools: PoolService;
   metrics: ApiMetrics;
   /** The live status page (GET /) and its data (GET /api/v1/status). */
   status: StatusService;
@@ -127,6 +130,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/api/v1', decisionRoutes(deps.decisions, deps.swarm, deps.adminToken));
   app.use('/api/v1/analytics', analyticsRoutes(deps.analytics, deps.swarm, deps.adminToken));
   if (deps.tasks) app.use('/api/v1/tasks', taskRoutes(deps.tasks, deps.swarm, deps.adminToken));
+  app.use('/api/v1', poolRoutes(deps.pools, deps.swarm, deps.adminToken));
 
   app.use((req, res) => {
     res.status(404).json(errorBody('NOT_FOUND', `no route for ${req.method} ${req.path}`));

@@ -3,10 +3,11 @@
 import type { Client } from '@temporalio/client';
 import { createServer } from 'node:http';
 import type { Config } from '../core/config';
-import type { AnalyticsRuntime, BlobStore, MessagingPort, VectorPort } from '../adapters/ports';
+import type { AnalyticsRuntime, BlobStore, ClusterPort, MessagingPort, VectorPort } from '../adapters/ports';
 import { EmbeddedAnalyticsRuntime } from '../adapters/memory/analytics-runtime';
 import { AnalyticsService } from './analytics-service';
 import { analyticsMetrics } from './analytics-metrics';
+import { MemoryCluster } from '../adapters/memory/cluster';
 import { createApp } from './app';
 import { createApiMetrics } from './metrics';
 import { SwarmService } from './swarm-service';
@@ -14,8 +15,9 @@ import { TuningService } from './tuning-service';
 import { BehaviorService } from './behavior-service';
 import { StatusService } from './status-service';
 import { DecisionService } from './decision-service';
-import { TemporalAgentKeys } from '../adapters/temporal/agent-keys';
+import { TemporalSwarmRoster } from '../adapters/temporal/swarm-roster';
 import { TaskService } from './task-service';
+import { PoolService } from './pool-service';
 import { checkReadiness, temporalCheck, type Readiness } from './health';
 import { closeGracefully, listen } from './listen';
 
@@ -27,6 +29,7 @@ export interface ApiServer {
   behaviors: BehaviorService;
   decisions: DecisionService;
   analytics: AnalyticsService;
+  pools: PoolService;
   /** The dependencies' state, as /readyz reports it. */
   readiness(): Promise<Readiness>;
   /**
@@ -44,6 +47,8 @@ export async function startApiServer(deps: {
   blobs: BlobStore;
   /** Where behaviors and skills are read. */
   vectors: VectorPort;
+  /** Where agent pools run; unset: an empty in-memory cluster (pools show their policy only). */
+  cluster?: ClusterPort;
   credentialSecret: string;
   /** Overrides QP_API_PORT; 0 picks a free port. */
   port?: number;
@@ -83,7 +88,7 @@ export async function startApiServer(deps: {
     deps.client,
     deps.messaging,
     deps.blobs,
-    new TemporalAgentKeys(deps.client, config.TEMPORAL_NAMESPACE),
+    new TemporalSwarmRoster(deps.client, config.TEMPORAL_NAMESPACE),
     { namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.QP_TASK_QUEUE },
   );
   // A runtime the caller passes is the caller's to close; one made here is closed here.
@@ -104,6 +109,7 @@ export async function startApiServer(deps: {
     attemptTimeoutMs: config.QP_TASK_ATTEMPT_TIMEOUT_MS,
     resultsWindowMs: 5_000,
   });
+  const pools = new PoolService(deps.client, deps.cluster ?? new MemoryCluster(), config.QP_TASK_QUEUE, config.QP_AUTOSCALE_INTERVAL_S);
   let closing = false;
   const readiness = async (): Promise<Readiness> => {
     const report = await checkReadiness({ temporal: temporalCheck(deps.client.connection) });
@@ -126,6 +132,7 @@ export async function startApiServer(deps: {
     decisions,
     analytics,
     tasks,
+    pools,
     metrics,
     status,
     adminToken: config.QP_ADMIN_TOKEN,
@@ -145,6 +152,7 @@ export async function startApiServer(deps: {
     behaviors,
     decisions,
     analytics,
+    pools,
     readiness,
     close: async (graceMs = config.QP_SHUTDOWN_GRACE_MS) => {
       closing = true;

@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TemporalAgentDirectory } from '../adapters/temporal/agent-directory';
+import { TemporalSwarmRoster } from '../adapters/temporal/swarm-roster';
 import { DIGITS_CLASSES, DIGITS_FEATURES, digitsSplit, loadDigits } from '../adapters/datasets/digits';
 import { simulateSwarm } from '../agents/simulate';
 import { DIGITS_DIMENSION, digitsShards, digitsTrainers } from '../agents/trainers';
@@ -287,7 +287,7 @@ async function runOurs(adminToken: string): Promise<Record<StrategyKey, OursReco
     });
     stopSwarm = () => swarm.stop();
     if (swarm.failed.length > 0) throw new Error(`${swarm.failed.length} registrations failed: ${swarm.failed[0].error}`);
-    const directory = new TemporalAgentDirectory(stack.client, namespace);
+    const directory = new TemporalSwarmRoster(stack.client, namespace, { ttlMs: 0, fullEveryMs: 0 });
     const deadline = Date.now() + 60_000;
     while ((await directory.listActive(swarmId)).length < AGENTS) {
       if (Date.now() > deadline) throw new Error('visibility did not list every agent ACTIVE within 60 s');

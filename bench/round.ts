@@ -41,12 +41,12 @@ import type { AgentRecord } from '../core/agents';
 import { issueCredential } from '../core/credentials';
 import { signAsAgent } from '../core/message-proof';
 import { seededRandom } from '../core/random';
-import { AgentIdKey, AgentStatusKey, SwarmIdKey } from '../core/search-attributes';
+import { AgentIdKey, AgentStatusKey, StandingChangedAtKey, SwarmIdKey } from '../core/search-attributes';
 import { swarmTopics } from '../core/topics';
 import { encodeUpdateHeader, paramsToBytes } from '../core/tuning';
 import { QpAgent } from '../agents/sdk';
 import type { RegisterAgentInput } from '../workflows/registration';
-import { TemporalAgentDirectory } from '../adapters/temporal/agent-directory';
+import { TemporalSwarmRoster } from '../adapters/temporal/swarm-roster';
 import { simulateSwarm, type SwarmSimulation } from '../agents/simulate';
 import { noopTrainer } from '../agents/trainers';
 import { parseConfig } from '../core/config';
@@ -184,8 +184,8 @@ function runFlower(): FlowerRound | string {
  * scale part instead starts each agent's session workflow the way continue-
  * as-new carries one on: registerAgent with the ACTIVE session in its input,
  * the resources memo and the AgentId/SwarmId/AgentStatus=ACTIVE search
- * attributes. Selection therefore lists real sessions from visibility through
- * the worker's own (cached) directory. Each agent is the SDK's QpAgent, resumed
+ * attributes. Selection therefore reads real sessions from visibility through
+ * the worker's own roster (one full listing, then only what changed). Each agent is the SDK's QpAgent, resumed
  * with a credential issued by the manager's secret (as the handshake would),
  * answering rounds from its inbox with the no-op trainer. No heartbeats: no
  * liveness monitor runs, so no agent can turn LOST during the bench.
@@ -238,6 +238,7 @@ async function seedSessions(
           { key: AgentIdKey, value: agentId },
           { key: SwarmIdKey, value: swarmId },
           { key: AgentStatusKey, value: 'ACTIVE' },
+          { key: StandingChangedAtKey, value: new Date() },
         ],
       });
       agent.resume({ agent: record, credential: issueCredential(secret, { sub: agentId, swarm: swarmId, gen: 1, iat, exp: iat + 3600 }) });
@@ -265,7 +266,7 @@ async function runScale(sizes: number[]): Promise<void> {
       QP_CREDENTIAL_SECRET: secret,
     });
     stack = await startEmbedded({ config, apiPort: 0 });
-    const directory = new TemporalAgentDirectory(stack.client, namespace);
+    const directory = new TemporalSwarmRoster(stack.client, namespace, { ttlMs: 0, fullEveryMs: 0 });
     const trained = new Map<string, number>();
     const onTrained = (jobId: string, round: number) => trained.set(`${jobId}/${round}`, (trained.get(`${jobId}/${round}`) ?? 0) + 1);
     console.log(`# scale: no-op agents (SDK QpAgent, in-memory broker), model vector(${DIMENSION}), fraction 1, minParticipants = all; sessions seeded (see seedSessions), one ${SCALE_ROUNDS}-round job per size after a 1-round warm-up`);
@@ -296,6 +297,14 @@ async function runScale(sizes: number[]): Promise<void> {
         if (got !== size) throw new Error(`round ${round.round}: ${got} of ${size} agents trained`);
       }
       console.log(`# ${size} agents: ${SCALE_ROUNDS}-round job ${fmt(seconds)} s (REST start -> result); rounds as the workflow measured them (select -> evaluate): ${inWorkflow.map((s) => fmt(s)).join(', ')} s`);
+      const { spans } = await historyOf(stack.client.workflow.getHandle(tuningWorkflowId(job.jobId)));
+      const perActivity = new Map<string, number[]>();
+      for (const span of spans) {
+        if (span.completed === undefined) continue;
+        perActivity.set(span.name, [...(perActivity.get(span.name) ?? []), (span.completed - span.scheduled) / 1000]);
+      }
+      const breakdown = [...perActivity].map(([name, took]) => `${name} ${fmt(took.reduce((a, b) => a + b, 0) / SCALE_ROUNDS)}`);
+      console.log(`# ${size} agents: seconds per round in each activity (scheduled -> completed): ${breakdown.join(', ')}`);
       console.log(`round_${size}_agents_seconds_per_round ${fmt(seconds / SCALE_ROUNDS)}`);
       console.log(`round_${size}_agents_seconds_per_round_in_workflow ${fmt(median(inWorkflow))}`);
       if (size >= 10_000) {
@@ -630,7 +639,7 @@ async function runOurs(): Promise<OursResult> {
       },
     });
     if (swarm.failed.length > 0) throw new Error(`${swarm.failed.length} registrations failed: ${swarm.failed[0].error}`);
-    const directory = new TemporalAgentDirectory(stack.client, namespace);
+    const directory = new TemporalSwarmRoster(stack.client, namespace, { ttlMs: 0, fullEveryMs: 0 });
     const deadline = Date.now() + 120_000;
     while ((await directory.listActive(swarmId)).length < AGENTS) {
       if (Date.now() > deadline) throw new Error(`visibility did not list ${AGENTS} agents ACTIVE within 120 s`);

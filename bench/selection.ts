@@ -18,7 +18,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createTuningActivities } from '../activities/tuning';
 import { MemoryBlobStore } from '../adapters/memory/blobs';
 import { MemoryMessaging } from '../adapters/memory/messaging';
-import { TemporalAgentDirectory } from '../adapters/temporal/agent-directory';
+import { TemporalSwarmRoster } from '../adapters/temporal/swarm-roster';
 import type { DirectoryEntry } from '../adapters/ports';
 import type { Trainer } from '../agents/sdk';
 import { simulateSwarm } from '../agents/simulate';
@@ -80,7 +80,7 @@ async function benchRounds(): Promise<void> {
     const swarm = await simulateSwarm({ apiUrl: stack.api.url, messaging: stack.ports.messaging, count: AGENTS, swarmId, idPrefix: swarmId, trainers, heartbeatIntervalMs: 5_000 });
     stopSwarm = () => swarm.stop();
     if (swarm.failed.length > 0) throw new Error(`${swarm.failed.length} registrations failed: ${swarm.failed[0].error}`);
-    const directory = new TemporalAgentDirectory(stack.client, namespace);
+    const directory = new TemporalSwarmRoster(stack.client, namespace, { ttlMs: 0, fullEveryMs: 0 });
     const deadline = Date.now() + 60_000;
     while ((await directory.listActive(swarmId)).length < AGENTS) {
       if (Date.now() > deadline) throw new Error('visibility did not list every agent ACTIVE within 60 s');

@@ -48,7 +48,8 @@ export const configSchema = z.object({
   /** How QP_MESSAGING=pulsar reaches the broker: its WebSocket API, or the optional npm pulsar-client. */
   QP_PULSAR_TRANSPORT: z.enum(['websocket', 'native']).default('websocket'),
   QP_VECTORS: z.enum(['memory', 'milvus']).default('memory'),
-  QP_CLUSTER: z.enum(['local', 'kubernetes']).default('local'),
+  /** local: pools of simulator agent processes on this machine; memory: a map; kubernetes: Deployments. */
+  QP_CLUSTER: z.enum(['local', 'memory', 'kubernetes']).default('local'),
   QP_BLOB_DIR: z.string().optional(),
   /** The swarm `POST /api/v1/tuning/start` uses when the request names none; unset: the only swarm with live agents. */
   QP_DEFAULT_SWARM: z
@@ -95,6 +96,15 @@ export const configSchema = z.object({
   QP_ANALYTICS_BURST_THRESHOLD: z.coerce.number().int().min(1).default(5),
   QP_TASK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(3),
   QP_TASK_ATTEMPT_TIMEOUT_MS: positiveMs.default(300_000),
+  // Agent pools and autoscaling (README "Agent pools and autoscaling").
+  /** Namespace of the agent pool Deployments with QP_CLUSTER=kubernetes. */
+  QP_KUBE_NAMESPACE: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'expected a Kubernetes namespace name').default('default'),
+  /** Container image of agent pools QP-Manager creates on Kubernetes. */
+  QP_AGENT_IMAGE: z.string().min(1).default('qp-manager/agent:latest'),
+  /** Deadline of one Kubernetes API call; slow calls are retried up to 3 times. */
+  QP_KUBE_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  /** How often each pool's autoscaling Schedule decides. */
+  QP_AUTOSCALE_INTERVAL_S: z.coerce.number().int().min(1).max(3600).default(15),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -139,9 +149,6 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       problems.push({ variable: 'QP_ANALYTICS_PULSAR_URL', message: 'required with FLINK_JOB_MANAGER_URL unless PULSAR_SERVICE_URL is pulsar://' });
     }
     if (problems.length) throw new ConfigError(problems);
-  }
-  if (config.QP_CLUSTER === 'kubernetes' && !config.KUBECONFIG) {
-    throw new ConfigError([{ variable: 'KUBECONFIG', message: 'required when QP_CLUSTER=kubernetes' }]);
   }
   return config;
 }

@@ -10,3 +10,5 @@ export const JobIdKey = defineSearchAttributeKey('JobId', SearchAttributeType.KE
 export const SweepIdKey = defineSearchAttributeKey('SweepId', SearchAttributeType.KEYWORD);
 /** Collaborative decisions: the decision's state, so GET /api/v1/decisions?state= is one visibility query. */
 export const DecisionStateKey = defineSearchAttributeKey('DecisionState', SearchAttributeType.KEYWORD);
+/** Registration sessions: when the session's status or resources last changed, so a roster refreshes only what changed. */
+export const StandingChangedAtKey = defineSearchAttributeKey('StandingChangedAt', SearchAttributeType.DATETIME);

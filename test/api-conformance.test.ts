@@ -39,7 +39,7 @@ maybe('api/openapi.yaml under schemathesis, against the real API', () => {
     // The run starts a thousand or so workflows (jobs, tasks, decisions) on one worker; an update
     // on one of them (pause, cancel) waits for a workflow task behind them, which on a loaded
     // 2-core machine can take longer than the production deadline (then a 503).
-    stack = await startTestEmbedded({ QP_DEFAULT_SWARM: 'conformance', QP_API_TEMPORAL_DEADLINE_MS: '25000' });
+    stack = await startTestEmbedded({ QP_DEFAULT_SWARM: 'conformance', QP_API_TEMPORAL_DEADLINE_MS: '25000', QP_CLUSTER: 'memory' });
   });
   afterAll(async () => {
     await stack?.stop();

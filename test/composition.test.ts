@@ -65,9 +65,9 @@ describe('createPorts', () => {
     expect(problems[0].message).toContain('QP_PULSAR_TRANSPORT=websocket');
   });
 
-  it('QP_CLUSTER=kubernetes stops start-up: the adapter is not built yet', async () => {
+  it('QP_CLUSTER=kubernetes with a kubeconfig that cannot be read stops start-up naming KUBECONFIG', async () => {
     const problems = await problemsOf(createPorts(parseConfig({ QP_CLUSTER: 'kubernetes', KUBECONFIG: '/nowhere' })));
-    expect(problems.map((p) => p.variable)).toEqual(['QP_CLUSTER']);
+    expect(problems.map((p) => p.variable)).toEqual(['KUBECONFIG']);
   });
 });
 

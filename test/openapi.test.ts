@@ -30,7 +30,7 @@ type Json = any;
 
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
 /** Mount points of routers, used only if the router library keeps no raw path on its layers. */
-const KNOWN_MOUNTS = ['/api/v1/swarm', '/api/v1/tuning', '/api/v1/behaviors', '/api/v1/skills', '/api/v1/analytics', '/api/v1/tasks'];
+const KNOWN_MOUNTS = ['/api/v1/swarm', '/api/v1/tuning', '/api/v1/behaviors', '/api/v1/skills', '/api/v1/analytics', '/api/v1/tasks', '/api/v1'];
 
 const doc: Json = parse(readFileSync(OPENAPI_PATH, 'utf8'));
 
@@ -43,6 +43,7 @@ function buildApp() {
     decisions: {} as never,
     analytics: {} as never,
     tasks: {} as never,
+    pools: {} as never,
     metrics: createApiMetrics(async () => 0),
     adminToken: 'a'.repeat(32),
     bodyLimit: '16kb',

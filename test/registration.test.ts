@@ -6,7 +6,7 @@ import { challengeSigningInput } from '../core/agents';
 import { signAsAgent } from '../core/message-proof';
 import { swarmTopics } from '../core/topics';
 import { QpAgent, ApiError } from '../agents/sdk';
-import { TemporalAgentKeys } from '../adapters/temporal/agent-keys';
+import { TemporalSwarmRoster } from '../adapters/temporal/swarm-roster';
 import type { Embedded } from '../workers/embedded';
 import { ADMIN_TOKEN, startTestEmbedded, uniqueId, waitFor } from './support/stack';
 
@@ -259,7 +259,7 @@ describe('agent registration on a real Temporal server', () => {
   });
 
   it("a deregistered agent's signed messages stop counting: its key leaves the manager's key directory within seconds", async () => {
-    const keys = new TemporalAgentKeys(stack.client, stack.client.options.namespace);
+    const keys = new TemporalSwarmRoster(stack.client, stack.client.options.namespace);
     const agent = newAgent(stack, swarmId);
     await agent.register();
     const key = await waitFor('the registered key to be listed', async () => keys.publicKey(swarmId, agent.agentId));
@@ -267,7 +267,7 @@ describe('agent registration on a real Temporal server', () => {
     await agent.deregister();
     const started = Date.now();
     await waitFor('the key to be gone', async () => ((await keys.publicKey(swarmId, agent.agentId)) === undefined ? true : undefined));
-    // The cache lifetime (2 s) plus visibility's own lag.
+    // The roster's refresh period (1 s) plus visibility's own lag.
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(await keys.publicKey(swarmId, 'never-registered')).toBeUndefined();
   });

@@ -13,6 +13,8 @@ histories.push('behaviorSweep');
 histories.push('taskDelegation');
 // Recorded by test/support/record-decision-history.ts.
 histories.push('collaborativeDecision');
+// Recorded by test/support/record-pool-history.ts.
+histories.push('agentPool', 'autoscalePool');
 
 describe('replay of recorded histories', () => {
   it.each(histories)('%s replays without non-determinism', async (name) => {
@@ -36,6 +38,13 @@ describe('replay of recorded histories', () => {
     const result = JSON.parse(Buffer.from(completed.workflowExecutionCompletedEventAttributes.result.payloads[0].data, 'base64').toString());
     expect(result).toMatchObject({ state: 'EXECUTED', refusals: { counts: { forged: 1 } }, action: { kind: 'tuning', status: 'started' } });
     expect(result.quorumReachedAt).toBeGreaterThan(0);
+  });
+
+  it("the recorded pool covers a policy, a carbon input and its Schedule's decisions, and a run observes, scales and records", () => {
+    const pool = readFileSync(join(__dirname, 'histories', 'agentPool.json'), 'utf8');
+    for (const marker of ['setPoolPolicy', 'setPoolCarbon', 'recordScaling']) expect(pool).toContain(marker);
+    const run = readFileSync(join(__dirname, 'histories', 'autoscalePool.json'), 'utf8');
+    for (const marker of ['loadPool', 'observePool', 'applyReplicas', 'recordScaling']) expect(run).toContain(marker);
   });
 
   it('the recorded session covers the handshake, LOST, ACTIVE again, re-registration and deregistration', () => {

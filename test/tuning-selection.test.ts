@@ -7,7 +7,7 @@ import { createWorkerMetrics, metricsSinks } from '../activities/metrics';
 import { noopTrainer } from '../agents/trainers';
 import { simulateSwarm, type SwarmSimulation } from '../agents/simulate';
 import type { Trainer } from '../agents/sdk';
-import { TemporalAgentDirectory } from '../adapters/temporal/agent-directory';
+import { TemporalSwarmRoster } from '../adapters/temporal/swarm-roster';
 import { carbonIntensity, selectParticipants } from '../core/selection';
 import type { TuningProgress } from '../core/tuning';
 import { tuningWorkflowId } from '../workflows/definitions';
@@ -136,7 +136,7 @@ describe('participant selection on a real Temporal server', () => {
     expect(new Set([...selections[0].result.participants, ...selections[1].result.participants]).size).toBe(8);
     expect(Object.keys(selections[2].input.feedback ?? {}).sort()).toEqual([...agentIds].sort());
     expect(selections[2].result.participants).toEqual([...fast].sort());
-    const directory = await new TemporalAgentDirectory(stack.client, process.env.QP_TEST_NAMESPACE ?? 'default').listActive(swarmId);
+    const directory = await new TemporalSwarmRoster(stack.client, process.env.QP_TEST_NAMESPACE ?? 'default', { ttlMs: 0, fullEveryMs: 0 }).listActive(swarmId);
     for (const { input, result: chosen } of selections) {
       expect(
         selectParticipants({ ...input, candidates: directory, wanted: 4, strategy: 'oort' }).participants,
@@ -164,7 +164,7 @@ describe('participant selection on a real Temporal server', () => {
       ['carbon-aware', true],
       ['carbon-aware', true],
     ]);
-    const directory = await new TemporalAgentDirectory(stack.client, process.env.QP_TEST_NAMESPACE ?? 'default').listActive(swarmId);
+    const directory = await new TemporalSwarmRoster(stack.client, process.env.QP_TEST_NAMESPACE ?? 'default', { ttlMs: 0, fullEveryMs: 0 }).listActive(swarmId);
     const intensity = (id: string) => carbonIntensity(directory.find((d) => d.agentId === id)?.resources?.energy, 0);
     const lowest = directory.map((d) => intensity(d.agentId)).sort((a, b) => a - b)[2];
     for (const { result: chosen } of recordedSelections(await history(jobId))) {

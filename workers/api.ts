@@ -33,6 +33,7 @@ runMain(async (shutdown) => {
     blobs: ports.blobs,
     vectors: ports.vectors,
     analytics: ports.analytics,
+    cluster: ports.cluster,
     credentialSecret: config.QP_CREDENTIAL_SECRET,
   });
   shutdown.add('the API server', () => api.close());

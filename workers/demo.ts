@@ -28,10 +28,11 @@ interface DemoOptions {
   once: boolean;
   /** Start Prometheus (`stack.sh up prometheus`) scraping this run's API and worker. */
   prometheus: boolean;
+  scaling: boolean;
 }
 
 function parseArgs(argv: string[]): DemoOptions {
-  const options: DemoOptions = { agents: 50, crashes: -1, rounds: 20, once: false, prometheus: false };
+  const options: DemoOptions = { agents: 50, crashes: -1, rounds: 20, once: false, prometheus: false, scaling: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--once') options.once = true;
@@ -39,8 +40,9 @@ function parseArgs(argv: string[]): DemoOptions {
     else if (arg === '--agents') options.agents = Number(argv[++i]);
     else if (arg === '--crashes') options.crashes = Number(argv[++i]);
     else if (arg === '--rounds') options.rounds = Number(argv[++i]);
+    else if (arg === '--scaling') options.scaling = true;
     else if (arg === '--help') {
-      console.log('usage: npm start -- [--agents N] [--crashes K] [--rounds R] [--once] [--prometheus]');
+      console.log('usage: npm start -- [--agents N] [--crashes K] [--rounds R] [--scaling] [--once] [--prometheus]');
       process.exit(0);
     } else throw new Error(`unknown argument ${arg}`);
   }
@@ -86,6 +88,7 @@ async function main(): Promise<void> {
   const config: Config = parseConfig({
     QP_HEARTBEAT_GRACE_MS: '5000',
     QP_LIVENESS_WINDOW_MS: '1000',
+    QP_AUTOSCALE_INTERVAL_S: '1',
     QP_ADMIN_TOKEN: randomBytes(16).toString('hex'),
     ...process.env,
   });
@@ -227,11 +230,66 @@ async function main(): Promise<void> {
   if (options.rounds > 0) finalAccuracy = await tune(embedded, swarmId, options.rounds);
 
   const decided = await decideStrategy(embedded, swarmId, simulation.agents);
+  let scaled = true;
+  if (options.scaling) scaled = await scalingPhase(embedded, config.QP_AUTOSCALE_INTERVAL_S);
 
   const ok =
-    simulation.failed.length === 0 && sawLost && (options.rounds === 0 || finalAccuracy !== undefined) && decided.state === 'SUCCEEDED';
+    simulation.failed.length === 0 &&
+    sawLost &&
+    (options.rounds === 0 || finalAccuracy !== undefined) &&
+    decided.state === 'SUCCEEDED' &&
+    scaled;
   if (options.once) await stopAll(ok ? 0 : 1);
   console.log('\nThe swarm keeps heartbeating. Ctrl-C stops everything this command started.');
+}
+
+/**
+ * The autoscaling Schedule on the local process pool: the pool's backlog cannot be read
+ * (in-process messaging), so it scales to the fallback; then the grid's carbon intensity rises
+ * and its band caps the pool. Prints replicas over time and the reason of each change.
+ */
+async function scalingPhase(embedded: Embedded, intervalSeconds: number): Promise<boolean> {
+  const pool = `demo-pool-${randomBytes(2).toString('hex')}`;
+  console.log(`\nAutoscaling: pool "${pool}" of simulator agent processes (Schedule every ${intervalSeconds} s)...`);
+  const pools = embedded.api.pools;
+  await pools.setPolicy(pool, {
+    minReplicas: 1,
+    maxReplicas: 6,
+    fallbackReplicas: 4,
+    backlog: { targetPerReplica: 20, activationThreshold: 0 },
+    carbon: { bands: [{ maxIntensity: 250, maxReplicas: 6 }, { maxIntensity: 10_000, maxReplicas: 1 }] },
+    behavior: {
+      scaleUp: { stabilizationWindowSeconds: 0, selectPolicy: 'Max', policies: [{ type: 'Pods', value: 2, periodSeconds: 2 }] },
+      scaleDown: { stabilizationWindowSeconds: 0, selectPolicy: 'Max', policies: [{ type: 'Pods', value: 2, periodSeconds: 2 }] },
+    },
+  }, 'swarm/demo/tasks');
+  await pools.setCarbon(pool, { intensity: 120, forecast: [] });
+  let printed = 0;
+  const started = Date.now();
+  const show = async () => {
+    const view = await pools.get(pool);
+    for (const decision of view.autoscaling?.decisions.slice(printed) ?? []) {
+      const why = decision.reasons.map((r) => r.message).join('; ');
+      const change = decision.desiredReplicas === decision.currentReplicas ? '  ' : decision.desiredReplicas > decision.currentReplicas ? '↑ ' : '↓ ';
+      console.log(`  t+${((decision.at - started) / 1000).toFixed(0).padStart(3)}s  ${change}${String(decision.currentReplicas).padStart(2)} -> ${String(decision.desiredReplicas).padEnd(2)} ready ${view.replicas?.ready ?? 0}  ${why}`);
+    }
+    printed = view.autoscaling?.decisions.length ?? printed;
+    return view;
+  };
+  // A size is reached once its decision is recorded and its replicas are ready.
+  const until = async (replicas: number) =>
+    waitUntil(async () => {
+      const view = await show();
+      return view.autoscaling?.decisions.at(-1)?.desiredReplicas === replicas && view.replicas?.ready === replicas;
+    }, 60_000);
+  const grew = await until(4);
+  console.log('  the grid gets dirtier: carbon intensity 480 g/kWh');
+  await pools.setCarbon(pool, { intensity: 480, forecast: [] });
+  const capped = await until(1);
+  console.log(grew && capped ? '  scaled up on the fallback, capped by the carbon band' : '  ! the pool did not reach the expected sizes in time');
+  await embedded.client.schedule.getHandle(`autoscale-${pool}`).delete().catch(() => undefined);
+  await embedded.ports.cluster.deletePool(pool);
+  return grew && capped;
 }
 
 /** Runs a FedAvg job on the live agents and prints test accuracy per round. */

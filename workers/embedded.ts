@@ -59,6 +59,7 @@ export async function startEmbedded(options: {
     blobs: ports.blobs,
     vectors: measured.vectors,
     analytics: ports.analytics,
+    cluster: ports.cluster,
     credentialSecret,
     port: options.apiPort,
   });

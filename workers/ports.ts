@@ -7,6 +7,8 @@ import { MemoryMessaging } from '../adapters/memory/messaging';
 import { MemoryVectors } from '../adapters/memory/vectors';
 import { MilvusVectors } from '../adapters/milvus/vectors';
 import { MemoryCluster } from '../adapters/memory/cluster';
+import { ProcessPoolCluster } from '../adapters/process/cluster';
+import { KubernetesCluster, loadKubeConfig } from '../adapters/kubernetes/cluster';
 import { MemoryBlobStore } from '../adapters/memory/blobs';
 import { FilesystemBlobStore } from '../adapters/blobs/filesystem';
 import { PulsarMessaging } from '../adapters/pulsar/messaging';
@@ -35,16 +37,12 @@ export interface Ports {
 }
 
 export async function createPorts(config: Config): Promise<Ports> {
-  if (config.QP_CLUSTER !== 'local') {
-    throw new ConfigError([
-      { variable: 'QP_CLUSTER', message: `${config.QP_CLUSTER}: the Kubernetes adapter is not built yet; use local` },
-    ]);
-  }
+  const cluster = await createCluster(config);
   const messaging = await createMessaging(config);
   return {
     messaging,
     vectors: createVectors(config),
-    cluster: new MemoryCluster(),
+    cluster,
     blobs: config.QP_BLOB_DIR ? new FilesystemBlobStore(config.QP_BLOB_DIR) : new MemoryBlobStore(),
     analytics: createAnalytics(config, messaging),
     evaluator: createEvaluators(),
@@ -80,11 +78,42 @@ export function createAnalytics(config: Config, messaging: MessagingPort): Analy
   });
 }
 
-/** Closes the ports that hold connections (messaging, vectors); errors of one do not skip the other. */
+/** Closes the ports that hold connections or processes; errors of one do not skip the others. */
 export async function closePorts(ports: Ports): Promise<void> {
-  const results = await Promise.allSettled([ports.analytics?.close(), ports.messaging.close(), ports.vectors.close()]);
+  const results = await Promise.allSettled([
+    ports.analytics?.close(),
+    ports.messaging.close(),
+    ports.vectors.close(),
+    ports.cluster instanceof ProcessPoolCluster ? ports.cluster.close() : Promise.resolve(),
+  ]);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
+}
+
+/**
+ * Agent pools: simulator agent processes on this machine (local), a map (memory), or
+ * Deployments in QP_KUBE_NAMESPACE through KUBECONFIG, or the pod's service account when unset.
+ */
+async function createCluster(config: Config): Promise<ClusterPort> {
+  if (config.QP_CLUSTER === 'memory') return new MemoryCluster();
+  if (config.QP_CLUSTER === 'local') return new ProcessPoolCluster();
+  let kubeConfig;
+  try {
+    kubeConfig = await loadKubeConfig(config.KUBECONFIG);
+  } catch (error) {
+    throw new ConfigError([
+      {
+        variable: 'KUBECONFIG',
+        message: `${config.KUBECONFIG ?? 'unset, and not running in a cluster'}: ${error instanceof Error ? error.message : String(error)}`,
+      },
+    ]);
+  }
+  return KubernetesCluster.create({
+    kubeConfig,
+    namespace: config.QP_KUBE_NAMESPACE,
+    agentImage: config.QP_AGENT_IMAGE,
+    timeoutMs: config.QP_KUBE_TIMEOUT_MS,
+  });
 }
 
 /** Milvus (MILVUS_ADDRESS, or MILVUS_HOST on the default port 19530), or exact search in process. */

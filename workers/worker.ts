@@ -9,8 +9,7 @@ import { createLivenessActivities } from '../activities/liveness';
 import { createWorkerMetrics, metricsSinks } from '../activities/metrics';
 import { createRegistrationActivities } from '../activities/registration';
 import { createTuningActivities } from '../activities/tuning';
-import { CachedAgentDirectory, TemporalAgentDirectory } from '../adapters/temporal/agent-directory';
-import { TemporalAgentKeys } from '../adapters/temporal/agent-keys';
+import { TemporalSwarmRoster } from '../adapters/temporal/swarm-roster';
 import { TemporalLivenessDirectory } from '../adapters/temporal/liveness-directory';
 import { createEvaluators, type Ports } from './ports';
 import { temporalCheck, type ReadinessCheck } from '../api/health';
@@ -23,6 +22,8 @@ import { createTaskActivities } from '../activities/tasks';
 import { HighsLpSolver } from '../adapters/highs/lp-solver';
 import { DirectoryTaskAgents } from '../adapters/temporal/task-agents';
 import { TemporalTaskOutcomes } from '../adapters/temporal/task-outcomes';
+import { createAutoscalingActivities } from '../activities/autoscaling';
+import { TemporalPoolStore } from '../adapters/temporal/pool-store';
 
 export interface QpWorkerOptions {
   connection: NativeConnection;
@@ -83,12 +84,11 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
     graceMs: options.heartbeatGraceMs,
     windowMs: options.livenessWindowMs,
   });
-  // One per process: the registration and liveness activities tell it what changed.
-  const directory = new CachedAgentDirectory(new TemporalAgentDirectory(options.client, options.namespace));
+  // One per process: the eligible agents and their keys; the registration and liveness activities tell it what changed.
+  const roster = new TemporalSwarmRoster(options.client, options.namespace);
   const behaviors = options.behaviors ?? behaviorOptions();
   // Idempotent: every worker start brings the Schedule in line with the config.
   await ensureBehaviorSweepSchedule(options.client, options.taskQueue, behaviors);
-  const agentKeys = new TemporalAgentKeys(options.client, options.namespace);
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
@@ -100,23 +100,23 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
         liveness,
         credentialSecret: options.credentialSecret,
         credentialTtlSeconds: options.credentialTtlSeconds,
-        directory,
+        directory: roster,
         metrics,
       }),
       ...createLivenessActivities({
         messaging: options.ports.messaging,
         ledger: new HeartbeatLedger(),
-        agentKeys,
+        agentKeys: roster,
         credentialSecret: options.credentialSecret,
-        directory,
+        directory: roster,
         metrics,
       }),
       ...createTuningActivities({
         messaging: options.ports.messaging,
         blobs: options.ports.blobs,
-        directory,
+        directory: roster,
         evaluator: options.ports.evaluator ?? createEvaluators(),
-        agentKeys,
+        agentKeys: roster,
         credentialSecret: options.credentialSecret,
         metrics,
       }),
@@ -125,7 +125,7 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
         vectors: options.ports.vectors,
         blobs: options.ports.blobs,
         registry: new TemporalBehaviorRegistry(options.client, options.namespace, options.taskQueue),
-        agentKeys,
+        agentKeys: roster,
         credentialSecret: options.credentialSecret,
         settings: behaviors.settings,
         metrics: createBehaviorMetrics(options.registry ?? new Registry()),
@@ -134,15 +134,20 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
         messaging: options.ports.messaging,
         blobs: options.ports.blobs,
         electorate: new TemporalElectorate(options.client, options.namespace),
-        agentKeys,
+        agentKeys: roster,
       }),
       ...createTaskActivities({
         messaging: options.ports.messaging,
-        agents: new DirectoryTaskAgents(directory),
+        agents: new DirectoryTaskAgents(roster),
         outcomes: new TemporalTaskOutcomes(options.client),
-        agentKeys,
+        agentKeys: roster,
         credentialSecret: options.credentialSecret,
         solver: new HighsLpSolver(),
+      }),
+      ...createAutoscalingActivities({
+        cluster: options.ports.cluster,
+        messaging: options.ports.messaging,
+        pools: new TemporalPoolStore(options.client),
       }),
     },
     sinks: metricsSinks(metrics),

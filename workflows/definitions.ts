@@ -4,6 +4,7 @@ import type { AgentProfile, AgentRecord } from '../core/agents';
 import type { LivenessTransition } from '../core/liveness';
 import type { TuningProgress } from '../core/tuning';
 import type { DecisionStatus } from '../core/decisions/status';
+import type { AutoscalingPolicy, CarbonInput, EnergyAccount, PoolRecord, ScalingDecision, ScalingState } from '../core/autoscaling';
 
 export const REGISTRATION_WORKFLOW = 'registerAgent';
 export const LIVENESS_WORKFLOW = 'livenessMonitor';
@@ -83,3 +84,16 @@ export const decisionWorkflowId = (decisionId: string): string => `decision-${de
 export const decisionStatusQuery = defineQuery<DecisionStatus>('decisionStatus');
 /** Cancels a decision that has not closed or whose action has not run; refused once it has. */
 export const cancelDecisionUpdate = defineUpdate<DecisionStatus, [{ reason?: string }]>('cancelDecision');
+// ---------------------------------------------------------------- agent pools and autoscaling
+export const AGENT_POOL_WORKFLOW = 'agentPool';
+export const AUTOSCALE_POOL_WORKFLOW = 'autoscalePool';
+/** The pool's durable record (policy, carbon input, history, decisions). */
+export const agentPoolWorkflowId = (pool: string): string => `pool-${pool}`;
+/** The Schedule that runs autoscalePool for one pool (overlap Skip). */
+export const autoscaleScheduleId = (pool: string): string => `autoscale-${pool}`;
+export const poolRecordQuery = defineQuery<PoolRecord>('poolRecord');
+export const setPoolPolicyUpdate = defineUpdate<PoolRecord, [{ policy: AutoscalingPolicy; backlogTopic?: string }]>('setPoolPolicy');
+export const setPoolCarbonUpdate = defineUpdate<PoolRecord, [CarbonInput]>('setPoolCarbon');
+export const recordScalingUpdate = defineUpdate<PoolRecord, [{ decision: ScalingDecision; scaling: ScalingState; energy: EnergyAccount }]>(
+  'recordScaling',
+);

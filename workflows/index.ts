@@ -5,3 +5,4 @@ export { federatedTuning } from './tuning';
 export { behaviorSweep, scheduledBehaviorSweeps } from './behaviorSweep';
 export { collaborativeDecision } from './decision';
 export { taskDelegation, taskResultsCollector } from './tasks';
+export { agentPool, autoscalePool } from './autoscaling';

@@ -17,7 +17,7 @@ import {
 } from '@temporalio/workflow';
 import type { QpSinks } from '../core/observations';
 import type { AgentProfile, AgentRecord, AgentStatus } from '../core/agents';
-import { AgentStatusKey } from '../core/search-attributes';
+import { AgentStatusKey, StandingChangedAtKey } from '../core/search-attributes';
 import type { RegistrationActivities } from '../activities/registration';
 import {
   ACCEPTED_CREDENTIAL_MEMO,
@@ -70,11 +70,17 @@ export async function registerAgent(input: RegisterAgentInput): Promise<Register
   let handshakeVerdict: 'accepted' | 'bad-signature' | undefined;
   let deregisterReason: string | undefined;
 
+  // Rosters of the swarm refresh only the sessions changed since their last read.
+  const standingChanged = (): void => {
+    if (patched('standing-changed-at')) upsertSearchAttributes([{ key: StandingChangedAtKey, value: new Date() }]);
+  };
+
   const setStatus = (status: AgentStatus, reason?: string): void => {
     agent.status = status;
     agent.statusChangedAt = now();
     if (reason !== undefined) agent.failureReason = reason;
     upsertSearchAttributes([{ key: AgentStatusKey, value: status }]);
+    standingChanged();
   };
 
   const sendChallenge = async (): Promise<void> => {
@@ -141,6 +147,7 @@ export async function registerAgent(input: RegisterAgentInput): Promise<Register
       agent.resources = profile.resources;
       agent.region = profile.region;
       upsertMemo({ resources: profile.resources });
+      standingChanged();
       await sendChallenge();
       return { ...agent };
     },

@@ -1,7 +1,5 @@
-import type { AgentPool, ClusterPort } from '../ports';
-
-/** Kubernetes DNS-1123 label, the strictest rule a pool name meets as a Deployment and Service name. */
-const POOL_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+import { checkPoolRequest } from '../../core/pools';
+import { type AgentPool, type ClusterPort, type PoolChange, type PoolWatch } from '../ports';
 
 /**
  * Pools kept in a Map. Unlike a real cluster, a pool is ready the moment it
@@ -9,6 +7,7 @@ const POOL_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
  */
 export class MemoryCluster implements ClusterPort {
   private readonly pools = new Map<string, AgentPool>();
+  private readonly watchers = new Set<(change: PoolChange) => void>();
 
   async listPools(): Promise<AgentPool[]> {
     return [...this.pools.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map(snapshot);
@@ -21,14 +20,7 @@ export class MemoryCluster implements ClusterPort {
 
   /** Labels given for an existing pool are merged into its labels. */
   async scalePool(name: string, replicas: number, labels: Record<string, string> = {}): Promise<AgentPool> {
-    if (typeof name !== 'string' || !POOL_NAME.test(name)) {
-      throw new Error(
-        `invalid pool name "${name}": use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit`,
-      );
-    }
-    if (!Number.isInteger(replicas) || replicas < 0) {
-      throw new Error(`replicas must be a non-negative integer, got ${replicas}`);
-    }
+    checkPoolRequest(name, replicas);
     const pool: AgentPool = {
       name,
       desired: replicas,
@@ -36,11 +28,24 @@ export class MemoryCluster implements ClusterPort {
       labels: { ...this.pools.get(name)?.labels, ...labels },
     };
     this.pools.set(name, pool);
+    this.emit({ type: 'UPSERT', pool });
     return snapshot(pool);
   }
 
   async deletePool(name: string): Promise<void> {
+    const pool = this.pools.get(name);
+    if (!pool) return;
     this.pools.delete(name);
+    this.emit({ type: 'DELETE', pool });
+  }
+
+  async watchPools(onChange: (change: PoolChange) => void): Promise<PoolWatch> {
+    this.watchers.add(onChange);
+    return { close: async () => void this.watchers.delete(onChange) };
+  }
+
+  private emit(change: PoolChange): void {
+    for (const watcher of this.watchers) watcher({ type: change.type, pool: snapshot(change.pool) });
   }
 }
 

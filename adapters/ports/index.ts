@@ -16,3 +16,4 @@ export * from './analytics-runtime';
 export * from './lp-solver';
 export * from './task-agents';
 export * from './task-outcomes';
+export * from './pool-store';

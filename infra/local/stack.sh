@@ -365,8 +365,9 @@ cmd_install() {
     prometheus) install_prometheus ;;
     flink) install_flink ;;
     chromium) install_chromium ;;
-    all) install_temporal; install_testserver; install_pulsar_dist; install_schemathesis; install_prometheus; install_flink; install_chromium ;;
-    *) die "usage: stack.sh install [temporal|testserver|pulsar|milvus|schemathesis|prometheus|flink|chromium|all]" ;;
+    kubernetes) install_kubernetes ;;
+    all) install_temporal; install_testserver; install_pulsar_dist; install_schemathesis; install_prometheus; install_flink; install_chromium; install_kubernetes ;;
+    *) die "usage: stack.sh install [temporal|testserver|pulsar|milvus|schemathesis|prometheus|flink|chromium|kubernetes|all]" ;;
   esac
   log "cache: $CACHE_DIR"
 }
@@ -382,7 +383,8 @@ cmd_path() {
     flink-job) install_flink_job; flink_job_jar ;;
     flink) with_install_lock _install_flink_cluster; flink_home ;;
     chromium) install_chromium; chromium_bin ;;
-    *) die "usage: stack.sh path temporal|testserver|pulsar|schemathesis|prometheus|promtool|flink|flink-job|chromium" ;;
+    kubernetes) install_kubernetes; kube_kubeconfig ;;
+    *) die "usage: stack.sh path temporal|testserver|pulsar|schemathesis|prometheus|promtool|flink|flink-job|chromium|kubernetes" ;;
   esac
 }
 

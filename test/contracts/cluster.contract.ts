@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import type { ClusterPort } from '../../adapters/ports';
+import type { ClusterPort, PoolChange } from '../../adapters/ports';
+import { DomainError } from '../../core/errors';
+import { waitFor } from '../support/stack';
 
 /**
  * The behaviour every ClusterPort adapter must show. Pools are named with a
@@ -7,7 +9,12 @@ import type { ClusterPort } from '../../adapters/ports';
  * A real cluster becomes ready later than it is asked to scale, so only the
  * desired count is checked right after scaling.
  */
-export function clusterContract(name: string, create: () => Promise<ClusterPort>): void {
+export function clusterContract(
+  name: string,
+  create: () => Promise<ClusterPort>,
+  options: { readyTimeoutMs?: number } = {},
+): void {
+  const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
   describe(`${name} as ClusterPort`, () => {
     let cluster: ClusterPort;
     let pools: string[];
@@ -84,7 +91,8 @@ export function clusterContract(name: string, create: () => Promise<ClusterPort>
     it.each([-1, 1.5, Number.NaN])('rejects %p replicas and leaves no pool behind', async (replicas) => {
       const name = newPoolName();
 
-      await expect(cluster.scalePool(name, replicas)).rejects.toThrow(Error);
+      await expect(cluster.scalePool(name, replicas)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+      await expect(cluster.scalePool(name, replicas)).rejects.toBeInstanceOf(DomainError);
 
       expect(await cluster.getPool(name)).toBeUndefined();
     });
@@ -104,6 +112,41 @@ export function clusterContract(name: string, create: () => Promise<ClusterPort>
       }
 
       expect(await cluster.getPool(name)).toMatchObject({ desired: 1, labels: { role: 'worker' } });
+    });
+
+    it('rejects a pool name Kubernetes would refuse with INVALID_ARGUMENT', async () => {
+      await expect(cluster.scalePool('Not_A_Pool', 1)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    });
+
+    it('makes the replicas of a scaled pool ready, and reports fewer after scaling down', async () => {
+      const name = newPoolName();
+      await cluster.scalePool(name, 2);
+
+      await waitFor('2 ready replicas', async () => ((await cluster.getPool(name))?.ready === 2 ? true : undefined), readyTimeoutMs);
+      await cluster.scalePool(name, 1);
+
+      await waitFor('1 ready replica', async () => ((await cluster.getPool(name))?.ready === 1 ? true : undefined), readyTimeoutMs);
+    });
+
+    it('tells a watcher about pools created, scaled and deleted', async () => {
+      const changes: PoolChange[] = [];
+      const watch = await cluster.watchPools((change) => changes.push(change));
+      try {
+        const name = newPoolName();
+        await cluster.scalePool(name, 1);
+        await cluster.scalePool(name, 3);
+        await waitFor(
+          'an UPSERT with 3 desired',
+          () => changes.find((c) => c.type === 'UPSERT' && c.pool.name === name && c.pool.desired === 3),
+          readyTimeoutMs,
+        );
+
+        await cluster.deletePool(name);
+        await waitFor('a DELETE', () => changes.find((c) => c.type === 'DELETE' && c.pool.name === name), readyTimeoutMs);
+        expect(changes.filter((c) => c.pool.name === name).every((c) => c.pool.labels !== undefined)).toBe(true);
+      } finally {
+        await watch.close();
+      }
     });
   });
 }

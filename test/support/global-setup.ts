@@ -13,6 +13,7 @@ import { setUpSharedPulsar } from './pulsar';
 import { startTestMilvus } from './milvus';
 import { startTestPrometheus } from './prometheus';
 import { startTestFlink } from './flink';
+import { startTestKubernetes } from './kubernetes';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -54,4 +55,5 @@ export default async function globalSetup(globalConfig?: { testPathPattern?: str
   await startTestMilvus(globalConfig?.testPathPattern);
   await startTestPrometheus(globalConfig?.testPathPattern);
   await startTestFlink(globalConfig?.testPathPattern);
+  await startTestKubernetes(globalConfig?.testPathPattern);
 }

@@ -3,6 +3,7 @@ import { tearDownSharedPulsar } from './pulsar';
 import { stopTestMilvus } from './milvus';
 import { stopTestPrometheus } from './prometheus';
 import { stopTestFlink } from './flink';
+import { stopTestKubernetes } from './kubernetes';
 
 export default async function globalTeardown(): Promise<void> {
   await (globalThis as { __qpTemporal?: TestWorkflowEnvironment }).__qpTemporal?.teardown();
@@ -10,4 +11,5 @@ export default async function globalTeardown(): Promise<void> {
   await stopTestMilvus();
   await stopTestPrometheus();
   await stopTestFlink();
+  await stopTestKubernetes();
 }

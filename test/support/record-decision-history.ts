@@ -1,39 +1,16 @@
 // Records test/histories/collaborativeDecision.json, which test/replay.test.ts replays.
 // Run after a change of the decision workflow that is meant to be incompatible:
 //   npx tsx test/support/record-decision-history.ts
-// It starts its own dev server (the stack's binary, in-memory) and stops it.
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { QpAgent } from '../../agents/sdk';
-import { parseConfig } from '../../core/config';
 import { decisionTopic } from '../../core/decisions/topics';
 import type { DecisionStatus } from '../../core/decisions/status';
-import { devServerArgs, namespace } from '../../temporal-config';
 import { decisionWorkflowId } from '../../workflows/definitions';
-import { startEmbedded } from '../../workers/embedded';
-import { ADMIN_TOKEN, waitFor } from './stack';
+import { startRecordingStack, runRecorder } from './recording-stack';
+import { waitFor } from './stack';
 
-Runtime.install({ logger: new DefaultLogger('WARN') });
-
-async function main(): Promise<void> {
-  const temporal = execFileSync('bash', [join(__dirname, '../../infra/local/stack.sh'), 'path', 'temporal'], {
-    encoding: 'utf8',
-  }).trim();
-  const env = await TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: temporal }, ip: '127.0.0.1', extraArgs: devServerArgs() },
-  });
-  const tag = Date.now().toString(36);
-  const config = parseConfig({
-    TEMPORAL_ADDRESS: env.address,
-    TEMPORAL_NAMESPACE: namespace,
-    QP_TASK_QUEUE: `record-${tag}`,
-    QP_ADMIN_TOKEN: ADMIN_TOKEN,
-    QP_BEHAVIOR_SWEEP_CRON: 'off',
-  });
-  const stack = await startEmbedded({ config, apiPort: 0 });
+runRecorder(async () => {
+  const recording = await startRecordingStack();
+  const { stack, tag } = recording;
   const swarmId = `record-${tag}`;
   const agents = [0, 1, 2].map(
     (i) =>
@@ -74,19 +51,7 @@ async function main(): Promise<void> {
   if (result.state !== 'EXECUTED' || result.quorumReachedAt === undefined) throw new Error(`unexpected run: ${JSON.stringify(result)}`);
   await stack.client.workflow.getHandle(result.action!.workflowId!).cancel();
 
-  const json = execFileSync(
-    temporal,
-    ['workflow', 'show', '--workflow-id', decisionWorkflowId(decisionId), '--output', 'json', '--address', env.address, '--namespace', namespace],
-    { encoding: 'utf8' },
-  );
-  writeFileSync(join(__dirname, '..', 'histories', 'collaborativeDecision.json'), json);
+  recording.save(decisionWorkflowId(decisionId), 'collaborativeDecision');
   await Promise.all(agents.map((a) => a.close()));
-  await stack.stop();
-  await env.teardown();
-  console.log('recorded test/histories/collaborativeDecision.json');
-}
-
-main().catch((error) => {
-  console.error(error);
-  process.exitCode = 1;
+  await recording.stop();
 });

@@ -1,0 +1,176 @@
+// Autoscaling policies on one seeded 24-hour trace of work arrival and grid
+// carbon intensity, simulated in 15 s steps (time-skipped: no clock waits):
+//   ours         backlog (KEDA semantics) + carbon-intensity bands capping max replicas + HPA behaviour,
+//                decided by core/autoscaling's decideReplicas, carbonIntensityAt and accountEnergy,
+//                the functions the autoscalePool workflow runs each Schedule tick
+//   keda         the same backlog scaler and behaviour, no carbon input (KEDA's Pulsar scaler alone)
+//   static_peak  a fixed pool sized for the trace's peak arrival rate
+// Work: messages arrive per step (diurnal curve + seeded bursts); a replica drains SERVICE_RATE
+// messages a minute; messages are served oldest first. Power per replica: IDLE_W + BUSY_W × utilisation.
+// Figures: carbon (g CO2e), energy (Wh), SLO violations (steps whose oldest waiting message is
+// older than the backlog-age SLO), replica-minutes, all until the day's work is served; then
+// ours/keda and ours/static ratios.
+//   npm run bench:autoscaling -- [--seed 7] [--slo-minutes 120]
+import { decideReplicas } from '../core/autoscaling/decide';
+import { carbonIntensityAt, accountEnergy, type CarbonInput, type EnergyAccount } from '../core/autoscaling/pool';
+import { DEFAULT_BEHAVIOR, EMPTY_SCALING_STATE, type AutoscalingPolicy, type ScalingState } from '../core/autoscaling/policy';
+import { seededRandom } from '../core/random';
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+const SEED = arg('seed', 7);
+const SLO_MS = arg('slo-minutes', 240) * 60_000;
+const STEP_MS = 15_000;
+const DAY_MS = 24 * 3600_000;
+const SERVICE_RATE = 50; // messages per replica per minute
+const IDLE_W = 20;
+const BUSY_W = 80;
+const T0 = Date.UTC(2026, 0, 1);
+
+interface Trace {
+  arrivals: number[]; // messages per step
+  intensity: number[]; // gCO2e/kWh per step
+}
+
+function makeTrace(seed: number): Trace {
+  const random = seededRandom(seed);
+  const steps = DAY_MS / STEP_MS;
+  const arrivals: number[] = [];
+  const intensity: number[] = [];
+  let burst = 0;
+  for (let i = 0; i < steps; i++) {
+    const hour = (i * STEP_MS) / 3600_000;
+    // Work: low at night, a daytime plateau, seeded bursts of 5-20 minutes.
+    const perMinute = 120 + 380 * Math.max(0, Math.sin(((hour - 6) / 16) * Math.PI));
+    if (burst === 0 && random() < 0.004) burst = Math.round((5 + random() * 15) * 4);
+    const burstRate = burst > 0 ? 600 : 0;
+    if (burst > 0) burst--;
+    arrivals.push(Math.round(((perMinute + burstRate) * (0.8 + 0.4 * random()) * STEP_MS) / 60_000));
+    // Grid: solar dip around 13:00, evening peak around 19:00, windy-night noise.
+    const solar = 220 * Math.exp(-(((hour - 13) / 3.5) ** 2));
+    const evening = 150 * Math.exp(-(((hour - 19) / 2) ** 2));
+    intensity.push(Math.round(380 - solar + evening + 40 * (random() - 0.5)));
+  }
+  return { arrivals, intensity };
+}
+
+const BEHAVIOR: AutoscalingPolicy['behavior'] = {
+  ...DEFAULT_BEHAVIOR,
+  scaleDown: { ...DEFAULT_BEHAVIOR.scaleDown, stabilizationWindowSeconds: 120 },
+};
+const BACKLOG_ONLY: AutoscalingPolicy = {
+  minReplicas: 1,
+  maxReplicas: 40,
+  fallbackReplicas: 4,
+  backlog: { targetPerReplica: 100, activationThreshold: 0 },
+  behavior: BEHAVIOR,
+};
+const OURS: AutoscalingPolicy = {
+  ...BACKLOG_ONLY,
+  carbon: {
+    bands: [
+      { maxIntensity: 250, maxReplicas: 40 },
+      { maxIntensity: 330, maxReplicas: 12 },
+      { maxIntensity: 430, maxReplicas: 7 },
+      { maxIntensity: 10_000, maxReplicas: 4 },
+    ],
+  },
+};
+
+interface Result {
+  carbonG: number;
+  energyWh: number;
+  sloViolations: number;
+  replicaMinutes: number;
+  maxAgeMinutes: number;
+  leftInBacklog: number;
+  /** Minutes past the day's end until the backlog was served. */
+  drainMinutes: number;
+}
+
+/** Runs a policy (or a fixed size) over the trace; every decision goes through decideReplicas. */
+function simulate(trace: Trace, policy: AutoscalingPolicy | { fixed: number }): Result {
+  const queue: { at: number; count: number }[] = [];
+  let backlog = 0;
+  let replicas = 'fixed' in policy ? policy.fixed : policy.minReplicas;
+  let state: ScalingState = EMPTY_SCALING_STATE;
+  let energy: EnergyAccount = { windowStartedAt: T0, usedWh: 0 };
+  const result: Result = { carbonG: 0, energyWh: 0, sloViolations: 0, replicaMinutes: 0, maxAgeMinutes: 0, leftInBacklog: 0, drainMinutes: 0 };
+  // After the day, no new work: the run goes on (the grid repeating the day) until the backlog is
+  // served, so that work a policy deferred is paid for, in energy, carbon and SLO violations.
+  const steps = trace.arrivals.length;
+  for (let i = 0; i < steps || (backlog > 0.5 && i < 3 * steps); i++) {
+    const now = T0 + i * STEP_MS;
+    const arriving = i < steps ? trace.arrivals[i] : 0;
+    const intensity = trace.intensity[i % steps];
+    if (arriving > 0) queue.push({ at: now, count: arriving });
+    backlog += arriving;
+    if (!('fixed' in policy)) {
+      // The carbon input as the API stores it: the current value, refreshed every 5 minutes.
+      const carbon: CarbonInput = { intensity: trace.intensity[(i - (i % 20)) % steps], at: now - (i % 20) * STEP_MS, forecast: [] };
+      energy = accountEnergy(energy, now, 100, 86_400);
+      const decided = decideReplicas(
+        policy,
+        { now, currentReplicas: replicas, backlog, carbonIntensity: policy.carbon ? carbonIntensityAt(carbon, now) : undefined },
+        state,
+      );
+      state = decided.state;
+      replicas = decided.decision.desiredReplicas;
+      energy = { ...energy, lastAt: now, lastReplicas: replicas };
+    }
+    // Serve oldest first for one step.
+    let capacity = (replicas * SERVICE_RATE * STEP_MS) / 60_000;
+    const served = Math.min(capacity, backlog);
+    backlog -= served;
+    while (capacity > 0 && queue.length) {
+      const take = Math.min(capacity, queue[0].count);
+      queue[0].count -= take;
+      capacity -= take;
+      if (queue[0].count <= 1e-9) queue.shift();
+    }
+    const utilisation = replicas > 0 ? served / ((replicas * SERVICE_RATE * STEP_MS) / 60_000) : 0;
+    const wh = (replicas * (IDLE_W + BUSY_W * utilisation) * STEP_MS) / 3600_000;
+    result.energyWh += wh;
+    result.carbonG += (wh / 1000) * intensity;
+    result.replicaMinutes += (replicas * STEP_MS) / 60_000;
+    const oldest = queue.length ? now + STEP_MS - queue[0].at : 0;
+    result.maxAgeMinutes = Math.max(result.maxAgeMinutes, oldest / 60_000);
+    if (oldest > SLO_MS) result.sloViolations++;
+    if (i >= steps) result.drainMinutes += STEP_MS / 60_000;
+  }
+  result.leftInBacklog = Math.round(backlog);
+  return result;
+}
+
+const trace = makeTrace(SEED);
+const peakPerMinute = Math.max(...trace.arrivals) * (60_000 / STEP_MS);
+const staticPeak = Math.ceil(peakPerMinute / SERVICE_RATE);
+const started = performance.now();
+const runs = {
+  ours: simulate(trace, OURS),
+  keda: simulate(trace, BACKLOG_ONLY),
+  static_peak: simulate(trace, { fixed: staticPeak }),
+};
+const elapsedMs = performance.now() - started;
+
+console.log(`# seeded 24 h trace (seed ${SEED}): ${trace.arrivals.reduce((a, b) => a + b, 0)} messages, peak ${peakPerMinute}/min, ` +
+  `carbon ${Math.min(...trace.intensity)}-${Math.max(...trace.intensity)} g/kWh, backlog-age SLO ${SLO_MS / 60_000} min, static pool ${staticPeak}`);
+for (const [name, r] of Object.entries(runs)) {
+  console.log(`${name}_carbon_g ${r.carbonG.toFixed(1)}`);
+  console.log(`${name}_energy_wh ${r.energyWh.toFixed(1)}`);
+  console.log(`${name}_slo_violations ${r.sloViolations}`);
+  console.log(`${name}_replica_minutes ${r.replicaMinutes.toFixed(0)}`);
+  console.log(`${name}_max_backlog_age_min ${r.maxAgeMinutes.toFixed(1)}`);
+  console.log(`${name}_left_in_backlog ${r.leftInBacklog}`);
+  console.log(`${name}_drain_after_day_min ${r.drainMinutes.toFixed(0)}`);
+}
+const ratio = (a: number, b: number) => (b === 0 ? 'n/a' : (a / b).toFixed(3));
+console.log(`ratio_carbon_ours_over_keda ${ratio(runs.ours.carbonG, runs.keda.carbonG)}`);
+console.log(`ratio_carbon_ours_over_static_peak ${ratio(runs.ours.carbonG, runs.static_peak.carbonG)}`);
+console.log(`ratio_energy_ours_over_keda ${ratio(runs.ours.energyWh, runs.keda.energyWh)}`);
+console.log(`ratio_replica_minutes_ours_over_keda ${ratio(runs.ours.replicaMinutes, runs.keda.replicaMinutes)}`);
+console.log(`slo_violations_ours_minus_keda ${runs.ours.sloViolations - runs.keda.sloViolations}`);
+console.log(`simulated_decisions_per_s ${((3 * trace.arrivals.length) / (elapsedMs / 1000)).toFixed(0)}`);

@@ -1,0 +1,64 @@
+// An autoscaled agent pool's durable record: its policy, the carbon input,
+// the policy's history, energy used in the budget window and recent decisions.
+import type { AutoscalingPolicy, ScalingDecision, ScalingState } from './policy';
+
+export interface CarbonInput {
+  intensity: number;
+  /** When it was given, ms since the epoch. */
+  at: number;
+  forecast: { at: number; intensity: number }[];
+}
+
+export interface EnergyAccount {
+  windowStartedAt: number;
+  usedWh: number;
+  /** Time and replica count of the last decision, from which use is integrated. */
+  lastAt?: number;
+  lastReplicas?: number;
+}
+
+export interface PoolRecord {
+  name: string;
+  policy: AutoscalingPolicy;
+  /** Pulsar topic whose subscriptions' backlog feeds the policy (logical name, e.g. swarm/<id>/tasks). */
+  backlogTopic?: string;
+  carbon?: CarbonInput;
+  scaling: ScalingState;
+  energy: EnergyAccount;
+  /** Newest last, at most MAX_DECISIONS. */
+  decisions: ScalingDecision[];
+}
+
+export const MAX_DECISIONS = 20;
+
+/** A carbon input older than this, with no forecast point covering now, is treated as missing. */
+export const CARBON_MAX_AGE_MS = 2 * 3600_000;
+
+/** Intensity (gCO2e/kWh) at `now`: the latest forecast point at or before now, else the current value while fresh. */
+export function carbonIntensityAt(input: CarbonInput | undefined, now: number): number | undefined {
+  if (!input) return undefined;
+  let best: { at: number; intensity: number } | undefined;
+  for (const point of input.forecast) if (point.at <= now && point.at > input.at && (!best || point.at > best.at)) best = point;
+  if (best) return best.intensity;
+  return now - input.at <= CARBON_MAX_AGE_MS ? input.intensity : undefined;
+}
+
+/**
+ * Energy (Wh) the pool used since the last decision at lastReplicas × W per replica, added to
+ * the window's total; a window that has ended starts again from zero.
+ */
+export function accountEnergy(account: EnergyAccount, now: number, wattsPerReplica: number, windowSeconds: number): EnergyAccount {
+  let { windowStartedAt, usedWh } = account;
+  if (account.lastAt !== undefined && account.lastReplicas !== undefined && now > account.lastAt) {
+    usedWh += (account.lastReplicas * wattsPerReplica * (now - account.lastAt)) / 3_600_000;
+  }
+  if (now - windowStartedAt >= windowSeconds * 1000) {
+    windowStartedAt = now;
+    usedWh = 0;
+  }
+  return { ...account, windowStartedAt, usedWh };
+}
+
+export function newPoolRecord(name: string, policy: AutoscalingPolicy, now: number, backlogTopic?: string): PoolRecord {
+  return { name, policy, backlogTopic, scaling: { recommendations: [], events: [] }, energy: { windowStartedAt: now, usedWh: 0 }, decisions: [] };
+}

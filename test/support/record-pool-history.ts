@@ -1,0 +1,61 @@
+// Records test/histories/agentPool.json and autoscalePool.json, which
+// test/replay.test.ts replays: a pool's record taking a policy, a carbon input
+// and the decisions of its Schedule's runs, and one of those runs (observe,
+// decide, scale, record). Run after a change of workflows/autoscaling.ts that
+// is meant to be incompatible:
+//   npx tsx test/support/record-pool-history.ts
+import { MemoryBlobStore } from '../../adapters/memory/blobs';
+import { MemoryCluster } from '../../adapters/memory/cluster';
+import { MemoryMessaging } from '../../adapters/memory/messaging';
+import { MemoryVectors } from '../../adapters/memory/vectors';
+import type { PoolView } from '../../api/pool-service';
+import { AUTOSCALE_POOL_WORKFLOW, agentPoolWorkflowId, autoscaleScheduleId } from '../../workflows/definitions';
+import { startRecordingStack, runRecorder } from './recording-stack';
+import { ADMIN_TOKEN, waitFor } from './stack';
+
+const policy = {
+  minReplicas: 0,
+  maxReplicas: 6,
+  fallbackReplicas: 3,
+  backlog: { targetPerReplica: 10, activationThreshold: 0 },
+  carbon: { bands: [{ maxIntensity: 300, maxReplicas: 6 }, { maxIntensity: 10_000, maxReplicas: 1 }] },
+  behavior: {
+    scaleUp: { stabilizationWindowSeconds: 0, policies: [{ type: 'Pods', value: 4, periodSeconds: 15 }] },
+    scaleDown: { stabilizationWindowSeconds: 0, policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }] },
+  },
+};
+
+runRecorder(async () => {
+  const recording = await startRecordingStack(
+    { QP_AUTOSCALE_INTERVAL_S: '1' },
+    { messaging: new MemoryMessaging(), vectors: new MemoryVectors(), cluster: new MemoryCluster(), blobs: new MemoryBlobStore() },
+  );
+  const { stack, tag } = recording;
+  const pool = `recorded-${tag}`;
+  const call = async (method: string, path: string, body?: unknown) => {
+    const response = await fetch(`${stack.api.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (!response.ok) throw new Error(`${method} ${path} answered ${response.status}: ${await response.text()}`);
+    return (await response.json()) as PoolView;
+  };
+  const decisions = async () => (await call('GET', `/api/v1/pools/${pool}`)).autoscaling?.decisions ?? [];
+  await call('PUT', `/api/v1/pools/${pool}`, { policy, backlogTopic: `swarm/${pool}/tasks` });
+  await waitFor('a decision for 3', async () => ((await decisions()).at(-1)?.desiredReplicas === 3 ? true : undefined), 60_000, 250);
+  await call('POST', `/api/v1/pools/${pool}/carbon`, { intensity: 450 });
+  await waitFor('a carbon-capped decision', async () => ((await decisions()).at(-1)?.desiredReplicas === 1 ? true : undefined), 60_000, 250);
+  await stack.client.schedule.getHandle(autoscaleScheduleId(pool)).delete();
+
+  let runId: string | undefined;
+  for await (const run of stack.client.workflow.list({ query: `WorkflowType = '${AUTOSCALE_POOL_WORKFLOW}' AND ExecutionStatus = 'Completed'` })) {
+    runId = run.workflowId;
+    break;
+  }
+  if (!runId) throw new Error('no completed autoscalePool run');
+  recording.save(runId, 'autoscalePool');
+  recording.save(agentPoolWorkflowId(pool), 'agentPool');
+  await stack.client.workflow.getHandle(agentPoolWorkflowId(pool)).terminate('recorded');
+  await recording.stop();
+});
