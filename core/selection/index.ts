@@ -196,13 +196,16 @@ export function recordFeedback(
   const reported = new Map(reports.map((r) => [r.agentId, r]));
   for (const agentId of selected) {
     const report = reported.get(agentId);
+    // Rounded: the record travels in workflow history every round, O(agents) of it.
     next[agentId] = report
       ? {
           round,
-          utility: Math.max(0, report.examples) * (report.loss !== undefined && Number.isFinite(report.loss) ? Math.max(0, report.loss) : 1),
-          durationMs: Math.max(0, report.durationMs),
+          utility: Number(
+            (Math.max(0, report.examples) * (report.loss !== undefined && Number.isFinite(report.loss) ? Math.max(0, report.loss) : 1)).toPrecision(6),
+          ),
+          durationMs: Math.round(Math.max(0, report.durationMs)),
         }
-      : { round, utility: 0, durationMs: timeoutMs };
+      : { round, utility: 0, durationMs: Math.round(timeoutMs) };
   }
   return next;
 }

@@ -208,5 +208,9 @@ describe('Oort selection (Lai et al., OSDI 2021)', () => {
       b: { round: 2, utility: 10, durationMs: 80 },
       c: { round: 2, utility: 0, durationMs: 5000 },
     });
+    // Kept to six significant digits and whole milliseconds: the record travels in history.
+    expect(recordFeedback(undefined, 3, ['d'], [{ agentId: 'd', examples: 3, loss: 0.123456789, durationMs: 12.7 }], 5000)).toEqual({
+      d: { round: 3, utility: 0.370370, durationMs: 13 },
+    });
   });
 });
