@@ -8,7 +8,7 @@ import { createStrategy } from '../core/aggregation';
 import { ExactWeightedMean } from '../core/aggregation/exact-mean';
 import type { ModelUpdate, ServerState, Strategy, StrategyName, StrategyOptions } from '../core/aggregation/types';
 import { centralNoiseStd, gaussianNoise, keyedUniform } from '../core/privacy/gaussian';
-import { DEFAULT_SELECTION, selectParticipants, type AgentFeedback, type SelectionOptions, type SelectionStrategy } from '../core/selection';
+import { DEFAULT_SELECTION, recordFeedback, selectParticipants, type AgentFeedback, type SelectionOptions, type SelectionStrategy } from '../core/selection';
 import {
   bytesToParams,
   paramsToBytes,
@@ -70,8 +70,8 @@ export interface SelectionInput {
   /** Uniform when absent. */
   strategy?: SelectionStrategy;
   options?: SelectionOptions;
-  /** Oort: what each agent's earlier rounds showed. */
-  feedback?: Record<string, AgentFeedback>;
+  /** Oort: the blob of what each agent's earlier rounds showed (recordFeedback); none before the first round. */
+  feedbackDigest?: string;
   /** Carbon-aware: when the round starts (ms since the epoch), and whether accuracy allows preferring low carbon. */
   atMs?: number;
   preferLowCarbon?: boolean;
@@ -86,14 +86,6 @@ export interface SelectionResult {
   lowCarbon?: boolean;
 }
 
-/** What one participant's update showed: Oort's feedback. */
-export interface ParticipantReport {
-  agentId: string;
-  examples: number;
-  loss?: number;
-  /** From the round's start to the broker accepting the update, milliseconds. */
-  durationMs: number;
-}
 
 export interface CollectInput extends RoundInput {
   minParticipants: number;
@@ -106,8 +98,12 @@ export interface CollectInput extends RoundInput {
   privacy?: { clipNorm: number; noiseMultiplier: number };
   secureAggregation?: SecureAggregationSpec;
   seed: number;
-  /** When set, the outcome lists each accepted update's report (Oort), durations counted from startedAt (ms since the epoch). */
-  reportParticipants?: { startedAt: number };
+  /**
+   * Oort: fold what this round showed of each participant into the feedback blob
+   * previousDigest (durations counted from startedAt, ms since the epoch; silent
+   * participants charged timeoutMs) and return the new blob's digest.
+   */
+  learnFeedback?: { startedAt: number; timeoutMs: number; previousDigest?: string };
 }
 
 export type CollectOutcome =
@@ -124,8 +120,8 @@ export type CollectOutcome =
       agentLoss?: number;
       agentAccuracy?: number;
       agentEvalExamples?: number;
-      /** Present when reportParticipants was asked for and the round was not secure. */
-      reports?: ParticipantReport[];
+      /** Present when learnFeedback was asked for and the round was not secure. */
+      feedbackDigest?: string;
     }
   | {
       status: 'quorum-not-met';
@@ -169,6 +165,17 @@ export function createTuningActivities(deps: TuningDeps) {
     };
     return deps.blobs.put(Buffer.from(JSON.stringify(blob)));
   };
+
+  const loadFeedback = async (digest: string | undefined): Promise<Record<string, AgentFeedback>> => {
+    if (!digest) return {};
+    const bytes = await deps.blobs.get(digest);
+    if (!bytes) throw ApplicationFailure.nonRetryable(`no selection feedback blob ${digest}`, 'STATE_NOT_FOUND');
+    return JSON.parse(Buffer.from(bytes).toString('utf8')) as Record<string, AgentFeedback>;
+  };
+
+  /** Keys in order, so the same feedback is the same blob. */
+  const storeFeedback = (feedback: Record<string, AgentFeedback>): Promise<string> =>
+    deps.blobs.put(Buffer.from(JSON.stringify(Object.fromEntries(Object.entries(feedback).sort(([a], [b]) => (a < b ? -1 : 1)))), 'utf8'));
 
   const publishControl = async (swarmId: string, message: ControlMessage): Promise<void> => {
     await deps.messaging.publish(swarmTopics(swarmId).control, Buffer.from(JSON.stringify(message)), {
@@ -224,6 +231,7 @@ export function createTuningActivities(deps: TuningDeps) {
         });
       const wanted = input.count ?? Math.max(input.minParticipants, Math.ceil((input.fraction ?? 1) * eligible.length));
       const strategy = input.strategy ?? DEFAULT_SELECTION;
+      const feedback = strategy === 'oort' ? await loadFeedback(input.feedbackDigest) : undefined;
       const selection = selectParticipants({
         strategy,
         candidates: eligible,
@@ -232,7 +240,7 @@ export function createTuningActivities(deps: TuningDeps) {
         round: input.round,
         attempt: input.attempt,
         lastParticipation: input.lastParticipation,
-        feedback: input.feedback,
+        feedback,
         atMs: input.atMs,
         preferLowCarbon: input.preferLowCarbon,
         options: input.options,
@@ -329,7 +337,19 @@ export function createTuningActivities(deps: TuningDeps) {
         const globalDigest = await deps.blobs.put(paramsToBytes(params));
         const serverStateDigest = await storeState(next.state);
         await Promise.all(round.held.map((m) => consumer.ack(m)));
-        const startedAt = input.reportParticipants?.startedAt;
+        const learn = input.learnFeedback;
+        const feedbackDigest =
+          learn && round.arrivals
+            ? await storeFeedback(
+                recordFeedback(
+                  await loadFeedback(learn.previousDigest),
+                  input.round,
+                  input.participants,
+                  round.arrivals.map(({ publishTime, ...report }) => ({ ...report, durationMs: publishTime - learn.startedAt })),
+                  learn.timeoutMs,
+                ),
+              )
+            : undefined;
         return {
           status: 'aggregated',
           globalDigest,
@@ -339,10 +359,7 @@ export function createTuningActivities(deps: TuningDeps) {
           rejected,
           examples: round.contributions.examples,
           ...round.metrics,
-          reports:
-            startedAt !== undefined && round.arrivals
-              ? round.arrivals.map(({ publishTime, ...report }) => ({ ...report, durationMs: Math.max(0, publishTime - startedAt) }))
-              : undefined,
+          feedbackDigest,
         };
       } finally {
         await consumer.close();

@@ -9,7 +9,7 @@
 //             declared (simulated profiles), and the final held-out accuracy.
 //   activity: the selectParticipants activity itself (the listing, the resource filter, the strategy)
 //             choosing --pick of --listed agents, median of --repeats calls, in a mock activity context
-//             over a directory that answers at once.
+//             over a directory that answers at once (Oort reads its feedback of 5,000 agents from the blob store).
 //   npm run bench:selection -- [--part rounds,activity] [--agents 20] [--per-round 5] [--rounds 10]
 //                               [--slow-every 3] [--slow-ms 2000] [--listed 10000] [--pick 100] [--repeats 21]
 import { defaultPayloadConverter } from '@temporalio/common';
@@ -165,9 +165,11 @@ async function benchActivity(): Promise<void> {
   const feedback = Object.fromEntries(
     listing.filter((_, i) => i % 2 === 0).map((e, i) => [e.agentId, { round: 1 + (i % 9), utility: random() * 100, durationMs: 200 + random() * 4000 }]),
   );
+  const blobs = new MemoryBlobStore();
+  const feedbackDigest = await blobs.put(Buffer.from(JSON.stringify(feedback), 'utf8'));
   const activities = createTuningActivities({
     messaging: new MemoryMessaging(),
-    blobs: new MemoryBlobStore(),
+    blobs,
     directory: { listActive: async () => listing },
     evaluator: { evaluate: async () => undefined },
     agentKeys: { publicKey: async () => undefined },
@@ -191,7 +193,7 @@ async function benchActivity(): Promise<void> {
         round,
         attempt: 1,
         strategy,
-        feedback: strategy === 'oort' ? feedback : undefined,
+        feedbackDigest: strategy === 'oort' ? feedbackDigest : undefined,
         atMs: 0,
         preferLowCarbon: true,
       });

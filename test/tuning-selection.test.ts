@@ -8,7 +8,7 @@ import { noopTrainer } from '../agents/trainers';
 import { simulateSwarm, type SwarmSimulation } from '../agents/simulate';
 import type { Trainer } from '../agents/sdk';
 import { TemporalSwarmRoster } from '../adapters/temporal/swarm-roster';
-import { carbonIntensity, selectParticipants } from '../core/selection';
+import { carbonIntensity, selectParticipants, type AgentFeedback } from '../core/selection';
 import type { TuningProgress } from '../core/tuning';
 import { tuningWorkflowId } from '../workflows/definitions';
 import type { Embedded } from '../workers/embedded';
@@ -47,6 +47,17 @@ describe('participant selection on a real Temporal server', () => {
       const page = await stack.api.swarm.listAgents({ swarmId, status: 'ACTIVE', pageSize: 500 });
       return page.agents.length === trainers.length ? true : undefined;
     });
+    // The worker's own listing may trail visibility's by its cache: a one-round job that needs every
+    // agent is retried until the worker lists them all, so the jobs under test choose from all of them.
+    const probe = await run({
+      swarmId,
+      model: { kind: 'vector', dimension: 16 },
+      rounds: 1,
+      minParticipants: trainers.length,
+      maxRoundAttempts: 20,
+      roundTimeoutMs: 10_000,
+    });
+    expect(probe.result.status).toBe('COMPLETED');
     const agentIds = trainers.map((_, i) => `${swarmId}-${String(i).padStart(4, '0')}`);
     return { swarmId, agentIds };
   }
@@ -134,12 +145,16 @@ describe('participant selection on a real Temporal server', () => {
     const selections = recordedSelections(await history(jobId));
     // Rounds 1 and 2 tried all eight; round 3 knows them all and asks the four fast ones.
     expect(new Set([...selections[0].result.participants, ...selections[1].result.participants]).size).toBe(8);
-    expect(Object.keys(selections[2].input.feedback ?? {}).sort()).toEqual([...agentIds].sort());
+    // What Oort learnt travels as a blob; the history carries its digest.
+    const feedbackOf = async (digest: string | undefined) =>
+      digest ? (JSON.parse(Buffer.from((await stack.ports.blobs.get(digest))!).toString('utf8')) as Record<string, AgentFeedback>) : {};
+    expect(selections[0].input.feedbackDigest).toBeUndefined();
+    expect(Object.keys(await feedbackOf(selections[2].input.feedbackDigest)).sort()).toEqual([...agentIds].sort());
     expect(selections[2].result.participants).toEqual([...fast].sort());
     const directory = await new TemporalSwarmRoster(stack.client, process.env.QP_TEST_NAMESPACE ?? 'default', { ttlMs: 0, fullEveryMs: 0 }).listActive(swarmId);
     for (const { input, result: chosen } of selections) {
       expect(
-        selectParticipants({ ...input, candidates: directory, wanted: 4, strategy: 'oort' }).participants,
+        selectParticipants({ ...input, feedback: await feedbackOf(input.feedbackDigest), candidates: directory, wanted: 4, strategy: 'oort' }).participants,
       ).toEqual(chosen.participants);
     }
     await replays(jobId);

@@ -19,7 +19,7 @@ import type { QpSinks, RoundOutcome } from '../core/observations';
 import type { TuningActivities } from '../activities/tuning';
 import { PrivacyAccountant, RDP_ORDERS } from '../core/privacy/accountant';
 import type { RoundInput, RoundMetrics, TuningJobSpec, TuningProgress, TuningStatus } from '../core/tuning';
-import { DEFAULT_SELECTION, accuracyAllowsLowCarbon, recordFeedback, type AgentFeedback } from '../core/selection';
+import { DEFAULT_SELECTION, accuracyAllowsLowCarbon } from '../core/selection';
 import { pauseTuningUpdate, resumeTuningUpdate, tuningProgressQuery } from './definitions';
 
 export interface TuningCarry {
@@ -34,8 +34,8 @@ export interface TuningCarry {
   /** The same for one agent's local-DP releases. */
   localRdp?: number[];
   paused: boolean;
-  /** Oort: what each agent's rounds showed (kept only when the job selects with Oort). */
-  selectionFeedback?: Record<string, AgentFeedback>;
+  /** Oort: digest of the blob of what each agent's rounds showed (only when the job selects with Oort). */
+  selectionFeedbackDigest?: string;
 }
 
 export interface FederatedTuningInput {
@@ -170,7 +170,7 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
         attempt,
         strategy: selection,
         options: spec.selectionOptions,
-        feedback: selection === 'oort' ? (carry.selectionFeedback ?? {}) : undefined,
+        feedbackDigest: selection === 'oort' ? carry.selectionFeedbackDigest : undefined,
         atMs: selection === 'carbon-aware' ? Date.now() : undefined,
         preferLowCarbon:
           selection === 'carbon-aware'
@@ -218,7 +218,14 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
         privacy: spec.privacy,
         secureAggregation: spec.secureAggregation,
         seed: spec.seed,
-        reportParticipants: selection === 'oort' ? { startedAt: roundInput.deadlineAt - spec.roundTimeoutMs } : undefined,
+        learnFeedback:
+          selection === 'oort'
+            ? {
+                startedAt: roundInput.deadlineAt - spec.roundTimeoutMs,
+                timeoutMs: spec.roundTimeoutMs,
+                previousDigest: carry.selectionFeedbackDigest,
+              }
+            : undefined,
       });
       for (const agentId of participants) carry.lastParticipation[agentId] = round;
       if (outcome.status === 'quorum-not-met') {
@@ -230,9 +237,7 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
       }
       carry.globalDigest = outcome.globalDigest;
       carry.serverStateDigest = outcome.serverStateDigest;
-      if (selection === 'oort' && outcome.reports) {
-        carry.selectionFeedback = recordFeedback(carry.selectionFeedback, round, participants, outcome.reports, spec.roundTimeoutMs);
-      }
+      if (outcome.feedbackDigest) carry.selectionFeedbackDigest = outcome.feedbackDigest;
       if (spec.privacy && centralPrivacy) {
         centralPrivacy.record(participants.length / Math.max(eligible, participants.length), spec.privacy.noiseMultiplier);
         carry.rdp = centralPrivacy.curve.rdp;
