@@ -52,6 +52,18 @@ export interface PlainCollection {
   reported: Set<string>;
   metrics: ReportedMetrics;
   work: WorkSummary;
+  /** Each accepted update's sender, weight, loss and broker time. */
+  arrivals: Arrival[];
+}
+
+/** An accepted update as participant selection learns from it (Oort). */
+export interface Arrival {
+  agentId: string;
+  examples: number;
+  /** Its training loss, else its score of the global model. */
+  loss?: number;
+  /** Milliseconds since the epoch, when the broker accepted it. */
+  publishTime: number;
 }
 
 /**
@@ -71,6 +83,7 @@ export async function collectPlainly(
   const held: ReceivedMessage[] = [];
   const reported = new Set<string>();
   const metrics = new ReportedMetrics();
+  const arrivals: Arrival[] = [];
   const work: WorkSummary = { partial: 0, droppedPartial: 0, stepsCompleted: 0, stepsPlanned: 0, closedBy: 'deadline', lateByRound: {} };
   const close = closeRule(input);
   let admitted = 0;
@@ -152,13 +165,14 @@ export async function collectPlainly(
     admit(update);
     admitted++;
     metrics.add(header);
+    arrivals.push({ agentId: header.agentId, examples: header.examples, loss: header.trainLoss ?? header.evalLoss, publishTime: message.publishTime });
     if (partial) work.partial++;
     if (header.stepsCompleted !== undefined && header.stepsPlanned !== undefined) {
       work.stepsCompleted += header.stepsCompleted;
       work.stepsPlanned += header.stepsPlanned;
     }
   }
-  return { held, reported, metrics, work };
+  return { held, reported, metrics, work, arrivals };
 }
 
 /** Example-weighted averages of the training and evaluation figures agents report with their updates. */
@@ -184,7 +198,7 @@ export class ReportedMetrics {
     }
   }
 
-  summary(): { trainLoss?: number; trainAccuracy?: number; agentLoss?: number; agentAccuracy?: number } {
+  summary(): { trainLoss?: number; trainAccuracy?: number; agentLoss?: number; agentAccuracy?: number; agentEvalExamples?: number } {
     const train = this.trainExamples;
     const evaluated = this.evalExamples;
     return {
@@ -192,6 +206,7 @@ export class ReportedMetrics {
       trainAccuracy: train > 0 ? this.accuracySum / train : undefined,
       agentLoss: evaluated > 0 ? this.evalLossSum / evaluated : undefined,
       agentAccuracy: evaluated > 0 ? this.evalAccuracySum / evaluated : undefined,
+      agentEvalExamples: evaluated > 0 ? evaluated : undefined,
     };
   }
 }

@@ -9,7 +9,7 @@ import { ExactWeightedMean } from '../core/aggregation/exact-mean';
 import { FedNovaAccumulator } from '../core/aggregation/fednova';
 import type { ModelUpdate, ServerState, Strategy, StrategyName, StrategyOptions } from '../core/aggregation/types';
 import { centralNoiseStd, gaussianNoise, keyedUniform } from '../core/privacy/gaussian';
-import { mixSeed, seededRandom, shuffle } from '../core/random';
+import { DEFAULT_SELECTION, recordFeedback, selectParticipants, type AgentFeedback, type SelectionOptions, type SelectionStrategy } from '../core/selection';
 import {
   agentBudget,
   bytesToParams,
@@ -26,7 +26,7 @@ import {
 } from '../core/tuning';
 import { keptAlive } from './keep-alive';
 import { MessageProofs } from './message-proofs';
-import { collectPlainly, type ReportedMetrics, type WorkSummary } from './plain-collection';
+import { collectPlainly, type Arrival, type ReportedMetrics, type WorkSummary } from './plain-collection';
 import { collectSecurely, secureRoundConfig } from './secure-collection';
 import type { LocalTraining, Evaluation } from '../core/models/softmax';
 import { swarmTopics } from '../core/topics';
@@ -55,6 +55,8 @@ export interface StartRoundInput extends RoundInput {
   secureAggregation?: SecureAggregationSpec;
   clipNorm?: number;
   localPrivacy?: { clipNorm: number; noiseMultiplier: number };
+  /** False when the round has no federated evaluation. */
+  evaluate?: boolean;
 }
 
 export interface SelectionInput {
@@ -69,7 +71,25 @@ export interface SelectionInput {
   seed: number;
   round: number;
   attempt: number;
+  /** Uniform when absent. */
+  strategy?: SelectionStrategy;
+  options?: SelectionOptions;
+  /** Oort: the blob of what each agent's earlier rounds showed (recordFeedback); none before the first round. */
+  feedbackDigest?: string;
+  /** Carbon-aware: when the round starts (ms since the epoch), and whether accuracy allows preferring low carbon. */
+  atMs?: number;
+  preferLowCarbon?: boolean;
 }
+
+export interface SelectionResult {
+  participants: string[];
+  /** Agents that were eligible (resources fit, not excluded). */
+  eligible: number;
+  strategy: SelectionStrategy;
+  exploring?: number;
+  lowCarbon?: boolean;
+}
+
 
 export interface CollectInput extends RoundInput {
   minParticipants: number;
@@ -82,6 +102,12 @@ export interface CollectInput extends RoundInput {
   privacy?: { clipNorm: number; noiseMultiplier: number };
   secureAggregation?: SecureAggregationSpec;
   seed: number;
+  /**
+   * Oort: fold what this round showed of each participant into the feedback blob
+   * previousDigest (durations counted from startedAt, ms since the epoch; silent
+   * participants charged timeoutMs) and return the new blob's digest.
+   */
+  learnFeedback?: { startedAt: number; timeoutMs: number; previousDigest?: string };
   stragglers?: StragglerPolicy;
   /** The round's length, for stragglers.closeWhen.afterMs. */
   roundTimeoutMs?: number;
@@ -112,6 +138,9 @@ export type CollectOutcome =
       work?: CollectedWork;
       /** Updates of earlier rounds read in this one, by round: late in their own round. */
       lateByRound?: Record<string, number>;
+      agentEvalExamples?: number;
+      /** Present when learnFeedback was asked for and the round was not secure. */
+      feedbackDigest?: string;
     }
   | {
       status: 'quorum-not-met';
@@ -157,6 +186,17 @@ export function createTuningActivities(deps: TuningDeps) {
     return deps.blobs.put(Buffer.from(JSON.stringify(blob)));
   };
 
+  const loadFeedback = async (digest: string | undefined): Promise<Record<string, AgentFeedback>> => {
+    if (!digest) return {};
+    const bytes = await deps.blobs.get(digest);
+    if (!bytes) throw ApplicationFailure.nonRetryable(`no selection feedback blob ${digest}`, 'STATE_NOT_FOUND');
+    return JSON.parse(Buffer.from(bytes).toString('utf8')) as Record<string, AgentFeedback>;
+  };
+
+  /** Keys in order, so the same feedback is the same blob. */
+  const storeFeedback = (feedback: Record<string, AgentFeedback>): Promise<string> =>
+    deps.blobs.put(Buffer.from(JSON.stringify(Object.fromEntries(Object.entries(feedback).sort(([a], [b]) => (a < b ? -1 : 1)))), 'utf8'));
+
   const publishControl = async (swarmId: string, message: ControlMessage): Promise<void> => {
     await deps.messaging.publish(swarmTopics(swarmId).control, Buffer.from(JSON.stringify(message)), {
       key: message.jobId,
@@ -194,10 +234,11 @@ export function createTuningActivities(deps: TuningDeps) {
     },
 
     /**
-     * ACTIVE agents whose resources fit, those that waited longest first, a
-     * seeded shuffle breaking ties so a job's selections repeat.
+     * ACTIVE agents whose resources fit, chosen by the job's strategy
+     * (core/selection), seeded by the job, round and attempt so a job's
+     * selections repeat.
      */
-    async selectParticipants(input: SelectionInput): Promise<{ participants: string[]; eligible: number }> {
+    async selectParticipants(input: SelectionInput): Promise<SelectionResult> {
       const excluded = new Set(input.exclude);
       const need = input.requirements ?? {};
       const eligible = (await deps.directory.listActive(input.swarmId))
@@ -207,15 +248,24 @@ export function createTuningActivities(deps: TuningDeps) {
           if (!need.cpu && !need.memoryMb && !need.gpu) return true;
           if (!r) return false;
           return r.cpu >= (need.cpu ?? 0) && r.memoryMb >= (need.memoryMb ?? 0) && (r.gpu ?? 0) >= (need.gpu ?? 0);
-        })
-        .map((entry) => entry.agentId)
-        .sort();
-      const random = seededRandom(mixSeed(input.seed, input.round, input.attempt));
-      const order = shuffle(eligible, random);
-      const waited = (agentId: string) => input.lastParticipation[agentId] ?? -1;
-      order.sort((a, b) => waited(a) - waited(b)); // stable: ties keep the seeded order
-      const wanted = input.count ?? Math.max(input.minParticipants, Math.ceil((input.fraction ?? 1) * order.length));
-      return { participants: order.slice(0, wanted).sort(), eligible: order.length };
+        });
+      const wanted = input.count ?? Math.max(input.minParticipants, Math.ceil((input.fraction ?? 1) * eligible.length));
+      const strategy = input.strategy ?? DEFAULT_SELECTION;
+      const feedback = strategy === 'oort' ? await loadFeedback(input.feedbackDigest) : undefined;
+      const selection = selectParticipants({
+        strategy,
+        candidates: eligible,
+        wanted,
+        seed: input.seed,
+        round: input.round,
+        attempt: input.attempt,
+        lastParticipation: input.lastParticipation,
+        feedback,
+        atMs: input.atMs,
+        preferLowCarbon: input.preferLowCarbon,
+        options: input.options,
+      });
+      return { ...selection, eligible: eligible.length, strategy };
     },
 
     /** Puts the round start in each participant's inbox (the contract is at RoundStartMessage). */
@@ -244,6 +294,7 @@ export function createTuningActivities(deps: TuningDeps) {
           : undefined,
         clipNorm: input.secureAggregation ? input.clipNorm : undefined,
         localPrivacy: input.localPrivacy,
+        evaluate: input.evaluate,
       };
       // Serialised once: each participant's message is its addressee and budget in front of the same body.
       const body = Buffer.from(JSON.stringify(common).slice(1));
@@ -315,6 +366,19 @@ export function createTuningActivities(deps: TuningDeps) {
         const globalDigest = await deps.blobs.put(paramsToBytes(params));
         const serverStateDigest = await storeState(next.state);
         await Promise.all(round.held.map((m) => consumer.ack(m)));
+        const learn = input.learnFeedback;
+        const feedbackDigest =
+          learn && round.arrivals
+            ? await storeFeedback(
+                recordFeedback(
+                  await loadFeedback(learn.previousDigest),
+                  input.round,
+                  input.participants,
+                  round.arrivals.map(({ publishTime, ...report }) => ({ ...report, durationMs: publishTime - learn.startedAt })),
+                  learn.timeoutMs,
+                ),
+              )
+            : undefined;
         return {
           status: 'aggregated',
           globalDigest,
@@ -326,6 +390,7 @@ export function createTuningActivities(deps: TuningDeps) {
           ...round.metrics,
           ...workOf(round.work, input, round.reported.length),
           ...lateOf(round.work),
+          feedbackDigest,
         };
       } finally {
         await consumer.close();
@@ -361,6 +426,8 @@ type CollectedRound =
       contributions: RoundContributions;
       metrics?: ReturnType<ReportedMetrics['summary']>;
       work?: WorkSummary;
+      /** Accepted updates in agent-id order (plain rounds only). */
+      arrivals?: Arrival[];
     }
   | { status: 'quorum-not-met'; held: ReceivedMessage[]; reported: string[]; accepted: number; reason?: string; work?: WorkSummary };
 
@@ -378,7 +445,16 @@ async function collectPlainRound(
   const accepted = contributions.count;
   return accepted < input.minParticipants
     ? { status: 'quorum-not-met', held: plain.held, reported, accepted, work: plain.work }
-    : { status: 'collected', held: plain.held, reported, accepted, contributions, metrics: plain.metrics.summary(), work: plain.work };
+    : {
+        status: 'collected',
+        held: plain.held,
+        reported,
+        accepted,
+        contributions,
+        metrics: plain.metrics.summary(),
+        work: plain.work,
+        arrivals: [...plain.arrivals].sort((a, b) => (a.agentId < b.agentId ? -1 : 1)),
+      };
 }
 
 async function collectSecureRound(

@@ -64,6 +64,8 @@ export interface RoundTask {
   signal: AbortSignal;
   /** True once the trainer should stop (the signal, or the time budget read from the clock, for trainers that never yield). */
   shouldStop(): boolean;
+  /** False when the round has no federated evaluation: the trainer need not score the global model. */
+  evaluate?: boolean;
 }
 
 export interface TrainingResult {
@@ -412,6 +414,7 @@ export class QpAgent {
         global,
         training: start.training,
         deadlineAt: start.deadlineAt,
+        evaluate: start.evaluate,
         budget,
         signal: stop.signal,
         shouldStop: () => stop.signal.aborted || Date.now() >= stopAt,
@@ -420,6 +423,7 @@ export class QpAgent {
         this.options.onEvent?.({ type: 'round-abandoned', jobId: start.jobId, round: start.round, attempt: start.attempt });
         return;
       }
+      if (result && start.evaluate === false) result.evaluation = undefined;
       if (!result || !this.credential) return;
       if (start.localPrivacy) result.params = withLocalPrivacy(global, result.params, start.localPrivacy);
       if (start.secureAggregation) {

@@ -44,7 +44,7 @@ export function digitsShards(options: DigitsSplitOptions): number[][] {
 export function digitsTrainers(options: DigitsSplitOptions): Trainer[] {
   const data = loadDigits();
   return digitsShards(options).map((examples, agent): Trainer => async (task) => {
-    const evaluation = evaluateSoftmax(task.global, data, examples);
+    const evaluation = task.evaluate === false ? undefined : evaluateSoftmax(task.global, data, examples);
     const steps = plannedSteps({ ...task.budget, batchSize: task.training.batchSize }, examples.length);
     const training = new SoftmaxTraining(task.global, data, examples, task.training, steps);
     const delay = options.stepDelayMs?.(agent) ?? 0;

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { AGENT_STATUSES, ID_PATTERN } from '../core/agents';
 import { STRATEGY_NAMES } from '../core/aggregation/types';
 import { SECURE_AGGREGATION_STRATEGIES } from '../core/tuning';
+import { DEFAULT_SELECTION, SELECTION_STRATEGIES } from '../core/selection/types';
 
 const id = z.string().regex(ID_PATTERN, 'must be 1-64 characters of letters, digits, ".", "_" or "-", starting with a letter or digit');
 
@@ -205,6 +206,23 @@ export const tuningStartSchema = z
     bufferSize: z.number().int().min(1).max(1_000).optional(),
     maxStaleness: z.number().int().min(0).max(1_000).optional(),
     stalenessExponent: z.number().min(0).max(10).optional(),
+    selection: z.enum(SELECTION_STRATEGIES).default(DEFAULT_SELECTION),
+    selectionOptions: z
+      .object({
+        explorationFraction: z.number().min(0).max(1).optional(),
+        preferredDurationMs: z.number().int().positive().optional(),
+        penaltyExponent: z.number().min(0).max(10).optional(),
+        maxAccuracyDrop: z.number().min(0).max(1).optional(),
+      })
+      .strict()
+      .optional(),
+    evaluation: z
+      .object({
+        server: z.boolean().optional(),
+        federated: z.object({ everyRounds: z.number().int().min(1).max(100_000) }).strict().optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict()
   .superRefine((spec, ctx) => {
@@ -261,6 +279,13 @@ export const tuningStartSchema = z
     }
     if (spec.stragglers?.closeWhen?.afterMs !== undefined && spec.stragglers.closeWhen.afterMs > spec.roundTimeoutMs) {
       ctx.addIssue({ code: 'custom', path: ['stragglers', 'closeWhen', 'afterMs'], message: 'cannot exceed roundTimeoutMs' });
+    }
+    if (spec.secureAggregation && spec.selection === 'oort') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['selection'],
+        message: "oort learns from each agent's loss and timing, which secure aggregation hides; choose another selection",
+      });
     }
     const robust = ['krum', 'multikrum', 'bulyan'];
     if (robust.includes(spec.strategy) && spec.strategyOptions.byzantine === undefined) {

@@ -3,6 +3,7 @@ import type { StrategyName, StrategyOptions } from './aggregation/types';
 import type { SecAggConfig } from './secagg/config';
 import type { LocalTraining } from './models/softmax';
 import type { AsyncVersionMetrics } from './async-tuning';
+import type { SelectionOptions, SelectionStrategy } from './selection/types';
 
 export type ModelKind = 'softmax-digits' | 'vector';
 
@@ -44,6 +45,18 @@ export interface TuningJobSpec {
   stalenessExponent?: number;
   /** What counts of an agent that did only part of its work, and when a round closes before its deadline. */
   stragglers?: StragglerPolicy;
+  /** How each round's participants are chosen; uniform when absent. */
+  selection?: SelectionStrategy;
+  selectionOptions?: SelectionOptions;
+  /** Server-side evaluation (on by default, every evaluateEvery rounds) and federated evaluation by the agents. */
+  evaluation?: EvaluationSpec;
+}
+
+export interface EvaluationSpec {
+  /** Score the global model on the worker's held-out data for the model's kind, when one is registered. Default true. */
+  server?: boolean;
+  /** Agents score the round's incoming global model on their own held-out data every everyRounds rounds (default: every round). */
+  federated?: { everyRounds: number };
 }
 
 /**
@@ -159,6 +172,8 @@ export interface RoundStartMessage {
   maxStaleness?: number;
   /** This agent's work for the round: training says how, the budget how much. */
   budget?: RoundBudget;
+  /** False in rounds without federated evaluation: the agent need not score the global model on its data. */
+  evaluate?: boolean;
 }
 
 /** Properties of a secure-aggregation protocol message an agent publishes; the payload is its JSON. */
@@ -307,6 +322,14 @@ export interface RoundMetrics {
   stepsPlanned?: number;
   /** Why collection ended (present when the job has a straggler policy). */
   closedBy?: RoundClose;
+  /** How the round's participants were chosen. */
+  selection?: SelectionStrategy;
+  /** Oort: participants never tried before. */
+  exploring?: number;
+  /** Carbon-aware: whether the round preferred low-carbon agents (accuracy allowed it). */
+  lowCarbon?: boolean;
+  /** Examples the agents scored the global model on (federated evaluation). */
+  agentEvalExamples?: number;
 }
 
 export interface TuningProgress {

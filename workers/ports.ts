@@ -21,6 +21,9 @@ import { EmbeddedAnalyticsRuntime } from '../adapters/memory/analytics-runtime';
 import { FlinkAnalyticsRuntime } from '../adapters/flink/analytics-runtime';
 import { FlinkRest } from '../adapters/flink/rest';
 import { resolve } from 'node:path';
+import type { ModelEvaluator } from '../adapters/ports';
+import { EvaluatorRegistry } from '../adapters/evaluation/registry';
+import { DigitsEvaluator } from '../adapters/datasets/digits-evaluator';
 
 export interface Ports {
   messaging: MessagingPort;
@@ -29,6 +32,8 @@ export interface Ports {
   blobs: BlobStore;
   /** Where the swarms' analytics run: a Flink cluster (FLINK_JOB_MANAGER_URL) or this process. */
   analytics?: AnalyticsRuntime;
+  /** Server-side evaluators by model kind; default: createEvaluators(). */
+  evaluator?: ModelEvaluator;
 }
 
 export async function createPorts(config: Config): Promise<Ports> {
@@ -40,6 +45,7 @@ export async function createPorts(config: Config): Promise<Ports> {
     cluster,
     blobs: config.QP_BLOB_DIR ? new FilesystemBlobStore(config.QP_BLOB_DIR) : new MemoryBlobStore(),
     analytics: createAnalytics(config, messaging),
+    evaluator: createEvaluators(),
   };
 }
 
@@ -67,6 +73,14 @@ export function describePorts(ports: Ports): Record<PortRole, string> {
             : 'other',
     analytics: analytics?.kind === 'flink' ? 'Flink job per swarm (FLINK_JOB_MANAGER_URL)' : 'embedded engine',
   };
+}
+
+/**
+ * The server-side evaluators this worker has held-out data for: softmax-digits
+ * on the digits split. Kinds without one (vector) are not scored server-side.
+ */
+export function createEvaluators(): EvaluatorRegistry {
+  return new EvaluatorRegistry().register('softmax-digits', new DigitsEvaluator());
 }
 
 /** The analytics job on Flink when FLINK_JOB_MANAGER_URL is set, else the embedded engine. */

@@ -10,10 +10,9 @@ import { createWorkerMetrics, metricsSinks } from '../activities/metrics';
 import { createRegistrationActivities } from '../activities/registration';
 import { createTuningActivities } from '../activities/tuning';
 import { createAsyncTuningActivities } from '../activities/async-tuning';
-import { DigitsEvaluator } from '../adapters/datasets/digits-evaluator';
 import { TemporalSwarmRoster } from '../adapters/temporal/swarm-roster';
 import { TemporalLivenessDirectory } from '../adapters/temporal/liveness-directory';
-import type { Ports } from './ports';
+import { createEvaluators, type Ports } from './ports';
 import { temporalCheck, type ReadinessCheck } from '../api/health';
 import { createBehaviorActivities, createBehaviorMetrics } from '../activities/behaviors';
 import { TemporalBehaviorRegistry } from '../adapters/temporal/behavior-registry';
@@ -117,7 +116,7 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
         messaging: options.ports.messaging,
         blobs: options.ports.blobs,
         directory: roster,
-        evaluator: new DigitsEvaluator(),
+        evaluator: options.ports.evaluator ?? createEvaluators(),
         agentKeys: roster,
         credentialSecret: options.credentialSecret,
         metrics,

@@ -19,6 +19,7 @@ import type { QpSinks, RoundOutcome } from '../core/observations';
 import type { TuningActivities } from '../activities/tuning';
 import { PrivacyAccountant, RDP_ORDERS } from '../core/privacy/accountant';
 import type { RoundInput, RoundMetrics, TuningJobSpec, TuningProgress, TuningStatus } from '../core/tuning';
+import { DEFAULT_SELECTION, accuracyAllowsLowCarbon } from '../core/selection';
 import { pauseTuningUpdate, resumeTuningUpdate, tuningProgressQuery } from './definitions';
 
 export interface TuningCarry {
@@ -33,6 +34,8 @@ export interface TuningCarry {
   /** The same for one agent's local-DP releases. */
   localRdp?: number[];
   paused: boolean;
+  /** Oort: digest of the blob of what each agent's rounds showed (only when the job selects with Oort). */
+  selectionFeedbackDigest?: string;
 }
 
 export interface FederatedTuningInput {
@@ -158,8 +161,11 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
         epsilon: metrics?.epsilon,
       });
     const tried: string[] = [];
+    const selection = spec.selection ?? DEFAULT_SELECTION;
+    // Agents score the incoming global model every round unless the job sets a cadence.
+    const federatedEvaluation = round % (spec.evaluation?.federated?.everyRounds ?? 1) === 0;
     for (let attempt = 1; attempt <= spec.maxRoundAttempts; attempt++) {
-      const { participants, eligible } = await quick.selectParticipants({
+      const selected = await quick.selectParticipants({
         swarmId: spec.swarmId,
         count: spec.participantsPerRound,
         fraction: spec.fraction,
@@ -171,7 +177,19 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
         seed: spec.seed,
         round,
         attempt,
+        strategy: selection,
+        options: spec.selectionOptions,
+        feedbackDigest: selection === 'oort' ? carry.selectionFeedbackDigest : undefined,
+        atMs: selection === 'carbon-aware' ? Date.now() : undefined,
+        preferLowCarbon:
+          selection === 'carbon-aware'
+            ? accuracyAllowsLowCarbon(
+                carry.recentRounds.map((r) => r.accuracy ?? r.agentAccuracy),
+                spec.selectionOptions?.maxAccuracyDrop,
+              )
+            : undefined,
       });
+      const { participants, eligible } = selected;
       if (participants.length < spec.minParticipants) {
         observeRound('too_few_agents', participants.length);
         if (attempt === spec.maxRoundAttempts) break;
@@ -195,6 +213,7 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
         secureAggregation: spec.secureAggregation,
         clipNorm: spec.privacy?.clipNorm,
         localPrivacy: spec.localPrivacy,
+        evaluate: federatedEvaluation ? true : spec.evaluation?.federated ? false : undefined,
       });
       const outcome = await collecting.collectAndAggregate({
         ...roundInput,
@@ -210,6 +229,14 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
         seed: spec.seed,
         stragglers: spec.stragglers,
         roundTimeoutMs: spec.roundTimeoutMs,
+        learnFeedback:
+          selection === 'oort'
+            ? {
+                startedAt: roundInput.deadlineAt - spec.roundTimeoutMs,
+                timeoutMs: spec.roundTimeoutMs,
+                previousDigest: carry.selectionFeedbackDigest,
+              }
+            : undefined,
       });
       if (outcome.lateByRound) attributeLate(outcome.lateByRound);
       for (const agentId of participants) carry.lastParticipation[agentId] = round;
@@ -222,6 +249,7 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
       }
       carry.globalDigest = outcome.globalDigest;
       carry.serverStateDigest = outcome.serverStateDigest;
+      if (outcome.feedbackDigest) carry.selectionFeedbackDigest = outcome.feedbackDigest;
       if (spec.privacy && centralPrivacy) {
         centralPrivacy.record(participants.length / Math.max(eligible, participants.length), spec.privacy.noiseMultiplier);
         carry.rdp = centralPrivacy.curve.rdp;
@@ -231,7 +259,7 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
         localPrivacy.record(1, spec.localPrivacy.noiseMultiplier);
         carry.localRdp = localPrivacy.curve.rdp;
       }
-      const evaluate = round % spec.evaluateEvery === 0 || round === spec.rounds;
+      const evaluate = (spec.evaluation?.server ?? true) && (round % spec.evaluateEvery === 0 || round === spec.rounds);
       const evaluation = evaluate
         ? await quick.evaluateModel({ kind: spec.model.kind, globalDigest: carry.globalDigest })
         : undefined;
@@ -246,8 +274,9 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
         trainAccuracy: outcome.trainAccuracy,
         accuracy: evaluation?.accuracy,
         loss: evaluation?.loss,
-        agentAccuracy: outcome.agentAccuracy,
-        agentLoss: outcome.agentLoss,
+        agentAccuracy: federatedEvaluation ? outcome.agentAccuracy : undefined,
+        agentLoss: federatedEvaluation ? outcome.agentLoss : undefined,
+        agentEvalExamples: federatedEvaluation ? outcome.agentEvalExamples : undefined,
         epsilon: spec.privacy && centralPrivacy ? centralPrivacy.spent(spec.privacy.delta).epsilon : undefined,
         localEpsilon: spec.localPrivacy && localPrivacy ? localPrivacy.spent(spec.localPrivacy.delta).epsilon : undefined,
         globalDigest: carry.globalDigest,
@@ -261,6 +290,9 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
               ...(spec.stragglers ? { closedBy: outcome.work.closedBy } : {}),
             }
           : {}),
+        selection: selected.strategy,
+        exploring: selected.exploring,
+        lowCarbon: selected.lowCarbon,
       };
       observeRound('completed', participants.length, metrics);
       carry.recentRounds = [...carry.recentRounds, metrics].slice(-RECENT_ROUNDS_KEPT);

@@ -1,12 +1,10 @@
-// Evaluates global models of simulated digits jobs on the held-out split.
-import type { ModelEvaluator } from '../ports';
+// Scores softmax-digits models on the held-out split of the digits data set.
+import type { KindEvaluator } from '../ports';
 import { evaluateSoftmax, type Evaluation } from '../../core/models/softmax';
-import type { ModelKind } from '../../core/tuning';
 import { digitsSplit, loadDigits } from './digits';
 
-export class DigitsEvaluator implements ModelEvaluator {
-  async evaluate(kind: ModelKind, params: Float32Array): Promise<Evaluation | undefined> {
-    if (kind !== 'softmax-digits') return undefined;
+export class DigitsEvaluator implements KindEvaluator {
+  async evaluate(params: Float32Array): Promise<Evaluation> {
     return evaluateSoftmax(params, loadDigits(), digitsSplit().test);
   }
 }
