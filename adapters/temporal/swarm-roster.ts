@@ -27,18 +27,27 @@ interface Roster {
   /** When the newest completed full listing was asked of Temporal. */
   fullAt: number;
   refreshing?: Promise<void>;
-  refreshingStartedAt?: number;
-  /** Set by agentChanged: the next read refreshes first. */
-  stale: boolean;
+  /** When this process last saw one of the swarm's sessions change (agentChanged). */
+  changedAt?: number;
 }
+
+/** A live session (ACTIVE, or LOST and able to come back) whose key counts. */
+const signs = (entry: RosterEntry): boolean => entry.status === 'ACTIVE' || entry.status === 'LOST';
 
 export interface SwarmRosterOptions {
   /** A refresh this recent is served without asking Temporal again. Default 1 s. */
   ttlMs?: number;
-  /** How far behind a session's change visibility may index it; deltas reach back this far. Default 10 s. */
+  /**
+   * How far behind a session's change visibility may index it (the change carries its workflow task's
+   * start time, indexed when the task completes); deltas reach back this far. Default 60 s.
+   */
   indexLagMs?: number;
   /** A full listing at least this often. Default 5 min. */
   fullEveryMs?: number;
+  /** Refreshes of one swarm at least this far apart. Default 100 ms. */
+  spacingMs?: number;
+  /** After a change this process saw, listings refresh on every read for this long. Default 2 s. */
+  settleMs?: number;
   /** Milliseconds since the epoch. */
   now?: () => number;
 }
@@ -48,6 +57,8 @@ export class TemporalSwarmRoster implements AgentDirectory, AgentDirectoryChange
   private readonly ttlMs: number;
   private readonly indexLagMs: number;
   private readonly fullEveryMs: number;
+  private readonly spacingMs: number;
+  private readonly settleMs: number;
   private readonly now: () => number;
 
   constructor(
@@ -56,13 +67,15 @@ export class TemporalSwarmRoster implements AgentDirectory, AgentDirectoryChange
     options: SwarmRosterOptions = {},
   ) {
     this.ttlMs = options.ttlMs ?? 1_000;
-    this.indexLagMs = options.indexLagMs ?? 10_000;
+    this.indexLagMs = options.indexLagMs ?? 60_000;
     this.fullEveryMs = options.fullEveryMs ?? 300_000;
+    this.spacingMs = options.spacingMs ?? 100;
+    this.settleMs = options.settleMs ?? 2_000;
     this.now = options.now ?? Date.now;
   }
 
   async listActive(swarmId: string): Promise<DirectoryEntry[]> {
-    const roster = await this.current(swarmId);
+    const roster = await this.current(swarmId, true);
     const entries: DirectoryEntry[] = [];
     for (const [agentId, entry] of roster.agents) {
       if (entry.status === 'ACTIVE') entries.push({ agentId, resources: entry.resources });
@@ -73,52 +86,57 @@ export class TemporalSwarmRoster implements AgentDirectory, AgentDirectoryChange
   async publicKey(swarmId: string, agentId: string): Promise<string | undefined> {
     if (!ID_PATTERN.test(swarmId) || !ID_PATTERN.test(agentId)) return undefined;
     const asked = this.now();
-    let roster = await this.current(swarmId);
+    // A reported change does not force a refresh here: a known key is the same key until its session ends.
+    let roster = await this.current(swarmId, false);
     let entry = roster.agents.get(agentId);
-    // Unknown here may mean registered since the last refresh: ask once more from after the question.
-    if (!entry) {
+    // Unknown or not yet ACTIVE here may mean registered or activated since the last refresh:
+    // ask once more from after the question.
+    if (!entry || !signs(entry)) {
       roster = await this.refreshedSince(swarmId, asked);
       entry = roster.agents.get(agentId);
     }
-    return entry && (entry.status === 'ACTIVE' || entry.status === 'LOST') ? entry.publicKey : undefined;
+    return entry && signs(entry) ? entry.publicKey : undefined;
   }
 
   agentChanged(swarmId: string): void {
     const roster = this.rosters.get(swarmId);
-    if (roster) roster.stale = true;
+    if (roster) roster.changedAt = this.now();
   }
 
-  /** The roster, refreshed if its newest refresh is older than ttlMs or a change was reported. */
-  private async current(swarmId: string): Promise<Roster> {
+  /** The roster, refreshed if its newest refresh is older than ttlMs, or (honouring reports) a change was reported. */
+  private async current(swarmId: string, honourReportedChanges: boolean): Promise<Roster> {
     const roster = this.rosters.get(swarmId);
     const now = this.now();
-    if (roster && !roster.stale && now - roster.refreshedAt < this.ttlMs) return roster;
-    return this.refreshedSince(swarmId, roster?.stale ? now : now - this.ttlMs);
+    // Visibility shows a change only once the session's workflow task completed and was indexed: until
+    // a refresh starts settleMs after the change, every read refreshes (at most one per spacingMs).
+    const stale = honourReportedChanges && roster?.changedAt !== undefined && roster.refreshedAt < roster.changedAt + this.settleMs;
+    if (roster && !stale && now - roster.refreshedAt < this.ttlMs) return roster;
+    return this.refreshedSince(swarmId, stale ? now : now - this.ttlMs);
   }
 
   /** The roster after a refresh asked of Temporal at or after `since`; one refresh per swarm at a time. */
   private async refreshedSince(swarmId: string, since: number): Promise<Roster> {
     let roster = this.rosters.get(swarmId);
     if (!roster) {
-      roster = { agents: new Map(), refreshedAt: -Infinity, fullAt: -Infinity, stale: false };
+      roster = { agents: new Map(), refreshedAt: -Infinity, fullAt: -Infinity };
       this.rosters.set(swarmId, roster);
     }
     for (;;) {
       if (roster.refreshedAt >= since) return roster;
       if (roster.refreshing) {
-        const startedAt = roster.refreshingStartedAt!;
         await roster.refreshing.catch(() => undefined);
         continue;
       }
+      // Refreshes of one swarm at least spacingMs apart: a burst of unknown senders or reported changes shares one.
+      const wait = roster.refreshedAt + this.spacingMs - this.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      if (roster.refreshing) continue;
       const startedAt = this.now();
-      roster.stale = false;
-      roster.refreshingStartedAt = startedAt;
       roster.refreshing = this.refresh(swarmId, roster, startedAt);
       try {
         await roster.refreshing;
       } finally {
         roster.refreshing = undefined;
-        roster.refreshingStartedAt = undefined;
       }
       return roster;
     }

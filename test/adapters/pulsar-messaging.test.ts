@@ -13,7 +13,7 @@ import { PulsarError } from '../../adapters/pulsar/errors';
 import { PulsarMessaging, type PulsarMessagingOptions } from '../../adapters/pulsar/messaging';
 import { loadNativeTransport, nativeTransportUnavailable } from '../../adapters/pulsar/native';
 import { messagingContract } from '../contracts/messaging.contract';
-import { freePort, pulsarHome, sharedPulsarOptions, startExtraBroker, type ExtraBroker } from '../support/pulsar';
+import { freePort, pulsarHome, removeExtraBrokers, sharedPulsarOptions, startExtraBroker, type ExtraBroker } from '../support/pulsar';
 
 messagingContract('PulsarMessaging (WebSocket transport)', async () => new PulsarMessaging(sharedPulsarOptions()), {
   timeoutScale: 3,
@@ -220,7 +220,7 @@ describe('a broker of its own with token authentication, restarted mid-stream', 
 
   afterAll(async () => {
     await Promise.all(opened.map((port) => port.close()));
-    await broker?.remove();
+    await removeExtraBrokers();
   }, 60_000);
 
   it('refuses a client without a token, and one with a token signed by another key', async () => {

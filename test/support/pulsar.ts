@@ -175,6 +175,26 @@ export async function startExtraBroker(
       for (const suffix of ['conf', 'log', 'cmd']) rmSync(join(cache, 'run', `${instance}.${suffix}`), { force: true });
     },
   };
-  await broker.start();
+  startedBrokers.add(broker);
+  try {
+    await broker.start();
+  } catch (error) {
+    await broker.remove().catch(() => undefined);
+    startedBrokers.delete(broker);
+    throw error;
+  }
   return broker;
+}
+
+/** Every extra broker this process started or is starting; removeExtraBrokers takes them all down. */
+const startedBrokers = new Set<ExtraBroker>();
+
+/**
+ * Stops and removes every extra broker of this process, including one whose
+ * start is still under way (a hook that timed out never got its broker back).
+ */
+export async function removeExtraBrokers(): Promise<void> {
+  const brokers = [...startedBrokers];
+  startedBrokers.clear();
+  await Promise.all(brokers.map((broker) => broker.remove()));
 }
