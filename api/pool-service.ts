@@ -9,6 +9,7 @@ import {
 import type { AutoscalingPolicy, CarbonInputRequest, PoolRecord, ScalingDecision } from '../core/autoscaling';
 import { newPoolRecord } from '../core/autoscaling/pool';
 import { DomainError } from '../core/errors';
+import { temporalUnavailable } from './temporal-errors';
 import type { AgentPool, ClusterPort } from '../adapters/ports';
 import {
   AGENT_POOL_WORKFLOW,
@@ -112,7 +113,7 @@ export class PoolService {
       return await this.client.workflow.getHandle(agentPoolWorkflowId(name)).query(poolRecordQuery);
     } catch (error) {
       if (error instanceof WorkflowNotFoundError) return undefined;
-      throw error;
+      throw temporalUnavailable(error) ?? error;
     }
   }
 

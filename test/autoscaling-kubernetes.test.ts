@@ -1,5 +1,5 @@
 // The autoscaling Schedule end to end on a real control plane: PUT a policy,
-// the Schedule's runs scale the pool's Deployment (kwok pods reach Running),
+// the Schedule's runs scale the pool's Deployment on its topic's backlog (kwok pods reach Running),
 // a carbon input caps it, and every decision is recorded with its reasons.
 import { ScheduleNotFoundError } from '@temporalio/client';
 import { KubernetesCluster } from '../adapters/kubernetes/cluster';
@@ -65,8 +65,12 @@ describe('autoscaling Schedule on Kubernetes', () => {
 
   const lastDecision = async () => ((await call('GET', `/api/v1/pools/${pool}`)).json as PoolView).autoscaling?.decisions.at(-1);
 
-  it('scales the pool to the fallback when the backlog cannot be read, then a carbon band caps it', async () => {
-    const put = await call('PUT', `/api/v1/pools/${pool}`, { policy, backlogTopic: 'swarm/s1/tasks' });
+  it("scales the pool on its topic's backlog, then a carbon band caps it", async () => {
+    // 30 tasks waiting on the pool's subscription, 10 per replica: 3 replicas.
+    const backlogTopic = `swarm/${pool}/tasks`;
+    const work = await embedded.ports.messaging.subscribe(backlogTopic, 'workers', { type: 'shared' });
+    for (let i = 0; i < 30; i++) await embedded.ports.messaging.publish(backlogTopic, Buffer.from(`task ${i}`));
+    const put = await call('PUT', `/api/v1/pools/${pool}`, { policy, backlogTopic });
     expect(put.status).toBe(200);
     expect(put.json.autoscaling.policy).toMatchObject({ maxReplicas: 6 });
 
@@ -76,7 +80,8 @@ describe('autoscaling Schedule on Kubernetes', () => {
       const decision = await lastDecision();
       return decision?.desiredReplicas === 3 ? decision : undefined;
     });
-    expect(scaledUp.reasons.map((r) => r.code)).toContain('BACKLOG_MISSING_FALLBACK');
+    expect(scaledUp.reasons.map((r) => r.code)).toContain('BACKLOG');
+    expect(scaledUp.inputs).toMatchObject({ backlog: 30 });
 
     const carbon = await call('POST', `/api/v1/pools/${pool}/carbon`, { intensity: 450 });
     expect(carbon.status).toBe(200);
@@ -91,6 +96,7 @@ describe('autoscaling Schedule on Kubernetes', () => {
 
     const listed = await call('GET', '/api/v1/pools');
     expect(listed.json.pools.find((p: PoolView) => p.name === pool)).toMatchObject({ replicas: { desired: 1 } });
+    await work.close();
   });
 
   it('is admin-only and names the bad field of a policy', async () => {

@@ -66,7 +66,7 @@ describe('asynchronous tuning on a real Temporal server', () => {
     const fast =
       (train: Trainer): Trainer =>
       async (task) => {
-        await new Promise((resolve) => setTimeout(resolve, 150));
+        await new Promise((resolve) => setTimeout(resolve, 400));
         return train(task);
       };
     const swarm = await simulateSwarm({

@@ -42,11 +42,16 @@ runRecorder(async () => {
     return (await response.json()) as PoolView;
   };
   const decisions = async () => (await call('GET', `/api/v1/pools/${pool}`)).autoscaling?.decisions ?? [];
-  await call('PUT', `/api/v1/pools/${pool}`, { policy, backlogTopic: `swarm/${pool}/tasks` });
+  // 30 tasks waiting, 10 per replica: the Schedule's first run asks for 3.
+  const backlogTopic = `swarm/${pool}/tasks`;
+  const work = await stack.ports.messaging.subscribe(backlogTopic, 'workers', { type: 'shared' });
+  for (let i = 0; i < 30; i++) await stack.ports.messaging.publish(backlogTopic, Buffer.from(`task ${i}`));
+  await call('PUT', `/api/v1/pools/${pool}`, { policy, backlogTopic });
   await waitFor('a decision for 3', async () => ((await decisions()).at(-1)?.desiredReplicas === 3 ? true : undefined), 60_000, 250);
   await call('POST', `/api/v1/pools/${pool}/carbon`, { intensity: 450 });
   await waitFor('a carbon-capped decision', async () => ((await decisions()).at(-1)?.desiredReplicas === 1 ? true : undefined), 60_000, 250);
   await stack.client.schedule.getHandle(autoscaleScheduleId(pool)).delete();
+  await work.close();
 
   let runId: string | undefined;
   for await (const run of stack.client.workflow.list({ query: `WorkflowType = '${AUTOSCALE_POOL_WORKFLOW}' AND ExecutionStatus = 'Completed'` })) {
