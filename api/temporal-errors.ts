@@ -14,8 +14,11 @@ import { DomainError, type ErrorCode } from '../core/errors';
 /** Application failure types that an update handler or validator raises and the API passes on with their own code. */
 const PASSED_THROUGH: ReadonlySet<string> = new Set<ErrorCode>(['STALE_CHALLENGE', 'BAD_SIGNATURE']);
 
-/** gRPC status codes (grpc/status.h) meaning the service did not answer: DEADLINE_EXCEEDED, UNAVAILABLE. */
-const UNREACHABLE: ReadonlySet<number> = new Set([4, 14]);
+/**
+ * gRPC status codes (grpc/status.h) meaning the service did not answer: CANCELLED (the API cancels
+ * a call only when the request's Temporal deadline passes), DEADLINE_EXCEEDED, UNAVAILABLE.
+ */
+const UNREACHABLE: ReadonlySet<number> = new Set([1, 4, 14]);
 
 export interface WorkflowErrorMessages {
   /** No execution with this workflow id exists. */

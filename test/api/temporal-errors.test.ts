@@ -32,7 +32,7 @@ describe('Temporal errors become domain errors by class and status', () => {
   });
 
   it('an unreachable Temporal service is UNAVAILABLE; other gRPC failures pass through unchanged', async () => {
-    for (const code of [4, 14]) {
+    for (const code of [1, 4, 14]) {
       expect(temporalUnavailable(grpcError(code))).toMatchObject({ code: 'UNAVAILABLE' });
       expect(temporalUnavailable(new ServiceError('failed', { cause: grpcError(code) }))).toMatchObject({ code: 'UNAVAILABLE' });
     }
