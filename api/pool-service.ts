@@ -51,7 +51,18 @@ export class PoolService {
     })) {
       names.add(execution.workflowId.replace(/^pool-/, ''));
     }
-    const views = await Promise.all([...names].sort().map((name) => this.view(name, pools.find((p) => p.name === name))));
+    // One pool whose record cannot be read in time (its worker busy or gone) does not fail the
+    // listing: it is listed without its autoscaling record, which GET /pools/:name reports on.
+    const views = await Promise.all(
+      [...names].sort().map(async (name) => {
+        const pool = pools.find((p) => p.name === name);
+        const record = await this.record(name).catch((error: unknown) => {
+          if (error instanceof DomainError && error.code === 'UNAVAILABLE') return undefined;
+          throw error;
+        });
+        return toView(name, pool, record);
+      }),
+    );
     return views;
   }
 
@@ -115,10 +126,6 @@ export class PoolService {
       if (error instanceof WorkflowNotFoundError) return undefined;
       throw temporalUnavailable(error) ?? error;
     }
-  }
-
-  private async view(name: string, pool: AgentPool | undefined): Promise<PoolView> {
-    return toView(name, pool, await this.record(name));
   }
 }
 
