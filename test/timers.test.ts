@@ -11,6 +11,7 @@ import type { RegisterAgentInput } from '../workflows/registration';
 import { uniqueId } from './support/stack';
 
 const KEYWORD = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
+const DATETIME = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_DATETIME;
 
 describe('registration timers under time skipping', () => {
   let env: TestWorkflowEnvironment;
@@ -21,7 +22,7 @@ describe('registration timers under time skipping', () => {
     });
     await env.connection.operatorService.addSearchAttributes({
       namespace: env.namespace ?? 'default',
-      searchAttributes: { AgentId: KEYWORD, SwarmId: KEYWORD, AgentStatus: KEYWORD },
+      searchAttributes: { AgentId: KEYWORD, SwarmId: KEYWORD, AgentStatus: KEYWORD, StandingChangedAt: DATETIME },
     });
   });
   afterAll(async () => {
