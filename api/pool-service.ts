@@ -51,15 +51,12 @@ export class PoolService {
     })) {
       names.add(execution.workflowId.replace(/^pool-/, ''));
     }
-    // One pool whose record cannot be read in time (its worker busy or gone) does not fail the
-    // listing: it is listed without its autoscaling record, which GET /pools/:name reports on.
+    // One pool whose record cannot be read (its worker busy or gone) does not fail the listing:
+    // it is listed without its autoscaling record, and GET /pools/:name reports the error.
     const views = await Promise.all(
       [...names].sort().map(async (name) => {
         const pool = pools.find((p) => p.name === name);
-        const record = await this.record(name).catch((error: unknown) => {
-          if (error instanceof DomainError && error.code === 'UNAVAILABLE') return undefined;
-          throw error;
-        });
+        const record = await this.record(name).catch(() => undefined);
         return toView(name, pool, record);
       }),
     );

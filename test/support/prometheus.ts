@@ -41,7 +41,7 @@ function runNeedsPrometheus(testPathPattern: string | undefined): boolean {
 export function testPrometheusConfig(targetsDir: string): string {
   const jobs = SCRAPE_JOBS.map(
     (job) => `  - job_name: ${job}
-    file_sd_configs: [{ files: ['${targetsDir}/${job}-*.json'], refresh_interval: 1s }]`,
+    file_sd_configs: [{ files: ['${targetsDir}/${job}.*.json'], refresh_interval: 1s }]`,
   );
   return `global:
   scrape_interval: 2s
@@ -126,7 +126,8 @@ export function scrapeTargets(suite: string, targets: Partial<Record<ScrapeJob, 
   const { targets: dir } = requireTestPrometheus();
   const files: string[] = [];
   for (const [job, target] of Object.entries(targets)) {
-    const file = join(dir, `${job}-${suite}.json`);
+    // job.suite.json: a glob of one job (job.*.json) never matches another job whose name extends it.
+    const file = join(dir, `${job}.${suite}.json`);
     writeFileSync(`${file}.tmp`, JSON.stringify([{ targets: [target], labels: { suite } }]));
     // Renamed into place: Prometheus never reads a half-written file.
     renameSync(`${file}.tmp`, file);
