@@ -46,7 +46,7 @@ export interface SwarmRosterOptions {
   fullEveryMs?: number;
   /** Refreshes of one swarm at least this far apart. Default 100 ms. */
   spacingMs?: number;
-  /** After a change this process saw, listings refresh on every read for this long. Default 2 s. */
+  /** After a change this process saw, listings refresh on every read for this long (visibility indexes with a lag). Default 5 s. */
   settleMs?: number;
   /** Milliseconds since the epoch. */
   now?: () => number;
@@ -70,7 +70,7 @@ export class TemporalSwarmRoster implements AgentDirectory, AgentDirectoryChange
     this.indexLagMs = options.indexLagMs ?? 60_000;
     this.fullEveryMs = options.fullEveryMs ?? 300_000;
     this.spacingMs = options.spacingMs ?? 100;
-    this.settleMs = options.settleMs ?? 2_000;
+    this.settleMs = options.settleMs ?? 5_000;
     this.now = options.now ?? Date.now;
   }
 
@@ -99,8 +99,17 @@ export class TemporalSwarmRoster implements AgentDirectory, AgentDirectoryChange
   }
 
   agentChanged(swarmId: string): void {
-    const roster = this.rosters.get(swarmId);
-    if (roster) roster.changedAt = this.now();
+    // Kept even before the swarm's first read, so that read waits out the settle time too.
+    this.rosterOf(swarmId).changedAt = this.now();
+  }
+
+  private rosterOf(swarmId: string): Roster {
+    let roster = this.rosters.get(swarmId);
+    if (!roster) {
+      roster = { agents: new Map(), refreshedAt: -Infinity, fullAt: -Infinity };
+      this.rosters.set(swarmId, roster);
+    }
+    return roster;
   }
 
   /** The roster, refreshed if its newest refresh is older than ttlMs, or (honouring reports) a change was reported. */
@@ -116,11 +125,7 @@ export class TemporalSwarmRoster implements AgentDirectory, AgentDirectoryChange
 
   /** The roster after a refresh asked of Temporal at or after `since`; one refresh per swarm at a time. */
   private async refreshedSince(swarmId: string, since: number): Promise<Roster> {
-    let roster = this.rosters.get(swarmId);
-    if (!roster) {
-      roster = { agents: new Map(), refreshedAt: -Infinity, fullAt: -Infinity };
-      this.rosters.set(swarmId, roster);
-    }
+    const roster = this.rosterOf(swarmId);
     for (;;) {
       if (roster.refreshedAt >= since) return roster;
       if (roster.refreshing) {
