@@ -147,14 +147,22 @@ export async function startExtraBroker(
     ...(options.healthToken ? { PULSAR_AUTH_TOKEN: options.healthToken } : {}),
   };
   let fresh = true;
+  // An `up` still under way when the broker is removed (its hook timed out) is stopped first, so
+  // that it cannot start the broker after the removal.
+  const inFlight = new Set<AbortController>();
   const stack = async (command: 'up' | 'down'): Promise<number> => {
     const started = Date.now();
+    const abort = new AbortController();
+    if (command === 'up') inFlight.add(abort);
     await run('bash', [STACK, command, instance], {
       env: { ...env, QP_STACK_FRESH: command === 'up' && fresh ? '1' : '' },
       maxBuffer: 16 * 1024 * 1024,
-    }).catch((error: { stderr?: string }) => {
-      throw new Error(`stack.sh ${command} ${instance} failed:\n${error.stderr ?? error}`);
-    });
+      signal: abort.signal,
+    })
+      .catch((error: { stderr?: string }) => {
+        throw new Error(`stack.sh ${command} ${instance} failed:\n${error.stderr ?? error}`);
+      })
+      .finally(() => inFlight.delete(abort));
     if (command === 'up') fresh = false;
     return Date.now() - started;
   };
@@ -167,6 +175,7 @@ export async function startExtraBroker(
     start: () => stack('up'),
     stop: () => stack('down'),
     async remove() {
+      for (const abort of inFlight) abort.abort();
       await stack('down');
       const cache = process.env.QP_CACHE_DIR ?? join(homedir(), '.cache', 'qp-manager');
       for (const path of [join(cache, 'data', instance), join(cache, 'run', `${instance}-logs`)]) {
