@@ -18,7 +18,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TemporalSwarmRoster } from '../adapters/temporal/swarm-roster';
-import { DIGITS_CLASSES, DIGITS_FEATURES, digitsSplit, loadDigits } from '../adapters/datasets/digits';
+import { digitsSplit, loadDigits } from '../adapters/datasets/digits';
 import { simulateSwarm } from '../agents/simulate';
 import { DIGITS_DIMENSION, digitsShards, digitsTrainers } from '../agents/trainers';
 import { parseConfig } from '../core/config';
@@ -26,7 +26,15 @@ import { bytesToParams, type TuningProgress } from '../core/tuning';
 import { namespace } from '../temporal-config';
 import { tuningWorkflowId } from '../workflows/definitions';
 import { startEmbedded, type Embedded } from '../workers/embedded';
-import { ensureFlower, ensureFlowerSimulation, FLWR_VERSION, runPythonScript } from './support/flower';
+import {
+  ensureFlower,
+  ensureFlowerSimulation,
+  exportDigitsForFlower,
+  FLWR_VERSION,
+  LOCAL_CLIENT_PROXY_PY,
+  runFlowerScript,
+  SOFTMAX_PROBABILITIES_PY,
+} from './support/flower';
 import { startDevServer } from './support/temporal';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -63,6 +71,7 @@ import flwr
 from flwr.client import NumPyClient
 from flwr.common import DisconnectRes, ndarrays_to_parameters
 from flwr.server import ServerConfig
+from flwr.server.client_proxy import ClientProxy
 from flwr.server.strategy import FedAvg, FedProx
 
 _DATA = None
@@ -82,14 +91,7 @@ def data():
         _DATA = (meta, X.astype(np.float64), y, shards, test)
     return _DATA
 
-
-def probabilities(W, b, Xb):
-    z = Xb @ W.T + b
-    z -= z.max(axis=1, keepdims=True)
-    p = np.exp(z)
-    p /= p.sum(axis=1, keepdims=True)
-    return p
-
+${SOFTMAX_PROBABILITIES_PY}
 
 def train_softmax(W32, b32, examples, learning_rate, epochs, batch_size, mu):
     """core/models/softmax.ts trainSoftmax: float64 math from the float32 global, float32 out."""
@@ -136,6 +138,7 @@ class DigitsClient(NumPyClient):
 def client_fn(context):
     return DigitsClient(int(context.node_config["partition-id"])).to_client()
 
+${LOCAL_CLIENT_PROXY_PY}
 
 def run(name, mode):
     meta, _, _, shards, test = data()
@@ -181,28 +184,7 @@ def run(name, mode):
         )
     else:
         from flwr.server.client_manager import SimpleClientManager
-        from flwr.server.client_proxy import ClientProxy
         from flwr.server.server import Server, run_fl
-
-        class LocalClientProxy(ClientProxy):
-            def __init__(self, cid, client):
-                super().__init__(cid)
-                self.client = client
-
-            def get_properties(self, ins, timeout, group_id):
-                return self.client.get_properties(ins)
-
-            def get_parameters(self, ins, timeout, group_id):
-                return self.client.get_parameters(ins)
-
-            def fit(self, ins, timeout, group_id):
-                return self.client.fit(ins)
-
-            def evaluate(self, ins, timeout, group_id):
-                return self.client.evaluate(ins)
-
-            def reconnect(self, ins, timeout, group_id):
-                return DisconnectRes(reason="")
 
         manager = SimpleClientManager()
         for i in range(n):
@@ -244,16 +226,11 @@ function runFlower(dir: string): FlowerResult {
       mode = 'simulation';
     }
   }
-  const run = runPythonScript(
+  return runFlowerScript<FlowerResult>(
     'import sys; sys.path.insert(0, sys.argv[1]); import flower_digits; flower_digits.main(sys.argv[1:])',
     [dir, mode],
     { timeoutMs: 30 * 60_000, env: { QP_BENCH_DATA: dir, PYTHONPATH: dir, RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO: '0' } },
   );
-  const line = run.stdout?.split('\n').find((l) => l.startsWith('QP_RESULT '));
-  if (run.status !== 0 || !line) {
-    throw new Error(`the Flower run failed (exit ${run.status}, ${String(run.error ?? '')}):\n${run.stderr?.slice(-4000)}`);
-  }
-  return JSON.parse(line.slice('QP_RESULT '.length)) as FlowerResult;
 }
 
 interface OursRecord {
@@ -344,28 +321,20 @@ async function runOurs(adminToken: string): Promise<Record<StrategyKey, OursReco
 
 /** Exports what both sides train and test on; returns the shards. */
 function exportData(dir: string): number[][] {
-  const data = loadDigits();
   const shards = digitsShards({ agents: AGENTS, alpha: ALPHA, seed: SPLIT_SEED });
   const { test } = digitsSplit();
-  writeFileSync(join(dir, 'features.f32'), Buffer.from(data.features.buffer, data.features.byteOffset, data.features.byteLength));
-  writeFileSync(join(dir, 'labels.u8'), data.labels);
-  writeFileSync(
-    join(dir, 'digits.json'),
-    JSON.stringify({
-      featureCount: DIGITS_FEATURES,
-      classCount: DIGITS_CLASSES,
-      examples: data.labels.length,
-      shards,
-      test,
-      config: {
-        rounds: ROUNDS,
-        learningRate: LEARNING_RATE,
-        epochs: EPOCHS,
-        batchSize: BATCH_SIZE,
-        proximalMu: PROXIMAL_MU,
-      },
-    }),
-  );
+  exportDigitsForFlower(dir, {
+    examples: loadDigits().labels.length,
+    shards,
+    test,
+    config: {
+      rounds: ROUNDS,
+      learningRate: LEARNING_RATE,
+      epochs: EPOCHS,
+      batchSize: BATCH_SIZE,
+      proximalMu: PROXIMAL_MU,
+    },
+  });
   writeFileSync(join(dir, 'flower_digits.py'), FLOWER_MODULE);
   return shards;
 }

@@ -14,39 +14,16 @@ import { TemporalTaskOutcomes } from '../adapters/temporal/task-outcomes';
 import { TaskService } from '../api/task-service';
 import { namespace } from '../temporal-config';
 import { taskResultsWorkflowId, taskWorkflowId } from '../workflows/definitions-tasks';
+import { arg, measureFloor, pool } from './support/floor';
 import { NoopSwarm } from './support/noop-task-agents';
 import { startDevServer } from './support/temporal';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-}
-
-async function pool(count: number, concurrency: number, work: (i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, count) }, async () => {
-      while (next < count) await work(next++);
-    }),
-  );
-}
-
-async function floor(env: TestWorkflowEnvironment, tasks: number, concurrency: number): Promise<number> {
-  const taskQueue = `bench-floor-${Date.now()}`;
-  const connection = await NativeConnection.connect({ address: env.address });
-  const worker = await Worker.create({ connection, namespace, taskQueue, workflowsPath: require.resolve('./floor-workflows') });
-  const client = new Client({ connection: env.connection, namespace });
-  const elapsed = await worker.runUntil(async () => {
-    const t0 = performance.now();
-    await pool(tasks, concurrency, async (i) => {
-      await client.workflow.execute('noopTask', { taskQueue, workflowId: `${taskQueue}-${i}` });
-    });
-    return performance.now() - t0;
+function floor(env: TestWorkflowEnvironment, tasks: number, concurrency: number): Promise<number> {
+  return measureFloor(env, tasks, concurrency, async (client, taskQueue, i) => {
+    await client.workflow.execute('noopTask', { taskQueue, workflowId: `${taskQueue}-${i}` });
   });
-  await connection.close();
-  return elapsed;
 }
 
 async function ours(env: TestWorkflowEnvironment, tasks: number, agents: number, concurrency: number): Promise<number> {

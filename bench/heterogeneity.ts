@@ -21,7 +21,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TemporalSwarmRoster } from '../adapters/temporal/swarm-roster';
-import { DIGITS_CLASSES, DIGITS_FEATURES, digitsSplit, loadDigits } from '../adapters/datasets/digits';
+import { digitsSplit } from '../adapters/datasets/digits';
 import type { Trainer } from '../agents/sdk';
 import { simulateSwarm } from '../agents/simulate';
 import { DIGITS_DIMENSION, digitsShards, digitsTrainers } from '../agents/trainers';
@@ -30,7 +30,14 @@ import type { TuningProgress } from '../core/tuning';
 import { namespace } from '../temporal-config';
 import { tuningWorkflowId } from '../workflows/definitions';
 import { startEmbedded, type Embedded } from '../workers/embedded';
-import { ensureFlower, FLWR_VERSION, runPythonScript } from './support/flower';
+import {
+  ensureFlower,
+  exportDigitsForFlower,
+  FLWR_VERSION,
+  LOCAL_CLIENT_PROXY_PY,
+  runFlowerScript,
+  SOFTMAX_PROBABILITIES_PY,
+} from './support/flower';
 import { startDevServer } from './support/temporal';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -94,14 +101,7 @@ SHARDS = [np.asarray(s, dtype=np.int64) for s in META["shards"]]
 TEST = np.asarray(META["test"], dtype=np.int64)
 CFG = META["config"]
 
-
-def probabilities(W, b, Xb):
-    z = Xb @ W.T + b
-    z -= z.max(axis=1, keepdims=True)
-    p = np.exp(z)
-    p /= p.sum(axis=1, keepdims=True)
-    return p
-
+${SOFTMAX_PROBABILITIES_PY}
 
 def train_steps(W32, b32, examples, steps, mu):
     """core/models/softmax.ts SoftmaxTraining: batches in order, wrapping, for the given steps."""
@@ -168,27 +168,7 @@ class FedNova(FedAvg):
         self.current = new
         return ndarrays_to_parameters([a.astype(np.float32) for a in new]), {}
 
-
-class LocalClientProxy(ClientProxy):
-    def __init__(self, cid, client):
-        super().__init__(cid)
-        self.client = client
-
-    def get_properties(self, ins, timeout, group_id):
-        return self.client.get_properties(ins)
-
-    def get_parameters(self, ins, timeout, group_id):
-        return self.client.get_parameters(ins)
-
-    def fit(self, ins, timeout, group_id):
-        return self.client.fit(ins)
-
-    def evaluate(self, ins, timeout, group_id):
-        return self.client.evaluate(ins)
-
-    def reconnect(self, ins, timeout, group_id):
-        return DisconnectRes(reason="")
-
+${LOCAL_CLIENT_PROXY_PY}
 
 def run(variant):
     n = len(SHARDS)
@@ -341,32 +321,19 @@ interface FlowerRecord {
 }
 
 function runFlower(dir: string, shards: number[][], ours: Record<string, OursRecord>): { flwr: string; numpy: string } & Record<string, FlowerRecord> {
-  const data = loadDigits();
-  writeFileSync(join(dir, 'features.f32'), Buffer.from(data.features.buffer, data.features.byteOffset, data.features.byteLength));
-  writeFileSync(join(dir, 'labels.u8'), data.labels);
-  writeFileSync(
-    join(dir, 'digits.json'),
-    JSON.stringify({
-      featureCount: DIGITS_FEATURES,
-      classCount: DIGITS_CLASSES,
-      shards,
-      test: digitsSplit().test,
-      config: { rounds: ROUNDS, learningRate: LEARNING_RATE, batchSize: BATCH_SIZE, localSteps: LOCAL_STEPS, proximalMu: PROXIMAL_MU },
-      variants: VARIANTS,
-      schedule: Object.fromEntries(VARIANTS.map((v) => [v.key, ours[v.key].schedule])),
-    }),
-  );
+  exportDigitsForFlower(dir, {
+    shards,
+    test: digitsSplit().test,
+    config: { rounds: ROUNDS, learningRate: LEARNING_RATE, batchSize: BATCH_SIZE, localSteps: LOCAL_STEPS, proximalMu: PROXIMAL_MU },
+    variants: VARIANTS,
+    schedule: Object.fromEntries(VARIANTS.map((v) => [v.key, ours[v.key].schedule])),
+  });
   writeFileSync(join(dir, 'flower_hetero.py'), FLOWER_MODULE);
   ensureFlower();
-  const run = runPythonScript('import runpy, sys; runpy.run_path(sys.argv[1])', [join(dir, 'flower_hetero.py')], {
+  return runFlowerScript('import runpy, sys; runpy.run_path(sys.argv[1])', [join(dir, 'flower_hetero.py')], {
     timeoutMs: 10 * 60_000,
     env: { QP_BENCH_DATA: dir },
   });
-  const line = run.stdout?.split('\n').find((l) => l.startsWith('QP_RESULT '));
-  if (run.status !== 0 || !line) {
-    throw new Error(`the Flower run failed (exit ${run.status}, ${String(run.error ?? '')}):\n${run.stderr?.slice(-4000)}`);
-  }
-  return JSON.parse(line.slice('QP_RESULT '.length));
 }
 
 const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(values.length, 1);

@@ -2,52 +2,23 @@
 // Temporal dev server, beside the floor measured in the same run: a no-op
 // workflow started and answered with one update per agent, same concurrency.
 //   npm run bench:registration -- [--agents 1000] [--concurrency 64]
-import { Client } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { simulateSwarm } from '../agents/simulate';
 import { parseConfig } from '../core/config';
 import { namespace } from '../temporal-config';
 import { startEmbedded } from '../workers/embedded';
 import { noopAnswer } from './floor-workflows';
+import { arg, measureFloor } from './support/floor';
 import { startDevServer } from './support/temporal';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-}
-
-async function pool(count: number, concurrency: number, work: (i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, count) }, async () => {
-      while (next < count) await work(next++);
-    }),
-  );
-}
-
-async function floor(env: TestWorkflowEnvironment, agents: number, concurrency: number): Promise<number> {
-  const taskQueue = `bench-floor-${Date.now()}`;
-  const connection = await NativeConnection.connect({ address: env.address });
-  const worker = await Worker.create({
-    connection,
-    namespace,
-    taskQueue,
-    workflowsPath: require.resolve('./floor-workflows'),
+function floor(env: TestWorkflowEnvironment, agents: number, concurrency: number): Promise<number> {
+  return measureFloor(env, agents, concurrency, async (client, taskQueue, i) => {
+    const handle = await client.workflow.start('noopHandshake', { taskQueue, workflowId: `${taskQueue}-${i}` });
+    await handle.executeUpdate(noopAnswer, { args: ['ack'] });
   });
-  const client = new Client({ connection: env.connection, namespace });
-  const started = await worker.runUntil(async () => {
-    const t0 = performance.now();
-    await pool(agents, concurrency, async (i) => {
-      const handle = await client.workflow.start('noopHandshake', { taskQueue, workflowId: `${taskQueue}-${i}` });
-      await handle.executeUpdate(noopAnswer, { args: ['ack'] });
-    });
-    return performance.now() - t0;
-  });
-  await connection.close();
-  return started;
 }
 
 async function ours(env: TestWorkflowEnvironment, agents: number, concurrency: number): Promise<number> {

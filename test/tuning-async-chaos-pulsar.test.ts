@@ -5,25 +5,12 @@
 // lives only in the dead process. The agents follow a script (each update a
 // function of its agent and base version, the same list per version in both
 // runs), so the job must end on a model bit-identical to an undisturbed run.
-import { Client, Connection } from '@temporalio/client';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { FilesystemBlobStore } from '../adapters/blobs/filesystem';
-import { MemoryVectors } from '../adapters/memory/vectors';
-import { PulsarMessaging } from '../adapters/pulsar/messaging';
 import { digitsTrainers, DIGITS_DIMENSION } from '../agents/trainers';
-import { startApiServer, type ApiServer } from '../api/server';
-import { parseConfig } from '../core/config';
 import type { TuningProgress } from '../core/tuning';
 import { tuningWorkflowId } from '../workflows/definitions';
 import { scriptedSwarm, type ScriptedSwarm, type ScriptedUpdate } from './support/async-script';
-import { sharedPulsarOptions } from './support/pulsar';
-import { ADMIN_TOKEN, uniqueId, waitFor } from './support/stack';
-
-const ROOT = join(__dirname, '..');
+import { uniqueId, waitFor } from './support/stack';
+import { WorkerChaosStack } from './support/worker-chaos';
 const VERSIONS = 6;
 const KILLED_IN_VERSION = 3;
 
@@ -43,81 +30,28 @@ function updatesFor(v: number): ScriptedUpdate[] {
 }
 
 describe('a worker killed while an asynchronous buffer is part full', () => {
-  const secret = randomBytes(32).toString('hex');
-  const blobDir = mkdtempSync(join(tmpdir(), 'qp-async-chaos-blobs-'));
-  const pulsar = sharedPulsarOptions();
-  const env = {
-    ...process.env,
-    TEMPORAL_ADDRESS: process.env.QP_TEST_TEMPORAL_ADDRESS!,
-    TEMPORAL_NAMESPACE: process.env.QP_TEST_NAMESPACE!,
-    QP_TASK_QUEUE: uniqueId('async-chaos'),
-    QP_MESSAGING: 'pulsar',
-    PULSAR_SERVICE_URL: process.env.QP_TEST_PULSAR_URL!,
-    PULSAR_ADMIN_URL: pulsar.adminUrl,
-    PULSAR_TENANT: pulsar.tenant as string,
-    QP_CREDENTIAL_SECRET: secret,
-    QP_BLOB_DIR: blobDir,
-    QP_ADMIN_TOKEN: ADMIN_TOKEN,
-    QP_METRICS_PORT: '0',
-    QP_SDK_METRICS_PORT: '0',
-    QP_WORKFLOW_BUNDLE: process.env.QP_TEST_WORKFLOW_BUNDLE!,
-    QP_HEARTBEAT_GRACE_MS: '60000',
-  };
-  let worker: ChildProcess | undefined;
-  let api: ApiServer;
-  let client: Client;
-  let connection: Connection;
-  let apiMessaging: PulsarMessaging;
-  let agentMessaging: PulsarMessaging;
+  const stack = new WorkerChaosStack('async-chaos');
   const swarms: ScriptedSwarm[] = [];
 
-  function startWorker(): ChildProcess {
-    // node itself, with tsx as a loader: killing a tsx CLI parent would leave the real worker running.
-    return spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'workers/main.ts')], { cwd: ROOT, env, stdio: 'ignore' });
-  }
-
-  beforeAll(async () => {
-    worker = startWorker();
-    connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
-    client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
-    apiMessaging = new PulsarMessaging(pulsar);
-    agentMessaging = new PulsarMessaging(pulsar);
-    api = await startApiServer({
-      config: parseConfig(env),
-      client,
-      messaging: apiMessaging,
-      blobs: new FilesystemBlobStore(blobDir),
-      vectors: new MemoryVectors(),
-      credentialSecret: secret,
-      port: 0,
-    });
-  });
-
-  afterAll(async () => {
-    worker?.kill('SIGKILL');
-    await Promise.all(swarms.map((s) => s.stop()));
-    await api?.close();
-    await apiMessaging?.close();
-    await agentMessaging?.close();
-    await connection?.close();
-  });
+  beforeAll(() => stack.start());
+  afterAll(() => stack.close(swarms));
 
   /** Runs the job on a fresh scripted swarm; `midBuffer` runs once the killed version's buffer holds one update and a second is on the topic. */
   async function run(midBuffer?: () => Promise<void>): Promise<{ result: TuningProgress; maxAttempt: number }> {
     const swarmId = uniqueId('fedbuff-chaos');
     const swarm = await scriptedSwarm({
-      apiUrl: api.url,
-      messaging: agentMessaging,
+      apiUrl: stack.api.url,
+      messaging: stack.agentMessaging,
       swarmId,
       trainers: digitsTrainers({ agents: 6, alpha: 0.5, seed: 21 }),
     });
     swarms.push(swarm);
     await waitFor(
       'every agent ACTIVE',
-      async () => ((await api.swarm.listAgents({ swarmId, status: 'ACTIVE', pageSize: 50 })).agents.length === 6 ? true : undefined),
+      async () => ((await stack.api.swarm.listAgents({ swarmId, status: 'ACTIVE', pageSize: 50 })).agents.length === 6 ? true : undefined),
       60_000,
     );
-    const { jobId } = await api.tuning.start({
+    const { jobId } = await stack.api.tuning.start({
       swarmId,
       mode: 'async',
       bufferSize: 3,
@@ -134,7 +68,7 @@ describe('a worker killed while an asynchronous buffer is part full', () => {
       evaluateEvery: VERSIONS,
       seed: 5,
     });
-    const handle = client.workflow.getHandle(tuningWorkflowId(jobId));
+    const handle = stack.client.workflow.getHandle(tuningWorkflowId(jobId));
     for (let v = 0; v < VERSIONS; v++) {
       await swarm.version(v);
       const updates = updatesFor(v);
@@ -167,9 +101,7 @@ describe('a worker killed while an asynchronous buffer is part full', () => {
     expect(calm.result.status).toBe('COMPLETED');
 
     const stormy = await run(async () => {
-      worker!.kill('SIGKILL');
-      await new Promise((resolve) => worker!.once('exit', resolve));
-      worker = startWorker();
+      await stack.restartWorker();
     });
 
     expect(stormy.maxAttempt).toBeGreaterThanOrEqual(2); // the collection was cut short and run again

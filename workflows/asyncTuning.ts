@@ -6,22 +6,18 @@
 // the buffer is in history, and updates read but not yet recorded are still
 // unacknowledged on the topic.
 import {
-  CancellationScope,
-  allHandlersFinished,
   condition,
   continueAsNew,
-  isCancellation,
   proxyActivities,
   proxySinks,
-  setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { AsyncTuningActivities } from '../activities/async-tuning';
 import type { TuningActivities } from '../activities/tuning';
 import { DEFAULT_STALENESS_EXPONENT, type AsyncVersionMetrics, type BufferedUpdate } from '../core/async-tuning';
 import type { QpSinks } from '../core/observations';
-import type { TuningJobSpec, TuningProgress, TuningStatus } from '../core/tuning';
-import { pauseTuningUpdate, resumeTuningUpdate, tuningProgressQuery } from './definitions';
+import type { TuningJobSpec, TuningProgress } from '../core/tuning';
+import { handleTuningControls, runTuningJob, type TuningJobState } from './tuning-job';
 
 export interface AsyncTuningCarry {
   /** Model versions made (version 0 is the initial model). */
@@ -71,8 +67,7 @@ export async function asyncTuning(input: AsyncTuningInput): Promise<TuningProgre
   const bufferSize = spec.bufferSize ?? 1;
   const maxStaleness = spec.maxStaleness ?? 0;
   const stalenessExponent = spec.stalenessExponent ?? DEFAULT_STALENESS_EXPONENT;
-  let status: TuningStatus = 'RUNNING';
-  let failureReason: string | undefined;
+  const job: TuningJobState = { status: 'RUNNING' };
   const carry: AsyncTuningCarry = input.carry ?? {
     version: 0,
     globalDigest: '',
@@ -88,86 +83,67 @@ export async function asyncTuning(input: AsyncTuningInput): Promise<TuningProgre
   const progress = (): TuningProgress => ({
     jobId: spec.jobId,
     swarmId: spec.swarmId,
-    status: carry.paused && status === 'RUNNING' ? 'PAUSED' : status,
+    status: carry.paused && job.status === 'RUNNING' ? 'PAUSED' : job.status,
     round: carry.version,
     rounds: spec.rounds,
     globalDigest: carry.globalDigest,
     recentRounds: [],
-    failureReason,
+    failureReason: job.failureReason,
     mode: 'async',
     buffered: carry.buffer.length,
     recentVersions: carry.recentVersions,
   });
-  setHandler(tuningProgressQuery, progress);
-  setHandler(pauseTuningUpdate, () => {
-    carry.paused = true;
-    return progress();
-  });
-  setHandler(resumeTuningUpdate, () => {
-    carry.paused = false;
-    return progress();
-  });
+  handleTuningControls(carry, progress);
 
-  let continueRun = false;
   let versionStarted = Date.now();
-  try {
-    if (!carry.globalDigest) {
-      carry.globalDigest = await quick.initializeModel({ dimension: spec.model.dimension, initialDigest: spec.model.initialDigest });
-      carry.versionDigests = { '0': carry.globalDigest };
-    }
-    let collections = 0;
-    while (carry.version < spec.rounds) {
-      if (collections >= COLLECTIONS_PER_RUN || workflowInfo().continueAsNewSuggested) {
-        continueRun = true;
-        break;
+  return runTuningJob({
+    spec,
+    job,
+    globalDigest: () => carry.globalDigest,
+    body: async () => {
+      if (!carry.globalDigest) {
+        carry.globalDigest = await quick.initializeModel({ dimension: spec.model.dimension, initialDigest: spec.model.initialDigest });
+        carry.versionDigests = { '0': carry.globalDigest };
       }
-      await condition(() => !carry.paused);
-      if (!carry.announced) {
-        await announce();
-        carry.announced = true;
+      let collections = 0;
+      while (carry.version < spec.rounds) {
+        if (collections >= COLLECTIONS_PER_RUN || workflowInfo().continueAsNewSuggested) {
+          return true;
+        }
+        await condition(() => !carry.paused);
+        if (!carry.announced) {
+          await announce();
+          carry.announced = true;
+        }
+        const collected = await collecting.collectBufferedUpdates({
+          jobId: spec.jobId,
+          swarmId: spec.swarmId,
+          version: carry.version,
+          versionDigests: carry.versionDigests,
+          maxStaleness,
+          need: bufferSize - carry.buffer.length,
+          settle: carry.settle,
+          lastBase: carry.lastBase,
+          maxUpdateNorm: spec.maxUpdateNorm,
+          flushAfterMs: FLUSH_AFTER_MS,
+          idleMs: IDLE_MS,
+        });
+        collections++;
+        carry.buffer.push(...collected.accepted);
+        for (const update of collected.accepted) carry.lastBase[update.agentId] = update.baseVersion;
+        carry.settle = [...collected.unsettled, ...collected.decided];
+        for (const [reason, count] of Object.entries(collected.rejected)) carry.rejected[reason] = (carry.rejected[reason] ?? 0) + count;
+        if (carry.buffer.length >= bufferSize) {
+          await advance();
+          versionStarted = Date.now();
+        }
       }
-      const collected = await collecting.collectBufferedUpdates({
-        jobId: spec.jobId,
-        swarmId: spec.swarmId,
-        version: carry.version,
-        versionDigests: carry.versionDigests,
-        maxStaleness,
-        need: bufferSize - carry.buffer.length,
-        settle: carry.settle,
-        lastBase: carry.lastBase,
-        maxUpdateNorm: spec.maxUpdateNorm,
-        flushAfterMs: FLUSH_AFTER_MS,
-        idleMs: IDLE_MS,
-      });
-      collections++;
-      carry.buffer.push(...collected.accepted);
-      for (const update of collected.accepted) carry.lastBase[update.agentId] = update.baseVersion;
-      carry.settle = [...collected.unsettled, ...collected.decided];
-      for (const [reason, count] of Object.entries(collected.rejected)) carry.rejected[reason] = (carry.rejected[reason] ?? 0) + count;
-      if (carry.buffer.length >= bufferSize) {
-        await advance();
-        versionStarted = Date.now();
-      }
-    }
-    if (!continueRun) status = 'COMPLETED';
-  } catch (error) {
-    if (isCancellation(error)) status = 'CANCELLED';
-    else {
-      status = 'FAILED';
-      failureReason = error instanceof Error ? error.message : String(error);
-    }
-    await CancellationScope.nonCancellable(() =>
-      quick.announceJobFinished({ jobId: spec.jobId, swarmId: spec.swarmId, status, globalDigest: carry.globalDigest }),
-    );
-    if (status === 'FAILED') throw error;
-    return progress();
-  }
-  if (continueRun) {
-    await condition(allHandlersFinished);
-    return await continueAsNew<typeof asyncTuning>({ spec, carry });
-  }
-  await quick.announceJobFinished({ jobId: spec.jobId, swarmId: spec.swarmId, status, globalDigest: carry.globalDigest });
-  return progress();
+      return false;
+    },
+    announceJobFinished: quick.announceJobFinished,
+    continueAsNew: () => continueAsNew<typeof asyncTuning>({ spec, carry }),
+    progress,
+  });
 
   async function announce(): Promise<void> {
     const { participants } = await quick.selectParticipants({

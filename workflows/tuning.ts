@@ -4,23 +4,19 @@
 // digests, participant ids and metrics; tensors stay in the blob store.
 import {
   ApplicationFailure,
-  CancellationScope,
-  allHandlersFinished,
   condition,
   continueAsNew,
-  isCancellation,
   proxyActivities,
   proxySinks,
-  setHandler,
   sleep,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { QpSinks, RoundOutcome } from '../core/observations';
 import type { TuningActivities } from '../activities/tuning';
 import { PrivacyAccountant, RDP_ORDERS } from '../core/privacy/accountant';
-import type { RoundInput, RoundMetrics, TuningJobSpec, TuningProgress, TuningStatus } from '../core/tuning';
+import type { RoundInput, RoundMetrics, TuningJobSpec, TuningProgress } from '../core/tuning';
 import { DEFAULT_SELECTION, accuracyAllowsLowCarbon } from '../core/selection';
-import { pauseTuningUpdate, resumeTuningUpdate, tuningProgressQuery } from './definitions';
+import { handleTuningControls, runTuningJob, type TuningJobState } from './tuning-job';
 
 export interface TuningCarry {
   /** Rounds completed. */
@@ -65,8 +61,7 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
     heartbeatTimeout: '10 seconds',
     retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 20 },
   });
-  let status: TuningStatus = 'RUNNING';
-  let failureReason: string | undefined;
+  const job: TuningJobState = { status: 'RUNNING' };
   const carry: TuningCarry = input.carry ?? {
     round: 0,
     globalDigest: '',
@@ -85,59 +80,40 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
   const progress = (): TuningProgress => ({
     jobId: spec.jobId,
     swarmId: spec.swarmId,
-    status: carry.paused && status === 'RUNNING' ? 'PAUSED' : status,
+    status: carry.paused && job.status === 'RUNNING' ? 'PAUSED' : job.status,
     round: carry.round,
     rounds: spec.rounds,
     globalDigest: carry.globalDigest,
     recentRounds: carry.recentRounds,
-    failureReason,
+    failureReason: job.failureReason,
   });
-  setHandler(tuningProgressQuery, progress);
-  setHandler(pauseTuningUpdate, () => {
-    carry.paused = true;
-    return progress();
-  });
-  setHandler(resumeTuningUpdate, () => {
-    carry.paused = false;
-    return progress();
-  });
+  handleTuningControls(carry, progress);
 
-  let continueRun = false;
-  try {
-    if (!carry.globalDigest) {
-      carry.globalDigest = await quick.initializeModel({
-        dimension: spec.model.dimension,
-        initialDigest: spec.model.initialDigest,
-      });
-    }
-    const firstRoundOfRun = carry.round + 1;
-    while (carry.round < spec.rounds) {
-      if (carry.round + 1 - firstRoundOfRun >= ROUNDS_PER_RUN || workflowInfo().continueAsNewSuggested) {
-        continueRun = true;
-        break;
+  return runTuningJob({
+    spec,
+    job,
+    globalDigest: () => carry.globalDigest,
+    body: async () => {
+      if (!carry.globalDigest) {
+        carry.globalDigest = await quick.initializeModel({
+          dimension: spec.model.dimension,
+          initialDigest: spec.model.initialDigest,
+        });
       }
-      await condition(() => !carry.paused);
-      await runRound(carry.round + 1);
-    }
-    if (!continueRun) status = 'COMPLETED';
-  } catch (error) {
-    if (isCancellation(error)) status = 'CANCELLED';
-    else {
-      status = 'FAILED';
-      failureReason = error instanceof Error ? error.message : String(error);
-    }
-    await CancellationScope.nonCancellable(() =>
-      quick.announceJobFinished({ jobId: spec.jobId, swarmId: spec.swarmId, status, globalDigest: carry.globalDigest }),
-    );
-    if (status === 'FAILED') throw error;
-    return progress();
-  }
-  if (continueRun) {
-    await condition(allHandlersFinished);
-    return await continueAsNew<typeof federatedTuning>({ spec, carry });
-  }
-  await quick.announceJobFinished({ jobId: spec.jobId, swarmId: spec.swarmId, status, globalDigest: carry.globalDigest });
-  return progress();
+      const firstRoundOfRun = carry.round + 1;
+      while (carry.round < spec.rounds) {
+        if (carry.round + 1 - firstRoundOfRun >= ROUNDS_PER_RUN || workflowInfo().continueAsNewSuggested) {
+          return true;
+        }
+        await condition(() => !carry.paused);
+        await runRound(carry.round + 1);
+      }
+      return false;
+    },
+    announceJobFinished: quick.announceJobFinished,
+    continueAsNew: () => continueAsNew<typeof federatedTuning>({ spec, carry }),
+    progress,
+  });
 
   /** Updates that reached a later round's collection are counted late in the round they were sent for. */
   function attributeLate(lateByRound: Record<string, number>): void {

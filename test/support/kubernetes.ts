@@ -2,51 +2,15 @@
 // controller-manager, scheduler, kwok: `stack.sh up kubernetes`), started once
 // per jest run by the global set-up when a selected suite needs it and none
 // answers, and stopped by the teardown of the last run using it, only when a
-// test run started it (lease files, as for Milvus). Suites isolate themselves
-// with a namespace per test.
+// test run started it (lease files: test/support/shared-service.ts). Suites
+// isolate themselves with a namespace per test.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import type * as K8s from '@kubernetes/client-node' with { 'resolution-mode': 'import' };
 import { loadKubeConfig, loadKubernetesClient } from '../../adapters/kubernetes/cluster';
+import { SharedTestService, STACK, stackError } from './shared-service';
 
-const ROOT = join(__dirname, '..', '..');
-const STACK = join(ROOT, 'infra/local/stack.sh');
-const RUN_DIR = join(process.env.QP_CACHE_DIR ?? join(homedir(), '.cache', 'qp-manager'), 'run');
-const LEASES = join(RUN_DIR, 'kubernetes.test-leases');
-const STARTED_BY_TESTS = join(RUN_DIR, 'kubernetes.started-by-tests');
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Does this jest run select a suite that needs the control plane (a *kubernetes*.test.ts file)? */
-function runNeedsKubernetes(testPathPattern: string | undefined): boolean {
-  if (process.env.QP_TEST_KUBERNETES === '0') return false;
-  if (process.env.QP_TEST_KUBERNETES === '1' || !testPathPattern) return true;
-  const suites: string[] = [];
-  const walk = (dir: string) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) walk(path);
-      else if (/kubernetes.*\.test\.ts$/.test(entry.name)) suites.push(path);
-    }
-  };
-  walk(join(ROOT, 'test'));
-  try {
-    const pattern = new RegExp(testPathPattern, 'i');
-    return suites.some((path) => pattern.test(path));
-  } catch {
-    return true;
-  }
-}
+const kubernetes = new SharedTestService('kubernetes');
 
 function stack(...args: string[]): string {
   return execFileSync('bash', [STACK, ...args], { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', timeout: 1_800_000 }).trim();
@@ -58,51 +22,35 @@ function stack(...args: string[]): string {
  * the suites that need it fail. QP_TEST_KUBERNETES=0 / 1 forces the choice.
  */
 export async function startTestKubernetes(testPathPattern?: string): Promise<void> {
-  if (!runNeedsKubernetes(testPathPattern)) {
+  if (!kubernetes.neededBy(testPathPattern)) {
     process.env.QP_TEST_KUBERNETES_ERROR = 'this jest run selected no *kubernetes*.test.ts suite, so the control plane was not started';
     return;
   }
-  process.env.QP_TEST_KUBERNETES_LEASED = '1';
-  mkdirSync(LEASES, { recursive: true });
-  writeFileSync(join(LEASES, String(process.pid)), '');
+  kubernetes.lease();
   const started = Date.now();
   try {
-    const running = (() => {
+    const running = () => {
       try {
         execFileSync('bash', [STACK, 'status', 'kubernetes'], { stdio: 'ignore' });
         return true;
       } catch {
         return false;
       }
-    })();
-    if (!running) {
-      stack('up', 'kubernetes');
-      writeFileSync(STARTED_BY_TESTS, String(process.pid));
+    };
+    if (await kubernetes.startUnlessRunning(running, 1_800_000)) {
       console.log(`test stack: Kubernetes control plane started (${Date.now() - started} ms)`);
     } else {
       console.log('test stack: Kubernetes control plane already running');
     }
     process.env.QP_TEST_KUBECONFIG = stack('path', 'kubernetes');
   } catch (error) {
-    const stderr = String((error as { stderr?: string }).stderr ?? error).trim().split('\n').slice(-5).join('\n');
-    process.env.QP_TEST_KUBERNETES_ERROR = `could not start Kubernetes with infra/local/stack.sh up kubernetes:\n${stderr}`;
+    process.env.QP_TEST_KUBERNETES_ERROR = `could not start Kubernetes with infra/local/stack.sh up kubernetes:\n${stackError(error)}`;
     console.warn(`\ntest stack: ${process.env.QP_TEST_KUBERNETES_ERROR}`);
   }
 }
 
 export async function stopTestKubernetes(): Promise<void> {
-  if (process.env.QP_TEST_KUBERNETES_LEASED !== '1') return;
-  delete process.env.QP_TEST_KUBERNETES_LEASED;
-  rmSync(join(LEASES, String(process.pid)), { force: true });
-  let others = 0;
-  for (const name of existsSync(LEASES) ? readdirSync(LEASES) : []) {
-    const pid = Number(name);
-    if (Number.isInteger(pid) && alive(pid)) others++;
-    else rmSync(join(LEASES, name), { force: true });
-  }
-  if (others > 0 || !existsSync(STARTED_BY_TESTS)) return;
-  rmSync(STARTED_BY_TESTS, { force: true });
-  execFileSync('bash', [STACK, 'down', 'kubernetes'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  kubernetes.release();
 }
 
 /** For suites that need the control plane: its kubeconfig path, or a failure that says why there is none. */

@@ -4,15 +4,14 @@
 // their own instance on free ports (startExtraBroker) so the shared one never
 // goes away under another suite.
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { readdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { PulsarMessagingOptions } from '../../adapters/pulsar/messaging';
+import { runSelectsSuite, STACK } from './shared-service';
 
-const ROOT = join(__dirname, '..', '..');
-const STACK = join(ROOT, 'infra/local/stack.sh');
 const run = promisify(execFile);
 
 export const SHARED_WEB_PORT = Number(process.env.PULSAR_WEB_PORT ?? 8090);
@@ -30,30 +29,9 @@ async function healthy(adminUrl: string, token?: string): Promise<boolean> {
   }
 }
 
-/** Does this jest run select a suite that needs the shared broker? */
-function runNeedsPulsar(testPathPattern: string | undefined): boolean {
-  if (process.env.QP_TEST_PULSAR === '0') return false;
-  if (process.env.QP_TEST_PULSAR === '1' || !testPathPattern) return true;
-  const suites: string[] = [];
-  const walk = (dir: string) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) walk(path);
-      else if (/pulsar.*\.test\.ts$/.test(entry.name)) suites.push(path);
-    }
-  };
-  walk(join(ROOT, 'test'));
-  try {
-    const pattern = new RegExp(testPathPattern, 'i');
-    return suites.some((path) => pattern.test(path));
-  } catch {
-    return true;
-  }
-}
-
 /** Global set-up: the shared broker, started (fresh) only if nothing answers yet. */
 export async function setUpSharedPulsar(testPathPattern?: string): Promise<void> {
-  if (!runNeedsPulsar(testPathPattern)) return;
+  if (!runSelectsSuite(/pulsar.*\.test\.ts$/, testPathPattern, process.env.QP_TEST_PULSAR)) return;
   const adminUrl = `http://127.0.0.1:${SHARED_WEB_PORT}`;
   const started = Date.now();
   let startedHere = false;
