@@ -9,6 +9,7 @@ import {
   condition,
   continueAsNew,
   isCancellation,
+  patched,
   proxyActivities,
   proxySinks,
   setHandler,
@@ -47,6 +48,8 @@ const { qpMetrics } = proxySinks<QpSinks>();
 
 /** Rounds per run before continue-as-new. */
 const ROUNDS_PER_RUN = 25;
+/** Longest wait after the last round for its missing participants' updates (they are counted late). */
+const FINAL_LATE_WINDOW_MS = 10_000;
 const RECENT_ROUNDS_KEPT = 50;
 
 // Short activities that heartbeat every second (activities/keep-alive.ts): a worker killed
@@ -103,6 +106,8 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
   });
 
   let continueRun = false;
+  /** The last completed round's participants that sent nothing in time. */
+  let lastRoundMissing: string[] = [];
   try {
     if (!carry.globalDigest) {
       carry.globalDigest = await quick.initializeModel({
@@ -119,7 +124,20 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
       await condition(() => !carry.paused);
       await runRound(carry.round + 1);
     }
-    if (!continueRun) status = 'COMPLETED';
+    if (!continueRun) {
+      // No later round reads the last round's topic: its late updates are counted before it goes.
+      if (lastRoundMissing.length > 0 && !spec.secureAggregation && patched('final-round-late-updates')) {
+        const { lateByRound } = await quick.drainLateUpdates({
+          jobId: spec.jobId,
+          swarmId: spec.swarmId,
+          round: carry.round,
+          awaiting: lastRoundMissing,
+          windowMs: Math.min(spec.roundTimeoutMs, FINAL_LATE_WINDOW_MS),
+        });
+        attributeLate(lateByRound);
+      }
+      status = 'COMPLETED';
+    }
   } catch (error) {
     if (isCancellation(error)) status = 'CANCELLED';
     else {
@@ -297,6 +315,7 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
       observeRound('completed', participants.length, metrics);
       carry.recentRounds = [...carry.recentRounds, metrics].slice(-RECENT_ROUNDS_KEPT);
       carry.round = round;
+      lastRoundMissing = participants.filter((id) => !outcome.reported.includes(id));
       return;
     }
     throw ApplicationFailure.nonRetryable(
