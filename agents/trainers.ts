@@ -89,6 +89,7 @@ export function digitsTrainers(options: DigitsSplitOptions): Trainer[] {
       params: result.params,
       examples: examples.length,
       loss: result.loss,
+      lossSquared: result.lossSquared,
       accuracy: result.accuracy,
       evaluation,
       stepsCompleted: training.stepsCompleted,
