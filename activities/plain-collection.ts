@@ -62,6 +62,8 @@ export interface Arrival {
   examples: number;
   /** Its training loss, else its score of the global model. */
   loss?: number;
+  /** Its mean squared per-example training loss, when the agent reported it. */
+  lossSquared?: number;
   /** Milliseconds since the epoch, when the broker accepted it. */
   publishTime: number;
 }
@@ -165,7 +167,13 @@ export async function collectPlainly(
     admit(update);
     admitted++;
     metrics.add(header);
-    arrivals.push({ agentId: header.agentId, examples: header.examples, loss: header.trainLoss ?? header.evalLoss, publishTime: message.publishTime });
+    arrivals.push({
+      agentId: header.agentId,
+      examples: header.examples,
+      loss: header.trainLoss ?? header.evalLoss,
+      ...(header.trainLoss !== undefined && header.trainLossSquared !== undefined ? { lossSquared: header.trainLossSquared } : {}),
+      publishTime: message.publishTime,
+    });
     if (partial) work.partial++;
     if (header.stepsCompleted !== undefined && header.stepsPlanned !== undefined) {
       work.stepsCompleted += header.stepsCompleted;

@@ -13,6 +13,7 @@ import { DEFAULT_SELECTION, recordFeedback, selectParticipants, type AgentFeedba
 import {
   agentBudget,
   bytesToParams,
+  decodeUpdateHeader,
   paramsToBytes,
   type ControlMessage,
   type ModelKind,
@@ -395,6 +396,39 @@ export function createTuningActivities(deps: TuningDeps) {
       } finally {
         await consumer.close();
       }
+    },
+
+    /**
+     * After a job's last round: reads the updates that arrive for it (or for earlier rounds) until
+     * every participant in `awaiting` has been heard from or windowMs has passed, and counts them
+     * late in their own round; nothing else would ever read them. Acknowledged only at the end,
+     * so a retry counts the same messages.
+     */
+    async drainLateUpdates(input: { jobId: string; swarmId: string; round: number; awaiting: string[]; windowMs: number }): Promise<{ lateByRound: Record<string, number> }> {
+      const consumer = await deps.messaging.subscribe(
+        swarmTopics(input.swarmId).updates(input.jobId),
+        `aggregator-${input.jobId}`,
+        { type: 'exclusive', initialPosition: 'earliest' },
+      );
+      const lateByRound: Record<string, number> = {};
+      const awaiting = new Set(input.awaiting);
+      const held: ReceivedMessage[] = [];
+      const until = Date.now() + input.windowMs;
+      try {
+        while (awaiting.size > 0 && Date.now() < until) {
+          const message = await consumer.receive(Math.min(until - Date.now(), 500));
+          if (!message) continue;
+          held.push(message);
+          const header = decodeUpdateHeader(message.properties);
+          if (!header || header.jobId !== input.jobId || header.round > input.round) continue;
+          lateByRound[header.round] = (lateByRound[header.round] ?? 0) + 1;
+          if (header.round === input.round) awaiting.delete(header.agentId);
+        }
+        await Promise.all(held.map((m) => consumer.ack(m)));
+      } finally {
+        await consumer.close();
+      }
+      return { lateByRound };
     },
 
     async evaluateModel(input: { kind: ModelKind; globalDigest: string }): Promise<Evaluation | undefined> {

@@ -72,6 +72,8 @@ export interface TrainingResult {
   params: Float32Array;
   examples: number;
   loss?: number;
+  /** Mean of the squared per-example losses (optional; Oort's selection prefers it to the mean loss). */
+  lossSquared?: number;
   accuracy?: number;
   /** Mini-batch steps done, and those the budget planned: fewer done is partial work. */
   stepsCompleted?: number;
@@ -440,6 +442,7 @@ export class QpAgent {
           agentId: this.agentId,
           examples: result.examples,
           trainLoss: result.loss,
+          trainLossSquared: result.lossSquared,
           trainAccuracy: result.accuracy,
           evalLoss: result.evaluation?.loss,
           evalAccuracy: result.evaluation?.accuracy,

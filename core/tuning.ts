@@ -227,6 +227,8 @@ export interface UpdateHeader {
   agentId: string;
   examples: number;
   trainLoss?: number;
+  /** Mean of the squared per-example training losses (Oort's statistical utility is examples × its root). */
+  trainLossSquared?: number;
   trainAccuracy?: number;
   /** The round's global model scored on the agent's own data, before training. */
   evalLoss?: number;
@@ -246,6 +248,7 @@ export function encodeUpdateHeader(header: UpdateHeader): Record<string, string>
     agentId: header.agentId,
     examples: String(header.examples),
     ...(header.trainLoss !== undefined ? { trainLoss: String(header.trainLoss) } : {}),
+    ...(header.trainLossSquared !== undefined ? { trainLossSquared: String(header.trainLossSquared) } : {}),
     ...(header.trainAccuracy !== undefined ? { trainAccuracy: String(header.trainAccuracy) } : {}),
     ...(header.evalLoss !== undefined ? { evalLoss: String(header.evalLoss) } : {}),
     ...(header.evalAccuracy !== undefined ? { evalAccuracy: String(header.evalAccuracy) } : {}),
@@ -270,6 +273,7 @@ export function decodeUpdateHeader(properties: Record<string, string>): UpdateHe
     agentId: properties.agentId,
     examples,
     trainLoss: optional('trainLoss'),
+    trainLossSquared: optional('trainLossSquared'),
     trainAccuracy: optional('trainAccuracy'),
     evalLoss: optional('evalLoss'),
     evalAccuracy: optional('evalAccuracy'),

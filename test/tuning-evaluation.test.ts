@@ -3,7 +3,7 @@
 import { DigitsEvaluator } from '../adapters/datasets/digits-evaluator';
 import { digitsSplit, loadDigits } from '../adapters/datasets/digits';
 import { EvaluatorRegistry } from '../adapters/evaluation/registry';
-import { digitsShards, digitsTrainers, DIGITS_DIMENSION } from '../agents/trainers';
+import { digitsHeldOut, digitsTrainers, DIGITS_DIMENSION } from '../agents/trainers';
 import { simulateSwarm, type SwarmSimulation } from '../agents/simulate';
 import { evaluateSoftmax } from '../core/models/softmax';
 import { bytesToParams, type TuningProgress } from '../core/tuning';
@@ -60,7 +60,8 @@ describe('evaluation of tuning jobs on a real Temporal server', () => {
     return stack.client.workflow.getHandle(tuningWorkflowId(json.jobId)).result();
   }
 
-  const heldBySwarm = digitsShards({ agents: AGENTS, seed: 3 }).reduce((n, shard) => n + shard.length, 0);
+  const heldOut = digitsHeldOut({ agents: AGENTS, seed: 3 });
+  const heldBySwarm = heldOut.reduce((n, part) => n + part.length, 0);
 
   it('with no evaluator registered for the kind there is no server-side score, while the agents’ federated scores are reported', async () => {
     const result = await run({});
@@ -73,6 +74,12 @@ describe('evaluation of tuning jobs on a real Temporal server', () => {
     // Round 1 scores the zero model (one class in ten right), round 2 the model one round trained.
     expect(result.recentRounds[0].agentAccuracy).toBeLessThan(0.2);
     expect(result.recentRounds[1].agentAccuracy).toBeGreaterThan(0.5);
+    // The agents scored round 1's model on their held-out examples only, weighted by their number.
+    const roundOneModel = bytesToParams((await stack.ports.blobs.get(result.recentRounds[0].globalDigest))!);
+    const scores = heldOut.map((part) => evaluateSoftmax(roundOneModel, loadDigits(), part));
+    const weighted = (key: 'accuracy' | 'loss') => scores.reduce((sum, score, i) => sum + score[key] * heldOut[i].length, 0) / heldBySwarm;
+    expect(result.recentRounds[1].agentAccuracy).toBeCloseTo(weighted('accuracy'), 12);
+    expect(result.recentRounds[1].agentLoss).toBeCloseTo(weighted('loss'), 12);
     // Through the API the round's accuracy is absent, never a number from some other data.
     const progress = (await (await fetch(`${stack.api.url}/api/v1/tuning/${result.jobId}`, { headers: admin })).json()) as TuningProgress;
     expect(progress.recentRounds.every((round) => !('accuracy' in round))).toBe(true);

@@ -2,6 +2,9 @@
 // (localSteps or epochs, a time budget, budgets scaled by declared capacity), partial work
 // kept or dropped by the job's straggler policy, rounds that close early, late updates counted
 // in their own round, and agents that abandon a round superseded by the next.
+import { Worker } from '@temporalio/worker';
+import { Registry } from 'prom-client';
+import { createWorkerMetrics, metricsSinks } from '../activities/metrics';
 import type { AgentResources } from '../core/agents';
 import { simulateSwarm, type SwarmSimulation } from '../agents/simulate';
 import type { RoundTask, Trainer } from '../agents/sdk';
@@ -197,6 +200,32 @@ describe('federated tuning of heterogeneous swarms on a real Temporal server', (
     const result = await finished(jobId);
     expect(result.recentRounds[0].rejected).toEqual({ late: 1 });
     expect(result.recentRounds[1].rejected).toEqual({});
+  });
+
+  it("updates that arrive after the job's last round closed are counted late in it when the job finishes", async () => {
+    let jobId = '';
+    // Sends its update only once the round has closed without it (it closes when 2 of 3 reported).
+    const behind: Trainer = async (task) => {
+      await waitFor('the round to close', async () =>
+        (await stack.client.workflow.getHandle(tuningWorkflowId(jobId)).query(tuningProgressQuery)).round >= task.round ? true : undefined,
+      );
+      return noopTrainer(task);
+    };
+    const swarmId = await swarmOf([noopTrainer, noopTrainer, behind]);
+    jobId = await startJob(vectorJob(swarmId, { stragglers: { policy: 'accept-partial', closeWhen: { fraction: 0.6 } } }));
+    const result = await finished(jobId);
+    expect(result.status).toBe('COMPLETED');
+    expect(result.recentRounds).toHaveLength(1);
+    expect(result.recentRounds[0]).toMatchObject({ accepted: 2, closedBy: 'fraction', rejected: { late: 1 } });
+    // The count is a recorded activity result behind a patch marker, and the history replays.
+    const history = await stack.client.workflow.getHandle(tuningWorkflowId(jobId)).fetchHistory();
+    const scheduled = (history.events ?? []).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean);
+    expect(scheduled).toContain('drainLateUpdates');
+    await Worker.runReplayHistory(
+      { workflowBundle: { codePath: process.env.QP_TEST_WORKFLOW_BUNDLE! }, sinks: metricsSinks(createWorkerMetrics(new Registry())) },
+      history,
+      tuningWorkflowId(jobId),
+    );
   });
 
   it('an agent still training round r abandons it and trains round r+1 when that arrives', async () => {

@@ -6,6 +6,7 @@ import {
   ApplicationFailure,
   condition,
   continueAsNew,
+  patched,
   proxyActivities,
   proxySinks,
   sleep,
@@ -43,6 +44,8 @@ const { qpMetrics } = proxySinks<QpSinks>();
 
 /** Rounds per run before continue-as-new. */
 const ROUNDS_PER_RUN = 25;
+/** Longest wait after the last round for its missing participants' updates (they are counted late). */
+const FINAL_LATE_WINDOW_MS = 10_000;
 const RECENT_ROUNDS_KEPT = 50;
 
 // Short activities that heartbeat every second (activities/keep-alive.ts): a worker killed
@@ -89,6 +92,8 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
   });
   handleTuningControls(carry, progress);
 
+  /** The last completed round's participants that sent nothing in time. */
+  let lastRoundMissing: string[] = [];
   return runTuningJob({
     spec,
     job,
@@ -107,6 +112,17 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
         }
         await condition(() => !carry.paused);
         await runRound(carry.round + 1);
+      }
+      // No later round reads the last round's topic: its late updates are counted before it goes.
+      if (lastRoundMissing.length > 0 && !spec.secureAggregation && patched('final-round-late-updates')) {
+        const { lateByRound } = await quick.drainLateUpdates({
+          jobId: spec.jobId,
+          swarmId: spec.swarmId,
+          round: carry.round,
+          awaiting: lastRoundMissing,
+          windowMs: Math.min(spec.roundTimeoutMs, FINAL_LATE_WINDOW_MS),
+        });
+        attributeLate(lateByRound);
       }
       return false;
     },
@@ -273,6 +289,7 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
       observeRound('completed', participants.length, metrics);
       carry.recentRounds = [...carry.recentRounds, metrics].slice(-RECENT_ROUNDS_KEPT);
       carry.round = round;
+      lastRoundMissing = participants.filter((id) => !outcome.reported.includes(id));
       return;
     }
     throw ApplicationFailure.nonRetryable(

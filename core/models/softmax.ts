@@ -95,9 +95,10 @@ export class SoftmaxTraining {
   private readonly mu: number;
   private start = 0;
   private loss = 0;
+  private lossSquared = 0;
   private correct = 0;
   private seen = 0;
-  private last?: { loss: number; accuracy: number };
+  private last?: { loss: number; lossSquared: number; accuracy: number };
 
   constructor(
     global: Float32Array,
@@ -126,7 +127,9 @@ export class SoftmaxTraining {
       const example = examples[e];
       predict(params, data, example, probs);
       const label = labels[example];
-      this.loss -= Math.log(Math.max(probs[label], 1e-12));
+      const exampleLoss = -Math.log(Math.max(probs[label], 1e-12));
+      this.loss += exampleLoss;
+      this.lossSquared += exampleLoss * exampleLoss;
       let best = 0;
       for (let c = 1; c < k; c++) if (probs[c] > probs[best]) best = c;
       if (best === label) this.correct++;
@@ -148,20 +151,25 @@ export class SoftmaxTraining {
     if (this.start >= examples.length) {
       // An epoch ends: its figures are the ones reported, and the next one starts afresh.
       const n = Math.max(examples.length, 1);
-      this.last = { loss: this.loss / n, accuracy: this.correct / n };
+      this.last = { loss: this.loss / n, lossSquared: this.lossSquared / n, accuracy: this.correct / n };
       this.start = 0;
       this.loss = 0;
+      this.lossSquared = 0;
       this.correct = 0;
       this.seen = 0;
     }
     return this.stepsCompleted < this.stepsPlanned;
   }
 
-  /** The parameters so far, with the last full epoch's mean loss and accuracy (or the partial epoch's, before one ends). */
-  result(): { params: Float32Array; loss: number; accuracy: number } {
+  /**
+   * The parameters so far, with the last full epoch's mean loss, mean squared per-example loss
+   * (Oort's statistical utility takes its root) and accuracy (or the partial epoch's, before one ends).
+   */
+  result(): { params: Float32Array; loss: number; lossSquared: number; accuracy: number } {
+    const seen = Math.max(this.seen, 1);
     const figures =
       this.seen > 0 || !this.last
-        ? { loss: this.loss / Math.max(this.seen, 1), accuracy: this.correct / Math.max(this.seen, 1) }
+        ? { loss: this.loss / seen, lossSquared: this.lossSquared / seen, accuracy: this.correct / seen }
         : this.last;
     return { params: Float32Array.from(this.params), ...figures };
   }

@@ -180,16 +180,26 @@ function oort(
 }
 
 /**
- * Oort's feedback after a round: agents that reported get utility examples ×
- * loss (the mean loss they report stands for Oort's root-mean-square loss) and
- * their duration; selected agents that stayed silent get utility 0 and the
- * round's timeout. Returns a new record.
+ * Oort's statistical utility (Lai et al., OSDI 2021): |B| × sqrt(Σ loss² / |B|) over the agent's
+ * |B| examples, from the mean squared per-example loss; agents that report only a mean loss get
+ * |B| × mean loss instead (a lower bound: the mean is at most the root mean square).
+ */
+export function statisticalUtility(examples: number, loss?: number, lossSquared?: number): number {
+  const n = Math.max(0, examples);
+  if (lossSquared !== undefined && Number.isFinite(lossSquared)) return n * Math.sqrt(Math.max(0, lossSquared));
+  return n * (loss !== undefined && Number.isFinite(loss) ? Math.max(0, loss) : 1);
+}
+
+/**
+ * Oort's feedback after a round: agents that reported get their statistical
+ * utility (statisticalUtility) and their duration; selected agents that stayed
+ * silent get utility 0 and the round's timeout. Returns a new record.
  */
 export function recordFeedback(
   previous: Record<string, AgentFeedback> | undefined,
   round: number,
   selected: string[],
-  reports: { agentId: string; examples: number; loss?: number; durationMs: number }[],
+  reports: { agentId: string; examples: number; loss?: number; lossSquared?: number; durationMs: number }[],
   timeoutMs: number,
 ): Record<string, AgentFeedback> {
   const next: Record<string, AgentFeedback> = { ...(previous ?? {}) };
@@ -200,9 +210,7 @@ export function recordFeedback(
     next[agentId] = report
       ? {
           round,
-          utility: Number(
-            (Math.max(0, report.examples) * (report.loss !== undefined && Number.isFinite(report.loss) ? Math.max(0, report.loss) : 1)).toPrecision(6),
-          ),
+          utility: Number(statisticalUtility(report.examples, report.loss, report.lossSquared).toPrecision(6)),
           durationMs: Math.round(Math.max(0, report.durationMs)),
         }
       : { round, utility: 0, durationMs: Math.round(timeoutMs) };
