@@ -76,6 +76,7 @@ export async function autoscalePool(input: { pool: string }): Promise<AutoscaleP
       now,
       currentReplicas,
       backlog: observed.backlog,
+      loads: observed.loads,
       carbonIntensity: carbonIntensityAt(record.carbon, now),
       energyUsedWh: policy.energy ? energy.usedWh : undefined,
       energyWindowRemainingSeconds: policy.energy
@@ -86,6 +87,9 @@ export async function autoscalePool(input: { pool: string }): Promise<AutoscaleP
   );
   if (observed.backlogError && policy.backlog) {
     decision.reasons.push({ code: 'BACKLOG_MISSING_FALLBACK', message: `backlog not read: ${observed.backlogError}` });
+  }
+  if (observed.loadError && policy.load) {
+    decision.reasons.push({ code: 'LOAD_MISSING_FALLBACK', message: `load not read: ${observed.loadError}` });
   }
   if (decision.desiredReplicas !== currentReplicas || observed.currentReplicas === undefined) {
     await applyReplicas({ pool: input.pool, replicas: decision.desiredReplicas });
