@@ -9,15 +9,17 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  patched,
   proxyActivities,
   setHandler,
+  upsertMemo,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { AutoscalingActivities } from '../activities/autoscaling';
 import { decideReplicas } from '../core/autoscaling/decide';
-import { MAX_DECISIONS, accountEnergy, carbonIntensityAt, type PoolRecord } from '../core/autoscaling/pool';
+import { MAX_DECISIONS, accountEnergy, carbonIntensityAt, poolSummary, type PoolRecord } from '../core/autoscaling/pool';
 import type { ScalingDecision } from '../core/autoscaling/policy';
-import { poolRecordQuery, recordScalingUpdate, setPoolCarbonUpdate, setPoolPolicyUpdate } from './definitions';
+import { POOL_SUMMARY_MEMO, poolRecordQuery, recordScalingUpdate, setPoolCarbonUpdate, setPoolPolicyUpdate } from './definitions';
 
 const { loadPool, observePool, applyReplicas, recordScaling } = proxyActivities<AutoscalingActivities>({
   startToCloseTimeout: '30 seconds',
@@ -34,20 +36,28 @@ const UPDATES_PER_RUN = 500;
 export async function agentPool(input: AgentPoolInput): Promise<void> {
   let record = input.record;
   let updates = 0;
+  // The listing reads every pool's summary from visibility instead of querying each pool's workflow.
+  const publishSummary = (): void => {
+    if (patched('pool-summary-memo')) upsertMemo({ [POOL_SUMMARY_MEMO]: poolSummary(record) });
+  };
+  publishSummary();
   setHandler(poolRecordQuery, () => record);
   setHandler(setPoolPolicyUpdate, ({ policy, backlogTopic }) => {
     updates++;
     record = { ...record, policy, backlogTopic };
+    publishSummary();
     return record;
   });
   setHandler(setPoolCarbonUpdate, (carbon) => {
     updates++;
     record = { ...record, carbon };
+    publishSummary();
     return record;
   });
   setHandler(recordScalingUpdate, ({ decision, scaling, energy }) => {
     updates++;
     record = { ...record, scaling, energy, decisions: [...record.decisions, decision].slice(-MAX_DECISIONS) };
+    publishSummary();
     return record;
   });
   await condition(() => updates >= UPDATES_PER_RUN || workflowInfo().continueAsNewSuggested);

@@ -62,3 +62,24 @@ export function accountEnergy(account: EnergyAccount, now: number, wattsPerRepli
 export function newPoolRecord(name: string, policy: AutoscalingPolicy, now: number, backlogTopic?: string): PoolRecord {
   return { name, policy, backlogTopic, scaling: { recommendations: [], events: [] }, energy: { windowStartedAt: now, usedWh: 0 }, decisions: [] };
 }
+
+/** What the pool listing shows of a record (and its workflow keeps in its memo): all but the policy's history. */
+export interface PoolSummary {
+  policy: AutoscalingPolicy;
+  backlogTopic?: string;
+  carbon?: CarbonInput;
+  /** Energy used in the current budget window, Wh, to the milliwatt-hour. */
+  energyUsedWh: number;
+  decisions: ScalingDecision[];
+}
+
+/** The listing's view of a pool record. */
+export function poolSummary(record: PoolRecord): PoolSummary {
+  return {
+    policy: record.policy,
+    backlogTopic: record.backlogTopic,
+    carbon: record.carbon,
+    energyUsedWh: Math.round(record.energy.usedWh * 1000) / 1000,
+    decisions: record.decisions,
+  };
+}
