@@ -66,7 +66,7 @@ describe('load-based autoscaling from heartbeats', () => {
   const decisions = async (pool: string): Promise<ScalingDecision[]> =>
     ((await call('GET', `/api/v1/pools/${pool}`)).json as PoolView).autoscaling?.decisions ?? [];
 
-  function newAgent(heartbeatVia: 'http' | 'messaging'): QpAgent {
+  function newAgent(heartbeatVia: 'http' | 'messaging', pool?: string): QpAgent {
     const agent = new QpAgent({
       heartbeatVia,
       apiUrl: stack.api.url,
@@ -77,6 +77,7 @@ describe('load-based autoscaling from heartbeats', () => {
       resources: { cpu: 1, memoryMb: 1024 },
       heartbeatIntervalMs: 200,
       handshakeTimeoutMs: 10_000,
+      pool,
     });
     agents.push(agent);
     return agent;
@@ -84,10 +85,11 @@ describe('load-based autoscaling from heartbeats', () => {
 
   it("scales a load policy up on the mean load of the pool's agents, with the load reason", async () => {
     const viaHttp = newAgent('http');
-    const viaMessaging = newAgent('messaging');
+    // This one names its pool once, as an agent in a pool's pod does with QP_POOL.
+    const viaMessaging = newAgent('messaging', busy);
     await Promise.all([viaHttp.register(), viaMessaging.register()]);
     viaHttp.startHeartbeats(() => ({ pool: busy, load: 0.9 }));
-    viaMessaging.startHeartbeats(() => ({ pool: busy, load: 0.8 }));
+    viaMessaging.startHeartbeats(() => ({ load: 0.8 }));
 
     expect((await call('PUT', `/api/v1/pools/${busy}`, { policy })).status).toBe(200);
     // 0.9 + 0.8 = 1.7 agents' worth of load at 0.5 per replica: 4 replicas.
