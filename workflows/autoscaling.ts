@@ -17,7 +17,7 @@ import {
 } from '@temporalio/workflow';
 import type { AutoscalingActivities } from '../activities/autoscaling';
 import { decideReplicas } from '../core/autoscaling/decide';
-import { MAX_DECISIONS, accountEnergy, carbonIntensityAt, poolSummary, type PoolRecord } from '../core/autoscaling/pool';
+import { MAX_DECISIONS, accountEnergy, carbonIntensityAt, cleanestForecastWithin, poolSummary, type PoolRecord } from '../core/autoscaling/pool';
 import type { ScalingDecision } from '../core/autoscaling/policy';
 import { POOL_SUMMARY_MEMO, poolRecordQuery, recordScalingUpdate, setPoolCarbonUpdate, setPoolPolicyUpdate } from './definitions';
 
@@ -88,6 +88,9 @@ export async function autoscalePool(input: { pool: string }): Promise<AutoscaleP
       backlog: observed.backlog,
       loads: observed.loads,
       carbonIntensity: carbonIntensityAt(record.carbon, now),
+      carbonForecastMin: policy.carbon?.deferral
+        ? cleanestForecastWithin(record.carbon, now, policy.carbon.deferral.horizonSeconds * 1000)
+        : undefined,
       energyUsedWh: policy.energy ? energy.usedWh : undefined,
       energyWindowRemainingSeconds: policy.energy
         ? Math.max(0, policy.energy.windowSeconds - (now - energy.windowStartedAt) / 1000)
