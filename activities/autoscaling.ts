@@ -3,12 +3,17 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { EnergyAccount, PoolRecord, ScalingDecision, ScalingState } from '../core/autoscaling';
 import { DomainError } from '../core/errors';
+import type { HeartbeatLedger } from '../core/liveness';
 import type { ClusterPort, MessagingBacklog, MessagingPort, PoolStore } from '../adapters/ports';
 
 export interface AutoscalingDeps {
   cluster: ClusterPort;
   messaging: MessagingPort;
   pools: PoolStore;
+  /** The pool and load agents report in heartbeats, as this worker's liveness activity verified them. */
+  heartbeats?: HeartbeatLedger;
+  /** A report older than this no longer counts (the liveness grace period), ms. */
+  loadMaxAgeMs?: number;
 }
 
 export interface PoolObservation {
@@ -19,6 +24,10 @@ export interface PoolObservation {
   backlog?: number;
   /** Why the backlog is missing, for the decision record. */
   backlogError?: string;
+  /** Latest load (0..1) of each of the pool's agents that reported one recently; undefined when none did. */
+  loads?: number[];
+  /** Why the load is missing, for the decision record. */
+  loadError?: string;
 }
 
 function hasBacklog(messaging: MessagingPort): messaging is MessagingPort & MessagingBacklog {
@@ -34,6 +43,13 @@ function activityError(error: unknown): unknown {
 }
 
 export function createAutoscalingActivities(deps: AutoscalingDeps) {
+  const loadMaxAgeMs = deps.loadMaxAgeMs ?? 30_000;
+  const observeLoads = (pool: string): Pick<PoolObservation, 'loads' | 'loadError'> => {
+    if (!deps.heartbeats) return { loadError: 'this worker reads no heartbeats' };
+    const loads = deps.heartbeats.loadsOf(pool, Date.now(), loadMaxAgeMs);
+    if (loads.length === 0) return { loadError: `no agent of pool ${pool} reported its load in the last ${loadMaxAgeMs} ms` };
+    return { loads };
+  };
   return {
     async loadPool(pool: string): Promise<PoolRecord | undefined> {
       return deps.pools.get(pool);
@@ -43,7 +59,7 @@ export function createAutoscalingActivities(deps: AutoscalingDeps) {
       const observed = await deps.cluster.getPool(input.pool).catch((error) => {
         throw activityError(error);
       });
-      const result: PoolObservation = { currentReplicas: observed?.desired, ready: observed?.ready };
+      const result: PoolObservation = { currentReplicas: observed?.desired, ready: observed?.ready, ...observeLoads(input.pool) };
       if (!input.backlogTopic) return { ...result, backlogError: 'no backlog topic configured' };
       if (!hasBacklog(deps.messaging)) return { ...result, backlogError: 'the messaging adapter reports no backlog' };
       try {

@@ -3,6 +3,7 @@
 import { Context } from '@temporalio/activity';
 import type { HeartbeatMessage } from '../core/agents';
 import { HeartbeatLedger, livenessTransitions, type LivenessTransition } from '../core/liveness';
+import { POOL_NAME_PATTERN } from '../core/pools';
 import { swarmTopics } from '../core/topics';
 import type { AgentDirectoryChanges, AgentKeyDirectory, MessagingPort, ReceivedMessage } from '../adapters/ports';
 import { MessageProofs } from './message-proofs';
@@ -17,6 +18,11 @@ export interface LivenessDeps {
   /** Told when agents flip between ACTIVE and LOST. */
   directory?: AgentDirectoryChanges;
   metrics?: WorkerMetrics;
+}
+
+/** A heartbeat's pool and load count only when both are well formed (a signed message is not a validated one). */
+function isPoolLoad(pool: unknown, load: unknown): pool is string {
+  return typeof pool === 'string' && POOL_NAME_PATTERN.test(pool) && typeof load === 'number' && load >= 0 && load <= 1;
 }
 
 export const LIVENESS_SUBSCRIPTION = 'qp-manager-liveness';
@@ -42,14 +48,14 @@ export function createLivenessActivities(deps: LivenessDeps) {
       const topic = swarmTopics(input.swarmId).heartbeats;
       /** Causes already logged in this window: each is logged once, all are counted. */
       const reported = new Set<string>();
-      const heartbeatRefusal = async (message: ReceivedMessage): Promise<string | undefined> => {
+      const verified = async (message: ReceivedMessage): Promise<{ heartbeat: HeartbeatMessage } | { refusal: string }> => {
         const sender = await proofs.sender(input.swarmId, topic, message, { once: true });
-        if (!sender.ok) return sender.reason;
+        if (!sender.ok) return { refusal: sender.reason };
         try {
           const heartbeat = JSON.parse(Buffer.from(message.payload).toString('utf8')) as HeartbeatMessage;
-          return heartbeat.agentId === sender.agentId ? undefined : 'sender-mismatch';
+          return heartbeat.agentId === sender.agentId ? { heartbeat } : { refusal: 'sender-mismatch' };
         } catch {
-          return 'malformed';
+          return { refusal: 'malformed' };
         }
       };
       proofs.prune();
@@ -60,8 +66,9 @@ export function createLivenessActivities(deps: LivenessDeps) {
           context.heartbeat({ consumed });
           if (context.cancellationSignal.aborted) break;
           if (!message) continue;
-          const refusal = await heartbeatRefusal(message);
-          if (refusal) {
+          const result = await verified(message);
+          if ('refusal' in result) {
+            const { refusal } = result;
             deps.metrics?.malformedHeartbeats.inc({ reason: refusal });
             if (!reported.has(refusal)) {
               reported.add(refusal);
@@ -69,6 +76,10 @@ export function createLivenessActivities(deps: LivenessDeps) {
             }
           } else {
             deps.ledger.record(input.swarmId, message.properties.agentId, message.publishTime);
+            const { pool, load } = result.heartbeat;
+            if (isPoolLoad(pool, load)) {
+              deps.ledger.recordPoolLoad(input.swarmId, message.properties.agentId, { pool, load: load as number, at: message.publishTime });
+            }
             consumed++;
           }
           await consumer.ack(message);

@@ -47,6 +47,8 @@ export interface QpAgentOptions {
   /** Retries of a failed call before giving up (heartbeats retry forever). */
   retries?: number;
   onEvent?: (event: AgentEvent) => void;
+  /** The agent pool this agent runs in (a pool's pods have it in QP_POOL): every heartbeat names it. */
+  pool?: string;
 }
 
 /** What a round asks of an agent. */
@@ -223,8 +225,9 @@ export class QpAgent {
   }
 
   /** Sends one heartbeat: signed over messaging, or with the credential over HTTP. */
-  async heartbeat(status: HeartbeatStatus = {}): Promise<void> {
+  async heartbeat(reported: HeartbeatStatus = {}): Promise<void> {
     if (!this.credential || !this.agent) throw new Error('register() first');
+    const status: HeartbeatStatus = this.options.pool === undefined ? reported : { pool: this.options.pool, ...reported };
     if (this.options.heartbeatVia === 'messaging') {
       const message: HeartbeatMessage = { agentId: this.agentId, sentAt: Date.now(), ...status };
       await this.publishSigned(swarmTopics(this.agent.swarmId).heartbeats, Buffer.from(JSON.stringify(message)), {});

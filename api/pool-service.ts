@@ -7,13 +7,14 @@ import {
   type Client,
 } from '@temporalio/client';
 import type { AutoscalingPolicy, CarbonInputRequest, PoolRecord, ScalingDecision } from '../core/autoscaling';
-import { newPoolRecord } from '../core/autoscaling/pool';
+import { newPoolRecord, poolSummary, type PoolSummary } from '../core/autoscaling/pool';
 import { DomainError } from '../core/errors';
 import { temporalUnavailable } from './temporal-errors';
 import type { AgentPool, ClusterPort } from '../adapters/ports';
 import {
   AGENT_POOL_WORKFLOW,
   AUTOSCALE_POOL_WORKFLOW,
+  POOL_SUMMARY_MEMO,
   agentPoolWorkflowId,
   autoscaleScheduleId,
   poolRecordQuery,
@@ -43,30 +44,32 @@ export class PoolService {
     private readonly intervalSeconds: number,
   ) {}
 
+  /**
+   * Every pool the cluster runs or that has a record. Records come from visibility (the summary each
+   * pool's workflow keeps in its memo), so the listing asks no worker anything: a pool whose workflow
+   * has published no summary yet is listed without it, and GET /pools/:name reads the record itself.
+   */
   async list(): Promise<PoolView[]> {
     const pools = await this.cluster.listPools();
-    const names = new Set(pools.map((p) => p.name));
+    const summaries = new Map<string, PoolSummary | undefined>(pools.map((p) => [p.name, undefined]));
     for await (const execution of this.client.workflow.list({
       query: `WorkflowType = '${AGENT_POOL_WORKFLOW}' AND ExecutionStatus = 'Running'`,
     })) {
-      names.add(execution.workflowId.replace(/^pool-/, ''));
+      summaries.set(execution.workflowId.replace(/^pool-/, ''), execution.memo?.[POOL_SUMMARY_MEMO] as PoolSummary | undefined);
     }
-    // One pool whose record cannot be read (its worker busy or gone) does not fail the listing:
-    // it is listed without its autoscaling record, and GET /pools/:name reports the error.
-    const views = await Promise.all(
-      [...names].sort().map(async (name) => {
-        const pool = pools.find((p) => p.name === name);
-        const record = await this.record(name).catch(() => undefined);
-        return toView(name, pool, record);
-      }),
+    return [...summaries.keys()].sort().map((name) =>
+      toView(
+        name,
+        pools.find((p) => p.name === name),
+        summaries.get(name),
+      ),
     );
-    return views;
   }
 
   async get(name: string): Promise<PoolView> {
     const [pool, record] = await Promise.all([this.cluster.getPool(name), this.record(name)]);
     if (!pool && !record) throw new DomainError('NOT_FOUND', `no pool ${name}`, { pool: name });
-    return toView(name, pool, record);
+    return toView(name, pool, record && poolSummary(record));
   }
 
   /** Sets the policy (creating the pool's record and its Schedule when new); the Schedule applies it. */
@@ -79,7 +82,7 @@ export class PoolService {
     });
     const record = await handle.executeUpdate(setPoolPolicyUpdate, { args: [{ policy, backlogTopic }] });
     await this.ensureSchedule(name);
-    return toView(name, await this.cluster.getPool(name), record);
+    return toView(name, await this.cluster.getPool(name), poolSummary(record));
   }
 
   async setCarbon(name: string, input: CarbonInputRequest): Promise<PoolView> {
@@ -93,7 +96,7 @@ export class PoolService {
         },
       ],
     });
-    return toView(name, await this.cluster.getPool(name), record);
+    return toView(name, await this.cluster.getPool(name), poolSummary(record));
   }
 
   private async ensureSchedule(name: string): Promise<void> {
@@ -126,17 +129,17 @@ export class PoolService {
   }
 }
 
-function toView(name: string, pool: AgentPool | undefined, record: PoolRecord | undefined): PoolView {
+function toView(name: string, pool: AgentPool | undefined, summary: PoolSummary | undefined): PoolView {
   return {
     name,
     replicas: pool && { desired: pool.desired, ready: pool.ready },
     labels: pool?.labels ?? {},
-    autoscaling: record && {
-      policy: record.policy,
-      backlogTopic: record.backlogTopic,
-      carbon: record.carbon,
-      energyUsedWh: Math.round(record.energy.usedWh * 1000) / 1000,
-      decisions: record.decisions,
+    autoscaling: summary && {
+      policy: summary.policy,
+      backlogTopic: summary.backlogTopic,
+      carbon: summary.carbon,
+      energyUsedWh: summary.energyUsedWh,
+      decisions: summary.decisions,
     },
   };
 }

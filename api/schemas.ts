@@ -1,6 +1,7 @@
 // Request schemas. A body that fails these is answered 400 naming the field.
 import { z } from 'zod';
 import { AGENT_STATUSES, ID_PATTERN } from '../core/agents';
+import { POOL_NAME_PATTERN } from '../core/pools';
 import { STRATEGY_NAMES } from '../core/aggregation/types';
 import { SECURE_AGGREGATION_STRATEGIES } from '../core/tuning';
 import { DEFAULT_SELECTION, SELECTION_STRATEGIES } from '../core/selection/types';
@@ -72,6 +73,7 @@ export const challengeResponseSchema = z
 export const heartbeatSchema = z
   .object({
     load: z.number().min(0).max(1).optional(),
+    pool: z.string().regex(POOL_NAME_PATTERN, 'must be a DNS-1123 label: at most 63 lower-case letters, digits and "-"').optional(),
     energyRemainingWh: z.number().nonnegative().optional(),
     energyUsedWh: z.number().nonnegative().optional(),
     carbonIntensityGPerKWh: z.number().nonnegative().optional(),

@@ -72,6 +72,8 @@ export interface HeartbeatMessage {
   sentAt: number;
   /** Fraction of capacity in use, 0..1. */
   load?: number;
+  /** The agent pool (Deployment) the agent runs in; with `load`, it feeds that pool's load-based autoscaling. */
+  pool?: string;
   /** Energy left in watt-hours. */
   energyRemainingWh?: number;
   /** Energy drawn since the agent's previous heartbeat, watt-hours (read by the analytics). */

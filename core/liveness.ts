@@ -29,9 +29,20 @@ export function livenessTransitions(
   return transitions;
 }
 
-/** Last heartbeat per agent, per swarm, as seen by this worker process. */
+/** The latest load an agent reported for the pool it runs in. */
+export interface PoolLoadReport {
+  pool: string;
+  /** Fraction of capacity in use, 0..1. */
+  load: number;
+  /** When the heartbeat carrying it was published, ms since the epoch. */
+  at: number;
+}
+
+/** Last heartbeat per agent, per swarm, as seen by this worker process; and the pool load agents report in them. */
 export class HeartbeatLedger {
   private readonly bySwarm = new Map<string, Map<string, number>>();
+  /** Keyed by swarm and agent: an agent reports for one pool at a time. */
+  private readonly poolLoads = new Map<string, PoolLoadReport>();
 
   swarm(swarmId: string): Map<string, number> {
     let seen = this.bySwarm.get(swarmId);
@@ -43,6 +54,25 @@ export class HeartbeatLedger {
   record(swarmId: string, agentId: string, atMs: number): void {
     const seen = this.swarm(swarmId);
     if ((seen.get(agentId) ?? -Infinity) < atMs) seen.set(agentId, atMs);
+  }
+
+  /** Records the pool and load (0..1) a heartbeat at atMs reported, unless a later report is already known. */
+  recordPoolLoad(swarmId: string, agentId: string, report: PoolLoadReport): void {
+    const key = `${swarmId}\n${agentId}`;
+    if ((this.poolLoads.get(key)?.at ?? -Infinity) < report.at) this.poolLoads.set(key, report);
+  }
+
+  /** Loads (0..1) of the agents whose latest report, at most maxAgeMs before nowMs, names this pool. */
+  loadsOf(pool: string, nowMs: number, maxAgeMs: number): number[] {
+    const loads: number[] = [];
+    for (const [key, report] of this.poolLoads) {
+      if (nowMs - report.at > maxAgeMs) {
+        if (nowMs - report.at > 10 * maxAgeMs) this.poolLoads.delete(key);
+        continue;
+      }
+      if (report.pool === pool) loads.push(report.load);
+    }
+    return loads;
   }
 
   /** Agents this process has never heard of start their grace period now. */

@@ -15,6 +15,8 @@ histories.push('taskDelegation');
 histories.push('collaborativeDecision');
 // Recorded by test/support/record-pool-history.ts.
 histories.push('agentPool', 'autoscalePool');
+// Recorded by the same script (--names agentPoolSummary,autoscalePoolSummary) once the pool kept its summary in its memo.
+histories.push('agentPoolSummary', 'autoscalePoolSummary');
 // Recorded by test/support/record-async-history.ts: a pause, a resume and a stale update refused.
 histories.push('asyncTuning');
 
@@ -40,6 +42,15 @@ describe('replay of recorded histories', () => {
     const result = JSON.parse(Buffer.from(completed.workflowExecutionCompletedEventAttributes.result.payloads[0].data, 'base64').toString());
     expect(result).toMatchObject({ state: 'EXECUTED', refusals: { counts: { forged: 1 } }, action: { kind: 'tuning', status: 'started' } });
     expect(result.quorumReachedAt).toBeGreaterThan(0);
+  });
+
+  it("the pool recorded since the summary memo patch upserts its memo on start and on every update", () => {
+    const json = JSON.parse(readFileSync(join(__dirname, 'histories', 'agentPoolSummary.json'), 'utf8'));
+    const types: string[] = json.events.map((e: { eventType: string }) => e.eventType);
+    expect(types).toContain('EVENT_TYPE_MARKER_RECORDED');
+    const updates = types.filter((t) => t === 'EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED').length;
+    expect(updates).toBeGreaterThan(2);
+    expect(types.filter((t) => t === 'EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED').length).toBe(updates + 1);
   });
 
   it("the recorded pool covers a policy, a carbon input and its Schedule's decisions, and a run observes, scales and records", () => {

@@ -87,6 +87,8 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
   });
   // One per process: the eligible agents and their keys; the registration and liveness activities tell it what changed.
   const roster = new TemporalSwarmRoster(options.client, options.namespace);
+  // One per process: the liveness activity records verified heartbeats, the autoscaling activity reads pools' load.
+  const heartbeats = new HeartbeatLedger();
   const behaviors = options.behaviors ?? behaviorOptions();
   // Idempotent: every worker start brings the Schedule in line with the config.
   await ensureBehaviorSweepSchedule(options.client, options.taskQueue, behaviors);
@@ -106,7 +108,7 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
       }),
       ...createLivenessActivities({
         messaging: options.ports.messaging,
-        ledger: new HeartbeatLedger(),
+        ledger: heartbeats,
         agentKeys: roster,
         credentialSecret: options.credentialSecret,
         directory: roster,
@@ -156,6 +158,8 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
         cluster: options.ports.cluster,
         messaging: options.ports.messaging,
         pools: new TemporalPoolStore(options.client),
+        heartbeats,
+        loadMaxAgeMs: options.heartbeatGraceMs,
       }),
     },
     sinks: metricsSinks(metrics),

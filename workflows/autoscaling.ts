@@ -9,15 +9,17 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  patched,
   proxyActivities,
   setHandler,
+  upsertMemo,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { AutoscalingActivities } from '../activities/autoscaling';
 import { decideReplicas } from '../core/autoscaling/decide';
-import { MAX_DECISIONS, accountEnergy, carbonIntensityAt, type PoolRecord } from '../core/autoscaling/pool';
+import { MAX_DECISIONS, accountEnergy, carbonIntensityAt, cleanestForecastWithin, poolSummary, type PoolRecord } from '../core/autoscaling/pool';
 import type { ScalingDecision } from '../core/autoscaling/policy';
-import { poolRecordQuery, recordScalingUpdate, setPoolCarbonUpdate, setPoolPolicyUpdate } from './definitions';
+import { POOL_SUMMARY_MEMO, poolRecordQuery, recordScalingUpdate, setPoolCarbonUpdate, setPoolPolicyUpdate } from './definitions';
 
 const { loadPool, observePool, applyReplicas, recordScaling } = proxyActivities<AutoscalingActivities>({
   startToCloseTimeout: '30 seconds',
@@ -34,20 +36,28 @@ const UPDATES_PER_RUN = 500;
 export async function agentPool(input: AgentPoolInput): Promise<void> {
   let record = input.record;
   let updates = 0;
+  // The listing reads every pool's summary from visibility instead of querying each pool's workflow.
+  const publishSummary = (): void => {
+    if (patched('pool-summary-memo')) upsertMemo({ [POOL_SUMMARY_MEMO]: poolSummary(record) });
+  };
+  publishSummary();
   setHandler(poolRecordQuery, () => record);
   setHandler(setPoolPolicyUpdate, ({ policy, backlogTopic }) => {
     updates++;
     record = { ...record, policy, backlogTopic };
+    publishSummary();
     return record;
   });
   setHandler(setPoolCarbonUpdate, (carbon) => {
     updates++;
     record = { ...record, carbon };
+    publishSummary();
     return record;
   });
   setHandler(recordScalingUpdate, ({ decision, scaling, energy }) => {
     updates++;
     record = { ...record, scaling, energy, decisions: [...record.decisions, decision].slice(-MAX_DECISIONS) };
+    publishSummary();
     return record;
   });
   await condition(() => updates >= UPDATES_PER_RUN || workflowInfo().continueAsNewSuggested);
@@ -76,7 +86,11 @@ export async function autoscalePool(input: { pool: string }): Promise<AutoscaleP
       now,
       currentReplicas,
       backlog: observed.backlog,
+      loads: observed.loads,
       carbonIntensity: carbonIntensityAt(record.carbon, now),
+      carbonForecastMin: policy.carbon?.deferral
+        ? cleanestForecastWithin(record.carbon, now, policy.carbon.deferral.horizonSeconds * 1000)
+        : undefined,
       energyUsedWh: policy.energy ? energy.usedWh : undefined,
       energyWindowRemainingSeconds: policy.energy
         ? Math.max(0, policy.energy.windowSeconds - (now - energy.windowStartedAt) / 1000)
@@ -86,6 +100,9 @@ export async function autoscalePool(input: { pool: string }): Promise<AutoscaleP
   );
   if (observed.backlogError && policy.backlog) {
     decision.reasons.push({ code: 'BACKLOG_MISSING_FALLBACK', message: `backlog not read: ${observed.backlogError}` });
+  }
+  if (observed.loadError && policy.load) {
+    decision.reasons.push({ code: 'LOAD_MISSING_FALLBACK', message: `load not read: ${observed.loadError}` });
   }
   if (decision.desiredReplicas !== currentReplicas || observed.currentReplicas === undefined) {
     await applyReplicas({ pool: input.pool, replicas: decision.desiredReplicas });

@@ -97,6 +97,8 @@ export const setPoolCarbonUpdate = defineUpdate<PoolRecord, [CarbonInput]>('setP
 export const recordScalingUpdate = defineUpdate<PoolRecord, [{ decision: ScalingDecision; scaling: ScalingState; energy: EnergyAccount }]>(
   'recordScaling',
 );
+/** Memo field of an agentPool workflow: its record's PoolSummary, kept current, so listing pools reads visibility only. */
+export const POOL_SUMMARY_MEMO = 'poolSummary';
 
 // Asynchronous (FedBuff-style) tuning (workflows/asyncTuning.ts): same workflow id, query and updates as federatedTuning.
 export const ASYNC_TUNING_WORKFLOW = 'asyncTuning';

@@ -28,6 +28,11 @@ export function carbonBand(bands: CarbonBand[], intensity: number): CarbonBand {
   return bands.find((band) => intensity <= band.maxIntensity) ?? bands[bands.length - 1];
 }
 
+/** Whether waiting pays: the intensity now (gCO2e/kWh) is at least minRatio times the cleanest one forecast. */
+export function defersToCleaner(intensityNow: number, cleanestForecast: number, minRatio: number): boolean {
+  return intensityNow >= minRatio * cleanestForecast;
+}
+
 /**
  * Replicas the rest of an energy budget sustains until its window ends:
  * floor(remaining Wh / (W per replica × remaining hours)); 0 once the budget is spent.
@@ -155,6 +160,11 @@ export function decideReplicas(
     } else {
       inputs.carbonIntensity = signals.carbonIntensity;
       caps.carbon = carbonBand(policy.carbon.bands, signals.carbonIntensity).maxReplicas;
+      const { deferral } = policy.carbon;
+      if (deferral && signals.carbonForecastMin !== undefined) {
+        inputs.carbonForecastMin = signals.carbonForecastMin;
+        if (defersToCleaner(signals.carbonIntensity, signals.carbonForecastMin, deferral.minRatio)) caps.carbonDeferral = deferral.maxReplicas;
+      }
     }
   }
   if (policy.energy) {
@@ -167,7 +177,10 @@ export function decideReplicas(
       caps.energy = energyReplicas(budgetWh, signals.energyUsedWh, wattsPerReplica, signals.energyWindowRemainingSeconds);
     }
   }
-  caps.effective = Math.max(policy.minReplicas, Math.min(policy.maxReplicas, caps.carbon ?? Infinity, caps.energy ?? Infinity));
+  caps.effective = Math.max(
+    policy.minReplicas,
+    Math.min(policy.maxReplicas, caps.carbon ?? Infinity, caps.carbonDeferral ?? Infinity, caps.energy ?? Infinity),
+  );
 
   const stabilized = stabilize(recommended, current, state.recommendations, now, policy.behavior);
   if (recommended < current && stabilized > recommended) {
@@ -208,7 +221,14 @@ export function decideReplicas(
 
   // Which bound shaped the result, when one did.
   if (desired === caps.effective && (stabilized > caps.effective || recommended > caps.effective)) {
-    if (caps.effective === caps.carbon) {
+    if (caps.effective === caps.carbonDeferral && caps.carbonDeferral < (caps.carbon ?? Infinity)) {
+      reasons.push({
+        code: 'CARBON_DEFERRED',
+        message:
+          `carbon ${signals.carbonIntensity} g/kWh now, ${signals.carbonForecastMin} g/kWh forecast within ` +
+          `${policy.carbon?.deferral?.horizonSeconds}s: work waits, the pool is capped at ${caps.carbonDeferral}`,
+      });
+    } else if (caps.effective === caps.carbon) {
       reasons.push({ code: 'CARBON_CAP', message: `carbon ${signals.carbonIntensity} g/kWh caps the pool at ${caps.carbon}` });
     } else if (caps.effective === caps.energy) {
       reasons.push({ code: 'ENERGY_CAP', message: `energy budget left sustains ${caps.energy} replicas` });

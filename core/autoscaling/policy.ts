@@ -43,7 +43,22 @@ export const autoscalingPolicySchema = z
     /** Agent load from heartbeats (0..1 per agent): desired = ceil(sum of loads / targetPerReplica). */
     load: z.object({ targetPerReplica: z.number().gt(0).max(1) }).optional(),
     /** Bands sorted by maxIntensity; an intensity above the last band is capped by the last band. */
-    carbon: z.object({ bands: z.array(carbonBandSchema).min(1).max(20) }).optional(),
+    carbon: z
+      .object({
+        bands: z.array(carbonBandSchema).min(1).max(20),
+        /**
+         * Carbon-aware deferral: while the forecast shows an intensity at least minRatio times lower
+         * within horizonSeconds, cap the pool at maxReplicas, so waiting work runs in the cleaner hours.
+         */
+        deferral: z
+          .object({
+            horizonSeconds: z.number().int().min(60).max(86_400),
+            minRatio: z.number().gt(1).max(100),
+            maxReplicas: z.number().int().min(0),
+          })
+          .optional(),
+      })
+      .optional(),
     /** Energy budget over a rolling window: replicas the remaining budget sustains until the window ends. */
     energy: z
       .object({
@@ -100,6 +115,8 @@ export interface ScalingSignals {
   loads?: number[];
   /** Grid carbon intensity now, gCO2e/kWh. */
   carbonIntensity?: number;
+  /** The lowest forecast intensity within the deferral horizon, gCO2e/kWh; undefined without a forecast. */
+  carbonForecastMin?: number;
   /** Energy the pool used in the current budget window, Wh. */
   energyUsedWh?: number;
   /** Seconds left in the current budget window. */
@@ -125,6 +142,7 @@ export type ReasonCode =
   | 'NO_DEMAND_SIGNAL'
   | 'CARBON_CAP'
   | 'CARBON_UNKNOWN'
+  | 'CARBON_DEFERRED'
   | 'ENERGY_CAP'
   | 'ENERGY_UNKNOWN'
   | 'MIN_REPLICAS'
@@ -151,6 +169,7 @@ export interface ScalingDecision {
     averageLoad?: number;
     agents?: number;
     carbonIntensity?: number;
+    carbonForecastMin?: number;
     energyUsedWh?: number;
     energyWindowRemainingSeconds?: number;
   };
@@ -159,7 +178,7 @@ export interface ScalingDecision {
   /** Max of the proposals, before caps and behaviour. */
   recommended: number;
   /** Upper bounds in force: the policy's max and the carbon and energy caps. */
-  caps: { maxReplicas: number; carbon?: number; energy?: number; effective: number };
+  caps: { maxReplicas: number; carbon?: number; carbonDeferral?: number; energy?: number; effective: number };
   reasons: ScalingReason[];
 }
 

@@ -44,6 +44,22 @@ export function carbonIntensityAt(input: CarbonInput | undefined, now: number): 
 }
 
 /**
+ * The lowest intensity (gCO2e/kWh) forecast from now until now + horizonMs: the points inside the
+ * horizon and the one in force at now; undefined when the input has no forecast point after now.
+ */
+export function cleanestForecastWithin(input: CarbonInput | undefined, now: number, horizonMs: number): number | undefined {
+  if (!input) return undefined;
+  const points = input.forecast.filter((p) => p.at > input.at).sort((a, b) => a.at - b.at);
+  if (!points.some((p) => p.at > now)) return undefined;
+  let cleanest = Infinity;
+  for (let i = 0; i < points.length; i++) {
+    const endsAt = i + 1 < points.length ? points[i + 1].at : Infinity;
+    if (points[i].at <= now + horizonMs && endsAt > now) cleanest = Math.min(cleanest, points[i].intensity);
+  }
+  return Number.isFinite(cleanest) ? cleanest : undefined;
+}
+
+/**
  * Energy (Wh) the pool used since the last decision at lastReplicas × W per replica, added to
  * the window's total; a window that has ended starts again from zero.
  */
@@ -61,4 +77,25 @@ export function accountEnergy(account: EnergyAccount, now: number, wattsPerRepli
 
 export function newPoolRecord(name: string, policy: AutoscalingPolicy, now: number, backlogTopic?: string): PoolRecord {
   return { name, policy, backlogTopic, scaling: { recommendations: [], events: [] }, energy: { windowStartedAt: now, usedWh: 0 }, decisions: [] };
+}
+
+/** What the pool listing shows of a record (and its workflow keeps in its memo): all but the policy's history. */
+export interface PoolSummary {
+  policy: AutoscalingPolicy;
+  backlogTopic?: string;
+  carbon?: CarbonInput;
+  /** Energy used in the current budget window, Wh, to the milliwatt-hour. */
+  energyUsedWh: number;
+  decisions: ScalingDecision[];
+}
+
+/** The listing's view of a pool record. */
+export function poolSummary(record: PoolRecord): PoolSummary {
+  return {
+    policy: record.policy,
+    backlogTopic: record.backlogTopic,
+    carbon: record.carbon,
+    energyUsedWh: Math.round(record.energy.usedWh * 1000) / 1000,
+    decisions: record.decisions,
+  };
 }

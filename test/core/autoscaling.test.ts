@@ -4,7 +4,9 @@ import {
   autoscalingPolicySchema,
   backlogReplicas,
   carbonBand,
+  cleanestForecastWithin,
   decideReplicas,
+  defersToCleaner,
   energyReplicas,
   loadReplicas,
   scaleDownLimit,
@@ -136,6 +138,50 @@ describe('decideReplicas', () => {
     expect(codes(dirty)).toContain('CARBON_CAP');
   });
 
+  it('carbon-aware deferral caps the pool while a forecast at least minRatio times cleaner lies within the horizon', () => {
+    const deferral = { horizonSeconds: 3 * 3600, minRatio: 1.3, maxReplicas: 1 };
+    const p = policy({ carbon: { bands: BANDS, deferral } });
+    // 390 now, 250 forecast: 390 >= 1.3 x 250 = 325, so the work waits at 1 replica (the band alone allows 5).
+    const waits = decideReplicas(p, { now: T0, currentReplicas: 5, backlog: 1000, carbonIntensity: 390, carbonForecastMin: 250 }, EMPTY_SCALING_STATE);
+    expect(waits.decision).toMatchObject({
+      desiredReplicas: 1,
+      inputs: { carbonIntensity: 390, carbonForecastMin: 250 },
+      caps: { carbon: 5, carbonDeferral: 1, effective: 1 },
+    });
+    expect(codes(waits)).toContain('CARBON_DEFERRED');
+    expect(codes(waits)).not.toContain('CARBON_CAP');
+    // 310 forecast: 390 < 1.3 x 310 = 403, not worth waiting: the band caps as before.
+    const runs = decideReplicas(p, { now: T0, currentReplicas: 5, backlog: 1000, carbonIntensity: 390, carbonForecastMin: 310 }, EMPTY_SCALING_STATE);
+    expect(runs.decision).toMatchObject({ desiredReplicas: 5, caps: { carbon: 5, effective: 5 } });
+    expect(runs.decision.caps.carbonDeferral).toBeUndefined();
+    expect(codes(runs)).toContain('CARBON_CAP');
+    // No forecast: no deferral, and the decision does not pretend to have read one.
+    const blind = decideReplicas(p, { now: T0, currentReplicas: 5, backlog: 1000, carbonIntensity: 390 }, EMPTY_SCALING_STATE);
+    expect(blind.decision.desiredReplicas).toBe(5);
+    expect(blind.decision.inputs.carbonForecastMin).toBeUndefined();
+    expect(defersToCleaner(325, 250, 1.3)).toBe(true);
+    expect(defersToCleaner(324, 250, 1.3)).toBe(false);
+  });
+
+  it('the cleanest forecast within a horizon counts the point in force now and those starting inside it', () => {
+    const at = T0;
+    const carbon = {
+      intensity: 400,
+      at,
+      forecast: [
+        { at: at + 600_000, intensity: 380 }, // in force from +10 min
+        { at: at + 3_600_000, intensity: 150 }, // +1 h
+        { at: at + 7_200_000, intensity: 90 }, // +2 h
+      ],
+    };
+    expect(cleanestForecastWithin(carbon, at, 1_800_000)).toBe(380); // only +10 min starts within 30 min
+    expect(cleanestForecastWithin(carbon, at, 3_600_000)).toBe(150);
+    expect(cleanestForecastWithin(carbon, at + 3_000_000, 1_000_000)).toBe(150); // 380 in force now, 150 from +1 h
+    expect(cleanestForecastWithin(carbon, at + 7_300_000, 3_600_000)).toBeUndefined(); // no point after now: no forecast
+    expect(cleanestForecastWithin({ intensity: 400, at, forecast: [] }, at, 3_600_000)).toBeUndefined();
+    expect(cleanestForecastWithin(undefined, at, 3_600_000)).toBeUndefined();
+  });
+
   it('the energy budget caps the pool; a cap below minReplicas leaves minReplicas', () => {
     const p = policy({ minReplicas: 1, energy: { wattsPerReplica: 50, budgetWh: 1000, windowSeconds: 86_400 } });
     const capped = decideReplicas(
@@ -208,5 +254,13 @@ describe('autoscalingPolicySchema', () => {
     expect(result.success).toBe(false);
     const paths = result.success ? [] : result.error.issues.map((i) => i.path.join('.'));
     expect(paths).toEqual(expect.arrayContaining(['minReplicas', 'carbon.bands.1.maxIntensity']));
+  });
+
+  it('refuses a deferral that would wait for no saving (minRatio <= 1)', () => {
+    const result = autoscalingPolicySchema.safeParse({
+      ...policy(),
+      carbon: { bands: BANDS, deferral: { horizonSeconds: 3600, minRatio: 1, maxReplicas: 1 } },
+    });
+    expect(result.success ? [] : result.error.issues.map((i) => i.path.join('.'))).toEqual(['carbon.deferral.minRatio']);
   });
 });

@@ -33,4 +33,17 @@ describe('liveness transitions', () => {
     expect(ledger.swarm('s')).toEqual(new Map([['a', 500], ['b', 1000]]));
     expect(ledger.swarm('other').size).toBe(0);
   });
+
+  it("the ledger keeps each agent's latest pool and load, and a pool's loads are its agents' fresh reports", () => {
+    const ledger = new HeartbeatLedger();
+    ledger.recordPoolLoad('s', 'a', { pool: 'p', load: 0.9, at: 1000 });
+    ledger.recordPoolLoad('s', 'a', { pool: 'q', load: 0.1, at: 500 }); // older: ignored
+    ledger.recordPoolLoad('s', 'b', { pool: 'p', load: 0.4, at: 900 });
+    ledger.recordPoolLoad('t', 'a', { pool: 'p', load: 0.2, at: 100 }); // same agent id, other swarm, stale by 2000
+    ledger.recordPoolLoad('s', 'c', { pool: 'p', load: 0.7, at: 800 });
+    ledger.recordPoolLoad('s', 'c', { pool: 'q', load: 0.3, at: 1100 }); // moved to another pool
+    expect(ledger.loadsOf('p', 2100, 1500).sort()).toEqual([0.4, 0.9]);
+    expect(ledger.loadsOf('q', 2100, 1500)).toEqual([0.3]);
+    expect(ledger.loadsOf('p', 10_000, 1500)).toEqual([]);
+  });
 });

@@ -4,6 +4,8 @@
 // decide, scale, record). Run after a change of workflows/autoscaling.ts that
 // is meant to be incompatible:
 //   npx tsx test/support/record-pool-history.ts
+// or, to keep the older histories and add the current code's beside them:
+//   npx tsx test/support/record-pool-history.ts --names agentPoolSummary,autoscalePoolSummary
 import { MemoryBlobStore } from '../../adapters/memory/blobs';
 import { MemoryCluster } from '../../adapters/memory/cluster';
 import { MemoryMessaging } from '../../adapters/memory/messaging';
@@ -24,6 +26,9 @@ const policy = {
     scaleDown: { stabilizationWindowSeconds: 0, policies: [{ type: 'Percent', value: 100, periodSeconds: 15 }] },
   },
 };
+
+const namesAt = process.argv.indexOf('--names');
+const [poolHistory, runHistory] = namesAt > 0 ? process.argv[namesAt + 1].split(',') : ['agentPool', 'autoscalePool'];
 
 runRecorder(async () => {
   const recording = await startRecordingStack(
@@ -59,8 +64,8 @@ runRecorder(async () => {
     break;
   }
   if (!runId) throw new Error('no completed autoscalePool run');
-  recording.save(runId, 'autoscalePool');
-  recording.save(agentPoolWorkflowId(pool), 'agentPool');
+  recording.save(runId, runHistory);
+  recording.save(agentPoolWorkflowId(pool), poolHistory);
   await stack.client.workflow.getHandle(agentPoolWorkflowId(pool)).terminate('recorded');
   await recording.stop();
 });
