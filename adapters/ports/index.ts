@@ -17,3 +17,4 @@ export * from './lp-solver';
 export * from './task-agents';
 export * from './task-outcomes';
 export * from './pool-store';
+export * from './agent-messaging-access';

@@ -35,6 +35,8 @@ export interface PulsarAdminOptions {
   unavailableAfterMs?: number;
 }
 
+export type PermissionAction = 'produce' | 'consume';
+
 export interface SubscriptionBacklogStats {
   subscription: string;
   /** Messages not yet acknowledged on the subscription. */
@@ -136,6 +138,32 @@ export class PulsarAdmin {
   /** Deletes a topic with its subscriptions and data (tenant/namespace/local). */
   async deleteTopic(topicPath: string): Promise<void> {
     await this.request('DELETE', `/admin/v2/persistent/${topicPath}?force=true`, undefined, { accept: [404] });
+  }
+
+  /** Grants a role actions on every topic of a namespace (topics created later included). */
+  async grantNamespace(tenant: string, namespace: string, role: string, actions: PermissionAction[]): Promise<void> {
+    assertSegment('role', role);
+    await this.request('POST', `/admin/v2/namespaces/${tenant}/${namespace}/permissions/${role}`, actions);
+  }
+
+  /** Takes a role's namespace-level permissions away; nothing to take is no error. */
+  async revokeNamespace(tenant: string, namespace: string, role: string): Promise<void> {
+    assertSegment('role', role);
+    await this.request('DELETE', `/admin/v2/namespaces/${tenant}/${namespace}/permissions/${role}`, undefined, { accept: [404] });
+  }
+
+  /** Grants a role actions on one topic (tenant/namespace/local), creating the topic if missing. */
+  async grantTopic(topicPath: string, role: string, actions: PermissionAction[]): Promise<void> {
+    assertSegment('role', role);
+    await this.ensureTopic(topicPath);
+    await this.request('POST', `/admin/v2/persistent/${topicPath}/permissions/${role}`, actions);
+  }
+
+  /** Takes a role's permissions on one topic away; a topic or grant that is not there is no error. */
+  async revokeTopic(topicPath: string, role: string): Promise<void> {
+    assertSegment('role', role);
+    // 412: the role has no permission set on this topic.
+    await this.request('DELETE', `/admin/v2/persistent/${topicPath}/permissions/${role}`, undefined, { accept: [404, 412] });
   }
 
   /** Topics of a namespace, as tenant/namespace/local paths. */

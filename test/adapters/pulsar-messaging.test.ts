@@ -5,11 +5,14 @@
 // last two stop and reconfigure a broker, so they run on a broker of their own.
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Consumer, ReceivedMessage } from '../../adapters/ports';
 import { PulsarError } from '../../adapters/pulsar/errors';
+import { PulsarAdmin } from '../../adapters/pulsar/admin';
+import { PulsarAgentAccess } from '../../adapters/pulsar/agent-access';
+import { swarmTopics } from '../../core/topics';
 import { PulsarMessaging, type PulsarMessagingOptions } from '../../adapters/pulsar/messaging';
 import { loadNativeTransport, nativeTransportUnavailable } from '../../adapters/pulsar/native';
 import { messagingContract } from '../contracts/messaging.contract';
@@ -171,8 +174,9 @@ describe('PulsarMessaging on a real broker', () => {
 // One extra broker for the whole block (a broker starts in about 5-10 s here):
 // started fresh with token authentication, then stopped and started again in
 // the middle of a stream. The shared broker of the other suites is never touched.
-describe('a broker of its own with token authentication, restarted mid-stream', () => {
+describe('a broker of its own with token authentication and authorisation, restarted mid-stream', () => {
   let broker: ExtraBroker;
+  let secretKeyFile: string;
   let adminToken: string;
   let clientToken: string;
   let forgedToken: string;
@@ -194,7 +198,7 @@ describe('a broker of its own with token authentication, restarted mid-stream', 
     // Keys and tokens made by Pulsar's own CLI, as an operator would.
     const dir = mkdtempSync(join(tmpdir(), 'qp-pulsar-auth-'));
     const pulsar = join(pulsarHome(), 'bin', 'pulsar');
-    const secretKey = join(dir, 'secret.key');
+    const secretKey = (secretKeyFile = join(dir, 'secret.key'));
     const cli = (...args: string[]) =>
       execFileSync(pulsar, ['tokens', ...args], { encoding: 'utf8', env: { ...process.env, PULSAR_LOG_LEVEL: 'warn' } }).trim();
     cli('create-secret-key', '--output', secretKey);
@@ -208,7 +212,9 @@ describe('a broker of its own with token authentication, restarted mid-stream', 
         'authenticationEnabled=true',
         'authenticationProviders=org.apache.pulsar.broker.authentication.AuthenticationProviderToken',
         `tokenSecretKey=file://${secretKey}`,
-        'superUserRoles=admin',
+        // Topic and namespace permissions are enforced; the manager's own role is a superuser.
+        'authorizationEnabled=true',
+        'superUserRoles=admin,qp-manager',
         // The broker's own client (WebSocket service, health check) authenticates too.
         'brokerClientAuthenticationPlugin=org.apache.pulsar.client.impl.auth.AuthenticationToken',
         `brokerClientAuthenticationParameters=token:${adminToken}`,
@@ -240,6 +246,46 @@ describe('a broker of its own with token authentication, restarted mid-stream', 
     const message = await receiveOne(consumer);
     expect([message.id, textOf(message)]).toEqual([id, 'signed in']);
   });
+
+  it("an agent's own token produces on its swarm's topics but reads only its inbox, broadcast and control, until revoked", async () => {
+    const manager = connect(clientToken);
+    const swarm = unique('swarm');
+    const topics = swarmTopics(swarm);
+    await manager.publish(topics.heartbeats, text('namespace made')); // the manager creates the swarm's namespace
+    const access = new PulsarAgentAccess({
+      admin: new PulsarAdmin({ url: broker.adminUrl, authToken: adminToken }),
+      mapping: { tenant: 'qp-auth', defaultNamespace: 'default' },
+      secretKey: readFileSync(secretKeyFile),
+    });
+    await access.grant(swarm, 'agent-a');
+    await access.grant(swarm, 'agent-b');
+    await access.grant(swarm, 'agent-b'); // idempotent
+    const agentA = connect(access.tokenFor(swarm, 'agent-a'), { manageNamespaces: false, unavailableAfterMs: 3000 });
+
+    // Produces on the swarm's shared topics, including one created after the grant.
+    await agentA.publish(topics.heartbeats, text('alive'));
+    await agentA.publish(topics.updates(unique('job')), text('an update'));
+    // Reads its own inbox, the broadcast and the control topics.
+    for (const readable of [topics.inbox('agent-a'), topics.broadcast, topics.control]) {
+      const consumer = await agentA.subscribe(readable, 'agent-a');
+      await manager.publish(readable, text(`to a on ${readable}`));
+      expect(textOf(await receiveOne(consumer))).toBe(`to a on ${readable}`);
+      await consumer.close();
+    }
+    // Never another agent's inbox, the heartbeats or a job's updates.
+    for (const closed of [topics.inbox('agent-b'), topics.heartbeats, topics.updates('job-1')]) {
+      await expect(agentA.subscribe(closed, 'spy')).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    }
+    // Revoked (deregistration): the same token opens nothing any more.
+    await access.revoke(swarm, 'agent-a');
+    await access.revoke(swarm, 'agent-a'); // idempotent
+    const revoked = connect(access.tokenFor(swarm, 'agent-a'), { manageNamespaces: false, unavailableAfterMs: 3000 });
+    await expect(revoked.publish(topics.heartbeats, text('after revoke'))).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    await expect(revoked.subscribe(topics.inbox('agent-a'), 'agent-a')).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    // The other agent keeps its access.
+    const agentB = connect(access.tokenFor(swarm, 'agent-b'), { manageNamespaces: false, unavailableAfterMs: 3000 });
+    await agentB.publish(topics.heartbeats, text('b alive'));
+  }, 120_000);
 
   it('delivers every acknowledged publish when the broker stops and starts again mid-stream', async () => {
     const port = connect(clientToken, { unavailableAfterMs: 120_000 });
