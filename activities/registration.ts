@@ -5,7 +5,7 @@ import type { ChallengeMessage } from '../core/agents';
 import { challengeSigningInput } from '../core/agents';
 import { credentialDigest, issueCredential, verifyAgentSignature } from '../core/credentials';
 import { swarmTopics } from '../core/topics';
-import type { AgentDirectoryChanges, LivenessDirectory, MessagingPort } from '../adapters/ports';
+import type { AgentAccessSession, AgentDirectoryChanges, AgentMessagingAccess, LivenessDirectory, MessagingPort } from '../adapters/ports';
 import type { WorkerMetrics } from './metrics';
 
 export interface RegistrationDeps {
@@ -16,6 +16,8 @@ export interface RegistrationDeps {
   /** Told of every step that changes whether (and with what resources) an agent is listed ACTIVE. */
   directory?: AgentDirectoryChanges;
   metrics?: WorkerMetrics;
+  /** The agents' own broker identities; absent: the broker has none. */
+  agentAccess?: AgentMessagingAccess;
 }
 
 export function createRegistrationActivities(deps: RegistrationDeps) {
@@ -74,6 +76,18 @@ export function createRegistrationActivities(deps: RegistrationDeps) {
       // The session turns ACTIVE with its first credential.
       deps.directory?.agentChanged(input.swarmId);
       return { credential, expiresAt: new Date(exp * 1000).toISOString(), digest: credentialDigest(credential) };
+    },
+
+    /** Grants the session its broker permissions; returns its broker identity, if the broker has them. */
+    async grantMessagingAccess(session: AgentAccessSession): Promise<{ identity?: string }> {
+      const identity = await deps.agentAccess?.grant(session);
+      if (identity) log.info('broker permissions granted', { agentId: session.agentId, swarmId: session.swarmId, identity });
+      return { identity };
+    },
+
+    /** Takes the session's broker permissions away (deregistered, or credentials revoked). */
+    async revokeMessagingAccess(session: AgentAccessSession): Promise<void> {
+      await deps.agentAccess?.revoke(session);
     },
 
     async watchLiveness({ swarmId, agentId }: { swarmId: string; agentId: string }): Promise<void> {

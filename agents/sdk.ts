@@ -33,8 +33,14 @@ export interface QpAgentOptions {
   capabilities: string[];
   resources: AgentResources;
   region?: string;
-  /** The agent's inbox is read through this (Pulsar in production). */
-  messaging: MessagingPort;
+  /**
+   * The agent's inbox is read through this (Pulsar in production). Where the broker authorises
+   * each agent, give connectMessaging instead (or as well): the broker is opened with the token
+   * the handshake returns.
+   */
+  messaging?: MessagingPort;
+  /** Opens the broker with this session's own token, where the manager hands one out (PULSAR_AGENT_TOKEN_SECRET_KEY_FILE). */
+  connectMessaging?: (brokerToken: string) => MessagingPort;
   /** Ed25519 key pair; generated when absent. */
   keys?: { publicKey: KeyObject; privateKey: KeyObject };
   heartbeatIntervalMs?: number;
@@ -113,6 +119,9 @@ export class QpAgent {
   private readonly keys: { publicKey: KeyObject; privateKey: KeyObject };
   private inbox?: Consumer;
   private credential?: string;
+  private messagingPort?: MessagingPort;
+  /** The broker role the current messaging port was opened with, where the manager hands them out. */
+  private brokerRole?: string;
   private timer?: NodeJS.Timeout;
   private heartbeatFailures = 0;
   private stopped = false;
@@ -144,6 +153,12 @@ export class QpAgent {
   constructor(private readonly options: QpAgentOptions) {
     this.agentId = options.agentId;
     this.keys = options.keys ?? generateKeyPairSync('ed25519');
+    this.messagingPort = options.messaging;
+  }
+
+  private get messaging(): MessagingPort {
+    if (!this.messagingPort) throw new Error('register() first: the broker opens with the token the handshake returns');
+    return this.messagingPort;
   }
 
   get publicKeyPem(): string {
@@ -156,7 +171,7 @@ export class QpAgent {
 
   /** Registers (or re-registers) and completes the challenge handshake. */
   async register(): Promise<AgentRecord> {
-    const accepted = await this.call<{ inboxTopic: string }>('POST', '/api/v1/swarm/register', {
+    const accepted = await this.call<{ inboxTopic: string; challenge?: string }>('POST', '/api/v1/swarm/register', {
       agentId: this.agentId,
       swarmId: this.options.swarmId,
       capabilities: this.options.capabilities,
@@ -164,7 +179,10 @@ export class QpAgent {
       region: this.options.region,
       publicKey: this.publicKeyPem,
     });
-    this.inbox ??= await this.options.messaging.subscribe(accepted.inboxTopic, `agent-${this.agentId}`, {
+    // Where the broker authorises each agent, the inbox opens only with the token this answer
+    // brings: the challenge comes over HTTP instead.
+    if (accepted.challenge) return this.answerChallenge(accepted.challenge);
+    this.inbox ??= await this.messaging.subscribe(accepted.inboxTopic, `agent-${this.agentId}`, {
       initialPosition: 'earliest',
     });
     const deadline = Date.now() + (this.options.handshakeTimeoutMs ?? 30_000);
@@ -174,21 +192,8 @@ export class QpAgent {
       await this.inbox.ack(message);
       const parsed = JSON.parse(Buffer.from(message.payload).toString('utf8')) as Partial<ChallengeMessage>;
       if (parsed.type !== 'challenge' || typeof parsed.challenge !== 'string') continue;
-      const signature = sign(
-        null,
-        Buffer.from(challengeSigningInput(this.agentId, parsed.challenge)),
-        this.keys.privateKey,
-      ).toString('base64');
       try {
-        const issued = await this.call<{ credential: string; agent: AgentRecord }>(
-          'POST',
-          `/api/v1/swarm/agents/${this.agentId}/challenge-response`,
-          { challenge: parsed.challenge, signature },
-        );
-        this.credential = issued.credential;
-        this.agent = issued.agent;
-        this.options.onEvent?.({ type: 'registered', credentialExpiresAt: issued.agent.credentialExpiresAt });
-        return issued.agent;
+        return await this.answerChallenge(parsed.challenge);
       } catch (error) {
         // An older challenge left in the inbox: wait for the current one.
         if (error instanceof ApiError && error.code === 'STALE_CHALLENGE') continue;
@@ -196,6 +201,31 @@ export class QpAgent {
       }
     }
     throw new Error(`no challenge arrived in the inbox of ${this.agentId} in time`);
+  }
+
+  /** Signs the challenge and takes the credential (and the broker token, where there is one). */
+  private async answerChallenge(challenge: string): Promise<AgentRecord> {
+    const signature = sign(null, Buffer.from(challengeSigningInput(this.agentId, challenge)), this.keys.privateKey).toString('base64');
+    const issued = await this.call<{ credential: string; agent: AgentRecord; broker?: { role: string; token: string } }>(
+      'POST',
+      `/api/v1/swarm/agents/${this.agentId}/challenge-response`,
+      { challenge, signature },
+    );
+    if (issued.broker && issued.broker.role !== this.brokerRole) {
+      if (!this.options.connectMessaging) {
+        throw new Error('the manager hands out broker tokens (its broker authorises each agent): give the agent connectMessaging');
+      }
+      // A new session's role: the old port's token opens nothing any more.
+      const previous = this.brokerRole ? this.messagingPort : undefined;
+      this.messagingPort = this.options.connectMessaging(issued.broker.token);
+      this.brokerRole = issued.broker.role;
+      this.inbox = undefined;
+      await previous?.close().catch(() => undefined);
+    }
+    this.credential = issued.credential;
+    this.agent = issued.agent;
+    this.options.onEvent?.({ type: 'registered', credentialExpiresAt: issued.agent.credentialExpiresAt });
+    return issued.agent;
   }
 
   /**
@@ -218,7 +248,7 @@ export class QpAgent {
    * and the payload. No credential ever travels over messaging.
    */
   private publishSigned(topic: string, payload: Uint8Array, properties: Record<string, string>): Promise<string> {
-    return this.options.messaging.publish(topic, payload, {
+    return this.messaging.publish(topic, payload, {
       key: this.agentId,
       properties: signAsAgent(this.keys.privateKey, this.agentId, topic, properties, payload, Date.now()),
     });
@@ -284,7 +314,7 @@ export class QpAgent {
   async onTask(handler: TaskHandler): Promise<void> {
     if (!this.agent || !this.credential) throw new Error('register() first');
     if (this.tasksLoop) return;
-    const tasks = (this.tasks = await this.options.messaging.subscribe(
+    const tasks = (this.tasks = await this.messaging.subscribe(
       swarmTopics(this.agent.swarmId).inbox(this.agentId),
       `agent-${this.agentId}-tasks`,
       { initialPosition: 'latest' },
@@ -305,7 +335,7 @@ export class QpAgent {
     const answer = (body: Omit<TaskOutcomeMessage, 'type' | 'taskId' | 'attempt' | 'agentId'>) => {
       const outcome: TaskOutcomeMessage = { type: 'task-outcome', taskId: task.taskId, attempt: task.attempt, agentId: this.agentId, ...body };
       const payload = Buffer.from(JSON.stringify(outcome));
-      return this.options.messaging.publish(task.replyTopic, payload, {
+      return this.messaging.publish(task.replyTopic, payload, {
         key: task.taskId,
         properties: signAsAgent(this.keys.privateKey, this.agentId, task.replyTopic, { type: 'task-outcome' }, payload, Date.now()),
       });
@@ -335,7 +365,7 @@ export class QpAgent {
   async participate(trainer: Trainer): Promise<void> {
     if (!this.agent || !this.credential) throw new Error('register() first');
     if (this.roundsLoop) return;
-    const rounds = (this.rounds = await this.options.messaging.subscribe(
+    const rounds = (this.rounds = await this.messaging.subscribe(
       swarmTopics(this.agent.swarmId).inbox(this.agentId),
       `agent-${this.agentId}-rounds`,
       { initialPosition: 'latest' },
@@ -543,7 +573,7 @@ export class QpAgent {
   async onSkill(handler: (skill: SkillMessage) => void | Promise<void>): Promise<void> {
     if (!this.agent) throw new Error('register() first');
     if (this.skillsLoop) throw new Error('onSkill() is already listening');
-    const skills = (this.skills = await this.options.messaging.subscribe(
+    const skills = (this.skills = await this.messaging.subscribe(
       swarmTopics(this.agent.swarmId).broadcast,
       `agent-${this.agentId}-skills`,
       { initialPosition: 'earliest' },
@@ -565,7 +595,7 @@ export class QpAgent {
   async onProposal(handler: (proposal: ProposalMessage) => void | Promise<void>): Promise<void> {
     if (!this.agent) throw new Error('register() first');
     if (this.proposalsLoop) throw new Error('onProposal() is already listening');
-    const proposals = (this.proposals = await this.options.messaging.subscribe(
+    const proposals = (this.proposals = await this.messaging.subscribe(
       swarmTopics(this.agent.swarmId).control,
       `agent-${this.agentId}-proposals`,
       { initialPosition: 'earliest' },
@@ -598,7 +628,7 @@ export class QpAgent {
       }, this.credential, 0);
       return ballot;
     }
-    await this.options.messaging.publish(decisionTopic(this.agent.swarmId, decisionId), Buffer.from(JSON.stringify(ballot)), {
+    await this.messaging.publish(decisionTopic(this.agent.swarmId, decisionId), Buffer.from(JSON.stringify(ballot)), {
       key: this.agentId,
       properties: { type: 'ballot' },
     });
@@ -637,6 +667,12 @@ export class QpAgent {
     this.roundsLoop = undefined;
     await this.inbox?.close();
     this.inbox = undefined;
+    // A port opened with this session's broker token is the agent's own; one passed in is the caller's.
+    if (this.brokerRole) {
+      await this.messagingPort?.close();
+      this.messagingPort = this.options.messaging;
+      this.brokerRole = undefined;
+    }
   }
 
   private async reconnect(): Promise<void> {

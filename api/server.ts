@@ -3,7 +3,7 @@
 import type { Client } from '@temporalio/client';
 import { createServer } from 'node:http';
 import type { Config } from '../core/config';
-import type { AnalyticsRuntime, BlobStore, ClusterPort, MessagingPort, VectorPort } from '../adapters/ports';
+import type { AgentMessagingAccess, AnalyticsRuntime, BlobStore, ClusterPort, MessagingPort, VectorPort } from '../adapters/ports';
 import { EmbeddedAnalyticsRuntime } from '../adapters/memory/analytics-runtime';
 import { AnalyticsService } from './analytics-service';
 import { analyticsMetrics } from './analytics-metrics';
@@ -54,6 +54,8 @@ export async function startApiServer(deps: {
   port?: number;
   /** Where the swarms' analytics run (workers/ports.ts createAnalytics); default: embedded in this process. */
   analytics?: AnalyticsRuntime;
+  /** Agents' own broker identities (workers/ports.ts createAgentAccess); default: none. */
+  agentAccess?: AgentMessagingAccess;
 }): Promise<ApiServer> {
   const { config } = deps;
   let swarm: SwarmService | undefined;
@@ -69,6 +71,7 @@ export async function startApiServer(deps: {
       taskQueue: config.QP_TASK_QUEUE,
       handshakeTimeoutMs: config.QP_HANDSHAKE_TIMEOUT_MS,
       credentialSecret: deps.credentialSecret,
+      agentAccess: deps.agentAccess,
     },
     metrics,
   );

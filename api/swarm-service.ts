@@ -7,7 +7,7 @@ import { credentialDigest, parseAgentPublicKey, verifyCredential, type Credentia
 import { DomainError } from '../core/errors';
 import { AgentIdKey, AgentStatusKey, SwarmIdKey } from '../core/search-attributes';
 import { assignSwarm, swarmTopics } from '../core/topics';
-import type { MessagingPort } from '../adapters/ports';
+import type { AgentMessagingAccess, MessagingPort } from '../adapters/ports';
 import { PageCursors } from './page-cursor';
 import { temporalUnavailable, workflowCallError } from './temporal-errors';
 import { signAsManager } from '../core/message-proof';
@@ -20,6 +20,7 @@ import {
   revokeCredentialsUpdate,
   type CredentialsRevoked,
   getAgentQuery,
+  pendingChallengeQuery,
   reRegisterUpdate,
   registrationWorkflowId,
   respondToChallengeUpdate,
@@ -34,6 +35,8 @@ export interface SwarmServiceOptions {
   taskQueue: string;
   handshakeTimeoutMs: number;
   credentialSecret: string;
+  /** Agents' own broker identities; where they need a token, the challenge is handed over HTTP. */
+  agentAccess?: AgentMessagingAccess;
 }
 
 export interface RegistrationAccepted {
@@ -41,7 +44,23 @@ export interface RegistrationAccepted {
   agent: Pick<AgentRecord, 'agentId' | 'swarmId' | 'status'>;
   inboxTopic: string;
   workflowId: string;
+  /**
+   * The pending challenge, where the broker authorises each agent: its inbox opens only with the
+   * broker token the challenge-response returns, so the challenge cannot travel there first.
+   */
+  challenge?: string;
 }
+
+/** The challenge-response's answer: the credential and, where the broker authorises each agent, its broker token. */
+export interface CredentialGranted {
+  credential: string;
+  agent: AgentRecord;
+  /** The session's own broker identity and token: connect to the broker with it (the inbox opens only with it). */
+  broker?: { role: string; token: string };
+}
+
+/** How long a registration waits for its session's challenge when handing it over HTTP. */
+const CHALLENGE_WAIT_MS = 10_000;
 
 export interface AgentSummary {
   agentId: string;
@@ -86,7 +105,13 @@ export class SwarmService {
         ],
       });
       this.metrics?.registration('started');
-      return { created: true, agent: { ...pick(profile), status: 'PENDING' }, inboxTopic, workflowId };
+      return {
+        created: true,
+        agent: { ...pick(profile), status: 'PENDING' },
+        inboxTopic,
+        workflowId,
+        ...(await this.challengeOverHttp(profile.agentId)),
+      };
     } catch (error) {
       if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
     }
@@ -94,18 +119,35 @@ export class SwarmService {
       this.client.workflow.getHandle(workflowId).executeUpdate(reRegisterUpdate, { args: [profile] }),
     );
     this.metrics?.registration('reregistered');
-    return { created: false, agent: pick(agent, agent.status), inboxTopic, workflowId };
+    return { created: false, agent: pick(agent, agent.status), inboxTopic, workflowId, ...(await this.challengeOverHttp(profile.agentId)) };
   }
 
-  async respondToChallenge(agentId: string, response: ChallengeResponse): Promise<IssuedCredential> {
+  /** Where agents need a broker token before they can read their inbox, the pending challenge (it is no secret: only the key's holder can sign it). */
+  private async challengeOverHttp(agentId: string): Promise<{ challenge?: string }> {
+    if (!this.options.agentAccess?.issuesTokens) return {};
+    const workflowId = registrationWorkflowId(agentId);
+    const handle = this.client.workflow.getHandle(workflowId);
+    const deadline = Date.now() + CHALLENGE_WAIT_MS;
+    for (let delayMs = 20; ; delayMs = Math.min(delayMs * 2, 500)) {
+      const challenge = await this.update(agentId, () => handle.query(pendingChallengeQuery));
+      if (challenge) return { challenge };
+      if (Date.now() > deadline) {
+        throw new DomainError('UNAVAILABLE', `the registration workflow ${workflowId} has sent no challenge within ${CHALLENGE_WAIT_MS} ms; try again`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
+
+  async respondToChallenge(agentId: string, response: ChallengeResponse): Promise<CredentialGranted> {
     try {
-      const issued = await this.update(agentId, () =>
+      const { brokerIdentity, ...issued }: IssuedCredential = await this.update(agentId, () =>
         this.client.workflow
           .getHandle(registrationWorkflowId(agentId))
           .executeUpdate(respondToChallengeUpdate, { args: [response] }),
       );
       this.metrics?.registration('activated');
-      return issued;
+      const token = brokerIdentity ? this.options.agentAccess?.tokenFor(brokerIdentity) : undefined;
+      return token ? { ...issued, broker: { role: brokerIdentity!, token } } : issued;
     } catch (error) {
       if (error instanceof DomainError) {
         this.metrics?.registration(

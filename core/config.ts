@@ -22,6 +22,11 @@ export const configSchema = z.object({
   PULSAR_ADMIN_URL: z.string().url().optional(),
   /** JWT for the Pulsar broker (token authentication); unset: no authentication. */
   PULSAR_AUTH_TOKEN: z.string().min(1).optional(),
+  /**
+   * File with the broker's token secret key (Pulsar's tokenSecretKey). Set: each agent session gets
+   * a Pulsar role and token of its own, with topic permissions granted and revoked by the manager.
+   */
+  PULSAR_AGENT_TOKEN_SECRET_KEY_FILE: z.string().min(1).optional(),
   PULSAR_TENANT: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.=:-]*$/, 'expected a Pulsar tenant name').default('qp-manager'),
   /** Comma-separated clusters each swarm namespace replicates to (geo-replication); unset: the local cluster. */
   PULSAR_REPLICATION_CLUSTERS: z.string().regex(/^[\w.-]+(,[\w.-]+)*$/, 'expected cluster names separated by commas').optional(),
@@ -128,6 +133,9 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   const config = parsed.data;
   if (config.QP_MESSAGING === 'pulsar' && !config.PULSAR_SERVICE_URL) {
     throw new ConfigError([{ variable: 'PULSAR_SERVICE_URL', message: 'required when QP_MESSAGING=pulsar' }]);
+  }
+  if (config.PULSAR_AGENT_TOKEN_SECRET_KEY_FILE && config.QP_MESSAGING !== 'pulsar') {
+    throw new ConfigError([{ variable: 'PULSAR_AGENT_TOKEN_SECRET_KEY_FILE', message: 'only with QP_MESSAGING=pulsar' }]);
   }
   if (config.QP_MESSAGING === 'pulsar' && config.QP_PULSAR_TRANSPORT === 'native') {
     const problems: { variable: string; message: string }[] = [];

@@ -14,7 +14,7 @@ import {
   listAgentsQuerySchema,
   registerRequestSchema,
 } from '../api/schemas';
-import type { AgentPage, AgentSummary, RegistrationAccepted } from '../api/swarm-service';
+import type { AgentPage, AgentSummary, CredentialGranted, RegistrationAccepted } from '../api/swarm-service';
 import {
   AGENT_STATUSES,
   ID_PATTERN,
@@ -23,7 +23,6 @@ import {
   type ChallengeMessage,
   type EnergyProfile,
 } from '../core/agents';
-import type { IssuedCredential } from '../workflows/definitions';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Json = any;
@@ -243,13 +242,13 @@ const responseTypes: Array<[string, { all: string[]; required: string[] }]> = [
   [
     'RegistrationAccepted',
     keysOf<RegistrationAccepted>({
-      all: { created: true, agent: true, inboxTopic: true, workflowId: true },
+      all: { created: true, agent: true, inboxTopic: true, workflowId: true, challenge: true },
       required: { created: true, agent: true, inboxTopic: true, workflowId: true },
     }),
   ],
   [
     'IssuedCredential',
-    keysOf<IssuedCredential>({ all: { credential: true, agent: true }, required: { credential: true, agent: true } }),
+    keysOf<CredentialGranted>({ all: { credential: true, agent: true, broker: true }, required: { credential: true, agent: true } }),
   ],
   [
     'AgentSummary',

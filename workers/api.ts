@@ -34,6 +34,7 @@ runMain(async (shutdown) => {
     vectors: ports.vectors,
     analytics: ports.analytics,
     cluster: ports.cluster,
+    agentAccess: ports.agentAccess,
     credentialSecret: config.QP_CREDENTIAL_SECRET,
   });
   shutdown.add('the API server', () => api.close());

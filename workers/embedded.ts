@@ -60,6 +60,7 @@ export async function startEmbedded(options: {
     vectors: measured.vectors,
     analytics: ports.analytics,
     cluster: ports.cluster,
+    agentAccess: ports.agentAccess,
     credentialSecret,
     port: options.apiPort,
   });

@@ -21,7 +21,11 @@ import { EmbeddedAnalyticsRuntime } from '../adapters/memory/analytics-runtime';
 import { FlinkAnalyticsRuntime } from '../adapters/flink/analytics-runtime';
 import { FlinkRest } from '../adapters/flink/rest';
 import { resolve } from 'node:path';
-import type { ModelEvaluator } from '../adapters/ports';
+import type { AgentMessagingAccess, ModelEvaluator } from '../adapters/ports';
+import { OpenAgentMessagingAccess } from '../adapters/memory/agent-messaging-access';
+import { PulsarAgentAccess } from '../adapters/pulsar/agent-access';
+import { PulsarAdmin } from '../adapters/pulsar/admin';
+import { readFileSync } from 'node:fs';
 import { EvaluatorRegistry } from '../adapters/evaluation/registry';
 import { DigitsEvaluator } from '../adapters/datasets/digits-evaluator';
 
@@ -34,6 +38,8 @@ export interface Ports {
   analytics?: AnalyticsRuntime;
   /** Server-side evaluators by model kind; default: createEvaluators(). */
   evaluator?: ModelEvaluator;
+  /** Agents' own broker identities (PULSAR_AGENT_TOKEN_SECRET_KEY_FILE); default: none, the broker is open to the swarm. */
+  agentAccess?: AgentMessagingAccess;
 }
 
 export async function createPorts(config: Config): Promise<Ports> {
@@ -46,7 +52,30 @@ export async function createPorts(config: Config): Promise<Ports> {
     blobs: config.QP_BLOB_DIR ? new FilesystemBlobStore(config.QP_BLOB_DIR) : new MemoryBlobStore(),
     analytics: createAnalytics(config, messaging),
     evaluator: createEvaluators(),
+    agentAccess: createAgentAccess(config),
   };
+}
+
+/**
+ * Per-session Pulsar roles when the broker authorises each agent (PULSAR_AGENT_TOKEN_SECRET_KEY_FILE):
+ * the manager's own token (PULSAR_AUTH_TOKEN) must be a superuser's to grant them.
+ */
+export function createAgentAccess(config: Config): AgentMessagingAccess {
+  if (!config.PULSAR_AGENT_TOKEN_SECRET_KEY_FILE) return new OpenAgentMessagingAccess();
+  let secretKey: Buffer;
+  try {
+    secretKey = readFileSync(config.PULSAR_AGENT_TOKEN_SECRET_KEY_FILE);
+  } catch (error) {
+    throw new ConfigError([
+      { variable: 'PULSAR_AGENT_TOKEN_SECRET_KEY_FILE', message: `cannot read ${config.PULSAR_AGENT_TOKEN_SECRET_KEY_FILE}: ${(error as Error).message}` },
+    ]);
+  }
+  const endpoints = pulsarOptions({ serviceUrl: config.PULSAR_SERVICE_URL as string, adminUrl: config.PULSAR_ADMIN_URL, tenant: config.PULSAR_TENANT });
+  return new PulsarAgentAccess({
+    admin: new PulsarAdmin({ url: endpoints.adminUrl, authToken: config.PULSAR_AUTH_TOKEN }),
+    mapping: { tenant: config.PULSAR_TENANT, defaultNamespace: 'system' },
+    secretKey,
+  });
 }
 
 export type PortRole = 'messaging' | 'vectors' | 'blobs' | 'cluster' | 'analytics';

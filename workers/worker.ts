@@ -105,6 +105,7 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
         credentialTtlSeconds: options.credentialTtlSeconds,
         directory: roster,
         metrics,
+        agentAccess: options.ports.agentAccess,
       }),
       ...createLivenessActivities({
         messaging: options.ports.messaging,

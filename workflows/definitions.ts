@@ -22,9 +22,13 @@ export interface ChallengeResponse {
 export interface IssuedCredential {
   credential: string;
   agent: AgentRecord;
+  /** The session's own broker identity, where the broker authorises each agent (its token is made by the API, never recorded). */
+  brokerIdentity?: string;
 }
 
 export const getAgentQuery = defineQuery<AgentRecord>('getAgent');
+/** The challenge the session waits for an answer to, if any (handed over HTTP where the inbox is closed before a broker token). */
+export const pendingChallengeQuery = defineQuery<string | undefined>('pendingChallenge');
 export const respondToChallengeUpdate = defineUpdate<IssuedCredential, [ChallengeResponse]>('respondToChallenge');
 /** Re-registration of a running session: same key required; a fresh challenge is sent. */
 export const reRegisterUpdate = defineUpdate<AgentRecord, [AgentProfile]>('reRegister');

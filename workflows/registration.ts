@@ -26,6 +26,7 @@ import {
   deregisterUpdate,
   getAgentQuery,
   livenessChangedSignal,
+  pendingChallengeQuery,
   reRegisterUpdate,
   respondToChallengeUpdate,
   revokeCredentialsUpdate,
@@ -91,6 +92,13 @@ export async function registerAgent(input: RegisterAgentInput): Promise<Register
   };
 
   setHandler(getAgentQuery, () => agent);
+  setHandler(pendingChallengeQuery, () => pendingChallenge);
+
+  // Broker permissions belong to this session (the first run of the chain), never to the agent id alone.
+  const accessSession = () => ({ swarmId: agent.swarmId, agentId: agent.agentId, session: workflowInfo().firstExecutionRunId.replace(/-/g, '').slice(0, 16) });
+  const revokeMessagingAccess = async (): Promise<void> => {
+    if (patched('broker-access')) await activities.revokeMessagingAccess(accessSession());
+  };
 
   setHandler(
     respondToChallengeUpdate,
@@ -112,6 +120,8 @@ export async function registerAgent(input: RegisterAgentInput): Promise<Register
         throw ApplicationFailure.nonRetryable('the signature does not verify with the registered key', 'BAD_SIGNATURE');
       }
       pendingChallenge = undefined;
+      let brokerIdentity: string | undefined;
+      if (patched('broker-access')) ({ identity: brokerIdentity } = await activities.grantMessagingAccess(accessSession()));
       const generation = agent.credentialGeneration + 1;
       const issued = await activities.issueAgentCredential({
         agentId: agent.agentId,
@@ -127,7 +137,7 @@ export async function registerAgent(input: RegisterAgentInput): Promise<Register
         setStatus('ACTIVE');
         if (challengeSentAt > 0) qpMetrics.handshakeCompleted((Date.now() - challengeSentAt) / 1000);
       }
-      return { credential: issued.credential, agent: { ...agent } };
+      return { credential: issued.credential, agent: { ...agent }, ...(brokerIdentity ? { brokerIdentity } : {}) };
     },
     {
       validator: ({ challenge, signature }) => {
@@ -168,10 +178,12 @@ export async function registerAgent(input: RegisterAgentInput): Promise<Register
 
   setHandler(
     revokeCredentialsUpdate,
-    ({ reason }): CredentialsRevoked => {
+    async ({ reason }): Promise<CredentialsRevoked> => {
       upsertMemo({ [ACCEPTED_CREDENTIAL_MEMO]: REVOKED_CREDENTIAL });
       agent.credentialRevocation = { through: agent.credentialGeneration, reason, at: now() };
-      return { agentId: agent.agentId, revokedThrough: agent.credentialGeneration };
+      const revokedThrough = agent.credentialGeneration;
+      await revokeMessagingAccess();
+      return { agentId: agent.agentId, revokedThrough };
     },
     {
       validator: ({ reason }) => {
@@ -200,7 +212,10 @@ export async function registerAgent(input: RegisterAgentInput): Promise<Register
       () => handshakeVerdict !== undefined || deregisterReason !== undefined,
       input.handshakeTimeoutMs,
     );
-    if (deregisterReason !== undefined) return finish('DEREGISTERED', deregisterReason);
+    if (deregisterReason !== undefined) {
+      await revokeMessagingAccess();
+      return finish('DEREGISTERED', deregisterReason);
+    }
     if (!answered) {
       return fail('HANDSHAKE_TIMED_OUT', `agent did not answer the challenge within ${input.handshakeTimeoutMs} ms`);
     }
@@ -213,6 +228,7 @@ export async function registerAgent(input: RegisterAgentInput): Promise<Register
   await condition(() => deregisterReason !== undefined || workflowInfo().continueAsNewSuggested);
   if (deregisterReason !== undefined) {
     await activities.unwatchLiveness({ swarmId: agent.swarmId, agentId: agent.agentId });
+    await revokeMessagingAccess();
     return finish('DEREGISTERED', deregisterReason);
   }
   await condition(allHandlersFinished);

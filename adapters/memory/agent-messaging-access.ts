@@ -3,7 +3,10 @@
 import type { AgentMessagingAccess } from '../ports';
 
 export class OpenAgentMessagingAccess implements AgentMessagingAccess {
-  async grant(): Promise<void> {}
+  readonly issuesTokens = false;
+  async grant(): Promise<undefined> {
+    return undefined;
+  }
   async revoke(): Promise<void> {}
   tokenFor(): undefined {
     return undefined;

@@ -1,13 +1,15 @@
 // Per-agent identities and permissions on a Pulsar broker with token
-// authentication and authorisation on. Each agent is its own role,
-// `qp-agent.<swarmId>.<agentId>`, with an HS256 token signed by the broker's
-// secret key (the key of `tokenSecretKey`). Its role may produce on every topic
-// of the swarm's namespace (per-job update and per-decision ballot topics are
-// created as work starts; what an agent publishes is still checked by its
-// Ed25519 proof), and consume only its own inbox and the swarm's broadcast and
-// control topics: never another agent's inbox, the heartbeats or the updates.
+// authentication and authorisation on. Each registration session is its own
+// role, `qp-agent.<swarmId>.<agentId>.<session>`, with an HS256 token signed by
+// the broker's secret key (the key of `tokenSecretKey`): a later session of the
+// same agent id never inherits an earlier one's token. The role may produce on
+// every topic of the swarm's namespace (per-job update and per-decision ballot
+// topics are created as work starts; what an agent publishes is still checked
+// by its Ed25519 proof), and consume only its own inbox and the swarm's
+// broadcast and control topics: never another agent's inbox, the heartbeats or
+// the updates.
 import { createHmac } from 'node:crypto';
-import type { AgentMessagingAccess } from '../ports';
+import type { AgentAccessSession, AgentMessagingAccess } from '../ports';
 import type { PulsarAdmin } from './admin';
 import { toPulsarTopic, type TopicMapping } from './topics';
 import { swarmTopics } from '../../core/topics';
@@ -20,32 +22,35 @@ export interface PulsarAgentAccessOptions {
 }
 
 export class PulsarAgentAccess implements AgentMessagingAccess {
+  readonly issuesTokens = true;
+
   constructor(private readonly options: PulsarAgentAccessOptions) {}
 
-  async grant(swarmId: string, agentId: string): Promise<void> {
-    const role = agentRole(swarmId, agentId);
-    const { tenant, namespace } = this.topic(swarmTopics(swarmId).heartbeats);
+  async grant(session: AgentAccessSession): Promise<string> {
+    const role = agentRole(session);
+    const { tenant, namespace } = this.topic(swarmTopics(session.swarmId).heartbeats);
     await this.options.admin.ensureNamespace(tenant, namespace);
     await this.options.admin.grantNamespace(tenant, namespace, role, ['produce']);
-    for (const topic of this.readable(swarmId, agentId)) {
+    for (const topic of this.readable(session)) {
       await this.options.admin.grantTopic(this.topic(topic).path, role, ['consume']);
     }
+    return role;
   }
 
-  async revoke(swarmId: string, agentId: string): Promise<void> {
-    const role = agentRole(swarmId, agentId);
-    const { tenant, namespace } = this.topic(swarmTopics(swarmId).heartbeats);
+  async revoke(session: AgentAccessSession): Promise<void> {
+    const role = agentRole(session);
+    const { tenant, namespace } = this.topic(swarmTopics(session.swarmId).heartbeats);
     await this.options.admin.revokeNamespace(tenant, namespace, role);
-    for (const topic of this.readable(swarmId, agentId)) {
+    for (const topic of this.readable(session)) {
       await this.options.admin.revokeTopic(this.topic(topic).path, role);
     }
   }
 
-  tokenFor(swarmId: string, agentId: string): string {
-    return signToken(this.options.secretKey, agentRole(swarmId, agentId));
+  tokenFor(identity: string): string {
+    return signToken(this.options.secretKey, identity);
   }
 
-  private readable(swarmId: string, agentId: string): string[] {
+  private readable({ swarmId, agentId }: AgentAccessSession): string[] {
     const topics = swarmTopics(swarmId);
     return [topics.inbox(agentId), topics.broadcast, topics.control];
   }
@@ -55,9 +60,9 @@ export class PulsarAgentAccess implements AgentMessagingAccess {
   }
 }
 
-/** The agent's Pulsar role. */
-export function agentRole(swarmId: string, agentId: string): string {
-  return `qp-agent.${swarmId}.${agentId}`;
+/** The Pulsar role of one registration session. */
+export function agentRole({ swarmId, agentId, session }: AgentAccessSession): string {
+  return `qp-agent.${swarmId}.${agentId}.${session}`;
 }
 
 /** An HS256 JWT with subject `role`, as Pulsar's AuthenticationProviderToken verifies it. */

@@ -257,10 +257,12 @@ describe('a broker of its own with token authentication and authorisation, resta
       mapping: { tenant: 'qp-auth', defaultNamespace: 'default' },
       secretKey: readFileSync(secretKeyFile),
     });
-    await access.grant(swarm, 'agent-a');
-    await access.grant(swarm, 'agent-b');
-    await access.grant(swarm, 'agent-b'); // idempotent
-    const agentA = connect(access.tokenFor(swarm, 'agent-a'), { manageNamespaces: false, unavailableAfterMs: 3000 });
+    const sessionA = { swarmId: swarm, agentId: 'agent-a', session: 'run-1' };
+    const sessionB = { swarmId: swarm, agentId: 'agent-b', session: 'run-1' };
+    const roleA = await access.grant(sessionA);
+    const roleB = await access.grant(sessionB);
+    expect(await access.grant(sessionB)).toBe(roleB); // idempotent
+    const agentA = connect(access.tokenFor(roleA), { manageNamespaces: false, unavailableAfterMs: 3000 });
 
     // Produces on the swarm's shared topics, including one created after the grant.
     await agentA.publish(topics.heartbeats, text('alive'));
@@ -277,14 +279,19 @@ describe('a broker of its own with token authentication and authorisation, resta
       await expect(agentA.subscribe(closed, 'spy')).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
     }
     // Revoked (deregistration): the same token opens nothing any more.
-    await access.revoke(swarm, 'agent-a');
-    await access.revoke(swarm, 'agent-a'); // idempotent
-    const revoked = connect(access.tokenFor(swarm, 'agent-a'), { manageNamespaces: false, unavailableAfterMs: 3000 });
+    await access.revoke(sessionA);
+    await access.revoke(sessionA); // idempotent
+    const revoked = connect(access.tokenFor(roleA), { manageNamespaces: false, unavailableAfterMs: 3000 });
     await expect(revoked.publish(topics.heartbeats, text('after revoke'))).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
     await expect(revoked.subscribe(topics.inbox('agent-a'), 'agent-a')).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
     // The other agent keeps its access.
-    const agentB = connect(access.tokenFor(swarm, 'agent-b'), { manageNamespaces: false, unavailableAfterMs: 3000 });
+    const agentB = connect(access.tokenFor(roleB), { manageNamespaces: false, unavailableAfterMs: 3000 });
     await agentB.publish(topics.heartbeats, text('b alive'));
+    // A later session of agent-a is a new role: the first session's token stays closed.
+    const roleA2 = await access.grant({ ...sessionA, session: 'run-2' });
+    expect(roleA2).not.toBe(roleA);
+    await connect(access.tokenFor(roleA2), { manageNamespaces: false, unavailableAfterMs: 3000 }).publish(topics.heartbeats, text('a again'));
+    await expect(revoked.publish(topics.heartbeats, text('old session'))).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
   }, 120_000);
 
   it('delivers every acknowledged publish when the broker stops and starts again mid-stream', async () => {

@@ -1,0 +1,160 @@
+// Per-agent broker permissions, end to end: a Pulsar broker of its own with token
+// authentication and authorisation on, the manager holding a superuser token and
+// the broker's secret key (PULSAR_AGENT_TOKEN_SECRET_KEY_FILE), agents on the
+// reference SDK that open the broker only with the token their handshake returns.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { MessagingPort } from '../adapters/ports';
+import { PulsarAgentAccess } from '../adapters/pulsar/agent-access';
+import { PulsarMessaging } from '../adapters/pulsar/messaging';
+import { QpAgent } from '../agents/sdk';
+import { swarmTopics } from '../core/topics';
+import type { Embedded } from '../workers/embedded';
+import { pulsarHome, removeExtraBrokers, startExtraBroker, type ExtraBroker } from './support/pulsar';
+import { ADMIN_TOKEN, startTestEmbedded, uniqueId, waitFor } from './support/stack';
+
+const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
+const TENANT = 'qp-agents';
+
+describe('agents with broker identities of their own, on a broker that authorises each one', () => {
+  let broker: ExtraBroker;
+  let stack: Embedded;
+  const swarmId = uniqueId('swarm');
+  const opened: MessagingPort[] = [];
+  const tokens = new Map<MessagingPort, string>();
+
+  const connectAs = (token: string): PulsarMessaging => {
+    const port = new PulsarMessaging({
+      webSocketUrl: broker.webSocketUrl,
+      adminUrl: broker.adminUrl,
+      authToken: token,
+      tenant: TENANT,
+      // An agent's role may not create namespaces or set their policies: the manager did.
+      manageNamespaces: false,
+      unavailableAfterMs: 5_000,
+    });
+    opened.push(port);
+    tokens.set(port, token);
+    return port;
+  };
+  const tokenOf = (port: MessagingPort): string => tokens.get(port)!;
+
+  const newAgent = (agentId = uniqueId('agent')) =>
+    new QpAgent({
+      apiUrl: stack.api.url,
+      agentId,
+      swarmId,
+      capabilities: ['train'],
+      resources: { cpu: 2, memoryMb: 2048 },
+      heartbeatVia: 'messaging',
+      connectMessaging: connectAs,
+    });
+
+  beforeAll(async () => {
+    // Keys and tokens made by Pulsar's own CLI, as an operator would.
+    const dir = mkdtempSync(join(tmpdir(), 'qp-agent-access-'));
+    const secretKey = join(dir, 'secret.key');
+    const cli = (...args: string[]) =>
+      execFileSync(join(pulsarHome(), 'bin', 'pulsar'), ['tokens', ...args], {
+        encoding: 'utf8',
+        env: { ...process.env, PULSAR_LOG_LEVEL: 'warn' },
+      }).trim();
+    cli('create-secret-key', '--output', secretKey);
+    const brokerToken = cli('create', '--secret-key', `file://${secretKey}`, '--subject', 'admin');
+    const managerToken = cli('create', '--secret-key', `file://${secretKey}`, '--subject', 'qp-manager');
+    const conf = join(dir, 'auth.conf');
+    writeFileSync(
+      conf,
+      [
+        'authenticationEnabled=true',
+        'authenticationProviders=org.apache.pulsar.broker.authentication.AuthenticationProviderToken',
+        `tokenSecretKey=file://${secretKey}`,
+        'authorizationEnabled=true',
+        'superUserRoles=admin,qp-manager',
+        'brokerClientAuthenticationPlugin=org.apache.pulsar.client.impl.auth.AuthenticationToken',
+        `brokerClientAuthenticationParameters=token:${brokerToken}`,
+        '',
+      ].join('\n'),
+    );
+    broker = await startExtraBroker('agentauth', { extraConf: conf, healthToken: brokerToken });
+    stack = await startTestEmbedded({
+      QP_MESSAGING: 'pulsar',
+      PULSAR_SERVICE_URL: broker.webSocketUrl,
+      PULSAR_ADMIN_URL: broker.adminUrl,
+      PULSAR_AUTH_TOKEN: managerToken,
+      PULSAR_TENANT: TENANT,
+      PULSAR_AGENT_TOKEN_SECRET_KEY_FILE: secretKey,
+      QP_HANDSHAKE_TIMEOUT_MS: '20000',
+    });
+  }, 400_000);
+
+  afterAll(async () => {
+    await Promise.allSettled(opened.map((port) => port.close()));
+    await stack?.stop();
+    await removeExtraBrokers();
+  }, 120_000);
+
+  it('registers over HTTP, reads only its own inbox, and loses its broker permissions when it deregisters', async () => {
+    expect(stack.ports.agentAccess).toBeInstanceOf(PulsarAgentAccess);
+    const agent = newAgent();
+    const other = newAgent();
+    expect((await agent.register()).status).toBe('ACTIVE');
+    expect((await other.register()).status).toBe('ACTIVE');
+    const topics = swarmTopics(swarmId);
+
+    // Its own port: the manager's messages reach its inbox, its signed heartbeat reaches the manager.
+    const agentPort = opened[0]!;
+    const inbox = await agentPort.subscribe(topics.inbox(agent.agentId), 'own-inbox', { initialPosition: 'earliest' });
+    await stack.ports.messaging.publish(topics.inbox(agent.agentId), Buffer.from('for you'));
+    await waitFor('the manager message in the agent inbox', async () => {
+      const message = await inbox.receive(1000);
+      if (message && Buffer.from(message.payload).toString() === 'for you') return true;
+      return undefined;
+    });
+    await inbox.close();
+    await agent.heartbeat();
+
+    // Never another agent's inbox, nor the heartbeats everyone publishes.
+    for (const closed of [topics.inbox(other.agentId), topics.heartbeats]) {
+      await expect(agentPort.subscribe(closed, 'spy')).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    }
+
+    // Deregistered: the same token publishes nothing any more, while the other agent keeps its access.
+    await agent.deregister();
+    const stale = connectAs(tokenOf(agentPort));
+    await waitFor(
+      'the deregistered session to lose its permissions',
+      () =>
+        stale.publish(topics.heartbeats, Buffer.from('after deregistration')).then(
+          () => undefined,
+          (error: { code?: string }) => (error.code === 'UNAUTHENTICATED' ? true : undefined),
+        ),
+      30_000,
+      500,
+    );
+    await other.heartbeat();
+    await other.close();
+  }, 120_000);
+
+  it('a credential revocation closes the broker too, and the next handshake opens it again', async () => {
+    const agent = newAgent();
+    await agent.register();
+    const port = opened[opened.length - 1]!;
+    const topics = swarmTopics(swarmId);
+    const res = await fetch(`${stack.api.url}/api/v1/swarm/agents/${agent.agentId}/credentials/revoke`, {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({ reason: 'key suspected leaked' }),
+    });
+    expect(res.status).toBe(200);
+    await expect(connectAs(tokenOf(port)).publish(topics.heartbeats, Buffer.from('revoked'))).rejects.toMatchObject({
+      code: 'UNAUTHENTICATED',
+    });
+    // Same key, same session: a fresh challenge, a new credential, the same role granted again.
+    await agent.register();
+    await port.publish(topics.heartbeats, Buffer.from('back'));
+    await agent.close();
+  }, 120_000);
+});
