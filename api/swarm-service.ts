@@ -19,8 +19,8 @@ import {
   deregisterUpdate,
   revokeCredentialsUpdate,
   type CredentialsRevoked,
+  awaitChallengeUpdate,
   getAgentQuery,
-  pendingChallengeQuery,
   reRegisterUpdate,
   registrationWorkflowId,
   respondToChallengeUpdate,
@@ -59,9 +59,6 @@ export interface CredentialGranted {
   broker?: { role: string; token: string };
 }
 
-/** How long a registration waits for its session's challenge when handing it over HTTP. */
-const CHALLENGE_WAIT_MS = 10_000;
-
 export interface AgentSummary {
   agentId: string;
   swarmId: string;
@@ -91,7 +88,11 @@ export class SwarmService {
     const profile: AgentProfile = { ...request, swarmId: request.swarmId ?? assignSwarm(request.region) };
     const workflowId = registrationWorkflowId(profile.agentId);
     const inboxTopic = swarmTopics(profile.swarmId).inbox(profile.agentId);
-    const input: RegisterAgentInput = { profile, handshakeTimeoutMs: this.options.handshakeTimeoutMs };
+    const input: RegisterAgentInput = {
+      profile,
+      handshakeTimeoutMs: this.options.handshakeTimeoutMs,
+      ...(this.options.agentAccess?.issuesTokens ? { brokerAccess: true } : {}),
+    };
     try {
       await this.client.workflow.start(REGISTRATION_WORKFLOW, {
         workflowId,
@@ -125,17 +126,11 @@ export class SwarmService {
   /** Where agents need a broker token before they can read their inbox, the pending challenge (it is no secret: only the key's holder can sign it). */
   private async challengeOverHttp(agentId: string): Promise<{ challenge?: string }> {
     if (!this.options.agentAccess?.issuesTokens) return {};
-    const workflowId = registrationWorkflowId(agentId);
-    const handle = this.client.workflow.getHandle(workflowId);
-    const deadline = Date.now() + CHALLENGE_WAIT_MS;
-    for (let delayMs = 20; ; delayMs = Math.min(delayMs * 2, 500)) {
-      const challenge = await this.update(agentId, () => handle.query(pendingChallengeQuery));
-      if (challenge) return { challenge };
-      if (Date.now() > deadline) {
-        throw new DomainError('UNAVAILABLE', `the registration workflow ${workflowId} has sent no challenge within ${CHALLENGE_WAIT_MS} ms; try again`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, delayMs));
-    }
+    const { challenge } = await this.update(agentId, () =>
+      this.client.workflow.getHandle(registrationWorkflowId(agentId)).executeUpdate(awaitChallengeUpdate),
+    );
+    if (!challenge) throw new DomainError('CONFLICT', `the registration of agent ${agentId} ended before its challenge was sent; register again`);
+    return { challenge };
   }
 
   async respondToChallenge(agentId: string, response: ChallengeResponse): Promise<CredentialGranted> {

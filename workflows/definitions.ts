@@ -27,8 +27,11 @@ export interface IssuedCredential {
 }
 
 export const getAgentQuery = defineQuery<AgentRecord>('getAgent');
-/** The challenge the session waits for an answer to, if any (handed over HTTP where the inbox is closed before a broker token). */
-export const pendingChallengeQuery = defineQuery<string | undefined>('pendingChallenge');
+/**
+ * Waits until the session has sent its challenge and returns it (undefined once the registration
+ * ended): handed over HTTP where the inbox opens only with a broker token the handshake returns.
+ */
+export const awaitChallengeUpdate = defineUpdate<{ challenge?: string }, []>('awaitChallenge');
 export const respondToChallengeUpdate = defineUpdate<IssuedCredential, [ChallengeResponse]>('respondToChallenge');
 /** Re-registration of a running session: same key required; a fresh challenge is sent. */
 export const reRegisterUpdate = defineUpdate<AgentRecord, [AgentProfile]>('reRegister');

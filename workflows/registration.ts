@@ -8,6 +8,7 @@ import {
   condition,
   continueAsNew,
   patched,
+  proxyActivities,
   proxyLocalActivities,
   proxySinks,
   setHandler,
@@ -25,8 +26,8 @@ import {
   deregisterRequestedSignal,
   deregisterUpdate,
   getAgentQuery,
+  awaitChallengeUpdate,
   livenessChangedSignal,
-  pendingChallengeQuery,
   reRegisterUpdate,
   respondToChallengeUpdate,
   revokeCredentialsUpdate,
@@ -40,6 +41,8 @@ export interface RegisterAgentInput {
   /** Set only by continue-as-new: the live session carried over. */
   session?: AgentRecord;
   pendingChallenge?: string;
+  /** The broker authorises each agent: grant and revoke this session's own broker role. */
+  brokerAccess?: boolean;
 }
 
 export interface RegisterAgentResult {
@@ -54,6 +57,12 @@ const activities = proxyLocalActivities<RegistrationActivities>({
   startToCloseTimeout: '10 seconds',
   localRetryThreshold: '10 seconds',
   retry: { initialInterval: '200 ms', maximumInterval: '5 seconds', maximumAttempts: 10 },
+});
+
+// Broker grants are several admin calls to the broker: a task of their own, not a local activity.
+const brokerAccess = proxyActivities<Pick<RegistrationActivities, 'grantMessagingAccess' | 'revokeMessagingAccess'>>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '500 ms', maximumInterval: '10 seconds', maximumAttempts: 10 },
 });
 
 export async function registerAgent(input: RegisterAgentInput): Promise<RegisterAgentResult> {
@@ -92,12 +101,15 @@ export async function registerAgent(input: RegisterAgentInput): Promise<Register
   };
 
   setHandler(getAgentQuery, () => agent);
-  setHandler(pendingChallengeQuery, () => pendingChallenge);
+  setHandler(awaitChallengeUpdate, async () => {
+    await condition(() => pendingChallenge !== undefined || agent.status === 'FAILED' || agent.status === 'DEREGISTERED');
+    return { challenge: pendingChallenge };
+  });
 
   // Broker permissions belong to this session (the first run of the chain), never to the agent id alone.
   const accessSession = () => ({ swarmId: agent.swarmId, agentId: agent.agentId, session: workflowInfo().firstExecutionRunId.replace(/-/g, '').slice(0, 16) });
   const revokeMessagingAccess = async (): Promise<void> => {
-    if (patched('broker-access')) await activities.revokeMessagingAccess(accessSession());
+    if (input.brokerAccess) await brokerAccess.revokeMessagingAccess(accessSession());
   };
 
   setHandler(
@@ -121,7 +133,7 @@ export async function registerAgent(input: RegisterAgentInput): Promise<Register
       }
       pendingChallenge = undefined;
       let brokerIdentity: string | undefined;
-      if (patched('broker-access')) ({ identity: brokerIdentity } = await activities.grantMessagingAccess(accessSession()));
+      if (input.brokerAccess) ({ identity: brokerIdentity } = await brokerAccess.grantMessagingAccess(accessSession()));
       const generation = agent.credentialGeneration + 1;
       const issued = await activities.issueAgentCredential({
         agentId: agent.agentId,
