@@ -19,7 +19,7 @@
 #      settings appended last), PULSAR_AUTH_TOKEN (sent by the health check when the
 #      broker requires tokens), QP_STACK_FRESH=1 (wipe this instance's data first).
 
-PULSAR_VERSION=4.0.6
+PULSAR_VERSION=4.0.8
 PULSAR_HOST=127.0.0.1
 PULSAR_WEB_PORT="${PULSAR_WEB_PORT:-8090}"
 PULSAR_BROKER_PORT="${PULSAR_BROKER_PORT:-6650}"
