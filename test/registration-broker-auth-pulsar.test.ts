@@ -121,16 +121,23 @@ describe('agents with broker identities of their own, on a broker that authorise
       await expect(agentPort.subscribe(closed, 'spy')).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
     }
 
-    // Deregistered: the same token publishes nothing any more, while the other agent keeps its access.
+    // Deregistered: the same token opens nothing any more, while the other agent keeps its access.
+    // Each probe is a new connection: the broker authorises a WebSocket session when it opens
+    // (see the README on sessions already open).
     await agent.deregister();
-    const stale = connectAs(tokenOf(agentPort));
     await waitFor(
       'the deregistered session to lose its permissions',
-      () =>
-        stale.publish(topics.heartbeats, Buffer.from('after deregistration')).then(
-          () => undefined,
-          (error: { code?: string }) => (error.code === 'UNAUTHENTICATED' ? true : undefined),
-        ),
+      async () => {
+        const probe = connectAs(tokenOf(agentPort));
+        try {
+          await probe.publish(topics.heartbeats, Buffer.from('after deregistration'));
+          return undefined;
+        } catch (error) {
+          return (error as { code?: string }).code === 'UNAUTHENTICATED' ? true : undefined;
+        } finally {
+          await probe.close();
+        }
+      },
       30_000,
       500,
     );
