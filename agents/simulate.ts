@@ -20,6 +20,8 @@ export interface SimulateOptions {
   heartbeatIntervalMs?: number;
   /** Registrations in flight at once. */
   concurrency?: number;
+  /** How long each agent waits for its challenge (the SDK's default: 30 s). */
+  handshakeTimeoutMs?: number;
   /** Seed for the simulated resources, so runs repeat. */
   seed?: number;
   /** When given, agent i declares resources[i] instead of seeded random ones. */
@@ -59,6 +61,7 @@ export async function simulateSwarm(options: SimulateOptions): Promise<SwarmSimu
         capabilities: ['train', 'evaluate'],
         resources: options.resources?.[i] ?? simulatedResources(random),
         heartbeatIntervalMs: options.heartbeatIntervalMs,
+        handshakeTimeoutMs: options.handshakeTimeoutMs,
         onEvent: (event) => options.onEvent?.(`${prefix}-${String(i).padStart(4, '0')}`, event),
       }),
   );

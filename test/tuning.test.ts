@@ -34,6 +34,8 @@ describe('federated tuning on a real Temporal server', () => {
       idPrefix: swarmId,
       trainers,
       heartbeatIntervalMs: 5_000,
+      // Sixty handshakes at once on a loaded 2-core machine took over 30 s in one full run.
+      handshakeTimeoutMs: 90_000,
     });
     swarms.push(swarm);
     expect(swarm.failed).toEqual([]);
