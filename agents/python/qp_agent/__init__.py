@@ -1,5 +1,7 @@
 """Python SDK for QP-Manager agents (same protocol as agents/sdk.ts)."""
 
+from .agent import QpAgent, swarm_topic
+from .errors import ApiError, BrokerError, BrokerUnavailableError, HandshakeError, ManagerUnavailableError, QpAgentError
 from .proof import (
     challenge_signing_input,
     private_key_from_seed,
@@ -8,12 +10,23 @@ from .proof import (
     sign_as_agent,
     sign_challenge,
 )
+from .pulsar import PulsarWebSocket, topic_path
 
 __all__ = [
+    "ApiError",
+    "BrokerError",
+    "BrokerUnavailableError",
+    "HandshakeError",
+    "ManagerUnavailableError",
+    "PulsarWebSocket",
+    "QpAgent",
+    "QpAgentError",
     "challenge_signing_input",
     "private_key_from_seed",
     "proof_signing_input",
     "public_key_pem",
     "sign_as_agent",
     "sign_challenge",
+    "swarm_topic",
+    "topic_path",
 ]
