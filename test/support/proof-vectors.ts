@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { challengeSigningInput } from '../../core/agents';
 import { proofSigningInput, signAsAgent } from '../../core/message-proof';
+import { encodeUpdateHeader, paramsToBytes, type UpdateHeader } from '../../core/tuning';
 
 export const PROOF_VECTORS_FILE = join(__dirname, '..', 'fixtures', 'agent-proof-vectors.json');
 
@@ -29,6 +30,29 @@ const PROOF_CASES: { topic: string; properties: Record<string, string>; payload:
   },
 ];
 
+// Update headers (core/tuning.ts) with metrics whose JavaScript spelling differs from Python's repr.
+const UPDATE_CASES: { header: UpdateHeader; params: number[] }[] = [
+  { header: { jobId: 'job-7', round: 2, attempt: 1, agentId: AGENT_ID, examples: 1200 }, params: [0, 1, -1.5, 0.1, 3.4028234663852886e38] },
+  {
+    header: {
+      jobId: 'job-7',
+      round: 3,
+      attempt: 0,
+      agentId: AGENT_ID,
+      examples: 37,
+      trainLoss: 0.1 + 0.2,
+      trainLossSquared: 1e-7,
+      trainAccuracy: 0.00001,
+      evalLoss: 2.5e-6,
+      evalAccuracy: 1e21,
+      evalExamples: 9,
+      stepsCompleted: 3,
+      stepsPlanned: 4,
+    },
+    params: [1e-7, -2.5e-6, 65504, 1 / 3],
+  },
+];
+
 export interface ProofVectors {
   seedHex: string;
   publicKeyPem: string;
@@ -42,6 +66,7 @@ export interface ProofVectors {
     signingInputBase64: string;
     signed: Record<string, string>;
   }[];
+  updates: { header: UpdateHeader; params: number[]; properties: Record<string, string>; payloadBase64: string }[];
 }
 
 function vectorKey() {
@@ -76,6 +101,12 @@ export function computeProofVectors(): ProofVectors {
         signed,
       };
     }),
+    updates: UPDATE_CASES.map(({ header, params }) => ({
+      header,
+      params,
+      properties: encodeUpdateHeader(header),
+      payloadBase64: Buffer.from(paramsToBytes(Float32Array.from(params))).toString('base64'),
+    })),
   };
 }
 

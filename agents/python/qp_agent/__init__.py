@@ -11,6 +11,7 @@ from .proof import (
     sign_challenge,
 )
 from .pulsar import PulsarWebSocket, topic_path
+from .rounds import RoundTask, Update, bytes_to_params, params_to_bytes
 
 __all__ = [
     "ApiError",
@@ -21,6 +22,10 @@ __all__ = [
     "PulsarWebSocket",
     "QpAgent",
     "QpAgentError",
+    "RoundTask",
+    "Update",
+    "bytes_to_params",
+    "params_to_bytes",
     "challenge_signing_input",
     "private_key_from_seed",
     "proof_signing_input",

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from .errors import ApiError, HandshakeError
@@ -20,8 +21,10 @@ from .http import ApiClient
 from .proof import public_key_pem, sign_as_agent, sign_challenge
 from .pulsar import Consumer, PulsarWebSocket
 from .retry import backoff_s
+from .rounds import RoundTask, Update, agent_budget, bytes_to_params, global_params_inline, params_to_bytes, update_properties
 
 Status = dict[str, Any]
+Trainer = Callable[[np.ndarray, RoundTask], "Update | None"]
 
 
 def swarm_topic(swarm_id: str, name: str) -> str:
@@ -70,6 +73,11 @@ class QpAgent:
         self._heartbeats: threading.Thread | None = None
         self._stop = threading.Event()
         self.heartbeat_failures = 0
+        self._rounds: Consumer | None = None
+        self._rounds_thread: threading.Thread | None = None
+        self._rounds_stop = threading.Event()
+        self._started_rounds: set[str] = set()
+        self._publish_lock = threading.Lock()
 
     @property
     def public_key_pem(self) -> str:
@@ -154,8 +162,9 @@ class QpAgent:
 
     def publish_signed(self, topic: str, payload: bytes, properties: dict[str, str] | None = None, key: str | None = None) -> str:
         """Publishes on a shared topic with this agent's proof; no credential travels over messaging."""
-        signed = sign_as_agent(self.private_key, self.agent_id, topic, properties or {}, payload, int(time.time() * 1000))
-        return self._broker().publish(topic, payload, properties=signed, key=key or self.agent_id)
+        with self._publish_lock:
+            signed = sign_as_agent(self.private_key, self.agent_id, topic, properties or {}, payload, int(time.time() * 1000))
+            return self._broker().publish(topic, payload, properties=signed, key=key or self.agent_id)
 
     def heartbeat(self, status: Status | None = None, via: str = "http") -> None:
         """One heartbeat: with the credential over HTTP (via="http"), or signed onto the heartbeat topic (via="messaging")."""
@@ -202,6 +211,95 @@ class QpAgent:
         except Exception as error:  # noqa: BLE001 - the next heartbeat tries again
             self._emit({"type": "heartbeat-failed", "error": f"re-registration failed: {error}", "attempt": self.heartbeat_failures})
 
+    # ------------------------------------------------------------ rounds
+
+    def participate(self, train: Trainer) -> None:
+        """Takes part in plain federated rounds that select this agent, on a daemon thread, until close().
+
+        train(global_params, task) gets the round's global model (float32) and returns an Update
+        (or None to send nothing); the update is published signed on the round's updates topic.
+        Rounds that ask for secure aggregation, local DP or asynchronous training are not
+        supported yet: they are reported as round-failed events and get no update.
+        """
+        if self.credential is None or self.record is None:
+            raise RuntimeError("register() first")
+        if self._rounds_thread is not None:
+            return
+        inbox = swarm_topic(self.record["swarmId"], f"inbox-{self.agent_id}")
+        self._rounds = self._broker().subscribe(inbox, f"agent-{self.agent_id}-rounds", initial_position="latest")
+        self._rounds_stop.clear()
+        rounds = self._rounds
+
+        def loop() -> None:
+            while not self._rounds_stop.is_set():
+                try:
+                    message = rounds.receive(0.5)
+                except Exception as error:  # noqa: BLE001 - reported; the consumer reconnects on the next call
+                    self._emit({"type": "round-failed", "error": f"inbox: {error}"})
+                    self._rounds_stop.wait(1.0)
+                    continue
+                if message is None:
+                    continue
+                rounds.ack(message)
+                try:
+                    start = json.loads(message.payload.decode("utf-8"))
+                except ValueError:
+                    continue
+                if isinstance(start, dict) and start.get("type") == "round-start" and start.get("agentId") == self.agent_id:
+                    self._train_round(start, train)
+
+        self._rounds_thread = threading.Thread(target=loop, name=f"qp-rounds-{self.agent_id}", daemon=True)
+        self._rounds_thread.start()
+
+    def _train_round(self, start: dict[str, Any], train: Trainer) -> None:
+        job_id, round_, attempt = str(start["jobId"]), int(start["round"]), int(start["attempt"])
+        key = f"{job_id}/{round_}/{attempt}"
+        if key in self._started_rounds:
+            return  # a retried start delivered twice trains once
+        self._started_rounds.add(key)
+        unsupported = [
+            what
+            for what, asked in (
+                ("secure aggregation", start.get("secureAggregation")),
+                ("local DP", start.get("localPrivacy")),
+                ("asynchronous rounds", start.get("mode") == "async"),
+            )
+            if asked
+        ]
+        try:
+            if unsupported:
+                raise NotImplementedError(f"the Python SDK does not support {', '.join(unsupported)} yet")
+            global_params = global_params_inline(start)
+            if global_params is None:
+                global_params = self.download_model(job_id, str(start["globalDigest"]))
+            task = RoundTask(
+                job_id=job_id,
+                round=round_,
+                attempt=attempt,
+                training=dict(start.get("training") or {}),
+                budget=dict(start.get("budget") or agent_budget(start.get("training") or {})),
+                deadline_at_ms=int(start.get("deadlineAt", 0)),
+                evaluate=start.get("evaluate") is not False,
+            )
+            update = train(global_params.copy(), task)
+            if update is None or self.credential is None:
+                return
+            params = np.asarray(update.params, dtype=np.float32)
+            if params.shape != global_params.shape:
+                raise ValueError(f"the update has {params.size} parameters, the global model {global_params.size}")
+            if not task.evaluate:
+                update.eval_loss = update.eval_accuracy = update.eval_examples = None
+            properties = update_properties(job_id, round_, attempt, self.agent_id, update)
+            self.publish_signed(str(start["updatesTopic"]), params_to_bytes(params), properties)
+            self._emit({"type": "round-trained", "jobId": job_id, "round": round_, "attempt": attempt})
+        except Exception as error:  # noqa: BLE001 - one failed round never stops the agent
+            self._emit({"type": "round-failed", "jobId": job_id, "round": round_, "error": str(error)})
+
+    def download_model(self, job_id: str, digest: str) -> np.ndarray:
+        """A job's global model by digest, over REST with the credential."""
+        data = self.api.call_bytes("GET", f"/api/v1/tuning/{job_id}/model?digest={digest}", token=self.credential)
+        return bytes_to_params(data)
+
     def stop_heartbeats(self) -> None:
         self._stop.set()
         thread, self._heartbeats = self._heartbeats, None
@@ -218,8 +316,15 @@ class QpAgent:
         self.close()
 
     def close(self) -> None:
-        """Stops heartbeats and closes the broker connections, leaving the registration as it is."""
+        """Stops heartbeats and rounds and closes the broker connections, leaving the registration as it is."""
         self.stop_heartbeats()
+        self._rounds_stop.set()
+        thread, self._rounds_thread = self._rounds_thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+        if self._rounds is not None:
+            self._rounds.close()
+            self._rounds = None
         if self._inbox is not None:
             self._inbox.close()
             self._inbox = None

@@ -22,6 +22,17 @@ class ApiClient:
 
     def call(self, method: str, path: str, body: Any = None, token: str | None = None, retries: int | None = None) -> Any:
         """The answer's JSON body; raises ApiError (the API's code and message) or ManagerUnavailableError."""
+        response = self._request(method, path, body, token, retries)
+        try:
+            return response.json()
+        except ValueError:
+            return {}
+
+    def call_bytes(self, method: str, path: str, token: str | None = None, retries: int | None = None) -> bytes:
+        """The answer's body as bytes (a model download); errors as call()."""
+        return self._request(method, path, None, token, retries).content
+
+    def _request(self, method: str, path: str, body: Any, token: str | None, retries: int | None) -> requests.Response:
         limit = self.retries if retries is None else retries
         headers = {"content-type": "application/json"}
         if token:
@@ -36,12 +47,12 @@ class ApiClient:
                         f"cannot reach the manager at {self.api_url} ({method} {path}) after {attempt + 1} attempts: {error}"
                     ) from error
             else:
+                if response.ok:
+                    return response
                 try:
                     payload = response.json()
                 except ValueError:
                     payload = {}
-                if response.ok:
-                    return payload
                 detail = payload.get("error", {}) if isinstance(payload, dict) else {}
                 error = ApiError(response.status_code, str(detail.get("code", "HTTP")), str(detail.get("message", response.reason)))
                 # A 4xx is an answer, not a passing failure.
