@@ -6,6 +6,8 @@ import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
+import { PulsarMessaging } from '../adapters/pulsar/messaging';
+import { QpAgent, type Trainer } from '../agents/sdk';
 import type { AgentRecord } from '../core/agents';
 import { bytesToParams, type TuningProgress } from '../core/tuning';
 import { tuningWorkflowId } from '../workflows/definitions';
@@ -201,5 +203,66 @@ maybe('a Python agent on the real stack (Pulsar over its WebSocket API)', () => 
 
     agent.child.stdin.write('deregister\n');
     expect(await agent.exited).toBe(0);
+  }, 180_000);
+
+  it('a mixed swarm: a TypeScript and a Python agent with the same float32 step send bit-identical updates in one job', async () => {
+    const jobSwarm = uniqueId('pymix');
+    const pyAgent = startAgent(uniqueId('pyagent'), { QP_SWARM_ID: jobSwarm, QP_PARTICIPATE: '1' });
+    // The Python agent's step (test/support/python_agent.py) in float32, as numpy computes it.
+    const sameStep: Trainer = async ({ global, training }) => {
+      const rate = Math.fround(training.learningRate);
+      const params = Float32Array.from(global, (w, i) => {
+        const target = Math.fround(i * (2 / (global.length - 1)) - 1);
+        return Math.fround(w + Math.fround(rate * Math.fround(target - w)));
+      });
+      typescriptUpdates.push(params);
+      return { params, examples: 25 };
+    };
+    const typescriptUpdates: Float32Array[] = [];
+    const agentSide = new PulsarMessaging(pulsar);
+    const typescript = new QpAgent({
+      apiUrl: stack.api.url,
+      messaging: agentSide,
+      agentId: uniqueId('tsagent'),
+      swarmId: jobSwarm,
+      capabilities: ['train'],
+      resources: { cpu: 1, memoryMb: 512 },
+      heartbeatIntervalMs: 1000,
+    });
+    try {
+      await typescript.register();
+      typescript.startHeartbeats();
+      await typescript.participate(sameStep);
+      await pyAgent.next('participating');
+      await waitFor('visibility to list both agents ACTIVE', async () => {
+        const page = await stack.api.swarm.listAgents({ swarmId: jobSwarm, status: 'ACTIVE', pageSize: 10 });
+        return page.agents.length === 2 ? true : undefined;
+      });
+      const jobId = await startJob({
+        swarmId: jobSwarm,
+        model: { kind: 'vector', dimension: 8 },
+        rounds: 2,
+        fraction: 1,
+        minParticipants: 2,
+        roundTimeoutMs: 20_000,
+        training: { learningRate: 0.3, epochs: 1, batchSize: 32 },
+        seed: 9,
+      });
+      const result = (await stack.client.workflow.getHandle(tuningWorkflowId(jobId)).result()) as TuningProgress;
+      expect(result.status).toBe('COMPLETED');
+      for (const round of result.recentRounds) expect(round).toMatchObject({ participants: 2, accepted: 2, rejected: {} });
+      const fromPython = (pyAgent.events.filter((e) => e.event === 'trained') as unknown as { params: string }[]).map((t) =>
+        Array.from(bytesToParams(Buffer.from(t.params, 'base64'))),
+      );
+      expect(fromPython).toEqual(typescriptUpdates.map((u) => Array.from(u)));
+      // Equal updates: the job's model is each agent's last update, bit for bit.
+      const finalModel = bytesToParams((await stack.ports.blobs.get(result.globalDigest))!);
+      expect(Array.from(finalModel)).toEqual(Array.from(typescriptUpdates[1]));
+    } finally {
+      await typescript.deregister().catch(() => undefined);
+      await agentSide.close();
+      pyAgent.child.stdin.write('deregister\n');
+      await pyAgent.exited;
+    }
   }, 180_000);
 });
