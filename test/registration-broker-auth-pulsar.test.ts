@@ -2,10 +2,11 @@
 // authentication and authorisation on, the manager holding a superuser token and
 // the broker's secret key (PULSAR_AGENT_TOKEN_SECRET_KEY_FILE), agents on the
 // reference SDK that open the broker only with the token their handshake returns.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import type { MessagingPort } from '../adapters/ports';
 import { PulsarAgentAccess } from '../adapters/pulsar/agent-access';
 import { PulsarMessaging } from '../adapters/pulsar/messaging';
@@ -14,6 +15,7 @@ import { swarmTopics } from '../core/topics';
 import type { Embedded } from '../workers/embedded';
 import { pulsarHome, removeExtraBrokers, startExtraBroker, type ExtraBroker } from './support/pulsar';
 import { ADMIN_TOKEN, startTestEmbedded, uniqueId, waitFor } from './support/stack';
+import { pythonEnv, pythonSdkBin, ROOT } from './support/python-sdk';
 
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
 const TENANT = 'qp-agents';
@@ -164,4 +166,47 @@ describe('agents with broker identities of their own, on a broker that authorise
     await port.publish(topics.heartbeats, Buffer.from('back'));
     await agent.close();
   }, 120_000);
+
+  const { python, reason } = pythonSdkBin();
+  if (!python) console.log(`the Python agent case is skipped: the python-sdk venv could not be created (${reason})`);
+  (python ? it : it.skip)(
+    'a Python agent takes its challenge from the register answer and publishes signed heartbeats with its session token',
+    async () => {
+      const agentId = uniqueId('pyagent');
+      const child = spawn(python as string, [join(ROOT, 'test/support/python_agent.py')], {
+        env: pythonEnv({
+          QP_API_URL: stack.api.url,
+          QP_PULSAR_URL: broker.webSocketUrl,
+          QP_PULSAR_TENANT: TENANT,
+          QP_AGENT_ID: agentId,
+          QP_SWARM_ID: swarmId,
+        }),
+      });
+      const lines: string[] = [];
+      createInterface({ input: child.stdout }).on('line', (line) => lines.push(line));
+      createInterface({ input: child.stderr }).on('line', (line) => lines.push(line));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      try {
+        const consumedBefore = await heartbeatsConsumed();
+        await waitFor(`the Python agent to register (${lines.slice(-3).join(' | ')})`, () =>
+          lines.some((line) => line.includes('"registered"') && line.includes('"ACTIVE"')) ? true : undefined,
+        30_000);
+        // Its inbox opened only with the session token, and only a role granted on the swarm may publish heartbeats.
+        await waitFor('its signed heartbeats to be consumed', async () =>
+          (await heartbeatsConsumed()) >= consumedBefore + 3 ? true : undefined,
+        );
+        child.stdin.write('deregister\n');
+        expect(await exited).toBe(0);
+        expect(lines.some((line) => line.includes('"deregistered"'))).toBe(true);
+      } finally {
+        child.kill();
+      }
+    },
+    120_000,
+  );
+
+  async function heartbeatsConsumed(): Promise<number> {
+    const text = await stack.workerRegistry.getSingleMetricAsString('qp_manager_heartbeats_consumed_total');
+    return Number(/heartbeats_consumed_total (\d+)/.exec(text)?.[1] ?? 0);
+  }
 });

@@ -366,8 +366,9 @@ cmd_install() {
     flink) install_flink ;;
     chromium) install_chromium ;;
     kubernetes) install_kubernetes ;;
-    all) install_temporal; install_testserver; install_pulsar_dist; install_schemathesis; install_prometheus; install_flink; install_chromium; install_kubernetes ;;
-    *) die "usage: stack.sh install [temporal|testserver|pulsar|milvus|schemathesis|prometheus|flink|chromium|kubernetes|all]" ;;
+    python-sdk) install_python_sdk ;;
+    all) install_temporal; install_testserver; install_pulsar_dist; install_schemathesis; install_prometheus; install_flink; install_chromium; install_kubernetes; install_python_sdk ;;
+    *) die "usage: stack.sh install [temporal|testserver|pulsar|milvus|schemathesis|prometheus|flink|chromium|kubernetes|python-sdk|all]" ;;
   esac
   log "cache: $CACHE_DIR"
 }
@@ -384,7 +385,8 @@ cmd_path() {
     flink) with_install_lock _install_flink_cluster; flink_home ;;
     chromium) install_chromium; chromium_bin ;;
     kubernetes) install_kubernetes; kube_kubeconfig ;;
-    *) die "usage: stack.sh path temporal|testserver|pulsar|schemathesis|prometheus|promtool|flink|flink-job|chromium|kubernetes" ;;
+    python-sdk) install_python_sdk; python_sdk_bin ;;
+    *) die "usage: stack.sh path temporal|testserver|pulsar|schemathesis|prometheus|promtool|flink|flink-job|chromium|kubernetes|python-sdk" ;;
   esac
 }
 

@@ -1,0 +1,37 @@
+"""Python SDK for QP-Manager agents (same protocol as agents/sdk.ts)."""
+
+from .agent import QpAgent, swarm_topic
+from .errors import ApiError, BrokerError, BrokerUnavailableError, HandshakeError, ManagerUnavailableError, QpAgentError
+from .proof import (
+    challenge_signing_input,
+    private_key_from_seed,
+    proof_signing_input,
+    public_key_pem,
+    sign_as_agent,
+    sign_challenge,
+)
+from .pulsar import PulsarWebSocket, topic_path
+from .rounds import RoundTask, Update, bytes_to_params, params_to_bytes
+
+__all__ = [
+    "ApiError",
+    "BrokerError",
+    "BrokerUnavailableError",
+    "HandshakeError",
+    "ManagerUnavailableError",
+    "PulsarWebSocket",
+    "QpAgent",
+    "QpAgentError",
+    "RoundTask",
+    "Update",
+    "bytes_to_params",
+    "params_to_bytes",
+    "challenge_signing_input",
+    "private_key_from_seed",
+    "proof_signing_input",
+    "public_key_pem",
+    "sign_as_agent",
+    "sign_challenge",
+    "swarm_topic",
+    "topic_path",
+]

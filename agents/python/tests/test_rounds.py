@@ -1,0 +1,129 @@
+"""Plain federated rounds: the update's bytes and properties as core/tuning.ts writes them, and the round logic."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from qp_agent import QpAgent, RoundTask, Update, bytes_to_params, params_to_bytes
+from qp_agent.rounds import js_number, update_properties
+
+VECTORS_FILE = Path(
+    os.environ.get("QP_PROOF_VECTORS", Path(__file__).resolve().parents[3] / "test" / "fixtures" / "agent-proof-vectors.json")
+)
+VECTORS = json.loads(VECTORS_FILE.read_text(encoding="utf-8"))
+
+
+def update_of(header: dict[str, Any], params: np.ndarray) -> Update:
+    return Update(
+        params=params,
+        examples=header["examples"],
+        loss=header.get("trainLoss"),
+        loss_squared=header.get("trainLossSquared"),
+        accuracy=header.get("trainAccuracy"),
+        eval_loss=header.get("evalLoss"),
+        eval_accuracy=header.get("evalAccuracy"),
+        eval_examples=header.get("evalExamples"),
+        steps_completed=header.get("stepsCompleted"),
+        steps_planned=header.get("stepsPlanned"),
+    )
+
+
+@pytest.mark.parametrize("vector", VECTORS["updates"], ids=lambda v: f"round-{v['header']['round']}")
+def test_update_header_and_payload_match_the_typescript_encoding(vector: dict) -> None:
+    header = vector["header"]
+    params = np.array(vector["params"], dtype=np.float32)
+    properties = update_properties(header["jobId"], header["round"], header["attempt"], header["agentId"], update_of(header, params))
+    assert properties == vector["properties"]
+    assert params_to_bytes(params) == base64.b64decode(vector["payloadBase64"])
+    assert np.array_equal(bytes_to_params(base64.b64decode(vector["payloadBase64"])), params)
+
+
+def test_js_number_spells_numbers_as_javascript() -> None:
+    cases = {1: "1", 1200.0: "1200", 1e-7: "1e-7", 1.5e-7: "1.5e-7", 1e-5: "0.00001", 1e20: "100000000000000000000", 1e21: "1e+21", -0.25: "-0.25"}
+    for value, text in cases.items():
+        assert js_number(value) == text
+    with pytest.raises(ValueError):
+        js_number(float("nan"))
+
+
+class Recorder(QpAgent):
+    """An agent whose signed publications are recorded instead of sent."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        super().__init__("http://127.0.0.1:1", "py-1", on_event=self.events.append)
+        self.credential, self.record = "qpc1.x.y", {"agentId": "py-1", "swarmId": "s1"}
+        self.published: list[tuple[str, bytes, dict[str, str]]] = []
+
+    def publish_signed(self, topic: str, payload: bytes, properties: dict[str, str] | None = None, key: str | None = None) -> str:
+        self.published.append((topic, payload, dict(properties or {})))
+        return "1:0:-1:0"
+
+
+def start(round_: int = 1, **extra: Any) -> dict[str, Any]:
+    global_params = np.array([0.0, 1.0, 2.0], dtype=np.float32)
+    return {
+        "type": "round-start",
+        "agentId": "py-1",
+        "jobId": "j1",
+        "round": round_,
+        "attempt": 1,
+        "globalDigest": "d",
+        "globalParams": base64.b64encode(params_to_bytes(global_params)).decode(),
+        "training": {"learningRate": 0.5, "epochs": 1, "batchSize": 32},
+        "deadlineAt": 0,
+        "updatesTopic": "swarm/s1/updates-j1",
+        **extra,
+    }
+
+
+def step_toward_target(global_params: np.ndarray, task: RoundTask) -> Update:
+    target = np.full_like(global_params, 4.0)
+    params = global_params + task.training["learningRate"] * (target - global_params)
+    return Update(params=params, examples=10, loss=float(np.mean((global_params - target) ** 2)), steps_completed=1, steps_planned=1)
+
+
+def test_a_round_trains_on_the_global_model_and_publishes_a_signed_update_once() -> None:
+    agent = Recorder()
+    agent._train_round(start(), step_toward_target)
+    agent._train_round(start(), step_toward_target)  # delivered twice: trained once
+    assert len(agent.published) == 1
+    topic, payload, properties = agent.published[0]
+    assert topic == "swarm/s1/updates-j1"
+    assert np.array_equal(bytes_to_params(payload), np.array([2.0, 2.5, 3.0], dtype=np.float32))
+    assert properties == {
+        "type": "update", "jobId": "j1", "round": "1", "attempt": "1", "agentId": "py-1", "examples": "10",
+        "trainLoss": js_number(float(np.mean((np.array([0.0, 1.0, 2.0], dtype=np.float32) - 4.0) ** 2))), "stepsCompleted": "1", "stepsPlanned": "1",
+    }
+    assert agent.events == [{"type": "round-trained", "jobId": "j1", "round": 1, "attempt": 1}]
+
+
+def test_rounds_the_sdk_cannot_do_yet_fail_without_an_update() -> None:
+    agent = Recorder()
+    agent._train_round(start(1, secureAggregation={"config": {}, "stageTimeoutMs": 1000}), step_toward_target)
+    agent._train_round(start(2, localPrivacy={"clipNorm": 1, "noiseMultiplier": 1}), step_toward_target)
+    assert agent.published == []
+    assert [e["type"] for e in agent.events] == ["round-failed", "round-failed"]
+    assert "secure aggregation" in agent.events[0]["error"] and "local DP" in agent.events[1]["error"]
+
+
+def test_a_wrong_sized_update_is_not_sent() -> None:
+    agent = Recorder()
+    agent._train_round(start(), lambda g, t: Update(params=np.zeros(2, dtype=np.float32), examples=1))
+    assert agent.published == []
+    assert agent.events[0]["type"] == "round-failed" and "2 parameters" in agent.events[0]["error"]
+
+
+def test_the_budget_defaults_from_the_training_settings() -> None:
+    seen: list[RoundTask] = []
+    agent = Recorder()
+    agent._train_round(start(training={"learningRate": 0.1, "localSteps": 5, "batchSize": 8, "timeBudgetMs": 50}), lambda g, t: seen.append(t))
+    assert seen[0].budget == {"localSteps": 5, "timeBudgetMs": 50}
+    assert agent.published == []  # the trainer returned None: nothing to send

@@ -1,0 +1,268 @@
+// A Python agent (agents/python, qp_agent) against the real stack with QP_MESSAGING=pulsar:
+// it registers through its Pulsar inbox (WebSocket API), becomes ACTIVE, its heartbeats signed
+// over messaging are consumed by the liveness monitor, and it deregisters. Real Temporal, real
+// worker and HTTP API, the shared test broker; the agent is a separate Python process.
+import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
+import { PulsarMessaging } from '../adapters/pulsar/messaging';
+import { QpAgent, type Trainer } from '../agents/sdk';
+import type { AgentRecord } from '../core/agents';
+import { bytesToParams, type TuningProgress } from '../core/tuning';
+import { tuningWorkflowId } from '../workflows/definitions';
+import type { Embedded } from '../workers/embedded';
+import { sharedPulsarOptions } from './support/pulsar';
+import { pythonEnv, pythonSdkBin, ROOT } from './support/python-sdk';
+import { ADMIN_TOKEN, startTestEmbedded, uniqueId, waitFor } from './support/stack';
+
+const execFileAsync = promisify(execFile);
+const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
+const { python, reason } = pythonSdkBin();
+if (!python) console.log(`python SDK end-to-end test skipped: the python-sdk venv could not be created (${reason})`);
+const maybe = python ? describe : describe.skip;
+
+async function getAgent(stack: Embedded, agentId: string): Promise<AgentRecord> {
+  const res = await fetch(`${stack.api.url}/api/v1/swarm/agents/${agentId}`, { headers: admin });
+  if (!res.ok) throw new Error(`GET agent ${res.status}`);
+  return (await res.json()) as AgentRecord;
+}
+
+/** A counter's value, summed over its labels (0 when absent). */
+async function metric(stack: Embedded, name: string, labels = ''): Promise<number> {
+  const text = await stack.workerRegistry.getSingleMetricAsString(name).catch(() => '');
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith(name) && line.includes(labels))
+    .reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
+}
+
+/** The agent process's JSON event lines, awaited one kind at a time. */
+class AgentProcess {
+  readonly events: { event: string; [field: string]: unknown }[] = [];
+  readonly stderr: string[] = [];
+  readonly exited: Promise<number | null>;
+
+  constructor(readonly child: ChildProcessWithoutNullStreams) {
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      try {
+        this.events.push(JSON.parse(line) as { event: string });
+      } catch {
+        this.stderr.push(line);
+      }
+    });
+    createInterface({ input: child.stderr }).on('line', (line) => this.stderr.push(line));
+    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  }
+
+  next(event: string, timeoutMs = 45_000) {
+    return waitFor(
+      `the Python agent's "${event}" (stderr: ${this.stderr.slice(-5).join(' | ')})`,
+      () => this.events.find((e) => e.event === event),
+      timeoutMs,
+    );
+  }
+}
+
+maybe('a Python agent on the real stack (Pulsar over its WebSocket API)', () => {
+  let stack: Embedded;
+  const swarmId = uniqueId('pyswarm');
+  let pulsar: ReturnType<typeof sharedPulsarOptions>;
+  const running: AgentProcess[] = [];
+
+  beforeAll(async () => {
+    pulsar = sharedPulsarOptions();
+    stack = await startTestEmbedded({
+      QP_MESSAGING: 'pulsar',
+      PULSAR_SERVICE_URL: process.env.QP_TEST_PULSAR_URL as string,
+      PULSAR_ADMIN_URL: pulsar.adminUrl,
+      PULSAR_TENANT: pulsar.tenant as string,
+      QP_HANDSHAKE_TIMEOUT_MS: '15000',
+      QP_HEARTBEAT_GRACE_MS: '3000',
+      QP_LIVENESS_WINDOW_MS: '250',
+    });
+  });
+  afterAll(async () => {
+    for (const agent of running) agent.child.kill();
+    await stack?.stop();
+  });
+
+  async function startJob(body: Record<string, unknown>): Promise<string> {
+    const res = await fetch(`${stack.api.url}/api/v1/tuning/start`, {
+      method: 'POST',
+      headers: { ...admin, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const json = (await res.json()) as { jobId: string };
+    if (res.status !== 202) throw new Error(`start failed ${res.status}: ${JSON.stringify(json)}`);
+    return json.jobId;
+  }
+
+  function startAgent(agentId: string, extraEnv: Record<string, string> = {}): AgentProcess {
+    const child = spawn(python as string, [join(ROOT, 'test/support/python_agent.py')], {
+      env: pythonEnv({
+        QP_API_URL: stack.api.url,
+        QP_PULSAR_URL: pulsar.webSocketUrl,
+        QP_PULSAR_TENANT: pulsar.tenant as string,
+        QP_AGENT_ID: agentId,
+        QP_SWARM_ID: swarmId,
+        ...extraEnv,
+      }),
+    });
+    const agent = new AgentProcess(child);
+    running.push(agent);
+    return agent;
+  }
+
+  it('registers through its inbox, is ACTIVE, its signed heartbeats are consumed, and it deregisters', async () => {
+    const agentId = uniqueId('pyagent');
+    const consumedBefore = await metric(stack, 'qp_manager_heartbeats_consumed_total');
+    const agent = startAgent(agentId);
+
+    const registered = await agent.next('registered');
+    expect(registered).toMatchObject({ status: 'ACTIVE', swarmId, credential: true });
+    expect((await getAgent(stack, agentId)).status).toBe('ACTIVE');
+
+    // The agent sends no HTTP heartbeat: every heartbeat consumed here came signed over messaging.
+    await waitFor('three signed heartbeats to be consumed', async () =>
+      (await metric(stack, 'qp_manager_heartbeats_consumed_total')) >= consumedBefore + 3 ? true : undefined,
+    );
+    expect(await metric(stack, 'qp_manager_heartbeats_rejected_total')).toBe(0);
+    expect((await getAgent(stack, agentId)).status).toBe('ACTIVE');
+
+    agent.child.stdin.write('deregister\n');
+    await agent.next('deregistered');
+    expect(await agent.exited).toBe(0);
+    await waitFor('the agent to be DEREGISTERED', async () =>
+      (await getAgent(stack, agentId)).status === 'DEREGISTERED' ? true : undefined,
+    );
+  }, 120_000);
+
+  it("raises ApiError with the API's status, code and message when the manager refuses", async () => {
+    const script = [
+      'import json, sys',
+      'from qp_agent import ApiError, QpAgent',
+      'api, pulsar, tenant, agent_id, swarm = sys.argv[1:6]',
+      'agent = QpAgent(api, agent_id, pulsar_url=pulsar, pulsar_tenant=tenant, swarm_id=swarm, resources={"cpu": -1, "memoryMb": 512})',
+      'try:',
+      '    agent.register()',
+      '    print(json.dumps({"registered": True}))',
+      'except ApiError as error:',
+      '    print(json.dumps({"status": error.status, "code": error.code, "message": error.message}))',
+    ].join('\n');
+    const { stdout } = await execFileAsync(
+      python as string,
+      ['-c', script, stack.api.url, pulsar.webSocketUrl, pulsar.tenant as string, uniqueId('pyagent'), swarmId],
+      { env: pythonEnv(), timeout: 60_000 },
+    );
+    const refused = JSON.parse(stdout.trim()) as { status: number; code: string; message: string };
+    expect(refused).toMatchObject({ status: 400, code: 'INVALID_ARGUMENT' });
+    expect(refused.message).toContain('cpu');
+  }, 120_000);
+
+  it('takes part in plain federated rounds with a numpy training step: its signed updates make the global model', async () => {
+    const rounds = 2;
+    const jobSwarm = uniqueId('pyjob');
+    const agentId = uniqueId('pyagent');
+    const agent = startAgent(agentId, { QP_SWARM_ID: jobSwarm, QP_PARTICIPATE: '1' });
+    await agent.next('participating');
+    await waitFor('visibility to list the Python agent ACTIVE', async () => {
+      const page = await stack.api.swarm.listAgents({ swarmId: jobSwarm, status: 'ACTIVE', pageSize: 10 });
+      return page.agents.length === 1 ? true : undefined;
+    });
+
+    const jobId = await startJob({
+      swarmId: jobSwarm,
+      model: { kind: 'vector', dimension: 8 },
+      rounds,
+      fraction: 1,
+      minParticipants: 1,
+      roundTimeoutMs: 20_000,
+      training: { learningRate: 0.5, epochs: 1, batchSize: 32 },
+      seed: 5,
+    });
+    const result = (await stack.client.workflow.getHandle(tuningWorkflowId(jobId)).result()) as TuningProgress;
+    expect(result.status).toBe('COMPLETED');
+    expect(result.recentRounds).toHaveLength(rounds);
+    for (const round of result.recentRounds) expect(round).toMatchObject({ participants: 1, accepted: 1, rejected: {} });
+
+    const trained = agent.events.filter((e) => e.event === 'trained') as unknown as { round: number; global_params: string; params: string }[];
+    expect(trained.map((t) => t.round)).toEqual([1, 2]);
+    // Round 2 trained on round 1's aggregate (one agent: its own update), and the job's model is round 2's update.
+    expect(trained[1].global_params).toBe(trained[0].params);
+    const finalModel = bytesToParams((await stack.ports.blobs.get(result.globalDigest))!);
+    const sent = bytesToParams(Buffer.from(trained[1].params, 'base64'));
+    expect(Array.from(finalModel)).toEqual(Array.from(sent));
+    // The step itself: w + 0.5 * (target - w), computed here from the global the agent received.
+    const received = bytesToParams(Buffer.from(trained[1].global_params, 'base64'));
+    for (let i = 0; i < 8; i++) {
+      const target = -1 + (2 * i) / 7;
+      expect(sent[i]).toBeCloseTo(received[i] + 0.5 * (target - received[i]), 5);
+    }
+
+    agent.child.stdin.write('deregister\n');
+    expect(await agent.exited).toBe(0);
+  }, 180_000);
+
+  it('a mixed swarm: a TypeScript and a Python agent with the same float32 step send bit-identical updates in one job', async () => {
+    const jobSwarm = uniqueId('pymix');
+    const pyAgent = startAgent(uniqueId('pyagent'), { QP_SWARM_ID: jobSwarm, QP_PARTICIPATE: '1' });
+    // The Python agent's step (test/support/python_agent.py) in float32, as numpy computes it.
+    const sameStep: Trainer = async ({ global, training }) => {
+      const rate = Math.fround(training.learningRate);
+      const params = Float32Array.from(global, (w, i) => {
+        const target = Math.fround(i * (2 / (global.length - 1)) - 1);
+        return Math.fround(w + Math.fround(rate * Math.fround(target - w)));
+      });
+      typescriptUpdates.push(params);
+      return { params, examples: 25 };
+    };
+    const typescriptUpdates: Float32Array[] = [];
+    const agentSide = new PulsarMessaging(pulsar);
+    const typescript = new QpAgent({
+      apiUrl: stack.api.url,
+      messaging: agentSide,
+      agentId: uniqueId('tsagent'),
+      swarmId: jobSwarm,
+      capabilities: ['train'],
+      resources: { cpu: 1, memoryMb: 512 },
+      heartbeatIntervalMs: 1000,
+    });
+    try {
+      await typescript.register();
+      typescript.startHeartbeats();
+      await typescript.participate(sameStep);
+      await pyAgent.next('participating');
+      await waitFor('visibility to list both agents ACTIVE', async () => {
+        const page = await stack.api.swarm.listAgents({ swarmId: jobSwarm, status: 'ACTIVE', pageSize: 10 });
+        return page.agents.length === 2 ? true : undefined;
+      });
+      const jobId = await startJob({
+        swarmId: jobSwarm,
+        model: { kind: 'vector', dimension: 8 },
+        rounds: 2,
+        fraction: 1,
+        minParticipants: 2,
+        roundTimeoutMs: 20_000,
+        training: { learningRate: 0.3, epochs: 1, batchSize: 32 },
+        seed: 9,
+      });
+      const result = (await stack.client.workflow.getHandle(tuningWorkflowId(jobId)).result()) as TuningProgress;
+      expect(result.status).toBe('COMPLETED');
+      for (const round of result.recentRounds) expect(round).toMatchObject({ participants: 2, accepted: 2, rejected: {} });
+      const fromPython = (pyAgent.events.filter((e) => e.event === 'trained') as unknown as { params: string }[]).map((t) =>
+        Array.from(bytesToParams(Buffer.from(t.params, 'base64'))),
+      );
+      expect(fromPython).toEqual(typescriptUpdates.map((u) => Array.from(u)));
+      // Equal updates: the job's model is each agent's last update, bit for bit.
+      const finalModel = bytesToParams((await stack.ports.blobs.get(result.globalDigest))!);
+      expect(Array.from(finalModel)).toEqual(Array.from(typescriptUpdates[1]));
+    } finally {
+      await typescript.deregister().catch(() => undefined);
+      await agentSide.close();
+      pyAgent.child.stdin.write('deregister\n');
+      await pyAgent.exited;
+    }
+  }, 180_000);
+});

@@ -1,0 +1,57 @@
+"""A Python agent driven by test/python-sdk-pulsar.test.ts: one JSON line per step on stdout.
+
+Registers (challenge from its Pulsar inbox), heartbeats signed over messaging only, takes part
+in plain federated rounds with a numpy training step when QP_PARTICIPATE=1, and deregisters
+when a line arrives on stdin.
+"""
+
+import base64
+import json
+import os
+import sys
+
+import numpy as np
+
+from qp_agent import QpAgent, RoundTask, Update, params_to_bytes
+
+
+def say(event: str, **fields: object) -> None:
+    print(json.dumps({"event": event, **fields}), flush=True)
+
+
+def train(global_params: np.ndarray, task: RoundTask) -> Update:
+    """One gradient step on 0.5 * ||w - target||^2: w + learningRate * (target - w), in float32."""
+    target = np.linspace(-1.0, 1.0, global_params.size, dtype=np.float32)
+    rate = np.float32(task.training["learningRate"])
+    params = (global_params + rate * (target - global_params)).astype(np.float32)
+    say(
+        "trained",
+        round=task.round,
+        attempt=task.attempt,
+        global_params=base64.b64encode(params_to_bytes(global_params)).decode(),
+        params=base64.b64encode(params_to_bytes(params)).decode(),
+    )
+    loss = float(0.5 * np.sum((global_params - target) ** 2))
+    return Update(params=params, examples=25, loss=loss, steps_completed=1, steps_planned=1)
+
+
+agent = QpAgent(
+    api_url=os.environ["QP_API_URL"],
+    pulsar_url=os.environ["QP_PULSAR_URL"],
+    pulsar_tenant=os.environ["QP_PULSAR_TENANT"],
+    agent_id=os.environ["QP_AGENT_ID"],
+    swarm_id=os.environ["QP_SWARM_ID"],
+    capabilities=["train"],
+    resources={"cpu": 1, "memoryMb": 512},
+    handshake_timeout_s=30,
+    on_event=lambda event: say("sdk", detail=event) if event["type"] != "registered" else None,
+)
+record = agent.register()
+say("registered", status=record["status"], swarmId=record["swarmId"], credential=bool(agent.credential))
+agent.start_heartbeats(interval_s=0.2, via="messaging", status=lambda: {"load": 0.25})
+if os.environ.get("QP_PARTICIPATE") == "1":
+    agent.participate(train)
+    say("participating")
+sys.stdin.readline()
+agent.deregister()
+say("deregistered")
