@@ -2,9 +2,7 @@
 // authentication and authorisation on, the manager holding a superuser token and
 // the broker's secret key (PULSAR_AGENT_TOKEN_SECRET_KEY_FILE), agents on the
 // reference SDK that open the broker only with the token their handshake returns.
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { MessagingPort } from '../adapters/ports';
@@ -13,7 +11,7 @@ import { PulsarMessaging } from '../adapters/pulsar/messaging';
 import { QpAgent } from '../agents/sdk';
 import { swarmTopics } from '../core/topics';
 import type { Embedded } from '../workers/embedded';
-import { pulsarHome, removeExtraBrokers, startExtraBroker, type ExtraBroker } from './support/pulsar';
+import { removeExtraBrokers, startAuthorisingBroker, type ExtraBroker } from './support/pulsar';
 import { ADMIN_TOKEN, startTestEmbedded, uniqueId, waitFor } from './support/stack';
 import { pythonEnv, pythonSdkBin, ROOT } from './support/python-sdk';
 
@@ -55,39 +53,15 @@ describe('agents with broker identities of their own, on a broker that authorise
     });
 
   beforeAll(async () => {
-    // Keys and tokens made by Pulsar's own CLI, as an operator would.
-    const dir = mkdtempSync(join(tmpdir(), 'qp-agent-access-'));
-    const secretKey = join(dir, 'secret.key');
-    const cli = (...args: string[]) =>
-      execFileSync(join(pulsarHome(), 'bin', 'pulsar'), ['tokens', ...args], {
-        encoding: 'utf8',
-        env: { ...process.env, PULSAR_LOG_LEVEL: 'warn' },
-      }).trim();
-    cli('create-secret-key', '--output', secretKey);
-    const brokerToken = cli('create', '--secret-key', `file://${secretKey}`, '--subject', 'admin');
-    const managerToken = cli('create', '--secret-key', `file://${secretKey}`, '--subject', 'qp-manager');
-    const conf = join(dir, 'auth.conf');
-    writeFileSync(
-      conf,
-      [
-        'authenticationEnabled=true',
-        'authenticationProviders=org.apache.pulsar.broker.authentication.AuthenticationProviderToken',
-        `tokenSecretKey=file://${secretKey}`,
-        'authorizationEnabled=true',
-        'superUserRoles=admin,qp-manager',
-        'brokerClientAuthenticationPlugin=org.apache.pulsar.client.impl.auth.AuthenticationToken',
-        `brokerClientAuthenticationParameters=token:${brokerToken}`,
-        '',
-      ].join('\n'),
-    );
-    broker = await startExtraBroker('agentauth', { extraConf: conf, healthToken: brokerToken });
+    const { broker: started, secretKeyFile, managerToken } = await startAuthorisingBroker('agentauth');
+    broker = started;
     stack = await startTestEmbedded({
       QP_MESSAGING: 'pulsar',
       PULSAR_SERVICE_URL: broker.webSocketUrl,
       PULSAR_ADMIN_URL: broker.adminUrl,
       PULSAR_AUTH_TOKEN: managerToken,
       PULSAR_TENANT: TENANT,
-      PULSAR_AGENT_TOKEN_SECRET_KEY_FILE: secretKey,
+      PULSAR_AGENT_TOKEN_SECRET_KEY_FILE: secretKeyFile,
       QP_HANDSHAKE_TIMEOUT_MS: '20000',
     });
   }, 400_000);

@@ -4,10 +4,7 @@
 // token authentication, and a broker restart in the middle of a stream. The
 // last two stop and reconfigure a broker, so they run on a broker of their own.
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import type { Consumer, ReceivedMessage } from '../../adapters/ports';
 import { PulsarError } from '../../adapters/pulsar/errors';
 import { PulsarAdmin } from '../../adapters/pulsar/admin';
@@ -16,7 +13,7 @@ import { swarmTopics } from '../../core/topics';
 import { PulsarMessaging, type PulsarMessagingOptions } from '../../adapters/pulsar/messaging';
 import { loadNativeTransport, nativeTransportUnavailable } from '../../adapters/pulsar/native';
 import { messagingContract } from '../contracts/messaging.contract';
-import { freePort, pulsarHome, removeExtraBrokers, sharedPulsarOptions, startExtraBroker, type ExtraBroker } from '../support/pulsar';
+import { freePort, removeExtraBrokers, sharedPulsarOptions, startAuthorisingBroker, type ExtraBroker } from '../support/pulsar';
 
 messagingContract('PulsarMessaging (WebSocket transport)', async () => new PulsarMessaging(sharedPulsarOptions()), {
   timeoutScale: 3,
@@ -195,33 +192,8 @@ describe('a broker of its own with token authentication and authorisation, resta
   };
 
   beforeAll(async () => {
-    // Keys and tokens made by Pulsar's own CLI, as an operator would.
-    const dir = mkdtempSync(join(tmpdir(), 'qp-pulsar-auth-'));
-    const pulsar = join(pulsarHome(), 'bin', 'pulsar');
-    const secretKey = (secretKeyFile = join(dir, 'secret.key'));
-    const cli = (...args: string[]) =>
-      execFileSync(pulsar, ['tokens', ...args], { encoding: 'utf8', env: { ...process.env, PULSAR_LOG_LEVEL: 'warn' } }).trim();
-    cli('create-secret-key', '--output', secretKey);
-    adminToken = cli('create', '--secret-key', `file://${secretKey}`, '--subject', 'admin');
-    clientToken = cli('create', '--secret-key', `file://${secretKey}`, '--subject', 'qp-manager');
+    ({ broker, secretKeyFile, adminToken, managerToken: clientToken } = await startAuthorisingBroker('authtest'));
     forgedToken = forgeToken('qp-manager');
-    const conf = join(dir, 'auth.conf');
-    writeFileSync(
-      conf,
-      [
-        'authenticationEnabled=true',
-        'authenticationProviders=org.apache.pulsar.broker.authentication.AuthenticationProviderToken',
-        `tokenSecretKey=file://${secretKey}`,
-        // Topic and namespace permissions are enforced; the manager's own role is a superuser.
-        'authorizationEnabled=true',
-        'superUserRoles=admin,qp-manager',
-        // The broker's own client (WebSocket service, health check) authenticates too.
-        'brokerClientAuthenticationPlugin=org.apache.pulsar.client.impl.auth.AuthenticationToken',
-        `brokerClientAuthenticationParameters=token:${adminToken}`,
-        '',
-      ].join('\n'),
-    );
-    broker = await startExtraBroker('authtest', { extraConf: conf, healthToken: adminToken });
   }, 180_000);
 
   afterAll(async () => {

@@ -4,8 +4,8 @@
 // their own instance on free ports (startExtraBroker) so the shared one never
 // goes away under another suite.
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -171,6 +171,52 @@ export async function startExtraBroker(
     throw error;
   }
   return broker;
+}
+
+/** A broker of its own with token authentication and authorisation on, and the tokens made for it. */
+export interface AuthorisingBroker {
+  broker: ExtraBroker;
+  /** The file of the broker's token secret key. */
+  secretKeyFile: string;
+  /** Superuser `admin`: the broker's own client (WebSocket service, health check). */
+  adminToken: string;
+  /** Superuser `qp-manager`: the manager's role. */
+  managerToken: string;
+}
+
+/**
+ * An extra broker (startExtraBroker) with token authentication and topic and namespace
+ * authorisation on; the secret key and the superusers' tokens are made by Pulsar's own CLI, as an
+ * operator would make them.
+ */
+export async function startAuthorisingBroker(name: string): Promise<AuthorisingBroker> {
+  const dir = mkdtempSync(join(tmpdir(), `qp-${name}-`));
+  const secretKeyFile = join(dir, 'secret.key');
+  const cli = (...args: string[]) =>
+    execFileSync(join(pulsarHome(), 'bin', 'pulsar'), ['tokens', ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, PULSAR_LOG_LEVEL: 'warn' },
+    }).trim();
+  cli('create-secret-key', '--output', secretKeyFile);
+  const adminToken = cli('create', '--secret-key', `file://${secretKeyFile}`, '--subject', 'admin');
+  const managerToken = cli('create', '--secret-key', `file://${secretKeyFile}`, '--subject', 'qp-manager');
+  const conf = join(dir, 'auth.conf');
+  writeFileSync(
+    conf,
+    [
+      'authenticationEnabled=true',
+      'authenticationProviders=org.apache.pulsar.broker.authentication.AuthenticationProviderToken',
+      `tokenSecretKey=file://${secretKeyFile}`,
+      'authorizationEnabled=true',
+      'superUserRoles=admin,qp-manager',
+      // The broker's own client (WebSocket service, health check) authenticates too.
+      'brokerClientAuthenticationPlugin=org.apache.pulsar.client.impl.auth.AuthenticationToken',
+      `brokerClientAuthenticationParameters=token:${adminToken}`,
+      '',
+    ].join('\n'),
+  );
+  const broker = await startExtraBroker(name, { extraConf: conf, healthToken: adminToken });
+  return { broker, secretKeyFile, adminToken, managerToken };
 }
 
 /** Every extra broker this process started or is starting; removeExtraBrokers takes them all down. */
