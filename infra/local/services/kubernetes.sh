@@ -14,8 +14,9 @@
 #   stack.sh path kubernetes        print the kubeconfig's path (KUBECONFIG=...)
 #   stack.sh down|status kubernetes
 #
-# Env: KUBE_APISERVER_PORT (36443; the controller-manager, scheduler and kwok
-#      take the next three ports), KUBE_ETCD_PORT (32379, +1 peer, +2 metrics),
+# Env: KUBE_APISERVER_PORT (16443; the controller-manager, scheduler and kwok
+#      take the next three ports; all below Linux's ephemeral range, 32768-60999,
+#      where any outgoing connection may hold one of them), KUBE_ETCD_PORT (32379, +1 peer, +2 metrics),
 #      QP_KUBE_HEALTH_TIMEOUT (90 s). Each `up` starts from an empty etcd; the
 #      certificates and the kubeconfig are kept, so KUBECONFIG stays valid.
 #
@@ -27,7 +28,7 @@ KUBE_STAGING_VERSION=v0.37.2  # the published k8s.io/* modules matching it
 KUBE_ETCD_VERSION=v3.6.16     # go.etcd.io/etcd/server/v3 (Debian's etcd 3.4 stalls these controllers)
 KUBE_KWOK_VERSION=v0.8.0      # sigs.k8s.io/kwok
 KUBE_HOST=127.0.0.1
-KUBE_APISERVER_PORT="${KUBE_APISERVER_PORT:-36443}"
+KUBE_APISERVER_PORT="${KUBE_APISERVER_PORT:-16443}"
 KUBE_ETCD_PORT="${KUBE_ETCD_PORT:-32379}"
 KUBE_HEALTH_TIMEOUT_S="${QP_KUBE_HEALTH_TIMEOUT:-90}"
 KUBE_BINARIES=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
