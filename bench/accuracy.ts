@@ -21,11 +21,9 @@ import { TemporalSwarmRoster } from '../adapters/temporal/swarm-roster';
 import { digitsSplit, loadDigits } from '../adapters/datasets/digits';
 import { simulateSwarm } from '../agents/simulate';
 import { DIGITS_DIMENSION, digitsShards, digitsTrainers } from '../agents/trainers';
-import { parseConfig } from '../core/config';
 import { bytesToParams, type TuningProgress } from '../core/tuning';
 import { namespace } from '../temporal-config';
 import { tuningWorkflowId } from '../workflows/definitions';
-import { startEmbedded, type Embedded } from '../workers/embedded';
 import {
   ensureFlower,
   ensureFlowerSimulation,
@@ -35,7 +33,7 @@ import {
   runFlowerScript,
   SOFTMAX_PROBABILITIES_PY,
 } from './support/flower';
-import { startDevServer } from './support/temporal';
+import { runOnEmbeddedStack } from './support/temporal';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
 
@@ -240,17 +238,7 @@ interface OursRecord {
 }
 
 async function runOurs(adminToken: string): Promise<Record<StrategyKey, OursRecord>> {
-  const env = await startDevServer();
-  let stack: Embedded | undefined;
-  let stopSwarm: (() => Promise<void>) | undefined;
-  try {
-    const config = parseConfig({
-      TEMPORAL_ADDRESS: env.address,
-      TEMPORAL_NAMESPACE: namespace,
-      QP_TASK_QUEUE: `bench-accuracy-${Date.now()}`,
-      QP_ADMIN_TOKEN: adminToken,
-    });
-    stack = await startEmbedded({ config, apiPort: 0 });
+  return runOnEmbeddedStack('bench-accuracy', adminToken, async (stack, onStop) => {
     const swarmId = `bench-accuracy-${Date.now()}`;
     const swarm = await simulateSwarm({
       apiUrl: stack.api.url,
@@ -262,7 +250,7 @@ async function runOurs(adminToken: string): Promise<Record<StrategyKey, OursReco
       trainers: digitsTrainers({ agents: AGENTS, alpha: ALPHA, seed: SPLIT_SEED }),
       heartbeatIntervalMs: 5_000,
     });
-    stopSwarm = () => swarm.stop();
+    onStop(() => swarm.stop());
     if (swarm.failed.length > 0) throw new Error(`${swarm.failed.length} registrations failed: ${swarm.failed[0].error}`);
     const directory = new TemporalSwarmRoster(stack.client, namespace, { ttlMs: 0, fullEveryMs: 0 });
     const deadline = Date.now() + 60_000;
@@ -312,11 +300,7 @@ async function runOurs(adminToken: string): Promise<Record<StrategyKey, OursReco
       };
     }
     return out;
-  } finally {
-    await stopSwarm?.();
-    await stack?.stop();
-    await env.teardown();
-  }
+  });
 }
 
 /** Exports what both sides train and test on; returns the shards. */

@@ -22,12 +22,10 @@ import { TemporalSwarmRoster } from '../adapters/temporal/swarm-roster';
 import type { Trainer } from '../agents/sdk';
 import { simulateSwarm } from '../agents/simulate';
 import { DIGITS_DIMENSION, digitsTrainers } from '../agents/trainers';
-import { parseConfig } from '../core/config';
 import type { TuningProgress } from '../core/tuning';
 import { namespace } from '../temporal-config';
 import { tuningWorkflowId } from '../workflows/definitions';
-import { startEmbedded, type Embedded } from '../workers/embedded';
-import { startDevServer } from './support/temporal';
+import { runOnEmbeddedStack } from './support/temporal';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
 
@@ -77,17 +75,7 @@ const print = (name: string, value: number, unit = '') =>
 
 async function main(): Promise<void> {
   const adminToken = randomBytes(24).toString('hex');
-  const env = await startDevServer();
-  let stack: Embedded | undefined;
-  let stopSwarm: (() => Promise<void>) | undefined;
-  try {
-    const config = parseConfig({
-      TEMPORAL_ADDRESS: env.address,
-      TEMPORAL_NAMESPACE: namespace,
-      QP_TASK_QUEUE: `bench-async-${Date.now()}`,
-      QP_ADMIN_TOKEN: adminToken,
-    });
-    stack = await startEmbedded({ config, apiPort: 0 });
+  return runOnEmbeddedStack('bench-async', adminToken, async (stack, onStop) => {
     const swarmId = `bench-async-${Date.now()}`;
     const trainers = digitsTrainers({ agents: AGENTS, alpha: ALPHA, seed: 3 }).map(
       (train, agent): Trainer =>
@@ -98,7 +86,7 @@ async function main(): Promise<void> {
         },
     );
     const swarm = await simulateSwarm({ apiUrl: stack.api.url, messaging: stack.ports.messaging, count: AGENTS, swarmId, idPrefix: swarmId, trainers, heartbeatIntervalMs: 5_000 });
-    stopSwarm = () => swarm.stop();
+    onStop(() => swarm.stop());
     if (swarm.failed.length > 0) throw new Error(`${swarm.failed.length} registrations failed: ${swarm.failed[0].error}`);
     const directory = new TemporalSwarmRoster(stack.client, namespace, { ttlMs: 0, fullEveryMs: 0 });
     const deadline = Date.now() + 60_000;
@@ -164,11 +152,7 @@ async function main(): Promise<void> {
     versions.forEach((v, i) =>
       console.log(`#   ${v.version} | ${asyncCurve.points[i]?.atMs ?? ''} | ${v.accuracy?.toFixed(4) ?? ''} | ${v.meanStaleness.toFixed(2)} | ${v.refusedStale}`),
     );
-  } finally {
-    await stopSwarm?.();
-    await stack?.stop();
-    await env.teardown();
-  }
+  });
 }
 
 main().catch((error: unknown) => {

@@ -25,11 +25,9 @@ import { digitsSplit } from '../adapters/datasets/digits';
 import type { Trainer } from '../agents/sdk';
 import { simulateSwarm } from '../agents/simulate';
 import { DIGITS_DIMENSION, digitsShards, digitsTrainers } from '../agents/trainers';
-import { parseConfig } from '../core/config';
 import type { TuningProgress } from '../core/tuning';
 import { namespace } from '../temporal-config';
 import { tuningWorkflowId } from '../workflows/definitions';
-import { startEmbedded, type Embedded } from '../workers/embedded';
 import {
   ensureFlower,
   exportDigitsForFlower,
@@ -38,7 +36,7 @@ import {
   runFlowerScript,
   SOFTMAX_PROBABILITIES_PY,
 } from './support/flower';
-import { startDevServer } from './support/temporal';
+import { runOnEmbeddedStack } from './support/temporal';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
 
@@ -227,17 +225,7 @@ interface OursRecord {
 }
 
 async function runOurs(adminToken: string): Promise<Record<string, OursRecord>> {
-  const env = await startDevServer();
-  let stack: Embedded | undefined;
-  let stopSwarm: (() => Promise<void>) | undefined;
-  try {
-    const config = parseConfig({
-      TEMPORAL_ADDRESS: env.address,
-      TEMPORAL_NAMESPACE: namespace,
-      QP_TASK_QUEUE: `bench-heterogeneity-${Date.now()}`,
-      QP_ADMIN_TOKEN: adminToken,
-    });
-    stack = await startEmbedded({ config, apiPort: 0 });
+  return runOnEmbeddedStack('bench-heterogeneity', adminToken, async (stack, onStop) => {
     const swarmId = `bench-hetero-${Date.now()}`;
     // The steps each agent completed, per job and round, as its trainer returned them.
     const completed = new Map<string, (number | null)[]>();
@@ -261,7 +249,7 @@ async function runOurs(adminToken: string): Promise<Record<string, OursRecord>> 
       trainers,
       heartbeatIntervalMs: 5_000,
     });
-    stopSwarm = () => swarm.stop();
+    onStop(() => swarm.stop());
     if (swarm.failed.length > 0) throw new Error(`${swarm.failed.length} registrations failed: ${swarm.failed[0].error}`);
     const directory = new TemporalSwarmRoster(stack.client, namespace, { ttlMs: 0, fullEveryMs: 0 });
     const deadline = Date.now() + 60_000;
@@ -308,11 +296,7 @@ async function runOurs(adminToken: string): Promise<Record<string, OursRecord>> 
       };
     }
     return out;
-  } finally {
-    await stopSwarm?.();
-    await stack?.stop();
-    await env.teardown();
-  }
+  });
 }
 
 interface FlowerRecord {

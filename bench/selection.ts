@@ -23,14 +23,12 @@ import type { DirectoryEntry } from '../adapters/ports';
 import type { Trainer } from '../agents/sdk';
 import { simulateSwarm } from '../agents/simulate';
 import { DIGITS_DIMENSION, digitsTrainers } from '../agents/trainers';
-import { parseConfig } from '../core/config';
 import { seededRandom } from '../core/random';
 import { SELECTION_STRATEGIES, carbonIntensity, type SelectionStrategy } from '../core/selection';
 import type { TuningProgress } from '../core/tuning';
 import { namespace } from '../temporal-config';
 import { tuningWorkflowId } from '../workflows/definitions';
-import { startEmbedded, type Embedded } from '../workers/embedded';
-import { startDevServer } from './support/temporal';
+import { runOnEmbeddedStack } from './support/temporal';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
 
@@ -56,17 +54,7 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 const print = (name: string, value: number, unit = '') => console.log(`${name} ${Number.isInteger(value) ? value : value.toFixed(4)}${unit ? ` ${unit}` : ''}`);
 
 async function benchRounds(): Promise<void> {
-  const env = await startDevServer();
-  let stack: Embedded | undefined;
-  let stopSwarm: (() => Promise<void>) | undefined;
-  try {
-    const config = parseConfig({
-      TEMPORAL_ADDRESS: env.address,
-      TEMPORAL_NAMESPACE: namespace,
-      QP_TASK_QUEUE: `bench-selection-${Date.now()}`,
-      QP_ADMIN_TOKEN: ADMIN_TOKEN,
-    });
-    stack = await startEmbedded({ config, apiPort: 0 });
+  return runOnEmbeddedStack('bench-selection', ADMIN_TOKEN, async (stack, onStop) => {
     const swarmId = `bench-selection-${Date.now()}`;
     const trainers = digitsTrainers({ agents: AGENTS, alpha: 0.5, seed: 3 }).map(
       (train, i): Trainer =>
@@ -78,7 +66,7 @@ async function benchRounds(): Promise<void> {
           : train,
     );
     const swarm = await simulateSwarm({ apiUrl: stack.api.url, messaging: stack.ports.messaging, count: AGENTS, swarmId, idPrefix: swarmId, trainers, heartbeatIntervalMs: 5_000 });
-    stopSwarm = () => swarm.stop();
+    onStop(() => swarm.stop());
     if (swarm.failed.length > 0) throw new Error(`${swarm.failed.length} registrations failed: ${swarm.failed[0].error}`);
     const directory = new TemporalSwarmRoster(stack.client, namespace, { ttlMs: 0, fullEveryMs: 0 });
     const deadline = Date.now() + 60_000;
@@ -143,11 +131,7 @@ async function benchRounds(): Promise<void> {
       print(`rounds.${selection}.final_accuracy`, figures.accuracy);
       print(`rounds.${selection}.final_accuracy_vs_uniform`, figures.accuracy / baseline.accuracy);
     }
-  } finally {
-    await stopSwarm?.();
-    await stack?.stop();
-    await env.teardown();
-  }
+  });
 }
 
 async function benchActivity(): Promise<void> {
