@@ -205,6 +205,148 @@ maybe('a Python agent on the real stack (Pulsar over its WebSocket API)', () => 
     expect(await agent.exited).toBe(0);
   }, 180_000);
 
+  /** The Python agent's step (test/support/python_agent.py) in float32, toward scale × the evenly spaced points of [-1, 1]. */
+  function stepToward(scale: number, examples: number, sent?: Float32Array[]): Trainer {
+    return async ({ global, training }) => {
+      const rate = Math.fround(training.learningRate);
+      const params = Float32Array.from(global, (w, i) => {
+        const target = Math.fround(Math.fround(scale) * Math.fround(i * (2 / (global.length - 1)) - 1));
+        return Math.fround(w + Math.fround(rate * Math.fround(target - w)));
+      });
+      sent?.push(params);
+      return { params, examples };
+    };
+  }
+
+  /** The example-weighted mean of every agent's step from `global`, added to it (float64, as the expectation). */
+  function expectedAggregate(global: Float32Array, agents: { scale: number; examples: number }[], rate: number): number[] {
+    const total = agents.reduce((sum, a) => sum + a.examples, 0);
+    return Array.from(global, (w, i) => {
+      let mean = 0;
+      for (const { scale, examples } of agents) {
+        const target = Math.fround(Math.fround(scale) * Math.fround(i * (2 / (global.length - 1)) - 1));
+        const delta = Math.fround(Math.fround(w + Math.fround(Math.fround(rate) * Math.fround(target - w))) - w);
+        mean += (examples * delta) / total;
+      }
+      return w + mean;
+    });
+  }
+
+  /** Runs a secure-aggregation job over TypeScript and Python agents (each with its own target and example count). */
+  async function secureJob(
+    agents: { language: 'ts' | 'py'; scale: number; examples: number }[],
+    job: { rounds: number; learningRate: number; clipRange: number; maxWeight: number },
+  ): Promise<{ result: TuningProgress; finalModel: Float32Array; globals: Float32Array[]; pythonRounds: number[] }> {
+    const jobSwarm = uniqueId('pysecure');
+    const agentSide = new PulsarMessaging(pulsar);
+    const typescript: QpAgent[] = [];
+    const python: AgentProcess[] = [];
+    /** The global model each round started from, as the agents received it. */
+    const globals = new Map<number, Float32Array>();
+    try {
+      for (const agent of agents) {
+        if (agent.language === 'py') {
+          python.push(
+            startAgent(uniqueId('pyagent'), {
+              QP_SWARM_ID: jobSwarm,
+              QP_PARTICIPATE: '1',
+              QP_TARGET_SCALE: String(agent.scale),
+              QP_EXAMPLES: String(agent.examples),
+            }),
+          );
+          continue;
+        }
+        const step = stepToward(agent.scale, agent.examples);
+        const ts = new QpAgent({
+          apiUrl: stack.api.url,
+          messaging: agentSide,
+          agentId: uniqueId('tsagent'),
+          swarmId: jobSwarm,
+          capabilities: ['train'],
+          resources: { cpu: 1, memoryMb: 512 },
+          heartbeatIntervalMs: 1000,
+        });
+        await ts.register();
+        ts.startHeartbeats();
+        await ts.participate(async (task) => {
+          globals.set(task.round, Float32Array.from(task.global));
+          return step(task);
+        });
+        typescript.push(ts);
+      }
+      for (const agent of python) await agent.next('participating');
+      await waitFor(`visibility to list ${agents.length} agents ACTIVE`, async () => {
+        const page = await stack.api.swarm.listAgents({ swarmId: jobSwarm, status: 'ACTIVE', pageSize: 20 });
+        return page.agents.length === agents.length ? true : undefined;
+      });
+      const jobId = await startJob({
+        swarmId: jobSwarm,
+        model: { kind: 'vector', dimension: 8 },
+        rounds: job.rounds,
+        fraction: 1,
+        minParticipants: agents.length,
+        roundTimeoutMs: 20_000,
+        training: { learningRate: job.learningRate, epochs: 1, batchSize: 32 },
+        secureAggregation: { stageTimeoutMs: 8000, clipRange: job.clipRange, maxWeight: job.maxWeight },
+        seed: 11,
+      });
+      const result = (await stack.client.workflow.getHandle(tuningWorkflowId(jobId)).result()) as TuningProgress;
+      const finalModel = bytesToParams((await stack.ports.blobs.get(result.globalDigest))!);
+      for (const agent of python) {
+        for (const trained of agent.events.filter((e) => e.event === 'trained') as unknown as { round: number; global_params: string }[]) {
+          globals.set(trained.round, bytesToParams(Buffer.from(trained.global_params, 'base64')));
+        }
+      }
+      const pythonRounds = python.flatMap((agent) =>
+        (agent.events.filter((e) => e.event === 'sdk' && (e.detail as { type?: string }).type === 'round-trained') as unknown as {
+          detail: { round: number };
+        }[]).map((e) => e.detail.round),
+      );
+      return { result, finalModel, globals: [...globals].sort(([a], [b]) => a - b).map(([, g]) => g), pythonRounds };
+    } finally {
+      for (const ts of typescript) await ts.deregister().catch(() => undefined);
+      await agentSide.close();
+      for (const agent of python) agent.child.stdin.write('deregister\n');
+      await Promise.all(python.map((agent) => agent.exited));
+    }
+  }
+
+  it('secure aggregation in a mixed swarm: Python and TypeScript agents mask their changes, and the model is the weighted mean an all-TypeScript job reaches', async () => {
+    const swarm = [
+      { scale: 1, examples: 10 },
+      { scale: -0.5, examples: 40 },
+      { scale: 2, examples: 25 },
+      { scale: 0.25, examples: 30 },
+    ];
+    const job = { rounds: 2, learningRate: 0.5, clipRange: 4, maxWeight: 100 };
+    const mixed = await secureJob(
+      swarm.map((agent, i) => ({ ...agent, language: i % 2 === 0 ? ('py' as const) : ('ts' as const) })),
+      job,
+    );
+    expect(mixed.result.status).toBe('COMPLETED');
+    for (const round of mixed.result.recentRounds) expect(round).toMatchObject({ participants: 4, accepted: 4, rejected: {} });
+    // Both Python agents finished the protocol (unmask sent) in both rounds.
+    expect(mixed.pythonRounds.sort()).toEqual([1, 1, 2, 2]);
+    // Each agent's quantisation error is at most one step 2c/R of its weight-scaled change, in weight units
+    // maxWeight; the mean divides by the total weight (core/secagg/quantize.ts quantizationErrorBound).
+    const totalExamples = swarm.reduce((sum, a) => sum + a.examples, 0);
+    const perRound = (swarm.length * ((2 * job.clipRange) / 2 ** 20) * job.maxWeight) / totalExamples + 1e-6;
+    // Round 1 aggregates into round 2's global model, round 2 into the final one.
+    const aggregates = [mixed.globals[1], mixed.finalModel];
+    expect(mixed.globals).toHaveLength(2);
+    for (let r = 0; r < 2; r++) {
+      const expected = expectedAggregate(mixed.globals[r], swarm, job.learningRate);
+      const worst = Math.max(...expected.map((value, i) => Math.abs(value - aggregates[r][i])));
+      expect(worst).toBeLessThanOrEqual(perRound);
+    }
+    // The same job over TypeScript agents only reaches the same model, up to the two runs' quantisation noise.
+    const typescriptOnly = await secureJob(swarm.map((agent) => ({ ...agent, language: 'ts' as const })), job);
+    expect(typescriptOnly.result.status).toBe('COMPLETED');
+    expect(Array.from(typescriptOnly.globals[0])).toEqual(Array.from(mixed.globals[0]));
+    const worst = Math.max(...Array.from(mixed.finalModel, (value, i) => Math.abs(value - typescriptOnly.finalModel[i])));
+    expect(worst).toBeLessThanOrEqual(2 * 2 * perRound);
+  }, 300_000);
+
   it('a mixed swarm: a TypeScript and a Python agent with the same float32 step send bit-identical updates in one job', async () => {
     const jobSwarm = uniqueId('pymix');
     const pyAgent = startAgent(uniqueId('pyagent'), { QP_SWARM_ID: jobSwarm, QP_PARTICIPATE: '1' });

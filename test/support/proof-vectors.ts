@@ -10,6 +10,23 @@ import { join } from 'node:path';
 import { challengeSigningInput } from '../../core/agents';
 import { proofSigningInput, signAsAgent } from '../../core/message-proof';
 import { encodeUpdateHeader, paramsToBytes, type UpdateHeader } from '../../core/tuning';
+import { envelopeAad, pairwiseKey } from '../../core/secagg/agent';
+import type { SecAggConfig } from '../../core/secagg/config';
+import {
+  agree,
+  commitSeed,
+  deriveKey,
+  encodeUint32,
+  prgUint32,
+  seal,
+  seededRandomSource,
+  x25519PrivateFromRaw,
+  x25519PublicWireOf,
+} from '../../core/secagg/crypto';
+import type { AgentMessage, ServerMessage } from '../../core/secagg/messages';
+import { quantizeInto } from '../../core/secagg/quantize';
+import { combineShares, splitSecret, type Share } from '../../core/secagg/shamir';
+import { runSecAggRound } from './secagg-round';
 
 export const PROOF_VECTORS_FILE = join(__dirname, '..', 'fixtures', 'agent-proof-vectors.json');
 
@@ -67,6 +84,110 @@ export interface ProofVectors {
     signed: Record<string, string>;
   }[];
   updates: { header: UpdateHeader; params: number[]; properties: Record<string, string>; payloadBase64: string }[];
+  secagg: SecAggVectors;
+}
+
+/** SecAgg+ (core/secagg) from seeded randomness: each building block, and one whole round's transcript. */
+export interface SecAggVectors {
+  seededRandom: { seed: string; bytesHex: string };
+  keys: { rawHex: string; publicWire: string }[];
+  agreement: { sharedHex: string; envelopeKeyHex: string; pairwiseKeyHex: string; roundId: string };
+  derive: { secretHex: string; roundId: string; purpose: string; keyHex: string }[];
+  prg: { keyHex: string; length: number; wordsBase64: string };
+  seal: { keyHex: string; plaintextHex: string; aad: string; seed: string; box: string };
+  commit: { seedHex: string; roundId: string; owner: string; commitment: string };
+  shamir: { secretHex: string; threshold: number; xs: number[]; seed: string; shares: Share[]; combinedFrom: number[] };
+  quantize: { values: number[]; clipRange: number; levels: number; rounding: 'stochastic' | 'nearest'; scale: number; seed: string; quantized: number[] }[];
+  round: {
+    config: SecAggConfig;
+    /** Each agent's random source is seededRandomSource(`${seed}/${agentId}`). */
+    seed: string;
+    updates: Record<string, number[]>;
+    weights: Record<string, number>;
+    droppedAfterShareKeys: string[];
+    /** What the agents sent, in order, and what the manager asked of them. */
+    agentMessages: AgentMessage[];
+    serverRequests: ServerMessage[];
+    sum: number[];
+    totalWeight: number;
+    survivors: string[];
+  };
+}
+
+const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
+
+function computeSecAggVectors(): SecAggVectors {
+  const roundId = 'job-7/3/0';
+  const raws = ['a1', 'b2'].map((tag) => seededRandomSource(`keys/${tag}`)(32));
+  const [a, b] = raws.map((raw) => x25519PrivateFromRaw(raw));
+  const shared = agree(a, createPublicKey(b));
+  const prgKey = deriveKey(Buffer.from('prg-secret'), roundId, 'self-mask');
+  const sealKey = deriveKey(Buffer.from('seal-secret'), roundId, 'share-envelope');
+  const plaintext = Buffer.from(JSON.stringify({ from: 'a', to: 'b', selfMask: { x: 1, y: 'ff' } }), 'utf8');
+  const secret = seededRandomSource('shamir/secret')(32);
+  const shares = splitSecret(secret, 3, [1, 2, 3, 4, 5], seededRandomSource('shamir/coefficients'));
+  const combinedFrom = [5, 2, 4];
+  const combined = combineShares(combinedFrom.map((x) => shares[x - 1]), 3, 32);
+  if (hex(combined) !== hex(secret)) throw new Error('shamir vectors do not rebuild their secret');
+  const quantizeValues = [0, 1, -1, 0.5, -7.99, 8, 9.5, -100, 1e-7, 3.3333333];
+  const quantizeCases = (['stochastic', 'nearest'] as const).flatMap((rounding) =>
+    [1, 0.375].map((scale) => {
+      const out = new Uint32Array(quantizeValues.length);
+      const seed = `quantize/${rounding}/${scale}`;
+      quantizeInto(Float32Array.from(quantizeValues), out, { clipRange: 8, levels: 2 ** 20, rounding, scale }, seededRandomSource(seed));
+      return { values: quantizeValues, clipRange: 8, levels: 2 ** 20, rounding, scale, seed, quantized: Array.from(out) };
+    }),
+  );
+
+  // One round as the manager runs it (weighting 'masked', stochastic rounding), with a dropout after share keys.
+  const ids = ['agent-a', 'agent-b', 'agent-c', 'agent-d', 'agent-é'];
+  const config: SecAggConfig = { roundId, dimension: 6, weighting: 'masked', rounding: 'stochastic', clipRange: 4, maxWeight: 100 };
+  const updates = new Map(
+    ids.map((id, i) => [id, Float32Array.from({ length: 6 }, (_, j) => Math.fround(((i + 1) * (j - 2.5)) / 7 + 0.01 * j))]),
+  );
+  const weights = new Map(ids.map((id, i) => [id, 10 + 7 * i]));
+  const seed = 'vectors-round';
+  const dropped = ['agent-c'];
+  const round = runSecAggRound(updates, config, { afterShareKeys: dropped }, { weights, seed });
+  if (round.aborted.length > 0) throw new Error(`secagg vector round aborted: ${round.aborted[0].message}`);
+
+  return {
+    seededRandom: { seed: 'stream', bytesHex: hex(seededRandomSource('stream')(100)) },
+    keys: raws.map((raw) => ({ rawHex: hex(raw), publicWire: x25519PublicWireOf(x25519PrivateFromRaw(raw)) })),
+    agreement: {
+      roundId,
+      sharedHex: hex(shared),
+      envelopeKeyHex: hex(deriveKey(shared, roundId, 'share-envelope')),
+      pairwiseKeyHex: hex(pairwiseKey(b, x25519PublicWireOf(a), roundId)),
+    },
+    derive: [
+      { secretHex: hex(Buffer.from('prg-secret')), roundId, purpose: 'self-mask', keyHex: hex(prgKey) },
+      { secretHex: hex(Buffer.from('seal-secret')), roundId, purpose: 'share-envelope', keyHex: hex(sealKey) },
+    ],
+    prg: { keyHex: hex(prgKey), length: 9, wordsBase64: encodeUint32(prgUint32(prgKey, 9)) },
+    seal: {
+      keyHex: hex(sealKey),
+      plaintextHex: hex(plaintext),
+      aad: envelopeAad(roundId, 'a', 'b'),
+      seed: 'seal/nonce',
+      box: seal(sealKey, plaintext, envelopeAad(roundId, 'a', 'b'), seededRandomSource('seal/nonce')),
+    },
+    commit: { seedHex: hex(secret), roundId, owner: 'agent-é', commitment: commitSeed(secret, roundId, 'agent-é') },
+    shamir: { secretHex: hex(secret), threshold: 3, xs: [1, 2, 3, 4, 5], seed: 'shamir/coefficients', shares, combinedFrom },
+    quantize: quantizeCases,
+    round: {
+      config,
+      seed,
+      updates: Object.fromEntries([...updates].map(([id, u]) => [id, Array.from(u)])),
+      weights: Object.fromEntries(weights),
+      droppedAfterShareKeys: dropped,
+      agentMessages: round.serverInbox,
+      serverRequests: round.serverOutbox,
+      sum: Array.from(round.sum),
+      totalWeight: round.totalWeight,
+      survivors: round.survivors,
+    },
+  };
 }
 
 function vectorKey() {
@@ -107,6 +228,7 @@ export function computeProofVectors(): ProofVectors {
       properties: encodeUpdateHeader(header),
       payloadBase64: Buffer.from(paramsToBytes(Float32Array.from(params))).toString('base64'),
     })),
+    secagg: computeSecAggVectors(),
   };
 }
 

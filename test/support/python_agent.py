@@ -1,8 +1,8 @@
 """A Python agent driven by test/python-sdk-pulsar.test.ts: one JSON line per step on stdout.
 
 Registers (challenge from its Pulsar inbox), heartbeats signed over messaging only, takes part
-in plain federated rounds with a numpy training step when QP_PARTICIPATE=1, and deregisters
-when a line arrives on stdin.
+in federated rounds (plain, secure aggregation, local DP, as the job asks) with a numpy training
+step when QP_PARTICIPATE=1, and deregisters when a line arrives on stdin.
 """
 
 import base64
@@ -20,8 +20,11 @@ def say(event: str, **fields: object) -> None:
 
 
 def train(global_params: np.ndarray, task: RoundTask) -> Update:
-    """One gradient step on 0.5 * ||w - target||^2: w + learningRate * (target - w), in float32."""
-    target = np.linspace(-1.0, 1.0, global_params.size, dtype=np.float32)
+    """One gradient step on 0.5 * ||w - target||^2: w + learningRate * (target - w), in float32.
+
+    The target is QP_TARGET_SCALE (default 1) times the evenly spaced points of [-1, 1].
+    """
+    target = np.float32(os.environ.get("QP_TARGET_SCALE", "1")) * np.linspace(-1.0, 1.0, global_params.size, dtype=np.float32)
     rate = np.float32(task.training["learningRate"])
     params = (global_params + rate * (target - global_params)).astype(np.float32)
     say(
@@ -32,7 +35,7 @@ def train(global_params: np.ndarray, task: RoundTask) -> Update:
         params=base64.b64encode(params_to_bytes(params)).decode(),
     )
     loss = float(0.5 * np.sum((global_params - target) ** 2))
-    return Update(params=params, examples=25, loss=loss, steps_completed=1, steps_planned=1)
+    return Update(params=params, examples=int(os.environ.get("QP_EXAMPLES", "25")), loss=loss, steps_completed=1, steps_planned=1)
 
 
 agent = QpAgent(

@@ -27,6 +27,8 @@ export interface SecAggRoundOptions {
 export interface SecAggRoundResult extends SecAggResult {
   /** Every message the server received, in order (after the JSON round trip). */
   serverInbox: AgentMessage[];
+  /** Every request the server sent, in order, dropped agents' included. */
+  serverOutbox: ServerMessage[];
   /** Agents that aborted on a protocol check, with the reason. */
   aborted: { agentId: string; code: string; message: string }[];
 }
@@ -52,6 +54,7 @@ export function runSecAggRound(
     ]),
   );
   const serverInbox: AgentMessage[] = [];
+  const serverOutbox: ServerMessage[] = [];
   const aborted: SecAggRoundResult['aborted'] = [];
   const gone = new Set<string>();
 
@@ -62,6 +65,7 @@ export function runSecAggRound(
   };
   const step = <R extends ServerMessage>(requests: R[], act: (agent: SecAggAgent, request: R) => AgentMessage): void => {
     for (const request of requests) {
+      serverOutbox.push(wire(request));
       if (gone.has(request.to)) continue;
       try {
         deliver(act(agents.get(request.to)!, wire(request)));
@@ -82,5 +86,5 @@ export function runSecAggRound(
   step(server.closeShareKeys(), (agent, request) => agent.maskedInput(request));
   drop(dropouts.afterMaskedInput);
   step(server.closeMaskedInput(), (agent, request) => agent.unmask(request));
-  return { ...server.finish(), serverInbox, aborted };
+  return { ...server.finish(), serverInbox, serverOutbox, aborted };
 }

@@ -21,10 +21,22 @@ from .http import ApiClient
 from .proof import public_key_pem, sign_as_agent, sign_challenge
 from .pulsar import Consumer, PulsarWebSocket
 from .retry import backoff_s
-from .rounds import RoundTask, Update, agent_budget, bytes_to_params, global_params_inline, params_to_bytes, update_properties
+from .privacy import clip_l2, with_local_privacy
+from .rounds import (
+    RoundTask,
+    Update,
+    agent_budget,
+    bytes_to_params,
+    global_params_inline,
+    params_to_bytes,
+    secagg_properties,
+    update_properties,
+)
+from .secagg import SecAggAgent
 
 Status = dict[str, Any]
 Trainer = Callable[[np.ndarray, RoundTask], "Update | None"]
+SECAGG_REQUESTS = ("shareKeysRequest", "maskedInputRequest", "unmaskRequest")
 
 
 def swarm_topic(swarm_id: str, name: str) -> str:
@@ -76,8 +88,13 @@ class QpAgent:
         self._rounds: Consumer | None = None
         self._rounds_thread: threading.Thread | None = None
         self._rounds_stop = threading.Event()
-        self._started_rounds: set[str] = set()
+        self._started_rounds: dict[str, None] = {}
         self._publish_lock = threading.Lock()
+        self._rounds_lock = threading.Lock()
+        self._current_rounds: dict[str, tuple[int, int, threading.Event]] = {}
+        self._trainings: set[threading.Thread] = set()
+        self._secagg_mail: dict[tuple[str, str], dict[str, Any]] = {}
+        self._secagg_ready = threading.Condition()
 
     @property
     def public_key_pem(self) -> str:
@@ -214,12 +231,14 @@ class QpAgent:
     # ------------------------------------------------------------ rounds
 
     def participate(self, train: Trainer) -> None:
-        """Takes part in plain federated rounds that select this agent, on a daemon thread, until close().
+        """Takes part in the federated rounds that select this agent, on daemon threads, until close().
 
         train(global_params, task) gets the round's global model (float32) and returns an Update
-        (or None to send nothing); the update is published signed on the round's updates topic.
-        Rounds that ask for secure aggregation, local DP or asynchronous training are not
-        supported yet: they are reported as round-failed events and get no update.
+        (or None to send nothing). The SDK applies what the job asks for, as the TypeScript SDK
+        does: local DP (the change clipped and noised before it leaves the agent), secure
+        aggregation (only the masked change is sent), and asynchronous jobs (the agent trains on
+        the newest model version it holds). task.budget is this agent's work; task.should_stop()
+        turns true when the time budget is spent or a later round supersedes this one.
         """
         if self.credential is None or self.record is None:
             raise RuntimeError("register() first")
@@ -242,36 +261,71 @@ class QpAgent:
                     continue
                 rounds.ack(message)
                 try:
-                    start = json.loads(message.payload.decode("utf-8"))
+                    body = json.loads(message.payload.decode("utf-8"))
                 except ValueError:
                     continue
-                if isinstance(start, dict) and start.get("type") == "round-start" and start.get("agentId") == self.agent_id:
-                    self._train_round(start, train)
+                if not isinstance(body, dict):
+                    continue
+                if message.properties.get("type") == "secagg" or body.get("type") in SECAGG_REQUESTS:
+                    self._deliver_secagg(body)
+                elif body.get("type") == "round-start" and body.get("agentId") == self.agent_id:
+                    self._on_round_start(body, train)
 
         self._rounds_thread = threading.Thread(target=loop, name=f"qp-rounds-{self.agent_id}", daemon=True)
         self._rounds_thread.start()
 
-    def _train_round(self, start: dict[str, Any], train: Trainer) -> None:
+    def _on_round_start(self, start: dict[str, Any], train: Trainer) -> None:
+        """Starts training a round on its own thread; a later round of the same job supersedes the one still training."""
         job_id, round_, attempt = str(start["jobId"]), int(start["round"]), int(start["attempt"])
         key = f"{job_id}/{round_}/{attempt}"
-        if key in self._started_rounds:
-            return  # a retried start delivered twice trains once
-        self._started_rounds.add(key)
-        unsupported = [
-            what
-            for what, asked in (
-                ("secure aggregation", start.get("secureAggregation")),
-                ("local DP", start.get("localPrivacy")),
-                ("asynchronous rounds", start.get("mode") == "async"),
-            )
-            if asked
-        ]
+        with self._rounds_lock:
+            if key in self._started_rounds:
+                return  # a retried start delivered twice trains once
+            self._started_rounds[key] = None
+            if len(self._started_rounds) > 256:
+                del self._started_rounds[next(iter(self._started_rounds))]
+            if start.get("mode") == "async":
+                self._new_model_version(start, train)
+                return
+            current = self._current_rounds.get(job_id)
+            if current is not None and (current[0], current[1]) > (round_, attempt):
+                return
+            if current is not None:
+                # Work for an earlier round can no longer count: stop it and start this one now.
+                current[2].set()
+            abandon = threading.Event()
+            self._current_rounds[job_id] = (round_, attempt, abandon)
+
+        def run() -> None:
+            try:
+                self._train_round(start, train, abandon)
+            finally:
+                with self._rounds_lock:
+                    if self._current_rounds.get(job_id, (0, 0, None))[2] is abandon:
+                        del self._current_rounds[job_id]
+                    self._trainings.discard(threading.current_thread())
+
+        self._spawn(run, f"qp-round-{self.agent_id}-{key}")
+
+    def _spawn(self, target: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        with self._rounds_lock:
+            self._trainings.add(thread)
+        thread.start()
+
+    def _new_model_version(self, start: dict[str, Any], train: Trainer) -> None:
+        """An asynchronous job's new version: trained next unless a newer one arrives first (called under _rounds_lock)."""
+        raise NotImplementedError("asynchronous rounds are not supported yet")
+
+    def _train_round(self, start: dict[str, Any], train: Trainer, abandon: threading.Event | None = None) -> None:
+        """Trains one round and sends its update (plain, under local DP, or through secure aggregation)."""
+        abandon = abandon or threading.Event()
+        job_id, round_, attempt = str(start["jobId"]), int(start["round"]), int(start["attempt"])
         try:
-            if unsupported:
-                raise NotImplementedError(f"the Python SDK does not support {', '.join(unsupported)} yet")
             global_params = global_params_inline(start)
             if global_params is None:
                 global_params = self.download_model(job_id, str(start["globalDigest"]))
+            # The time budget runs from when training starts.
             task = RoundTask(
                 job_id=job_id,
                 round=round_,
@@ -280,20 +334,76 @@ class QpAgent:
                 budget=dict(start.get("budget") or agent_budget(start.get("training") or {})),
                 deadline_at_ms=int(start.get("deadlineAt", 0)),
                 evaluate=start.get("evaluate") is not False,
+                stopped=abandon,
             )
             update = train(global_params.copy(), task)
+            if abandon.is_set():
+                # Superseded by a later round of the job (or the agent is closing): this work cannot count.
+                if not self._rounds_stop.is_set():
+                    self._emit({"type": "round-abandoned", "jobId": job_id, "round": round_, "attempt": attempt})
+                return
             if update is None or self.credential is None:
                 return
-            params = np.asarray(update.params, dtype=np.float32)
+            params = np.asarray(update.params, dtype=np.float32).reshape(-1)
             if params.shape != global_params.shape:
                 raise ValueError(f"the update has {params.size} parameters, the global model {global_params.size}")
             if not task.evaluate:
                 update.eval_loss = update.eval_accuracy = update.eval_examples = None
-            properties = update_properties(job_id, round_, attempt, self.agent_id, update)
-            self.publish_signed(str(start["updatesTopic"]), params_to_bytes(params), properties)
+            if start.get("localPrivacy"):
+                params = with_local_privacy(global_params, params, start["localPrivacy"])
+            if start.get("secureAggregation"):
+                self._secure_round(start, global_params, params, update.examples)
+            else:
+                properties = update_properties(job_id, round_, attempt, self.agent_id, update)
+                self.publish_signed(str(start["updatesTopic"]), params_to_bytes(params), properties)
             self._emit({"type": "round-trained", "jobId": job_id, "round": round_, "attempt": attempt})
         except Exception as error:  # noqa: BLE001 - one failed round never stops the agent
             self._emit({"type": "round-failed", "jobId": job_id, "round": round_, "error": str(error)})
+
+    # ------------------------------------------------------------ secure aggregation
+
+    def _secure_round(self, start: dict[str, Any], global_params: np.ndarray, params: np.ndarray, examples: float) -> None:
+        """SecAgg+ from the agent's side: only the masked change (params - global) leaves the agent."""
+        spec = start["secureAggregation"]
+        config, stage_s = spec["config"], float(spec["stageTimeoutMs"]) / 1000
+        delta = (params - global_params).astype(np.float32)
+        # Under DP every agent weighs the same and bounds its own change.
+        clip_norm = start.get("clipNorm")
+        if clip_norm is not None:
+            delta, _, _ = clip_l2(delta, float(clip_norm))
+        weight = 1 if clip_norm is not None else examples
+        machine = SecAggAgent(config, self.agent_id, weight=weight)
+        topic = str(start["updatesTopic"])
+        properties = secagg_properties(str(start["jobId"]), int(start["round"]), int(start["attempt"]), self.agent_id)
+
+        def send(body: dict[str, Any]) -> None:
+            self.publish_signed(topic, json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8"), properties)
+
+        round_id = str(config["roundId"])
+        patience_s = max(0.0, int(start.get("deadlineAt", 0)) / 1000 - time.time()) + 2 * stage_s
+        send(machine.advertise_keys())
+        send(machine.share_keys(self._secagg_request(round_id, "shareKeysRequest", patience_s)))
+        send(machine.masked_input(self._secagg_request(round_id, "maskedInputRequest", 2 * stage_s), delta, weight))
+        send(machine.unmask(self._secagg_request(round_id, "unmaskRequest", 2 * stage_s)))
+
+    def _deliver_secagg(self, request: dict[str, Any]) -> None:
+        with self._secagg_ready:
+            self._secagg_mail[(str(request.get("roundId")), str(request.get("type")))] = request
+            while len(self._secagg_mail) > 64:  # requests of rounds this agent gave up on
+                del self._secagg_mail[next(iter(self._secagg_mail))]
+            self._secagg_ready.notify_all()
+
+    def _secagg_request(self, round_id: str, kind: str, timeout_s: float) -> dict[str, Any]:
+        """The manager's next request of this round, waited for up to timeout_s."""
+        key = (round_id, kind)
+        deadline = time.monotonic() + timeout_s
+        with self._secagg_ready:
+            while key not in self._secagg_mail:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self._rounds_stop.is_set():
+                    raise TimeoutError(f"no {kind} for round {round_id} within {timeout_s:.1f} s")
+                self._secagg_ready.wait(min(remaining, 0.5))
+            return self._secagg_mail.pop(key)
 
     def download_model(self, job_id: str, digest: str) -> np.ndarray:
         """A job's global model by digest, over REST with the credential."""
@@ -322,6 +432,13 @@ class QpAgent:
         thread, self._rounds_thread = self._rounds_thread, None
         if thread is not None and thread is not threading.current_thread():
             thread.join()
+        with self._rounds_lock:
+            trainings = list(self._trainings)
+            for _, _, abandon in self._current_rounds.values():
+                abandon.set()
+        for training in trainings:
+            if training is not threading.current_thread():
+                training.join()
         if self._rounds is not None:
             self._rounds.close()
             self._rounds = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import math
+import threading
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -31,11 +32,21 @@ class RoundTask:
     deadline_at_ms: int
     evaluate: bool = True
     started_at: float = field(default_factory=time.monotonic)
+    stopped: threading.Event = field(default_factory=threading.Event)
+    """Set when a later round of the job arrives or the agent closes: the work can no longer count."""
 
     def should_stop(self) -> bool:
-        """True once the round's time budget is spent: return what you have."""
+        """True once the round's time budget is spent or the round is superseded: return what you have."""
+        if self.stopped.is_set():
+            return True
         budget_ms = self.budget.get("timeBudgetMs")
         return budget_ms is not None and (time.monotonic() - self.started_at) * 1000 >= budget_ms
+
+    def steps_planned(self, steps_per_epoch: int = 1) -> int:
+        """Mini-batch steps the budget asks for: localSteps, or epochs x steps_per_epoch."""
+        if self.budget.get("localSteps") is not None:
+            return int(self.budget["localSteps"])
+        return int(math.ceil(float(self.budget.get("epochs", 1)) * steps_per_epoch))
 
 
 @dataclass
@@ -115,6 +126,11 @@ def update_properties(job_id: str, round_: int, attempt: int, agent_id: str, upd
         if value is not None:
             properties[name] = js_number(value)
     return properties
+
+
+def secagg_properties(job_id: str, round_: int, attempt: int, agent_id: str) -> dict[str, str]:
+    """The properties of a secure-aggregation protocol message (core/tuning.ts encodeSecAggHeader), before the proof."""
+    return {"type": "secagg", "jobId": job_id, "round": str(round_), "attempt": str(attempt), "agentId": agent_id}
 
 
 def agent_budget(training: dict[str, Any]) -> dict[str, Any]:
