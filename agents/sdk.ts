@@ -7,7 +7,7 @@ import { challengeSigningInput } from '../core/agents';
 import type { LocalTraining } from '../core/models/softmax';
 import { swarmTopics } from '../core/topics';
 import { signAsAgent } from '../core/message-proof';
-import { clipToNorm, cryptoUniform } from '../core/privacy/gaussian';
+import { clipToNorm, cryptoUniform, type UniformSource } from '../core/privacy/gaussian';
 import { applyLocalDp } from '../core/privacy/local';
 import { createSecAggAgent, type ServerMessage } from '../core/secagg';
 import {
@@ -716,14 +716,15 @@ export class QpAgent {
   }
 }
 
-/** Local DP: the change from the global model, clipped and noised on the agent before it is sent. */
-function withLocalPrivacy(
+/** Local DP: the change from the global model, clipped and noised on the agent before it is sent (noise from `random`, the OS CSPRNG by default). */
+export function withLocalPrivacy(
   global: Float32Array,
   params: Float32Array,
   privacy: { clipNorm: number; noiseMultiplier: number },
+  random: UniformSource = cryptoUniform(),
 ): Float32Array {
   const delta = Float32Array.from(params, (value, i) => value - global[i]);
-  const { update } = applyLocalDp(delta, privacy, cryptoUniform());
+  const { update } = applyLocalDp(delta, privacy, random);
   return Float32Array.from(update, (value, i) => value + global[i]);
 }
 

@@ -10,6 +10,7 @@ import { PulsarMessaging } from '../adapters/pulsar/messaging';
 import { QpAgent, type Trainer } from '../agents/sdk';
 import type { AgentRecord } from '../core/agents';
 import { bytesToParams, type TuningProgress } from '../core/tuning';
+import { clipL2, l2Norm } from '../core/privacy/gaussian';
 import { tuningWorkflowId } from '../workflows/definitions';
 import type { Embedded } from '../workers/embedded';
 import { sharedPulsarOptions } from './support/pulsar';
@@ -346,6 +347,105 @@ maybe('a Python agent on the real stack (Pulsar over its WebSocket API)', () => 
     const worst = Math.max(...Array.from(mixed.finalModel, (value, i) => Math.abs(value - typescriptOnly.finalModel[i])));
     expect(worst).toBeLessThanOrEqual(2 * 2 * perRound);
   }, 300_000);
+
+  it('work budgets: Python agents get localSteps scaled by their cpu, a time budget stops one, and accept-partial counts its partial work', async () => {
+    const jobSwarm = uniqueId('pybudget');
+    const agents = [
+      startAgent(uniqueId('pyagent'), { QP_SWARM_ID: jobSwarm, QP_PARTICIPATE: '1', QP_TRAINER: 'stepping', QP_CPU: '8' }),
+      startAgent(uniqueId('pyagent'), { QP_SWARM_ID: jobSwarm, QP_PARTICIPATE: '1', QP_TRAINER: 'stepping', QP_CPU: '1' }),
+    ];
+    try {
+      for (const agent of agents) await agent.next('participating');
+      await waitFor('visibility to list both agents ACTIVE', async () => {
+        const page = await stack.api.swarm.listAgents({ swarmId: jobSwarm, status: 'ACTIVE', pageSize: 10 });
+        return page.agents.length === 2 ? true : undefined;
+      });
+      // 40 steps of 20 ms cannot finish in 400 ms; the 1-cpu agent's 5 steps can.
+      const jobId = await startJob({
+        swarmId: jobSwarm,
+        model: { kind: 'vector', dimension: 4 },
+        rounds: 1,
+        fraction: 1,
+        minParticipants: 2,
+        roundTimeoutMs: 20_000,
+        training: { learningRate: 0.1, batchSize: 32, localSteps: 40, timeBudgetMs: 400, scaleByCapacity: true },
+        stragglers: { policy: 'accept-partial' },
+        seed: 4,
+      });
+      const result = (await stack.client.workflow.getHandle(tuningWorkflowId(jobId)).result()) as TuningProgress;
+      const [big, small] = agents.map(
+        (agent) => agent.events.find((e) => e.event === 'trained') as unknown as { budget: Record<string, number>; steps: number },
+      );
+      expect(big.budget).toEqual({ localSteps: 40, timeBudgetMs: 400 });
+      expect(small.budget).toEqual({ localSteps: 5, timeBudgetMs: 400 });
+      expect(small.steps).toBe(5);
+      expect(big.steps).toBeGreaterThan(0);
+      expect(big.steps).toBeLessThan(40);
+      const [round] = result.recentRounds;
+      expect(round).toMatchObject({ accepted: 2, partial: 1, dropped: 0, stepsPlanned: 45, stepsCompleted: 5 + big.steps });
+    } finally {
+      for (const agent of agents) agent.child.stdin.write('deregister\n');
+      await Promise.all(agents.map((agent) => agent.exited));
+    }
+  }, 180_000);
+
+  it('local DP: a Python agent clips its change as the TypeScript agent does before anything leaves it', async () => {
+    const jobSwarm = uniqueId('pyldp');
+    const pyAgent = startAgent(uniqueId('pyagent'), { QP_SWARM_ID: jobSwarm, QP_PARTICIPATE: '1' });
+    const agentSide = new PulsarMessaging(pulsar);
+    const typescript = new QpAgent({
+      apiUrl: stack.api.url,
+      messaging: agentSide,
+      agentId: uniqueId('tsagent'),
+      swarmId: jobSwarm,
+      capabilities: ['train'],
+      resources: { cpu: 1, memoryMb: 512 },
+      heartbeatIntervalMs: 1000,
+    });
+    const clipNorm = 0.2;
+    try {
+      await typescript.register();
+      typescript.startHeartbeats();
+      await typescript.participate(stepToward(1, 25));
+      await pyAgent.next('participating');
+      await waitFor('visibility to list both agents ACTIVE', async () => {
+        const page = await stack.api.swarm.listAgents({ swarmId: jobSwarm, status: 'ACTIVE', pageSize: 10 });
+        return page.agents.length === 2 ? true : undefined;
+      });
+      // Noise far below float32 resolution at these magnitudes: what is left to compare is the clipping.
+      const jobId = await startJob({
+        swarmId: jobSwarm,
+        model: { kind: 'vector', dimension: 8 },
+        rounds: 1,
+        fraction: 1,
+        minParticipants: 2,
+        roundTimeoutMs: 20_000,
+        training: { learningRate: 0.3, epochs: 1, batchSize: 32 },
+        localPrivacy: { clipNorm, noiseMultiplier: 1e-12, delta: 1e-5 },
+        seed: 13,
+      });
+      const result = (await stack.client.workflow.getHandle(tuningWorkflowId(jobId)).result()) as TuningProgress;
+      expect(result.status).toBe('COMPLETED');
+      const [round] = result.recentRounds;
+      expect(round).toMatchObject({ participants: 2, accepted: 2, rejected: {} });
+      expect(round.localEpsilon).toBeGreaterThan(0);
+      const trained = pyAgent.events.find((e) => e.event === 'trained') as unknown as { global_params: string; params: string };
+      const global = bytesToParams(Buffer.from(trained.global_params, 'base64'));
+      const step = bytesToParams(Buffer.from(trained.params, 'base64'));
+      const change = Float32Array.from(step, (value, i) => value - global[i]);
+      expect(l2Norm(change)).toBeGreaterThan(2 * clipNorm); // the step is clipped, not sent as is
+      // Both agents release global + clip(step): the mean of the two is that release.
+      const release = Float32Array.from(clipL2(change, clipNorm).vector, (delta, i) => delta + global[i]);
+      const finalModel = bytesToParams((await stack.ports.blobs.get(result.globalDigest))!);
+      const worst = Math.max(...Array.from(finalModel, (value, i) => Math.abs(value - release[i])));
+      expect(worst).toBeLessThan(1e-6);
+    } finally {
+      await typescript.deregister().catch(() => undefined);
+      await agentSide.close();
+      pyAgent.child.stdin.write('deregister\n');
+      await pyAgent.exited;
+    }
+  }, 180_000);
 
   it('a mixed swarm: a TypeScript and a Python agent with the same float32 step send bit-identical updates in one job', async () => {
     const jobSwarm = uniqueId('pymix');

@@ -27,6 +27,8 @@ import type { AgentMessage, ServerMessage } from '../../core/secagg/messages';
 import { quantizeInto } from '../../core/secagg/quantize';
 import { combineShares, splitSecret, type Share } from '../../core/secagg/shamir';
 import { runSecAggRound } from './secagg-round';
+import { withLocalPrivacy } from '../../agents/sdk';
+import { clipL2, gaussianNoise, keyedUniform } from '../../core/privacy/gaussian';
 
 export const PROOF_VECTORS_FILE = join(__dirname, '..', 'fixtures', 'agent-proof-vectors.json');
 
@@ -85,6 +87,42 @@ export interface ProofVectors {
   }[];
   updates: { header: UpdateHeader; params: number[]; properties: Record<string, string>; payloadBase64: string }[];
   secagg: SecAggVectors;
+  privacy: PrivacyVectors;
+}
+
+/** Clipping and noise (core/privacy) from keyed uniforms: the agent's local-DP release, element for element. */
+export interface PrivacyVectors {
+  uniform: { keyHex: string; values: number[] };
+  clip: { vector: number[]; clipNorm: number; clipped: number[]; norm: number; wasClipped: boolean }[];
+  noise: { vector: number[]; std: number; keyHex: string; noised: number[] };
+  /** agents/sdk.ts withLocalPrivacy: global and trained params in, the release out. */
+  localDp: { global: number[]; params: number[]; privacy: { clipNorm: number; noiseMultiplier: number }; keyHex: string; released: number[] }[];
+}
+
+function computePrivacyVectors(): PrivacyVectors {
+  const key = (tag: string) => seededRandomSource(`privacy/${tag}`)(32);
+  const uniform = keyedUniform(key('uniform'));
+  const vector = Float32Array.from({ length: 12 }, (_, i) => Math.fround(Math.sin(i + 1) * (i % 3 === 0 ? 3 : 0.7)));
+  const global = Float32Array.from({ length: 12 }, (_, i) => Math.fround(0.1 * i - 0.3));
+  const params = Float32Array.from(global, (g, i) => Math.fround(g + vector[i]));
+  return {
+    uniform: { keyHex: hex(key('uniform')), values: Array.from({ length: 5 }, () => uniform()) },
+    clip: [0.5, 3, 100].map((clipNorm) => {
+      const { vector: clipped, norm, clipped: wasClipped } = clipL2(vector, clipNorm);
+      return { vector: Array.from(vector), clipNorm, clipped: Array.from(clipped), norm, wasClipped };
+    }),
+    noise: { vector: Array.from(vector), std: 0.37, keyHex: hex(key('noise')), noised: Array.from(gaussianNoise(vector, 0.37, keyedUniform(key('noise')))) },
+    localDp: [
+      { clipNorm: 1, noiseMultiplier: 0.8 },
+      { clipNorm: 50, noiseMultiplier: 1.1 },
+    ].map((privacy, i) => ({
+      global: Array.from(global),
+      params: Array.from(params),
+      privacy,
+      keyHex: hex(key(`local-${i}`)),
+      released: Array.from(withLocalPrivacy(global, params, privacy, keyedUniform(key(`local-${i}`)))),
+    })),
+  };
 }
 
 /** SecAgg+ (core/secagg) from seeded randomness: each building block, and one whole round's transcript. */
@@ -229,6 +267,7 @@ export function computeProofVectors(): ProofVectors {
       payloadBase64: Buffer.from(paramsToBytes(Float32Array.from(params))).toString('base64'),
     })),
     secagg: computeSecAggVectors(),
+    privacy: computePrivacyVectors(),
   };
 }
 

@@ -9,6 +9,7 @@ import base64
 import json
 import os
 import sys
+import time
 
 import numpy as np
 
@@ -38,6 +39,18 @@ def train(global_params: np.ndarray, task: RoundTask) -> Update:
     return Update(params=params, examples=int(os.environ.get("QP_EXAMPLES", "25")), loss=loss, steps_completed=1, steps_planned=1)
 
 
+def stepping(global_params: np.ndarray, task: RoundTask) -> Update:
+    """The budget's steps of 20 ms each until task.should_stop(); moves every parameter by +1 a step."""
+    planned, done = task.steps_planned(), 0
+    while done < planned and not task.should_stop():
+        time.sleep(0.02)
+        done += 1
+    say("trained", round=task.round, attempt=task.attempt, budget=task.budget, steps=done)
+    return Update(params=global_params + done, examples=10, steps_completed=done, steps_planned=planned)
+
+
+TRAINERS = {"step": train, "stepping": stepping}
+
 agent = QpAgent(
     api_url=os.environ["QP_API_URL"],
     pulsar_url=os.environ["QP_PULSAR_URL"],
@@ -45,7 +58,7 @@ agent = QpAgent(
     agent_id=os.environ["QP_AGENT_ID"],
     swarm_id=os.environ["QP_SWARM_ID"],
     capabilities=["train"],
-    resources={"cpu": 1, "memoryMb": 512},
+    resources={"cpu": float(os.environ.get("QP_CPU", "1")), "memoryMb": 512},
     handshake_timeout_s=30,
     on_event=lambda event: say("sdk", detail=event) if event["type"] != "registered" else None,
 )
@@ -53,7 +66,7 @@ record = agent.register()
 say("registered", status=record["status"], swarmId=record["swarmId"], credential=bool(agent.credential))
 agent.start_heartbeats(interval_s=0.2, via="messaging", status=lambda: {"load": 0.25})
 if os.environ.get("QP_PARTICIPATE") == "1":
-    agent.participate(train)
+    agent.participate(TRAINERS[os.environ.get("QP_TRAINER", "step")])
     say("participating")
 sys.stdin.readline()
 agent.deregister()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import json
 import os
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -126,3 +128,50 @@ def test_the_budget_defaults_from_the_training_settings() -> None:
     agent._train_round(start(training={"learningRate": 0.1, "localSteps": 5, "batchSize": 8, "timeBudgetMs": 50}), lambda g, t: seen.append(t))
     assert seen[0].budget == {"localSteps": 5, "timeBudgetMs": 50}
     assert agent.published == []  # the trainer returned None: nothing to send
+
+
+def stepping(step_s: float = 0.01):
+    """Takes the budget's localSteps of step_s each unless told to stop; moves every parameter by +1 a step."""
+
+    def train(global_params: np.ndarray, task: RoundTask) -> Update:
+        planned, done = task.steps_planned(), 0
+        while done < planned and not task.should_stop():
+            time.sleep(step_s)
+            done += 1
+        return Update(params=global_params + done, examples=10, steps_completed=done, steps_planned=planned)
+
+    return train
+
+
+def test_a_time_budget_stops_the_trainer_and_the_update_reports_the_steps_done() -> None:
+    agent = Recorder()
+    agent._train_round(start(training={"learningRate": 0.1, "localSteps": 1000, "batchSize": 8}, budget={"localSteps": 1000, "timeBudgetMs": 150}), stepping())
+    [(_, payload, properties)] = agent.published
+    done = int(properties["stepsCompleted"])
+    assert 0 < done < 1000 and properties["stepsPlanned"] == "1000"
+    assert np.array_equal(bytes_to_params(payload), np.array([0.0, 1.0, 2.0], dtype=np.float32) + done)
+
+
+def test_the_trainer_gets_this_agents_budget_not_the_jobs_settings() -> None:
+    agent = Recorder()
+    agent._train_round(start(training={"learningRate": 0.1, "localSteps": 40, "batchSize": 8}, budget={"localSteps": 5}), stepping(0))
+    assert agent.published[0][2]["stepsCompleted"] == "5" and agent.published[0][2]["stepsPlanned"] == "5"
+
+
+def test_a_later_round_of_the_job_supersedes_the_one_still_training() -> None:
+    agent = Recorder()
+    started = threading.Event()
+
+    def slow_then_quick(global_params: np.ndarray, task: RoundTask) -> Update:
+        if task.round == 1:
+            started.set()
+            while not task.should_stop():
+                time.sleep(0.005)
+        return Update(params=global_params, examples=1)
+
+    agent._on_round_start(start(1), slow_then_quick)
+    assert started.wait(5)
+    agent._on_round_start(start(2), slow_then_quick)
+    agent.close()
+    assert [p[2]["round"] for p in agent.published] == ["2"]
+    assert {"type": "round-abandoned", "jobId": "j1", "round": 1, "attempt": 1} in agent.events
