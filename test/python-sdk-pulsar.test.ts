@@ -447,6 +447,68 @@ maybe('a Python agent on the real stack (Pulsar over its WebSocket API)', () => 
     }
   }, 180_000);
 
+  it('asynchronous rounds (FedBuff): a Python and a TypeScript agent fill the buffers, each training on the newest version it holds', async () => {
+    const jobSwarm = uniqueId('pyasync');
+    const pyAgent = startAgent(uniqueId('pyagent'), { QP_SWARM_ID: jobSwarm, QP_PARTICIPATE: '1' });
+    const agentSide = new PulsarMessaging(pulsar);
+    const typescriptVersions: number[] = [];
+    const step = stepToward(1, 25);
+    const typescript = new QpAgent({
+      apiUrl: stack.api.url,
+      messaging: agentSide,
+      agentId: uniqueId('tsagent'),
+      swarmId: jobSwarm,
+      capabilities: ['train'],
+      resources: { cpu: 1, memoryMb: 512 },
+      heartbeatIntervalMs: 1000,
+    });
+    try {
+      await typescript.register();
+      typescript.startHeartbeats();
+      await typescript.participate(async (task) => {
+        typescriptVersions.push(task.round);
+        return step(task);
+      });
+      await pyAgent.next('participating');
+      await waitFor('visibility to list both agents ACTIVE', async () => {
+        const page = await stack.api.swarm.listAgents({ swarmId: jobSwarm, status: 'ACTIVE', pageSize: 10 });
+        return page.agents.length === 2 ? true : undefined;
+      });
+      const versions = 4;
+      const jobId = await startJob({
+        swarmId: jobSwarm,
+        mode: 'async',
+        bufferSize: 2,
+        maxStaleness: 1,
+        rounds: versions,
+        model: { kind: 'vector', dimension: 8 },
+        training: { learningRate: 0.3, epochs: 1, batchSize: 32 },
+        seed: 17,
+      });
+      const result = (await stack.client.workflow.getHandle(tuningWorkflowId(jobId)).result()) as TuningProgress;
+      expect(result).toMatchObject({ status: 'COMPLETED', mode: 'async', round: versions });
+      // Each agent sends at most one update per version it holds: 4 buffers of 2 need 4 of the Python agent's.
+      for (const version of result.recentVersions!) expect(version).toMatchObject({ buffered: 2, rejected: {} });
+      const trained = (pyAgent.events.filter((e) => e.event === 'trained') as unknown as { round: number; attempt: number; params: string }[]);
+      const pythonVersions = trained.map((t) => t.round);
+      expect(trained.every((t) => t.attempt === 0)).toBe(true);
+      expect(pythonVersions.length).toBeGreaterThanOrEqual(versions);
+      expect(pythonVersions).toEqual([...pythonVersions].sort((a, b) => a - b));
+      expect(new Set(pythonVersions).size).toBe(pythonVersions.length);
+      // Both agents step from the same version to the same point: the last version is the Python agent's update on the one before.
+      const finalModel = bytesToParams((await stack.ports.blobs.get(result.globalDigest))!);
+      const onPrevious = trained.find((t) => t.round === versions - 1)!;
+      const sent = bytesToParams(Buffer.from(onPrevious.params, 'base64'));
+      expect(Math.max(...Array.from(finalModel, (value, i) => Math.abs(value - sent[i])))).toBeLessThan(1e-6);
+      expect(typescriptVersions).toContain(versions - 1);
+    } finally {
+      await typescript.deregister().catch(() => undefined);
+      await agentSide.close();
+      pyAgent.child.stdin.write('deregister\n');
+      await pyAgent.exited;
+    }
+  }, 180_000);
+
   it('a mixed swarm: a TypeScript and a Python agent with the same float32 step send bit-identical updates in one job', async () => {
     const jobSwarm = uniqueId('pymix');
     const pyAgent = startAgent(uniqueId('pyagent'), { QP_SWARM_ID: jobSwarm, QP_PARTICIPATE: '1' });

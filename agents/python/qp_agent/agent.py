@@ -90,9 +90,10 @@ class QpAgent:
         self._rounds_stop = threading.Event()
         self._started_rounds: dict[str, None] = {}
         self._publish_lock = threading.Lock()
-        self._rounds_lock = threading.Lock()
+        self._rounds_lock = threading.RLock()  # _new_model_version runs under it and spawns
         self._current_rounds: dict[str, tuple[int, int, threading.Event]] = {}
         self._trainings: set[threading.Thread] = set()
+        self._async_jobs: dict[str, dict[str, Any]] = {}
         self._secagg_mail: dict[tuple[str, str], dict[str, Any]] = {}
         self._secagg_ready = threading.Condition()
 
@@ -314,8 +315,43 @@ class QpAgent:
         thread.start()
 
     def _new_model_version(self, start: dict[str, Any], train: Trainer) -> None:
-        """An asynchronous job's new version: trained next unless a newer one arrives first (called under _rounds_lock)."""
-        raise NotImplementedError("asynchronous rounds are not supported yet")
+        """An asynchronous job's new model version (called under _rounds_lock).
+
+        The agent trains on the newest version it holds, one training at a time per job: a version
+        that arrives while it trains is taken up next, and versions superseded meanwhile are skipped.
+        Caught up, it waits for the next version. The update answers with the version it trained on.
+        """
+        job_id = str(start["jobId"])
+        job = self._async_jobs.get(job_id)
+        if job is None:
+            job = self._async_jobs[job_id] = {"latest": None, "trained": -1, "running": False}
+            if len(self._async_jobs) > 64:
+                del self._async_jobs[next(iter(self._async_jobs))]
+        if job["latest"] is None or int(start["round"]) > int(job["latest"]["round"]):
+            job["latest"] = start
+        if job["running"]:
+            return
+        job["running"] = True
+
+        def run() -> None:
+            try:
+                while True:
+                    with self._rounds_lock:
+                        version = job["latest"]
+                        if self._rounds_stop.is_set() or version is None or int(version["round"]) <= job["trained"]:
+                            # Decided under the lock: a version arriving now starts a new training thread.
+                            job["running"] = False
+                            self._trainings.discard(threading.current_thread())
+                            return
+                        job["trained"] = int(version["round"])
+                    self._train_round(version, train, threading.Event())
+            except BaseException:
+                with self._rounds_lock:
+                    job["running"] = False
+                    self._trainings.discard(threading.current_thread())
+                raise
+
+        self._spawn(run, f"qp-async-{self.agent_id}-{job_id}")
 
     def _train_round(self, start: dict[str, Any], train: Trainer, abandon: threading.Event | None = None) -> None:
         """Trains one round and sends its update (plain, under local DP, or through secure aggregation)."""

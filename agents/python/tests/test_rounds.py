@@ -175,3 +175,27 @@ def test_a_later_round_of_the_job_supersedes_the_one_still_training() -> None:
     agent.close()
     assert [p[2]["round"] for p in agent.published] == ["2"]
     assert {"type": "round-abandoned", "jobId": "j1", "round": 1, "attempt": 1} in agent.events
+
+
+def test_an_async_job_trains_on_the_newest_version_and_skips_those_superseded_meanwhile() -> None:
+    agent = Recorder()
+    release, training = threading.Event(), threading.Event()
+    trained: list[int] = []
+
+    def train(global_params: np.ndarray, task: RoundTask) -> Update:
+        trained.append(task.round)
+        if task.round == 0:
+            training.set()
+            release.wait(5)  # versions 1 and 2 arrive while version 0 trains
+        return Update(params=global_params + task.round, examples=4)
+
+    agent._on_round_start(start(0, mode="async", attempt=0), train)
+    assert training.wait(5)
+    agent._on_round_start(start(1, mode="async", attempt=0), train)
+    agent._on_round_start(start(2, mode="async", attempt=0), train)
+    agent._on_round_start(start(1, mode="async", attempt=0), train)  # redelivered: nothing new
+    release.set()
+    agent.close()
+    assert trained == [0, 2]
+    assert [(p[2]["round"], p[2]["attempt"]) for p in agent.published] == [("0", "0"), ("2", "0")]
+    assert np.array_equal(bytes_to_params(agent.published[1][1]), np.array([2.0, 3.0, 4.0], dtype=np.float32))
