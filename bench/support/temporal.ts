@@ -25,6 +25,8 @@ export async function runOnEmbeddedStack<T>(
   name: string,
   adminToken: string,
   body: (stack: Embedded, onStop: (stop: () => Promise<void>) => void) => Promise<T>,
+  /** More configuration (e.g. QP_MESSAGING=pulsar and its broker). */
+  extraConfig: Record<string, string> = {},
 ): Promise<T> {
   const env = await startDevServer();
   let stack: Embedded | undefined;
@@ -35,6 +37,7 @@ export async function runOnEmbeddedStack<T>(
       TEMPORAL_NAMESPACE: namespace,
       QP_TASK_QUEUE: `${name}-${Date.now()}`,
       QP_ADMIN_TOKEN: adminToken,
+      ...extraConfig,
     });
     stack = await startEmbedded({ config, apiPort: 0 });
     return await body(stack, (stop) => stops.push(stop));
