@@ -12,6 +12,7 @@ from .proof import (
 )
 from .pulsar import PulsarWebSocket, topic_path
 from .rounds import RoundTask, Update, bytes_to_params, params_to_bytes
+from .secagg import SecAggAgent, SecAggError
 
 __all__ = [
     "ApiError",
@@ -23,6 +24,8 @@ __all__ = [
     "QpAgent",
     "QpAgentError",
     "RoundTask",
+    "SecAggAgent",
+    "SecAggError",
     "Update",
     "bytes_to_params",
     "params_to_bytes",
