@@ -10,7 +10,7 @@
 // registers first (not timed), runs a 1-round warm-up job, then --repeats jobs of --rounds rounds,
 // alternating TypeScript and Python; a job's per-round seconds are its REST start -> result time
 // over its rounds, and the round time the workflow measured (median of its rounds' durationMs).
-//   npm run bench:python-agents -- [--agents 100] [--rounds 5] [--repeats 2] [--dimension 650]
+//   npm run bench:python-agents -- [--agents 100] [--rounds 5] [--repeats 2] [--dimension 650] [--registrations 8]
 // Needs the broker: bash infra/local/stack.sh up pulsar (PULSAR_ADMIN_URL, default http://127.0.0.1:8090).
 import { spawn } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
@@ -38,6 +38,8 @@ const ROUNDS = arg('rounds', 5);
 const REPEATS = arg('repeats', 2);
 const DIMENSION = arg('dimension', 650);
 const HEARTBEAT_S = 30;
+/** Registrations in flight at once, per swarm. */
+const REGISTRATIONS = arg('registrations', 8);
 const PULSAR_WEB = process.env.PULSAR_ADMIN_URL ?? 'http://127.0.0.1:8090';
 const PULSAR_BROKER = process.env.PULSAR_SERVICE_URL ?? 'pulsar://127.0.0.1:6650';
 const TENANT = 'qp-bench';
@@ -106,7 +108,7 @@ function startPythonSwarm(python: string, apiUrl: string, swarmId: string) {
       swarmId,
       String(AGENTS),
       swarmId,
-      '16',
+      String(REGISTRATIONS),
       String(HEARTBEAT_S),
     ],
     { env: { ...process.env, PYTHONPATH: join(ROOT, 'agents/python'), PYTHONDONTWRITEBYTECODE: '1' } },
@@ -170,7 +172,7 @@ async function main(): Promise<void> {
         count: AGENTS,
         swarmId: tsSwarmId,
         idPrefix: tsSwarmId,
-        concurrency: 16,
+        concurrency: REGISTRATIONS,
         heartbeatIntervalMs: HEARTBEAT_S * 1000,
         handshakeTimeoutMs: 60_000,
         trainers: Array.from({ length: AGENTS }, () => noopTrainer),
@@ -179,7 +181,9 @@ async function main(): Promise<void> {
         await typescript.stop();
         await agentSide.close();
       });
-      if (typescript.failed.length > 0) throw new Error(`${typescript.failed.length} TypeScript agents failed to register`);
+      if (typescript.failed.length > 0) {
+        throw new Error(`${typescript.failed.length} TypeScript agents failed to register: ${typescript.failed[0].error}`);
+      }
       await waitActive(stack, tsSwarmId);
       console.log(`# TypeScript swarm registered in ${fmt((performance.now() - t0) / 1000, 1)} s`);
 
