@@ -233,10 +233,22 @@ maybe('a Python agent on the real stack (Pulsar over its WebSocket API)', () => 
     });
   }
 
+  /** The mean of every agent's step from `global`, each change clipped to L2 norm clipNorm first (central DP under secure aggregation). */
+  function expectedClippedAggregate(global: Float32Array, agents: { scale: number }[], rate: number, clipNorm: number): number[] {
+    const deltas = agents.map(({ scale }) => {
+      const delta = Float32Array.from(global, (w, i) => {
+        const target = Math.fround(Math.fround(scale) * Math.fround(i * (2 / (global.length - 1)) - 1));
+        return Math.fround(Math.fround(w + Math.fround(Math.fround(rate) * Math.fround(target - w))) - w);
+      });
+      return clipL2(delta, clipNorm).vector;
+    });
+    return Array.from(global, (w, i) => w + deltas.reduce((sum, d) => sum + d[i], 0) / agents.length);
+  }
+
   /** Runs a secure-aggregation job over TypeScript and Python agents (each with its own target and example count). */
   async function secureJob(
     agents: { language: 'ts' | 'py'; scale: number; examples: number }[],
-    job: { rounds: number; learningRate: number; clipRange: number; maxWeight: number },
+    job: { rounds: number; learningRate: number; clipRange: number; maxWeight: number; privacy?: Record<string, number> },
   ): Promise<{ result: TuningProgress; finalModel: Float32Array; globals: Float32Array[]; pythonRounds: number[] }> {
     const jobSwarm = uniqueId('pysecure');
     const agentSide = new PulsarMessaging(pulsar);
@@ -289,6 +301,7 @@ maybe('a Python agent on the real stack (Pulsar over its WebSocket API)', () => 
         roundTimeoutMs: 20_000,
         training: { learningRate: job.learningRate, epochs: 1, batchSize: 32 },
         secureAggregation: { stageTimeoutMs: 8000, clipRange: job.clipRange, maxWeight: job.maxWeight },
+        ...(job.privacy ? { privacy: job.privacy } : {}),
         seed: 11,
       });
       const result = (await stack.client.workflow.getHandle(tuningWorkflowId(jobId)).result()) as TuningProgress;
@@ -346,6 +359,34 @@ maybe('a Python agent on the real stack (Pulsar over its WebSocket API)', () => 
     expect(Array.from(typescriptOnly.globals[0])).toEqual(Array.from(mixed.globals[0]));
     const worst = Math.max(...Array.from(mixed.finalModel, (value, i) => Math.abs(value - typescriptOnly.finalModel[i])));
     expect(worst).toBeLessThanOrEqual(2 * 2 * perRound);
+  }, 300_000);
+
+  it('secure aggregation with central DP: Python agents clip their own change and weigh the same as every other agent', async () => {
+    const swarm = [
+      { scale: 1, examples: 10 },
+      { scale: -0.5, examples: 40 },
+      { scale: 2, examples: 25 },
+    ];
+    const clipNorm = 0.3;
+    const job = { rounds: 2, learningRate: 0.5, clipRange: 4, maxWeight: 100, privacy: { clipNorm, noiseMultiplier: 0, delta: 1e-5 } };
+    const run = await secureJob(
+      swarm.map((agent, i) => ({ ...agent, language: i === 1 ? ('ts' as const) : ('py' as const) })),
+      job,
+    );
+    expect(run.result.status).toBe('COMPLETED');
+    for (const round of run.result.recentRounds) expect(round).toMatchObject({ participants: 3, accepted: 3, rejected: {} });
+    expect(run.pythonRounds.sort()).toEqual([1, 1, 2, 2]);
+    // Weight 1 each: the quantisation error of the mean is one step 2c/R × maxWeight per agent over the agent count.
+    const bound = ((2 * job.clipRange) / 2 ** 20) * job.maxWeight + 1e-6;
+    const aggregates = [run.globals[1], run.finalModel];
+    for (let r = 0; r < 2; r++) {
+      const expected = expectedClippedAggregate(run.globals[r], swarm, job.learningRate, clipNorm);
+      const unclipped = expectedAggregate(run.globals[r], swarm.map((a) => ({ ...a, examples: 1 })), job.learningRate);
+      const worst = Math.max(...expected.map((value, i) => Math.abs(value - aggregates[r][i])));
+      expect(worst).toBeLessThanOrEqual(bound);
+      // Clipping mattered: without it the mean would be far off.
+      expect(Math.max(...unclipped.map((value, i) => Math.abs(value - aggregates[r][i])))).toBeGreaterThan(100 * bound);
+    }
   }, 300_000);
 
   it('work budgets: Python agents get localSteps scaled by their cpu, a time budget stops one, and accept-partial counts its partial work', async () => {
