@@ -267,10 +267,14 @@ class QpAgent:
                     continue
                 if not isinstance(body, dict):
                     continue
-                if message.properties.get("type") == "secagg" or body.get("type") in SECAGG_REQUESTS:
-                    self._deliver_secagg(body)
-                elif body.get("type") == "round-start" and body.get("agentId") == self.agent_id:
-                    self._on_round_start(body, train)
+                try:
+                    if message.properties.get("type") == "secagg" or body.get("type") in SECAGG_REQUESTS:
+                        self._deliver_secagg(body)
+                    elif body.get("type") == "round-start" and body.get("agentId") == self.agent_id:
+                        self._on_round_start(body, train)
+                except (KeyError, TypeError, ValueError) as error:
+                    # One malformed message must not deafen the agent to the next.
+                    self._emit({"type": "round-failed", "error": f"malformed {body.get('type')}: {error!r}"})
 
         self._rounds_thread = threading.Thread(target=loop, name=f"qp-rounds-{self.agent_id}", daemon=True)
         self._rounds_thread.start()

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from qp_agent import QpAgent, RoundTask, Update, bytes_to_params, params_to_bytes
+from qp_agent.pulsar import Message
 from qp_agent.rounds import js_number, update_properties
 
 VECTORS_FILE = Path(
@@ -199,3 +200,32 @@ def test_an_async_job_trains_on_the_newest_version_and_skips_those_superseded_me
     assert trained == [0, 2]
     assert [(p[2]["round"], p[2]["attempt"]) for p in agent.published] == [("0", "0"), ("2", "0")]
     assert np.array_equal(bytes_to_params(agent.published[1][1]), np.array([2.0, 3.0, 4.0], dtype=np.float32))
+
+
+def test_a_malformed_round_start_is_reported_and_the_next_one_still_trains() -> None:
+    agent = Recorder()
+    broken = start(1)
+    del broken["jobId"]
+
+    class Inbox:
+        def __init__(self) -> None:
+            self.messages = [json.dumps(broken).encode(), json.dumps(start(2)).encode()]
+
+        def receive(self, timeout_s: float):
+            if not self.messages:
+                agent._rounds_stop.wait(timeout_s)
+                return None
+            return Message(payload=self.messages.pop(0), message_id=f"m{len(self.messages)}", properties={"type": "round-start"})
+
+        def ack(self, message) -> None:
+            pass
+
+    agent._broker = lambda: type("Broker", (), {"subscribe": lambda self, *a, **k: Inbox()})()  # type: ignore[method-assign]
+    agent.participate(step_toward_target)
+    deadline = time.monotonic() + 5
+    while not agent.published and time.monotonic() < deadline:
+        time.sleep(0.01)
+    agent._rounds_stop.set()
+    agent.close()
+    assert [p[2]["round"] for p in agent.published] == ["2"]
+    assert agent.events[0]["type"] == "round-failed" and "jobId" in agent.events[0]["error"]
