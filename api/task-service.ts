@@ -8,8 +8,10 @@ import {
 } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { DomainError } from '../core/errors';
-import { SwarmIdKey } from '../core/search-attributes';
-import type { TaskSpec, TaskState } from '../core/tasks';
+import { decodeSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
+import { AgentIdKey, SwarmIdKey, TaskStatusKey } from '../core/search-attributes';
+import type { TaskSpec, TaskState, TaskStatus } from '../core/tasks';
+import { PageCursors } from './page-cursor';
 import {
   TASK_DELEGATION_WORKFLOW,
   TASK_RESULTS_WORKFLOW,
@@ -22,7 +24,10 @@ import {
 import type { TaskSubmission } from './task-schemas';
 
 export interface TaskServiceOptions {
+  namespace: string;
   taskQueue: string;
+  /** Signs the listing's page cursors. */
+  cursorSecret: string;
   maxAttempts: number;
   attemptTimeoutMs: number;
   resultsWindowMs: number;
@@ -36,13 +41,34 @@ export interface TaskAccepted {
   created: boolean;
 }
 
+/** One task in a listing: what visibility holds, without asking the task's workflow. */
+export interface TaskSummary {
+  taskId: string;
+  swarmId: string;
+  kind: string;
+  status: TaskStatus;
+  /** The agent of the latest attempt, once placed. */
+  agentId?: string;
+  submittedAt: string;
+  /** When the workflow ended, for ended tasks. */
+  closedAt?: string;
+}
+
+export interface TaskPage {
+  tasks: TaskSummary[];
+  nextPageToken?: string;
+}
+
 export class TaskService {
   private readonly collectors = new Set<string>();
+  private readonly cursors: PageCursors;
 
   constructor(
     private readonly client: Client,
     private readonly options: TaskServiceOptions,
-  ) {}
+  ) {
+    this.cursors = new PageCursors(options.cursorSecret);
+  }
 
   async submit(submission: TaskSubmission, nowMs = Date.now()): Promise<TaskAccepted> {
     const spec: TaskSpec = {
@@ -70,7 +96,11 @@ export class TaskService {
         taskQueue: this.options.taskQueue,
         workflowId,
         args: [input],
-        typedSearchAttributes: [{ key: SwarmIdKey, value: spec.swarmId }],
+        typedSearchAttributes: [
+          { key: SwarmIdKey, value: spec.swarmId },
+          { key: TaskStatusKey, value: 'QUEUED' },
+        ],
+        memo: { kind: spec.kind },
         // A task id names one task forever: resubmitting it, even after it ended, changes nothing.
         workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
       });
@@ -101,6 +131,50 @@ export class TaskService {
     }
     if (state.status === 'CANCELLED') return state;
     return this.client.workflow.getHandle(taskWorkflowId(taskId)).executeUpdate(cancelTaskUpdate, { args: [{ reason }] });
+  }
+
+  /** This deployment's tasks, newest first, filtered by swarm, status and the agent of the latest attempt. */
+  async list(filter: { swarmId?: string; status?: TaskStatus; agentId?: string; pageSize: number; pageToken?: string }): Promise<TaskPage> {
+    const query = this.query(filter);
+    const response = await this.client.workflowService.listWorkflowExecutions({
+      namespace: this.options.namespace,
+      pageSize: filter.pageSize,
+      nextPageToken: filter.pageToken === undefined ? undefined : this.cursors.open(query, filter.pageToken, 'pageToken'),
+      query,
+    });
+    const converter = this.client.options.loadedDataConverter.payloadConverter;
+    const tasks = (response.executions ?? []).map((execution): TaskSummary => {
+      const attributes = decodeSearchAttributes(execution.searchAttributes?.indexedFields);
+      const first = (name: string): string | undefined => (attributes[name] as unknown[] | undefined)?.[0] as string | undefined;
+      const kind = execution.memo?.fields?.kind;
+      const closed = execution.closeTime?.seconds;
+      return {
+        taskId: (execution.execution?.workflowId ?? '').replace(/^task-/, ''),
+        swarmId: first(SwarmIdKey.name) ?? '',
+        kind: kind ? String(converter.fromPayload(kind)) : '',
+        status: (first(TaskStatusKey.name) ?? 'QUEUED') as TaskStatus,
+        agentId: first(AgentIdKey.name),
+        submittedAt: new Date(Number(execution.startTime?.seconds ?? 0) * 1000).toISOString(),
+        closedAt: closed === undefined || closed === null ? undefined : new Date(Number(closed) * 1000).toISOString(),
+      };
+    });
+    const token = response.nextPageToken;
+    return { tasks, nextPageToken: token && token.length > 0 ? this.cursors.seal(query, token) : undefined };
+  }
+
+  /** This deployment's tasks in `status`; ended ones as long as the namespace retains them. */
+  async count(status: TaskStatus): Promise<number> {
+    return (await this.client.workflow.count(this.query({ status }))).count;
+  }
+
+  private query(filter: { swarmId?: string; status?: TaskStatus; agentId?: string }): string {
+    // Ids are validated against their patterns and the status against the enum before they reach here.
+    const taskQueue = this.options.taskQueue.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
+    const clauses = [`WorkflowType = '${TASK_DELEGATION_WORKFLOW}'`, `TaskQueue = '${taskQueue}'`];
+    if (filter.swarmId) clauses.push(`SwarmId = '${filter.swarmId}'`);
+    if (filter.status) clauses.push(`TaskStatus = '${filter.status}'`);
+    if (filter.agentId) clauses.push(`AgentId = '${filter.agentId}'`);
+    return clauses.join(' AND ');
   }
 
   /** The swarm's results collector runs once per swarm; started with the swarm's first task. */

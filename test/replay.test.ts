@@ -11,6 +11,8 @@ const histories = ['registerAgent', 'livenessMonitor', 'federatedTuning'];
 histories.push('behaviorSweep');
 // Recorded by test/support/record-task-history.ts: a decline, a reallocation, progress and a result.
 histories.push('taskDelegation');
+// The same script (--name taskDelegationIndexed) once the task kept its status in visibility.
+histories.push('taskDelegationIndexed');
 // Recorded by test/support/record-decision-history.ts.
 histories.push('collaborativeDecision');
 // Recorded by test/support/record-pool-history.ts.
@@ -42,6 +44,14 @@ describe('replay of recorded histories', () => {
     const result = JSON.parse(Buffer.from(completed.workflowExecutionCompletedEventAttributes.result.payloads[0].data, 'base64').toString());
     expect(result).toMatchObject({ state: 'EXECUTED', refusals: { counts: { forged: 1 } }, action: { kind: 'tuning', status: 'started' } });
     expect(result.quorumReachedAt).toBeGreaterThan(0);
+  });
+
+  it('the task recorded since the status patch indexes each status it takes', () => {
+    const json = JSON.parse(readFileSync(join(__dirname, 'histories', 'taskDelegationIndexed.json'), 'utf8'));
+    const statuses = json.events
+      .filter((e: any) => e.eventType === 'EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES' && e.upsertWorkflowSearchAttributesEventAttributes.searchAttributes.indexedFields.TaskStatus)
+      .map((e: any) => Buffer.from(e.upsertWorkflowSearchAttributesEventAttributes.searchAttributes.indexedFields.TaskStatus.data, 'base64').toString());
+    expect(statuses).toEqual(['"ASSIGNED"', '"ASSIGNED"', '"SUCCEEDED"']);
   });
 
   it("the pool recorded since the summary memo patch upserts its memo on start and on every update", () => {

@@ -7,9 +7,21 @@
 //
 // taskResultsCollector (id task-results-<swarmId>): consumes the swarm's
 // task-results topic in windows (one activity each) and continues as new.
-import { condition, continueAsNew, proxyActivities, setHandler, workflowInfo, allHandlersFinished } from '@temporalio/workflow';
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  patched,
+  proxyActivities,
+  proxySinks,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { TaskActivities } from '../activities/tasks';
-import type { TaskAttempt, TaskOutcomeMessage, TaskState } from '../core/tasks';
+import type { QpSinks } from '../core/observations';
+import { AgentIdKey, TaskStatusKey } from '../core/search-attributes';
+import type { TaskAttempt, TaskOutcomeMessage, TaskState, TaskStatus } from '../core/tasks';
 import {
   cancelTaskUpdate,
   taskOutcomeSignal,
@@ -24,6 +36,7 @@ const acts = proxyActivities<TaskActivities>({
 });
 
 const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
+const { qpMetrics } = proxySinks<QpSinks>();
 
 export async function taskDelegation(input: TaskDelegationInput): Promise<TaskState> {
   const { spec } = input;
@@ -40,6 +53,28 @@ export async function taskDelegation(input: TaskDelegationInput): Promise<TaskSt
   let outcome: TaskOutcomeMessage | undefined;
   let cancelReason: string | undefined;
   const current = (): TaskAttempt | undefined => state.attempts[state.attempts.length - 1];
+  // Histories recorded before the task listing kept the status only in the workflow's state.
+  const indexed = patched('task-status-search-attribute');
+  /** The status, mirrored into visibility (TaskStatus, AgentId) for the listing and the task gauges. */
+  const setStatus = (status: TaskStatus): void => {
+    state.status = status;
+    if (!indexed) return;
+    upsertSearchAttributes([
+      { key: TaskStatusKey, value: status },
+      ...(state.agentId ? [{ key: AgentIdKey, value: state.agentId }] : []),
+    ]);
+  };
+  const finished = (): TaskState => {
+    const finishedAt = Date.parse(state.finishedAt ?? '');
+    qpMetrics.taskFinished({
+      swarmId: state.swarmId,
+      status: state.status,
+      late: Number.isFinite(finishedAt) && finishedAt > state.deadlineMs,
+      energyWh: state.energyWh,
+      carbonG: state.carbonG,
+    });
+    return state;
+  };
 
   setHandler(taskStateQuery, () => state);
   setHandler(taskOutcomeSignal, (message) => {
@@ -56,7 +91,7 @@ export async function taskDelegation(input: TaskDelegationInput): Promise<TaskSt
     ({ reason }) => {
       if (!TERMINAL.has(state.status)) {
         cancelReason = reason ?? 'cancelled';
-        state.status = 'CANCELLED';
+        setStatus('CANCELLED');
         state.failureReason = cancelReason;
         const attempt = current();
         if (attempt && !attempt.outcome) Object.assign(attempt, { outcome: 'cancelled', reason: cancelReason });
@@ -78,8 +113,8 @@ export async function taskDelegation(input: TaskDelegationInput): Promise<TaskSt
     }
     const attempt: TaskAttempt = { attempt: n, agentId: placement.agentId, assignedAt: new Date().toISOString(), expected: placement.expected };
     state.attempts.push(attempt);
-    state.status = 'ASSIGNED';
     state.agentId = placement.agentId;
+    setStatus('ASSIGNED');
     outcome = undefined;
     await acts.dispatchTask({ spec, attempt: n, agentId: placement.agentId });
     const answered = await condition(() => outcome !== undefined || cancelReason !== undefined, input.attemptTimeoutMs);
@@ -90,15 +125,15 @@ export async function taskDelegation(input: TaskDelegationInput): Promise<TaskSt
     } else if (outcome!.outcome === 'succeeded') {
       attempt.outcome = 'succeeded';
       Object.assign(state, {
-        status: 'SUCCEEDED',
         result: outcome!.result,
         finishedAt: attempt.endedAt,
         energyWh: attempt.expected?.energyWh,
         carbonG: attempt.expected?.carbonG,
       });
+      setStatus('SUCCEEDED');
       await acts.releaseTask({ swarmId: spec.swarmId, taskId: spec.taskId, agentId: attempt.agentId });
       await condition(allHandlersFinished);
-      return state;
+      return finished();
     } else {
       Object.assign(attempt, { outcome: outcome!.outcome, reason: outcome!.reason ?? outcome!.outcome });
     }
@@ -107,14 +142,14 @@ export async function taskDelegation(input: TaskDelegationInput): Promise<TaskSt
     await acts.releaseTask({ swarmId: spec.swarmId, taskId: spec.taskId, agentId: attempt.agentId });
   }
   if (cancelReason === undefined) {
-    state.status = 'FAILED';
+    setStatus('FAILED');
     state.failureReason = `${input.maxAttempts} attempts: last ${lastReason}`;
   } else if (state.agentId) {
     await acts.releaseTask({ swarmId: spec.swarmId, taskId: spec.taskId, agentId: state.agentId });
   }
   state.finishedAt = new Date().toISOString();
   await condition(allHandlersFinished);
-  return state;
+  return finished();
 }
 
 /** Windows per run before continue-as-new keeps history small. */

@@ -2,6 +2,8 @@
 // a task declined by the greener agent, reallocated, progressed and completed.
 // Run after a change of the task workflow that is meant to be incompatible:
 //   npx tsx test/support/record-task-history.ts
+// Since the status is kept in visibility, also recorded as taskDelegationIndexed:
+//   npx tsx test/support/record-task-history.ts --name taskDelegationIndexed
 import { QpAgent } from '../../agents/sdk';
 import type { TaskState } from '../../core/tasks';
 import { taskWorkflowId } from '../../workflows/definitions-tasks';
@@ -38,7 +40,8 @@ runRecorder(async () => {
   const state = (await stack.client.workflow.getHandle(taskWorkflowId(`recorded-${tag}`)).result()) as TaskState;
   if (state.status !== 'SUCCEEDED' || state.attempts.length !== 2) throw new Error(`unexpected run: ${JSON.stringify(state)}`);
 
-  recording.save(taskWorkflowId(`recorded-${tag}`), 'taskDelegation');
+  const nameAt = process.argv.indexOf('--name');
+  recording.save(taskWorkflowId(`recorded-${tag}`), nameAt > 0 ? process.argv[nameAt + 1] : 'taskDelegation');
   await Promise.all(agents.map((a) => a.close()));
   await recording.stop();
 });
