@@ -124,6 +124,17 @@ describe('the tasks API', () => {
     expect([again.status, again.body.status]).toEqual([200, 'CANCELLED']);
   });
 
+  it('a task requiring a capability goes to an agent that declared it at registration', async () => {
+    const taskId = uniqueId('capable');
+    await call('POST', '/api/v1/tasks', ADMIN_TOKEN, task(swarmA, { taskId, requirements: { capabilities: ['evaluate'] } }));
+    const assigned = await waitFor('the task to be assigned', async () => {
+      const res = await call('GET', `/api/v1/tasks/${taskId}`, ADMIN_TOKEN);
+      return res.body.status === 'ASSIGNED' ? res.body : undefined;
+    });
+    expect(assigned.agentId).toBe(swarms[0].agents[0].agentId);
+    await call('POST', `/api/v1/tasks/${taskId}/cancel`, ADMIN_TOKEN, {});
+  });
+
   it('an unknown task is a 404', async () => {
     expect((await call('GET', `/api/v1/tasks/${uniqueId('nobody')}`, ADMIN_TOKEN)).status).toBe(404);
     expect((await call('POST', `/api/v1/tasks/${uniqueId('nobody')}/cancel`, ADMIN_TOKEN, {})).status).toBe(404);
