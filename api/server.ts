@@ -134,7 +134,7 @@ export async function startApiServer(deps: {
     }
     return report;
   };
-  const status = new StatusService(deps.client, swarm, behaviors, {
+  const status = new StatusService(deps.client, swarm, behaviors, { tasks, decisions }, {
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.QP_TASK_QUEUE,
     temporalUi: config.QP_TEMPORAL_UI_URL ?? `http://${config.TEMPORAL_ADDRESS.split(':')[0]}:8233`,
