@@ -30,6 +30,8 @@ export interface TaskServiceOptions {
   cursorSecret: string;
   maxAttempts: number;
   attemptTimeoutMs: number;
+  /** Contract Net: how long an announcement collects bids, ms. */
+  bidWindowMs?: number;
   resultsWindowMs: number;
 }
 
@@ -88,6 +90,7 @@ export class TaskService {
       spec,
       maxAttempts: this.options.maxAttempts,
       attemptTimeoutMs: this.options.attemptTimeoutMs,
+      ...(spec.allocation === 'contract-net' && this.options.bidWindowMs !== undefined ? { bidWindowMs: this.options.bidWindowMs } : {}),
       submittedAt: new Date(nowMs).toISOString(),
     };
     const workflowId = taskWorkflowId(spec.taskId);

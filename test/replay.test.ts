@@ -13,6 +13,8 @@ histories.push('behaviorSweep');
 histories.push('taskDelegation');
 // The same script (--name taskDelegationIndexed) once the task kept its status in visibility.
 histories.push('taskDelegationIndexed');
+// The same script (--name taskDelegationContractNet --contract-net): announce, bids, award, a decline and a second call.
+histories.push('taskDelegationContractNet');
 // Recorded by test/support/record-decision-history.ts.
 histories.push('collaborativeDecision');
 // Recorded by test/support/record-pool-history.ts.
@@ -52,6 +54,17 @@ describe('replay of recorded histories', () => {
       .filter((e: any) => e.eventType === 'EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES' && e.upsertWorkflowSearchAttributesEventAttributes.searchAttributes.indexedFields.TaskStatus)
       .map((e: any) => Buffer.from(e.upsertWorkflowSearchAttributesEventAttributes.searchAttributes.indexedFields.TaskStatus.data, 'base64').toString());
     expect(statuses).toEqual(['"ASSIGNED"', '"ASSIGNED"', '"SUCCEEDED"']);
+  });
+
+  it('the Contract Net task announces twice (the first winner declines), takes bids as signals and reserves each award', () => {
+    const text = readFileSync(join(__dirname, 'histories', 'taskDelegationContractNet.json'), 'utf8');
+    const json = JSON.parse(text);
+    const activities = json.events
+      .filter((e: any) => e.eventType === 'EVENT_TYPE_ACTIVITY_TASK_SCHEDULED')
+      .map((e: any) => e.activityTaskScheduledEventAttributes.activityType.name);
+    expect(activities.filter((a: string) => a === 'announceTask')).toHaveLength(2);
+    expect(activities.filter((a: string) => a === 'reserveTask')).toHaveLength(2);
+    expect(json.events.filter((e: any) => e.workflowExecutionSignaledEventAttributes?.signalName === 'taskBid').length).toBeGreaterThanOrEqual(2);
   });
 
   it("the pool recorded since the summary memo patch upserts its memo on start and on every update", () => {

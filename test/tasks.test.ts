@@ -72,6 +72,7 @@ describe('task delegation on a real Temporal server', () => {
             if (verdict === 'closed') closedDeliveries.set(outcome.taskId, (closedDeliveries.get(outcome.taskId) ?? 0) + 1);
             return verdict;
           },
+          deliverBid: (bid) => outcomes.deliverBid(bid),
         },
         agentKeys: keys,
         credentialSecret: 'test-relay-secret-0123456789abcdef',

@@ -1,6 +1,6 @@
 // Signals, queries and updates of task delegation; the API imports these too.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { TaskOutcomeMessage, TaskSpec, TaskState } from '../core/tasks';
+import type { TaskBidMessage, TaskOutcomeMessage, TaskSpec, TaskState } from '../core/tasks';
 
 export const TASK_DELEGATION_WORKFLOW = 'taskDelegation';
 export const TASK_RESULTS_WORKFLOW = 'taskResultsCollector';
@@ -18,6 +18,8 @@ export interface TaskDelegationInput {
   attemptTimeoutMs: number;
   /** ISO instant of submission. */
   submittedAt: string;
+  /** Contract Net: how long an announcement collects bids, ms (default 2,000). */
+  bidWindowMs?: number;
 }
 
 export interface TaskResultsInput {
@@ -29,3 +31,5 @@ export interface TaskResultsInput {
 export const taskOutcomeSignal = defineSignal<[TaskOutcomeMessage]>('taskOutcome');
 export const taskStateQuery = defineQuery<TaskState>('taskState');
 export const cancelTaskUpdate = defineUpdate<TaskState, [{ reason?: string }]>('cancelTask');
+/** Contract Net: a verified bid for the task, from the swarm's results collector. */
+export const taskBidSignal = defineSignal<[TaskBidMessage]>('taskBid');

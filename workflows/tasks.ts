@@ -18,12 +18,14 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { TaskActivities } from '../activities/tasks';
+import type { Placement, TaskActivities } from '../activities/tasks';
+import { CONTRACT_NET_INVITED, awardBid, type TaskBid } from '../core/allocation/contract-net';
 import type { QpSinks } from '../core/observations';
 import { AgentIdKey, TaskStatusKey } from '../core/search-attributes';
 import type { TaskAttempt, TaskOutcomeMessage, TaskState, TaskStatus } from '../core/tasks';
 import {
   cancelTaskUpdate,
+  taskBidSignal,
   taskOutcomeSignal,
   taskStateQuery,
   type TaskDelegationInput,
@@ -36,6 +38,8 @@ const acts = proxyActivities<TaskActivities>({
 });
 
 const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
+/** Contract Net: how long an announcement collects bids unless the input says otherwise, ms. */
+const DEFAULT_BID_WINDOW_MS = 2_000;
 const { qpMetrics } = proxySinks<QpSinks>();
 
 export async function taskDelegation(input: TaskDelegationInput): Promise<TaskState> {
@@ -77,6 +81,49 @@ export async function taskDelegation(input: TaskDelegationInput): Promise<TaskSt
   };
 
   setHandler(taskStateQuery, () => state);
+  // Contract Net: the bids of the open call, one per agent. The call opens before the announcement
+  // goes out (a quick agent's bid can arrive before the announcing activity returns); bids from agents
+  // that were not invited are dropped once the invitations are known.
+  let call: { attempt: number; invited?: string[]; bids: TaskBid[]; open: boolean } | undefined;
+  setHandler(taskBidSignal, (bid) => {
+    const admissible =
+      call?.open &&
+      bid.attempt === call.attempt &&
+      (call.invited ? call.invited.includes(bid.agentId) : call.bids.length < 4 * CONTRACT_NET_INVITED) &&
+      !call.bids.some((b) => b.agentId === bid.agentId);
+    if (!admissible) {
+      state.bidsRefused = (state.bidsRefused ?? 0) + 1;
+      return;
+    }
+    call!.bids.push({ agentId: bid.agentId, finishAtMs: bid.finishAtMs, energyWh: bid.energyWh, carbonG: bid.carbonG });
+  });
+  const contractNet = spec.allocation === 'contract-net' && patched('contract-net');
+  const bidWindowMs = input.bidWindowMs ?? DEFAULT_BID_WINDOW_MS;
+  /** Announce, collect bids for the window (or until every invited agent bid), award the cheapest. */
+  const placeByContractNet = async (attempt: number, exclude: string[]): Promise<Placement> => {
+    const open: { attempt: number; invited?: string[]; bids: TaskBid[]; open: boolean } = { attempt, bids: [], open: true };
+    call = open;
+    const announced = await acts.announceTask({ spec, attempt, exclude, bidWindowMs });
+    if (announced.reason !== undefined) {
+      open.open = false;
+      return { reason: announced.reason };
+    }
+    const invited = announced.invited;
+    const kept = open.bids.filter((bid) => invited.includes(bid.agentId));
+    if (kept.length < open.bids.length) state.bidsRefused = (state.bidsRefused ?? 0) + open.bids.length - kept.length;
+    open.bids = kept;
+    open.invited = invited;
+    await condition(() => open.bids.length >= invited.length || cancelReason !== undefined, bidWindowMs);
+    open.open = false;
+    const award = awardBid(open.bids, spec.deadlineMs);
+    if (!award) return { reason: `no bid within ${bidWindowMs} ms from the ${invited.length} agents invited` };
+    await acts.reserveTask({ spec, agentId: award.agentId });
+    return {
+      agentId: award.agentId,
+      expected: { energyWh: award.energyWh, carbonG: award.carbonG, slackS: (spec.deadlineMs - award.finishAtMs) / 1000 },
+      bids: open.bids.length,
+    };
+  };
   setHandler(taskOutcomeSignal, (message) => {
     const attempt = current();
     const open = attempt && !attempt.outcome && outcome === undefined;
@@ -103,7 +150,7 @@ export async function taskDelegation(input: TaskDelegationInput): Promise<TaskSt
   const tried: string[] = [];
   let lastReason = 'no attempt';
   for (let n = 1; n <= input.maxAttempts && cancelReason === undefined; n++) {
-    const placement = await acts.placeTask({ spec, exclude: tried });
+    const placement = contractNet ? await placeByContractNet(n, tried) : await acts.placeTask({ spec, exclude: tried });
     if (cancelReason !== undefined) break;
     if (!placement.agentId) {
       lastReason = `no agent can run it: ${placement.reason}`;
@@ -112,6 +159,7 @@ export async function taskDelegation(input: TaskDelegationInput): Promise<TaskSt
       continue;
     }
     const attempt: TaskAttempt = { attempt: n, agentId: placement.agentId, assignedAt: new Date().toISOString(), expected: placement.expected };
+    if (placement.bids !== undefined) attempt.bids = placement.bids;
     state.attempts.push(attempt);
     state.agentId = placement.agentId;
     setStatus('ASSIGNED');
