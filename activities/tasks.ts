@@ -15,7 +15,16 @@ import {
   type TaskSpec,
 } from '../core/tasks';
 import { swarmTopics } from '../core/topics';
-import type { AgentKeyDirectory, LpSolver, MessagingPort, ReceivedMessage, TaskAgentSource, TaskOutcomeSink } from '../adapters/ports';
+import type {
+  AgentKeyDirectory,
+  AssignedTask,
+  LpSolver,
+  MessagingPort,
+  ReceivedMessage,
+  TaskAgentSource,
+  TaskDirectory,
+  TaskOutcomeSink,
+} from '../adapters/ports';
 import { MessageProofs } from './message-proofs';
 
 export interface TaskDeps {
@@ -26,6 +35,8 @@ export interface TaskDeps {
   credentialSecret: string;
   /** Exact placement for small candidate sets; the heuristic without it. */
   solver?: LpSolver;
+  /** Where the rebalancing run finds the swarm's assigned tasks; without it, it finds none. */
+  tasks?: TaskDirectory;
   assigned?: AssignedWork;
 }
 
@@ -134,6 +145,17 @@ export function createTaskActivities(deps: TaskDeps) {
     async reserveTask(input: { spec: TaskSpec; agentId: string }): Promise<void> {
       const agent = (await deps.agents.candidates(input.spec.swarmId)).find((a) => a.agentId === input.agentId);
       if (agent) assigned.assign(input.spec.swarmId, input.agentId, input.spec.taskId, durationS(allocationTask(input.spec), agent));
+    },
+
+    /**
+     * Rebalancing: the swarm's tasks (at most `max`) that sit with an agent no
+     * longer ACTIVE (LOST, deregistered, gone), to be moved before their attempt times out.
+     */
+    async strandedTasks(input: { swarmId: string; max: number }): Promise<{ stranded: AssignedTask[]; assigned: number }> {
+      if (!deps.tasks) return { stranded: [], assigned: 0 };
+      const [assignedTasks, active] = await Promise.all([deps.tasks.assigned(input.swarmId, input.max), deps.agents.candidates(input.swarmId)]);
+      const activeIds = new Set(active.map((agent) => agent.agentId));
+      return { stranded: assignedTasks.filter((task) => !activeIds.has(task.agentId)), assigned: assignedTasks.length };
     },
 
     async releaseTask(input: { swarmId: string; taskId: string; agentId: string }): Promise<void> {

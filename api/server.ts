@@ -122,6 +122,7 @@ export async function startApiServer(deps: {
     maxAttempts: config.QP_TASK_MAX_ATTEMPTS,
     attemptTimeoutMs: config.QP_TASK_ATTEMPT_TIMEOUT_MS,
     bidWindowMs: config.QP_TASK_BID_WINDOW_MS,
+    rebalanceIntervalS: config.QP_TASK_REBALANCE_INTERVAL_S,
     resultsWindowMs: 5_000,
   });
   const pools = new PoolService(deps.client, cluster, config.QP_TASK_QUEUE, config.QP_AUTOSCALE_INTERVAL_S);

@@ -1,5 +1,7 @@
 // Delegated tasks behind the REST routes: submit (idempotent by taskId), read, cancel.
 import {
+  ScheduleAlreadyRunning,
+  ScheduleOverlapPolicy,
   WorkflowExecutionAlreadyStartedError,
   WorkflowIdConflictPolicy,
   WorkflowIdReusePolicy,
@@ -14,7 +16,9 @@ import type { TaskSpec, TaskState, TaskStatus } from '../core/tasks';
 import { PageCursors } from './page-cursor';
 import {
   TASK_DELEGATION_WORKFLOW,
+  TASK_REBALANCE_WORKFLOW,
   TASK_RESULTS_WORKFLOW,
+  taskRebalanceScheduleId,
   cancelTaskUpdate,
   taskResultsWorkflowId,
   taskStateQuery,
@@ -33,6 +37,8 @@ export interface TaskServiceOptions {
   /** Contract Net: how long an announcement collects bids, ms. */
   bidWindowMs?: number;
   resultsWindowMs: number;
+  /** Seconds between runs of each swarm's rebalancing Schedule; 0 or unset: no Schedule. */
+  rebalanceIntervalS?: number;
 }
 
 export interface TaskAccepted {
@@ -189,6 +195,28 @@ export class TaskService {
       args: [{ swarmId, windowMs: this.options.resultsWindowMs }],
       workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
     });
+    if (this.options.rebalanceIntervalS) await this.ensureRebalanceSchedule(swarmId, this.options.rebalanceIntervalS);
     this.collectors.add(swarmId);
+  }
+
+  /** The swarm's rebalancing Schedule (overlap Skip): moves tasks away from agents no longer ACTIVE. */
+  private async ensureRebalanceSchedule(swarmId: string, everyS: number): Promise<void> {
+    try {
+      await this.client.schedule.create({
+        scheduleId: taskRebalanceScheduleId(swarmId),
+        spec: { intervals: [{ every: `${everyS}s` }] },
+        action: {
+          type: 'startWorkflow',
+          workflowType: TASK_REBALANCE_WORKFLOW,
+          workflowId: taskRebalanceScheduleId(swarmId),
+          taskQueue: this.options.taskQueue,
+          args: [{ swarmId }],
+          workflowExecutionTimeout: '5 minutes',
+        },
+        policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute' },
+      });
+    } catch (error) {
+      if (!(error instanceof ScheduleAlreadyRunning)) throw error;
+    }
   }
 }

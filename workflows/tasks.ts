@@ -11,6 +11,7 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  getExternalWorkflowHandle,
   patched,
   proxyActivities,
   proxySinks,
@@ -25,10 +26,14 @@ import { AgentIdKey, TaskStatusKey } from '../core/search-attributes';
 import type { TaskAttempt, TaskOutcomeMessage, TaskState, TaskStatus } from '../core/tasks';
 import {
   cancelTaskUpdate,
+  taskAgentLostSignal,
   taskBidSignal,
   taskOutcomeSignal,
+  taskWorkflowId,
   taskStateQuery,
   type TaskDelegationInput,
+  type TaskRebalanceInput,
+  type TaskRebalanceResult,
   type TaskResultsInput,
 } from './definitions-tasks';
 
@@ -97,6 +102,12 @@ export async function taskDelegation(input: TaskDelegationInput): Promise<TaskSt
     }
     call!.bids.push({ agentId: bid.agentId, finishAtMs: bid.finishAtMs, energyWh: bid.energyWh, carbonG: bid.carbonG });
   });
+  // Rebalancing: the open attempt's agent is no longer ACTIVE (a signal from the swarm's rebalancing run).
+  let agentLost: { agentId: string; reason: string } | undefined;
+  setHandler(taskAgentLostSignal, (lost) => {
+    const attempt = current();
+    if (attempt && !attempt.outcome && outcome === undefined && lost.agentId === attempt.agentId) agentLost = lost;
+  });
   const contractNet = spec.allocation === 'contract-net' && patched('contract-net');
   const bidWindowMs = input.bidWindowMs ?? DEFAULT_BID_WINDOW_MS;
   /** Announce, collect bids for the window (or until every invited agent bid), award the cheapest. */
@@ -164,11 +175,16 @@ export async function taskDelegation(input: TaskDelegationInput): Promise<TaskSt
     state.agentId = placement.agentId;
     setStatus('ASSIGNED');
     outcome = undefined;
+    agentLost = undefined;
     await acts.dispatchTask({ spec, attempt: n, agentId: placement.agentId });
-    const answered = await condition(() => outcome !== undefined || cancelReason !== undefined, input.attemptTimeoutMs);
+    const answered = await condition(() => outcome !== undefined || cancelReason !== undefined || agentLost !== undefined, input.attemptTimeoutMs);
     attempt.endedAt = new Date().toISOString();
     if (cancelReason !== undefined) break;
-    if (!answered) {
+    // Set by the signal handler while the condition waited (the compiler cannot see that).
+    const lost = agentLost as { agentId: string; reason: string } | undefined;
+    if (answered && outcome === undefined && lost) {
+      Object.assign(attempt, { outcome: 'lost', reason: lost.reason });
+    } else if (!answered) {
       Object.assign(attempt, { outcome: 'timed-out', reason: `no answer within ${input.attemptTimeoutMs} ms` });
     } else if (outcome!.outcome === 'succeeded') {
       attempt.outcome = 'succeeded';
@@ -213,4 +229,29 @@ export async function taskResultsCollector(input: TaskResultsInput): Promise<voi
     await collect.collectTaskOutcomes(input);
   }
   await continueAsNew<typeof taskResultsCollector>(input);
+}
+
+/** Tasks one rebalancing run looks at, at most. */
+const REBALANCE_MAX_TASKS = 1000;
+
+/**
+ * taskRebalance (started by the swarm's rebalancing Schedule, overlap Skip): tasks
+ * whose agent is no longer ACTIVE are told so and placed again at once, instead of
+ * waiting out their attempt timeout.
+ */
+export async function taskRebalance(input: TaskRebalanceInput): Promise<TaskRebalanceResult> {
+  const found = await acts.strandedTasks({ swarmId: input.swarmId, max: REBALANCE_MAX_TASKS });
+  const moved: string[] = [];
+  for (const task of found.stranded) {
+    try {
+      await getExternalWorkflowHandle(taskWorkflowId(task.taskId)).signal(taskAgentLostSignal, {
+        agentId: task.agentId,
+        reason: `agent ${task.agentId} is no longer ACTIVE (rebalancing)`,
+      });
+      moved.push(task.taskId);
+    } catch {
+      // The task ended between the listing and the signal: nothing to move.
+    }
+  }
+  return { assigned: found.assigned, moved };
 }
