@@ -69,22 +69,21 @@ export function createWorkerMetrics(registry: Registry) {
       'Behavior sweeps, from start to report',
       [0.5, 1, 2.5, 5, 10, 30, 60, 300, 900],
     ),
-    // Tasks, decisions and agent pools: declared here so that dashboards and alert rules
-    // have one list of names; the features that land later record them.
-    tasks: gauge('qp_manager_tasks', 'Tasks by state: queued, running, done, failed', ['state']),
-    tasksLate: counter('qp_manager_tasks_late_total', 'Tasks finished after their deadline, or reallocated past it'),
-    taskEnergyJoules: counter('qp_manager_task_energy_joules_total', 'Energy reported by agents for finished tasks'),
-    taskPowerWatts: gauge('qp_manager_task_power_watts', 'Power drawn by running tasks, as their agents report it'),
-    carbonGrams: counter('qp_manager_carbon_emitted_grams_total', 'CO2 of finished tasks (energy times the agent\'s carbon intensity)'),
-    carbonBudgetGrams: gauge('qp_manager_carbon_budget_grams', 'Carbon budget of the current accounting period'),
-    decisionsOpen: gauge('qp_manager_decisions_open', 'Collaborative decisions collecting ballots'),
-    decisionTurnout: gauge('qp_manager_decision_turnout_ratio', 'Ballots over electorate of the latest closed decision'),
-    poolReplicas: gauge('qp_manager_pool_replicas', 'Agent pool replicas by kind: desired, ready', ['kind']),
+    // Tasks and decisions as they end (their workflows report through the sink). The gauges of
+    // tasks by state, open decisions and pool replicas are counted by the API from visibility
+    // and the cluster (api/metrics.ts), so several workers never report the same thing twice.
+    tasksFinished: counter('qp_manager_tasks_finished_total', 'Tasks that ended, by status: succeeded, failed, cancelled', ['status']),
+    tasksLate: counter('qp_manager_tasks_late_total', 'Tasks that ended after their deadline'),
+    taskEnergyJoules: counter('qp_manager_task_energy_joules_total', 'Energy charged to succeeded tasks (the allocator\'s estimate for the agent that ran it)'),
+    taskPowerWatts: gauge('qp_manager_task_power_watts', 'Power drawn by running tasks, as their agents report it (not recorded yet)'),
+    carbonGrams: counter('qp_manager_carbon_emitted_grams_total', 'CO2 of succeeded tasks (energy times the agent\'s carbon intensity)'),
+    carbonBudgetGrams: gauge('qp_manager_carbon_budget_grams', 'Carbon budget of the current accounting period (not recorded yet)'),
+    decisionsClosed: counter('qp_manager_decisions_closed_total', 'Decisions whose voting closed, by outcome state', ['state']),
+    decisionTurnout: gauge('qp_manager_decision_turnout_ratio', 'Voting power that voted over the electorate\'s, of the latest closed decision'),
   };
   // Known label values start at 0, so a rule's rate() has a series from the first scrape.
   for (const outcome of ROUND_OUTCOMES) metrics.rounds.inc({ outcome }, 0);
-  for (const state of ['queued', 'running', 'done', 'failed']) metrics.tasks.set({ state }, 0);
-  for (const kind of ['desired', 'ready']) metrics.poolReplicas.set({ kind }, 0);
+  for (const status of ['succeeded', 'failed', 'cancelled']) metrics.tasksFinished.inc({ status }, 0);
   metrics.updatesRejected.inc({ reason: 'other' }, 0);
   metrics.malformedHeartbeats.inc({ reason: 'other' }, 0);
   for (const to of ['ACTIVE', 'LOST']) metrics.livenessTransitions.inc({ to }, 0);
@@ -113,6 +112,22 @@ export function metricsSinks(metrics: WorkerMetrics): InjectedSinks<QpSinks> {
         fn: (_info, sweep) => {
           metrics.behaviorSweeps.inc();
           metrics.behaviorSweepSeconds.observe(sweep.durationSeconds);
+        },
+        callDuringReplay: false,
+      },
+      taskFinished: {
+        fn: (_info, task) => {
+          metrics.tasksFinished.inc({ status: boundedReason(task.status.toLowerCase()) });
+          if (task.late) metrics.tasksLate.inc();
+          if (task.energyWh !== undefined && Number.isFinite(task.energyWh)) metrics.taskEnergyJoules.inc(task.energyWh * 3600);
+          if (task.carbonG !== undefined && Number.isFinite(task.carbonG)) metrics.carbonGrams.inc(task.carbonG);
+        },
+        callDuringReplay: false,
+      },
+      decisionClosed: {
+        fn: (_info, decision) => {
+          metrics.decisionsClosed.inc({ state: boundedReason(decision.state.toLowerCase()) });
+          if (decision.turnoutRatio !== undefined && Number.isFinite(decision.turnoutRatio)) metrics.decisionTurnout.set(decision.turnoutRatio);
         },
         callDuringReplay: false,
       },

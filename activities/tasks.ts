@@ -1,12 +1,30 @@
 // Task delegation activities: place a task (core/allocation over the swarm's
 // candidates and the work already placed on them), dispatch it to the chosen
-// agent's inbox, and consume the swarm's task-results topic, handing each
-// outcome with a valid proof by its agent to the task's workflow.
+// agent's inbox (or, under Contract Net, announce it to the best candidates for
+// their bids), and consume the swarm's task-results topic, handing each outcome
+// and bid with a valid proof by its agent to the task's workflow.
 import { Context } from '@temporalio/activity';
-import { allocate, durationS, type AllocationDecision } from '../core/allocation';
-import { AssignedWork, taskResultsTopic, type TaskAssignmentMessage, type TaskOutcomeMessage, type TaskSpec } from '../core/tasks';
+import { CONTRACT_NET_INVITED, allocate, awardBid, bidProblem, durationS, incapability, profileBid, type AllocationDecision, type TaskBid } from '../core/allocation';
+import {
+  AssignedWork,
+  taskResultsTopic,
+  type TaskAnnouncementMessage,
+  type TaskAssignmentMessage,
+  type TaskBidMessage,
+  type TaskOutcomeMessage,
+  type TaskSpec,
+} from '../core/tasks';
 import { swarmTopics } from '../core/topics';
-import type { AgentKeyDirectory, LpSolver, MessagingPort, ReceivedMessage, TaskAgentSource, TaskOutcomeSink } from '../adapters/ports';
+import type {
+  AgentKeyDirectory,
+  AssignedTask,
+  LpSolver,
+  MessagingPort,
+  ReceivedMessage,
+  TaskAgentSource,
+  TaskDirectory,
+  TaskOutcomeSink,
+} from '../adapters/ports';
 import { MessageProofs } from './message-proofs';
 
 export interface TaskDeps {
@@ -17,13 +35,17 @@ export interface TaskDeps {
   credentialSecret: string;
   /** Exact placement for small candidate sets; the heuristic without it. */
   solver?: LpSolver;
+  /** Where the rebalancing run finds the swarm's assigned tasks; without it, it finds none. */
+  tasks?: TaskDirectory;
   assigned?: AssignedWork;
 }
 
 export const TASK_RESULTS_SUBSCRIPTION = 'qp-manager-task-results';
 
+export type Announcement = { invited: string[]; bidDeadlineMs: number; reason?: undefined } | { invited: []; reason: string };
+
 export type Placement =
-  | { agentId: string; expected: Pick<AllocationDecision, 'energyWh' | 'carbonG' | 'slackS'>; reason?: undefined }
+  | { agentId: string; expected: Pick<AllocationDecision, 'energyWh' | 'carbonG' | 'slackS'>; reason?: undefined; /** Contract Net: bids received. */ bids?: number }
   | { agentId?: undefined; reason: string };
 
 export function createTaskActivities(deps: TaskDeps) {
@@ -31,18 +53,28 @@ export function createTaskActivities(deps: TaskDeps) {
   const assigned = deps.assigned ?? new AssignedWork();
   const solve = deps.solver ? (lp: string) => deps.solver!.solve(lp) : undefined;
 
-  /** An outcome message's refusal reason, or the outcome. */
-  async function readOutcome(swarmId: string, message: ReceivedMessage): Promise<TaskOutcomeMessage | string> {
+  /** An outcome or bid message's refusal reason, or the message. */
+  async function readOutcome(swarmId: string, message: ReceivedMessage): Promise<TaskOutcomeMessage | TaskBidMessage | string> {
     const sender = await proofs.sender(swarmId, taskResultsTopic(swarmId), message);
     if (!sender.ok) return sender.reason;
     try {
-      const outcome = JSON.parse(Buffer.from(message.payload).toString('utf8')) as TaskOutcomeMessage;
-      if (outcome.type !== 'task-outcome' || typeof outcome.taskId !== 'string' || !Number.isInteger(outcome.attempt)) return 'malformed';
-      return outcome.agentId === sender.agentId ? outcome : 'sender-mismatch';
+      const body = JSON.parse(Buffer.from(message.payload).toString('utf8')) as TaskOutcomeMessage | TaskBidMessage;
+      if ((body.type !== 'task-outcome' && body.type !== 'task-bid') || typeof body.taskId !== 'string' || !Number.isInteger(body.attempt)) return 'malformed';
+      if (body.type === 'task-bid' && bidProblem(body, Date.now())) return 'malformed';
+      return body.agentId === sender.agentId ? body : 'sender-mismatch';
     } catch {
       return 'malformed';
     }
   }
+
+  const allocationTask = (spec: TaskSpec) => ({
+    taskId: spec.taskId,
+    requirements: spec.requirements,
+    estimatedWork: spec.estimatedWork,
+    deadlineMs: spec.deadlineMs,
+    priority: spec.priority,
+    deferrable: spec.deferrable,
+  });
 
   return {
     async placeTask(input: { spec: TaskSpec; exclude: string[] }): Promise<Placement> {
@@ -52,20 +84,78 @@ export function createTaskActivities(deps: TaskDeps) {
         .filter((agent) => !input.exclude.includes(agent.agentId))
         .map((agent) => ({ ...agent, availableAtMs: nowMs + assigned.queuedS(spec.swarmId, agent.agentId) * 1000 }));
       if (candidates.length === 0) return { reason: 'no ACTIVE agent left to try' };
-      const task = {
-        taskId: spec.taskId,
-        requirements: spec.requirements,
-        estimatedWork: spec.estimatedWork,
-        deadlineMs: spec.deadlineMs,
-        priority: spec.priority,
-        deferrable: spec.deferrable,
-      };
+      const task = allocationTask(spec);
       const plan = await allocate([task], candidates, { objective: 'carbon', nowMs }, solve);
       const decision = plan.decisions[0];
       if (!decision) return { reason: plan.unassigned[0]?.reason ?? 'no-capable-agent' };
       const agent = candidates.find((a) => a.agentId === decision.agentId)!;
       assigned.assign(spec.swarmId, decision.agentId, spec.taskId, durationS(task, agent));
       return { agentId: decision.agentId, expected: { energyWh: decision.energyWh, carbonG: decision.carbonG, slackS: decision.slackS } };
+    },
+
+    /**
+     * Contract Net: puts a call for bids in the inboxes of the CONTRACT_NET_INVITED
+     * capable candidates the manager itself expects to cost least. Agents bid on the
+     * swarm's task-results topic until bidDeadlineMs.
+     */
+    async announceTask(input: { spec: TaskSpec; attempt: number; exclude: string[]; bidWindowMs: number }): Promise<Announcement> {
+      const { spec } = input;
+      const nowMs = Date.now();
+      const task = allocationTask(spec);
+      const estimates: TaskBid[] = [];
+      for (const agent of await deps.agents.candidates(spec.swarmId)) {
+        if (input.exclude.includes(agent.agentId) || incapability(task, agent)) continue;
+        const estimate = profileBid(task, agent, nowMs, nowMs + assigned.queuedS(spec.swarmId, agent.agentId) * 1000);
+        if (estimate) estimates.push(estimate);
+      }
+      if (estimates.length === 0) return { invited: [], reason: 'no ACTIVE agent left that can run it' };
+      const invited: string[] = [];
+      for (let left = [...estimates]; left.length > 0 && invited.length < CONTRACT_NET_INVITED; ) {
+        const best = awardBid(left, spec.deadlineMs)!;
+        invited.push(best.agentId);
+        left = left.filter((bid) => bid !== best);
+      }
+      const bidDeadlineMs = nowMs + input.bidWindowMs;
+      const announcement: TaskAnnouncementMessage = {
+        type: 'task-announcement',
+        taskId: spec.taskId,
+        attempt: input.attempt,
+        swarmId: spec.swarmId,
+        kind: spec.kind,
+        requirements: spec.requirements,
+        estimatedWork: spec.estimatedWork,
+        deadlineMs: spec.deadlineMs,
+        deferrable: spec.deferrable,
+        bidDeadlineMs,
+        replyTopic: taskResultsTopic(spec.swarmId),
+      };
+      const payload = Buffer.from(JSON.stringify(announcement));
+      await Promise.all(
+        invited.map((agentId) =>
+          deps.messaging.publish(swarmTopics(spec.swarmId).inbox(agentId), payload, {
+            key: spec.taskId,
+            properties: { type: 'task-announcement', taskId: spec.taskId, attempt: String(input.attempt) },
+          }),
+        ),
+      );
+      return { invited, bidDeadlineMs };
+    },
+
+    /** Contract Net: the awarded agent's run goes into the ledger the central placement reads. */
+    async reserveTask(input: { spec: TaskSpec; agentId: string }): Promise<void> {
+      const agent = (await deps.agents.candidates(input.spec.swarmId)).find((a) => a.agentId === input.agentId);
+      if (agent) assigned.assign(input.spec.swarmId, input.agentId, input.spec.taskId, durationS(allocationTask(input.spec), agent));
+    },
+
+    /**
+     * Rebalancing: the swarm's tasks (at most `max`) that sit with an agent no
+     * longer ACTIVE (LOST, deregistered, gone), to be moved before their attempt times out.
+     */
+    async strandedTasks(input: { swarmId: string; max: number }): Promise<{ stranded: AssignedTask[]; assigned: number }> {
+      if (!deps.tasks) return { stranded: [], assigned: 0 };
+      const [assignedTasks, active] = await Promise.all([deps.tasks.assigned(input.swarmId, input.max), deps.agents.candidates(input.swarmId)]);
+      const activeIds = new Set(active.map((agent) => agent.agentId));
+      return { stranded: assignedTasks.filter((task) => !activeIds.has(task.agentId)), assigned: assignedTasks.length };
     },
 
     async releaseTask(input: { swarmId: string; taskId: string; agentId: string }): Promise<void> {
@@ -114,7 +204,7 @@ export function createTaskActivities(deps: TaskDeps) {
           if (typeof outcome === 'string') {
             refused++;
             context.log.warn('task outcome refused', { swarmId: input.swarmId, reason: outcome, agentId: message.properties.agentId });
-          } else if ((await deps.outcomes.deliver(outcome)) === 'delivered') {
+          } else if ((await (outcome.type === 'task-bid' ? deps.outcomes.deliverBid(outcome) : deps.outcomes.deliver(outcome))) === 'delivered') {
             delivered++;
           }
           await consumer.ack(message);

@@ -24,7 +24,8 @@ import type { BehaviorReportMessage, SkillMessage } from '../core/behaviors/type
 import { signBallot } from '../core/decisions/ballot';
 import { decisionTopic } from '../core/decisions/topics';
 import type { Ballot, Choice, ProposalMessage } from '../core/decisions/types';
-import type { TaskAssignmentMessage, TaskOutcomeMessage } from '../core/tasks';
+import { allocationAgent, type TaskAnnouncementMessage, type TaskAssignmentMessage, type TaskBidMessage, type TaskOutcomeMessage } from '../core/tasks';
+import { profileBid } from '../core/allocation/contract-net';
 
 export interface QpAgentOptions {
   apiUrl: string;
@@ -311,7 +312,7 @@ export class QpAgent {
    * agent's key and published on the swarm's task-results topic; an attempt
    * already answered is not run again when its message is redelivered.
    */
-  async onTask(handler: TaskHandler): Promise<void> {
+  async onTask(handler: TaskHandler, options: { bid?: TaskBidder } = {}): Promise<void> {
     if (!this.agent || !this.credential) throw new Error('register() first');
     if (this.tasksLoop) return;
     const tasks = (this.tasks = await this.messaging.subscribe(
@@ -328,6 +329,49 @@ export class QpAgent {
         if (this.answeredTasks.size > 1024) this.answeredTasks.delete(this.answeredTasks.values().next().value!);
         await this.runTask(task, handler); // one task at a time: the consumer waits for it
       },
+      'task-announcement': async (message) => {
+        const announcement = message as TaskAnnouncementMessage;
+        const key = `bid/${announcement.taskId}/${announcement.attempt}`;
+        if (this.answeredTasks.has(key) || Date.now() > announcement.bidDeadlineMs) return;
+        this.answeredTasks.add(key);
+        await this.bid(announcement, options.bid);
+      },
+    });
+  }
+
+  /**
+   * Contract Net: answers a call for bids with the bidder's estimate, or by default
+   * with what its declared profile says the run costs (core/allocation profileBid);
+   * no bid when the bidder returns undefined or the agent cannot run the task.
+   */
+  private async bid(announcement: TaskAnnouncementMessage, bidder: TaskBidder | undefined): Promise<void> {
+    const own = (): TaskBidEstimate | undefined =>
+      profileBid(
+        {
+          taskId: announcement.taskId,
+          requirements: announcement.requirements,
+          estimatedWork: announcement.estimatedWork,
+          deadlineMs: announcement.deadlineMs,
+          deferrable: announcement.deferrable,
+        },
+        allocationAgent(this.agentId, this.agent?.capabilities ?? [], this.agent?.resources),
+        Date.now(),
+      );
+    const estimate = bidder ? await bidder(announcement, own) : own();
+    if (!estimate) return;
+    const bid: TaskBidMessage = {
+      type: 'task-bid',
+      taskId: announcement.taskId,
+      attempt: announcement.attempt,
+      agentId: this.agentId,
+      finishAtMs: estimate.finishAtMs,
+      energyWh: estimate.energyWh,
+      carbonG: estimate.carbonG,
+    };
+    const payload = Buffer.from(JSON.stringify(bid));
+    await this.messaging.publish(announcement.replyTopic, payload, {
+      key: announcement.taskId,
+      properties: signAsAgent(this.keys.privateKey, this.agentId, announcement.replyTopic, { type: 'task-bid' }, payload, Date.now()),
     });
   }
 
@@ -762,6 +806,19 @@ export interface TaskContext {
   /** Report progress, 0..1 (informational: the manager does not count it as an answer). */
   progress(fraction: number): Promise<void>;
 }
+
+/** A Contract Net bid: when the agent expects to finish (ms since the epoch), and the run's energy (Wh) and carbon (g). */
+export interface TaskBidEstimate {
+  finishAtMs: number;
+  energyWh: number;
+  carbonG: number;
+}
+
+/** Decides an agent's bid on an announced task; `own()` is the estimate from its declared profile. Undefined: no bid. */
+export type TaskBidder = (
+  announcement: TaskAnnouncementMessage,
+  own: () => TaskBidEstimate | undefined,
+) => TaskBidEstimate | undefined | Promise<TaskBidEstimate | undefined>;
 
 /** Runs one delegated task; the return value (small JSON) is its result. */
 export type TaskHandler = (task: TaskAssignmentMessage, context: TaskContext) => Promise<unknown>;

@@ -117,6 +117,13 @@ export class DecisionService {
     };
   }
 
+  /** This deployment's decisions still open: PENDING or ACTIVE. */
+  async countOpen(): Promise<number> {
+    const taskQueue = this.options.taskQueue.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
+    const query = `WorkflowType = '${DECISION_WORKFLOW}' AND TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running' AND DecisionState IN ('PENDING', 'ACTIVE')`;
+    return (await this.client.workflow.count(query)).count;
+  }
+
   async list(filter: { swarmId?: string; state?: DecisionState; pageSize: number }): Promise<DecisionSummary[]> {
     // Ids and states are validated (ID_PATTERN, the enum) before they reach the query.
     const clauses = [`WorkflowType = '${DECISION_WORKFLOW}'`];

@@ -59,10 +59,19 @@ export async function startApiServer(deps: {
 }): Promise<ApiServer> {
   const { config } = deps;
   let swarm: SwarmService | undefined;
-  const metrics = createApiMetrics({
-    countAgents: (status, swarmId) => swarm!.countAgents(status, swarmId),
-    liveSwarms: (max) => swarm!.liveSwarms(max),
-  });
+  const cluster = deps.cluster ?? new MemoryCluster();
+  const metrics = createApiMetrics(
+    {
+      countAgents: (status, swarmId) => swarm!.countAgents(status, swarmId),
+      liveSwarms: (max) => swarm!.liveSwarms(max),
+    },
+    {
+      countTasks: (status) => tasks.count(status),
+      countOpenDecisions: () => decisions.countOpen(),
+      poolReplicas: async () =>
+        (await cluster.listPools()).reduce((sum, pool) => ({ desired: sum.desired + pool.desired, ready: sum.ready + pool.ready }), { desired: 0, ready: 0 }),
+    },
+  );
   swarm = new SwarmService(
     deps.client,
     deps.messaging,
@@ -107,12 +116,16 @@ export async function startApiServer(deps: {
   const analytics = new AnalyticsService(deps.messaging, (deps.analytics ?? ownRuntime)!);
   analytics.onWindow = analyticsMetrics(metrics.registry);
   const tasks = new TaskService(deps.client, {
+    namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.QP_TASK_QUEUE,
+    cursorSecret: deps.credentialSecret,
     maxAttempts: config.QP_TASK_MAX_ATTEMPTS,
     attemptTimeoutMs: config.QP_TASK_ATTEMPT_TIMEOUT_MS,
+    bidWindowMs: config.QP_TASK_BID_WINDOW_MS,
+    rebalanceIntervalS: config.QP_TASK_REBALANCE_INTERVAL_S,
     resultsWindowMs: 5_000,
   });
-  const pools = new PoolService(deps.client, deps.cluster ?? new MemoryCluster(), config.QP_TASK_QUEUE, config.QP_AUTOSCALE_INTERVAL_S);
+  const pools = new PoolService(deps.client, cluster, config.QP_TASK_QUEUE, config.QP_AUTOSCALE_INTERVAL_S);
   let closing = false;
   const readiness = async (): Promise<Readiness> => {
     const report = await checkReadiness({ temporal: temporalCheck(deps.client.connection) });
@@ -123,7 +136,7 @@ export async function startApiServer(deps: {
     }
     return report;
   };
-  const status = new StatusService(deps.client, swarm, behaviors, {
+  const status = new StatusService(deps.client, swarm, behaviors, { tasks, decisions }, {
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.QP_TASK_QUEUE,
     temporalUi: config.QP_TEMPORAL_UI_URL ?? `http://${config.TEMPORAL_ADDRESS.split(':')[0]}:8233`,

@@ -56,6 +56,22 @@ export function renderStatusBody(summary: StatusSummary): string {
         })
         .join('')
     : '<tr><td colspan="6" class="muted">no tuning job yet: POST /api/v1/tuning/start</td></tr>';
+  const tasks = summary.tasks
+    ? Object.entries(summary.tasks)
+        .map(([status, count]) => `<div class="tile" data-task-status="${escapeHtml(status)}"><b>${count}</b><span>${escapeHtml(status)}</span></div>`)
+        .join('')
+    : '<p class="muted">task counts unavailable (Temporal visibility did not answer)</p>';
+  const decisions = summary.decisions === null
+    ? '<tr><td colspan="3" class="muted">decisions unavailable (Temporal visibility did not answer)</td></tr>'
+    : summary.decisions.length
+      ? summary.decisions
+          .map(
+            (d) =>
+              `<tr data-decision="${escapeHtml(d.decisionId)}"><td><a href="${escapeHtml(d.workflowUrl)}">${escapeHtml(d.title || d.decisionId)}</a></td>` +
+              `<td>${escapeHtml(d.swarmId)}</td><td data-col="state">${escapeHtml(d.state)}</td></tr>`,
+          )
+          .join('')
+      : '<tr><td colspan="3" class="muted">no decision yet: POST /api/v1/decisions</td></tr>';
   const report = summary.behaviorReport;
   const behavior = report
     ? `<p>Report <code>${escapeHtml(report.reportId)}</code> of swarm <b>${escapeHtml(report.swarmId)}</b>, finished ${escapeHtml(report.finishedAt)}: ` +
@@ -78,6 +94,8 @@ updated <time id="generated">${escapeHtml(summary.generatedAt)}</time></span>
 <section><h2>Agents <span class="muted">(namespace)</span></h2><div class="tiles" id="agents">${totals}</div></section>
 <section><h2>Swarms</h2><table id="swarms"><tr><th>swarm</th><th class="n">active</th><th class="n">lost</th><th class="n">pending</th></tr>${swarms}</table></section>
 <section><h2>Tuning jobs</h2><table id="jobs"><tr><th>job</th><th>swarm</th><th>status</th><th class="n">round</th><th class="n">accuracy</th><th>accuracy per round</th></tr>${jobs}</table></section>
+<section><h2>Tasks <span class="muted">(task queue)</span></h2><div class="tiles" id="tasks">${tasks}</div></section>
+<section><h2>Decisions <span class="muted">(namespace, newest first)</span></h2><table id="decisions"><tr><th>proposal</th><th>swarm</th><th>state</th></tr>${decisions}</table></section>
 <section><h2>Latest behaviour report</h2><div id="behavior">${behavior}</div></section>`;
 }
 

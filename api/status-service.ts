@@ -1,19 +1,24 @@
 // What the status page shows: swarms and their agents, the latest tuning jobs with
-// accuracy per round, the latest behaviour report, and where to look in the Temporal
-// Web UI. Aggregates only (counts, ids, accuracies), like /metrics: no credential,
+// accuracy per round, tasks by status, the latest decisions, the latest behaviour
+// report, and where to look in the Temporal Web UI. Aggregates only (counts, ids, accuracies), like /metrics: no credential,
 // profile or model leaves through it.
 import type { Client } from '@temporalio/client';
 import { AGENT_STATUSES, type AgentStatus } from '../core/agents';
 import { DomainError } from '../core/errors';
 import type { TuningProgress, TuningStatus } from '../core/tuning';
-import { TUNING_WORKFLOW, tuningProgressQuery } from '../workflows/definitions';
+import { TUNING_WORKFLOW, decisionWorkflowId, tuningProgressQuery } from '../workflows/definitions';
+import { TASK_STATUSES, type TaskStatus } from '../core/tasks';
 import type { BehaviorService } from './behavior-service';
+import type { DecisionService } from './decision-service';
 import type { SwarmService } from './swarm-service';
+import type { TaskService } from './task-service';
 
 /** Swarms listed on the page at most (each costs a visibility count per status). */
 export const STATUS_SWARMS = 10;
 /** Tuning jobs listed, newest first. */
 export const STATUS_JOBS = 5;
+/** Decisions listed, newest first. */
+export const STATUS_DECISIONS = 5;
 
 export interface SwarmStatus {
   swarmId: string;
@@ -39,6 +44,10 @@ export interface StatusSummary {
   agents: Record<AgentStatus, number>;
   swarms: SwarmStatus[];
   jobs: JobStatus[];
+  /** This task queue's tasks by status (ended ones within the namespace's retention); null when visibility did not answer. */
+  tasks: Record<TaskStatus, number> | null;
+  /** The newest decisions, with their state; null when visibility did not answer. */
+  decisions: { decisionId: string; swarmId: string; state: string; title: string; workflowUrl: string }[] | null;
   behaviorReport: {
     reportId: string;
     swarmId: string;
@@ -53,11 +62,18 @@ export class StatusService {
     private readonly client: Client,
     private readonly swarm: SwarmService,
     private readonly behaviors: BehaviorService,
+    private readonly work: { tasks: TaskService; decisions: DecisionService },
     private readonly options: { namespace: string; taskQueue: string; temporalUi: string },
   ) {}
 
   async summary(): Promise<StatusSummary> {
-    const [agents, swarms, jobs] = await Promise.all([this.agentTotals(), this.swarms(), this.jobs()]);
+    const [agents, swarms, jobs, tasks, decisions] = await Promise.all([
+      this.agentTotals(),
+      this.swarms(),
+      this.jobs(),
+      this.taskTotals(),
+      this.latestDecisions(),
+    ]);
     const behaviorReport = await this.latestReport(swarms.map((s) => s.swarmId));
     return {
       generatedAt: new Date().toISOString(),
@@ -67,6 +83,8 @@ export class StatusService {
       agents,
       swarms,
       jobs,
+      tasks,
+      decisions,
       behaviorReport,
     };
   }
@@ -80,6 +98,24 @@ export class StatusService {
   private async agentTotals(): Promise<Record<AgentStatus, number>> {
     const counts = await Promise.all(AGENT_STATUSES.map((status) => this.swarm.countAgents(status)));
     return Object.fromEntries(AGENT_STATUSES.map((status, i) => [status, counts[i]])) as Record<AgentStatus, number>;
+  }
+
+  private async taskTotals(): Promise<Record<TaskStatus, number> | null> {
+    try {
+      const counts = await Promise.all(TASK_STATUSES.map((status) => this.work.tasks.count(status)));
+      return Object.fromEntries(TASK_STATUSES.map((status, i) => [status, counts[i]])) as Record<TaskStatus, number>;
+    } catch {
+      return null;
+    }
+  }
+
+  private async latestDecisions(): Promise<StatusSummary['decisions']> {
+    try {
+      const decisions = await this.work.decisions.list({ pageSize: STATUS_DECISIONS });
+      return decisions.slice(0, STATUS_DECISIONS).map((d) => ({ ...d, workflowUrl: this.workflowsUrl(decisionWorkflowId(d.decisionId)) }));
+    } catch {
+      return null;
+    }
   }
 
   private async swarms(): Promise<SwarmStatus[]> {

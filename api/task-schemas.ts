@@ -1,7 +1,7 @@
 // Request schemas of /api/v1/tasks. A body that fails these is answered 400 naming the field.
 import { z } from 'zod';
 import { ID_PATTERN } from '../core/agents';
-import { TASK_ID_PATTERN } from '../core/tasks';
+import { TASK_ID_PATTERN, TASK_STATUSES } from '../core/tasks';
 
 const swarmId = z.string().regex(ID_PATTERN, 'must be 1-64 characters of letters, digits, ".", "_" or "-", starting with a letter or digit');
 export const taskId = z.string().regex(TASK_ID_PATTERN, 'must be 1-128 characters of letters, digits, ".", "_" or "-", starting with a letter or digit');
@@ -48,3 +48,13 @@ export const taskBatchSchema = z
 
 export const taskIdParamSchema = z.object({ taskId }).strict();
 export const cancelTaskSchema = z.object({ reason: z.string().max(500).optional() }).strict();
+
+export const listTasksQuerySchema = z
+  .object({
+    swarmId: swarmId.optional(),
+    status: z.enum(TASK_STATUSES).optional(),
+    agentId: z.string().regex(ID_PATTERN, 'must be 1-64 characters of letters, digits, ".", "_" or "-", starting with a letter or digit').optional(),
+    pageSize: z.coerce.number().int().min(1).max(500).default(50),
+    pageToken: z.string().max(4096).optional(),
+  })
+  .strict();

@@ -46,7 +46,7 @@ async function ours(env: TestWorkflowEnvironment, tasks: number, agents: number,
     }),
   });
   await swarm.start();
-  const service = new TaskService(client, { taskQueue, maxAttempts: 3, attemptTimeoutMs: 60_000, resultsWindowMs: 5_000 });
+  const service = new TaskService(client, { namespace: client.options.namespace, taskQueue, cursorSecret: 'bench-cursor-secret', maxAttempts: 3, attemptTimeoutMs: 60_000, resultsWindowMs: 5_000 });
   const elapsed = await worker.runUntil(async () => {
     const t0 = performance.now();
     await pool(tasks, concurrency, async (i) => {

@@ -23,12 +23,33 @@ export interface SweepObservation {
   strategies: number;
 }
 
+export interface TaskObservation {
+  swarmId: string;
+  /** SUCCEEDED, FAILED or CANCELLED. */
+  status: string;
+  /** Finished after its deadline. */
+  late: boolean;
+  /** Energy and carbon charged to the task (succeeded tasks only), Wh and grams. */
+  energyWh?: number;
+  carbonG?: number;
+}
+
+export interface DecisionObservation {
+  swarmId: string;
+  /** The decision's state when voting closed. */
+  state: string;
+  /** Power that voted over the electorate's total power (0..1); undefined for an empty electorate. */
+  turnoutRatio?: number;
+}
+
 /** The workflow side of the `qpMetrics` sink (a type alias: sinks need an index signature). */
 export type QpMetricsSink = {
   /** Challenge sent to credential issued, in seconds. */
   handshakeCompleted(seconds: number): void;
   roundObserved(round: RoundObservation): void;
   sweepObserved(sweep: SweepObservation): void;
+  taskFinished(task: TaskObservation): void;
+  decisionClosed(decision: DecisionObservation): void;
 };
 
 export type QpSinks = { qpMetrics: QpMetricsSink };

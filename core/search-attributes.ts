@@ -12,3 +12,5 @@ export const SweepIdKey = defineSearchAttributeKey('SweepId', SearchAttributeTyp
 export const DecisionStateKey = defineSearchAttributeKey('DecisionState', SearchAttributeType.KEYWORD);
 /** Registration sessions: when the session's status or resources last changed, so a roster refreshes only what changed. */
 export const StandingChangedAtKey = defineSearchAttributeKey('StandingChangedAt', SearchAttributeType.DATETIME);
+/** Delegated tasks: the task's status, so GET /api/v1/tasks?status= and the task gauges are visibility queries. */
+export const TaskStatusKey = defineSearchAttributeKey('TaskStatus', SearchAttributeType.KEYWORD);

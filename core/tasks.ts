@@ -35,8 +35,10 @@ export interface TaskAttempt {
   endedAt?: string;
   outcome?: 'succeeded' | AttemptEnd;
   reason?: string;
-  /** Expected cost of this placement. */
+  /** Expected cost of this placement (under Contract Net: the winning bid's). */
   expected?: Pick<AllocationDecision, 'energyWh' | 'carbonG' | 'slackS'>;
+  /** Contract Net: bids received for this attempt. */
+  bids?: number;
 }
 
 export interface TaskState {
@@ -56,6 +58,8 @@ export interface TaskState {
   failureReason?: string;
   /** Outcomes refused because their (taskId, attempt) was already settled: redeliveries and late answers. */
   duplicatesDiscarded: number;
+  /** Contract Net: bids dropped (late, for another attempt, from an agent not invited, or a second one). */
+  bidsRefused?: number;
 }
 
 /** What the manager puts in an agent's inbox to give it a task. */
@@ -69,6 +73,36 @@ export interface TaskAssignmentMessage {
   deadlineMs: number;
   /** Where the agent answers (the swarm's task-results topic). */
   replyTopic: string;
+}
+
+/** Contract Net: the manager's call for bids, put in the inbox of each invited agent. */
+export interface TaskAnnouncementMessage {
+  type: 'task-announcement';
+  taskId: string;
+  attempt: number;
+  swarmId: string;
+  kind: string;
+  requirements: TaskRequirements;
+  estimatedWork: number;
+  deadlineMs: number;
+  deferrable?: boolean;
+  /** Bids that reach the manager after this instant (ms since the epoch) are not considered. */
+  bidDeadlineMs: number;
+  /** Where the agent bids (the swarm's task-results topic). */
+  replyTopic: string;
+}
+
+/** Contract Net: an agent's bid, on the swarm's task-results topic, signed with its key. */
+export interface TaskBidMessage {
+  type: 'task-bid';
+  taskId: string;
+  attempt: number;
+  agentId: string;
+  /** When the agent expects to finish, ms since the epoch. */
+  finishAtMs: number;
+  /** Expected energy, Wh, and carbon, g CO2, of its run. */
+  energyWh: number;
+  carbonG: number;
 }
 
 /** What an agent publishes on the swarm's task-results topic, signed with its key. */

@@ -370,6 +370,16 @@ describe('api/asyncapi.yaml describes every message on every topic', () => {
       const res = await fetch(`${stack.api.url}/api/v1/tasks/${taskId}`, { headers: admin });
       return ((await res.json()) as { status: string }).status === 'SUCCEEDED' ? true : undefined;
     });
+    // The same under Contract Net: announced to the agents, bid on, awarded.
+    const contracted = await post<{ taskId: string }>(
+      '/api/v1/tasks',
+      { swarmId, kind: 'echo', input: { n: 2 }, estimatedWork: 1, deadline: 60_000, allocation: 'contract-net' },
+      202,
+    );
+    await waitFor(`task ${contracted.taskId} to succeed`, async () => {
+      const res = await fetch(`${stack.api.url}/api/v1/tasks/${contracted.taskId}`, { headers: admin });
+      return ((await res.json()) as { status: string }).status === 'SUCCEEDED' ? true : undefined;
+    });
     for (const agent of agents) agent.stopHeartbeats();
   }, 120_000);
 

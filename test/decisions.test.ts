@@ -151,6 +151,10 @@ describe('collaborative decisions on a real Temporal server', () => {
       return page.body.decisions.length === 6 ? page.body.decisions : undefined;
     });
     expect(listed.map((d: { decisionId: string }) => d.decisionId).sort()).toEqual([...ids].sort());
+    // Each close reached the worker's metrics once; every member voted, so the turnout is whole.
+    const closedBy = (await stack.workerRegistry.getSingleMetric('qp_manager_decisions_closed_total')!.get()).values;
+    expect(closedBy.find((v) => v.labels.state === 'succeeded')?.value).toBeGreaterThanOrEqual(6);
+    expect((await stack.workerRegistry.getSingleMetric('qp_manager_decision_turnout_ratio')!.get()).values[0]?.value).toBeGreaterThan(0);
   });
 
   it('quorum not met: one vote of four against a half quorum is QUORUM_NOT_MET at the deadline', async () => {

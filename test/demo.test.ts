@@ -39,6 +39,10 @@ describe('the demo (npm start)', () => {
     expect(text).toMatch(/failed\s+0/);
     expect(text).toMatch(/COMPLETED, final test accuracy \d+\.\d%/);
     expect(text).toMatch(/decision \S+: SUCCEEDED, adopted (forage-near-base|explore-frontier|cluster-and-share|conserve-energy) \(closed early/);
+    // The delegation phase: twelve tasks (two per agent), all run by the five ACTIVE agents, charged and compared.
+    expect(text).toMatch(/Delegation: 12 tasks for swarm/);
+    expect(text).toMatch(/12 succeeded, 0 failed/);
+    expect(text).toMatch(/round-robin on the same 12 tasks and agents: \d+\.\d Wh, \d+\.\d g/);
     expect(text).toMatch(/Status page http:\/\/\S+:\d+\//);
     // The banner names the adapters really built: the embedded default.
     expect(text).toMatch(/messaging\s+in-process broker/);

@@ -102,4 +102,25 @@ describe('the workflows\' metrics sink', () => {
     expect(text).toContain('qp_manager_registration_handshake_duration_seconds_count 1');
     expect(sinks.qpMetrics.roundObserved.callDuringReplay).toBe(false);
   });
+
+  it('records tasks as they end (status, late, energy in joules, carbon) and decisions as voting closes', async () => {
+    const registry = new Registry();
+    const sinks = metricsSinks(createWorkerMetrics(registry));
+    const info = {} as never;
+    sinks.qpMetrics.taskFinished.fn(info, { swarmId: 's1', status: 'SUCCEEDED', late: false, energyWh: 0.5, carbonG: 0.2 });
+    sinks.qpMetrics.taskFinished.fn(info, { swarmId: 's1', status: 'SUCCEEDED', late: true, energyWh: 1, carbonG: 0.4 });
+    sinks.qpMetrics.taskFinished.fn(info, { swarmId: 's1', status: 'FAILED', late: true });
+    sinks.qpMetrics.decisionClosed.fn(info, { swarmId: 's1', state: 'SUCCEEDED', turnoutRatio: 0.75 });
+    const text = await registry.metrics();
+    expect(text).toContain('qp_manager_tasks_finished_total{status="succeeded"} 2');
+    expect(text).toContain('qp_manager_tasks_finished_total{status="failed"} 1');
+    expect(text).toContain('qp_manager_tasks_finished_total{status="cancelled"} 0');
+    expect(text).toContain('qp_manager_tasks_late_total 2');
+    expect(text).toContain('qp_manager_task_energy_joules_total 5400');
+    expect(text).toMatch(/qp_manager_carbon_emitted_grams_total 0\.6000000\d*\n|qp_manager_carbon_emitted_grams_total 0\.6\n/);
+    expect(text).toContain('qp_manager_decisions_closed_total{state="succeeded"} 1');
+    expect(text).toContain('qp_manager_decision_turnout_ratio 0.75');
+    expect(sinks.qpMetrics.taskFinished.callDuringReplay).toBe(false);
+    expect(sinks.qpMetrics.decisionClosed.callDuringReplay).toBe(false);
+  });
 });

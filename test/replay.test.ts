@@ -11,6 +11,10 @@ const histories = ['registerAgent', 'livenessMonitor', 'federatedTuning'];
 histories.push('behaviorSweep');
 // Recorded by test/support/record-task-history.ts: a decline, a reallocation, progress and a result.
 histories.push('taskDelegation');
+// The same script (--name taskDelegationIndexed) once the task kept its status in visibility.
+histories.push('taskDelegationIndexed');
+// The same script (--name taskDelegationContractNet --contract-net): announce, bids, award, a decline and a second call.
+histories.push('taskDelegationContractNet');
 // Recorded by test/support/record-decision-history.ts.
 histories.push('collaborativeDecision');
 // Recorded by test/support/record-pool-history.ts.
@@ -42,6 +46,25 @@ describe('replay of recorded histories', () => {
     const result = JSON.parse(Buffer.from(completed.workflowExecutionCompletedEventAttributes.result.payloads[0].data, 'base64').toString());
     expect(result).toMatchObject({ state: 'EXECUTED', refusals: { counts: { forged: 1 } }, action: { kind: 'tuning', status: 'started' } });
     expect(result.quorumReachedAt).toBeGreaterThan(0);
+  });
+
+  it('the task recorded since the status patch indexes each status it takes', () => {
+    const json = JSON.parse(readFileSync(join(__dirname, 'histories', 'taskDelegationIndexed.json'), 'utf8'));
+    const statuses = json.events
+      .filter((e: any) => e.eventType === 'EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES' && e.upsertWorkflowSearchAttributesEventAttributes.searchAttributes.indexedFields.TaskStatus)
+      .map((e: any) => Buffer.from(e.upsertWorkflowSearchAttributesEventAttributes.searchAttributes.indexedFields.TaskStatus.data, 'base64').toString());
+    expect(statuses).toEqual(['"ASSIGNED"', '"ASSIGNED"', '"SUCCEEDED"']);
+  });
+
+  it('the Contract Net task announces twice (the first winner declines), takes bids as signals and reserves each award', () => {
+    const text = readFileSync(join(__dirname, 'histories', 'taskDelegationContractNet.json'), 'utf8');
+    const json = JSON.parse(text);
+    const activities = json.events
+      .filter((e: any) => e.eventType === 'EVENT_TYPE_ACTIVITY_TASK_SCHEDULED')
+      .map((e: any) => e.activityTaskScheduledEventAttributes.activityType.name);
+    expect(activities.filter((a: string) => a === 'announceTask')).toHaveLength(2);
+    expect(activities.filter((a: string) => a === 'reserveTask')).toHaveLength(2);
+    expect(json.events.filter((e: any) => e.workflowExecutionSignaledEventAttributes?.signalName === 'taskBid').length).toBeGreaterThanOrEqual(2);
   });
 
   it("the pool recorded since the summary memo patch upserts its memo on start and on every update", () => {

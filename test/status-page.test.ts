@@ -101,6 +101,37 @@ describe('the status page', () => {
     expect(body).toContain(reportId);
   }, 120_000);
 
+  it('shows the task queue\'s tasks by status and the newest decisions, as the API lists them', async () => {
+    const taskId = uniqueId('status-task');
+    const submitted = await fetch(`${stack.api.url}/api/v1/tasks`, {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({ taskId, swarmId, kind: 'echo', input: {}, estimatedWork: 1, deadline: 3_600_000 }),
+    });
+    expect(submitted.status).toBe(202);
+    await fetch(`${stack.api.url}/api/v1/tasks/${taskId}/cancel`, { method: 'POST', headers: admin, body: '{}' });
+    const opened = await fetch(`${stack.api.url}/api/v1/decisions`, {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({ swarmId, title: 'Status page <check>', system: 'basic', power: 'equal', votingPeriodMs: 60_000, quorum: { fraction: 0.5 } }),
+    });
+    expect(opened.status).toBe(201);
+    const { decisionId } = (await opened.json()) as { decisionId: string };
+
+    const status = await waitFor('the task and the decision on the status page', async () => {
+      const s = await summary();
+      return s.tasks?.CANCELLED === 1 && s.decisions?.some((d) => d.decisionId === decisionId) ? s : undefined;
+    }, 30_000, 250);
+    const listed = (await fetch(`${stack.api.url}/api/v1/tasks?status=CANCELLED`, { headers: admin }).then((r) => r.json())) as { tasks: unknown[] };
+    expect(status.tasks!.CANCELLED).toBe(listed.tasks.length);
+    expect(status.decisions!.find((d) => d.decisionId === decisionId)).toMatchObject({ swarmId, title: 'Status page <check>' });
+    const body = await fetch(`${stack.api.url}/?part=body`).then((r) => r.text());
+    expect(body).toContain('data-task-status="CANCELLED"><b>1</b>');
+    expect(body).toContain(`data-decision="${decisionId}"`);
+    expect(body).toContain('Status page &lt;check&gt;');
+    await fetch(`${stack.api.url}/api/v1/decisions/${decisionId}/cancel`, { method: 'POST', headers: admin, body: '{}' });
+  }, 60_000);
+
   it('refuses an unknown part with 400 naming part', async () => {
     const res = await fetch(`${stack.api.url}/?part=everything`);
     expect(res.status).toBe(400);
@@ -126,8 +157,13 @@ describe('status page rendering', () => {
     const html = renderStatusBody({
       generatedAt: 'now', namespace: 'ns', taskQueue: 'tq', temporalUi: 'http://ui', agents: { PENDING: 0, ACTIVE: 1, LOST: 0, FAILED: 0, DEREGISTERED: 0 },
       swarms: [], jobs: [job], behaviorReport: null,
+      tasks: { QUEUED: 1, ASSIGNED: 0, SUCCEEDED: 2, FAILED: 0, CANCELLED: 0 },
+      decisions: [{ decisionId: 'd1', swarmId: 's<x>', state: 'ACTIVE', title: '<b>vote</b>', workflowUrl: 'http://ui/d1' }],
     });
     expect(html).toContain('j&lt;1&gt;');
     expect(html).not.toContain('j<1>');
+    expect(html).toContain('&lt;b&gt;vote&lt;/b&gt;');
+    expect(html).toContain('s&lt;x&gt;');
+    expect(html).toContain('data-task-status="SUCCEEDED"><b>2</b>');
   });
 });

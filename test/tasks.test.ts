@@ -3,7 +3,9 @@
 // task-results topic, exactly-once acceptance, reallocation and cancellation.
 import { Client, Connection, WorkflowIdConflictPolicy } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
+import { Registry } from 'prom-client';
 import { createTaskActivities } from '../activities/tasks';
+import { createWorkerMetrics, metricsSinks } from '../activities/metrics';
 import { HighsLpSolver } from '../adapters/highs/lp-solver';
 import { MemoryMessaging } from '../adapters/memory/messaging';
 import { TemporalTaskOutcomes } from '../adapters/temporal/task-outcomes';
@@ -46,6 +48,7 @@ describe('task delegation on a real Temporal server', () => {
   const taskQueue = uniqueId('tasks');
   /** Outcomes that reached a task already ended, by task id. */
   const closedDeliveries = new Map<string, number>();
+  const metrics = new Registry();
 
   beforeAll(async () => {
     const address = process.env.QP_TEST_TEMPORAL_ADDRESS!;
@@ -59,6 +62,7 @@ describe('task delegation on a real Temporal server', () => {
       namespace,
       taskQueue,
       workflowBundle: { codePath: process.env.QP_TEST_WORKFLOW_BUNDLE! },
+      sinks: metricsSinks(createWorkerMetrics(metrics)),
       activities: createTaskActivities({
         messaging,
         agents: agentSource,
@@ -68,6 +72,7 @@ describe('task delegation on a real Temporal server', () => {
             if (verdict === 'closed') closedDeliveries.set(outcome.taskId, (closedDeliveries.get(outcome.taskId) ?? 0) + 1);
             return verdict;
           },
+          deliverBid: (bid) => outcomes.deliverBid(bid),
         },
         agentKeys: keys,
         credentialSecret: 'test-relay-secret-0123456789abcdef',
@@ -141,6 +146,13 @@ describe('task delegation on a real Temporal server', () => {
     expect(state.energyWh).toBeCloseTo(100 / 60, 9);
     expect(state.carbonG).toBeCloseTo((100 / 60 / 1000) * 30, 9);
     expect(a.dirty.received).toHaveLength(0);
+    // The workflow reported the task's end to the worker's metrics, charged in joules and grams.
+    const value = async (name: string, labels: Record<string, string> = {}) =>
+      (await metrics.getSingleMetric(name)!.get()).values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l))?.value;
+    await waitFor('the finished task to be counted', async () => ((await value('qp_manager_tasks_finished_total', { status: 'succeeded' })) === 1) || undefined);
+    expect(await value('qp_manager_task_energy_joules_total')).toBeCloseTo(state.energyWh! * 3600, 6);
+    expect(await value('qp_manager_carbon_emitted_grams_total')).toBeCloseTo(state.carbonG!, 9);
+    expect(await value('qp_manager_tasks_late_total')).toBe(0);
   });
 
   it('a result published three times is accepted once; the copies are discarded', async () => {

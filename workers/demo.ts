@@ -14,6 +14,7 @@ import type { TuningProgress } from '../core/tuning';
 import { decisionStatusQuery, decisionWorkflowId, tuningProgressQuery, tuningWorkflowId } from '../workflows/definitions';
 import type { QpAgent } from '../agents/sdk';
 import type { DecisionStatus } from '../core/decisions/status';
+import { delegationPhase } from './demo-delegation';
 import { startEmbedded, type Embedded } from './embedded';
 import { describePorts } from './ports';
 import { localDevServer, temporalWebUiUrl } from './local-temporal';
@@ -30,10 +31,12 @@ interface DemoOptions {
   /** Start Prometheus (`stack.sh up prometheus`) scraping this run's API and worker. */
   prometheus: boolean;
   scaling: boolean;
+  /** Tasks of the delegation phase (default: two per agent, at most 1,000). */
+  tasks: number;
 }
 
 function parseArgs(argv: string[]): DemoOptions {
-  const options: DemoOptions = { agents: 50, crashes: -1, rounds: 20, once: false, prometheus: false, scaling: false };
+  const options: DemoOptions = { agents: 50, crashes: -1, rounds: 20, once: false, prometheus: false, scaling: false, tasks: -1 };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--once') options.once = true;
@@ -42,8 +45,9 @@ function parseArgs(argv: string[]): DemoOptions {
     else if (arg === '--crashes') options.crashes = Number(argv[++i]);
     else if (arg === '--rounds') options.rounds = Number(argv[++i]);
     else if (arg === '--scaling') options.scaling = true;
+    else if (arg === '--tasks') options.tasks = Number(argv[++i]);
     else if (arg === '--help') {
-      console.log('usage: npm start -- [--agents N] [--crashes K] [--rounds R] [--scaling] [--once] [--prometheus]');
+      console.log('usage: npm start -- [--agents N] [--crashes K] [--rounds R] [--tasks T] [--scaling] [--once] [--prometheus]');
       process.exit(0);
     } else throw new Error(`unknown argument ${arg}`);
   }
@@ -51,6 +55,8 @@ function parseArgs(argv: string[]): DemoOptions {
   if (options.crashes < 0) options.crashes = Math.max(1, Math.floor(options.agents / 10));
   if (options.crashes >= options.agents) throw new Error('--crashes must leave some agents running');
   if (!Number.isInteger(options.rounds) || options.rounds < 0) throw new Error('--rounds must be a whole number');
+  if (options.tasks < 0) options.tasks = Math.min(1000, 2 * options.agents);
+  if (!Number.isInteger(options.tasks) || options.tasks > 1000) throw new Error('--tasks must be a whole number up to 1000');
   return options;
 }
 
@@ -231,7 +237,20 @@ async function main(): Promise<void> {
   let finalAccuracy: number | undefined;
   if (options.rounds > 0) finalAccuracy = await tune(embedded, swarmId, options.rounds);
 
-  const decided = await decideStrategy(embedded, swarmId, simulation.agents);
+  // Agents whose registration failed take no part in what follows.
+  const failedIds = new Set(simulation.failed.map((f) => f.agentId));
+  const registered = simulation.agents.filter((agent) => !failedIds.has(agent.agentId));
+  const decided = await decideStrategy(embedded, swarmId, registered);
+  let delegated = true;
+  if (options.tasks > 0) {
+    const summary = await delegationPhase(
+      { url: embedded.api.url, adminToken: config.QP_ADMIN_TOKEN! },
+      swarmId,
+      registered.filter((agent) => !crashed.includes(agent)),
+      { tasks: options.tasks, runId: randomBytes(3).toString('hex') },
+    );
+    delegated = summary.succeeded === summary.tasks;
+  }
   let scaled = true;
   if (options.scaling) scaled = await scalingPhase(embedded, config.QP_AUTOSCALE_INTERVAL_S);
 
@@ -240,6 +259,7 @@ async function main(): Promise<void> {
     sawLost &&
     (options.rounds === 0 || finalAccuracy !== undefined) &&
     decided.state === 'SUCCEEDED' &&
+    delegated &&
     scaled;
   if (options.once) await stopAll(ok ? 0 : 1);
   console.log('\nThe swarm keeps heartbeating. Ctrl-C stops everything this command started.');

@@ -23,6 +23,7 @@ import { createTaskActivities } from '../activities/tasks';
 import { HighsLpSolver } from '../adapters/highs/lp-solver';
 import { DirectoryTaskAgents } from '../adapters/temporal/task-agents';
 import { TemporalTaskOutcomes } from '../adapters/temporal/task-outcomes';
+import { TemporalTaskDirectory } from '../adapters/temporal/task-directory';
 import { createAutoscalingActivities } from '../activities/autoscaling';
 import { TemporalPoolStore } from '../adapters/temporal/pool-store';
 
@@ -154,6 +155,7 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
         agentKeys: roster,
         credentialSecret: options.credentialSecret,
         solver: new HighsLpSolver(),
+        tasks: new TemporalTaskDirectory(options.client, options.namespace),
       }),
       ...createAutoscalingActivities({
         cluster: options.ports.cluster,

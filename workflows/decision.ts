@@ -10,6 +10,7 @@ import {
   condition,
   continueAsNew,
   proxyActivities,
+  proxySinks,
   setHandler,
   startChild,
   upsertSearchAttributes,
@@ -22,6 +23,7 @@ import { EMPTY_TALLY, type DecisionStatus } from '../core/decisions/status';
 import { decisionTopic } from '../core/decisions/topics';
 import type { DecisionSpec, DecisionState } from '../core/decisions/types';
 import { DecisionStateKey, JobIdKey, SwarmIdKey } from '../core/search-attributes';
+import type { QpSinks } from '../core/observations';
 import type { TuningJobSpec } from '../core/tuning';
 import { TUNING_WORKFLOW, cancelDecisionUpdate, decisionStatusQuery, tuningWorkflowId } from './definitions';
 
@@ -193,6 +195,11 @@ export async function collaborativeDecision(input: CollaborativeDecisionInput): 
     const outcome = decide(spec, status.tally, snapshot.totalPower);
     status.outcome = outcome;
     setState(outcome.state);
+    proxySinks<QpSinks>().qpMetrics.decisionClosed({
+      swarmId: spec.swarmId,
+      state: outcome.state,
+      turnoutRatio: snapshot.totalPower > 0 ? status.tally.turnout / snapshot.totalPower : undefined,
+    });
     await quick.publishOutcome({
       type: 'decision-outcome',
       decisionId: spec.decisionId,

@@ -1,9 +1,10 @@
 // Signals, queries and updates of task delegation; the API imports these too.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { TaskOutcomeMessage, TaskSpec, TaskState } from '../core/tasks';
+import type { TaskBidMessage, TaskOutcomeMessage, TaskSpec, TaskState } from '../core/tasks';
 
 export const TASK_DELEGATION_WORKFLOW = 'taskDelegation';
 export const TASK_RESULTS_WORKFLOW = 'taskResultsCollector';
+export const TASK_REBALANCE_WORKFLOW = 'taskRebalance';
 
 /** One workflow per task: submitting the same taskId twice reaches the same execution. */
 export const taskWorkflowId = (taskId: string): string => `task-${taskId}`;
@@ -18,6 +19,21 @@ export interface TaskDelegationInput {
   attemptTimeoutMs: number;
   /** ISO instant of submission. */
   submittedAt: string;
+  /** Contract Net: how long an announcement collects bids, ms (default 2,000). */
+  bidWindowMs?: number;
+}
+
+/** The per-swarm rebalancing Schedule (and the id of the runs it starts). */
+export const taskRebalanceScheduleId = (swarmId: string): string => `task-rebalance-${swarmId}`;
+
+export interface TaskRebalanceInput {
+  swarmId: string;
+}
+
+export interface TaskRebalanceResult {
+  /** Tasks found ASSIGNED, and those of them whose agent is no longer ACTIVE and were told to move. */
+  assigned: number;
+  moved: string[];
 }
 
 export interface TaskResultsInput {
@@ -29,3 +45,7 @@ export interface TaskResultsInput {
 export const taskOutcomeSignal = defineSignal<[TaskOutcomeMessage]>('taskOutcome');
 export const taskStateQuery = defineQuery<TaskState>('taskState');
 export const cancelTaskUpdate = defineUpdate<TaskState, [{ reason?: string }]>('cancelTask');
+/** Contract Net: a verified bid for the task, from the swarm's results collector. */
+export const taskBidSignal = defineSignal<[TaskBidMessage]>('taskBid');
+/** Rebalancing: the agent of the task's open attempt is no longer ACTIVE; the task ends that attempt as lost and is placed again. */
+export const taskAgentLostSignal = defineSignal<[{ agentId: string; reason: string }]>('taskAgentLost');

@@ -4,6 +4,6 @@ export { livenessMonitor } from './liveness';
 export { federatedTuning } from './tuning';
 export { behaviorSweep, scheduledBehaviorSweeps } from './behaviorSweep';
 export { collaborativeDecision } from './decision';
-export { taskDelegation, taskResultsCollector } from './tasks';
+export { taskDelegation, taskRebalance, taskResultsCollector } from './tasks';
 export { agentPool, autoscalePool } from './autoscaling';
 export { asyncTuning } from './asyncTuning';

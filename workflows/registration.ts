@@ -168,7 +168,8 @@ export async function registerAgent(input: RegisterAgentInput): Promise<Register
       agent.capabilities = profile.capabilities;
       agent.resources = profile.resources;
       agent.region = profile.region;
-      upsertMemo({ resources: profile.resources });
+      // Task placement reads capabilities from the memo (set when the session started).
+      upsertMemo(patched('capabilities-memo') ? { resources: profile.resources, capabilities: profile.capabilities } : { resources: profile.resources });
       standingChanged();
       await sendChallenge();
       return { ...agent };

@@ -7,14 +7,33 @@
 //
 // taskResultsCollector (id task-results-<swarmId>): consumes the swarm's
 // task-results topic in windows (one activity each) and continues as new.
-import { condition, continueAsNew, proxyActivities, setHandler, workflowInfo, allHandlersFinished } from '@temporalio/workflow';
-import type { TaskActivities } from '../activities/tasks';
-import type { TaskAttempt, TaskOutcomeMessage, TaskState } from '../core/tasks';
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  patched,
+  proxyActivities,
+  proxySinks,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Placement, TaskActivities } from '../activities/tasks';
+import { CONTRACT_NET_INVITED, awardBid, type TaskBid } from '../core/allocation/contract-net';
+import type { QpSinks } from '../core/observations';
+import { AgentIdKey, TaskStatusKey } from '../core/search-attributes';
+import type { TaskAttempt, TaskOutcomeMessage, TaskState, TaskStatus } from '../core/tasks';
 import {
   cancelTaskUpdate,
+  taskAgentLostSignal,
+  taskBidSignal,
   taskOutcomeSignal,
+  taskWorkflowId,
   taskStateQuery,
   type TaskDelegationInput,
+  type TaskRebalanceInput,
+  type TaskRebalanceResult,
   type TaskResultsInput,
 } from './definitions-tasks';
 
@@ -24,6 +43,9 @@ const acts = proxyActivities<TaskActivities>({
 });
 
 const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
+/** Contract Net: how long an announcement collects bids unless the input says otherwise, ms. */
+const DEFAULT_BID_WINDOW_MS = 2_000;
+const { qpMetrics } = proxySinks<QpSinks>();
 
 export async function taskDelegation(input: TaskDelegationInput): Promise<TaskState> {
   const { spec } = input;
@@ -40,8 +62,79 @@ export async function taskDelegation(input: TaskDelegationInput): Promise<TaskSt
   let outcome: TaskOutcomeMessage | undefined;
   let cancelReason: string | undefined;
   const current = (): TaskAttempt | undefined => state.attempts[state.attempts.length - 1];
+  // Histories recorded before the task listing kept the status only in the workflow's state.
+  const indexed = patched('task-status-search-attribute');
+  /** The status, mirrored into visibility (TaskStatus, AgentId) for the listing and the task gauges. */
+  const setStatus = (status: TaskStatus): void => {
+    state.status = status;
+    if (!indexed) return;
+    upsertSearchAttributes([
+      { key: TaskStatusKey, value: status },
+      ...(state.agentId ? [{ key: AgentIdKey, value: state.agentId }] : []),
+    ]);
+  };
+  const finished = (): TaskState => {
+    const finishedAt = Date.parse(state.finishedAt ?? '');
+    qpMetrics.taskFinished({
+      swarmId: state.swarmId,
+      status: state.status,
+      late: Number.isFinite(finishedAt) && finishedAt > state.deadlineMs,
+      energyWh: state.energyWh,
+      carbonG: state.carbonG,
+    });
+    return state;
+  };
 
   setHandler(taskStateQuery, () => state);
+  // Contract Net: the bids of the open call, one per agent. The call opens before the announcement
+  // goes out (a quick agent's bid can arrive before the announcing activity returns); bids from agents
+  // that were not invited are dropped once the invitations are known.
+  let call: { attempt: number; invited?: string[]; bids: TaskBid[]; open: boolean } | undefined;
+  setHandler(taskBidSignal, (bid) => {
+    const admissible =
+      call?.open &&
+      bid.attempt === call.attempt &&
+      (call.invited ? call.invited.includes(bid.agentId) : call.bids.length < 4 * CONTRACT_NET_INVITED) &&
+      !call.bids.some((b) => b.agentId === bid.agentId);
+    if (!admissible) {
+      state.bidsRefused = (state.bidsRefused ?? 0) + 1;
+      return;
+    }
+    call!.bids.push({ agentId: bid.agentId, finishAtMs: bid.finishAtMs, energyWh: bid.energyWh, carbonG: bid.carbonG });
+  });
+  // Rebalancing: the open attempt's agent is no longer ACTIVE (a signal from the swarm's rebalancing run).
+  let agentLost: { agentId: string; reason: string } | undefined;
+  setHandler(taskAgentLostSignal, (lost) => {
+    const attempt = current();
+    if (attempt && !attempt.outcome && outcome === undefined && lost.agentId === attempt.agentId) agentLost = lost;
+  });
+  const contractNet = spec.allocation === 'contract-net' && patched('contract-net');
+  const bidWindowMs = input.bidWindowMs ?? DEFAULT_BID_WINDOW_MS;
+  /** Announce, collect bids for the window (or until every invited agent bid), award the cheapest. */
+  const placeByContractNet = async (attempt: number, exclude: string[]): Promise<Placement> => {
+    const open: { attempt: number; invited?: string[]; bids: TaskBid[]; open: boolean } = { attempt, bids: [], open: true };
+    call = open;
+    const announced = await acts.announceTask({ spec, attempt, exclude, bidWindowMs });
+    if (announced.reason !== undefined) {
+      open.open = false;
+      return { reason: announced.reason };
+    }
+    const invited = announced.invited;
+    const kept = open.bids.filter((bid) => invited.includes(bid.agentId));
+    if (kept.length < open.bids.length) state.bidsRefused = (state.bidsRefused ?? 0) + open.bids.length - kept.length;
+    open.bids = kept;
+    open.invited = invited;
+    await condition(() => open.bids.length >= invited.length || cancelReason !== undefined, bidWindowMs);
+    open.open = false;
+    const award = awardBid(open.bids, spec.deadlineMs);
+    if (!award) return { reason: `no bid within ${bidWindowMs} ms from the ${invited.length} agents invited` };
+    await acts.reserveTask({ spec, agentId: award.agentId });
+    return {
+      agentId: award.agentId,
+      expected: { energyWh: award.energyWh, carbonG: award.carbonG, slackS: (spec.deadlineMs - award.finishAtMs) / 1000 },
+      bids: open.bids.length,
+    };
+  };
   setHandler(taskOutcomeSignal, (message) => {
     const attempt = current();
     const open = attempt && !attempt.outcome && outcome === undefined;
@@ -56,7 +149,7 @@ export async function taskDelegation(input: TaskDelegationInput): Promise<TaskSt
     ({ reason }) => {
       if (!TERMINAL.has(state.status)) {
         cancelReason = reason ?? 'cancelled';
-        state.status = 'CANCELLED';
+        setStatus('CANCELLED');
         state.failureReason = cancelReason;
         const attempt = current();
         if (attempt && !attempt.outcome) Object.assign(attempt, { outcome: 'cancelled', reason: cancelReason });
@@ -68,7 +161,7 @@ export async function taskDelegation(input: TaskDelegationInput): Promise<TaskSt
   const tried: string[] = [];
   let lastReason = 'no attempt';
   for (let n = 1; n <= input.maxAttempts && cancelReason === undefined; n++) {
-    const placement = await acts.placeTask({ spec, exclude: tried });
+    const placement = contractNet ? await placeByContractNet(n, tried) : await acts.placeTask({ spec, exclude: tried });
     if (cancelReason !== undefined) break;
     if (!placement.agentId) {
       lastReason = `no agent can run it: ${placement.reason}`;
@@ -77,28 +170,34 @@ export async function taskDelegation(input: TaskDelegationInput): Promise<TaskSt
       continue;
     }
     const attempt: TaskAttempt = { attempt: n, agentId: placement.agentId, assignedAt: new Date().toISOString(), expected: placement.expected };
+    if (placement.bids !== undefined) attempt.bids = placement.bids;
     state.attempts.push(attempt);
-    state.status = 'ASSIGNED';
     state.agentId = placement.agentId;
+    setStatus('ASSIGNED');
     outcome = undefined;
+    agentLost = undefined;
     await acts.dispatchTask({ spec, attempt: n, agentId: placement.agentId });
-    const answered = await condition(() => outcome !== undefined || cancelReason !== undefined, input.attemptTimeoutMs);
+    const answered = await condition(() => outcome !== undefined || cancelReason !== undefined || agentLost !== undefined, input.attemptTimeoutMs);
     attempt.endedAt = new Date().toISOString();
     if (cancelReason !== undefined) break;
-    if (!answered) {
+    // Set by the signal handler while the condition waited (the compiler cannot see that).
+    const lost = agentLost as { agentId: string; reason: string } | undefined;
+    if (answered && outcome === undefined && lost) {
+      Object.assign(attempt, { outcome: 'lost', reason: lost.reason });
+    } else if (!answered) {
       Object.assign(attempt, { outcome: 'timed-out', reason: `no answer within ${input.attemptTimeoutMs} ms` });
     } else if (outcome!.outcome === 'succeeded') {
       attempt.outcome = 'succeeded';
       Object.assign(state, {
-        status: 'SUCCEEDED',
         result: outcome!.result,
         finishedAt: attempt.endedAt,
         energyWh: attempt.expected?.energyWh,
         carbonG: attempt.expected?.carbonG,
       });
+      setStatus('SUCCEEDED');
       await acts.releaseTask({ swarmId: spec.swarmId, taskId: spec.taskId, agentId: attempt.agentId });
       await condition(allHandlersFinished);
-      return state;
+      return finished();
     } else {
       Object.assign(attempt, { outcome: outcome!.outcome, reason: outcome!.reason ?? outcome!.outcome });
     }
@@ -107,14 +206,14 @@ export async function taskDelegation(input: TaskDelegationInput): Promise<TaskSt
     await acts.releaseTask({ swarmId: spec.swarmId, taskId: spec.taskId, agentId: attempt.agentId });
   }
   if (cancelReason === undefined) {
-    state.status = 'FAILED';
+    setStatus('FAILED');
     state.failureReason = `${input.maxAttempts} attempts: last ${lastReason}`;
   } else if (state.agentId) {
     await acts.releaseTask({ swarmId: spec.swarmId, taskId: spec.taskId, agentId: state.agentId });
   }
   state.finishedAt = new Date().toISOString();
   await condition(allHandlersFinished);
-  return state;
+  return finished();
 }
 
 /** Windows per run before continue-as-new keeps history small. */
@@ -130,4 +229,29 @@ export async function taskResultsCollector(input: TaskResultsInput): Promise<voi
     await collect.collectTaskOutcomes(input);
   }
   await continueAsNew<typeof taskResultsCollector>(input);
+}
+
+/** Tasks one rebalancing run looks at, at most. */
+const REBALANCE_MAX_TASKS = 1000;
+
+/**
+ * taskRebalance (started by the swarm's rebalancing Schedule, overlap Skip): tasks
+ * whose agent is no longer ACTIVE are told so and placed again at once, instead of
+ * waiting out their attempt timeout.
+ */
+export async function taskRebalance(input: TaskRebalanceInput): Promise<TaskRebalanceResult> {
+  const found = await acts.strandedTasks({ swarmId: input.swarmId, max: REBALANCE_MAX_TASKS });
+  const moved: string[] = [];
+  for (const task of found.stranded) {
+    try {
+      await getExternalWorkflowHandle(taskWorkflowId(task.taskId)).signal(taskAgentLostSignal, {
+        agentId: task.agentId,
+        reason: `agent ${task.agentId} is no longer ACTIVE (rebalancing)`,
+      });
+      moved.push(task.taskId);
+    } catch {
+      // The task ended between the listing and the signal: nothing to move.
+    }
+  }
+  return { assigned: found.assigned, moved };
 }

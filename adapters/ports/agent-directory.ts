@@ -5,6 +5,8 @@ import type { AgentResources } from '../../core/agents';
 export interface DirectoryEntry {
   agentId: string;
   resources?: AgentResources;
+  /** What the agent declared it can do at registration. */
+  capabilities?: string[];
 }
 
 /** Where the agents eligible for work are listed. */

@@ -18,3 +18,4 @@ export * from './task-agents';
 export * from './task-outcomes';
 export * from './pool-store';
 export * from './agent-messaging-access';
+export * from './task-directory';

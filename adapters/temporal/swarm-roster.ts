@@ -17,6 +17,7 @@ import { type ExecutionInfo, keywordAttribute, matchingExecutions } from './visi
 interface RosterEntry {
   status: AgentStatus;
   resources?: AgentResources;
+  capabilities?: string[];
   publicKey?: string;
 }
 
@@ -78,7 +79,7 @@ export class TemporalSwarmRoster implements AgentDirectory, AgentDirectoryChange
     const roster = await this.current(swarmId, true);
     const entries: DirectoryEntry[] = [];
     for (const [agentId, entry] of roster.agents) {
-      if (entry.status === 'ACTIVE') entries.push({ agentId, resources: entry.resources });
+      if (entry.status === 'ACTIVE') entries.push({ agentId, resources: entry.resources, capabilities: entry.capabilities });
     }
     return entries;
   }
@@ -191,6 +192,7 @@ export class TemporalSwarmRoster implements AgentDirectory, AgentDirectoryChange
     return {
       status: keywordAttribute(execution, AgentStatusKey.name) as AgentStatus,
       resources: memo?.resources ? (converter.fromPayload(memo.resources) as AgentResources) : undefined,
+      capabilities: memo?.capabilities ? (converter.fromPayload(memo.capabilities) as string[]) : undefined,
       publicKey: memo?.publicKey ? (converter.fromPayload(memo.publicKey) as string) : undefined,
     };
   }

@@ -5,7 +5,7 @@ import { authenticate, type Caller } from '../auth';
 import { DomainError } from '../../core/errors';
 import type { SwarmService } from '../swarm-service';
 import type { TaskService } from '../task-service';
-import { cancelTaskSchema, taskBatchSchema, taskIdParamSchema, taskSubmissionSchema } from '../task-schemas';
+import { cancelTaskSchema, listTasksQuerySchema, taskBatchSchema, taskIdParamSchema, taskSubmissionSchema } from '../task-schemas';
 import { parse } from '../validation';
 
 /** Workflow starts a batch keeps in flight at once. */
@@ -45,6 +45,17 @@ export function taskRoutes(tasks: TaskService, swarm: SwarmService, adminToken: 
     };
     await Promise.all(Array.from({ length: Math.min(BATCH_CONCURRENCY, body.tasks.length) }, submitNext));
     res.status(202).json({ tasks: accepted });
+  });
+
+  router.get('/', async (req, res) => {
+    const who = caller(req);
+    const filter = parse(listTasksQuerySchema, req.query, 'query');
+    // An agent lists its own swarm's tasks: its swarm is the default filter, another one is refused.
+    if (who.kind === 'agent') {
+      filter.swarmId ??= who.claims.swarm;
+      requireSwarm(who, filter.swarmId);
+    }
+    res.json(await tasks.list(filter));
   });
 
   router.get('/:taskId', async (req, res) => {

@@ -10,6 +10,7 @@ export * from './model';
 export * from './baselines';
 export * from './exact';
 export * from './heuristic';
+export * from './contract-net';
 
 export type AllocationMethod = 'exact' | 'heuristic';
 

@@ -45,7 +45,7 @@ async function startSession(stack: Embedded, swarmId: string, agentId: string, c
     workflowId: registrationWorkflowId(agentId),
     taskQueue: stack.worker.options.taskQueue,
     args: [input],
-    memo: { resources, publicKey },
+    memo: { resources, publicKey, capabilities: record.capabilities },
     typedSearchAttributes: [
       { key: AgentIdKey, value: agentId },
       { key: SwarmIdKey, value: swarmId },
@@ -94,7 +94,7 @@ describe('TemporalSwarmRoster on the dev server', () => {
     const roster = new TemporalSwarmRoster(countingClient(), stack.client.options.namespace, { ttlMs: 0 });
     expect(await activeIds(roster, swarmId)).toEqual(ids);
     expect(await roster.publicKey(swarmId, ids[0])).toBe(keys.get(ids[0]));
-    expect((await roster.listActive(swarmId)).find((e) => e.agentId === ids[0])?.resources).toEqual({ cpu: 2, memoryMb: 1024 });
+    expect((await roster.listActive(swarmId)).find((e) => e.agentId === ids[0])).toMatchObject({ resources: { cpu: 2, memoryMb: 1024 }, capabilities: ['train'] });
 
     // One agent LOST, one deregistered, one session ended and replaced by a new run with new resources.
     await stack.client.workflow.getHandle(registrationWorkflowId(ids[1])).signal(livenessChangedSignal, { agentId: ids[1], status: 'LOST', lastSeenAt: Date.now() });

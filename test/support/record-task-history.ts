@@ -2,6 +2,10 @@
 // a task declined by the greener agent, reallocated, progressed and completed.
 // Run after a change of the task workflow that is meant to be incompatible:
 //   npx tsx test/support/record-task-history.ts
+// Since the status is kept in visibility, also recorded as taskDelegationIndexed:
+//   npx tsx test/support/record-task-history.ts --name taskDelegationIndexed
+// and under Contract Net (announce, bids, award; the decline leads to a second call):
+//   npx tsx test/support/record-task-history.ts --name taskDelegationContractNet --contract-net
 import { QpAgent } from '../../agents/sdk';
 import type { TaskState } from '../../core/tasks';
 import { taskWorkflowId } from '../../workflows/definitions-tasks';
@@ -32,13 +36,22 @@ runRecorder(async () => {
   const res = await fetch(`${stack.api.url}/api/v1/tasks`, {
     method: 'POST',
     headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ taskId: `recorded-${tag}`, swarmId, kind: 'echo', input: { n: 1 }, estimatedWork: 5, deadline: 600_000 }),
+    body: JSON.stringify({
+      taskId: `recorded-${tag}`,
+      swarmId,
+      kind: 'echo',
+      input: { n: 1 },
+      estimatedWork: 5,
+      deadline: 600_000,
+      ...(process.argv.includes('--contract-net') ? { allocation: 'contract-net' } : {}),
+    }),
   });
   if (res.status !== 202) throw new Error(`submit answered ${res.status}: ${await res.text()}`);
   const state = (await stack.client.workflow.getHandle(taskWorkflowId(`recorded-${tag}`)).result()) as TaskState;
   if (state.status !== 'SUCCEEDED' || state.attempts.length !== 2) throw new Error(`unexpected run: ${JSON.stringify(state)}`);
 
-  recording.save(taskWorkflowId(`recorded-${tag}`), 'taskDelegation');
+  const nameAt = process.argv.indexOf('--name');
+  recording.save(taskWorkflowId(`recorded-${tag}`), nameAt > 0 ? process.argv[nameAt + 1] : 'taskDelegation');
   await Promise.all(agents.map((a) => a.close()));
   await recording.stop();
 });

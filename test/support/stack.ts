@@ -21,6 +21,8 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     QP_HANDSHAKE_TIMEOUT_MS: '10000',
     QP_HEARTBEAT_GRACE_MS: '30000',
     QP_LIVENESS_WINDOW_MS: '500',
+    // A Schedule per swarm would outlive the test; the rebalancing suite turns it on.
+    QP_TASK_REBALANCE_INTERVAL_S: '0',
     QP_WORKFLOW_BUNDLE: process.env.QP_TEST_WORKFLOW_BUNDLE ?? '',
     ...overrides,
   });

@@ -1,0 +1,29 @@
+// Tasks of a swarm that are with an agent now: task workflows whose visibility
+// record says ASSIGNED (TaskStatus) and names the agent (AgentId).
+import type { Client } from '@temporalio/client';
+import { AgentIdKey, TaskStatusKey } from '../../core/search-attributes';
+import type { AssignedTask, TaskDirectory } from '../ports';
+import { TASK_DELEGATION_WORKFLOW } from '../../workflows/definitions-tasks';
+import { keywordAttribute, matchingExecutions } from './visibility';
+
+export class TemporalTaskDirectory implements TaskDirectory {
+  constructor(
+    private readonly client: Client,
+    private readonly namespace: string,
+  ) {}
+
+  async assigned(swarmId: string, max: number): Promise<AssignedTask[]> {
+    // Swarm ids are ID_PATTERN ids (validated at submission): safe between quotes.
+    const query =
+      `WorkflowType = '${TASK_DELEGATION_WORKFLOW}' AND SwarmId = '${swarmId}' AND ` +
+      `${TaskStatusKey.name} = 'ASSIGNED' AND ExecutionStatus = 'Running'`;
+    const found: AssignedTask[] = [];
+    for await (const execution of matchingExecutions(this.client, this.namespace, query)) {
+      const agentId = keywordAttribute(execution, AgentIdKey.name);
+      const taskId = (execution.execution?.workflowId ?? '').replace(/^task-/, '');
+      if (agentId && taskId) found.push({ taskId, agentId });
+      if (found.length >= max) break;
+    }
+    return found;
+  }
+}
