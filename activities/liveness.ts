@@ -59,13 +59,19 @@ export function createLivenessActivities(deps: LivenessDeps) {
         }
       };
       proofs.prune();
+      // Whether the window read the topic to its end at least once: until it has, an agent's
+      // newest heartbeat may still be queued behind older ones (a worker that fell behind).
+      let caughtUp = false;
       try {
         const until = Date.now() + input.windowMs;
         for (let left = input.windowMs; left > 0; left = until - Date.now()) {
           const message = await consumer.receive(Math.min(left, 1000));
           context.heartbeat({ consumed });
           if (context.cancellationSignal.aborted) break;
-          if (!message) continue;
+          if (!message) {
+            caughtUp = true;
+            continue;
+          }
           const result = await verified(message);
           if ('refusal' in result) {
             const { refusal } = result;
@@ -88,13 +94,15 @@ export function createLivenessActivities(deps: LivenessDeps) {
         await consumer.close();
       }
       deps.metrics?.heartbeatsConsumed.inc(consumed);
-      const transitions = livenessTransitions(
-        input.agentIds,
-        new Set(input.lostAgentIds),
-        deps.ledger.swarm(input.swarmId),
-        Date.now(),
-        input.graceMs,
-      );
+      const flips = livenessTransitions(input.agentIds, new Set(input.lostAgentIds), deps.ledger.swarm(input.swarmId), Date.now(), input.graceMs);
+      // Behind on the topic, no agent is declared LOST: its heartbeats may be in the backlog.
+      const transitions = caughtUp ? flips : flips.filter((t) => t.status === 'ACTIVE');
+      if (!caughtUp && transitions.length < flips.length) {
+        context.log.warn('heartbeats backlog not read to its end in this window: LOST decisions wait for the next one', {
+          swarmId: input.swarmId,
+          deferred: flips.length - transitions.length,
+        });
+      }
       for (const t of transitions) deps.metrics?.livenessTransitions.inc({ to: t.status });
       if (transitions.length > 0) deps.directory?.agentChanged(input.swarmId);
       return transitions;
