@@ -57,6 +57,12 @@ export interface SubscriptionBacklog {
 }
 
 /** Backlog per subscription of a topic, for the scheduler (rebalance). Pulsar: msgBacklog from topic stats. */
+/** Adapters whose consumers reconnect by themselves (Pulsar's WebSocket consumers) say when one did. */
+export interface MessagingReconnects {
+  /** listener gets the logical topic of each consumer that reconnected after its connection dropped. */
+  onReconnect(listener: (topic: string) => void): void;
+}
+
 export interface MessagingBacklog {
   backlog(topic: string): Promise<SubscriptionBacklog[]>;
 }

@@ -1,6 +1,6 @@
 // Messaging metrics around any MessagingPort: publish/consume counts and bytes, publish
-// latency, and (when the adapter reports it, as Pulsar does) the backlog of the
-// subscriptions this process consumes. Labelled by channel, the kind of a swarm
+// latency, and (when the adapter reports them, as Pulsar does) the backlog of the
+// subscriptions this process consumes and its consumers' reconnects. Labelled by channel, the kind of a swarm
 // topic (inbox, updates, heartbeats, ...), never by the topic itself: a topic per
 // agent inbox and per job would be unbounded series.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
@@ -8,6 +8,7 @@ import type {
   Consumer,
   MessagingBacklog,
   MessagingPort,
+  MessagingReconnects,
   PublishOptions,
   ReceivedMessage,
   SubscribeOptions,
@@ -82,6 +83,10 @@ export function instrumentMessaging(inner: MessagingPort, registry: Registry): M
         for (const [channel, value] of sums) this.set({ channel }, value);
       },
     }));
+
+  const reconnects = metricOnce(registry, 'qp_manager_messaging_reconnects_total', () =>
+    new Counter({ name: 'qp_manager_messaging_reconnects_total', help: 'Consumers that reconnected after their connection to the broker dropped, by channel', labelNames: ['channel'], registers }));
+  (inner as Partial<MessagingReconnects>).onReconnect?.((topic) => reconnects.inc({ channel: topicChannel(topic) }));
 
   const wrapConsumer = (consumer: Consumer, topic: string, key: string): Consumer => {
     const channel = topicChannel(topic);

@@ -52,6 +52,8 @@ export interface ConsumerHost {
   /** When a consumer of this port last closed on the subscription (ms epoch). */
   lastClosed(subscriptionKey: string): number | undefined;
   consumerClosed(consumer: PulsarConsumer): void;
+  /** A consumer's connection dropped and it opened a new one. */
+  consumerReconnected(topic: string): void;
   siblings(subscriptionKey: string): Iterable<PulsarConsumer>;
 }
 
@@ -93,6 +95,7 @@ export class PulsarConsumer implements Consumer {
   private awaitingPong = false;
   private lastError = '';
   private connectedWaiters: (() => void)[] = [];
+  private attachedBefore = false;
 
   constructor(
     private readonly host: ConsumerHost,
@@ -219,6 +222,8 @@ export class PulsarConsumer implements Consumer {
   // ------------------------------------------------------------ connection
 
   private attach(ws: WebSocket): void {
+    if (this.attachedBefore) this.host.consumerReconnected(this.options.topic.logical);
+    this.attachedBefore = true;
     this.ws = ws;
     this.granted = 0;
     this.reconnectAttempts = 0;

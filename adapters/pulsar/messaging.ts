@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type {
   Consumer,
   MessagingBacklog,
+  MessagingReconnects,
   MessagingPort,
   PublishOptions,
   SubscribeOptions,
@@ -78,7 +79,7 @@ const SUBSCRIPTION_TYPES: Record<SubscriptionType, string> = {
   key_shared: 'Key_Shared',
 };
 
-export class PulsarMessaging implements MessagingPort, MessagingBacklog {
+export class PulsarMessaging implements MessagingPort, MessagingBacklog, MessagingReconnects {
   readonly admin: PulsarAdmin;
   private readonly mapping: TopicMapping;
   private readonly wsBase: string;
@@ -89,6 +90,7 @@ export class PulsarMessaging implements MessagingPort, MessagingBacklog {
   private readonly namespaces = new Map<string, Promise<void>>();
   private readonly producers = new Map<string, ProducerChannel>();
   private readonly consumers = new Map<string, Set<PulsarConsumer>>();
+  private readonly reconnectListeners: Array<(topic: string) => void> = [];
   private readonly redeliveryCounts = new Map<string, Map<string, number>>();
   private readonly closedAt = new Map<string, number>();
   /** Next failover priority level per subscription (0 = active). */
@@ -147,6 +149,9 @@ export class PulsarMessaging implements MessagingPort, MessagingBacklog {
         }
       },
       siblings: (key) => this.consumers.get(key) ?? [],
+      consumerReconnected: (topic) => {
+        for (const listener of this.reconnectListeners) listener(topic);
+      },
     };
   }
 
@@ -250,6 +255,10 @@ export class PulsarMessaging implements MessagingPort, MessagingBacklog {
   }
 
   /** Messages not yet acknowledged, per subscription of the topic (Pulsar's msgBacklog). For the scheduler. */
+  onReconnect(listener: (topic: string) => void): void {
+    this.reconnectListeners.push(listener);
+  }
+
   async backlog(topic: string): Promise<SubscriptionBacklog[]> {
     this.assertOpen();
     const stats = await this.admin.backlog(this.topicFor(topic).path);

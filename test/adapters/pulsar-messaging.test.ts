@@ -3,6 +3,8 @@
 // backlog statistics, dead-lettering, large messages, a broker that is down,
 // token authentication, and a broker restart in the middle of a stream. The
 // last two stop and reconfigure a broker, so they run on a broker of their own.
+import { Registry } from 'prom-client';
+import { instrumentMessaging } from '../../adapters/prometheus/messaging';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Consumer, ReceivedMessage } from '../../adapters/ports';
@@ -268,6 +270,8 @@ describe('a broker of its own with token authentication and authorisation, resta
 
   it('delivers every acknowledged publish when the broker stops and starts again mid-stream', async () => {
     const port = connect(clientToken, { unavailableAfterMs: 120_000 });
+    const metrics = new Registry();
+    instrumentMessaging(port, metrics);
     const topic = `swarm/${unique('swarm')}/updates-job-1`;
     const consumer = await port.subscribe(topic, 'aggregator', { type: 'shared' });
     const total = 400;
@@ -307,6 +311,9 @@ describe('a broker of its own with token authentication and authorisation, resta
     const missing = [...acknowledged].filter((body) => !received.has(body));
     expect(missing).toEqual([]);
     expect(acknowledged.size).toBe(total);
+    // The consumer's reconnect is counted, by the kind of its topic.
+    const reconnects = (await metrics.getSingleMetric('qp_manager_messaging_reconnects_total')!.get()).values;
+    expect(reconnects.find((v) => v.labels.channel === 'updates')?.value).toBeGreaterThanOrEqual(1);
   }, 180_000);
 });
 
