@@ -6,9 +6,13 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { createPublicKey, verify } from 'node:crypto';
 import { PulsarMessaging } from '../adapters/pulsar/messaging';
 import { QpAgent } from '../agents/sdk';
+import type { DecisionStatus } from '../core/decisions/status';
+import type { AcceptedBallot, Choice } from '../core/decisions/types';
 import type { TaskState } from '../core/tasks';
+import { decisionWorkflowId } from '../workflows/definitions';
 import { taskWorkflowId } from '../workflows/definitions-tasks';
 import type { Embedded } from '../workers/embedded';
 import { sharedPulsarOptions } from './support/pulsar';
@@ -161,5 +165,59 @@ maybe('Python agents run tasks and vote on the real stack (Pulsar over its WebSo
     expect(state.carbonG).toBeCloseTo((100 / 60 / 1000) * 20, 9);
     expect(green.events.some((e) => e.event === 'sdk' && (e.detail as { type?: string }).type === 'task-bid')).toBe(true);
     await green.stop();
+  }, 120_000);
+
+  it('Python agents (over messaging and over the API) and a TypeScript agent vote on one decision: the tally counts all three', async () => {
+    const swarmId = uniqueId('pyvote');
+    const viaMessaging = await startPython(swarmId, 'py-msg', { QP_VOTE: JSON.stringify({ basic: 'for', weighted: { b: 1, a: 3 } }) });
+    const viaApi = await startPython(swarmId, 'py-api', { QP_VOTE: JSON.stringify({ basic: 'against', weighted: { a: 1 } }), QP_VOTE_VIA: 'api' });
+    const typescript = await startTypeScript(swarmId, 'ts', { cpu: 1, memoryMb: 1024 });
+    const tsChoices: Record<string, Choice> = { basic: 'for', weighted: { b: 1 } };
+    await typescript.onProposal(async (proposal) => {
+      await typescript.vote(proposal.decisionId, tsChoices[proposal.system as string]);
+    });
+    await waitFor('visibility to list the three agents ACTIVE', async () => {
+      const page = await stack.api.swarm.listAgents({ swarmId, status: 'ACTIVE', pageSize: 100 });
+      return page.agents.length === 3 ? true : undefined;
+    });
+
+    const open = async (system: string, options?: string[]): Promise<string> => {
+      const decisionId = uniqueId(`py-${system}`);
+      const res = await fetch(`${stack.api.url}/api/v1/decisions`, {
+        method: 'POST',
+        headers: admin,
+        body: JSON.stringify({ decisionId, swarmId, title: `${system} vote`, system, options, power: 'equal', votingPeriodMs: 60_000, quorum: { fraction: 1 } }),
+      });
+      expect(res.status).toBe(201);
+      return decisionId;
+    };
+    const basic = await open('basic');
+    const weighted = await open('weighted', ['a', 'b']);
+    const [basicResult, weightedResult] = await Promise.all(
+      [basic, weighted].map((id) => stack.client.workflow.getHandle(decisionWorkflowId(id)).result() as Promise<DecisionStatus>),
+    );
+    // Quorum is everyone, so an early close means all three ballots counted.
+    expect(basicResult).toMatchObject({ state: 'SUCCEEDED', closedBy: 'early', voters: 3, outcome: { winner: 'for' } });
+    expect(basicResult.tally.scores).toEqual({ for: 2, against: 1, abstain: 0 });
+    // Weighted: each ballot spreads the voter's power over its options in proportion.
+    expect(weightedResult).toMatchObject({ state: 'SUCCEEDED', closedBy: 'early', voters: 3, outcome: { winner: 'a' } });
+    expect(weightedResult.tally.scores.a).toBeCloseTo(1.75, 12);
+    expect(weightedResult.tally.scores.b).toBeCloseTo(1.25, 12);
+    expect(basicResult.refusals.counts).toEqual({});
+
+    // The kept ballots verify with node:crypto alone against the agents' registered keys.
+    const res = await fetch(`${stack.api.url}/api/v1/decisions/${weighted}/ballots`, { headers: admin });
+    const { ballots, publicKeys } = (await res.json()) as { ballots: AcceptedBallot[]; publicKeys: Record<string, string> };
+    expect(ballots.map((b) => b.agentId).sort()).toEqual([viaApi.agentId, viaMessaging.agentId, typescript.agentId].sort());
+    for (const b of ballots) {
+      const choice =
+        typeof b.choice === 'string' || Array.isArray(b.choice)
+          ? JSON.stringify(b.choice)
+          : JSON.stringify(Object.fromEntries(Object.entries(b.choice).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))));
+      const message = Buffer.from(['qp-ballot/1', b.decisionId, b.agentId, String(b.castAt), choice].join('\n'));
+      expect(verify(null, message, createPublicKey(publicKeys[b.agentId]), Buffer.from(b.signature, 'base64'))).toBe(true);
+    }
+    expect(viaApi.events.filter((e) => e.event === 'voted')).toHaveLength(2);
+    await Promise.all([viaMessaging.stop(), viaApi.stop()]);
   }, 120_000);
 });

@@ -3,8 +3,8 @@
 Registers (challenge from its Pulsar inbox) with QP_CAPABILITIES and QP_RESOURCES (JSON), heartbeats
 signed over messaging, runs delegated tasks (kind "fail" raises, kind "decline" declines, any other
 kind answers {ranOn, input, lang}) and bids on Contract Net announcements from its profile; with
-QP_VOTE (JSON choice) it votes that choice on every proposal, via QP_VOTE_VIA. Deregisters when a
-line arrives on stdin.
+QP_VOTE (JSON: voting system -> choice) it votes on every proposal of those systems, via QP_VOTE_VIA.
+Deregisters when a line arrives on stdin.
 """
 
 import json
@@ -46,10 +46,12 @@ say("registered", status=record["status"], swarmId=record["swarmId"])
 agent.start_heartbeats(interval_s=1.0, via="messaging")
 agent.on_task(run)
 if "QP_VOTE" in os.environ:
-    choice = json.loads(os.environ["QP_VOTE"])
+    choices = json.loads(os.environ["QP_VOTE"])
 
     def on_proposal(proposal: dict) -> None:
-        ballot = agent.vote(proposal["decisionId"], choice, via=os.environ.get("QP_VOTE_VIA", "messaging"))
+        if proposal["system"] not in choices:
+            return
+        ballot = agent.vote(proposal["decisionId"], choices[proposal["system"]], via=os.environ.get("QP_VOTE_VIA", "messaging"))
         say("voted", decisionId=proposal["decisionId"], castAt=ballot["castAt"])
 
     agent.on_proposal(on_proposal)
