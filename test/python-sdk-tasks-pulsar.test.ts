@@ -1,6 +1,6 @@
 // Python agents (agents/python, qp_agent) with delegated tasks and votes on the real stack with
-// QP_MESSAGING=pulsar: a central task runs on a Python agent (and one that raises FAILS with its
-// reason), a Python agent wins a Contract Net task against a TypeScript one by bidding from its
+// QP_MESSAGING=pulsar: a central task runs on a Python agent (one that raises FAILS with its
+// reason, one it declines is declined), a Python agent wins a Contract Net task against a TypeScript one by bidding from its
 // declared profile, and Python and TypeScript agents vote on one decision whose tally counts both.
 // Real Temporal, real worker and HTTP API, the shared test broker; each Python agent is a process.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -132,7 +132,7 @@ maybe('Python agents run tasks and vote on the real stack (Pulsar over its WebSo
     return stack.client.workflow.getHandle(taskWorkflowId(taskId)).result();
   }
 
-  it('a central task runs on the Python agent and succeeds with its result; one whose handler raises FAILS with the reason', async () => {
+  it('a central task runs on the Python agent and succeeds with its result; one whose handler raises FAILS with the reason, one it declines is declined', async () => {
     const swarmId = uniqueId('pytasks');
     const agent = await startPython(swarmId, 'py');
     const state = await runTask({ swarmId, kind: 'echo' });
@@ -145,6 +145,11 @@ maybe('Python agents run tasks and vote on the real stack (Pulsar over its WebSo
     expect(failed.status).toBe('FAILED');
     expect(failed.attempts[0]).toMatchObject({ agentId: agent.agentId, outcome: 'failed' });
     expect(failed.attempts[0].reason).toMatch(/cannot run pytask/);
+
+    // A decline is not a failure: the manager would give the task to another agent (none here, one attempt).
+    const declined = await runTask({ swarmId, kind: 'decline' });
+    expect(declined.status).toBe('FAILED');
+    expect(declined.attempts[0]).toMatchObject({ agentId: agent.agentId, outcome: 'declined', reason: 'not my kind of task' });
     await agent.stop();
   }, 120_000);
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from qp_agent import TaskBid, TaskContext, TaskDeclined, bid_message, own_bid, outcome_message, private_key_from_seed, sign_as_agent
+from qp_agent import QpAgent, TaskBid, TaskContext, TaskDeclined, bid_message, own_bid, outcome_message, private_key_from_seed, sign_as_agent
 from qp_agent.jsjson import js_json
 
 VECTORS_FILE = Path(
@@ -70,3 +70,68 @@ def test_decline_raises_and_progress_reports() -> None:
     assert declined.value.reason == "busy" and reported == [0.5]
     with pytest.raises(ValueError):
         outcome_message({"taskId": "t", "attempt": 1}, "a", "finished")
+
+
+class Recorder(QpAgent):
+    """An agent whose signed publications are recorded instead of sent."""
+
+    def __init__(self, resources: dict | None = None) -> None:
+        super().__init__("http://127.0.0.1:1", "py-1", capabilities=["echo"])
+        self.credential = "qpc1.x.y"
+        self.record = {"agentId": "py-1", "swarmId": "s1", "capabilities": ["echo"], "resources": resources or {"cpu": 1, "memoryMb": 1024}}
+        self.published: list[tuple[str, dict, dict[str, str], str | None]] = []
+
+    def publish_signed(self, topic: str, payload: bytes, properties: dict[str, str] | None = None, key: str | None = None) -> str:
+        self.published.append((topic, json.loads(payload), dict(properties or {}), key))
+        return "1:0:-1:0"
+
+
+TASK = {"type": "task", "taskId": "t1", "attempt": 2, "swarmId": "s1", "kind": "echo", "input": {"n": 7}, "deadlineMs": 1, "replyTopic": "swarm/s1/task-results"}
+
+
+def outcomes(agent: Recorder) -> list[dict]:
+    return [{k: v for k, v in body.items() if k not in ("type", "taskId", "attempt", "agentId")} for _, body, _, _ in agent.published]
+
+
+def test_a_task_answers_progress_then_its_result_signed_on_the_reply_topic() -> None:
+    agent = Recorder()
+
+    def handler(task: dict, context: TaskContext) -> object:
+        context.progress(1.5)  # clamped to 1
+        return {"echo": task["input"]}
+
+    agent._run_task(TASK, handler)
+    assert outcomes(agent) == [{"outcome": "progress", "progress": 1.0}, {"outcome": "succeeded", "result": {"echo": {"n": 7}}}]
+    topic, body, properties, key = agent.published[-1]
+    assert (topic, key, properties) == ("swarm/s1/task-results", "t1", {"type": "task-outcome"})  # publish_signed adds the proof
+    assert (body["taskId"], body["attempt"], body["agentId"]) == ("t1", 2, "py-1")
+
+
+def test_a_raising_handler_fails_and_a_declining_one_declines() -> None:
+    agent = Recorder()
+
+    def failing(task: dict, context: TaskContext) -> object:
+        raise RuntimeError("out of memory")
+
+    def declining(task: dict, context: TaskContext) -> object:
+        context.decline("busy")
+
+    agent._run_task(TASK, failing)
+    agent._run_task(TASK, declining)
+    assert outcomes(agent) == [{"outcome": "failed", "reason": "out of memory"}, {"outcome": "declined", "reason": "busy"}]
+
+
+def test_bids_come_from_the_registered_profile_or_the_bidder() -> None:
+    agent = Recorder({"cpu": 2, "memoryMb": 1024, "energy": {"carbonGPerKWh": 20, "busyWatts": 100, "speed": 2}})
+    announcement = {**TASKS["bids"][0]["announcement"], "taskId": "t2", "estimatedWork": 60}
+    agent._bid(announcement, None)
+    _, bid, properties, _ = agent.published[-1]
+    assert properties["type"] == "task-bid"
+    assert (bid["energyWh"], bid["carbonG"]) == (100 * 30 / 3600, (100 * 30 / 3600 / 1000) * 20)
+    agent._bid(announcement, lambda _announcement, own: None)  # no bid
+    agent._bid(announcement, lambda _announcement, own: TaskBid(own().finish_at_ms + 5, 1.0, 2.0))
+    assert len(agent.published) == 2
+    custom = agent.published[-1][1]
+    assert custom["finishAtMs"] >= bid["finishAtMs"] + 5 and (custom["energyWh"], custom["carbonG"]) == (1.0, 2.0)
+    agent._bid({**announcement, "requirements": {"capabilities": ["gpu-train"]}}, None)  # cannot run it: no bid
+    assert len(agent.published) == 2
