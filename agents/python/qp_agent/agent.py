@@ -551,17 +551,23 @@ class QpAgent:
             self._publish_json_signed(str(task["replyTopic"]), message, "task-outcome", str(task["taskId"]))
 
         context = TaskContext(lambda fraction: answer("progress", progress=min(1.0, max(0.0, float(fraction)))))
+        # As the TypeScript SDK: a result that cannot be sent (not JSON, broker gone) is answered as a failure.
+        fields: dict[str, Any] = {}
         try:
-            result = handler(task, context)
-        except TaskDeclined as declined:
-            answer("declined", reason=declined.reason)
-            outcome = "declined"
-        except Exception as error:  # noqa: BLE001 - a failed task is reported to the manager, not raised
-            answer("failed", reason=str(error))
-            outcome = "failed"
-        else:
-            answer("succeeded", result=result)
+            answer("succeeded", result=handler(task, context))
             outcome = "succeeded"
+        except TaskDeclined as declined:
+            outcome = "declined"
+            fields = {"reason": declined.reason}
+        except Exception as error:  # noqa: BLE001 - a failed task is reported to the manager, not raised
+            outcome = "failed"
+            fields = {"reason": str(error)}
+        if outcome != "succeeded":
+            try:
+                answer(outcome, **fields)
+            except Exception as error:  # noqa: BLE001 - the attempt times out on the manager's side
+                self._emit({"type": "task-answer-failed", "taskId": task["taskId"], "attempt": task["attempt"], "error": str(error)})
+                return
         self._emit({"type": "task-answered", "taskId": task["taskId"], "attempt": task["attempt"], "outcome": outcome})
 
     # ------------------------------------------------------------ votes

@@ -135,3 +135,10 @@ def test_bids_come_from_the_registered_profile_or_the_bidder() -> None:
     assert custom["finishAtMs"] >= bid["finishAtMs"] + 5 and (custom["energyWh"], custom["carbonG"]) == (1.0, 2.0)
     agent._bid({**announcement, "requirements": {"capabilities": ["gpu-train"]}}, None)  # cannot run it: no bid
     assert len(agent.published) == 2
+
+
+def test_a_result_that_is_not_json_is_answered_as_a_failure() -> None:
+    agent = Recorder()
+    agent._run_task(TASK, lambda task, context: {"when": object()})
+    assert [o["outcome"] for o in outcomes(agent)] == ["failed"]
+    assert "not JSON" in outcomes(agent)[0]["reason"]
