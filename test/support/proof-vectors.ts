@@ -29,6 +29,11 @@ import { combineShares, splitSecret, type Share } from '../../core/secagg/shamir
 import { runSecAggRound } from './secagg-round';
 import { withLocalPrivacy } from '../../agents/sdk';
 import { clipL2, gaussianNoise, keyedUniform } from '../../core/privacy/gaussian';
+import { profileBid } from '../../core/allocation/contract-net';
+import { allocationAgent, type TaskAnnouncementMessage, type TaskBidMessage, type TaskOutcomeMessage } from '../../core/tasks';
+import type { AgentResources } from '../../core/agents';
+import { ballotSigningInput, signBallot } from '../../core/decisions/ballot';
+import type { Ballot, Choice } from '../../core/decisions/types';
 
 export const PROOF_VECTORS_FILE = join(__dirname, '..', 'fixtures', 'agent-proof-vectors.json');
 
@@ -88,6 +93,138 @@ export interface ProofVectors {
   updates: { header: UpdateHeader; params: number[]; properties: Record<string, string>; payloadBase64: string }[];
   secagg: SecAggVectors;
   privacy: PrivacyVectors;
+  tasks: TaskVectors;
+  ballots: BallotVectors;
+}
+
+/** Contract Net bids from a declared profile (core/allocation profileBid via allocationAgent, as agents/sdk.ts bids) and signed task messages. */
+export interface TaskVectors {
+  bids: { announcement: TaskAnnouncementMessage; agentId: string; capabilities: string[]; resources?: AgentResources; nowMs: number; bid: TaskBidMessage | null }[];
+  /** Each message as the SDK publishes it: JSON.stringify bytes on replyTopic, signed with the vectors' key. */
+  signed: { topic: string; payloadBase64: string; sentAt: number; signed: Record<string, string> }[];
+}
+
+/** Ballots signed by core/decisions/ballot.ts signBallot with the vectors' key. */
+export interface BallotVectors {
+  cases: { ballot: Ballot; signingInput: string; json: string }[];
+}
+
+const HOUR_MS = 3_600_000;
+const T0 = 1_780_000_000_000;
+
+function announcement(taskId: string, fields: Partial<TaskAnnouncementMessage>): TaskAnnouncementMessage {
+  return {
+    type: 'task-announcement',
+    taskId,
+    attempt: 1,
+    swarmId: 's1',
+    kind: 'echo',
+    requirements: {},
+    estimatedWork: 60,
+    deadlineMs: T0 + HOUR_MS,
+    bidDeadlineMs: T0 + 3000,
+    replyTopic: 'swarm/s1/task-results',
+    ...fields,
+  };
+}
+
+const BID_CASES: { announcement: TaskAnnouncementMessage; capabilities: string[]; resources?: AgentResources; nowMs: number }[] = [
+  // No energy profile: the defaults (speed 1, 100 W busy, 400 g/kWh).
+  { announcement: announcement('t-default', {}), capabilities: [], nowMs: T0 },
+  {
+    announcement: announcement('t-green', { requirements: { cpu: 2, capabilities: ['echo'] }, estimatedWork: 7 }),
+    capabilities: ['echo'],
+    resources: { cpu: 2, memoryMb: 1024, energy: { source: 'solar', carbonGPerKWh: 20, busyWatts: 90, idleWatts: 10, speed: 3 } },
+    nowMs: T0 + 17,
+  },
+  // Deferrable: starts in the forecast's low-carbon window, still meeting the deadline.
+  {
+    announcement: announcement('t-deferrable', { estimatedWork: 1800, deferrable: true, deadlineMs: T0 + 6 * HOUR_MS }),
+    capabilities: ['echo'],
+    resources: {
+      cpu: 1,
+      memoryMb: 512,
+      energy: {
+        source: 'mixed',
+        carbonGPerKWh: 450,
+        busyWatts: 120,
+        idleWatts: 15,
+        speed: 0.7,
+        forecast: [
+          { atMs: T0 + HOUR_MS, gPerKWh: 300 },
+          { atMs: T0 + 2.5 * HOUR_MS, gPerKWh: 35 },
+          { atMs: T0 + 4 * HOUR_MS, gPerKWh: 500 },
+        ],
+      },
+    },
+    nowMs: T0 + 1,
+  },
+  // Cannot run it: a missing capability, too little memory, no GPU, over its energy budget.
+  { announcement: announcement('t-nocap', { requirements: { capabilities: ['gpu-train'] } }), capabilities: ['echo'], nowMs: T0 },
+  { announcement: announcement('t-memory', { requirements: { memoryMb: 4096 } }), capabilities: [], resources: { cpu: 4, memoryMb: 2048 }, nowMs: T0 },
+  { announcement: announcement('t-gpu', { requirements: { gpu: 1 } }), capabilities: [], nowMs: T0 },
+  {
+    announcement: announcement('t-budget', { estimatedWork: 3600 }),
+    capabilities: [],
+    resources: { cpu: 1, memoryMb: 1024, energy: { source: 'battery', carbonGPerKWh: 0, busyWatts: 100, idleWatts: 5, budgetWh: 99.5 } },
+    nowMs: T0,
+  },
+];
+
+function computeTaskVectors(privateKey: ReturnType<typeof vectorKey>): TaskVectors {
+  const bids = BID_CASES.map(({ announcement, capabilities, resources, nowMs }) => {
+    const agentId = AGENT_ID;
+    const estimate = profileBid(
+      {
+        taskId: announcement.taskId,
+        requirements: announcement.requirements,
+        estimatedWork: announcement.estimatedWork,
+        deadlineMs: announcement.deadlineMs,
+        deferrable: announcement.deferrable,
+      },
+      allocationAgent(agentId, capabilities, resources),
+      nowMs,
+    );
+    const bid: TaskBidMessage | null = estimate
+      ? { type: 'task-bid', taskId: announcement.taskId, attempt: announcement.attempt, agentId, finishAtMs: estimate.finishAtMs, energyWh: estimate.energyWh, carbonG: estimate.carbonG }
+      : null;
+    return { announcement, agentId, capabilities, resources, nowMs, bid };
+  });
+  const outcomes: TaskOutcomeMessage[] = [
+    { type: 'task-outcome', taskId: 't-green', attempt: 2, agentId: AGENT_ID, outcome: 'succeeded', result: { ranOn: AGENT_ID, score: 0.1 + 0.2, n: 7, tiny: 1e-7, huge: 1e21, text: 'é ✓ "q"', list: [1, null, true] } },
+    { type: 'task-outcome', taskId: 't-green', attempt: 2, agentId: AGENT_ID, outcome: 'succeeded', result: null },
+    { type: 'task-outcome', taskId: 't-green', attempt: 1, agentId: AGENT_ID, outcome: 'failed', reason: 'out of memory' },
+    { type: 'task-outcome', taskId: 't-green', attempt: 1, agentId: AGENT_ID, outcome: 'declined', reason: 'busy' },
+    { type: 'task-outcome', taskId: 't-green', attempt: 1, agentId: AGENT_ID, outcome: 'progress', progress: 0.25 },
+  ];
+  const messages: Array<{ body: TaskBidMessage | TaskOutcomeMessage; topic: string }> = [
+    ...bids.filter((b) => b.bid).map((b) => ({ body: b.bid as TaskBidMessage, topic: b.announcement.replyTopic })),
+    ...outcomes.map((body) => ({ body, topic: 'swarm/s1/task-results' })),
+  ];
+  return {
+    bids,
+    signed: messages.map(({ body, topic }, i) => {
+      const payload = Buffer.from(JSON.stringify(body));
+      const sentAt = T0 + 1000 + i;
+      return { topic, payloadBase64: payload.toString('base64'), sentAt, signed: signAsAgent(privateKey, AGENT_ID, topic, { type: body.type }, payload, sentAt) };
+    }),
+  };
+}
+
+const BALLOT_CHOICES: Choice[] = [
+  'yes',
+  'option-ü ✓',
+  ['b', 'a', 'ü'],
+  { zeta: 1, alpha: 0.1 + 0.2, é: 2, Z: 1e21, '\uffff': 3, '😀': 1e-7, b: 0 },
+];
+
+function computeBallotVectors(privateKey: ReturnType<typeof vectorKey>): BallotVectors {
+  return {
+    cases: BALLOT_CHOICES.map((choice, i) => {
+      const ballot = signBallot(privateKey, { decisionId: `dec-${i}`, agentId: AGENT_ID, choice, castAt: T0 + 500 + i });
+      return { ballot, signingInput: ballotSigningInput(ballot).toString('utf8'), json: JSON.stringify(ballot) };
+    }),
+  };
 }
 
 /** Clipping and noise (core/privacy) from keyed uniforms: the agent's local-DP release, element for element. */
@@ -268,6 +405,8 @@ export function computeProofVectors(): ProofVectors {
     })),
     secagg: computeSecAggVectors(),
     privacy: computePrivacyVectors(),
+    tasks: computeTaskVectors(privateKey),
+    ballots: computeBallotVectors(privateKey),
   };
 }
 

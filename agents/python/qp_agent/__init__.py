@@ -13,6 +13,9 @@ from .proof import (
 from .pulsar import PulsarWebSocket, topic_path
 from .rounds import RoundTask, Update, bytes_to_params, params_to_bytes
 from .secagg import SecAggAgent, SecAggError
+from .allocation import TaskBid, allocation_agent, profile_bid
+from .ballot import ballot_signing_input, canonical_choice, sign_ballot
+from .tasks import TaskContext, TaskDeclined, bid_message, outcome_message, own_bid
 
 __all__ = [
     "ApiError",
@@ -37,4 +40,15 @@ __all__ = [
     "sign_challenge",
     "swarm_topic",
     "topic_path",
+    "TaskBid",
+    "TaskContext",
+    "TaskDeclined",
+    "allocation_agent",
+    "ballot_signing_input",
+    "bid_message",
+    "canonical_choice",
+    "outcome_message",
+    "own_bid",
+    "profile_bid",
+    "sign_ballot",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from urllib.parse import quote
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +34,9 @@ from .rounds import (
     update_properties,
 )
 from .secagg import SecAggAgent
+from .tasks import TaskBidder, TaskContext, TaskDeclined, TaskHandler, bid_message, outcome_message, own_bid
+from .ballot import Choice, sign_ballot
+from .jsjson import js_json
 
 Status = dict[str, Any]
 Trainer = Callable[[np.ndarray, RoundTask], "Update | None"]
@@ -96,6 +100,12 @@ class QpAgent:
         self._async_jobs: dict[str, dict[str, Any]] = {}
         self._secagg_mail: dict[tuple[str, str], dict[str, Any]] = {}
         self._secagg_ready = threading.Condition()
+        self._listeners: list[tuple[Consumer, threading.Thread]] = []
+        self._listeners_stop = threading.Event()
+        self._tasks_listening = False
+        self._proposals_listening = False
+        self._answered_tasks: dict[str, None] = {}
+        self._cast_at: dict[str, int] = {}
 
     @property
     def public_key_pem(self) -> str:
@@ -445,6 +455,168 @@ class QpAgent:
                 self._secagg_ready.wait(min(remaining, 0.5))
             return self._secagg_mail.pop(key)
 
+    # ------------------------------------------------------------ listeners
+
+    def _listen(self, topic: str, subscription: str, initial_position: str, handlers: dict[str, Callable[[dict[str, Any]], None]]) -> None:
+        """Runs handlers[body.type] for each JSON message of the topic on a daemon thread, one at a time, until close()."""
+        consumer = self._broker().subscribe(topic, subscription, initial_position=initial_position)
+        self._listeners_stop.clear()
+
+        def loop() -> None:
+            while not self._listeners_stop.is_set():
+                try:
+                    message = consumer.receive(0.5)
+                except Exception as error:  # noqa: BLE001 - reported; the consumer reconnects on the next call
+                    self._emit({"type": "listener-failed", "topic": topic, "error": str(error)})
+                    self._listeners_stop.wait(1.0)
+                    continue
+                if message is None:
+                    continue
+                consumer.ack(message)
+                try:
+                    body = json.loads(message.payload.decode("utf-8"))
+                except ValueError:
+                    continue
+                handle = handlers.get(body.get("type")) if isinstance(body, dict) else None
+                if handle is None:
+                    continue
+                try:
+                    handle(body)
+                except Exception as error:  # noqa: BLE001 - one bad message or failed handler must not deafen the agent
+                    self._emit({"type": "listener-failed", "topic": topic, "error": repr(error)})
+
+        thread = threading.Thread(target=loop, name=f"qp-listen-{self.agent_id}-{subscription}", daemon=True)
+        self._listeners.append((consumer, thread))
+        thread.start()
+
+    # ------------------------------------------------------------ delegated tasks
+
+    def on_task(self, handler: TaskHandler, bid: TaskBidder | None = None) -> None:
+        """Runs delegated tasks, as the TypeScript SDK's onTask(handler, { bid }).
+
+        Each 'task' the manager puts in this agent's inbox goes to handler(task, context), one at a
+        time: its return value (small JSON) is the result, an exception a failure with its message as
+        reason, context.decline(reason) a decline (the manager reallocates the task), and
+        context.progress(fraction) reports progress. Outcomes are signed with the agent's key and
+        published on the task's replyTopic; an attempt already answered is not run again.
+        Contract Net: each 'task-announcement' is answered with a signed 'task-bid', from
+        bid(announcement, own) when given (None: no bid) or else from the agent's declared profile.
+        """
+        if self.credential is None or self.record is None:
+            raise RuntimeError("register() first")
+        if self._tasks_listening:
+            return
+        self._tasks_listening = True
+
+        def first_time(key: str) -> bool:
+            if key in self._answered_tasks:
+                return False
+            self._answered_tasks[key] = None
+            if len(self._answered_tasks) > 1024:
+                del self._answered_tasks[next(iter(self._answered_tasks))]
+            return True
+
+        def on_assignment(task: dict[str, Any]) -> None:
+            if first_time(f"{task['taskId']}/{task['attempt']}"):
+                self._run_task(task, handler)
+
+        def on_announcement(announcement: dict[str, Any]) -> None:
+            if time.time() * 1000 > announcement["bidDeadlineMs"]:
+                return
+            if first_time(f"bid/{announcement['taskId']}/{announcement['attempt']}"):
+                self._bid(announcement, bid)
+
+        inbox = swarm_topic(self.record["swarmId"], f"inbox-{self.agent_id}")
+        self._listen(inbox, f"agent-{self.agent_id}-tasks", "latest", {"task": on_assignment, "task-announcement": on_announcement})
+
+    def _publish_json_signed(self, topic: str, body: dict[str, Any], kind: str, key: str) -> None:
+        self.publish_signed(topic, js_json(body).encode("utf-8"), {"type": kind}, key=key)
+
+    def _bid(self, announcement: dict[str, Any], bidder: TaskBidder | None) -> None:
+        record = self.record or {}
+
+        def own() -> Any:
+            return own_bid(announcement, self.agent_id, record.get("capabilities") or [], record.get("resources"), time.time() * 1000)
+
+        estimate = bidder(announcement, own) if bidder is not None else own()
+        if estimate is None:
+            return
+        message = bid_message(announcement, self.agent_id, estimate)
+        self._publish_json_signed(str(announcement["replyTopic"]), message, "task-bid", str(announcement["taskId"]))
+        self._emit({"type": "task-bid", "taskId": announcement["taskId"], "attempt": announcement["attempt"]})
+
+    def _run_task(self, task: dict[str, Any], handler: TaskHandler) -> None:
+        def answer(outcome: str, **fields: Any) -> None:
+            message = outcome_message(task, self.agent_id, outcome, **fields)
+            self._publish_json_signed(str(task["replyTopic"]), message, "task-outcome", str(task["taskId"]))
+
+        context = TaskContext(lambda fraction: answer("progress", progress=min(1.0, max(0.0, float(fraction)))))
+        # As the TypeScript SDK: a result that cannot be sent (not JSON, broker gone) is answered as a failure.
+        fields: dict[str, Any] = {}
+        try:
+            answer("succeeded", result=handler(task, context))
+            outcome = "succeeded"
+        except TaskDeclined as declined:
+            outcome = "declined"
+            fields = {"reason": declined.reason}
+        except Exception as error:  # noqa: BLE001 - a failed task is reported to the manager, not raised
+            outcome = "failed"
+            fields = {"reason": str(error)}
+        if outcome != "succeeded":
+            try:
+                answer(outcome, **fields)
+            except Exception as error:  # noqa: BLE001 - the attempt times out on the manager's side
+                self._emit({"type": "task-answer-failed", "taskId": task["taskId"], "attempt": task["attempt"], "error": str(error)})
+                return
+        self._emit({"type": "task-answered", "taskId": task["taskId"], "attempt": task["attempt"], "outcome": outcome})
+
+    # ------------------------------------------------------------ votes
+
+    def on_proposal(self, handler: Callable[[dict[str, Any]], None]) -> None:
+        """Calls handler with every proposal of the swarm as its voting opens (the control topic, from the earliest
+        message), on a daemon thread until close(); the handler may vote() at once."""
+        if self.record is None:
+            raise RuntimeError("register() first")
+        if self._proposals_listening:
+            raise RuntimeError("on_proposal() is already listening")
+        self._proposals_listening = True
+
+        def on_message(proposal: dict[str, Any]) -> None:
+            if isinstance(proposal.get("options"), list):
+                handler(proposal)
+
+        control = swarm_topic(self.record["swarmId"], "control")
+        self._listen(control, f"agent-{self.agent_id}-proposals", "earliest", {"decision-proposal": on_message})
+
+    def vote(self, decision_id: str, choice: Choice, via: str = "messaging") -> dict[str, Any]:
+        """Casts a ballot signed with the agent's registration key and returns it.
+
+        via="messaging" (default) publishes it on the decision's ballot topic; via="api" posts it to
+        /api/v1/decisions/{id}/votes, which answers a refusal (forged, ineligible, late, duplicate) at
+        once as an ApiError. A later vote on the same decision replaces the earlier one where the
+        decision allows vote changes (castAt, ms since the epoch, always grows).
+        """
+        if self.credential is None or self.record is None:
+            raise RuntimeError("register() first")
+        if via not in ("messaging", "api"):
+            raise ValueError(f'via must be "messaging" or "api", not "{via}"')
+        cast_at = max(int(time.time() * 1000), self._cast_at.get(decision_id, 0) + 1)
+        self._cast_at[decision_id] = cast_at
+        ballot = sign_ballot(self.private_key, decision_id, self.agent_id, choice, cast_at)
+        if via == "api":
+            self.api.call(
+                "POST",
+                f"/api/v1/decisions/{quote(decision_id, safe='')}/votes",
+                {"choice": choice, "castAt": cast_at, "signature": ballot["signature"]},
+                token=self.credential,
+                retries=0,
+            )
+            return ballot
+        topic = swarm_topic(self.record["swarmId"], f"decision-{decision_id}")
+        with self._publish_lock:
+            self._broker().publish(topic, js_json(ballot).encode("utf-8"), properties={"type": "ballot"}, key=self.agent_id)
+        return ballot
+
     def download_model(self, job_id: str, digest: str) -> np.ndarray:
         """A job's global model by digest, over REST with the credential."""
         data = self.api.call_bytes("GET", f"/api/v1/tuning/{job_id}/model?digest={digest}", token=self.credential)
@@ -479,6 +651,13 @@ class QpAgent:
         for training in trainings:
             if training is not threading.current_thread():
                 training.join()
+        self._listeners_stop.set()
+        listeners, self._listeners = self._listeners, []
+        for consumer, listener in listeners:
+            if listener is not threading.current_thread():
+                listener.join()
+            consumer.close()
+        self._tasks_listening = self._proposals_listening = False
         if self._rounds is not None:
             self._rounds.close()
             self._rounds = None
