@@ -25,6 +25,8 @@ export class WorkerChaosStack {
   private readonly pulsar = sharedPulsarOptions();
   private readonly env: NodeJS.ProcessEnv & { TEMPORAL_ADDRESS: string; TEMPORAL_NAMESPACE: string };
   private worker: ChildProcess | undefined;
+  /** The last few KB the current worker printed, for failures to show. */
+  private output = '';
   private connection: Connection | undefined;
   private apiMessaging: PulsarMessaging | undefined;
   api!: ApiServer;
@@ -54,6 +56,8 @@ export class WorkerChaosStack {
       QP_SDK_METRICS_PORT: '0',
       QP_WORKFLOW_BUNDLE: process.env.QP_TEST_WORKFLOW_BUNDLE!,
       QP_HEARTBEAT_GRACE_MS: '60000',
+      // These suites check what faults leave behind, not how fast the API gives up on a slow Temporal.
+      QP_API_TEMPORAL_DEADLINE_MS: '30000',
       ...env,
     };
   }
@@ -67,20 +71,24 @@ export class WorkerChaosStack {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     // A worker that dies on its own would leave the suite waiting on nothing: say why, at once.
-    let output = '';
+    this.output = '';
     const keep = (chunk: Buffer) => {
-      output = (output + chunk.toString('utf8')).slice(-4000);
+      this.output = (this.output + chunk.toString('utf8')).slice(-4000);
     };
     worker.stdout!.on('data', keep);
     worker.stderr!.on('data', keep);
     worker.once('exit', (code, signal) => {
-      if (signal !== 'SIGKILL') console.error(`the chaos worker exited by itself (code ${code}, signal ${signal}), its output ended:\n${output}`);
+      if (signal !== 'SIGKILL') console.error(`the chaos worker exited by itself (code ${code}, signal ${signal}), its output ended:\n${this.output}`);
     });
     return worker;
   }
 
-  /** Starts the worker, connects to Temporal and Pulsar, and starts the API on a free port. */
-  async start(): Promise<void> {
+  /**
+   * Starts the worker, connects to Temporal (the run's shared dev server, or `temporalAddress`)
+   * and Pulsar, and starts the API on a free port.
+   */
+  async start(temporalAddress?: string): Promise<void> {
+    if (temporalAddress) this.env.TEMPORAL_ADDRESS = temporalAddress;
     this.worker = this.startWorker();
     this.connection = await Connection.connect({ address: this.env.TEMPORAL_ADDRESS });
     this.client = new Client({ connection: this.connection, namespace: this.env.TEMPORAL_NAMESPACE });
@@ -146,7 +154,9 @@ export class WorkerChaosStack {
         }),
     );
     this.agents.push(...members);
-    await Promise.all(members.map((agent) => agent.register()));
+    await Promise.all(members.map((agent) => agent.register())).catch((error: Error) => {
+      throw new Error(`${error.message}; the worker's output ended:\n${this.output}`);
+    });
     await waitFor(
       `${count} agents of ${swarmId} listed ACTIVE`,
       async () => ((await this.api.swarm.listAgents({ swarmId, status: 'ACTIVE', pageSize: 100 })).agents.length === count ? true : undefined),
