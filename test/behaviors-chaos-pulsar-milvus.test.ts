@@ -72,10 +72,6 @@ describe('a behaviour sweep while the worker is killed', () => {
     const [calm] = await stack.resultsOf<{ report: SweepReport }>([calmId], 60_000);
     expect(calm.report.counts).toMatchObject({ received: AGENTS * EPISODES, accepted: AGENTS * EPISODES, archive: AGENTS * EPISODES });
 
-    {
-      const ev = (await stack.client.workflow.getHandle(calmId).fetchHistory()).events ?? [];
-      console.log('TIMING', ev.map((e) => `${e.eventType}@${Number(e.eventTime!.seconds) % 1000}.${String(Math.floor(e.eventTime!.nanos! / 1e6)).padStart(3, '0')}`).join(' '));
-    }
     const stormySwarm = await reportedSwarm('storm');
     const workflowId = await startSweep(stormySwarm);
     expect(workflowId).toBe(behaviorSweepWorkflowId(stormySwarm));
@@ -83,7 +79,7 @@ describe('a behaviour sweep while the worker is killed', () => {
       'the drain to run',
       async () => {
         const described = await stack.client.workflow.getHandle(workflowId).describe();
-        return described.raw.pendingActivities?.some((a) => a.activityType?.name === 'ingestBehaviorReports') ? true : undefined;
+        return described.raw.pendingActivities?.some((a) => a.activityType?.name === 'ingestBehaviorBatch') ? true : undefined;
       },
       30_000,
       50,
