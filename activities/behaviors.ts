@@ -72,6 +72,8 @@ export interface BehaviorDeps {
 }
 
 export const BEHAVIOR_SUBSCRIPTION = 'qp-manager-behavior-sweep';
+/** A drain's consumer stays open this long after a batch for the next one, ms. */
+const DRAIN_KEEP_MS = 10_000;
 
 export interface IngestInput {
   swarmId: string;
@@ -87,6 +89,26 @@ export interface IngestProgress {
   rejections: RejectionCounts;
   /** One blob of ScoredBehavior[] per batch, in order. */
   scoredBlobs: string[];
+}
+
+/** A drain recorded batch by batch by the workflow (ingestBehaviorBatch). */
+export interface DrainProgress extends IngestProgress {
+  /** Blob of the message ids of the last batch counted: a copy redelivered to a new consumer is not counted again. */
+  lastBatchIds?: string;
+}
+
+export interface IngestBatchInput extends IngestInput {
+  /** The drain as the workflow recorded it; absent before the first batch. */
+  progress?: DrainProgress;
+  /** Settle the last batch and end the drain without reading more (the rest waits for the next sweep). */
+  stop?: boolean;
+}
+
+export interface IngestBatchResult {
+  progress: DrainProgress;
+  /** True when the drain is over (no report left, or maxReports reached); archive is set then. */
+  done: boolean;
+  archive?: number;
 }
 
 export interface IngestResult extends IngestProgress {
@@ -140,7 +162,143 @@ export function createBehaviorActivities(deps: BehaviorDeps) {
     return collection;
   }
 
+  /**
+   * Validates a batch of report messages, stores and scores the accepted ones
+   * (one upsert and one kNN batch) and writes their scores to a blob.
+   */
+  async function processBatch(
+    batch: ReceivedMessage[],
+    input: IngestInput,
+    registered: { agents: Set<string> },
+  ): Promise<{ accepted: number; rejected: Rejection[]; digest?: string }> {
+    const reports: BehaviorReport[] = [];
+    const rejected: Rejection[] = [];
+    const unknown: BehaviorReport[] = [];
+    for (const message of batch) {
+      const outcome = await checkMessage(message, input.swarmId, proofs, settings.dimension);
+      if (!outcome.ok) rejected.push(outcome);
+      else if (registered.agents.has(outcome.value.agentId)) reports.push(outcome.value);
+      else unknown.push(outcome.value);
+    }
+    if (unknown.length > 0) {
+      // An agent may have registered since the list was read: read it once more.
+      registered.agents = await deps.registry.registeredAgents(input.swarmId);
+      for (const report of unknown) {
+        if (registered.agents.has(report.agentId)) reports.push(report);
+        else rejected.push({ reason: 'unknown_agent', message: `agent ${report.agentId} is not registered in swarm ${input.swarmId}` });
+      }
+    }
+    const scored = await scoreBatch(await ensureArchive(input.swarmId), reports, input);
+    const digest = scored.length > 0 ? await deps.blobs.put(Buffer.from(JSON.stringify(scored))) : undefined;
+    for (const r of rejected) deps.metrics?.reports.inc({ outcome: 'rejected', reason: r.reason });
+    if (reports.length > 0) deps.metrics?.reports.inc({ outcome: 'accepted', reason: '' }, reports.length);
+    if (rejected.length > 0) {
+      Context.current().log.info('behavior reports rejected', {
+        swarmId: input.swarmId,
+        rejected: rejected.length,
+        first: `${rejected[0].reason}: ${rejected[0].message}`,
+      });
+    }
+    return { accepted: reports.length, rejected, digest };
+  }
+
+  // The drain consumer of each swarm, kept open between batches, and the messages of its last
+  // batch: they are acknowledged only by the next call, once the workflow has recorded the batch.
+  const drains = new Map<string, { consumer: Consumer; closer?: NodeJS.Timeout; pending?: { batches: number; messages: ReceivedMessage[] } }>();
+  const closeDrain = (swarmId: string): void => {
+    const drain = drains.get(swarmId);
+    if (!drain) return;
+    clearTimeout(drain.closer);
+    drains.delete(swarmId);
+    void drain.consumer.close().catch(() => undefined);
+  };
+  const drainFor = async (swarmId: string) => {
+    const kept = drains.get(swarmId);
+    if (kept) {
+      clearTimeout(kept.closer);
+      return kept;
+    }
+    const consumer = await deps.messaging.subscribe(swarmTopics(swarmId).behaviors, BEHAVIOR_SUBSCRIPTION, {
+      type: 'shared',
+      initialPosition: 'earliest',
+    });
+    const drain = { consumer } as { consumer: Consumer; closer?: NodeJS.Timeout; pending?: { batches: number; messages: ReceivedMessage[] } };
+    drains.set(swarmId, drain);
+    return drain;
+  };
+
   return {
+    /**
+     * One batch of a drain the workflow records batch by batch. First settles
+     * the previous batch: acknowledged when the workflow's progress counts it,
+     * given back to the subscription when the workflow never saw it (its result
+     * was lost). Then reads, stores and scores one batch, leaving its messages
+     * unacknowledged until the next call. A copy of a counted message that comes
+     * back to a new consumer is acknowledged and skipped. Returns done, with the
+     * archive's size, when no report is left or maxReports were drained.
+     */
+    async ingestBehaviorBatch(input: IngestBatchInput): Promise<IngestBatchResult> {
+      const context = Context.current();
+      const recorded: DrainProgress = input.progress ?? { batches: 0, received: 0, accepted: 0, rejections: {}, scoredBlobs: [] };
+      let drain = await drainFor(input.swarmId);
+      if (drain.pending) {
+        const { pending } = drain;
+        drain.pending = undefined;
+        if (pending.batches === recorded.batches) {
+          for (const message of pending.messages) await drain.consumer.ack(message);
+        } else {
+          closeDrain(input.swarmId);
+          drain = await drainFor(input.swarmId);
+        }
+      }
+      const counted = new Set<string>(recorded.lastBatchIds ? JSON.parse(Buffer.from((await deps.blobs.get(recorded.lastBatchIds)) ?? '[]').toString('utf8')) : []);
+      const batch: ReceivedMessage[] = [];
+      let failed = false;
+      try {
+        if (!input.stop && recorded.received < settings.maxReports) {
+          while (batch.length < settings.batchSize && recorded.received + batch.length < settings.maxReports) {
+            const message = await drain.consumer.receive(batch.length === 0 ? settings.drainIdleMs : 50);
+            context.heartbeat();
+            if (context.cancellationSignal.aborted) throw context.cancellationSignal.reason ?? new Error('cancelled');
+            if (!message) break;
+            if (counted.has(message.id)) await drain.consumer.ack(message);
+            else batch.push(message);
+          }
+        }
+        if (batch.length === 0) {
+          closeDrain(input.swarmId);
+          const collection = await ensureArchive(input.swarmId);
+          // Once per drain, so Milvus' own statistics count what the sweep stored.
+          await deps.vectors.flush(collection);
+          return { progress: recorded, done: true, archive: await deps.vectors.count(collection) };
+        }
+        const registered = { agents: await deps.registry.registeredAgents(input.swarmId) };
+        const { accepted, rejected, digest } = await processBatch(batch, input, registered);
+        const rejections = { ...recorded.rejections };
+        for (const r of rejected) rejections[r.reason] = (rejections[r.reason] ?? 0) + 1;
+        const progress: DrainProgress = {
+          batches: recorded.batches + 1,
+          received: recorded.received + batch.length,
+          accepted: recorded.accepted + accepted,
+          rejections,
+          scoredBlobs: digest && !recorded.scoredBlobs.includes(digest) ? [...recorded.scoredBlobs, digest] : recorded.scoredBlobs,
+          lastBatchIds: await deps.blobs.put(Buffer.from(JSON.stringify(batch.map((message) => message.id)))),
+        };
+        drain.pending = { batches: progress.batches, messages: batch };
+        return { progress, done: false };
+      } catch (error) {
+        failed = true;
+        throw error;
+      } finally {
+        // After a failure the unacknowledged batch goes back to the subscription for the retry.
+        if (failed) closeDrain(input.swarmId);
+        else if (drains.get(input.swarmId) === drain) {
+          drain.closer = setTimeout(() => closeDrain(input.swarmId), DRAIN_KEEP_MS);
+          drain.closer.unref?.();
+        }
+      }
+    },
+
     /** Swarms to sweep on schedule: those with running agent sessions. */
     async listBehaviorSwarms(input: { limit: number }): Promise<string[]> {
       return (await deps.registry.swarms(input.limit)).filter((swarmId) => ID_PATTERN.test(swarmId));

@@ -88,6 +88,10 @@ export function createDecisionActivities(deps: DecisionDeps) {
   // re-subscribing every batch costs a broker round trip and a release grace. Shared, so a
   // batch retried on another worker is not locked out by a consumer kept here.
   const consumers = new Map<string, { consumer: Consumer; closer?: NodeJS.Timeout }>();
+  // The messages of each decision's last batch, not acknowledged yet: the batch counts only once
+  // the workflow has recorded its chunk, and its next call is what shows that (a completion lost
+  // with a Temporal restart must not take acknowledged ballots with it).
+  const unacked = new Map<string, { consumer: Consumer; chunk?: string; messages: ReceivedMessage[] }>();
 
   const consumerFor = async (swarmId: string, decisionId: string): Promise<Consumer> => {
     const kept = consumers.get(decisionId);
@@ -114,6 +118,28 @@ export function createDecisionActivities(deps: DecisionDeps) {
     else {
       kept.closer = setTimeout(close, CONSUMER_KEEP_MS);
       kept.closer.unref?.();
+    }
+  };
+
+  /**
+   * Settles the decision's previous batch: acknowledged where the workflow recorded it (its chunk
+   * is among `chunks`, or it accepted nothing), given back to the subscription where it did not.
+   */
+  const settlePrevious = async (decisionId: string, chunks: string[]): Promise<void> => {
+    const previous = unacked.get(decisionId);
+    if (!previous) return;
+    unacked.delete(decisionId);
+    // A consumer closed since then gave its unacknowledged messages back already.
+    if (consumers.get(decisionId)?.consumer !== previous.consumer) return;
+    if (previous.chunk === undefined || chunks.includes(previous.chunk)) {
+      for (let i = 0; i < previous.messages.length; i += ACKS_IN_FLIGHT) {
+        await Promise.all(previous.messages.slice(i, i + ACKS_IN_FLIGHT).map((message) => previous.consumer.ack(message)));
+      }
+    } else {
+      // This call retries a batch whose result never reached the workflow: closing the consumer
+      // redelivers that batch's ballots to this one, and the box is rebuilt without them.
+      boxes.delete(decisionId);
+      release(decisionId, true);
     }
   };
 
@@ -179,13 +205,16 @@ export function createDecisionActivities(deps: DecisionDeps) {
     /**
      * One batch: ballots from the decision's topic until maxBallots, or a short
      * silence after the first, or waitMs without any. Each is verified and
-     * accepted or refused; the accepted ones are stored as one blob before the
-     * messages are acknowledged, so a crash redelivers them to the retry and
-     * none is lost or counted twice.
+     * accepted or refused; the accepted ones are stored as one blob, and the
+     * messages are acknowledged only by the next call, once the workflow shows
+     * it recorded that blob. A crash, or a result lost on its way to Temporal,
+     * redelivers them to the retry: none is lost, and a copy of one already
+     * counted is refused as a duplicate.
      */
     async countBallots(input: CountBallotsInput): Promise<CountBallotsResult> {
-      const box = await boxFor(input);
       const { decisionId, swarmId } = input.spec;
+      await settlePrevious(decisionId, input.chunks);
+      const box = await boxFor(input);
       const consumer = await consumerFor(swarmId, decisionId);
       let failed = false;
       const received: ReceivedMessage[] = [];
@@ -226,9 +255,7 @@ export function createDecisionActivities(deps: DecisionDeps) {
           }
         }
         const chunk = accepted.length > 0 ? await deps.blobs.put(Buffer.from(JSON.stringify(accepted))) : undefined;
-        for (let i = 0; i < received.length; i += ACKS_IN_FLIGHT) {
-          await Promise.all(received.slice(i, i + ACKS_IN_FLIGHT).map((message) => consumer.ack(message)));
-        }
+        if (received.length > 0) unacked.set(decisionId, { consumer, chunk, messages: received });
         const chunks = chunk ? [...input.chunks, chunk] : input.chunks;
         boxes.delete(decisionId);
         boxes.set(decisionId, { chunks, box });

@@ -9,12 +9,14 @@ import {
   ApplicationFailure,
   ChildWorkflowHandle,
   ParentClosePolicy,
+  patched,
   proxyActivities,
   proxySinks,
   startChild,
   upsertMemo,
   upsertSearchAttributes,
   uuid4,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { QpSinks } from '../core/observations';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
@@ -87,7 +89,12 @@ export async function behaviorSweep(input: BehaviorSweepInput): Promise<Behavior
     retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
   });
 
-  const ingest = await draining.ingestBehaviorReports({ swarmId: input.swarmId, reportId, k: parameters.k });
+  // A batch at a time, each recorded here before its messages are acknowledged: a drain's
+  // progress in heartbeats reaches the server late (they are throttled), so a worker lost after
+  // an acknowledgement lost that batch.
+  const ingest = patched('sweep-drain-per-batch')
+    ? await drainBatchByBatch({ swarmId: input.swarmId, reportId, k: parameters.k })
+    : await draining.ingestBehaviorReports({ swarmId: input.swarmId, reportId, k: parameters.k });
   const discovery = await quick.discoverBehaviorStrategies({
     swarmId: input.swarmId,
     reportId,
@@ -139,6 +146,29 @@ export async function behaviorSweep(input: BehaviorSweepInput): Promise<Behavior
     strategies: report.strategies.length,
   });
   return { report };
+}
+
+const batches = proxyActivities<BehaviorActivities>({
+  startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '10 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
+});
+
+/** History events after which a drain stops reading (each batch adds about six). */
+const MAX_DRAIN_HISTORY = 20_000;
+
+async function drainBatchByBatch(input: { swarmId: string; reportId: string; k: number }) {
+  let progress: Awaited<ReturnType<BehaviorActivities['ingestBehaviorBatch']>>['progress'] | undefined;
+  for (;;) {
+    // A drain of very small batches ends early rather than outgrow the history; the rest waits for the next sweep.
+    const stop = workflowInfo().historyLength > MAX_DRAIN_HISTORY;
+    const step = await batches.ingestBehaviorBatch({ ...input, progress, stop });
+    progress = step.progress;
+    if (step.done) {
+      const { lastBatchIds: _ids, ...counts } = progress;
+      return { ...counts, archive: step.archive ?? 0 };
+    }
+  }
 }
 
 export async function scheduledBehaviorSweeps(input: ScheduledBehaviorSweepsInput = {}): Promise<ScheduledBehaviorSweepsResult> {

@@ -7,6 +7,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Info } from '@temporalio/activity';
 import {
   createBehaviorActivities,
+  type IngestBatchResult,
   type IngestProgress,
 } from '../../activities/behaviors';
 import type { BehaviorAgentRegistry } from '../../adapters/ports';
@@ -252,5 +253,50 @@ describe('discoverBehaviorStrategies and disseminateSkills', () => {
     expect(skill).toMatchObject({ type: 'skill', swarmId: SWARM, skillId: 'sweep-r-s1', reportId: 'sweep-r', size: 3, agentCount: 2 });
     expect(skill.descriptor).toHaveLength(3);
     await listener.close();
+  });
+});
+
+describe('ingestBehaviorBatch', () => {
+  /** Drains as the workflow does, one call per batch, feeding each call the progress `record` keeps of the last. */
+  async function drain(
+    activities: ReturnType<typeof setUp>['activities'],
+    record: (progress: IngestBatchResult['progress']) => IngestBatchResult['progress'] | undefined = (p) => p,
+  ): Promise<IngestBatchResult> {
+    let progress: IngestBatchResult['progress'] | undefined;
+    for (let calls = 0; calls < 50; calls++) {
+      const step = await mockContext().call(activities.ingestBehaviorBatch, { swarmId: SWARM, reportId: 'r', k: 2, progress });
+      if (step.done) return step;
+      progress = record(step.progress);
+    }
+    throw new Error('the drain did not end');
+  }
+
+  it('counts each report once, batch by batch', async () => {
+    const { activities, publish, report } = setUp(['a1', 'a2'], 2);
+    for (let e = 0; e < 5; e++) await publish(report('a1', e));
+    await publish(report('a2', 0, [0, 1, 0]));
+    const result = await drain(activities);
+    expect(result.progress).toMatchObject({ batches: 3, received: 6, accepted: 6 });
+    expect(result.archive).toBe(6);
+  });
+
+  it('counts a batch whose result never reached the workflow on the retry, and none twice', async () => {
+    const { activities, publish, report } = setUp(['a1', 'a2'], 2);
+    for (let e = 0; e < 5; e++) await publish(report('a1', e));
+    await publish(report('a2', 0, [0, 1, 0]));
+    // The second batch's result is lost once (a Temporal restart): the workflow calls again with the first one's progress.
+    let lost = false;
+    let previous: IngestBatchResult['progress'] | undefined;
+    const result = await drain(activities, (progress) => {
+      if (progress.batches === 2 && !lost) {
+        lost = true;
+        return previous;
+      }
+      previous = progress;
+      return progress;
+    });
+    expect(lost).toBe(true);
+    expect(result.progress).toMatchObject({ batches: 3, received: 6, accepted: 6, rejections: {} });
+    expect(result.archive).toBe(6);
   });
 });

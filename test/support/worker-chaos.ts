@@ -8,13 +8,14 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { QpAgent, type QpAgentOptions } from '../../agents/sdk';
 import { FilesystemBlobStore } from '../../adapters/blobs/filesystem';
 import { MemoryVectors } from '../../adapters/memory/vectors';
 import { PulsarMessaging } from '../../adapters/pulsar/messaging';
 import { startApiServer, type ApiServer } from '../../api/server';
 import { parseConfig } from '../../core/config';
 import { sharedPulsarOptions } from './pulsar';
-import { ADMIN_TOKEN, uniqueId } from './stack';
+import { ADMIN_TOKEN, uniqueId, waitFor } from './stack';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -24,15 +25,20 @@ export class WorkerChaosStack {
   private readonly pulsar = sharedPulsarOptions();
   private readonly env: NodeJS.ProcessEnv & { TEMPORAL_ADDRESS: string; TEMPORAL_NAMESPACE: string };
   private worker: ChildProcess | undefined;
+  /** The last few KB the current worker printed, for failures to show. */
+  private output = '';
   private connection: Connection | undefined;
   private apiMessaging: PulsarMessaging | undefined;
   api!: ApiServer;
   client!: Client;
   /** The agents' own messaging client (not the API's). */
   agentMessaging!: PulsarMessaging;
+  /** SIGKILLs so far, for the suite's closing line. */
+  kills = 0;
+  private readonly agents: QpAgent[] = [];
 
-  /** `name` prefixes the task queue and the blob directory. */
-  constructor(name: string) {
+  /** `name` prefixes the task queue and the blob directory; `env` adds to or overrides the worker's and the API's configuration. */
+  constructor(name: string, env: Record<string, string> = {}) {
     this.blobDir = mkdtempSync(join(tmpdir(), `qp-${name}-blobs-`));
     this.env = {
       ...process.env,
@@ -50,21 +56,39 @@ export class WorkerChaosStack {
       QP_SDK_METRICS_PORT: '0',
       QP_WORKFLOW_BUNDLE: process.env.QP_TEST_WORKFLOW_BUNDLE!,
       QP_HEARTBEAT_GRACE_MS: '60000',
+      // These suites check what faults leave behind, not how fast the API gives up on a slow Temporal.
+      QP_API_TEMPORAL_DEADLINE_MS: '30000',
+      ...env,
     };
   }
 
   private startWorker(): ChildProcess {
     // node itself, with tsx as a loader: the tsx CLI would be a parent process,
     // and killing it would leave the real worker running.
-    return spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'workers/main.ts')], {
+    const worker = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'workers/main.ts')], {
       cwd: ROOT,
       env: this.env,
-      stdio: 'ignore',
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
+    // A worker that dies on its own would leave the suite waiting on nothing: say why, at once.
+    this.output = '';
+    const keep = (chunk: Buffer) => {
+      this.output = (this.output + chunk.toString('utf8')).slice(-4000);
+    };
+    worker.stdout!.on('data', keep);
+    worker.stderr!.on('data', keep);
+    worker.once('exit', (code, signal) => {
+      if (signal !== 'SIGKILL') console.error(`the chaos worker exited by itself (code ${code}, signal ${signal}), its output ended:\n${this.output}`);
+    });
+    return worker;
   }
 
-  /** Starts the worker, connects to Temporal and Pulsar, and starts the API on a free port. */
-  async start(): Promise<void> {
+  /**
+   * Starts the worker, connects to Temporal (the run's shared dev server, or `temporalAddress`)
+   * and Pulsar, and starts the API on a free port.
+   */
+  async start(temporalAddress?: string): Promise<void> {
+    if (temporalAddress) this.env.TEMPORAL_ADDRESS = temporalAddress;
     this.worker = this.startWorker();
     this.connection = await Connection.connect({ address: this.env.TEMPORAL_ADDRESS });
     this.client = new Client({ connection: this.connection, namespace: this.env.TEMPORAL_NAMESPACE });
@@ -84,15 +108,114 @@ export class WorkerChaosStack {
   /** SIGKILLs the worker process, waits until it has exited, and starts a new one. */
   async restartWorker(): Promise<void> {
     const worker = this.worker!;
+    const exited = new Promise((resolve) => worker.once('exit', resolve));
     worker.kill('SIGKILL');
-    await new Promise((resolve) => worker.once('exit', resolve));
+    await exited;
+    this.kills++;
     this.worker = this.startWorker();
+  }
+
+  /**
+   * Kills and restarts the worker `count` times, each after a pause drawn from
+   * `random` in [minMs, minMs + spreadMs): seeded moments, not conditions.
+   * Resolves with the pauses, ms.
+   */
+  async killAtSeededMoments(random: () => number, count: number, minMs: number, spreadMs: number): Promise<number[]> {
+    const pauses: number[] = [];
+    for (let k = 0; k < count; k++) {
+      const pauseMs = Math.round(minMs + random() * spreadMs);
+      pauses.push(pauseMs);
+      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+      await this.restartWorker();
+    }
+    return pauses;
+  }
+
+  /**
+   * Registers `count` SDK agents of `swarmId` (ids `<swarmId>-<i>`, all alike unless
+   * `options` says otherwise) and waits until visibility lists them ACTIVE.
+   * The stack closes them.
+   */
+  async registerSwarm(swarmId: string, count: number, options: (i: number) => Partial<QpAgentOptions> = () => ({})): Promise<QpAgent[]> {
+    const members = Array.from(
+      { length: count },
+      (_, i) =>
+        new QpAgent({
+          apiUrl: this.api.url,
+          messaging: this.agentMessaging,
+          agentId: `${swarmId}-${i}`,
+          swarmId,
+          capabilities: ['work', 'vote'],
+          resources: { cpu: 1, memoryMb: 512 },
+          heartbeatIntervalMs: 60_000,
+          handshakeTimeoutMs: 90_000,
+          retries: 10,
+          ...options(i),
+        }),
+    );
+    this.agents.push(...members);
+    await Promise.all(members.map((agent) => agent.register())).catch((error: Error) => {
+      throw new Error(`${error.message}; the worker's output ended:\n${this.output}`);
+    });
+    await waitFor(
+      `${count} agents of ${swarmId} listed ACTIVE`,
+      async () => ((await this.api.swarm.listAgents({ swarmId, status: 'ACTIVE', pageSize: 100 })).agents.length === count ? true : undefined),
+      60_000,
+      250,
+    );
+    return members;
+  }
+
+  /**
+   * The results of the workflows `workflowIds`, in order. Fails after `timeoutMs`
+   * naming the ones still running and what they wait on, not with a bare test timeout.
+   */
+  async resultsOf<T>(workflowIds: string[], timeoutMs: number): Promise<T[]> {
+    const done = new Set<string>();
+    const results = Promise.all(
+      workflowIds.map(async (workflowId) => {
+        const result = (await this.client.workflow.getHandle(workflowId).result()) as T;
+        done.add(workflowId);
+        return result;
+      }),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(async () => {
+        const waiting = await Promise.all(
+          workflowIds
+            .filter((workflowId) => !done.has(workflowId))
+            .map(async (workflowId) => {
+              const described = await this.client.workflow.getHandle(workflowId).describe().catch(() => undefined);
+              const pending = described?.raw.pendingActivities?.map((a) => `${a.activityType?.name} attempt ${a.attempt}`) ?? [];
+              return `${workflowId} (${described?.status.name ?? '?'}${pending.length ? `, running ${pending.join(', ')}` : ''})`;
+            }),
+        );
+        reject(new Error(`${waiting.length} of ${workflowIds.length} workflows did not end within ${timeoutMs} ms: ${waiting.join('; ')}`));
+      }, timeoutMs);
+    });
+    try {
+      return await Promise.race([results, timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** An admin call to the API; resolves with the status and the JSON body. */
+  async call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+    const res = await fetch(`${this.api.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: res.status, body: await res.json() };
   }
 
   /** Kills the worker, stops `swarms`, then closes the API and the connections. */
   async close(swarms: { stop(): Promise<void> }[] = []): Promise<void> {
     this.worker?.kill('SIGKILL');
     await Promise.all(swarms.map((s) => s.stop()));
+    await Promise.allSettled(this.agents.map((agent) => agent.close()));
     await this.api?.close();
     await this.apiMessaging?.close();
     await this.agentMessaging?.close();

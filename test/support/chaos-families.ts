@@ -1,0 +1,173 @@
+// The workloads the chaos suites run for each workflow family, on a
+// WorkerChaosStack: the same work done undisturbed and under faults (worker
+// kills, Temporal restarts) must end in the same state, which `settled` picks out.
+import type { QpAgent } from '../../agents/sdk';
+import type { DecisionStatus } from '../../core/decisions/status';
+import type { Choice } from '../../core/decisions/types';
+import type { TaskState } from '../../core/tasks';
+import { decisionWorkflowId } from '../../workflows/definitions';
+import { taskWorkflowId } from '../../workflows/definitions-tasks';
+import { uniqueId } from './stack';
+import type { WorkerChaosStack } from './worker-chaos';
+
+/** Delegated tasks: alike agents double their input after `workMs`, counting their runs per task. */
+export class TaskWorkload {
+  constructor(
+    private readonly stack: WorkerChaosStack,
+    private readonly agents = 6,
+    private readonly workMs = 100,
+  ) {}
+
+  /** A swarm that answers tasks; `runs[n]` counts the handler runs of task n over all its agents. */
+  async swarm(name: string): Promise<{ swarmId: string; runs: number[]; members: QpAgent[] }> {
+    const swarmId = uniqueId(name);
+    const runs: number[] = [];
+    const members = await this.stack.registerSwarm(swarmId, this.agents);
+    await Promise.all(
+      members.map((agent) =>
+        agent.onTask(async (task) => {
+          const { n } = task.input as { n: number };
+          runs[n] = (runs[n] ?? 0) + 1;
+          await new Promise((resolve) => setTimeout(resolve, this.workMs));
+          return { doubled: n * 2 };
+        }),
+      ),
+    );
+    return { swarmId, runs, members };
+  }
+
+  /** Submits tasks n = from .. from + count - 1 in one batch; resolves with their ids. */
+  async submit(swarmId: string, from: number, count: number): Promise<string[]> {
+    const tasks = Array.from({ length: count }, (_, k) => ({
+      taskId: `${swarmId}-t${from + k}`,
+      swarmId,
+      kind: 'double',
+      input: { n: from + k },
+      estimatedWork: 2 + ((from + k) % 3),
+      deadline: 600_000,
+    }));
+    const { status, body } = await this.stack.call('POST', '/api/v1/tasks/batch', { tasks });
+    if (status !== 202) throw new Error(`batch refused: ${status} ${JSON.stringify(body)}`);
+    return (body.tasks as { taskId: string }[]).map((accepted) => accepted.taskId);
+  }
+
+  results(taskIds: string[], timeoutMs = 120_000): Promise<TaskState[]> {
+    return this.stack.resultsOf(taskIds.map(taskWorkflowId), timeoutMs);
+  }
+
+  /** What must not depend on faults, per task: one attempt, and the energy of that attempt charged once. */
+  static settled(state: TaskState) {
+    return {
+      status: state.status,
+      result: state.result,
+      attempts: state.attempts.map((attempt) => attempt.outcome),
+      energyWh: state.energyWh,
+      carbonG: state.carbonG,
+      chargedOnce: state.energyWh === state.attempts.find((attempt) => attempt.outcome === 'succeeded')?.expected?.energyWh,
+    };
+  }
+
+  static totalWh(states: TaskState[]): number {
+    return states.reduce((sum, state) => sum + (state.energyWh ?? 0), 0);
+  }
+}
+
+export interface Proposal {
+  name: string;
+  body: Record<string, unknown>;
+  /** Agent i's ballots, in order: a second one is a vote change. */
+  votes: (i: number) => Choice[];
+}
+
+/** One proposal per voting system, and one with vote changes; quorum is everyone, so each waits for all ballots. */
+export const PROPOSALS: Proposal[] = [
+  { name: 'basic', body: { system: 'basic', power: 'equal' }, votes: (i) => [i % 3 === 0 ? 'against' : 'for'] },
+  { name: 'single', body: { system: 'single-choice', options: ['a', 'b', 'c'], power: 'equal' }, votes: (i) => [['a', 'b', 'c'][i % 3]] },
+  { name: 'approval', body: { system: 'approval', options: ['a', 'b', 'c'], power: 'equal' }, votes: (i) => [i % 2 ? ['a', 'c'] : ['b']] },
+  { name: 'weighted', body: { system: 'weighted', options: ['x', 'y'], power: 'resources' }, votes: (i): Choice[] => [i < 5 ? { x: 1 } : { y: 1 }] },
+  { name: 'ranked', body: { system: 'ranked-choice', options: ['x', 'y', 'z'], power: 'equal' }, votes: (i) => [[['x', 'y', 'z'], ['y', 'z', 'x'], ['z', 'y', 'x']][i % 3]] },
+  // Vote changes: agents 0-3 first vote for, then against; only the later ballot may count.
+  {
+    name: 'changed',
+    body: { system: 'basic', power: 'equal', allowVoteChange: true, votingPeriodMs: 9_000 },
+    votes: (i) => (i < 4 ? ['for', 'against'] : ['for']),
+  },
+];
+
+/** Collaborative decisions: agent i (cpu i+1) votes its ballots as a proposal reaches it, i x 150 ms apart. */
+export class DecisionWorkload {
+  private readonly plans = new Map<string, Proposal>();
+
+  constructor(
+    private readonly stack: WorkerChaosStack,
+    readonly agents = 8,
+    private readonly proposals = PROPOSALS,
+  ) {}
+
+  async swarm(name: string): Promise<{ swarmId: string; members: QpAgent[] }> {
+    const swarmId = uniqueId(name);
+    const members = await this.stack.registerSwarm(swarmId, this.agents, (i) => ({ resources: { cpu: i + 1, memoryMb: 512 } }));
+    await Promise.all(
+      members.map((agent, i) =>
+        agent.onProposal(async (proposal) => {
+          const plan = this.plans.get(proposal.decisionId);
+          if (!plan) return;
+          for (const choice of plan.votes(i)) {
+            await new Promise((resolve) => setTimeout(resolve, 150 * i + 20));
+            await agent.vote(proposal.decisionId, choice);
+          }
+        }),
+      ),
+    );
+    return { swarmId, members };
+  }
+
+  /** Opens every proposal in the swarm; resolves with the decision ids, in PROPOSALS order. */
+  async propose(swarmId: string): Promise<string[]> {
+    const ids: string[] = [];
+    for (const plan of this.proposals) {
+      const decisionId = uniqueId(`${swarmId}-${plan.name}`);
+      this.plans.set(decisionId, plan);
+      const { status, body } = await this.stack.call('POST', '/api/v1/decisions', {
+        decisionId,
+        swarmId,
+        title: plan.name,
+        votingPeriodMs: 60_000,
+        quorum: { fraction: 1 },
+        ...plan.body,
+      });
+      if (status !== 201) throw new Error(`proposal refused: ${status} ${JSON.stringify(body)}`);
+      ids.push(body.decisionId);
+    }
+    return ids;
+  }
+
+  closed(ids: string[], timeoutMs = 120_000): Promise<DecisionStatus[]> {
+    return this.stack.resultsOf(ids.map(decisionWorkflowId), timeoutMs);
+  }
+
+  /** What must not depend on faults. */
+  static settled(status: DecisionStatus) {
+    return {
+      state: status.state,
+      winner: status.outcome?.winner,
+      closedBy: status.closedBy,
+      tally: status.tally,
+      voters: status.voters,
+      quorumPower: status.quorumPower,
+      snapshot: { voters: status.snapshot?.voters, totalPower: status.snapshot?.totalPower },
+    };
+  }
+
+  /** The accepted ballots of a decision as GET .../ballots lists them (a replaced one too), as sorted `agent choice` lines. */
+  async keptBallots(decisionId: string): Promise<string[]> {
+    const { status, body } = await this.stack.call('GET', `/api/v1/decisions/${decisionId}/ballots`);
+    if (status !== 200) throw new Error(`ballots of ${decisionId}: ${status}`);
+    return (body.ballots as { agentId: string; choice: Choice }[]).map((ballot) => `${ballot.agentId} ${JSON.stringify(ballot.choice)}`).sort();
+  }
+
+  /** The ballots the members cast on proposal k, in the form keptBallots lists them. */
+  cast(members: QpAgent[], k: number): string[] {
+    return members.flatMap((agent, i) => this.proposals[k].votes(i).map((choice) => `${agent.agentId} ${JSON.stringify(choice)}`)).sort();
+  }
+}
