@@ -56,6 +56,8 @@ export class WorkerChaosStack {
       QP_SDK_METRICS_PORT: '0',
       QP_WORKFLOW_BUNDLE: process.env.QP_TEST_WORKFLOW_BUNDLE!,
       QP_HEARTBEAT_GRACE_MS: '60000',
+      // A rebalancing Schedule per swarm would outlive the suite.
+      QP_TASK_REBALANCE_INTERVAL_S: '0',
       // These suites check what faults leave behind, not how fast the API gives up on a slow Temporal.
       QP_API_TEMPORAL_DEADLINE_MS: '30000',
       ...env,
