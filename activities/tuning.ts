@@ -604,11 +604,23 @@ function lateOf(work: WorkSummary | undefined): { lateByRound?: Record<string, n
   return work && Object.keys(work.lateByRound).length > 0 ? { lateByRound: work.lateByRound } : {};
 }
 
-/** Runs task over items with at most limit in flight. */
+/** Items between two turns of the event loop in forEachBounded. */
+const ITEMS_PER_TURN = 64;
+
+/**
+ * Runs task over items with at most limit in flight. Every ITEMS_PER_TURN items it lets the event
+ * loop turn: an in-process broker resolves each publish as a microtask, and 10,000 of them (with the
+ * in-process agents' answers) otherwise ran for seconds without a timer, so the activity's heartbeats
+ * stopped and the round failed on its heartbeat timeout.
+ */
 async function forEachBounded<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < items.length) await task(items[next++]);
+    while (next < items.length) {
+      const index = next++;
+      if (index > 0 && index % ITEMS_PER_TURN === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      await task(items[index]);
+    }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

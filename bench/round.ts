@@ -30,6 +30,7 @@
 //           --big-repeats, alternating.
 import type { WorkflowHandle } from '@temporalio/client';
 import { tsToMs } from '@temporalio/common/lib/time';
+import { temporal } from '@temporalio/proto';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -276,18 +277,34 @@ async function runScale(sizes: number[]): Promise<void> {
       agents.push(...(await seedSessions(stack, taskQueue, secret, swarmId, size, onTrained)));
       const seeded = (performance.now() - t0) / 1000;
       const deadline = Date.now() + 300_000;
+      // Counted, not listed, while visibility catches up: a count is one query, a listing ~1-4 ms per session here.
+      const activeQuery = `WorkflowType = '${REGISTRATION_WORKFLOW}' AND SwarmId = '${swarmId}' AND AgentStatus = 'ACTIVE' AND ExecutionStatus = 'Running'`;
       let listed = 0;
-      while ((listed = (await directory.listActive(swarmId)).length) < size) {
-        if (Date.now() > deadline) throw new Error(`visibility listed ${listed} of ${size} sessions within 300 s`);
+      while ((listed = Number((await stack.client.workflowService.countWorkflowExecutions({ namespace, query: activeQuery })).count ?? 0)) < size) {
+        if (Date.now() > deadline) throw new Error(`visibility counted ${listed} of ${size} sessions within 300 s`);
         await new Promise((resolve) => setTimeout(resolve, 1000));
       }
+      // The sessions' first workflow tasks queue up on the worker behind the starts: rounds are timed once they are done.
+      let backlog = Infinity;
+      const drainedBy = Date.now() + 1_800_000;
+      while (backlog > 0) {
+        if (Date.now() > drainedBy) throw new Error(`${backlog} workflow tasks still queued after 1,800 s`);
+        const described = await stack.client.workflowService.describeTaskQueue({
+          namespace,
+          taskQueue: { name: taskQueue },
+          taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+          reportStats: true,
+        });
+        backlog = Number(described.stats?.approximateBacklogCount ?? 0);
+        if (backlog > 0) await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
       const lists: number[] = [];
-      for (let i = 0; i < 3; i++) {
+      for (let i = 0; i < (size >= 10_000 ? 1 : 3); i++) {
         const t = performance.now();
         await directory.listActive(swarmId);
         lists.push(performance.now() - t);
       }
-      console.log(`# ${size} sessions started and agents resumed in ${seeded.toFixed(1)} s, all listed ACTIVE after ${((performance.now() - t0) / 1000).toFixed(1)} s; one uncached visibility listing of ${size}: ${Math.round(median(lists))} ms (median of 3)`);
+      console.log(`# ${size} sessions started and agents resumed in ${seeded.toFixed(1)} s, all listed ACTIVE and their first workflow tasks done after ${((performance.now() - t0) / 1000).toFixed(1)} s; one uncached visibility listing of ${size}: ${Math.round(median(lists))} ms (median of ${lists.length})`);
       await runJob(stack, adminToken, swarmId, 1, size);
       const job = await runJob(stack, adminToken, swarmId, SCALE_ROUNDS, size);
       const seconds = (job.returned - job.requested) / 1000;
@@ -297,7 +314,7 @@ async function runScale(sizes: number[]): Promise<void> {
         if (got !== size) throw new Error(`round ${round.round}: ${got} of ${size} agents trained`);
       }
       console.log(`# ${size} agents: ${SCALE_ROUNDS}-round job ${fmt(seconds)} s (REST start -> result); rounds as the workflow measured them (select -> evaluate): ${inWorkflow.map((s) => fmt(s)).join(', ')} s`);
-      const { spans } = await historyOf(stack.client.workflow.getHandle(tuningWorkflowId(job.jobId)));
+      const { spans, bytes, largestEvent } = await historyOf(stack.client.workflow.getHandle(tuningWorkflowId(job.jobId)));
       const perActivity = new Map<string, number[]>();
       for (const span of spans) {
         if (span.completed === undefined) continue;
@@ -305,6 +322,10 @@ async function runScale(sizes: number[]): Promise<void> {
       }
       const breakdown = [...perActivity].map(([name, took]) => `${name} ${fmt(took.reduce((a, b) => a + b, 0) / SCALE_ROUNDS)}`);
       console.log(`# ${size} agents: seconds per round in each activity (scheduled -> completed): ${breakdown.join(', ')}`);
+      const queued = new Map<string, number>();
+      for (const span of spans) if (span.started !== undefined) queued.set(span.name, (queued.get(span.name) ?? 0) + (span.started - span.scheduled) / 1000);
+      console.log(`# ${size} agents: of which waiting for a worker (scheduled -> started), per round: ${[...queued].map(([name, s]) => `${name} ${fmt(s / SCALE_ROUNDS)}`).join(', ')}`);
+      console.log(`# ${size} agents: job history ${(bytes / 1e6).toFixed(2)} MB over ${SCALE_ROUNDS} rounds, largest event ${(largestEvent / 1e3).toFixed(0)} KB (Temporal warns at 256 KB per payload, fails at 2 MB)`);
       console.log(`round_${size}_agents_seconds_per_round ${fmt(seconds / SCALE_ROUNDS)}`);
       console.log(`round_${size}_agents_seconds_per_round_in_workflow ${fmt(median(inWorkflow))}`);
       if (size >= 10_000) {
@@ -477,8 +498,9 @@ interface JobTiming {
 }
 
 /** The job's activities and workflow start/end, from its history (server clock, same machine). */
-async function historyOf(handle: WorkflowHandle): Promise<{ started: number; completed: number; spans: ActivitySpan[] }> {
+async function historyOf(handle: WorkflowHandle): Promise<{ started: number; completed: number; spans: ActivitySpan[]; bytes: number; largestEvent: number }> {
   const history = await handle.fetchHistory();
+  const sizes = (history.events ?? []).map((event) => temporal.api.history.v1.HistoryEvent.encode(event).finish().length);
   const byId = new Map<number, ActivitySpan>();
   const spans: ActivitySpan[] = [];
   let started = Number.NaN;
@@ -504,7 +526,7 @@ async function historyOf(handle: WorkflowHandle): Promise<{ started: number; com
       if (span) span.completed = at;
     }
   }
-  return { started, completed, spans };
+  return { started, completed, spans, bytes: sizes.reduce((a, b) => a + b, 0), largestEvent: Math.max(0, ...sizes) };
 }
 
 async function runJob(stack: Embedded, adminToken: string, swarmId: string, rounds: number, agents = AGENTS): Promise<JobTiming> {

@@ -232,9 +232,11 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
       });
       if (outcome.lateByRound) attributeLate(outcome.lateByRound);
       for (const agentId of participants) carry.lastParticipation[agentId] = round;
+      // A Set, not reported.includes: at 10,000 participants the quadratic scan outlasted the workflow task.
+      const reported = new Set(outcome.reported);
       if (outcome.status === 'quorum-not-met') {
         observeRound('quorum_not_met', participants.length);
-        const silent = participants.filter((id) => !outcome.reported.includes(id));
+        const silent = participants.filter((id) => !reported.has(id));
         tried.push(...silent);
         if (eligible - tried.length < spec.minParticipants) tried.length = 0;
         continue;
@@ -289,7 +291,7 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
       observeRound('completed', participants.length, metrics);
       carry.recentRounds = [...carry.recentRounds, metrics].slice(-RECENT_ROUNDS_KEPT);
       carry.round = round;
-      lastRoundMissing = participants.filter((id) => !outcome.reported.includes(id));
+      lastRoundMissing = participants.filter((id) => !reported.has(id));
       return;
     }
     throw ApplicationFailure.nonRetryable(

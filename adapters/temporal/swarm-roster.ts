@@ -5,7 +5,8 @@
 // resources change, so after one full listing each refresh asks visibility for
 // the sessions changed (or closed) since the previous refresh, minus a lag
 // allowance for indexing. A full listing still runs every `fullEveryMs`, which
-// also picks up sessions older than the StandingChangedAt attribute.
+// also picks up sessions older than the StandingChangedAt attribute; after the
+// first it runs in the background, so no round waits for it.
 import type { Client } from '@temporalio/client';
 import type { AgentResources, AgentStatus } from '../../core/agents';
 import { ID_PATTERN } from '../../core/agents';
@@ -30,6 +31,10 @@ interface Roster {
   refreshing?: Promise<void>;
   /** When this process last saw one of the swarm's sessions change (agentChanged). */
   changedAt?: number;
+  /** A periodic full listing under way in the background (reads go on serving the roster meanwhile). */
+  fullListing?: Promise<void>;
+  /** A background full listing that completed, taken in by the next refresh: the sessions, and when it was asked. */
+  listed?: { agents: Map<string, RosterEntry>; askedAt: number };
 }
 
 /** A live session (ACTIVE, or LOST and able to come back) whose key counts. */
@@ -43,7 +48,11 @@ export interface SwarmRosterOptions {
    * start time, indexed when the task completes); deltas reach back this far. Default 60 s.
    */
   indexLagMs?: number;
-  /** A full listing at least this often. Default 5 min. */
+  /**
+   * A full listing at least this often. Default 5 min. Only a swarm's first listing keeps a read
+   * waiting; later ones run in the background (10,000 sessions take 10-40 s to list) and the
+   * refresh after one completes takes it in. 0: every refresh lists in full, and waits for it.
+   */
   fullEveryMs?: number;
   /** Refreshes of one swarm at least this far apart. Default 100 ms. */
   spacingMs?: number;
@@ -150,18 +159,34 @@ export class TemporalSwarmRoster implements AgentDirectory, AgentDirectoryChange
 
   private async refresh(swarmId: string, roster: Roster, startedAt: number): Promise<void> {
     const base = `WorkflowType = '${REGISTRATION_WORKFLOW}' AND SwarmId = '${swarmId}'`;
-    if (startedAt - roster.fullAt >= this.fullEveryMs) {
-      const agents = new Map<string, RosterEntry>();
-      for await (const execution of matchingExecutions(this.client, this.namespace, `${base} AND ExecutionStatus = 'Running'`)) {
-        const agentId = keywordAttribute(execution, AgentIdKey.name);
-        if (agentId) agents.set(agentId, this.entryOf(execution));
-      }
-      roster.agents = agents;
+    if (roster.fullAt === -Infinity || this.fullEveryMs <= 0) {
+      roster.agents = await this.listRunning(base);
       roster.fullAt = startedAt;
       roster.refreshedAt = startedAt;
       return;
     }
-    const from = new Date(roster.refreshedAt - this.indexLagMs).toISOString();
+    // The full listing shows each session as it was at some moment after askedAt: the changes
+    // since (minus the lag allowance) are read again on top of it, as after the first listing.
+    let since = roster.refreshedAt;
+    if (roster.listed) {
+      roster.agents = roster.listed.agents;
+      roster.fullAt = roster.listed.askedAt;
+      since = Math.min(since, roster.listed.askedAt);
+      roster.listed = undefined;
+    }
+    if (startedAt - roster.fullAt >= this.fullEveryMs && !roster.fullListing) {
+      roster.fullListing = this.listRunning(base)
+        .then(
+          (agents) => {
+            roster.listed = { agents, askedAt: startedAt };
+          },
+          () => undefined, // the next refresh due starts another
+        )
+        .finally(() => {
+          roster.fullListing = undefined;
+        });
+    }
+    const from = new Date(since - this.indexLagMs).toISOString();
     const closed = new Set<string>();
     const running = new Map<string, RosterEntry>();
     const query = `${base} AND (${StandingChangedAtKey.name} >= '${from}' OR CloseTime >= '${from}')`;
@@ -184,6 +209,16 @@ export class TemporalSwarmRoster implements AgentDirectory, AgentDirectoryChange
     for (const agentId of gone) if (!running.has(agentId)) roster.agents.delete(agentId);
     for (const [agentId, entry] of running) roster.agents.set(agentId, entry);
     roster.refreshedAt = startedAt;
+  }
+
+  /** Every running session matching `base`, by agent id. */
+  private async listRunning(base: string): Promise<Map<string, RosterEntry>> {
+    const agents = new Map<string, RosterEntry>();
+    for await (const execution of matchingExecutions(this.client, this.namespace, `${base} AND ExecutionStatus = 'Running'`)) {
+      const agentId = keywordAttribute(execution, AgentIdKey.name);
+      if (agentId) agents.set(agentId, this.entryOf(execution));
+    }
+    return agents;
   }
 
   private entryOf(execution: ExecutionInfo): RosterEntry {

@@ -125,4 +125,19 @@ describe('the round start', () => {
     // A participant's start is the inline model (650 float32, base64) plus a few hundred bytes.
     expect(at400 / 400).toBeLessThan(Math.ceil((650 * 4) / 3) * 4 + 512);
   });
+
+  it('lets timers run while it fans out to 10,000 inboxes on the in-process broker (the heartbeats of its activity keep going)', async () => {
+    const { activities, globalDigest } = await setup(650);
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    const started = performance.now();
+    try {
+      await activities.startRound(roundInput(agents(10_000), globalDigest));
+    } finally {
+      clearInterval(timer);
+    }
+    // Each publish resolves as a microtask: without turns of the event loop no timer would fire until the end.
+    expect(performance.now() - started).toBeGreaterThan(5);
+    expect(ticks).toBeGreaterThan(0);
+  });
 });

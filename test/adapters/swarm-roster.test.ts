@@ -25,7 +25,7 @@ function publicKeyPem(): string {
 }
 
 /** Starts an ACTIVE session the way continue-as-new carries one on (no handshake). */
-async function startSession(stack: Embedded, swarmId: string, agentId: string, cpu = 2): Promise<string> {
+async function startSession(stack: Embedded, swarmId: string, agentId: string, cpu = 2, standingChangedAt = true): Promise<string> {
   const now = new Date().toISOString();
   const publicKey = publicKeyPem();
   const resources = { cpu, memoryMb: 1024 };
@@ -50,7 +50,7 @@ async function startSession(stack: Embedded, swarmId: string, agentId: string, c
       { key: AgentIdKey, value: agentId },
       { key: SwarmIdKey, value: swarmId },
       { key: AgentStatusKey, value: 'ACTIVE' },
-      { key: StandingChangedAtKey, value: new Date() },
+      ...(standingChangedAt ? [{ key: StandingChangedAtKey, value: new Date() }] : []),
     ],
   });
   return publicKey;
@@ -125,6 +125,49 @@ describe('TemporalSwarmRoster on the dev server', () => {
     expect(await activeIds(fullListing, swarmId)).toEqual(expected);
     const perRefresh = (listed - listedBefore) / refreshes.length;
     expect(perRefresh).toBeLessThan(ids.length);
+
+    for (const agentId of ids) {
+      await stack.client.workflow.getHandle(registrationWorkflowId(agentId)).terminate('test over').catch(() => undefined);
+    }
+  });
+
+  it('a periodic full listing runs in the background: reads go on from deltas meanwhile, and the refresh after it takes it in', async () => {
+    const swarmId = uniqueId('roster');
+    const ids = [0, 1, 2].map((i) => `${swarmId}-b${i}`);
+    for (const agentId of ids.slice(0, 2)) await startSession(stack, swarmId, agentId);
+    await waitFor('visibility to list both sessions', async () =>
+      (await new TemporalSwarmRoster(stack.client, stack.client.options.namespace, { ttlMs: 0, fullEveryMs: 0 }).listActive(swarmId)).length === 2 ? true : undefined,
+    );
+    // Full listings (no StandingChangedAt in the query) wait at a gate once it is shut.
+    let open: () => void = () => undefined;
+    let gate: Promise<void> | undefined;
+    let fullListings = 0;
+    const service = stack.client.workflowService;
+    const gated = {
+      workflowService: {
+        listWorkflowExecutions: async (request: ListRequest) => {
+          const full = !request.query?.includes('StandingChangedAt') && !request.query?.includes('AgentId IN');
+          if (full) {
+            fullListings++;
+            await gate;
+          }
+          return service.listWorkflowExecutions(request);
+        },
+      },
+      options: stack.client.options,
+    } as unknown as Client;
+    const roster = new TemporalSwarmRoster(gated, stack.client.options.namespace, { ttlMs: 0, fullEveryMs: 1 });
+    expect(await activeIds(roster, swarmId)).toEqual(ids.slice(0, 2));
+    gate = new Promise<void>((resolve) => (open = resolve));
+
+    // A session without StandingChangedAt (as before the attribute existed): only a full listing finds it.
+    await startSession(stack, swarmId, ids[2], 2, false);
+    await stack.client.workflow.getHandle(registrationWorkflowId(ids[0])).signal(deregisterRequestedSignal, { reason: 'test' });
+    // The deregistration shows while the full listing is held: reads did not wait for it.
+    await waitFor('the deregistration, read from a delta', async () => (JSON.stringify(await activeIds(roster, swarmId)) === JSON.stringify([ids[1]]) ? true : undefined));
+    expect(fullListings).toBe(2);
+    open();
+    await waitFor('the background listing to be taken in', async () => (JSON.stringify(await activeIds(roster, swarmId)) === JSON.stringify(ids.slice(1)) ? true : undefined));
 
     for (const agentId of ids) {
       await stack.client.workflow.getHandle(registrationWorkflowId(agentId)).terminate('test over').catch(() => undefined);
