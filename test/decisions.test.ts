@@ -278,10 +278,18 @@ describe('collaborative decisions on a real Temporal server', () => {
     expect(await post({ ...base, quorum: { fraction: 2 } })).toEqual({ status: 400, field: 'quorum.fraction' });
     expect(await post({ ...base, action: { kind: 'rebalance', spec: {} } })).toEqual({ status: 400, field: 'action.kind' });
     expect(await post({ ...base, action: { kind: 'tuning', spec: { rounds: 0 } } })).toEqual({ status: 400, field: 'action.spec.rounds' });
-    expect(await post(base, { authorization: `Bearer ${members[0].token}` })).toMatchObject({ status: 403 });
+    // An agent proposes in its own swarm, and the decision names it; never in another swarm.
+    const byAgent = { ...base, decisionId: uniqueId('by-agent') };
+    const asAgent = (agent: QpAgent) => ({ authorization: `Bearer ${agent.token}`, 'content-type': 'application/json' });
+    expect(await post(byAgent, asAgent(members[0]))).toEqual({ status: 201, field: undefined });
+    expect(await post({ ...base, decisionId: uniqueId('stranger') }, asAgent(strangers[0]))).toEqual({ status: 403, field: 'swarmId' });
+    expect(await post({ ...base, title: '' }, asAgent(members[0]))).toEqual({ status: 400, field: 'title' });
+    expect((await decision(byAgent.decisionId)).proposer).toBe(members[0].agentId);
+    await fetch(`${stack.api.url}/api/v1/decisions/${byAgent.decisionId}/cancel`, { method: 'POST', headers: admin, body: '{}' });
     expect(await post(base, {})).toMatchObject({ status: 401 });
 
     const decisionId = await open(base);
+    expect((await decision(decisionId)).proposer).toBe('admin');
     expect((await get(`/api/v1/decisions/${decisionId}`, members[0].token)).status).toBe(200);
     expect((await get(`/api/v1/decisions/${decisionId}`, strangers[0].token)).status).toBe(403);
     expect((await get(`/api/v1/decisions/${decisionId}/ballots`, strangers[0].token)).status).toBe(403);

@@ -14,10 +14,10 @@ import {
 import type { DecisionService } from '../decision-service';
 import type { SwarmService } from '../swarm-service';
 
-/** An agent reads and votes only in its own swarm. */
+/** An agent proposes, reads and votes only in its own swarm. */
 function requireSwarm(caller: Caller, swarmId: string): void {
   if (caller.kind === 'agent' && caller.claims.swarm !== swarmId) {
-    throw new DomainError('FORBIDDEN', 'an agent reads and votes on the decisions of its own swarm only');
+    throw new DomainError('FORBIDDEN', 'an agent proposes, reads and votes on the decisions of its own swarm only', { field: 'swarmId' });
   }
 }
 
@@ -27,9 +27,10 @@ export function decisionRoutes(decisions: DecisionService, swarm: SwarmService, 
   const decisionId = (req: Request) => parse(decisionIdParamSchema, req.params, 'params').decisionId;
 
   router.post('/decisions', async (req, res) => {
-    requireAdmin(caller(req));
+    const who = caller(req);
     const body = parse(decisionCreateSchema, req.body, 'body');
-    res.status(201).json(await decisions.create(body, 'admin'));
+    requireSwarm(who, body.swarmId);
+    res.status(201).json(await decisions.create(body, who.kind === 'agent' ? who.claims.sub : 'admin'));
   });
 
   router.get('/decisions', async (req, res) => {
