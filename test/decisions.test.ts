@@ -234,6 +234,46 @@ describe('collaborative decisions on a real Temporal server', () => {
     expect(result).toMatchObject({ state: 'SUCCEEDED', closedBy: 'early', tally: { scores: { for: 2, against: 1 } } });
   });
 
+  it('ballots come in pages that cross the counting batches, each page with its voters\' keys', async () => {
+    const { swarmId, members } = await swarmOf(5);
+    const decisionId = uniqueId('pages');
+    await open({ decisionId, swarmId, title: 'paged', system: 'basic', power: 'equal', votingPeriodMs: 60_000, quorum: { fraction: 1 } });
+    await waitFor('voting to open', async () => ((await decision(decisionId)).state === 'ACTIVE' ? true : undefined));
+    // Two counting batches: three ballots counted before the other two are cast.
+    for (const agent of members.slice(0, 3)) await agent.vote(decisionId, 'for', { via: 'api' });
+    await waitFor('three ballots counted', async () => ((await decision(decisionId)).voters === 3 ? true : undefined));
+    for (const agent of members.slice(3)) await agent.vote(decisionId, 'against', { via: 'api' });
+    const result = await closed(decisionId);
+    expect(result.ballotChunks.length).toBeGreaterThanOrEqual(2);
+
+    const all = (await get(`/api/v1/decisions/${decisionId}/ballots`)).body;
+    expect(all.ballots).toHaveLength(5);
+    expect(all.nextPageToken).toBeUndefined();
+    const pages: Array<Record<string, any>> = [];
+    let token: string | undefined;
+    do {
+      const page = await get(`/api/v1/decisions/${decisionId}/ballots?pageSize=2${token ? `&pageToken=${token}` : ''}`, members[4].token);
+      expect(page.status).toBe(200);
+      pages.push(page.body);
+      token = page.body.nextPageToken;
+    } while (token !== undefined && pages.length < 10);
+    expect(pages.map((page) => [page.ballots.length, page.nextPageToken])).toEqual([[2, '2'], [2, '4'], [1, undefined]]);
+    expect(pages.flatMap((page) => page.ballots)).toEqual(all.ballots);
+    for (const page of pages) {
+      expect(Object.keys(page.publicKeys).sort()).toEqual(page.ballots.map((b: AcceptedBallot) => b.agentId).sort());
+      expect(verifiesOutside(page.ballots, page.publicKeys)).toBe(true);
+    }
+    expect((await get(`/api/v1/decisions/${decisionId}/ballots?pageToken=5`)).body.ballots).toEqual([]);
+    const refused = async (query: string) => {
+      const { status, body } = await get(`/api/v1/decisions/${decisionId}/ballots?${query}`);
+      return { status, field: body.error?.field };
+    };
+    expect(await refused('pageToken=abc')).toEqual({ status: 400, field: 'pageToken' });
+    expect(await refused('pageToken=-1')).toEqual({ status: 400, field: 'pageToken' });
+    expect(await refused('pageSize=0')).toEqual({ status: 400, field: 'pageSize' });
+    expect(await refused('pageSize=5001')).toEqual({ status: 400, field: 'pageSize' });
+  });
+
   it('a succeeded proposal starts its tuning job after the timelock and links it', async () => {
     const { swarmId, members } = await swarmOf(2);
     const decisionId = uniqueId('act');

@@ -5,6 +5,7 @@ import { authenticate, requireAdmin, type Caller } from '../auth';
 import { parse } from '../validation';
 import { DomainError } from '../../core/errors';
 import {
+  ballotsQuerySchema,
   cancelDecisionSchema,
   decisionCreateSchema,
   decisionIdParamSchema,
@@ -50,9 +51,11 @@ export function decisionRoutes(decisions: DecisionService, swarm: SwarmService, 
 
   router.get('/decisions/:decisionId/ballots', async (req, res) => {
     const who = caller(req);
-    const status = await decisions.status(decisionId(req));
+    const id = decisionId(req);
+    const { pageSize, pageToken } = parse(ballotsQuerySchema, req.query, 'query');
+    const status = await decisions.status(id);
     requireSwarm(who, status.swarmId);
-    const ballots = await decisions.ballots(status);
+    const { ballots, nextOffset } = await decisions.ballotsPage(status, pageToken ?? 0, pageSize);
     res.json({
       decisionId: status.decisionId,
       swarmId: status.swarmId,
@@ -61,6 +64,7 @@ export function decisionRoutes(decisions: DecisionService, swarm: SwarmService, 
       state: status.state,
       ballots,
       publicKeys: await decisions.publicKeys(status.swarmId, ballots.map((ballot) => ballot.agentId)),
+      nextPageToken: nextOffset === undefined ? undefined : String(nextOffset),
     });
   });
 
