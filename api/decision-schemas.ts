@@ -64,9 +64,6 @@ export const decisionCreateSchema = z
     } else if (new Set(body.options).size !== body.options.length) {
       issue(['options'], 'must not repeat an option');
     }
-    if (body.power === 'reputation') {
-      issue(['power'], 'reputation is not available yet: this deployment has no reputation source; use equal, resources or {"fixed": {...}}');
-    }
     if (body.action && body.action.kind !== 'tuning') {
       issue(['action', 'kind'], `${body.action.kind} actions are not available yet (only tuning is)`);
     }

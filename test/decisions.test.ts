@@ -274,6 +274,36 @@ describe('collaborative decisions on a real Temporal server', () => {
     expect(await refused('pageSize=5001')).toEqual({ status: 400, field: 'pageSize' });
   });
 
+  it('reputation power: one vote per task the agent completed, read from the tasks\' visibility when voting opens', async () => {
+    const { swarmId, members } = await swarmOf(3, (i) => ['vote', `worker-${i}`]);
+    const [a0, a1, a2] = members;
+    await Promise.all(members.map((agent) => agent.onTask(async () => ({ done: true }))));
+    // a0 completes two tasks, a1 one, a2 none.
+    for (const worker of [0, 0, 1]) {
+      const res = await fetch(`${stack.api.url}/api/v1/tasks`, {
+        method: 'POST', headers: admin,
+        body: JSON.stringify({ swarmId, kind: 'echo', input: {}, estimatedWork: 1, deadline: 3_600_000, requirements: { capabilities: [`worker-${worker}`] } }),
+      });
+      expect(res.status).toBe(202);
+    }
+    await waitFor('visibility to list the three tasks SUCCEEDED', async () => {
+      const page = await get(`/api/v1/tasks?swarmId=${swarmId}&status=SUCCEEDED`);
+      return page.body.tasks?.length === 3 ? true : undefined;
+    });
+    const decisionId = uniqueId('reputation');
+    await open({ decisionId, swarmId, title: 'by merit', system: 'single-choice', options: ['b', 'a'], power: 'reputation', votingPeriodMs: 60_000, quorum: { fraction: 1 } });
+    const opened = await waitFor('voting to open', async () => {
+      const view = await decision(decisionId);
+      return view.state === 'ACTIVE' ? view : undefined;
+    });
+    expect(opened.snapshot).toMatchObject({ voters: 2, totalPower: 3 });
+    await expect(a2.vote(decisionId, 'b', { via: 'api' })).rejects.toMatchObject({ status: 403 });
+    await a0.vote(decisionId, 'a', { via: 'api' });
+    await a1.vote(decisionId, 'b', { via: 'api' });
+    const result = await closed(decisionId);
+    expect(result).toMatchObject({ state: 'SUCCEEDED', closedBy: 'early', tally: { scores: { a: 2, b: 1 } }, outcome: { winner: 'a' } });
+  });
+
   it('a succeeded proposal starts its tuning job after the timelock and links it', async () => {
     const { swarmId, members } = await swarmOf(2);
     const decisionId = uniqueId('act');
@@ -313,7 +343,7 @@ describe('collaborative decisions on a real Temporal server', () => {
     expect(await post({ ...base, options: undefined })).toEqual({ status: 400, field: 'options' });
     expect(await post({ ...base, options: ['a', 'a'] })).toEqual({ status: 400, field: 'options' });
     expect(await post({ ...base, votingPeriodMs: undefined })).toEqual({ status: 400, field: 'votingPeriodMs' });
-    expect(await post({ ...base, power: 'reputation' })).toEqual({ status: 400, field: 'power' });
+    expect(await post({ ...base, power: 'merit' })).toEqual({ status: 400, field: 'power' });
     expect(await post({ ...base, system: 'plurality' })).toEqual({ status: 400, field: 'system' });
     expect(await post({ ...base, quorum: { fraction: 2 } })).toEqual({ status: 400, field: 'quorum.fraction' });
     expect(await post({ ...base, action: { kind: 'rebalance', spec: {} } })).toEqual({ status: 400, field: 'action.kind' });
