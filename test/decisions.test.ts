@@ -355,6 +355,9 @@ describe('collaborative decisions on a real Temporal server', () => {
     expect(await post({ ...base, decisionId: uniqueId('stranger') }, asAgent(strangers[0]))).toEqual({ status: 403, field: 'swarmId' });
     expect(await post({ ...base, title: '' }, asAgent(members[0]))).toEqual({ status: 400, field: 'title' });
     expect((await decision(byAgent.decisionId)).proposer).toBe(members[0].agentId);
+    const viaSdk = await members[0].propose({ title: 'from the SDK', system: 'basic', power: 'equal', votingPeriodMs: 60_000, quorum: { fraction: 0.5 } });
+    expect((await decision(viaSdk.decisionId)).proposer).toBe(members[0].agentId);
+    await fetch(`${stack.api.url}/api/v1/decisions/${viaSdk.decisionId}/cancel`, { method: 'POST', headers: admin, body: '{}' });
     await fetch(`${stack.api.url}/api/v1/decisions/${byAgent.decisionId}/cancel`, { method: 'POST', headers: admin, body: '{}' });
     expect(await post(base, {})).toMatchObject({ status: 401 });
 
