@@ -20,7 +20,7 @@ import type {
   Tally,
 } from '../core/decisions/types';
 import { swarmTopics } from '../core/topics';
-import type { AgentKeyDirectory, BlobStore, Consumer, ElectorateDirectory, MessagingPort, ReceivedMessage } from '../adapters/ports';
+import type { AgentKeyDirectory, BlobStore, Consumer, ElectorateDirectory, MessagingPort, ReceivedMessage, ReputationSource } from '../adapters/ports';
 import { keptAlive } from './keep-alive';
 
 export interface DecisionDeps {
@@ -29,6 +29,8 @@ export interface DecisionDeps {
   electorate: ElectorateDirectory;
   /** The registration keys ballots are checked with. */
   agentKeys: AgentKeyDirectory;
+  /** Scores for the "reputation" power rule; without it such a decision fails to open. */
+  reputation?: ReputationSource;
 }
 
 /** The manager's subscription on a decision's ballot topic. */
@@ -187,7 +189,14 @@ export function createDecisionActivities(deps: DecisionDeps) {
   return {
     /** agentId -> power of the electorate now, kept as a blob. */
     async snapshotElectorate(spec: Pick<DecisionSpec, 'swarmId' | 'electorate' | 'power'>): Promise<SnapshotResult> {
-      const members = await deps.electorate.members(spec.swarmId);
+      let members = await deps.electorate.members(spec.swarmId);
+      if (spec.power === 'reputation') {
+        if (!deps.reputation) {
+          throw ApplicationFailure.nonRetryable('this worker has no reputation source', 'REPUTATION_UNAVAILABLE');
+        }
+        const scores = await deps.reputation.scores(spec.swarmId);
+        members = members.map((member) => ({ ...member, reputation: scores[member.agentId] ?? 0 }));
+      }
       const powers = snapshotPower(spec.power, spec.electorate, members);
       const values = Object.values(powers);
       const snapshotDigest = await deps.blobs.put(Buffer.from(JSON.stringify(powers)));

@@ -679,6 +679,15 @@ export class QpAgent {
     return ballot;
   }
 
+  /**
+   * Opens a proposal in this agent's swarm (the body of POST /api/v1/decisions; swarmId defaults
+   * to the agent's). The decision records this agent as its proposer.
+   */
+  async propose(proposal: Record<string, unknown>): Promise<{ decisionId: string; workflowId: string; state: string }> {
+    if (!this.agent || !this.credential) throw new Error('register() first');
+    return this.call('POST', '/api/v1/decisions', { swarmId: this.agent.swarmId, ...proposal }, this.credential, 0);
+  }
+
   /** The global model of a job by digest, over REST. */
   async downloadModel(jobId: string, digest: string): Promise<Float32Array> {
     const response = await fetch(`${this.options.apiUrl}/api/v1/tuning/${jobId}/model?digest=${digest}`, {

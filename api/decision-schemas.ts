@@ -64,9 +64,6 @@ export const decisionCreateSchema = z
     } else if (new Set(body.options).size !== body.options.length) {
       issue(['options'], 'must not repeat an option');
     }
-    if (body.power === 'reputation') {
-      issue(['power'], 'reputation is not available yet: this deployment has no reputation source; use equal, resources or {"fixed": {...}}');
-    }
     if (body.action && body.action.kind !== 'tuning') {
       issue(['action', 'kind'], `${body.action.kind} actions are not available yet (only tuning is)`);
     }
@@ -97,3 +94,18 @@ export const voteSchema = z
   .strict();
 
 export const cancelDecisionSchema = z.object({ reason: z.string().max(500).optional() }).strict();
+
+/** Ballots per page of GET /decisions/:id/ballots at most. */
+export const MAX_BALLOTS_PAGE = 5_000;
+
+export const ballotsQuerySchema = z
+  .object({
+    pageSize: z.coerce.number().int().min(1).max(MAX_BALLOTS_PAGE).default(1_000),
+    /** The nextPageToken of the previous page: the position of the next ballot. */
+    pageToken: z
+      .string()
+      .regex(/^(0|[1-9][0-9]{0,8})$/, 'must be the nextPageToken of the previous page (a ballot position, 0-999999999)')
+      .transform(Number)
+      .optional(),
+  })
+  .strict();

@@ -185,20 +185,47 @@ export class DecisionService {
     return { queued: true, ballotTopic };
   }
 
-  /** Every accepted ballot, in the order accepted, and the voters' public keys for recounting. */
+  /** Every accepted ballot, in the order accepted. */
   async ballots(status: DecisionStatus): Promise<AcceptedBallot[]> {
     const all: AcceptedBallot[] = [];
-    for (const digest of status.ballotChunks) {
-      let chunk = this.chunks.get(digest);
-      if (!chunk) {
-        const bytes = await this.blobs.get(digest);
-        if (!bytes) throw new DomainError('UNAVAILABLE', `ballot blob ${digest} is missing from the blob store`);
-        chunk = JSON.parse(Buffer.from(bytes).toString('utf8')) as AcceptedBallot[];
-        this.chunks.set(digest, chunk);
-      }
-      all.push(...chunk);
-    }
+    for (const digest of status.ballotChunks) all.push(...(await this.chunk(digest)));
     return all;
+  }
+
+  /**
+   * At most `limit` accepted ballots from position `offset` (0-based, in the order accepted) and
+   * the position after them when more follow. Accepted ballots are only appended, so a position
+   * names the same ballot for the decision's whole life.
+   */
+  async ballotsPage(status: DecisionStatus, offset: number, limit: number): Promise<{ ballots: AcceptedBallot[]; nextOffset?: number }> {
+    const page: AcceptedBallot[] = [];
+    const chunks = status.ballotChunks;
+    let position = 0;
+    for (let i = 0; i < chunks.length; i++) {
+      const chunk = await this.chunk(chunks[i]);
+      const end = position + chunk.length;
+      if (end > offset) {
+        const from = Math.max(0, offset - position);
+        page.push(...chunk.slice(from, from + limit - page.length));
+        if (page.length === limit) {
+          const nextOffset = offset + limit;
+          return { ballots: page, nextOffset: nextOffset < end || i < chunks.length - 1 ? nextOffset : undefined };
+        }
+      }
+      position = end;
+    }
+    return { ballots: page };
+  }
+
+  private async chunk(digest: string): Promise<AcceptedBallot[]> {
+    let chunk = this.chunks.get(digest);
+    if (!chunk) {
+      const bytes = await this.blobs.get(digest);
+      if (!bytes) throw new DomainError('UNAVAILABLE', `ballot blob ${digest} is missing from the blob store`);
+      chunk = JSON.parse(Buffer.from(bytes).toString('utf8')) as AcceptedBallot[];
+      this.chunks.set(digest, chunk);
+    }
+    return chunk;
   }
 
   async publicKeys(swarmId: string, agentIds: Iterable<string>): Promise<Record<string, string>> {

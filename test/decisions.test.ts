@@ -234,6 +234,76 @@ describe('collaborative decisions on a real Temporal server', () => {
     expect(result).toMatchObject({ state: 'SUCCEEDED', closedBy: 'early', tally: { scores: { for: 2, against: 1 } } });
   });
 
+  it('ballots come in pages that cross the counting batches, each page with its voters\' keys', async () => {
+    const { swarmId, members } = await swarmOf(5);
+    const decisionId = uniqueId('pages');
+    await open({ decisionId, swarmId, title: 'paged', system: 'basic', power: 'equal', votingPeriodMs: 60_000, quorum: { fraction: 1 } });
+    await waitFor('voting to open', async () => ((await decision(decisionId)).state === 'ACTIVE' ? true : undefined));
+    // Two counting batches: three ballots counted before the other two are cast.
+    for (const agent of members.slice(0, 3)) await agent.vote(decisionId, 'for', { via: 'api' });
+    await waitFor('three ballots counted', async () => ((await decision(decisionId)).voters === 3 ? true : undefined));
+    for (const agent of members.slice(3)) await agent.vote(decisionId, 'against', { via: 'api' });
+    const result = await closed(decisionId);
+    expect(result.ballotChunks.length).toBeGreaterThanOrEqual(2);
+
+    const all = (await get(`/api/v1/decisions/${decisionId}/ballots`)).body;
+    expect(all.ballots).toHaveLength(5);
+    expect(all.nextPageToken).toBeUndefined();
+    const pages: Array<Record<string, any>> = [];
+    let token: string | undefined;
+    do {
+      const page = await get(`/api/v1/decisions/${decisionId}/ballots?pageSize=2${token ? `&pageToken=${token}` : ''}`, members[4].token);
+      expect(page.status).toBe(200);
+      pages.push(page.body);
+      token = page.body.nextPageToken;
+    } while (token !== undefined && pages.length < 10);
+    expect(pages.map((page) => [page.ballots.length, page.nextPageToken])).toEqual([[2, '2'], [2, '4'], [1, undefined]]);
+    expect(pages.flatMap((page) => page.ballots)).toEqual(all.ballots);
+    for (const page of pages) {
+      expect(Object.keys(page.publicKeys).sort()).toEqual(page.ballots.map((b: AcceptedBallot) => b.agentId).sort());
+      expect(verifiesOutside(page.ballots, page.publicKeys)).toBe(true);
+    }
+    expect((await get(`/api/v1/decisions/${decisionId}/ballots?pageToken=5`)).body.ballots).toEqual([]);
+    const refused = async (query: string) => {
+      const { status, body } = await get(`/api/v1/decisions/${decisionId}/ballots?${query}`);
+      return { status, field: body.error?.field };
+    };
+    expect(await refused('pageToken=abc')).toEqual({ status: 400, field: 'pageToken' });
+    expect(await refused('pageToken=-1')).toEqual({ status: 400, field: 'pageToken' });
+    expect(await refused('pageSize=0')).toEqual({ status: 400, field: 'pageSize' });
+    expect(await refused('pageSize=5001')).toEqual({ status: 400, field: 'pageSize' });
+  });
+
+  it('reputation power: one vote per task the agent completed, read from the tasks\' visibility when voting opens', async () => {
+    const { swarmId, members } = await swarmOf(3, (i) => ['vote', `worker-${i}`]);
+    const [a0, a1, a2] = members;
+    await Promise.all(members.map((agent) => agent.onTask(async () => ({ done: true }))));
+    // a0 completes two tasks, a1 one, a2 none.
+    for (const worker of [0, 0, 1]) {
+      const res = await fetch(`${stack.api.url}/api/v1/tasks`, {
+        method: 'POST', headers: admin,
+        body: JSON.stringify({ swarmId, kind: 'echo', input: {}, estimatedWork: 1, deadline: 3_600_000, requirements: { capabilities: [`worker-${worker}`] } }),
+      });
+      expect(res.status).toBe(202);
+    }
+    await waitFor('visibility to list the three tasks SUCCEEDED', async () => {
+      const page = await get(`/api/v1/tasks?swarmId=${swarmId}&status=SUCCEEDED`);
+      return page.body.tasks?.length === 3 ? true : undefined;
+    });
+    const decisionId = uniqueId('reputation');
+    await open({ decisionId, swarmId, title: 'by merit', system: 'single-choice', options: ['b', 'a'], power: 'reputation', votingPeriodMs: 60_000, quorum: { fraction: 1 } });
+    const opened = await waitFor('voting to open', async () => {
+      const view = await decision(decisionId);
+      return view.state === 'ACTIVE' ? view : undefined;
+    });
+    expect(opened.snapshot).toMatchObject({ voters: 2, totalPower: 3 });
+    await expect(a2.vote(decisionId, 'b', { via: 'api' })).rejects.toMatchObject({ status: 403 });
+    await a0.vote(decisionId, 'a', { via: 'api' });
+    await a1.vote(decisionId, 'b', { via: 'api' });
+    const result = await closed(decisionId);
+    expect(result).toMatchObject({ state: 'SUCCEEDED', closedBy: 'early', tally: { scores: { a: 2, b: 1 } }, outcome: { winner: 'a' } });
+  });
+
   it('a succeeded proposal starts its tuning job after the timelock and links it', async () => {
     const { swarmId, members } = await swarmOf(2);
     const decisionId = uniqueId('act');
@@ -273,15 +343,26 @@ describe('collaborative decisions on a real Temporal server', () => {
     expect(await post({ ...base, options: undefined })).toEqual({ status: 400, field: 'options' });
     expect(await post({ ...base, options: ['a', 'a'] })).toEqual({ status: 400, field: 'options' });
     expect(await post({ ...base, votingPeriodMs: undefined })).toEqual({ status: 400, field: 'votingPeriodMs' });
-    expect(await post({ ...base, power: 'reputation' })).toEqual({ status: 400, field: 'power' });
+    expect(await post({ ...base, power: 'merit' })).toEqual({ status: 400, field: 'power' });
     expect(await post({ ...base, system: 'plurality' })).toEqual({ status: 400, field: 'system' });
     expect(await post({ ...base, quorum: { fraction: 2 } })).toEqual({ status: 400, field: 'quorum.fraction' });
     expect(await post({ ...base, action: { kind: 'rebalance', spec: {} } })).toEqual({ status: 400, field: 'action.kind' });
     expect(await post({ ...base, action: { kind: 'tuning', spec: { rounds: 0 } } })).toEqual({ status: 400, field: 'action.spec.rounds' });
-    expect(await post(base, { authorization: `Bearer ${members[0].token}` })).toMatchObject({ status: 403 });
+    // An agent proposes in its own swarm, and the decision names it; never in another swarm.
+    const byAgent = { ...base, decisionId: uniqueId('by-agent') };
+    const asAgent = (agent: QpAgent) => ({ authorization: `Bearer ${agent.token}`, 'content-type': 'application/json' });
+    expect(await post(byAgent, asAgent(members[0]))).toEqual({ status: 201, field: undefined });
+    expect(await post({ ...base, decisionId: uniqueId('stranger') }, asAgent(strangers[0]))).toEqual({ status: 403, field: 'swarmId' });
+    expect(await post({ ...base, title: '' }, asAgent(members[0]))).toEqual({ status: 400, field: 'title' });
+    expect((await decision(byAgent.decisionId)).proposer).toBe(members[0].agentId);
+    const viaSdk = await members[0].propose({ title: 'from the SDK', system: 'basic', power: 'equal', votingPeriodMs: 60_000, quorum: { fraction: 0.5 } });
+    expect((await decision(viaSdk.decisionId)).proposer).toBe(members[0].agentId);
+    await fetch(`${stack.api.url}/api/v1/decisions/${viaSdk.decisionId}/cancel`, { method: 'POST', headers: admin, body: '{}' });
+    await fetch(`${stack.api.url}/api/v1/decisions/${byAgent.decisionId}/cancel`, { method: 'POST', headers: admin, body: '{}' });
     expect(await post(base, {})).toMatchObject({ status: 401 });
 
     const decisionId = await open(base);
+    expect((await decision(decisionId)).proposer).toBe('admin');
     expect((await get(`/api/v1/decisions/${decisionId}`, members[0].token)).status).toBe(200);
     expect((await get(`/api/v1/decisions/${decisionId}`, strangers[0].token)).status).toBe(403);
     expect((await get(`/api/v1/decisions/${decisionId}/ballots`, strangers[0].token)).status).toBe(403);

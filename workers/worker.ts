@@ -19,6 +19,7 @@ import { TemporalBehaviorRegistry } from '../adapters/temporal/behavior-registry
 import { behaviorOptions, ensureBehaviorSweepSchedule, type BehaviorWorkerOptions } from './behaviors';
 import { createKeptAliveDecisionActivities } from '../activities/decisions';
 import { TemporalElectorate } from '../adapters/temporal/electorate';
+import { TemporalTaskReputation } from '../adapters/temporal/reputation';
 import { createTaskActivities } from '../activities/tasks';
 import { HighsLpSolver } from '../adapters/highs/lp-solver';
 import { DirectoryTaskAgents } from '../adapters/temporal/task-agents';
@@ -147,6 +148,7 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
         blobs: options.ports.blobs,
         electorate: new TemporalElectorate(options.client, options.namespace),
         agentKeys: roster,
+        reputation: new TemporalTaskReputation(options.client, options.namespace),
       }),
       ...createTaskActivities({
         messaging: options.ports.messaging,

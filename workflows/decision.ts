@@ -61,6 +61,7 @@ export async function collaborativeDecision(input: CollaborativeDecisionInput): 
     decisionId: spec.decisionId,
     swarmId: spec.swarmId,
     title: spec.title,
+    proposer: spec.proposer,
     system: spec.system,
     options: spec.options,
     allowVoteChange: spec.allowVoteChange ?? false,

@@ -19,3 +19,4 @@ export * from './task-outcomes';
 export * from './pool-store';
 export * from './agent-messaging-access';
 export * from './task-directory';
+export * from './reputation';

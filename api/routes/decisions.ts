@@ -5,6 +5,7 @@ import { authenticate, requireAdmin, type Caller } from '../auth';
 import { parse } from '../validation';
 import { DomainError } from '../../core/errors';
 import {
+  ballotsQuerySchema,
   cancelDecisionSchema,
   decisionCreateSchema,
   decisionIdParamSchema,
@@ -14,10 +15,10 @@ import {
 import type { DecisionService } from '../decision-service';
 import type { SwarmService } from '../swarm-service';
 
-/** An agent reads and votes only in its own swarm. */
+/** An agent proposes, reads and votes only in its own swarm. */
 function requireSwarm(caller: Caller, swarmId: string): void {
   if (caller.kind === 'agent' && caller.claims.swarm !== swarmId) {
-    throw new DomainError('FORBIDDEN', 'an agent reads and votes on the decisions of its own swarm only');
+    throw new DomainError('FORBIDDEN', 'an agent proposes, reads and votes on the decisions of its own swarm only', { field: 'swarmId' });
   }
 }
 
@@ -27,9 +28,10 @@ export function decisionRoutes(decisions: DecisionService, swarm: SwarmService, 
   const decisionId = (req: Request) => parse(decisionIdParamSchema, req.params, 'params').decisionId;
 
   router.post('/decisions', async (req, res) => {
-    requireAdmin(caller(req));
+    const who = caller(req);
     const body = parse(decisionCreateSchema, req.body, 'body');
-    res.status(201).json(await decisions.create(body, 'admin'));
+    requireSwarm(who, body.swarmId);
+    res.status(201).json(await decisions.create(body, who.kind === 'agent' ? who.claims.sub : 'admin'));
   });
 
   router.get('/decisions', async (req, res) => {
@@ -49,9 +51,11 @@ export function decisionRoutes(decisions: DecisionService, swarm: SwarmService, 
 
   router.get('/decisions/:decisionId/ballots', async (req, res) => {
     const who = caller(req);
-    const status = await decisions.status(decisionId(req));
+    const id = decisionId(req);
+    const { pageSize, pageToken } = parse(ballotsQuerySchema, req.query, 'query');
+    const status = await decisions.status(id);
     requireSwarm(who, status.swarmId);
-    const ballots = await decisions.ballots(status);
+    const { ballots, nextOffset } = await decisions.ballotsPage(status, pageToken ?? 0, pageSize);
     res.json({
       decisionId: status.decisionId,
       swarmId: status.swarmId,
@@ -60,6 +64,7 @@ export function decisionRoutes(decisions: DecisionService, swarm: SwarmService, 
       state: status.state,
       ballots,
       publicKeys: await decisions.publicKeys(status.swarmId, ballots.map((ballot) => ballot.agentId)),
+      nextPageToken: nextOffset === undefined ? undefined : String(nextOffset),
     });
   });
 

@@ -16,6 +16,8 @@ export interface DecisionStatus {
   decisionId: string;
   swarmId: string;
   title: string;
+  /** 'admin' or the id of the agent that opened it (absent in decisions opened before it was recorded). */
+  proposer?: string;
   system: DecisionSystem;
   options: string[];
   allowVoteChange: boolean;

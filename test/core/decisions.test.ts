@@ -4,6 +4,7 @@ import { BallotBox } from '../../core/decisions/ballot-box';
 import { ballotSigningInput, signBallot } from '../../core/decisions/ballot';
 import { cannotChange, deadlineAfterQuorum, decide } from '../../core/decisions/outcome';
 import { snapshotPower, votingPower } from '../../core/decisions/power';
+import { reputationFromTasks } from '../../core/decisions/reputation';
 import { tally, type CountedBallot } from '../../core/decisions/tally';
 import type { Choice } from '../../core/decisions/types';
 
@@ -215,5 +216,14 @@ describe('ballots', () => {
     expect(b.offer(cast('b', 'x', 1_200), 1_400, window, keys.b.publicKey)).toMatchObject({ ok: false, reason: 'duplicate' });
     expect(b.tally().scores).toEqual({ x: 0, y: 2 });
     expect(b.voters).toBe(1);
+  });
+});
+
+describe('reputation', () => {
+  it('scores one point per succeeded task of the agent, and leaves agents without one out of the snapshot', () => {
+    const scores = reputationFromTasks(['a', 'b', 'a', '', 'a']);
+    expect(scores).toEqual({ a: 3, b: 1 });
+    const members = ['a', 'b', 'c'].map((agentId) => ({ agentId, status: 'ACTIVE', reputation: scores[agentId] ?? 0 }));
+    expect(snapshotPower('reputation', undefined, members)).toEqual({ a: 3, b: 1 });
   });
 });
