@@ -1,6 +1,6 @@
 // The swarm use cases behind the REST routes: registration, challenge
 // answers, heartbeats and the agent registry, all backed by Temporal.
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { decodeSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
 import type { AgentProfile, AgentRecord, AgentStatus, HeartbeatMessage } from '../core/agents';
 import { credentialDigest, parseAgentPublicKey, verifyCredential, type CredentialClaims } from '../core/credentials';
@@ -228,12 +228,31 @@ export class SwarmService {
   }
 
   async deregister(agentId: string, reason: string): Promise<AgentRecord> {
-    const agent = await this.update(agentId, () =>
-      this.client.workflow
-        .getHandle(registrationWorkflowId(agentId))
-        .executeUpdate(deregisterUpdate, { args: [{ reason }] }),
-    );
-    return { ...agent, status: 'DEREGISTERED' };
+    const handle = this.client.workflow.getHandle(registrationWorkflowId(agentId));
+    try {
+      const agent = await this.update(agentId, () => handle.executeUpdate(deregisterUpdate, { args: [{ reason }] }));
+      return { ...agent, status: 'DEREGISTERED' };
+    } catch (error) {
+      // Asked again after an answer that never arrived (the first call ended the session, then timed
+      // out or met a restarting worker): the same answer, not a 404.
+      if (error instanceof DomainError && error.code === 'NOT_FOUND') {
+        const ended = await this.endedByDeregistration(handle);
+        if (ended) return ended;
+      }
+      throw error;
+    }
+  }
+
+  /** The record a session ended with, when it ended by deregistration. */
+  private async endedByDeregistration(handle: WorkflowHandle): Promise<AgentRecord | undefined> {
+    try {
+      const description = await handle.describe();
+      if (description.status.name !== 'COMPLETED') return undefined;
+      const { agent } = (await handle.result()) as { agent?: AgentRecord };
+      return agent?.status === 'DEREGISTERED' ? agent : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /**

@@ -1,6 +1,8 @@
 // A decision's voting delay, its two-day deadline and its action's timelock
 // pass in well under a second on the time-skipping test server. Orchestration
 // only: the activities are stand-ins that report a fixed count.
+import { Registry } from 'prom-client';
+import { createWorkerMetrics, metricsSinks } from '../activities/metrics';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
@@ -68,6 +70,7 @@ describe('decision timers under time skipping', () => {
       taskQueue,
       workflowBundle: { codePath: process.env.QP_TEST_WORKFLOW_BUNDLE! },
       activities,
+      sinks: metricsSinks(createWorkerMetrics(new Registry())),
     });
     const decisionId = uniqueId('slow');
     const spec: DecisionSpec = {

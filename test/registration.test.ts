@@ -290,6 +290,18 @@ describe('agent registration on a real Temporal server', () => {
     expect(((await again.json()) as { error: { message: string } }).error.message).toMatch(/no longer registered/);
   });
 
+  it('deregistering again, as a retry after a lost answer does, gives the same answer, not a 404', async () => {
+    const agent = newAgent(stack, swarmId);
+    await agent.register();
+    const remove = () => fetch(`${stack.api.url}/api/v1/swarm/agents/${agent.agentId}`, { method: 'DELETE', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    const first = await remove();
+    expect(first.status).toBe(200);
+    await waitFor('the session to close', async () => ((await getAgent(stack, agent.agentId)).status === 'DEREGISTERED' ? true : undefined));
+    const again = await remove();
+    expect(again.status).toBe(200);
+    expect(((await again.json()) as { status: string }).status).toBe('DEREGISTERED');
+  });
+
   it('a newer credential retires the older one, and a revocation or deregistration stops the current one, each at once', async () => {
     const agent = newAgent(stack, swarmId);
     await agent.register();

@@ -1,10 +1,15 @@
 // Task deadlines measured in hours pass in milliseconds on the time-skipping test server.
+import { Registry } from 'prom-client';
+import { createWorkerMetrics, metricsSinks } from '../activities/metrics';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import type { TaskActivities } from '../activities/tasks';
 import type { TaskState } from '../core/tasks';
 import { TASK_DELEGATION_WORKFLOW, taskWorkflowId, type TaskDelegationInput } from '../workflows/definitions-tasks';
 import { uniqueId } from './support/stack';
+
+const KEYWORD = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
 
 const HOUR = 3_600_000;
 
@@ -14,6 +19,11 @@ describe('task attempt timeouts under time skipping', () => {
   beforeAll(async () => {
     env = await TestWorkflowEnvironment.createTimeSkipping({
       server: { executable: { type: 'existing-path', path: process.env.QP_TEST_TESTSERVER! } },
+    });
+    // The task workflow keeps its status and agent in visibility.
+    await env.connection.operatorService.addSearchAttributes({
+      namespace: env.namespace ?? 'default',
+      searchAttributes: { AgentId: KEYWORD, TaskStatus: KEYWORD },
     });
   });
   afterAll(async () => {
@@ -44,6 +54,7 @@ describe('task attempt timeouts under time skipping', () => {
       taskQueue,
       workflowBundle: { codePath: process.env.QP_TEST_WORKFLOW_BUNDLE! },
       activities,
+      sinks: metricsSinks(createWorkerMetrics(new Registry())),
     });
     const taskId = uniqueId('late');
     const input: TaskDelegationInput = {
