@@ -10,6 +10,7 @@ module.exports = {
   // @zilliz/milvus2-sdk-node loads thrift, whose `uuid` is ESM only: Node 20
   // require()s it, jest cannot. The hoisted uuid 11 ships the same API as CommonJS.
   moduleNameMapper: { '^uuid$': '<rootDir>/node_modules/uuid/dist/cjs/index.js' },
+  testSequencer: '<rootDir>/test/support/test-sequencer.js',
   testTimeout: 60000,
   maxWorkers: 2,
 };
