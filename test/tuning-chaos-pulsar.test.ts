@@ -3,6 +3,7 @@
 // models live in a filesystem blob store, so nothing of the round lives only
 // in the dead process. The job must finish with a final model bit-identical
 // to an undisturbed run of the same job.
+import { temporal } from '@temporalio/proto';
 import { simulateSwarm, type SwarmSimulation } from '../agents/simulate';
 import type { Trainer } from '../agents/sdk';
 import { digitsTrainers, DIGITS_DIMENSION } from '../agents/trainers';
@@ -79,14 +80,17 @@ describe('a worker killed mid-aggregation', () => {
       async () => {
         const described = await handle.describe();
         const progress = await handle.query<TuningProgress>('tuningProgress');
-        const pending = described.raw.pendingActivities?.find((a) => a.activityType?.name === 'collectAndAggregate');
+        const pending = described.raw.pendingActivities?.find(
+          (a) => a.activityType?.name === 'collectAndAggregate' && a.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED,
+        );
         return progress.round === 1 && pending ? true : undefined;
       },
       60_000,
       50,
     );
-    // Fault injection, not a wait for a condition: by now the first agents' updates are in.
-    await new Promise((resolve) => setTimeout(resolve, 600));
+    // Fault injection, not a wait for a condition: soon enough that the aggregation is still
+    // collecting (on a quiet machine 600 ms was enough for it to finish, and the kill missed it).
+    await new Promise((resolve) => setTimeout(resolve, 150));
     await stack.restartWorker();
 
     const result: TuningProgress = await handle.result();

@@ -178,7 +178,10 @@ describe('TemporalSwarmRoster on the dev server', () => {
     const swarmId = uniqueId('roster');
     const first = `${swarmId}-first`;
     await startSession(stack, swarmId, first);
-    const roster = new TemporalSwarmRoster(stack.client, stack.client.options.namespace, { ttlMs: 60_000 });
+    // No settle time: a reported change is read by the next refresh that starts after it, so once the
+    // first session shows, the roster serves its ttl (with the default 5 s, every read in the 5 s after
+    // a report refreshes, and the second session would show early when the first was indexed late).
+    const roster = new TemporalSwarmRoster(stack.client, stack.client.options.namespace, { ttlMs: 60_000, settleMs: 0 });
     await waitFor('the first session', async () => ((await activeIds(roster, swarmId)).length === 1 ? true : (roster.agentChanged(swarmId), undefined)));
     const second = `${swarmId}-second`;
     await startSession(stack, swarmId, second);
