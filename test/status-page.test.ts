@@ -140,7 +140,7 @@ describe('the status page', () => {
 });
 
 describe('status page rendering', () => {
-  const job = { jobId: 'j<1>', swarmId: 's', status: 'RUNNING' as const, round: 3, rounds: 5, workflowUrl: 'http://ui/x', accuracy: [
+  const job = { jobId: 'j<1>', swarmId: 's', status: 'RUNNING' as const, round: 3, rounds: 5, workflowUrl: 'http://ui.example:8233/x', accuracy: [
     { round: 1, accuracy: 0.5 },
     { round: 2, accuracy: null },
     { round: 3, accuracy: 0.9 },
@@ -155,10 +155,10 @@ describe('status page rendering', () => {
 
   it('escapes what it prints', () => {
     const html = renderStatusBody({
-      generatedAt: 'now', namespace: 'ns', taskQueue: 'tq', temporalUi: 'http://ui', agents: { PENDING: 0, ACTIVE: 1, LOST: 0, FAILED: 0, DEREGISTERED: 0 },
+      generatedAt: 'now', namespace: 'ns', taskQueue: 'tq', temporalUi: 'http://ui.example:8233', agents: { PENDING: 0, ACTIVE: 1, LOST: 0, FAILED: 0, DEREGISTERED: 0 },
       swarms: [], jobs: [job], behaviorReport: null,
       tasks: { QUEUED: 1, ASSIGNED: 0, SUCCEEDED: 2, FAILED: 0, CANCELLED: 0 },
-      decisions: [{ decisionId: 'd1', swarmId: 's<x>', state: 'ACTIVE', title: '<b>vote</b>', workflowUrl: 'http://ui/d1' }],
+      decisions: [{ decisionId: 'd1', swarmId: 's<x>', state: 'ACTIVE', title: '<b>vote</b>', workflowUrl: 'http://ui.example:8233/d1' }],
     });
     expect(html).toContain('j&lt;1&gt;');
     expect(html).not.toContain('j<1>');
