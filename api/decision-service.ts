@@ -1,4 +1,5 @@
 // Collaborative decisions behind the REST routes: open, read, list, vote, ballots, cancel.
+import { queryString } from '../adapters/temporal/visibility';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { decodeSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
 import { randomUUID, type KeyObject } from 'node:crypto';
@@ -119,8 +120,7 @@ export class DecisionService {
 
   /** This deployment's decisions still open: PENDING or ACTIVE. */
   async countOpen(): Promise<number> {
-    const taskQueue = this.options.taskQueue.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
-    const query = `WorkflowType = '${DECISION_WORKFLOW}' AND TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running' AND DecisionState IN ('PENDING', 'ACTIVE')`;
+    const query = `WorkflowType = '${DECISION_WORKFLOW}' AND TaskQueue = ${queryString(this.options.taskQueue)} AND ExecutionStatus = 'Running' AND DecisionState IN ('PENDING', 'ACTIVE')`;
     return (await this.client.workflow.count(query)).count;
   }
 

@@ -2,6 +2,7 @@
 // accuracy per round, tasks by status, the latest decisions, the latest behaviour
 // report, and where to look in the Temporal Web UI. Aggregates only (counts, ids, accuracies), like /metrics: no credential,
 // profile or model leaves through it.
+import { queryString } from '../adapters/temporal/visibility';
 import type { Client } from '@temporalio/client';
 import { AGENT_STATUSES, type AgentStatus } from '../core/agents';
 import { DomainError } from '../core/errors';
@@ -131,11 +132,10 @@ export class StatusService {
   }
 
   private async jobs(): Promise<JobStatus[]> {
-    const queue = this.options.taskQueue.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
     const response = await this.client.workflowService.listWorkflowExecutions({
       namespace: this.options.namespace,
       pageSize: STATUS_JOBS,
-      query: `WorkflowType = '${TUNING_WORKFLOW}' AND TaskQueue = '${queue}'`,
+      query: `WorkflowType = '${TUNING_WORKFLOW}' AND TaskQueue = ${queryString(this.options.taskQueue)}`,
     });
     return Promise.all(
       (response.executions ?? []).slice(0, STATUS_JOBS).map(async (execution): Promise<JobStatus> => {

@@ -1,5 +1,6 @@
 // The swarm use cases behind the REST routes: registration, challenge
 // answers, heartbeats and the agent registry, all backed by Temporal.
+import { queryString } from '../adapters/temporal/visibility';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { decodeSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
 import type { AgentProfile, AgentRecord, AgentStatus, HeartbeatMessage } from '../core/agents';
@@ -327,13 +328,12 @@ export class SwarmService {
    */
   async liveSwarms(max: number): Promise<string[]> {
     const found: string[] = [];
-    const taskQueue = this.options.taskQueue.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
     while (found.length < max) {
       // Swarm ids are ID_PATTERN ids (validated at registration): safe between quotes.
       const clauses = [
         `WorkflowType = '${REGISTRATION_WORKFLOW}'`,
         `ExecutionStatus = 'Running'`,
-        `TaskQueue = '${taskQueue}'`,
+        `TaskQueue = ${queryString(this.options.taskQueue)}`,
         ...(found.length ? [`SwarmId NOT IN (${found.map((id) => `'${id}'`).join(', ')})`] : []),
       ];
       const response = await this.client.workflowService.listWorkflowExecutions({

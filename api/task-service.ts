@@ -1,4 +1,5 @@
 // Delegated tasks behind the REST routes: submit (idempotent by taskId), read, cancel.
+import { queryString } from '../adapters/temporal/visibility';
 import {
   ScheduleAlreadyRunning,
   ScheduleOverlapPolicy,
@@ -178,8 +179,7 @@ export class TaskService {
 
   private query(filter: { swarmId?: string; status?: TaskStatus; agentId?: string }): string {
     // Ids are validated against their patterns and the status against the enum before they reach here.
-    const taskQueue = this.options.taskQueue.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
-    const clauses = [`WorkflowType = '${TASK_DELEGATION_WORKFLOW}'`, `TaskQueue = '${taskQueue}'`];
+    const clauses = [`WorkflowType = '${TASK_DELEGATION_WORKFLOW}'`, `TaskQueue = ${queryString(this.options.taskQueue)}`];
     if (filter.swarmId) clauses.push(`SwarmId = '${filter.swarmId}'`);
     if (filter.status) clauses.push(`TaskStatus = '${filter.status}'`);
     if (filter.agentId) clauses.push(`AgentId = '${filter.agentId}'`);

@@ -20,3 +20,8 @@ export function keywordAttribute(execution: ExecutionInfo, name: string): string
   const attributes = decodeSearchAttributes(execution.searchAttributes?.indexedFields);
   return String((attributes[name] as unknown[] | undefined)?.[0] ?? '');
 }
+
+/** A value as a quoted string literal of a visibility query (backslashes and quotes escaped). */
+export function queryString(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
