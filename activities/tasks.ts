@@ -45,7 +45,15 @@ export const TASK_RESULTS_SUBSCRIPTION = 'qp-manager-task-results';
 export type Announcement = { invited: string[]; bidDeadlineMs: number; reason?: undefined } | { invited: []; reason: string };
 
 export type Placement =
-  | { agentId: string; expected: Pick<AllocationDecision, 'energyWh' | 'carbonG' | 'slackS'>; reason?: undefined; /** Contract Net: bids received. */ bids?: number }
+  | {
+      agentId: string;
+      expected: Pick<AllocationDecision, 'energyWh' | 'carbonG' | 'slackS'>;
+      reason?: undefined;
+      /** Contract Net: bids received. */
+      bids?: number;
+      /** Central placement: when the plan starts the task, ms since the epoch (later than now for a deferrable task shifted into a lower-carbon window). */
+      startMs?: number;
+    }
   | { agentId?: undefined; reason: string };
 
 export function createTaskActivities(deps: TaskDeps) {
@@ -90,7 +98,11 @@ export function createTaskActivities(deps: TaskDeps) {
       if (!decision) return { reason: plan.unassigned[0]?.reason ?? 'no-capable-agent' };
       const agent = candidates.find((a) => a.agentId === decision.agentId)!;
       assigned.assign(spec.swarmId, decision.agentId, spec.taskId, durationS(task, agent));
-      return { agentId: decision.agentId, expected: { energyWh: decision.energyWh, carbonG: decision.carbonG, slackS: decision.slackS } };
+      return {
+        agentId: decision.agentId,
+        expected: { energyWh: decision.energyWh, carbonG: decision.carbonG, slackS: decision.slackS },
+        startMs: decision.startMs,
+      };
     },
 
     /**
@@ -156,6 +168,17 @@ export function createTaskActivities(deps: TaskDeps) {
       const [assignedTasks, active] = await Promise.all([deps.tasks.assigned(input.swarmId, input.max), deps.agents.candidates(input.swarmId)]);
       const activeIds = new Set(active.map((agent) => agent.agentId));
       return { stranded: assignedTasks.filter((task) => !activeIds.has(task.agentId)), assigned: assignedTasks.length };
+    },
+
+    /**
+     * Rebalancing: the swarm's HELD tasks (at most `max`), each with whether its
+     * planned agent is still ACTIVE, to be placed again while they can still move.
+     */
+    async heldTasks(input: { swarmId: string; max: number }): Promise<{ held: Array<AssignedTask & { agentActive: boolean }> }> {
+      if (!deps.tasks) return { held: [] };
+      const [heldTasks, active] = await Promise.all([deps.tasks.held(input.swarmId, input.max), deps.agents.candidates(input.swarmId)]);
+      const activeIds = new Set(active.map((agent) => agent.agentId));
+      return { held: heldTasks.map((task) => ({ ...task, agentActive: activeIds.has(task.agentId) })) };
     },
 
     async releaseTask(input: { swarmId: string; taskId: string; agentId: string }): Promise<void> {
