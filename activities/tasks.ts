@@ -51,7 +51,10 @@ export type Placement =
       reason?: undefined;
       /** Contract Net: bids received. */
       bids?: number;
-      /** Central placement: when the plan starts the task, ms since the epoch (later than now for a deferrable task shifted into a lower-carbon window). */
+      /**
+       * Central placement, a deferrable task the plan shifts into a later, lower-carbon window:
+       * its planned start, ms since the epoch. Absent when it starts as soon as its agent is free.
+       */
       startMs?: number;
     }
   | { agentId?: undefined; reason: string };
@@ -98,10 +101,11 @@ export function createTaskActivities(deps: TaskDeps) {
       if (!decision) return { reason: plan.unassigned[0]?.reason ?? 'no-capable-agent' };
       const agent = candidates.find((a) => a.agentId === decision.agentId)!;
       assigned.assign(spec.swarmId, decision.agentId, spec.taskId, durationS(task, agent));
+      const shifted = decision.startMs > agent.availableAtMs;
       return {
         agentId: decision.agentId,
         expected: { energyWh: decision.energyWh, carbonG: decision.carbonG, slackS: decision.slackS },
-        startMs: decision.startMs,
+        ...(shifted ? { startMs: decision.startMs } : {}),
       };
     },
 
