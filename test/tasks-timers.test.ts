@@ -4,7 +4,6 @@ import { createWorkerMetrics, metricsSinks } from '../activities/metrics';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
-import { Context } from '@temporalio/activity';
 import type { TaskActivities } from '../activities/tasks';
 import type { TaskState } from '../core/tasks';
 import { HELD_REPLAN_INTERVAL_MS, TASK_DELEGATION_WORKFLOW, taskWorkflowId, type TaskDelegationInput } from '../workflows/definitions-tasks';
@@ -83,18 +82,19 @@ describe('task attempt timeouts under time skipping', () => {
     const released: string[] = [];
     const placements: number[] = [];
     let plannedStartMs = 0;
-    // The server's clock skips; the activities read it from their own scheduling time.
-    const serverNow = (): number => Context.current().info.currentAttemptScheduledTimestampMs;
+    // The server's clock skips: the stand-ins read it from the server.
+    const serverNow = (): Promise<number> => env.currentTimeMs();
     const activities: Partial<TaskActivities> = {
       async placeTask() {
-        placements.push(serverNow());
+        const nowMs = await serverNow();
+        placements.push(nowMs);
         // First plan: agent-a in three hours. Every later one: agent-b, 65 minutes after the first re-plan.
-        if (placements.length === 1) return { agentId: 'agent-a', expected: { energyWh: 1, carbonG: 0.05, slackS: 100 }, startMs: serverNow() + 3 * HOUR };
-        if (placements.length === 2) plannedStartMs = serverNow() + 65 * 60_000;
+        if (placements.length === 1) return { agentId: 'agent-a', expected: { energyWh: 1, carbonG: 0.05, slackS: 100 }, startMs: nowMs + 3 * HOUR };
+        if (placements.length === 2) plannedStartMs = nowMs + 65 * 60_000;
         return { agentId: 'agent-b', expected: { energyWh: 1, carbonG: 0.02, slackS: 100 }, startMs: plannedStartMs };
       },
       async dispatchTask({ agentId }) {
-        dispatched.push({ agentId, atMs: serverNow() });
+        dispatched.push({ agentId, atMs: await serverNow() });
       },
       async releaseTask({ agentId }) {
         released.push(agentId);

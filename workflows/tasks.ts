@@ -16,6 +16,7 @@ import {
   getExternalWorkflowHandle,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   proxySinks,
   setHandler,
   upsertSearchAttributes,
@@ -41,10 +42,11 @@ import {
   type TaskResultsInput,
 } from './definitions-tasks';
 
-const acts = proxyActivities<TaskActivities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '500 milliseconds', maximumInterval: '10 seconds', maximumAttempts: 10 },
-});
+const retry = { initialInterval: '500 milliseconds', maximumInterval: '10 seconds', maximumAttempts: 10 } as const;
+const acts = proxyActivities<TaskActivities>({ startToCloseTimeout: '30 seconds', retry });
+// Placement, dispatch and the ledger's release are short and run beside the task's workflow code:
+// as local activities they cost the task no round trip through the server's activity queue.
+const localActs = proxyLocalActivities<TaskActivities>({ startToCloseTimeout: '30 seconds', retry });
 
 const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
 /** A planned start closer than this goes to the agent at once, ms. */
@@ -71,6 +73,8 @@ export async function taskDelegation(input: TaskDelegationInput): Promise<TaskSt
   const current = (): TaskAttempt | undefined => state.attempts[state.attempts.length - 1];
   // Histories recorded before the task listing kept the status only in the workflow's state.
   const indexed = patched('task-status-search-attribute');
+  // Histories recorded before ran every step as a regular activity.
+  const steps = patched('task-local-activities') ? localActs : acts;
   /** The status, mirrored into visibility (TaskStatus, AgentId) for the listing and the task gauges. */
   const setStatus = (status: TaskStatus): void => {
     state.status = status;
@@ -141,8 +145,8 @@ export async function taskDelegation(input: TaskDelegationInput): Promise<TaskSt
       if (cancelReason !== undefined) break;
       if (!woken && untilStart <= HELD_REPLAN_INTERVAL_MS) break;
       state.replans = (state.replans ?? 0) + 1;
-      await acts.releaseTask({ swarmId: spec.swarmId, taskId: spec.taskId, agentId });
-      plan = await acts.placeTask({ spec, exclude });
+      await steps.releaseTask({ swarmId: spec.swarmId, taskId: spec.taskId, agentId });
+      plan = await steps.placeTask({ spec, exclude });
     }
     delete state.heldUntil;
     return plan;
@@ -152,7 +156,7 @@ export async function taskDelegation(input: TaskDelegationInput): Promise<TaskSt
   const placeByContractNet = async (attempt: number, exclude: string[]): Promise<Placement> => {
     const open: { attempt: number; invited?: string[]; bids: TaskBid[]; open: boolean } = { attempt, bids: [], open: true };
     call = open;
-    const announced = await acts.announceTask({ spec, attempt, exclude, bidWindowMs });
+    const announced = await steps.announceTask({ spec, attempt, exclude, bidWindowMs });
     if (announced.reason !== undefined) {
       open.open = false;
       return { reason: announced.reason };
@@ -166,7 +170,7 @@ export async function taskDelegation(input: TaskDelegationInput): Promise<TaskSt
     open.open = false;
     const award = awardBid(open.bids, spec.deadlineMs);
     if (!award) return { reason: `no bid within ${bidWindowMs} ms from the ${invited.length} agents invited` };
-    await acts.reserveTask({ spec, agentId: award.agentId });
+    await steps.reserveTask({ spec, agentId: award.agentId });
     return {
       agentId: award.agentId,
       expected: { energyWh: award.energyWh, carbonG: award.carbonG, slackS: (spec.deadlineMs - award.finishAtMs) / 1000 },
@@ -199,7 +203,7 @@ export async function taskDelegation(input: TaskDelegationInput): Promise<TaskSt
   const tried: string[] = [];
   let lastReason = 'no attempt';
   for (let n = 1; n <= input.maxAttempts && cancelReason === undefined; n++) {
-    let placement = contractNet ? await placeByContractNet(n, tried) : await acts.placeTask({ spec, exclude: tried });
+    let placement = contractNet ? await placeByContractNet(n, tried) : await steps.placeTask({ spec, exclude: tried });
     if (holdDeferrable) placement = await holdUntilPlannedStart(placement, tried);
     if (cancelReason !== undefined) break;
     if (!placement.agentId) {
@@ -215,7 +219,7 @@ export async function taskDelegation(input: TaskDelegationInput): Promise<TaskSt
     setStatus('ASSIGNED');
     outcome = undefined;
     agentLost = undefined;
-    await acts.dispatchTask({ spec, attempt: n, agentId: placement.agentId });
+    await steps.dispatchTask({ spec, attempt: n, agentId: placement.agentId });
     const answered = await condition(() => outcome !== undefined || cancelReason !== undefined || agentLost !== undefined, input.attemptTimeoutMs);
     attempt.endedAt = new Date().toISOString();
     if (cancelReason !== undefined) break;
@@ -234,7 +238,7 @@ export async function taskDelegation(input: TaskDelegationInput): Promise<TaskSt
         carbonG: attempt.expected?.carbonG,
       });
       setStatus('SUCCEEDED');
-      await acts.releaseTask({ swarmId: spec.swarmId, taskId: spec.taskId, agentId: attempt.agentId });
+      await steps.releaseTask({ swarmId: spec.swarmId, taskId: spec.taskId, agentId: attempt.agentId });
       await condition(allHandlersFinished);
       return finished();
     } else {
@@ -242,13 +246,13 @@ export async function taskDelegation(input: TaskDelegationInput): Promise<TaskSt
     }
     lastReason = `attempt ${n} on ${attempt.agentId}: ${attempt.outcome} (${attempt.reason})`;
     tried.push(attempt.agentId);
-    await acts.releaseTask({ swarmId: spec.swarmId, taskId: spec.taskId, agentId: attempt.agentId });
+    await steps.releaseTask({ swarmId: spec.swarmId, taskId: spec.taskId, agentId: attempt.agentId });
   }
   if (cancelReason === undefined) {
     setStatus('FAILED');
     state.failureReason = `${input.maxAttempts} attempts: last ${lastReason}`;
   } else if (state.agentId) {
-    await acts.releaseTask({ swarmId: spec.swarmId, taskId: spec.taskId, agentId: state.agentId });
+    await steps.releaseTask({ swarmId: spec.swarmId, taskId: spec.taskId, agentId: state.agentId });
   }
   state.finishedAt = new Date().toISOString();
   await condition(allHandlersFinished);
