@@ -4,7 +4,19 @@
 // their bids), and consume the swarm's task-results topic, handing each outcome
 // and bid with a valid proof by its agent to the task's workflow.
 import { Context } from '@temporalio/activity';
-import { CONTRACT_NET_INVITED, allocate, awardBid, bidProblem, durationS, incapability, profileBid, type AllocationDecision, type TaskBid } from '../core/allocation';
+import {
+  CONTRACT_NET_INVITED,
+  allocate,
+  awardBid,
+  bidProblem,
+  durationS,
+  incapability,
+  overdueQueuedTasks,
+  profileBid,
+  type AllocationDecision,
+  type OverdueTask,
+  type TaskBid,
+} from '../core/allocation';
 import {
   AssignedWork,
   taskResultsTopic,
@@ -13,6 +25,7 @@ import {
   type TaskBidMessage,
   type TaskOutcomeMessage,
   type TaskSpec,
+  type TaskWithdrawalMessage,
 } from '../core/tasks';
 import { swarmTopics } from '../core/topics';
 import type {
@@ -183,6 +196,34 @@ export function createTaskActivities(deps: TaskDeps) {
       const [heldTasks, active] = await Promise.all([deps.tasks.held(input.swarmId, input.max), deps.agents.candidates(input.swarmId)]);
       const activeIds = new Set(active.map((agent) => agent.agentId));
       return { held: heldTasks.map((task) => ({ ...task, agentActive: activeIds.has(task.agentId) })) };
+    },
+
+    /**
+     * Rebalancing: ASSIGNED tasks (of at most `max` listed) queued behind an ACTIVE
+     * agent's oldest task that runs more than graceMs past its expected finish, and that
+     * would miss their deadline even if it ended now (core/allocation overdueQueuedTasks);
+     * none when no other agent is ACTIVE to take them.
+     */
+    async overloadedTasks(input: { swarmId: string; max: number; graceMs: number }): Promise<{ overdue: OverdueTask[] }> {
+      if (!deps.tasks) return { overdue: [] };
+      const [assignedTasks, active] = await Promise.all([deps.tasks.assigned(input.swarmId, input.max), deps.agents.candidates(input.swarmId)]);
+      const activeIds = new Set(active.map((agent) => agent.agentId));
+      const inboxes = assignedTasks.flatMap((task) => (task.assignment && activeIds.has(task.agentId) ? [{ taskId: task.taskId, agentId: task.agentId, ...task.assignment }] : []));
+      const overdue = overdueQueuedTasks(inboxes, Date.now(), input.graceMs);
+      return { overdue: overdue.filter((task) => [...activeIds].some((agentId) => agentId !== task.agentId)) };
+    },
+
+    /** Rebalancing: tells each agent which attempts it should skip (they were moved away). */
+    async withdrawTasks(input: { swarmId: string; tasks: Array<{ taskId: string; attempt: number; agentId: string; reason: string }> }): Promise<void> {
+      await Promise.all(
+        input.tasks.map((task) => {
+          const message: TaskWithdrawalMessage = { type: 'task-withdrawn', taskId: task.taskId, attempt: task.attempt, reason: task.reason };
+          return deps.messaging.publish(swarmTopics(input.swarmId).inbox(task.agentId), Buffer.from(JSON.stringify(message)), {
+            key: task.taskId,
+            properties: { type: 'task-withdrawn', taskId: task.taskId, attempt: String(task.attempt) },
+          });
+        }),
+      );
     },
 
     async releaseTask(input: { swarmId: string; taskId: string; agentId: string }): Promise<void> {

@@ -30,7 +30,7 @@ export interface TaskSpec {
 }
 
 /** Why an attempt ended without a result. */
-export type AttemptEnd = 'declined' | 'failed' | 'timed-out' | 'lost' | 'cancelled';
+export type AttemptEnd = 'declined' | 'failed' | 'timed-out' | 'lost' | 'moved' | 'cancelled';
 
 export interface TaskAttempt {
   attempt: number;
@@ -82,6 +82,17 @@ export interface TaskAssignmentMessage {
   deadlineMs: number;
   /** Where the agent answers (the swarm's task-results topic). */
   replyTopic: string;
+}
+
+/**
+ * The manager takes back a task it put in the agent's inbox (rebalancing moved it
+ * off an overloaded agent): an agent that has not started that attempt skips it.
+ */
+export interface TaskWithdrawalMessage {
+  type: 'task-withdrawn';
+  taskId: string;
+  attempt: number;
+  reason: string;
 }
 
 /** Contract Net: the manager's call for bids, put in the inbox of each invited agent. */

@@ -11,6 +11,7 @@ import { createHash, createHmac, createPublicKey, verify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { createTaskActivities } from '../activities/tasks';
 import { MemoryBlobStore } from '../adapters/memory/blobs';
 import { MemoryCluster } from '../adapters/memory/cluster';
 import { MemoryMessaging } from '../adapters/memory/messaging';
@@ -380,6 +381,14 @@ describe('api/asyncapi.yaml describes every message on every topic', () => {
       const res = await fetch(`${stack.api.url}/api/v1/tasks/${contracted.taskId}`, { headers: admin });
       return ((await res.json()) as { status: string }).status === 'SUCCEEDED' ? true : undefined;
     });
+    // Rebalancing takes a queued attempt back from an agent's inbox (the activity the rebalancing run calls).
+    await createTaskActivities({
+      messaging: tap(broker, 'manager', captured),
+      agents: { candidates: async () => [] },
+      outcomes: { deliver: async () => 'closed', deliverBid: async () => 'closed' },
+      agentKeys: { publicKey: async () => undefined },
+      credentialSecret: CREDENTIAL_SECRET,
+    }).withdrawTasks({ swarmId, tasks: [{ taskId: contracted.taskId, attempt: 1, agentId: agents[0].agentId, reason: 'moved off an overloaded agent' }] });
     for (const agent of agents) agent.stopHeartbeats();
   }, 120_000);
 

@@ -142,4 +142,72 @@ describe('task rebalancing', () => {
     expect(ranAt.get(stranded)?.agentId).toBe(windowed.agentId);
     expect(Date.now() - lostAt).toBeLessThan(60_000);
   }, 120_000);
+
+  it('tasks queued behind an overloaded agent that would miss their deadline there are withdrawn and run elsewhere; the agent skips them', async () => {
+    const make = async (name: string, carbonGPerKWh: number) => {
+      const agent = new QpAgent({
+        apiUrl: stack.api.url,
+        messaging: stack.ports.messaging,
+        agentId: `${swarmId}-${name}`,
+        swarmId,
+        capabilities: ['overload'],
+        heartbeatIntervalMs: 300,
+        resources: { cpu: 1, memoryMb: 512, energy: { source: 'grid', carbonGPerKWh, busyWatts: 100, idleWatts: 10, speed: 10 } },
+      });
+      agents.push(agent);
+      await agent.register();
+      agent.startHeartbeats();
+      return agent;
+    };
+    // The greener agent declares 1 s per task but hangs on the first one it gets.
+    const busy = await make('busy', 10);
+    const spare = await make('spare', 500);
+    const ranOnBusy: string[] = [];
+    let unblock: () => void = () => undefined;
+    const blocked = new Promise<void>((resolve) => (unblock = resolve));
+    release = unblock;
+    await busy.onTask(async (task) => {
+      ranOnBusy.push(task.taskId);
+      if (ranOnBusy.length === 1) await blocked;
+      return 'busy';
+    });
+    await spare.onTask(async () => 'spare');
+
+    const submit = async (taskId: string, deadline: number) => {
+      const res = await fetch(`${stack.api.url}/api/v1/tasks`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ taskId, swarmId, kind: 'work', input: {}, requirements: { capabilities: ['overload'] }, estimatedWork: 10, deadline }),
+      });
+      expect(res.status).toBe(202);
+      return stack.client.workflow.getHandle(taskWorkflowId(taskId));
+    };
+    const ids = [uniqueId('ov-a'), uniqueId('ov-b'), uniqueId('ov-c')];
+    const handles = [];
+    for (const id of ids) {
+      handles.push(await submit(id, 15_000));
+      await waitFor(`${id} to be with the busy agent`, async () => ((await handles[handles.length - 1].query<TaskState>('taskState')).agentId === busy.agentId ? true : undefined));
+    }
+    // The first one hangs; the two behind it would finish past their 15 s deadline: moved to the spare agent.
+    const [head, ...queued] = ids;
+    expect(ranOnBusy).toEqual([head]);
+    for (const [i, id] of queued.entries()) {
+      const state: TaskState = await handles[i + 1].result();
+      expect(state.status).toBe('SUCCEEDED');
+      expect(state.result).toBe('spare');
+      expect(state.attempts.map((a) => [a.agentId, a.outcome])).toEqual([
+        [busy.agentId, 'moved'],
+        [spare.agentId, 'succeeded'],
+      ]);
+      expect(state.attempts[0].reason).toMatch(/behind its plan: the task would finish .* late in its inbox/);
+      expect(id).not.toBe(head);
+    }
+    // Once unblocked, the busy agent finishes its first task and skips the two withdrawn ones: a
+    // later task it is given runs right after the first.
+    unblock();
+    expect(((await handles[0].result()) as TaskState).result).toBe('busy');
+    const later = uniqueId('ov-d');
+    expect(((await (await submit(later, 60_000)).result()) as TaskState).result).toBe('busy');
+    expect(ranOnBusy).toEqual([head, later]);
+  }, 120_000);
 });

@@ -19,6 +19,7 @@ import {
   proxyLocalActivities,
   proxySinks,
   setHandler,
+  upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -75,6 +76,8 @@ export async function taskDelegation(input: TaskDelegationInput): Promise<TaskSt
   const indexed = patched('task-status-search-attribute');
   // Histories recorded before ran every step as a regular activity.
   const steps = patched('task-local-activities') ? localActs : acts;
+  // The open attempt's plan in the memo, where rebalancing reads an agent's queue (histories before had none).
+  const memoAssignment = patched('task-assignment-memo');
   /** The status, mirrored into visibility (TaskStatus, AgentId) for the listing and the task gauges. */
   const setStatus = (status: TaskStatus): void => {
     state.status = status;
@@ -113,8 +116,9 @@ export async function taskDelegation(input: TaskDelegationInput): Promise<TaskSt
     }
     call!.bids.push({ agentId: bid.agentId, finishAtMs: bid.finishAtMs, energyWh: bid.energyWh, carbonG: bid.carbonG });
   });
-  // Rebalancing: the open attempt's agent is no longer ACTIVE (a signal from the swarm's rebalancing run).
-  let agentLost: { agentId: string; reason: string } | undefined;
+  // Rebalancing: the open attempt's agent is no longer ACTIVE, or (moved) is so far behind that the
+  // task would miss its deadline in its inbox (a signal from the swarm's rebalancing run).
+  let agentLost: { agentId: string; reason: string; moved?: boolean } | undefined;
   setHandler(taskAgentLostSignal, (lost) => {
     const attempt = current();
     if (attempt && !attempt.outcome && outcome === undefined && lost.agentId === attempt.agentId) agentLost = lost;
@@ -219,14 +223,18 @@ export async function taskDelegation(input: TaskDelegationInput): Promise<TaskSt
     setStatus('ASSIGNED');
     outcome = undefined;
     agentLost = undefined;
+    if (memoAssignment) {
+      const expectedFinishMs = spec.deadlineMs - placement.expected.slackS * 1000;
+      upsertMemo({ assignment: { attempt: n, assignedAtMs: Date.now(), expectedFinishMs, deadlineMs: spec.deadlineMs } });
+    }
     await steps.dispatchTask({ spec, attempt: n, agentId: placement.agentId });
     const answered = await condition(() => outcome !== undefined || cancelReason !== undefined || agentLost !== undefined, input.attemptTimeoutMs);
     attempt.endedAt = new Date().toISOString();
     if (cancelReason !== undefined) break;
     // Set by the signal handler while the condition waited (the compiler cannot see that).
-    const lost = agentLost as { agentId: string; reason: string } | undefined;
+    const lost = agentLost as { agentId: string; reason: string; moved?: boolean } | undefined;
     if (answered && outcome === undefined && lost) {
-      Object.assign(attempt, { outcome: 'lost', reason: lost.reason });
+      Object.assign(attempt, { outcome: lost.moved ? 'moved' : 'lost', reason: lost.reason });
     } else if (!answered) {
       Object.assign(attempt, { outcome: 'timed-out', reason: `no answer within ${input.attemptTimeoutMs} ms` });
     } else if (outcome!.outcome === 'succeeded') {
@@ -276,11 +284,17 @@ export async function taskResultsCollector(input: TaskResultsInput): Promise<voi
 
 /** Tasks one rebalancing run looks at, at most. */
 const REBALANCE_MAX_TASKS = 1000;
+/** How far past its oldest task's expected finish an agent may run before its queue is judged, ms. */
+const OVERLOAD_GRACE_MS = 5_000;
+/** Tasks one rebalancing run moves off overloaded agents, at most (the rest wait for the next run). */
+const OVERLOAD_MAX_MOVES = 200;
 
 /**
  * taskRebalance (started by the swarm's rebalancing Schedule, overlap Skip): tasks
  * whose agent is no longer ACTIVE are told so and placed again at once, instead of
- * waiting out their attempt timeout.
+ * waiting out their attempt timeout; tasks queued behind an overloaded agent that
+ * would miss their deadline there are withdrawn and placed elsewhere; HELD tasks
+ * whose agent is gone are placed again.
  */
 export async function taskRebalance(input: TaskRebalanceInput): Promise<TaskRebalanceResult> {
   const found = await acts.strandedTasks({ swarmId: input.swarmId, max: REBALANCE_MAX_TASKS });
@@ -296,7 +310,27 @@ export async function taskRebalance(input: TaskRebalanceInput): Promise<TaskReba
       // The task ended between the listing and the signal: nothing to move.
     }
   }
-  if (!patched('rebalance-held')) return { assigned: found.assigned, moved };
+  let overloaded: string[] | undefined;
+  if (patched('rebalance-overloaded')) {
+    // Queued work that would miss its deadline behind an overloaded agent: withdrawn from the
+    // agent's inbox first (so the agent skips it), then moved.
+    const { overdue } = await acts.overloadedTasks({ swarmId: input.swarmId, max: REBALANCE_MAX_TASKS, graceMs: OVERLOAD_GRACE_MS });
+    const moving = overdue.slice(0, OVERLOAD_MAX_MOVES).map((task) => ({
+      ...task,
+      reason: `agent ${task.agentId} is ${task.behindS.toFixed(1)} s behind its plan: the task would finish ${task.lateByS.toFixed(1)} s late in its inbox (rebalancing)`,
+    }));
+    if (moving.length > 0) await acts.withdrawTasks({ swarmId: input.swarmId, tasks: moving });
+    overloaded = [];
+    for (const task of moving) {
+      try {
+        await getExternalWorkflowHandle(taskWorkflowId(task.taskId)).signal(taskAgentLostSignal, { agentId: task.agentId, reason: task.reason, moved: true });
+        overloaded.push(task.taskId);
+      } catch {
+        // The task ended between the listing and the signal.
+      }
+    }
+  }
+  if (!patched('rebalance-held')) return { assigned: found.assigned, moved, ...(overloaded ? { overloaded } : {}) };
   // HELD tasks re-plan themselves on their own; only those whose agent is gone are told at once.
   const { held } = await acts.heldTasks({ swarmId: input.swarmId, max: REBALANCE_MAX_TASKS });
   const replanned: string[] = [];
@@ -311,5 +345,5 @@ export async function taskRebalance(input: TaskRebalanceInput): Promise<TaskReba
       // The task went to its agent or ended between the listing and the signal.
     }
   }
-  return { assigned: found.assigned, moved, replanned };
+  return { assigned: found.assigned, moved, ...(overloaded ? { overloaded } : {}), replanned };
 }

@@ -4,6 +4,8 @@ export interface AssignedTask {
   taskId: string;
   /** The agent of the task's open attempt. */
   agentId: string;
+  /** ASSIGNED tasks dispatched since the workflow keeps it in its memo: the open attempt's plan (ms since the epoch). */
+  assignment?: { attempt: number; assignedAtMs: number; expectedFinishMs: number; deadlineMs: number };
 }
 
 export interface TaskDirectory {

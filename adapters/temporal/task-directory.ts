@@ -5,7 +5,7 @@ import { AgentIdKey, TaskStatusKey } from '../../core/search-attributes';
 import type { TaskStatus } from '../../core/tasks';
 import type { AssignedTask, TaskDirectory } from '../ports';
 import { TASK_DELEGATION_WORKFLOW } from '../../workflows/definitions-tasks';
-import { keywordAttribute, matchingExecutions } from './visibility';
+import { keywordAttribute, matchingExecutions, memoField } from './visibility';
 
 export class TemporalTaskDirectory implements TaskDirectory {
   constructor(
@@ -30,7 +30,10 @@ export class TemporalTaskDirectory implements TaskDirectory {
     for await (const execution of matchingExecutions(this.client, this.namespace, query)) {
       const agentId = keywordAttribute(execution, AgentIdKey.name);
       const taskId = (execution.execution?.workflowId ?? '').replace(/^task-/, '');
-      if (agentId && taskId) found.push({ taskId, agentId });
+      if (agentId && taskId) {
+        const assignment = memoField(execution, 'assignment') as AssignedTask['assignment'];
+        found.push(assignment ? { taskId, agentId, assignment } : { taskId, agentId });
+      }
       if (found.length >= max) break;
     }
     return found;
