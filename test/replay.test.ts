@@ -17,7 +17,7 @@ histories.push('taskDelegationIndexed');
 histories.push('taskDelegationContractNet');
 // The same script (--name taskDelegationHeld --deferrable): HELD for a low-carbon window, dispatched at it, declined, reallocated.
 histories.push('taskDelegationHeld');
-// The same script (--name taskDelegationLocal) once placement, dispatch and release ran as local activities.
+// The same script (--name taskDelegationLocal) once placement, dispatch and release ran as local activities and the open attempt's plan went into the memo.
 histories.push('taskDelegationLocal');
 // Recorded by test/support/record-decision-history.ts.
 histories.push('collaborativeDecision');
