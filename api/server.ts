@@ -114,7 +114,7 @@ export async function startApiServer(deps: {
         burstThreshold: config.QP_ANALYTICS_BURST_THRESHOLD,
       });
   const analytics = new AnalyticsService(deps.messaging, (deps.analytics ?? ownRuntime)!);
-  analytics.onWindow = analyticsMetrics(metrics.registry);
+  analytics.onWindow = analyticsMetrics(metrics.registry, { agentLabels: config.QP_METRICS_AGENT_LABELS });
   const tasks = new TaskService(deps.client, {
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.QP_TASK_QUEUE,
