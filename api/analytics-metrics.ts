@@ -1,7 +1,8 @@
 // The analytics signals as Prometheus gauges on the API's /metrics: the newest window of each
 // series as the API read it from the swarm's analytics topic. Units as everywhere else
 // (seconds, joules, grams, watts, ratio) and bounded labels: swarm (operator-defined, few),
-// task kind and quantile. A job id is never a label (one series per job would grow without
+// quantile, and task kind for the first TASK_KINDS_PER_SWARM kinds of a swarm (a kind is any
+// string a submitter chose; later kinds stay in the REST API). A job id is never a label (one series per job would grow without
 // end): rejections are summed over the swarm's jobs. An agent id is a label only when
 // QP_METRICS_AGENT_LABELS is on: 10,000 agents are 10,000 series per signal, which a shared
 // Prometheus should not be made to keep; by default the agents' windows are folded per swarm
@@ -32,6 +33,8 @@ class NewestWindow<R extends { swarmId: string; windowStart: number; key: string
   }
 }
 
+/** Task kinds of one swarm that get latency series; the kinds after them are left out. */
+export const TASK_KINDS_PER_SWARM = 20;
 const MS = 1 / 1000;
 const JOULES_PER_WH = 3600;
 
@@ -78,6 +81,13 @@ export function analyticsMetrics(registry: Registry, options: AnalyticsMetricsOp
         straggler: gauge('qp_manager_analytics_agent_straggler_ratio', "The agent's straggler rate in its newest window (QP_METRICS_AGENT_LABELS)", ['swarm', 'agent']),
       }
     : undefined;
+  const kinds = new Map<string, Set<string>>();
+  const kindShown = (swarm: string, kind: string): boolean => {
+    let shown = kinds.get(swarm);
+    if (!shown) kinds.set(swarm, (shown = new Set()));
+    if (!shown.has(kind) && shown.size < TASK_KINDS_PER_SWARM) shown.add(kind);
+    return shown.has(kind);
+  };
   const liveness = new NewestWindow<HeartbeatLiveness>();
   const stragglers = new NewestWindow<StragglerRate>();
   const jobRejections = new NewestWindow<UpdateRejections>();
@@ -109,6 +119,7 @@ export function analyticsMetrics(registry: Registry, options: AnalyticsMetricsOp
         break;
       }
       case 'task-latency':
+        if (!kindShown(swarm, r.key)) break;
         latency.set({ swarm, kind: r.key, quantile: '0.5' }, r.p50Ms * MS);
         latency.set({ swarm, kind: r.key, quantile: '0.95' }, r.p95Ms * MS);
         latency.set({ swarm, kind: r.key, quantile: '0.99' }, r.p99Ms * MS);

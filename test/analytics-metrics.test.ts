@@ -1,7 +1,7 @@
 // The analytics signals on /metrics keep label cardinality bounded: no job id ever, no agent id
 // unless QP_METRICS_AGENT_LABELS opts in; the agents' windows are folded per swarm, newest window only.
 import { Registry } from 'prom-client';
-import { analyticsMetrics } from '../api/analytics-metrics';
+import { TASK_KINDS_PER_SWARM, analyticsMetrics } from '../api/analytics-metrics';
 import { ANALYTICS_SCHEMA, type AnalyticsRecord, type HeartbeatLiveness, type StragglerRate, type UpdateRejections } from '../core/analytics';
 
 const header = (swarmId: string, key: string, windowStart: number) => ({ schema: ANALYTICS_SCHEMA as typeof ANALYTICS_SCHEMA, swarmId, key, windowStart, windowEnd: windowStart + 10_000 });
@@ -77,5 +77,26 @@ describe('analytics metrics', () => {
     expect(await value('qp_manager_analytics_agent_straggler_ratio', { swarm: 's1', agent: 'a2' })).toBe(0.75);
     // The swarm's series are the same either way.
     expect(await value('qp_manager_analytics_flapping_agents', { swarm: 's1' })).toBe(1);
+  });
+
+  it('give latency series to the first task kinds of a swarm only: a kind is whatever a submitter chose', async () => {
+    const registry = new Registry();
+    const record = analyticsMetrics(registry);
+    const latency = (swarm: string, kind: string): AnalyticsRecord => ({
+      ...header(swarm, kind, 0),
+      signal: 'task-latency',
+      tasks: 1,
+      failed: 0,
+      p50Ms: 100,
+      p95Ms: 100,
+      p99Ms: 100,
+      deadlineMisses: 0,
+      deadlineMissRate: 0,
+    });
+    for (let k = 0; k < TASK_KINDS_PER_SWARM + 5; k++) record(latency('s1', `kind-${k}`));
+    record(latency('s2', 'kind-99'));
+    const series = (await registry.getSingleMetric('qp_manager_analytics_task_deadline_miss_ratio')!.get()).values;
+    expect(series.filter((v) => v.labels.swarm === 's1')).toHaveLength(TASK_KINDS_PER_SWARM);
+    expect(series.some((v) => v.labels.swarm === 's2' && v.labels.kind === 'kind-99')).toBe(true);
   });
 });
