@@ -70,14 +70,13 @@ export function createWorkerMetrics(registry: Registry) {
       [0.5, 1, 2.5, 5, 10, 30, 60, 300, 900],
     ),
     // Tasks and decisions as they end (their workflows report through the sink). The gauges of
-    // tasks by state, open decisions and pool replicas are counted by the API from visibility
-    // and the cluster (api/metrics.ts), so several workers never report the same thing twice.
+    // tasks by state, open decisions, pool replicas, running tasks' power and the carbon budget
+    // are counted by the API from visibility and the cluster (api/metrics.ts), so several
+    // workers never report the same thing twice.
     tasksFinished: counter('qp_manager_tasks_finished_total', 'Tasks that ended, by status: succeeded, failed, cancelled', ['status']),
     tasksLate: counter('qp_manager_tasks_late_total', 'Tasks that ended after their deadline'),
     taskEnergyJoules: counter('qp_manager_task_energy_joules_total', 'Energy charged to succeeded tasks (the allocator\'s estimate for the agent that ran it)'),
-    taskPowerWatts: gauge('qp_manager_task_power_watts', 'Power drawn by running tasks, as their agents report it (not recorded yet)'),
     carbonGrams: counter('qp_manager_carbon_emitted_grams_total', 'CO2 of succeeded tasks (energy times the agent\'s carbon intensity)'),
-    carbonBudgetGrams: gauge('qp_manager_carbon_budget_grams', 'Carbon budget of the current accounting period (not recorded yet)'),
     decisionsClosed: counter('qp_manager_decisions_closed_total', 'Decisions whose voting closed, by outcome state', ['state']),
     decisionTurnout: gauge('qp_manager_decision_turnout_ratio', 'Voting power that voted over the electorate\'s, of the latest closed decision'),
   };

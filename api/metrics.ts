@@ -29,6 +29,10 @@ export interface WorkCounts {
   countOpenDecisions(): Promise<number>;
   /** Replicas summed over every agent pool the cluster runs. */
   poolReplicas(): Promise<{ desired: number; ready: number }>;
+  /** Watts drawn by running tasks, each at its agent's declared busy power. */
+  runningTaskPowerWatts(): Promise<number>;
+  /** Grams of CO2 a day the pools' energy budgets allow at their carbon intensity now. */
+  carbonBudgetGrams(): Promise<number>;
 }
 
 /** The task gauge's state label for each task status. */
@@ -147,6 +151,20 @@ export function createApiMetrics(agents: AgentCounts | ((status: AgentStatus) =>
         [{ kind: 'ready' }, replicas.ready],
       ];
     });
+    countedGauge(
+      registry,
+      'qp_manager_task_power_watts',
+      "Power drawn by running tasks (state running), each at its agent's declared busy power, W",
+      [],
+      async () => [[{}, await work.runningTaskPowerWatts().catch(() => Number.NaN)]],
+    );
+    countedGauge(
+      registry,
+      'qp_manager_carbon_budget_grams',
+      "Carbon budget, grams of CO2 per day: the pools' energy budgets scaled to a day, at each pool's carbon intensity now",
+      [],
+      async () => [[{}, await work.carbonBudgetGrams().catch(() => Number.NaN)]],
+    );
   }
   return {
     registry,

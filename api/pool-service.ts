@@ -10,6 +10,7 @@ import type { AutoscalingPolicy, CarbonInputRequest, PoolRecord, ScalingDecision
 import { newPoolRecord, poolSummary, type PoolSummary } from '../core/autoscaling/pool';
 import { DomainError } from '../core/errors';
 import { temporalUnavailable } from './temporal-errors';
+import { queryString } from '../adapters/temporal/visibility';
 import type { AgentPool, ClusterPort } from '../adapters/ports';
 import {
   AGENT_POOL_WORKFLOW,
@@ -64,6 +65,21 @@ export class PoolService {
         summaries.get(name),
       ),
     );
+  }
+
+  /**
+   * The policy and carbon input of every pool of this task queue whose policy has an energy budget,
+   * from the summaries in visibility (no worker asked).
+   */
+  async budgetedPools(): Promise<Array<Pick<PoolSummary, 'policy' | 'carbon'>>> {
+    const pools: Array<Pick<PoolSummary, 'policy' | 'carbon'>> = [];
+    for await (const execution of this.client.workflow.list({
+      query: `WorkflowType = '${AGENT_POOL_WORKFLOW}' AND ExecutionStatus = 'Running' AND TaskQueue = ${queryString(this.taskQueue)}`,
+    })) {
+      const summary = execution.memo?.[POOL_SUMMARY_MEMO] as PoolSummary | undefined;
+      if (summary?.policy?.energy) pools.push({ policy: summary.policy, carbon: summary.carbon });
+    }
+    return pools;
   }
 
   async get(name: string): Promise<PoolView> {

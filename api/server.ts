@@ -18,6 +18,7 @@ import { DecisionService } from './decision-service';
 import { TemporalSwarmRoster } from '../adapters/temporal/swarm-roster';
 import { TaskService } from './task-service';
 import { PoolService } from './pool-service';
+import { powerAndCarbon } from './power-and-carbon';
 import { checkReadiness, temporalCheck, type Readiness } from './health';
 import { closeGracefully, listen } from './listen';
 
@@ -70,6 +71,8 @@ export async function startApiServer(deps: {
       countOpenDecisions: () => decisions.countOpen(),
       poolReplicas: async () =>
         (await cluster.listPools()).reduce((sum, pool) => ({ desired: sum.desired + pool.desired, ready: sum.ready + pool.ready }), { desired: 0, ready: 0 }),
+      runningTaskPowerWatts: () => energy.runningTaskPowerWatts(),
+      carbonBudgetGrams: () => energy.carbonBudgetGrams(),
     },
   );
   swarm = new SwarmService(
@@ -96,11 +99,12 @@ export async function startApiServer(deps: {
     metric: config.QP_BEHAVIOR_METRIC,
     managerSecret: deps.credentialSecret,
   });
+  const roster = new TemporalSwarmRoster(deps.client, config.TEMPORAL_NAMESPACE);
   const decisions = new DecisionService(
     deps.client,
     deps.messaging,
     deps.blobs,
-    new TemporalSwarmRoster(deps.client, config.TEMPORAL_NAMESPACE),
+    roster,
     { namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.QP_TASK_QUEUE },
   );
   // A runtime the caller passes is the caller's to close; one made here is closed here.
@@ -114,7 +118,7 @@ export async function startApiServer(deps: {
         burstThreshold: config.QP_ANALYTICS_BURST_THRESHOLD,
       });
   const analytics = new AnalyticsService(deps.messaging, (deps.analytics ?? ownRuntime)!);
-  analytics.onWindow = analyticsMetrics(metrics.registry);
+  analytics.onWindow = analyticsMetrics(metrics.registry, { agentLabels: config.QP_METRICS_AGENT_LABELS });
   const tasks = new TaskService(deps.client, {
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.QP_TASK_QUEUE,
@@ -126,6 +130,7 @@ export async function startApiServer(deps: {
     resultsWindowMs: 5_000,
   });
   const pools = new PoolService(deps.client, cluster, config.QP_TASK_QUEUE, config.QP_AUTOSCALE_INTERVAL_S);
+  const energy = powerAndCarbon({ tasks, pools, directory: roster });
   let closing = false;
   const readiness = async (): Promise<Readiness> => {
     const report = await checkReadiness({ temporal: temporalCheck(deps.client.connection) });

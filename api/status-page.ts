@@ -1,6 +1,7 @@
 // The live status page (GET /): rendered on the server from the status summary;
 // a small inline script fetches the body again (GET /?part=body) every few seconds.
 // No build step, no external asset.
+import type { AgentStatus } from '../core/agents';
 import type { JobStatus, StatusSummary } from './status-service';
 
 /** How often the page refreshes itself, in milliseconds. */
@@ -30,6 +31,9 @@ export function accuracyChart(job: JobStatus, width = 320, height = 90): string 
   );
 }
 
+/** The swarm table's columns: live agents first, then those whose sessions ended. */
+const SWARM_COLUMNS: AgentStatus[] = ['ACTIVE', 'LOST', 'PENDING', 'FAILED', 'DEREGISTERED'];
+
 export function renderStatusBody(summary: StatusSummary): string {
   const totals = Object.entries(summary.agents)
     .map(([status, count]) => `<div class="tile" data-status="${escapeHtml(status)}"><b>${count}</b><span>${escapeHtml(status)}</span></div>`)
@@ -38,11 +42,12 @@ export function renderStatusBody(summary: StatusSummary): string {
     ? summary.swarms
         .map(
           (s) =>
-            `<tr data-swarm="${escapeHtml(s.swarmId)}"><td>${escapeHtml(s.swarmId)}</td><td class="n" data-col="ACTIVE">${s.agents.ACTIVE}</td>` +
-            `<td class="n" data-col="LOST">${s.agents.LOST}</td><td class="n" data-col="PENDING">${s.agents.PENDING}</td></tr>`,
+            `<tr data-swarm="${escapeHtml(s.swarmId)}"><td>${escapeHtml(s.swarmId)}</td>` +
+            SWARM_COLUMNS.map((status) => `<td class="n" data-col="${status}">${s.agents[status]}</td>`).join('') +
+            '</tr>',
         )
         .join('')
-    : '<tr><td colspan="4" class="muted">no swarm has live agents</td></tr>';
+    : `<tr><td colspan="${SWARM_COLUMNS.length + 1}" class="muted">no swarm has live agents</td></tr>`;
   const jobs = summary.jobs.length
     ? summary.jobs
         .map((job) => {
@@ -91,8 +96,8 @@ export function renderStatusBody(summary: StatusSummary): string {
   return `<header><h1>QP-Manager</h1><span class="muted">namespace ${escapeHtml(summary.namespace)}, task queue ${escapeHtml(summary.taskQueue)};
 updated <time id="generated">${escapeHtml(summary.generatedAt)}</time></span>
 <a href="${escapeHtml(summary.temporalUi)}">Temporal Web UI</a> <a href="/metrics">metrics</a> <a href="/api/v1/openapi.yaml">API</a></header>
-<section><h2>Agents <span class="muted">(namespace)</span></h2><div class="tiles" id="agents">${totals}</div></section>
-<section><h2>Swarms</h2><table id="swarms"><tr><th>swarm</th><th class="n">active</th><th class="n">lost</th><th class="n">pending</th></tr>${swarms}</table></section>
+<section><h2>Agents <span class="muted">(task queue, every swarm)</span></h2><div class="tiles" id="agents">${totals}</div></section>
+<section><h2>Swarms <span class="muted">(agents by status)</span></h2><table id="swarms"><tr><th>swarm</th>${SWARM_COLUMNS.map((status) => `<th class="n">${status.toLowerCase()}</th>`).join('')}</tr>${swarms}</table></section>
 <section><h2>Tuning jobs</h2><table id="jobs"><tr><th>job</th><th>swarm</th><th>status</th><th class="n">round</th><th class="n">accuracy</th><th>accuracy per round</th></tr>${jobs}</table></section>
 <section><h2>Tasks <span class="muted">(task queue)</span></h2><div class="tiles" id="tasks">${tasks}</div></section>
 <section><h2>Decisions <span class="muted">(namespace, newest first)</span></h2><table id="decisions"><tr><th>proposal</th><th>swarm</th><th>state</th></tr>${decisions}</table></section>

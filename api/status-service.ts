@@ -14,7 +14,7 @@ import type { DecisionService } from './decision-service';
 import type { SwarmService } from './swarm-service';
 import type { TaskService } from './task-service';
 
-/** Swarms listed on the page at most (each costs a visibility count per status). */
+/** Swarms listed on the page at most (each costs a visibility count per agent status). */
 export const STATUS_SWARMS = 10;
 /** Tuning jobs listed, newest first. */
 export const STATUS_JOBS = 5;
@@ -23,7 +23,8 @@ export const STATUS_DECISIONS = 5;
 
 export interface SwarmStatus {
   swarmId: string;
-  agents: Record<'PENDING' | 'ACTIVE' | 'LOST', number>;
+  /** The swarm's agents of this task queue by status (FAILED and DEREGISTERED within the namespace's retention). */
+  agents: Record<AgentStatus, number>;
 }
 
 export interface JobStatus {
@@ -42,6 +43,7 @@ export interface StatusSummary {
   namespace: string;
   taskQueue: string;
   temporalUi: string;
+  /** This task queue's agents by status, over every swarm (also those beyond the STATUS_SWARMS listed). */
   agents: Record<AgentStatus, number>;
   swarms: SwarmStatus[];
   jobs: JobStatus[];
@@ -97,7 +99,12 @@ export class StatusService {
   }
 
   private async agentTotals(): Promise<Record<AgentStatus, number>> {
-    const counts = await Promise.all(AGENT_STATUSES.map((status) => this.swarm.countAgents(status)));
+    return this.agentsByStatus();
+  }
+
+  /** Agents of this task queue (one swarm's, or every swarm's) by status: one visibility count per status. */
+  private async agentsByStatus(swarmId?: string): Promise<Record<AgentStatus, number>> {
+    const counts = await Promise.all(AGENT_STATUSES.map((status) => this.swarm.countAgents(status, swarmId, 'task-queue')));
     return Object.fromEntries(AGENT_STATUSES.map((status, i) => [status, counts[i]])) as Record<AgentStatus, number>;
   }
 
@@ -121,14 +128,7 @@ export class StatusService {
 
   private async swarms(): Promise<SwarmStatus[]> {
     const ids = await this.swarm.liveSwarms(STATUS_SWARMS);
-    return Promise.all(
-      ids.sort().map(async (swarmId) => {
-        const [PENDING, ACTIVE, LOST] = await Promise.all(
-          (['PENDING', 'ACTIVE', 'LOST'] as const).map((status) => this.swarm.countAgents(status, swarmId)),
-        );
-        return { swarmId, agents: { PENDING, ACTIVE, LOST } };
-      }),
-    );
+    return Promise.all(ids.sort().map(async (swarmId) => ({ swarmId, agents: await this.agentsByStatus(swarmId) })));
   }
 
   private async jobs(): Promise<JobStatus[]> {

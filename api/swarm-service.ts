@@ -350,8 +350,12 @@ export class SwarmService {
     return found;
   }
 
-  async countAgents(status: AgentStatus, swarmId?: string): Promise<number> {
-    const { count } = await this.client.workflow.count(agentsQuery(swarmId, status));
+  /** Agents in `status`, of one swarm or all, in the namespace or only those of this deployment's task queue. */
+  async countAgents(status: AgentStatus, swarmId?: string, scope: 'namespace' | 'task-queue' = 'namespace'): Promise<number> {
+    const query = agentsQuery(swarmId, status);
+    const { count } = await this.client.workflow.count(
+      scope === 'task-queue' ? `${query} AND TaskQueue = ${queryString(this.options.taskQueue)}` : query,
+    );
     return count;
   }
 

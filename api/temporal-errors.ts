@@ -9,6 +9,7 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { google } from '@temporalio/proto';
 import { DomainError, type ErrorCode } from '../core/errors';
 
 /** Application failure types that an update handler or validator raises and the API passes on with their own code. */
@@ -19,6 +20,16 @@ const PASSED_THROUGH: ReadonlySet<string> = new Set<ErrorCode>(['STALE_CHALLENGE
  * a call only when the request's Temporal deadline passes), DEADLINE_EXCEEDED, UNAVAILABLE.
  */
 const UNREACHABLE: ReadonlySet<number> = new Set([1, 4, 14]);
+/** gRPC FAILED_PRECONDITION: with the detail below, the workflow cannot answer a query yet. */
+const FAILED_PRECONDITION = 9;
+/**
+ * The server's "workflow not ready": its first workflow task has not run yet, or its workflow tasks
+ * keep failing or timing out (the server fails queries fast from the third attempt), as when the
+ * workers are overloaded or down. Another FAILED_PRECONDITION is a request that cannot succeed.
+ */
+const WORKFLOW_NOT_READY = 'temporal.api.errordetails.v1.WorkflowNotReadyFailure';
+/** gRPC RESOURCE_EXHAUSTED: a rate limit, or a workflow with too many queries waiting for it. */
+const RESOURCE_EXHAUSTED = 8;
 
 export interface WorkflowErrorMessages {
   /** No execution with this workflow id exists. */
@@ -57,7 +68,10 @@ export async function workflowCallError(
   return temporalUnavailable(error) ?? error;
 }
 
-/** UNAVAILABLE when the error says the Temporal service could not be reached in time; undefined otherwise. */
+/**
+ * UNAVAILABLE when the error says the Temporal service could not be reached in time, is busy, or the
+ * workflow cannot answer yet (all worth a retry); undefined otherwise.
+ */
 export function temporalUnavailable(error: unknown): DomainError | undefined {
   // An update the server did not complete before the API's deadline cancelled the call (gRPC
   // CANCELLED) or the server's own timeout: the workflow is slow to answer, not the request wrong.
@@ -67,7 +81,20 @@ export function temporalUnavailable(error: unknown): DomainError | undefined {
     : (error instanceof ServiceError || error instanceof WorkflowUpdateRPCTimeoutOrCancelledError) && isGrpcServiceError(error.cause)
       ? error.cause
       : undefined;
-  if (!grpc || !UNREACHABLE.has(grpc.code)) return undefined;
+  if (!grpc) return undefined;
+  if (grpc.code === FAILED_PRECONDITION && grpcDetailTypes(grpc).includes(WORKFLOW_NOT_READY)) {
+    return new DomainError(
+      'UNAVAILABLE',
+      'the workflow cannot answer yet: its first workflow task has not run, or its workflow tasks keep failing (no worker, or the workers are overloaded); try again shortly',
+      { reason: 'workflow-not-ready' },
+    );
+  }
+  if (grpc.code === RESOURCE_EXHAUSTED) {
+    return new DomainError('UNAVAILABLE', 'Temporal is busy (a rate limit, or too many queries waiting for one workflow); try again shortly', {
+      reason: 'temporal-busy',
+    });
+  }
+  if (!UNREACHABLE.has(grpc.code)) return undefined;
   if (grpc.code !== 14) return slowAnswer();
   return new DomainError(
     'UNAVAILABLE',
@@ -80,4 +107,16 @@ function slowAnswer(): DomainError {
     'UNAVAILABLE',
     'Temporal did not answer in time: the Temporal service is unreachable or slow, or no worker serves the workflow; try again shortly (GET /readyz reports the service)',
   );
+}
+
+/** The type names of a gRPC error's status details (google.rpc.Status in the grpc-status-details-bin trailer). */
+function grpcDetailTypes(error: { metadata?: unknown }): string[] {
+  const metadata = error.metadata as { get?: (key: string) => unknown[] } | undefined;
+  const encoded = typeof metadata?.get === 'function' ? metadata.get('grpc-status-details-bin')?.[0] : undefined;
+  if (!(encoded instanceof Uint8Array)) return [];
+  try {
+    return google.rpc.Status.decode(encoded).details.map((detail) => (detail.type_url ?? '').replace(/^type\.googleapis\.com\//, ''));
+  } catch {
+    return [];
+  }
 }

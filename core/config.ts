@@ -68,6 +68,14 @@ export const configSchema = z.object({
   QP_LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
   /** Base URL of the Temporal Web UI the status page links to; unset: port 8233 of TEMPORAL_ADDRESS's host. */
   QP_TEMPORAL_UI_URL: z.string().url().optional(),
+  /**
+   * Per-agent analytics series on /metrics, labelled with the agent id: one series per agent and
+   * signal, so off by default (the swarm's aggregates are exported either way).
+   */
+  QP_METRICS_AGENT_LABELS: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((value) => value === 'true'),
   // Behavior discovery (README "Behavior discovery").
   /** Vector index of new Milvus collections. */
   MILVUS_INDEX: z.enum(['HNSW', 'IVF_FLAT', 'FLAT']).default('HNSW'),

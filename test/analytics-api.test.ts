@@ -3,7 +3,7 @@
 // comes back as the latest windows of GET /api/v1/analytics/:swarmId, the status names the
 // runtime, and /metrics exports the signals.
 import request from 'supertest';
-import { AnalyticsEngine, windowKey, type AnalyticsRecord } from '../core/analytics';
+import { AnalyticsEngine, windowKey, type AnalyticsRecord, type HeartbeatLiveness } from '../core/analytics';
 import type { Embedded } from '../workers/embedded';
 import type { EmbeddedAnalyticsRuntime } from '../adapters/memory/analytics-runtime';
 import { PHASE_1, PHASE_2, PHASE_3, STREAM_OPTIONS, T0, type ScriptedMessage } from './support/analytics-stream';
@@ -76,8 +76,16 @@ describe('analytics API, embedded runtime', () => {
   it('exports the signals as metrics', async () => {
     const metrics = await request(embedded.api.url).get('/metrics').expect(200);
     expect(metrics.text).toContain(`qp_manager_analytics_swarm_power_watts{swarm="${swarmId}"} 180`);
-    expect(metrics.text).toContain(`qp_manager_analytics_agent_flapping{swarm="${swarmId}",agent="a3"} 1`);
-    expect(metrics.text).toMatch(new RegExp(`qp_manager_analytics_rejection_bursts_total\\{swarm="${swarmId}",job="j1"\\} 1`));
+    // Per swarm: no agent (QP_METRICS_AGENT_LABELS is off) and no job label.
+    const engine = new AnalyticsEngine(swarmId, STREAM_OPTIONS);
+    const liveness = [...PHASE_1, ...PHASE_2, ...PHASE_3]
+      .flatMap((m) => engine.ingest(m.source, m.payload))
+      .filter((r): r is HeartbeatLiveness => r.signal === 'heartbeat-liveness');
+    const newestStart = Math.max(...liveness.map((r) => r.windowStart));
+    const flapping = liveness.filter((r) => r.windowStart === newestStart && r.flapping).length;
+    expect(metrics.text).toContain(`qp_manager_analytics_flapping_agents{swarm="${swarmId}"} ${flapping}`);
+    expect(metrics.text).toMatch(new RegExp(`qp_manager_analytics_rejection_bursts_total\\{swarm="${swarmId}"\\} 1`));
+    expect(metrics.text).not.toMatch(/qp_manager_analytics_[a-z_]+\{[^}]*(agent|job)="/);
   });
 
   it('refuses unknown signals and requests without a credential', async () => {

@@ -5,10 +5,11 @@ import { MemoryMessaging } from '../adapters/memory/messaging';
 import { MemoryVectors } from '../adapters/memory/vectors';
 import { instrumentMessaging, topicChannel } from '../adapters/prometheus/messaging';
 import { instrumentVectors } from '../adapters/prometheus/vectors';
+import { analyticsMetrics } from '../api/analytics-metrics';
 import { createApiMetrics } from '../api/metrics';
 import { swarmTopics } from '../core/topics';
 
-const UNIT_SUFFIX = /_(total|seconds|bytes|watts|joules|grams|ratio|messages|epsilon|participants)$|^qp_manager_(agents|tasks|decisions_open|pool_replicas)$/;
+const UNIT_SUFFIX = /_(total|seconds|bytes|watts|joules|grams|grams_per_kwh|ratio|messages|epsilon|participants|agents|rejections)$|^qp_manager_(agents|tasks|decisions_open|pool_replicas|analytics_agent_flapping)$/;
 
 async function names(registry: Registry): Promise<string[]> {
   return (await registry.getMetricsAsJSON()).map((m) => m.name);
@@ -21,6 +22,7 @@ describe('metric names', () => {
     instrumentMessaging(new MemoryMessaging(), worker);
     instrumentVectors(new MemoryVectors(), worker);
     const api = createApiMetrics(async () => 0).registry;
+    analyticsMetrics(api, { agentLabels: true });
     const all = [...(await names(worker)), ...(await names(api)).filter((n) => !n.startsWith('qp_manager_api_'))];
     expect(all.length).toBeGreaterThan(30);
     for (const name of all) {

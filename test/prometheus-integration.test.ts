@@ -7,7 +7,9 @@ import { Runtime, DefaultLogger } from '@temporalio/worker';
 import { digitsTrainers, DIGITS_DIMENSION } from '../agents/trainers';
 import { simulateSwarm, type SwarmSimulation } from '../agents/simulate';
 import type { TuningProgress } from '../core/tuning';
-import { tuningWorkflowId } from '../workflows/definitions';
+import { DEFAULT_BEHAVIOR } from '../core/autoscaling';
+import { DEFAULT_AGENT_POWER } from '../core/tasks';
+import { agentPoolWorkflowId, autoscaleScheduleId, tuningWorkflowId } from '../workflows/definitions';
 import { startEmbedded, type Embedded } from '../workers/embedded';
 import { alertExpressions, dashboardExpressions, metricNames, withoutGrafanaMacros } from './support/promql';
 import { freePort, promQuery, requireTestPrometheus, scrapeTargets } from './support/prometheus';
@@ -21,6 +23,8 @@ describe('Prometheus scraping a running swarm', () => {
   let removeTargets: () => void = () => undefined;
   const suite = uniqueId('prom');
   const swarmId = uniqueId('prom-swarm');
+  const pool = uniqueId('prom-pool').toLowerCase();
+  const value = async (expr: string) => Number((await promQuery(expr)).data?.result[0]?.value[1] ?? Number.NaN);
 
   beforeAll(async () => {
     requireTestPrometheus();
@@ -32,7 +36,8 @@ describe('Prometheus scraping a running swarm', () => {
       telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${sdkPort}` } } },
     });
     stack = await startEmbedded({
-      config: testConfig({ QP_HEARTBEAT_GRACE_MS: '3000', QP_BEHAVIOR_SWEEP_CRON: 'off' }),
+      // Pools on the memory cluster, and an autoscaling Schedule that does not fire during the test.
+      config: testConfig({ QP_HEARTBEAT_GRACE_MS: '3000', QP_BEHAVIOR_SWEEP_CRON: 'off', QP_CLUSTER: 'memory', QP_AUTOSCALE_INTERVAL_S: '3600' }),
       apiPort: 0,
       workerMetricsPort: 0,
     });
@@ -45,6 +50,8 @@ describe('Prometheus scraping a running swarm', () => {
 
   afterAll(async () => {
     removeTargets();
+    await stack?.client.schedule.getHandle(autoscaleScheduleId(pool)).delete().catch(() => undefined);
+    await stack?.client.workflow.getHandle(agentPoolWorkflowId(pool)).terminate('test over').catch(() => undefined);
     await swarm?.stop();
     await stack?.stop();
     // Its Prometheus endpoint would keep the jest worker alive.
@@ -115,7 +122,6 @@ describe('Prometheus scraping a running swarm', () => {
     const sweep = await fetch(`${stack.api.url}/api/v1/behaviors/sweep`, { method: 'POST', headers: admin, body: JSON.stringify({ swarmId }) });
     expect(sweep.status).toBe(202);
 
-    const value = async (expr: string) => Number((await promQuery(expr)).data?.result[0]?.value[1] ?? Number.NaN);
     await waitFor('Prometheus to have scraped the job and the sweep', async () => {
       const rounds = await value(`sum(qp_manager_rounds_total{suite="${suite}",outcome="completed"})`);
       const sweeps = await value(`sum(qp_manager_behavior_sweeps_total{suite="${suite}"})`);
@@ -141,6 +147,64 @@ describe('Prometheus scraping a running swarm', () => {
     expect(await value(`sum(qp_manager_messaging_published_total{suite="${suite}",channel="inbox"})`)).toBeGreaterThan(0);
     expect(await value(`sum(qp_manager_vector_operation_duration_seconds_count{suite="${suite}"})`)).toBeGreaterThan(0);
     expect(await value(`sum(temporal_workflow_completed{suite="${suite}"})`)).toBeGreaterThan(0);
+  }, 180_000);
+
+  it("records a running task's power and the pools' carbon budget, and the carbon alert fires once a task emits more than the budget", async () => {
+    // A pool whose energy budget allows 0.01 Wh a day at 10 g/kWh: a budget of 0.0001 g of CO2 a day.
+    const policy = {
+      minReplicas: 0,
+      maxReplicas: 2,
+      fallbackReplicas: 0,
+      energy: { wattsPerReplica: 10, budgetWh: 0.01, windowSeconds: 86_400 },
+      behavior: DEFAULT_BEHAVIOR,
+    };
+    const put = await fetch(`${stack.api.url}/api/v1/pools/${pool}`, { method: 'PUT', headers: admin, body: JSON.stringify({ policy }) });
+    expect(put.status).toBe(200);
+    const carbon = await fetch(`${stack.api.url}/api/v1/pools/${pool}/carbon`, { method: 'POST', headers: admin, body: JSON.stringify({ intensity: 10 }) });
+    expect(carbon.status).toBe(200);
+    await waitFor('the carbon budget in Prometheus', async () => {
+      const grams = await value(`qp_manager_carbon_budget_grams{suite="${suite}"}`);
+      return Math.abs(grams - 0.0001) < 1e-12 ? true : undefined;
+    }, 60_000, 500);
+
+    // Every live agent runs tasks, and holds each until the test lets it finish.
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    for (const agent of swarm.agents.slice(1)) await agent.onTask(async () => (await released, { done: true }));
+    const taskId = uniqueId('prom-task');
+    const submitted = await fetch(`${stack.api.url}/api/v1/tasks`, {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({ taskId, swarmId, kind: 'echo', input: {}, estimatedWork: 5, deadline: 3_600_000 }),
+    });
+    expect(submitted.status).toBe(202);
+    const task = await waitFor('the task on an agent', async () => {
+      const t = (await fetch(`${stack.api.url}/api/v1/tasks/${taskId}`, { headers: admin }).then((r) => r.json())) as { status: string; agentId?: string };
+      return t.status === 'ASSIGNED' && t.agentId ? t : undefined;
+    }, 30_000, 250);
+    const agent = (await fetch(`${stack.api.url}/api/v1/swarm/agents/${task.agentId}`, { headers: admin }).then((r) => r.json())) as {
+      resources: { energy?: { busyWatts?: number } };
+    };
+    const busyWatts = agent.resources.energy?.busyWatts ?? DEFAULT_AGENT_POWER.busyWatts;
+    await waitFor(`the running task's ${busyWatts} W in Prometheus`, async () =>
+      (await value(`qp_manager_task_power_watts{suite="${suite}"}`)) === busyWatts ? true : undefined,
+    60_000, 500);
+
+    release();
+    const finished = await waitFor('the task SUCCEEDED', async () => {
+      const t = (await fetch(`${stack.api.url}/api/v1/tasks/${taskId}`, { headers: admin }).then((r) => r.json())) as { status: string; carbonG?: number };
+      return t.status === 'SUCCEEDED' ? t : undefined;
+    }, 30_000, 250);
+    expect(finished.carbonG).toBeGreaterThan(0.0001);
+    await waitFor('the power back to 0 and the carbon emitted in Prometheus', async () => {
+      const watts = await value(`qp_manager_task_power_watts{suite="${suite}"}`);
+      const grams = await value(`sum(qp_manager_carbon_emitted_grams_total{suite="${suite}"})`);
+      return watts === 0 && Math.abs(grams - finished.carbonG!) < 1e-9 ? true : undefined;
+    }, 60_000, 500);
+    // The shipped alert, on this run's series only: the day's emissions are above the budget.
+    const alert = alertExpressions().find((e) => e.source.includes('QpCarbonBudgetExceeded'))!;
+    const scoped = alert.expr.replace(/(qp_manager_[a-z_]+)(?=[[)\s])/g, `$1{suite="${suite}"}`);
+    await waitFor('QpCarbonBudgetExceeded to fire', async () => ((await promQuery(scoped)).data?.result.length === 1 ? true : undefined), 30_000, 500);
   }, 180_000);
 
   const shipped = [...alertExpressions(), ...dashboardExpressions()];

@@ -5,6 +5,7 @@ import { simulateSwarm, type SwarmSimulation } from '../agents/simulate';
 import { accuracyChart, renderStatusBody } from '../api/status-page';
 import type { StatusSummary } from '../api/status-service';
 import type { TuningProgress } from '../core/tuning';
+import { AGENT_STATUSES, type AgentStatus } from '../core/agents';
 import { tuningWorkflowId } from '../workflows/definitions';
 import type { Embedded } from '../workers/embedded';
 import { ADMIN_TOKEN, startTestEmbedded, uniqueId, waitFor } from './support/stack';
@@ -14,15 +15,35 @@ const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'applica
 describe('the status page', () => {
   let stack: Embedded;
   let swarm: SwarmSimulation;
+  let other: SwarmSimulation | undefined;
   const swarmId = uniqueId('status');
+  const otherSwarmId = uniqueId('status-b');
 
   beforeAll(async () => {
     stack = await startTestEmbedded({ QP_HEARTBEAT_GRACE_MS: '3000', QP_BEHAVIOR_SWEEP_CRON: 'off', QP_TEMPORAL_UI_URL: 'http://ui.example:8233' });
   });
   afterAll(async () => {
     await swarm?.stop();
+    await other?.stop();
     await stack?.stop();
   });
+
+  /** The swarm's agents by status as the REST API lists them, page by page. */
+  const agentsByStatus = async (id: string): Promise<Record<AgentStatus, number>> => {
+    const counts = {} as Record<AgentStatus, number>;
+    for (const st of AGENT_STATUSES) {
+      let total = 0;
+      let pageToken: string | undefined;
+      do {
+        const query = new URLSearchParams({ swarmId: id, status: st, pageSize: '50', ...(pageToken ? { pageToken } : {}) });
+        const page = (await fetch(`${stack.api.url}/api/v1/swarm/agents?${query}`, { headers: admin }).then((r) => r.json())) as { agents: unknown[]; nextPageToken?: string };
+        total += page.agents.length;
+        pageToken = page.nextPageToken;
+      } while (pageToken);
+      counts[st] = total;
+    }
+    return counts;
+  };
 
   const summary = async (): Promise<StatusSummary> => {
     const res = await fetch(`${stack.api.url}/api/v1/status`);
@@ -85,8 +106,7 @@ describe('the status page', () => {
       return s.behaviorReport?.reportId === reportId ? s : undefined;
     }, 30_000, 250);
 
-    const listed = async (state: 'ACTIVE' | 'LOST') => (await stack.api.swarm.listAgents({ swarmId, status: state, pageSize: 50 })).agents.length;
-    expect(status.swarms.find((s) => s.swarmId === swarmId)?.agents).toEqual({ ACTIVE: await listed('ACTIVE'), LOST: await listed('LOST'), PENDING: 0 });
+    expect(status.swarms.find((s) => s.swarmId === swarmId)?.agents).toEqual(await agentsByStatus(swarmId));
     const job = status.jobs.find((j) => j.jobId === jobId)!;
     expect(job).toMatchObject({ swarmId, status: 'COMPLETED', round: 2, rounds: 2, workflowUrl: `http://ui.example:8233/namespaces/${status.namespace}/workflows/tuning-${jobId}` });
     expect(job.accuracy).toEqual(result.recentRounds.map((r) => ({ round: r.round, accuracy: r.accuracy ?? null })));
@@ -100,6 +120,36 @@ describe('the status page', () => {
     expect(body).toContain(`${(result.recentRounds.at(-1)!.accuracy! * 100).toFixed(1)}%`);
     expect(body).toContain(reportId);
   }, 120_000);
+
+  it('counts agents by status per swarm, and in total over the swarms of its task queue, as GET /api/v1/swarm/agents lists them', async () => {
+    // A second swarm with an agent that deregistered: its row, not the first swarm's, has it.
+    other = await simulateSwarm({ apiUrl: stack.api.url, messaging: stack.ports.messaging, count: 3, swarmId: otherSwarmId, idPrefix: otherSwarmId, heartbeatIntervalMs: 500 });
+    expect(other.failed).toEqual([]);
+    await other.agents[2].deregister();
+    const otherAgents = await waitFor('the API to list the deregistered agent', async () => {
+      const counts = await agentsByStatus(otherSwarmId);
+      return counts.DEREGISTERED === 1 ? counts : undefined;
+    }, 30_000, 250);
+    expect(otherAgents).toMatchObject({ ACTIVE: 2, DEREGISTERED: 1 });
+    const expected = { [swarmId]: await agentsByStatus(swarmId), [otherSwarmId]: otherAgents };
+    expect(expected[swarmId]).toMatchObject({ DEREGISTERED: 0 });
+
+    const status = await waitFor('both swarms as the API lists them', async () => {
+      const s = await summary();
+      const rows = Object.fromEntries(s.swarms.map((row) => [row.swarmId, row.agents]));
+      return JSON.stringify(rows) === JSON.stringify(expected) ? s : undefined;
+    }, 30_000, 250);
+    // The totals are this task queue's: the two swarms', whatever other deployments of the namespace run.
+    const sum = Object.fromEntries(AGENT_STATUSES.map((st) => [st, expected[swarmId][st] + expected[otherSwarmId][st]]));
+    expect(status.agents).toEqual(sum);
+
+    const body = await fetch(`${stack.api.url}/?part=body`).then((r) => r.text());
+    for (const [id, agents] of Object.entries(expected)) {
+      const row = body.match(new RegExp(`<tr data-swarm="${id}">(.*?)</tr>`))?.[1] ?? '';
+      for (const st of AGENT_STATUSES) expect({ id, st, shown: row.match(new RegExp(`data-col="${st}">(\\d+)<`))?.[1] }).toEqual({ id, st, shown: String(agents[st]) });
+    }
+    for (const st of AGENT_STATUSES) expect(body).toContain(`data-status="${st}"><b>${sum[st]}</b>`);
+  }, 60_000);
 
   it('shows the task queue\'s tasks by status and the newest decisions, as the API lists them', async () => {
     const taskId = uniqueId('status-task');

@@ -189,7 +189,8 @@ async function main(): Promise<void> {
     startedPrometheus = up.status === 0;
     if (!startedPrometheus) console.log('  ! infra/local/stack.sh up prometheus failed (see above)');
   }
-  const prometheusUrl = process.env.PROMETHEUS_URL ?? `http://127.0.0.1:${process.env.PROMETHEUS_PORT ?? '9090'}`;
+  // Empty counts as unset, as for every variable of core/config.ts.
+  const prometheusUrl = process.env.PROMETHEUS_URL || `http://127.0.0.1:${process.env.PROMETHEUS_PORT || '9090'}`;
   if (await fetch(`${prometheusUrl}/-/ready`, { signal: AbortSignal.timeout(1000) }).then((r) => r.ok, () => false)) {
     console.log(`Prometheus  ${prometheusUrl}/graph?g0.expr=${encodeURIComponent(PROMETHEUS_QUERY)}&g0.tab=0&g0.range_input=15m`);
   }

@@ -1,5 +1,6 @@
 import { ServiceError, WorkflowNotFoundError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { google } from '@temporalio/proto';
 import { workflowCallError, temporalUnavailable } from '../../api/temporal-errors';
 import { DomainError } from '../../core/errors';
 
@@ -11,6 +12,12 @@ const absent = {
   },
 };
 const grpcError = (code: number) => Object.assign(new Error(`${code} grpc`), { code, details: 'x', metadata: {} });
+/** A gRPC error as the client receives it, with the server's status details in the grpc-status-details-bin trailer. */
+const grpcErrorWithDetail = (code: number, detailType: string) => {
+  const status = google.rpc.Status.encode({ code, details: [{ type_url: `type.googleapis.com/${detailType}`, value: new Uint8Array() }] }).finish();
+  const metadata = { get: (key: string) => (key === 'grpc-status-details-bin' ? [Buffer.from(status)] : []) };
+  return Object.assign(new Error(`${code} grpc`), { code, details: 'x', metadata });
+};
 
 describe('Temporal errors become domain errors by class and status', () => {
   it('a workflow that never existed is NOT_FOUND with the caller’s message', async () => {
@@ -42,5 +49,22 @@ describe('Temporal errors become domain errors by class and status', () => {
     const internal = grpcError(13);
     expect(temporalUnavailable(internal)).toBeUndefined();
     expect(await workflowCallError(internal, existing, messages)).toBe(internal);
+  });
+
+  it('a query the workflow cannot answer yet (the client\'s "Failed to query Workflow") is UNAVAILABLE with reason workflow-not-ready', async () => {
+    // What the server answers while a workflow's first task has not run or its tasks keep failing: FAILED_PRECONDITION with WorkflowNotReadyFailure.
+    const notReady = new ServiceError('Failed to query Workflow', { cause: grpcErrorWithDetail(9, 'temporal.api.errordetails.v1.WorkflowNotReadyFailure') });
+    expect(temporalUnavailable(notReady)).toMatchObject({ code: 'UNAVAILABLE', details: { reason: 'workflow-not-ready' } });
+    expect(await workflowCallError(notReady, existing, messages)).toMatchObject({ code: 'UNAVAILABLE', details: { reason: 'workflow-not-ready' } });
+    // Another FAILED_PRECONDITION is not a matter of waiting: it passes through.
+    const other = new ServiceError('Failed to start Workflow', { cause: grpcErrorWithDetail(9, 'temporal.api.errordetails.v1.NamespaceInvalidStateFailure') });
+    expect(temporalUnavailable(other)).toBeUndefined();
+    expect(temporalUnavailable(new ServiceError('failed', { cause: grpcError(9) }))).toBeUndefined();
+  });
+
+  it('a busy Temporal (RESOURCE_EXHAUSTED: a rate limit, a workflow with too many queries waiting) is UNAVAILABLE with reason temporal-busy', () => {
+    const busy = new ServiceError('Failed to query Workflow', { cause: grpcErrorWithDetail(8, 'temporal.api.errordetails.v1.ResourceExhaustedFailure') });
+    expect(temporalUnavailable(busy)).toMatchObject({ code: 'UNAVAILABLE', details: { reason: 'temporal-busy' } });
+    expect(temporalUnavailable(grpcError(8))).toMatchObject({ code: 'UNAVAILABLE', details: { reason: 'temporal-busy' } });
   });
 });

@@ -1,0 +1,42 @@
+// A workflow that cannot answer a query yet (its first workflow task has not run, as
+// when the workers are down or overloaded) is a 503 the client can retry, with a
+// typed reason, not a 500: the real API against the real Temporal dev server.
+import { TASK_DELEGATION_WORKFLOW, taskWorkflowId } from '../workflows/definitions-tasks';
+import type { Embedded } from '../workers/embedded';
+import { ADMIN_TOKEN, startTestEmbedded, uniqueId } from './support/stack';
+
+const taskQueue = uniqueId('tq');
+
+describe('a read of a workflow that cannot answer yet', () => {
+  let stack: Embedded;
+
+  beforeAll(async () => {
+    stack = await startTestEmbedded({ QP_TASK_QUEUE: taskQueue });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('GET /api/v1/tasks/{taskId} of a task whose first workflow task has not run is 503 UNAVAILABLE, reason workflow-not-ready', async () => {
+    const taskId = uniqueId('not-ready');
+    // A start delay keeps the server from scheduling the first workflow task: the server answers
+    // queries FAILED_PRECONDITION (WorkflowNotReadyFailure), as it does while workflow tasks keep failing.
+    const handle = await stack.client.workflow.start(TASK_DELEGATION_WORKFLOW, {
+      workflowId: taskWorkflowId(taskId),
+      taskQueue,
+      args: [{}],
+      startDelay: '1 hour',
+    });
+    try {
+      const res = await fetch(`${stack.api.url}/api/v1/tasks/${taskId}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      const body = (await res.json()) as { error?: { code: string; reason?: string } };
+      expect({ status: res.status, code: body.error?.code, reason: body.error?.reason }).toEqual({
+        status: 503,
+        code: 'UNAVAILABLE',
+        reason: 'workflow-not-ready',
+      });
+    } finally {
+      await handle.terminate('test over');
+    }
+  });
+});
