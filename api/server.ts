@@ -17,6 +17,7 @@ import { StatusService } from './status-service';
 import { DecisionService } from './decision-service';
 import { TemporalSwarmRoster } from '../adapters/temporal/swarm-roster';
 import { TaskService } from './task-service';
+import { TemporalTaskReputation } from '../adapters/temporal/reputation';
 import { PoolService } from './pool-service';
 import { checkReadiness, temporalCheck, type Readiness } from './health';
 import { closeGracefully, listen } from './listen';
@@ -101,7 +102,12 @@ export async function startApiServer(deps: {
     deps.messaging,
     deps.blobs,
     new TemporalSwarmRoster(deps.client, config.TEMPORAL_NAMESPACE),
-    { namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.QP_TASK_QUEUE },
+    {
+      namespace: config.TEMPORAL_NAMESPACE,
+      taskQueue: config.QP_TASK_QUEUE,
+      proposalThreshold: config.QP_DECISION_PROPOSAL_THRESHOLD,
+      reputation: new TemporalTaskReputation(deps.client, config.TEMPORAL_NAMESPACE),
+    },
   );
   // A runtime the caller passes is the caller's to close; one made here is closed here.
   const ownRuntime = deps.analytics

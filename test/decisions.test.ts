@@ -346,7 +346,7 @@ describe('collaborative decisions on a real Temporal server', () => {
     expect(await post({ ...base, power: 'merit' })).toEqual({ status: 400, field: 'power' });
     expect(await post({ ...base, system: 'plurality' })).toEqual({ status: 400, field: 'system' });
     expect(await post({ ...base, quorum: { fraction: 2 } })).toEqual({ status: 400, field: 'quorum.fraction' });
-    expect(await post({ ...base, action: { kind: 'rebalance', spec: {} } })).toEqual({ status: 400, field: 'action.kind' });
+    expect(await post({ ...base, action: { kind: 'rebalance', spec: { now: true } } })).toEqual({ status: 400, field: 'action.spec' });
     expect(await post({ ...base, action: { kind: 'tuning', spec: { rounds: 0 } } })).toEqual({ status: 400, field: 'action.spec.rounds' });
     // An agent proposes in its own swarm, and the decision names it; never in another swarm.
     const byAgent = { ...base, decisionId: uniqueId('by-agent') };

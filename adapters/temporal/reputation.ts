@@ -22,4 +22,10 @@ export class TemporalTaskReputation implements ReputationSource {
     }
     return reputationFromTasks(agents);
   }
+
+  async scoreOf(swarmId: string, agentId: string): Promise<number> {
+    // Both ids are validated against ID_PATTERN before they reach here.
+    const query = `WorkflowType = '${TASK_DELEGATION_WORKFLOW}' AND SwarmId = '${swarmId}' AND TaskStatus = 'SUCCEEDED' AND AgentId = '${agentId}'`;
+    return (await this.client.workflow.count(query)).count;
+  }
 }
