@@ -17,6 +17,8 @@ histories.push('taskDelegationIndexed');
 histories.push('taskDelegationContractNet');
 // Recorded by test/support/record-decision-history.ts.
 histories.push('collaborativeDecision');
+// Recorded by test/support/record-decision-action-history.ts: a task-batch action and a rebalance action, each last batch settled.
+histories.push('collaborativeDecisionTasks', 'collaborativeDecisionRebalance');
 // Recorded by test/support/record-pool-history.ts.
 histories.push('agentPool', 'autoscalePool');
 // Recorded by the same script (--names agentPoolSummary,autoscalePoolSummary) once the pool kept its summary in its memo.
@@ -46,6 +48,23 @@ describe('replay of recorded histories', () => {
     const result = JSON.parse(Buffer.from(completed.workflowExecutionCompletedEventAttributes.result.payloads[0].data, 'base64').toString());
     expect(result).toMatchObject({ state: 'EXECUTED', refusals: { counts: { forged: 1 } }, action: { kind: 'tuning', status: 'started' } });
     expect(result.quorumReachedAt).toBeGreaterThan(0);
+  });
+
+  it('the recorded decision actions settle their last ballot batch, start a task batch and run a rebalance', () => {
+    const result = (name: string) => {
+      const json = JSON.parse(readFileSync(join(__dirname, 'histories', `${name}.json`), 'utf8'));
+      const text = JSON.stringify(json);
+      expect(text).toContain('settleBallots');
+      const completed = json.events.find((e: { eventType: string }) => e.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED');
+      return { text, status: JSON.parse(Buffer.from(completed.workflowExecutionCompletedEventAttributes.result.payloads[0].data, 'base64').toString()) };
+    };
+    const tasks = result('collaborativeDecisionTasks');
+    expect(tasks.text).toContain('runTaskAction');
+    expect(tasks.status).toMatchObject({ state: 'EXECUTED', action: { kind: 'tasks', status: 'started' } });
+    expect(tasks.status.action.taskIds).toHaveLength(2);
+    const rebalance = result('collaborativeDecisionRebalance');
+    expect(rebalance.text).toContain('EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED');
+    expect(rebalance.status).toMatchObject({ state: 'EXECUTED', action: { kind: 'rebalance', status: 'started', taskIds: [] } });
   });
 
   it('the task recorded since the status patch indexes each status it takes', () => {
