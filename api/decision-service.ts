@@ -71,8 +71,8 @@ export class DecisionService {
 
   /**
    * An agent proposes only with at least QP_DECISION_PROPOSAL_THRESHOLD reputation in the swarm
-   * (its tasks there that SUCCEEDED with it on the latest attempt); otherwise 403, reason
-   * below-proposal-threshold.
+   * (its tasks there that SUCCEEDED with it on the latest attempt, plus its accepted federated
+   * round updates); otherwise 403, reason below-proposal-threshold.
    */
   async requireProposalStanding(swarmId: string, agentId: string): Promise<void> {
     const threshold = this.options.proposalThreshold ?? 0;
@@ -82,7 +82,7 @@ export class DecisionService {
     if (reputation < threshold) {
       throw new DomainError(
         'FORBIDDEN',
-        `agent ${agentId} has reputation ${reputation} in swarm ${swarmId}; proposing takes at least ${threshold} (tasks it completed)`,
+        `agent ${agentId} has reputation ${reputation} in swarm ${swarmId}; proposing takes at least ${threshold} (tasks it completed + accepted round updates)`,
         { reason: 'below-proposal-threshold' },
       );
     }

@@ -4,6 +4,8 @@
 // leaves nothing unacknowledged on its ballot topic.
 import { generateKeyPairSync } from 'node:crypto';
 import { QpAgent } from '../agents/sdk';
+import { simulateSwarm, type SwarmSimulation } from '../agents/simulate';
+import { DIGITS_DIMENSION, noopTrainer } from '../agents/trainers';
 import type { MessagingBacklog } from '../adapters/ports';
 import type { DecisionStatus } from '../core/decisions/status';
 import { decisionTopic } from '../core/decisions/topics';
@@ -11,6 +13,8 @@ import type { TaskState } from '../core/tasks';
 import { BALLOT_SUBSCRIPTION } from '../activities/decisions';
 import { decisionWorkflowId } from '../workflows/definitions';
 import { taskRebalanceScheduleId, taskWorkflowId } from '../workflows/definitions-tasks';
+import { contributionCountsQuery, reputationLedgerWorkflowId } from '../workflows/definitions-reputation';
+import { tuningWorkflowId } from '../workflows/definitions';
 import type { Embedded } from '../workers/embedded';
 import { ADMIN_TOKEN, startTestEmbedded, uniqueId, waitFor } from './support/stack';
 
@@ -19,6 +23,7 @@ const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'applica
 describe('decision actions, proposal threshold and proposer cancellation', () => {
   let stack: Embedded;
   const agents: QpAgent[] = [];
+  const simulations: SwarmSimulation[] = [];
   /** Ends the silent agent's task run, so that it can close. */
   let release: () => void = () => undefined;
 
@@ -33,6 +38,7 @@ describe('decision actions, proposal threshold and proposer cancellation', () =>
   afterAll(async () => {
     release();
     await Promise.all(agents.map((agent) => agent.close()));
+    await Promise.all(simulations.map((simulation) => simulation.stop()));
     await stack?.stop();
   });
 
@@ -243,4 +249,45 @@ describe('decision actions, proposal threshold and proposer cancellation', () =>
     expect(again.status).toBe(409);
     expect((await post(`/api/v1/decisions/${byAdmin}/cancel`, {})).status).toBe(200);
   });
+
+  it('accepted federated round updates count toward reputation: the ledger, voting power and the proposal threshold', async () => {
+    const swarmId = uniqueId('dao-fl');
+    const swarm = await simulateSwarm({
+      apiUrl: stack.api.url,
+      messaging: stack.ports.messaging,
+      count: 2,
+      swarmId,
+      idPrefix: swarmId,
+      trainers: [noopTrainer, noopTrainer],
+      heartbeatIntervalMs: 300,
+      handshakeTimeoutMs: 60_000,
+    });
+    simulations.push(swarm);
+    expect(swarm.failed).toEqual([]);
+    await activeIn(swarmId, 2);
+    const [a0, a1] = swarm.agents;
+    const proposal = { swarmId, title: 'by merit', system: 'basic', power: 'reputation', votingDelayMs: 0, votingPeriodMs: 60_000, quorum: { fraction: 1 } };
+    // No task done, no update accepted yet: below the threshold of 1.
+    expect((await post('/api/v1/decisions', proposal, asAgent(a0))).body.error).toMatchObject({ reason: 'below-proposal-threshold' });
+
+    const started = await post('/api/v1/tuning/start', {
+      swarmId, model: { kind: 'vector', dimension: DIGITS_DIMENSION }, rounds: 2, fraction: 1, minParticipants: 2, roundTimeoutMs: 20_000,
+      training: { learningRate: 0.1, epochs: 1, batchSize: 32 }, seed: 7,
+    });
+    expect(started.status).toBe(202);
+    const job = await stack.client.workflow.getHandle(tuningWorkflowId(started.body.jobId)).result();
+    expect(job.status).toBe('COMPLETED');
+    // Two aggregated rounds, each with both agents' updates accepted: two each in the swarm's ledger.
+    const ledger = stack.client.workflow.getHandle(reputationLedgerWorkflowId(swarmId));
+    expect(await ledger.query(contributionCountsQuery)).toEqual({ [a0.agentId]: 2, [a1.agentId]: 2 });
+
+    const opened = await post('/api/v1/decisions', proposal, asAgent(a0));
+    expect(opened.status).toBe(201);
+    const view = await waitFor('voting to open', async () => {
+      const status = await stack.api.decisions.status(opened.body.decisionId);
+      return status.state === 'ACTIVE' ? status : undefined;
+    });
+    expect(view.snapshot).toMatchObject({ voters: 2, totalPower: 4 });
+    expect((await post(`/api/v1/decisions/${opened.body.decisionId}/cancel`, {}, asAgent(a0))).status).toBe(200);
+  }, 90_000);
 });

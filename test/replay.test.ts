@@ -19,6 +19,8 @@ histories.push('taskDelegationContractNet');
 histories.push('collaborativeDecision');
 // Recorded by test/support/record-decision-action-history.ts: a task-batch action and a rebalance action, each last batch settled.
 histories.push('collaborativeDecisionTasks', 'collaborativeDecisionRebalance');
+// Recorded by test/support/record-reputation-history.ts: three aggregated rounds and one signalled twice.
+histories.push('reputationLedger');
 // Recorded by test/support/record-pool-history.ts.
 histories.push('agentPool', 'autoscalePool');
 // Recorded by the same script (--names agentPoolSummary,autoscalePoolSummary) once the pool kept its summary in its memo.

@@ -28,6 +28,7 @@ import { TemporalTaskDirectory } from '../adapters/temporal/task-directory';
 import { createAutoscalingActivities } from '../activities/autoscaling';
 import { TemporalPoolStore } from '../adapters/temporal/pool-store';
 import { TaskService, type TaskServiceOptions } from '../api/task-service';
+import { TemporalContributionLedger } from '../adapters/temporal/contribution-ledger';
 
 export interface QpWorkerOptions {
   connection: NativeConnection;
@@ -104,6 +105,8 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
   const behaviors = options.behaviors ?? behaviorOptions();
   // Idempotent: every worker start brings the Schedule in line with the config.
   await ensureBehaviorSweepSchedule(options.client, options.taskQueue, behaviors);
+  // Accepted round updates per agent: the tuning activities record them, reputation reads them.
+  const contributions = new TemporalContributionLedger(options.client, options.taskQueue);
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
@@ -135,6 +138,7 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
         agentKeys: roster,
         credentialSecret: options.credentialSecret,
         metrics,
+        contributions,
       }),
       ...createAsyncTuningActivities({
         messaging: options.ports.messaging,
@@ -158,7 +162,7 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
         blobs: options.ports.blobs,
         electorate: new TemporalElectorate(options.client, options.namespace),
         agentKeys: roster,
-        reputation: new TemporalTaskReputation(options.client, options.namespace),
+        reputation: new TemporalTaskReputation(options.client, options.namespace, contributions),
         tasks:
           options.taskSubmission &&
           new TaskService(options.client, {

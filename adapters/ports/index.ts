@@ -21,3 +21,4 @@ export * from './agent-messaging-access';
 export * from './task-directory';
 export * from './reputation';
 export * from './task-submitter';
+export * from './contribution-ledger';
