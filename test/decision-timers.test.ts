@@ -6,6 +6,7 @@ import { createWorkerMetrics, metricsSinks } from '../activities/metrics';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
+import { ApplicationFailure } from '@temporalio/common';
 import type { CountBallotsInput, CountBallotsResult, DecisionActivities, SettleBallotsInput, TaskActionInput } from '../activities/decisions';
 import type { DecisionStatus } from '../core/decisions/status';
 import { tally } from '../core/decisions/tally';
@@ -106,5 +107,56 @@ describe('decision timers under time skipping', () => {
     expect(outcomes).toEqual([expect.objectContaining({ decisionId, state: 'SUCCEEDED', closedBy: 'deadline' })]);
     // Idle batches are spaced by the idle sleep, not run back to back: a handful over two days.
     expect(batches.length).toBeLessThanOrEqual(48 / 6 + 2);
+  });
+
+  it('a rebalance whose run fails leaves the decision SUCCEEDED with the action failed, the run linked and the failure typed', async () => {
+    const taskQueue = uniqueId('ts');
+    const counted = tally('basic', ['for', 'against', 'abstain'], [{ agentId: 'a', choice: 'for', power: 1 }]);
+    let listings = 0;
+    const activities = {
+      async snapshotElectorate() {
+        return { snapshotDigest: 'snapshot', voters: 1, totalPower: 1 };
+      },
+      async announceProposal() {},
+      async countBallots(input: CountBallotsInput): Promise<CountBallotsResult> {
+        return {
+          chunk: 'chunk-1', received: 1, accepted: 1, refusals: { counts: {}, recent: [] }, tally: counted, voters: 1,
+          remaining: { power: 0, sqrtPower: 0 }, closesAt: input.closesAt, quorumReachedAt: input.opensAt,
+        };
+      },
+      async publishOutcome() {},
+      async settleBallots() {
+        return { drained: 0 };
+      },
+      // What taskRebalance lists its tasks with: here the task directory is down for good.
+      async strandedTasks(): Promise<never> {
+        listings++;
+        throw ApplicationFailure.nonRetryable('visibility did not answer', 'TASK_DIRECTORY_DOWN');
+      },
+    };
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: { codePath: process.env.QP_TEST_WORKFLOW_BUNDLE! },
+      activities,
+      sinks: metricsSinks(createWorkerMetrics(new Registry())),
+    });
+    const decisionId = uniqueId('rebalance');
+    const spec: DecisionSpec = {
+      decisionId, swarmId: 'ts-swarm', title: 'rebalance', options: ['for', 'against', 'abstain'], system: 'basic', power: 'equal',
+      votingDelayMs: 0, votingPeriodMs: HOUR, quorum: { fraction: 0.5 }, proposer: 'admin', action: { kind: 'rebalance', spec: {} },
+    };
+    const result: DecisionStatus = await worker.runUntil(
+      env.client.workflow.execute(DECISION_WORKFLOW, { workflowId: decisionWorkflowId(decisionId), taskQueue, args: [{ spec } satisfies CollaborativeDecisionInput] }),
+    );
+    expect(result.state).toBe('SUCCEEDED');
+    expect(result.action).toMatchObject({
+      kind: 'rebalance',
+      status: 'failed',
+      workflowId: `task-rebalance-ts-swarm-decision-${decisionId}`,
+      errorCode: 'TASK_DIRECTORY_DOWN',
+      error: 'visibility did not answer',
+    });
+    expect(listings).toBe(1);
   });
 });
