@@ -301,6 +301,7 @@ export async function collaborativeDecision(input: CollaborativeDecisionInput): 
         status.action = { kind: 'rebalance', status: 'failed', runsAt, workflowId, ...failureOf(error) };
       }
     } else {
+      // Only a history from before the tasks and rebalance actions (unpatched) comes here.
       status.action = { kind: spec.action.kind, status: 'failed', runsAt, error: `${spec.action.kind} actions are not available yet` };
     }
   }
