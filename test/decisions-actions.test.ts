@@ -243,7 +243,7 @@ describe('decision actions, proposal threshold and proposer cancellation', () =>
     expect(notMine.body.error).toMatchObject({ reason: 'not-proposer' });
     expect((await cancel(decisionId, stranger)).body.error).toMatchObject({ code: 'FORBIDDEN', field: 'swarmId' });
     expect((await cancel(byAdmin, worker)).status).toBe(403);
-    await expect(worker.cancelProposal(decisionId, 'withdrawn')).resolves.toMatchObject({ cancelReason: 'withdrawn' });
+    await expect(worker.cancelProposal(decisionId, 'withdrawn')).resolves.toMatchObject({ state: 'CANCELLED', cancelReason: 'withdrawn' });
     expect((await closed(decisionId)).state).toBe('CANCELLED');
     const again = await cancel(decisionId, worker);
     expect(again.status).toBe(409);

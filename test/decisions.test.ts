@@ -327,6 +327,7 @@ describe('collaborative decisions on a real Temporal server', () => {
     await open({ decisionId, swarmId, title: 'later', system: 'basic', power: 'equal', votingDelayMs: 60_000, votingPeriodMs: 60_000, quorum: { fraction: 0.5 } });
     const res = await fetch(`${stack.api.url}/api/v1/decisions/${decisionId}/cancel`, { method: 'POST', headers: admin, body: '{"reason":"superseded"}' });
     expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ state: 'CANCELLED', cancelReason: 'superseded', closedBy: 'cancel' });
     expect((await closed(decisionId)).state).toBe('CANCELLED');
     const again = await fetch(`${stack.api.url}/api/v1/decisions/${decisionId}/cancel`, { method: 'POST', headers: admin, body: '{}' });
     expect(again.status).toBe(409);

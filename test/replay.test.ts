@@ -17,8 +17,9 @@ histories.push('taskDelegationIndexed');
 histories.push('taskDelegationContractNet');
 // Recorded by test/support/record-decision-history.ts.
 histories.push('collaborativeDecision');
-// Recorded by test/support/record-decision-action-history.ts: a task-batch action and a rebalance action, each last batch settled.
-histories.push('collaborativeDecisionTasks', 'collaborativeDecisionRebalance');
+// Recorded by test/support/record-decision-action-history.ts: a task-batch action and a rebalance action, each last batch
+// settled, and a decision cancelled while ACTIVE (the cancel answers once it is CANCELLED).
+histories.push('collaborativeDecisionTasks', 'collaborativeDecisionRebalance', 'collaborativeDecisionCancelled');
 // Recorded by test/support/record-reputation-history.ts: three aggregated rounds and one signalled twice.
 histories.push('reputationLedger');
 // Recorded by test/support/record-pool-history.ts.
@@ -67,6 +68,9 @@ describe('replay of recorded histories', () => {
     const rebalance = result('collaborativeDecisionRebalance');
     expect(rebalance.text).toContain('EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED');
     expect(rebalance.status).toMatchObject({ state: 'EXECUTED', action: { kind: 'rebalance', status: 'started', taskIds: [] } });
+    const cancelled = result('collaborativeDecisionCancelled');
+    expect(cancelled.text).toContain('EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED');
+    expect(cancelled.status).toMatchObject({ state: 'CANCELLED', closedBy: 'cancel', voters: 1, cancelReason: 'superseded' });
   });
 
   it('the task recorded since the status patch indexes each status it takes', () => {

@@ -89,13 +89,18 @@ export async function collaborativeDecision(input: CollaborativeDecisionInput): 
     ballotChunks: [],
   };
   let cancelRequested = false;
+  // Set before the workflow waits for its handlers (to end or continue as new): a cancel still
+  // waiting for CANCELLED answers then, with the state as it is.
+  let handlersMayFinish = false;
 
   setHandler(decisionStatusQuery, () => status);
   setHandler(
     cancelDecisionUpdate,
-    ({ reason }) => {
+    async ({ reason }) => {
       cancelRequested = true;
       status.cancelReason = reason ?? 'cancelled';
+      // The answer shows the decision CANCELLED (histories from before this answered at once).
+      if (patched('decision-cancel-answers-cancelled')) await condition(() => status.state === 'CANCELLED' || handlersMayFinish);
       return status;
     },
     {
@@ -127,6 +132,7 @@ export async function collaborativeDecision(input: CollaborativeDecisionInput): 
     });
   };
   const finish = async () => {
+    handlersMayFinish = true;
     await condition(allHandlersFinished);
     return status;
   };
@@ -178,6 +184,7 @@ export async function collaborativeDecision(input: CollaborativeDecisionInput): 
         return finish();
       }
       if (workflowInfo().continueAsNewSuggested) {
+        handlersMayFinish = true;
         await condition(allHandlersFinished);
         await continueAsNew<typeof collaborativeDecision>({ ...input, carry: status });
       }

@@ -1,6 +1,7 @@
-// Records test/histories/collaborativeDecisionTasks.json and collaborativeDecisionRebalance.json,
-// which test/replay.test.ts replays: decisions whose actions start a task batch and run the swarm's
-// rebalancing, each with its last ballot batch settled.
+// Records test/histories/collaborativeDecisionTasks.json, collaborativeDecisionRebalance.json and
+// collaborativeDecisionCancelled.json, which test/replay.test.ts replays: decisions whose actions
+// start a task batch and run the swarm's rebalancing, each with its last ballot batch settled, and
+// one cancelled while ACTIVE after a ballot, whose cancel answers once it is CANCELLED.
 //   npx tsx test/support/record-decision-action-history.ts
 import { QpAgent } from '../../agents/sdk';
 import type { DecisionStatus } from '../../core/decisions/status';
@@ -49,6 +50,19 @@ runRecorder(async () => {
   const rebalance = `recorded-rebalance-${tag}`;
   await decide(rebalance, { kind: 'rebalance', spec: {} });
   recording.save(decisionWorkflowId(rebalance), 'collaborativeDecisionRebalance');
+
+  const cancelled = `recorded-cancelled-${tag}`;
+  await stack.api.decisions.create(
+    { decisionId: cancelled, swarmId, title: 'recorded', system: 'basic', power: 'equal', votingDelayMs: 0, votingPeriodMs: 30_000, quorum: { fraction: 1 }, allowVoteChange: false },
+    'admin',
+  );
+  await waitFor('voting to open', async () => ((await stack.api.decisions.status(cancelled)).state === 'ACTIVE' ? true : undefined));
+  await agents[0].vote(cancelled, 'for');
+  await waitFor('the ballot to be counted', async () => ((await stack.api.decisions.status(cancelled)).voters === 1 ? true : undefined));
+  const answer = await stack.api.decisions.cancel(cancelled, 'superseded');
+  if (answer.state !== 'CANCELLED') throw new Error(`the cancel answered ${answer.state}`);
+  await stack.client.workflow.getHandle(decisionWorkflowId(cancelled)).result();
+  recording.save(decisionWorkflowId(cancelled), 'collaborativeDecisionCancelled');
 
   await Promise.all(agents.map((a) => a.close()));
   await recording.stop();
