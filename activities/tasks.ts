@@ -45,7 +45,18 @@ export const TASK_RESULTS_SUBSCRIPTION = 'qp-manager-task-results';
 export type Announcement = { invited: string[]; bidDeadlineMs: number; reason?: undefined } | { invited: []; reason: string };
 
 export type Placement =
-  | { agentId: string; expected: Pick<AllocationDecision, 'energyWh' | 'carbonG' | 'slackS'>; reason?: undefined; /** Contract Net: bids received. */ bids?: number }
+  | {
+      agentId: string;
+      expected: Pick<AllocationDecision, 'energyWh' | 'carbonG' | 'slackS'>;
+      reason?: undefined;
+      /** Contract Net: bids received. */
+      bids?: number;
+      /**
+       * Central placement, a deferrable task the plan shifts into a later, lower-carbon window:
+       * its planned start, ms since the epoch. Absent when it starts as soon as its agent is free.
+       */
+      startMs?: number;
+    }
   | { agentId?: undefined; reason: string };
 
 export function createTaskActivities(deps: TaskDeps) {
@@ -90,7 +101,12 @@ export function createTaskActivities(deps: TaskDeps) {
       if (!decision) return { reason: plan.unassigned[0]?.reason ?? 'no-capable-agent' };
       const agent = candidates.find((a) => a.agentId === decision.agentId)!;
       assigned.assign(spec.swarmId, decision.agentId, spec.taskId, durationS(task, agent));
-      return { agentId: decision.agentId, expected: { energyWh: decision.energyWh, carbonG: decision.carbonG, slackS: decision.slackS } };
+      const shifted = decision.startMs > agent.availableAtMs;
+      return {
+        agentId: decision.agentId,
+        expected: { energyWh: decision.energyWh, carbonG: decision.carbonG, slackS: decision.slackS },
+        ...(shifted ? { startMs: decision.startMs } : {}),
+      };
     },
 
     /**
@@ -156,6 +172,17 @@ export function createTaskActivities(deps: TaskDeps) {
       const [assignedTasks, active] = await Promise.all([deps.tasks.assigned(input.swarmId, input.max), deps.agents.candidates(input.swarmId)]);
       const activeIds = new Set(active.map((agent) => agent.agentId));
       return { stranded: assignedTasks.filter((task) => !activeIds.has(task.agentId)), assigned: assignedTasks.length };
+    },
+
+    /**
+     * Rebalancing: the swarm's HELD tasks (at most `max`), each with whether its
+     * planned agent is still ACTIVE, to be placed again while they can still move.
+     */
+    async heldTasks(input: { swarmId: string; max: number }): Promise<{ held: Array<AssignedTask & { agentActive: boolean }> }> {
+      if (!deps.tasks) return { held: [] };
+      const [heldTasks, active] = await Promise.all([deps.tasks.held(input.swarmId, input.max), deps.agents.candidates(input.swarmId)]);
+      const activeIds = new Set(active.map((agent) => agent.agentId));
+      return { held: heldTasks.map((task) => ({ ...task, agentActive: activeIds.has(task.agentId) })) };
     },
 
     async releaseTask(input: { swarmId: string; taskId: string; agentId: string }): Promise<void> {

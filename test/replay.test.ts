@@ -15,6 +15,8 @@ histories.push('taskDelegation');
 histories.push('taskDelegationIndexed');
 // The same script (--name taskDelegationContractNet --contract-net): announce, bids, award, a decline and a second call.
 histories.push('taskDelegationContractNet');
+// The same script (--name taskDelegationHeld --deferrable): HELD for a low-carbon window, dispatched at it, declined, reallocated.
+histories.push('taskDelegationHeld');
 // Recorded by test/support/record-decision-history.ts.
 histories.push('collaborativeDecision');
 // Recorded by test/support/record-decision-action-history.ts: a task-batch action and a rebalance action, each last batch
@@ -79,6 +81,14 @@ describe('replay of recorded histories', () => {
       .filter((e: any) => e.eventType === 'EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES' && e.upsertWorkflowSearchAttributesEventAttributes.searchAttributes.indexedFields.TaskStatus)
       .map((e: any) => Buffer.from(e.upsertWorkflowSearchAttributesEventAttributes.searchAttributes.indexedFields.TaskStatus.data, 'base64').toString());
     expect(statuses).toEqual(['"ASSIGNED"', '"ASSIGNED"', '"SUCCEEDED"']);
+  });
+
+  it('the deferrable task recorded since held dispatch waits HELD for its window before it goes to the agent', () => {
+    const json = JSON.parse(readFileSync(join(__dirname, 'histories', 'taskDelegationHeld.json'), 'utf8'));
+    const statuses = json.events
+      .filter((e: any) => e.eventType === 'EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES' && e.upsertWorkflowSearchAttributesEventAttributes.searchAttributes.indexedFields.TaskStatus)
+      .map((e: any) => Buffer.from(e.upsertWorkflowSearchAttributesEventAttributes.searchAttributes.indexedFields.TaskStatus.data, 'base64').toString());
+    expect(statuses).toEqual(['"HELD"', '"ASSIGNED"', '"ASSIGNED"', '"SUCCEEDED"']);
   });
 
   it('the Contract Net task announces twice (the first winner declines), takes bids as signals and reserves each award', () => {

@@ -302,7 +302,15 @@ export async function collaborativeDecision(input: CollaborativeDecisionInput): 
           args: [input],
           workflowExecutionTimeout: '5 minutes',
         });
-        status.action = { kind: 'rebalance', status: 'started', runsAt, workflowId, assigned: result.assigned, taskIds: result.moved };
+        status.action = {
+          kind: 'rebalance',
+          status: 'started',
+          runsAt,
+          workflowId,
+          assigned: result.assigned,
+          taskIds: result.moved,
+          ...(result.replanned?.length ? { replanned: result.replanned } : {}),
+        };
         setState('EXECUTED');
       } catch (error) {
         status.action = { kind: 'rebalance', status: 'failed', runsAt, workflowId, ...failureOf(error) };

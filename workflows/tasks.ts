@@ -1,5 +1,7 @@
 // taskDelegation (id task-<taskId>): place the task on an agent (core/allocation
-// through an activity), dispatch it to the agent's inbox, and wait for its
+// through an activity), hold it while its planned start is later (a deferrable
+// task shifted into a lower-carbon window: HELD, placed again every 10 minutes
+// and when its agent is gone), dispatch it to the agent's inbox, and wait for its
 // outcome, which the swarm's results collector signals after checking the
 // agent's proof. An outcome counts once per (taskId, attempt): a redelivered or
 // late one is discarded. No answer within the attempt timeout, a decline or a
@@ -29,7 +31,9 @@ import {
   taskAgentLostSignal,
   taskBidSignal,
   taskOutcomeSignal,
+  taskReplanSignal,
   taskWorkflowId,
+  HELD_REPLAN_INTERVAL_MS,
   taskStateQuery,
   type TaskDelegationInput,
   type TaskRebalanceInput,
@@ -43,6 +47,9 @@ const acts = proxyActivities<TaskActivities>({
 });
 
 const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
+/** A planned start closer than this goes to the agent at once, ms. */
+const HOLD_MIN_MS = 1_000;
+
 /** Contract Net: how long an announcement collects bids unless the input says otherwise, ms. */
 const DEFAULT_BID_WINDOW_MS = 2_000;
 const { qpMetrics } = proxySinks<QpSinks>();
@@ -108,7 +115,38 @@ export async function taskDelegation(input: TaskDelegationInput): Promise<TaskSt
     const attempt = current();
     if (attempt && !attempt.outcome && outcome === undefined && lost.agentId === attempt.agentId) agentLost = lost;
   });
+  // Rebalancing: the HELD task's planned agent is no longer ACTIVE; place it again now.
+  let agentGone: string | undefined;
+  setHandler(taskReplanSignal, (request) => {
+    if (state.status === 'HELD' && request.agentGone) agentGone = request.reason;
+  });
   const contractNet = spec.allocation === 'contract-net' && patched('contract-net');
+  // Temporal shifting made real: a deferrable task planned for a later, lower-carbon window
+  // waits here, still movable, instead of in its agent's inbox (histories before it dispatched at once).
+  const holdDeferrable = spec.deferrable === true && !contractNet && patched('held-dispatch');
+  /**
+   * Keeps the placement until its planned start, placing the task again every
+   * HELD_REPLAN_INTERVAL_MS and when rebalancing finds its agent gone; the placement to dispatch.
+   */
+  const holdUntilPlannedStart = async (first: Placement, exclude: string[]): Promise<Placement> => {
+    let plan = first;
+    while (plan.agentId !== undefined && plan.startMs !== undefined && plan.startMs - Date.now() > HOLD_MIN_MS && cancelReason === undefined) {
+      const { agentId, startMs } = plan;
+      state.agentId = agentId;
+      state.heldUntil = new Date(startMs).toISOString();
+      setStatus('HELD');
+      agentGone = undefined;
+      const untilStart = startMs - Date.now();
+      const woken = await condition(() => cancelReason !== undefined || agentGone !== undefined, Math.min(untilStart, HELD_REPLAN_INTERVAL_MS));
+      if (cancelReason !== undefined) break;
+      if (!woken && untilStart <= HELD_REPLAN_INTERVAL_MS) break;
+      state.replans = (state.replans ?? 0) + 1;
+      await acts.releaseTask({ swarmId: spec.swarmId, taskId: spec.taskId, agentId });
+      plan = await acts.placeTask({ spec, exclude });
+    }
+    delete state.heldUntil;
+    return plan;
+  };
   const bidWindowMs = input.bidWindowMs ?? DEFAULT_BID_WINDOW_MS;
   /** Announce, collect bids for the window (or until every invited agent bid), award the cheapest. */
   const placeByContractNet = async (attempt: number, exclude: string[]): Promise<Placement> => {
@@ -161,7 +199,8 @@ export async function taskDelegation(input: TaskDelegationInput): Promise<TaskSt
   const tried: string[] = [];
   let lastReason = 'no attempt';
   for (let n = 1; n <= input.maxAttempts && cancelReason === undefined; n++) {
-    const placement = contractNet ? await placeByContractNet(n, tried) : await acts.placeTask({ spec, exclude: tried });
+    let placement = contractNet ? await placeByContractNet(n, tried) : await acts.placeTask({ spec, exclude: tried });
+    if (holdDeferrable) placement = await holdUntilPlannedStart(placement, tried);
     if (cancelReason !== undefined) break;
     if (!placement.agentId) {
       lastReason = `no agent can run it: ${placement.reason}`;
@@ -253,5 +292,20 @@ export async function taskRebalance(input: TaskRebalanceInput): Promise<TaskReba
       // The task ended between the listing and the signal: nothing to move.
     }
   }
-  return { assigned: found.assigned, moved };
+  if (!patched('rebalance-held')) return { assigned: found.assigned, moved };
+  // HELD tasks re-plan themselves on their own; only those whose agent is gone are told at once.
+  const { held } = await acts.heldTasks({ swarmId: input.swarmId, max: REBALANCE_MAX_TASKS });
+  const replanned: string[] = [];
+  for (const task of held.filter((t) => !t.agentActive)) {
+    try {
+      await getExternalWorkflowHandle(taskWorkflowId(task.taskId)).signal(taskReplanSignal, {
+        agentGone: true,
+        reason: `agent ${task.agentId} is no longer ACTIVE (rebalancing)`,
+      });
+      replanned.push(task.taskId);
+    } catch {
+      // The task went to its agent or ended between the listing and the signal.
+    }
+  }
+  return { assigned: found.assigned, moved, replanned };
 }

@@ -9,4 +9,6 @@ export interface AssignedTask {
 export interface TaskDirectory {
   /** Tasks of the swarm in status ASSIGNED, at most `max`. */
   assigned(swarmId: string, max: number): Promise<AssignedTask[]>;
+  /** Tasks of the swarm in status HELD (placed, waiting for their planned start), at most `max`. */
+  held(swarmId: string, max: number): Promise<AssignedTask[]>;
 }

@@ -13,6 +13,8 @@ export interface DecisionActionStatus {
   taskIds?: string[];
   /** rebalance: tasks it found with an agent. */
   assigned?: number;
+  /** rebalance: HELD tasks it told to be placed again. */
+  replanned?: string[];
   /** tasks: how many were refused, and the first few with the typed code of why. */
   failed?: number;
   failures?: Array<{ taskId: string; code: string; message: string }>;
