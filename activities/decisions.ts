@@ -20,7 +20,18 @@ import type {
   Tally,
 } from '../core/decisions/types';
 import { swarmTopics } from '../core/topics';
-import type { AgentKeyDirectory, BlobStore, Consumer, ElectorateDirectory, MessagingPort, ReceivedMessage, ReputationSource } from '../adapters/ports';
+import { DomainError } from '../core/errors';
+import type {
+  AgentKeyDirectory,
+  BlobStore,
+  Consumer,
+  ElectorateDirectory,
+  MessagingPort,
+  ReceivedMessage,
+  ReputationSource,
+  TaskSubmissionRequest,
+  TaskSubmitter,
+} from '../adapters/ports';
 import { keptAlive } from './keep-alive';
 
 export interface DecisionDeps {
@@ -31,6 +42,8 @@ export interface DecisionDeps {
   agentKeys: AgentKeyDirectory;
   /** Scores for the "reputation" power rule; without it such a decision fails to open. */
   reputation?: ReputationSource;
+  /** Starts the tasks of a "tasks" action; without it such an action fails (TASKS_UNAVAILABLE). */
+  tasks?: TaskSubmitter;
 }
 
 /** The manager's subscription on a decision's ballot topic. */
@@ -74,12 +87,39 @@ export interface CountBallotsResult {
   quorumReachedAt?: number;
 }
 
+export interface SettleBallotsInput {
+  swarmId: string;
+  decisionId: string;
+  /** Every chunk the workflow recorded, the last batch's included. */
+  chunks: string[];
+}
+
+export interface TaskActionInput {
+  decisionId: string;
+  /** Blob of the action's tasks (TaskSubmissionRequest[], ids filled in when the proposal was made). */
+  digest: string;
+}
+
+export interface TaskActionResult {
+  /** The tasks started (or found started by an earlier try), in the order proposed. */
+  taskIds: string[];
+  /** Tasks refused, and the first few of them with the typed code of why. */
+  failed: number;
+  failures: Array<{ taskId: string; code: string; message: string }>;
+}
+
 /** Stops waiting for more ballots after this much silence once some arrived, ms. */
 const IDLE_MS = 150;
 /** A decision's consumer stays open this long after a batch for the next one, ms. */
 const CONSUMER_KEEP_MS = 5_000;
 /** Acknowledgements in flight at once. */
 const ACKS_IN_FLIGHT = 256;
+/** A closed decision's topic is drained until it stays silent this long, ms. */
+const DRAIN_SILENCE_MS = 200;
+/** Task starts of a "tasks" action in flight at once (as POST /tasks/batch). */
+const TASK_STARTS_IN_FLIGHT = 32;
+/** Refused tasks a "tasks" action reports by name. */
+const TASK_FAILURES_REPORTED = 20;
 
 export function createDecisionActivities(deps: DecisionDeps) {
   // The ballot box of each decision this worker counted last, keyed by the chunks it holds:
@@ -209,6 +249,60 @@ export function createDecisionActivities(deps: DecisionDeps) {
 
     async publishOutcome(message: OutcomeMessage): Promise<void> {
       await publishControl(message.swarmId, message);
+    },
+
+    /**
+     * After the workflow recorded the decision's last batch: acknowledges that batch, then drains
+     * what is left on the ballot topic (ballots that came after the count closed, or that a consumer
+     * closed meanwhile gave back), so that a finished decision leaves no backlog. Drained messages
+     * are not counted: the result is final.
+     */
+    async settleBallots(input: SettleBallotsInput): Promise<{ drained: number }> {
+      const { swarmId, decisionId } = input;
+      await settlePrevious(decisionId, input.chunks);
+      let drained = 0;
+      try {
+        const consumer = await consumerFor(swarmId, decisionId);
+        for (;;) {
+          const message = await consumer.receive(DRAIN_SILENCE_MS);
+          if (!message) break;
+          await consumer.ack(message);
+          drained++;
+        }
+      } finally {
+        boxes.delete(decisionId);
+        release(decisionId, true);
+      }
+      return { drained };
+    },
+
+    /**
+     * A succeeded decision's "tasks" action: starts each task as POST /api/v1/tasks would.
+     * Idempotent by taskId (the ids were fixed when the proposal was made), so a retry starts
+     * nothing twice. A task refused with a domain error is reported; the others still start.
+     */
+    async runTaskAction(input: TaskActionInput): Promise<TaskActionResult> {
+      if (!deps.tasks) throw ApplicationFailure.nonRetryable('this worker cannot start tasks', 'TASKS_UNAVAILABLE');
+      const submitter = deps.tasks;
+      const requests = await readJson<TaskSubmissionRequest[]>(input.digest, 'action tasks');
+      const started: Array<string | undefined> = new Array(requests.length);
+      const failures: TaskActionResult['failures'] = [];
+      let next = 0;
+      const startNext = async (): Promise<void> => {
+        while (next < requests.length) {
+          const index = next++;
+          const request = requests[index];
+          try {
+            started[index] = (await submitter.submit(request)).taskId;
+          } catch (error) {
+            // Anything but a typed refusal (Temporal unreachable, a timeout) retries the activity.
+            if (!(error instanceof DomainError)) throw error;
+            failures.push({ taskId: request.taskId ?? `#${index}`, code: error.code, message: error.message });
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(TASK_STARTS_IN_FLIGHT, requests.length) }, startNext));
+      return { taskIds: started.filter((id): id is string => id !== undefined), failed: failures.length, failures: failures.slice(0, TASK_FAILURES_REPORTED) };
     },
 
     /**

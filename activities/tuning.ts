@@ -31,7 +31,7 @@ import { collectPlainly, type Arrival, type ReportedMetrics, type WorkSummary } 
 import { collectSecurely, secureRoundConfig } from './secure-collection';
 import type { LocalTraining, Evaluation } from '../core/models/softmax';
 import { swarmTopics } from '../core/topics';
-import type { AgentDirectory, AgentKeyDirectory, BlobStore, Consumer, MessagingPort, ModelEvaluator, ReceivedMessage } from '../adapters/ports';
+import type { AgentDirectory, AgentKeyDirectory, BlobStore, Consumer, ContributionLedger, MessagingPort, ModelEvaluator, ReceivedMessage } from '../adapters/ports';
 import type { WorkerMetrics } from './metrics';
 
 export interface TuningDeps {
@@ -43,6 +43,8 @@ export interface TuningDeps {
   credentialSecret: string;
   agentKeys: AgentKeyDirectory;
   metrics?: WorkerMetrics;
+  /** Where each aggregated round's accepted updates are counted per agent (reputation); optional. */
+  contributions?: ContributionLedger;
 }
 
 /** Models up to this size travel inside the round-start message. */
@@ -367,6 +369,7 @@ export function createTuningActivities(deps: TuningDeps) {
         const globalDigest = await deps.blobs.put(paramsToBytes(params));
         const serverStateDigest = await storeState(next.state);
         await Promise.all(round.held.map((m) => consumer.ack(m)));
+        await recordContributions(input, round.arrivals?.map((arrival) => arrival.agentId) ?? round.reported);
         const learn = input.learnFeedback;
         const feedbackDigest =
           learn && round.arrivals
@@ -447,6 +450,24 @@ export function createTuningActivities(deps: TuningDeps) {
     },
   };
   // Quick activities heartbeat while they run; the aggregation reports its own progress.
+  /**
+   * Counts the round's accepted updates toward their agents' reputation. Best effort: the round
+   * is aggregated and acknowledged already, so a ledger that does not answer costs reputation,
+   * never the round (a retry could not collect it again).
+   */
+  async function recordContributions(input: CollectInput, agentIds: string[]): Promise<void> {
+    if (!deps.contributions || agentIds.length === 0) return;
+    try {
+      await deps.contributions.record({ swarmId: input.swarmId, jobId: input.jobId, round: input.round, agentIds });
+    } catch (error) {
+      Context.current().log.warn('accepted updates not recorded for reputation', {
+        jobId: input.jobId,
+        round: input.round,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
+  }
+
   const { collectAndAggregate, ...quick } = activities;
   return { ...keptAlive(quick), collectAndAggregate };
 }

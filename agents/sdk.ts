@@ -703,6 +703,12 @@ export class QpAgent {
     return this.call('POST', '/api/v1/decisions', { swarmId: this.agent.swarmId, ...proposal }, this.credential, 0);
   }
 
+  /** Cancels a proposal this agent opened, while it is PENDING or ACTIVE (403 for another's, 409 once closed). */
+  async cancelProposal(decisionId: string, reason?: string): Promise<{ state: string }> {
+    if (!this.agent || !this.credential) throw new Error('register() first');
+    return this.call('POST', `/api/v1/decisions/${encodeURIComponent(decisionId)}/cancel`, reason === undefined ? {} : { reason }, this.credential, 0);
+  }
+
   /** The global model of a job by digest, over REST. */
   async downloadModel(jobId: string, digest: string): Promise<Float32Array> {
     const response = await fetch(`${this.options.apiUrl}/api/v1/tuning/${jobId}/model?digest=${digest}`, {

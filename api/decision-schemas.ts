@@ -64,12 +64,12 @@ export const decisionCreateSchema = z
     } else if (new Set(body.options).size !== body.options.length) {
       issue(['options'], 'must not repeat an option');
     }
-    if (body.action && body.action.kind !== 'tuning') {
-      issue(['action', 'kind'], `${body.action.kind} actions are not available yet (only tuning is)`);
-    }
   });
 
 export type DecisionCreateRequest = z.output<typeof decisionCreateSchema>;
+
+/** The spec of a "rebalance" action: nothing to say (the decision's swarm is rebalanced). */
+export const rebalanceActionSpecSchema = z.object({}).strict();
 
 export const decisionIdParamSchema = z.object({ decisionId: id });
 

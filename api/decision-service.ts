@@ -12,7 +12,7 @@ import { BASIC_OPTIONS, type AcceptedBallot, type Ballot, type DecisionSpec, typ
 import { DomainError } from '../core/errors';
 import { DecisionStateKey, JobIdKey, SwarmIdKey } from '../core/search-attributes';
 import type { TuningJobSpec } from '../core/tuning';
-import type { AgentKeyDirectory, BlobStore, MessagingPort } from '../adapters/ports';
+import type { AgentKeyDirectory, BlobStore, MessagingPort, ReputationSource } from '../adapters/ports';
 import {
   DECISION_WORKFLOW,
   cancelDecisionUpdate,
@@ -20,10 +20,20 @@ import {
   decisionWorkflowId,
 } from '../workflows/definitions';
 import type { CollaborativeDecisionInput } from '../workflows/decision';
-import type { DecisionCreateRequest } from './decision-schemas';
+import { rebalanceActionSpecSchema, type DecisionCreateRequest } from './decision-schemas';
 import { tuningStartSchema } from './schemas';
+import { taskBatchSchema } from './task-schemas';
+import type { ZodError } from 'zod';
 import { fromZod } from './errors';
 import { workflowCallError } from './temporal-errors';
+
+/** A 400 naming action.spec.<path>, array positions in brackets (action.spec.tasks[3].deadline). */
+function actionSpecError(error: ZodError): DomainError {
+  const issue = error.issues[0];
+  const path = issue.path.map((part) => (typeof part === 'number' ? `[${part}]` : `.${part}`)).join('');
+  const field = `action.spec${path}`;
+  return new DomainError('INVALID_ARGUMENT', `${field}: ${issue.message}`, { field });
+}
 
 export interface DecisionView extends DecisionStatus {
   /** Until the deadline, ms (0 once it has passed). */
@@ -49,8 +59,34 @@ export class DecisionService {
     private readonly messaging: MessagingPort,
     private readonly blobs: BlobStore,
     private readonly agentKeys: AgentKeyDirectory,
-    private readonly options: { namespace: string; taskQueue: string },
+    private readonly options: {
+      namespace: string;
+      taskQueue: string;
+      /** Reputation an agent needs to propose (0: any agent of the swarm); admins always may. */
+      proposalThreshold?: number;
+      /** Where an agent's reputation comes from, when a threshold is set. */
+      reputation?: ReputationSource;
+    },
   ) {}
+
+  /**
+   * An agent proposes only with at least QP_DECISION_PROPOSAL_THRESHOLD reputation in the swarm
+   * (its tasks there that SUCCEEDED with it on the latest attempt, plus its accepted federated
+   * round updates); otherwise 403, reason below-proposal-threshold.
+   */
+  async requireProposalStanding(swarmId: string, agentId: string): Promise<void> {
+    const threshold = this.options.proposalThreshold ?? 0;
+    if (threshold <= 0) return;
+    if (!this.options.reputation) throw new DomainError('UNAVAILABLE', 'no reputation source to check the proposal threshold with');
+    const reputation = await this.options.reputation.scoreOf(swarmId, agentId);
+    if (reputation < threshold) {
+      throw new DomainError(
+        'FORBIDDEN',
+        `agent ${agentId} has reputation ${reputation} in swarm ${swarmId}; proposing takes at least ${threshold} (tasks it completed + accepted round updates)`,
+        { reason: 'below-proposal-threshold' },
+      );
+    }
+  }
 
   async create(request: DecisionCreateRequest, proposer: string): Promise<{ decisionId: string; workflowId: string; state: DecisionState }> {
     const decisionId = request.decisionId ?? randomUUID();
@@ -59,10 +95,7 @@ export class DecisionService {
       decisionId,
       options: request.system === 'basic' ? [...BASIC_OPTIONS] : (request.options as string[]),
       proposer,
-      action: request.action && {
-        ...request.action,
-        spec: this.tuningSpec(request.action.spec, request.swarmId, decisionId) as unknown as Record<string, unknown>,
-      },
+      action: request.action && { ...request.action, spec: await this.actionSpec(request.action, request.swarmId, decisionId) },
     };
     const workflowId = decisionWorkflowId(decisionId);
     const input: CollaborativeDecisionInput = { spec };
@@ -83,6 +116,45 @@ export class DecisionService {
       throw error;
     }
     return { decisionId, workflowId, state: 'PENDING' };
+  }
+
+  /** What the workflow gets of an action's spec, validated as its own route would (400 naming action.spec.<field>). */
+  private async actionSpec(
+    action: NonNullable<DecisionCreateRequest['action']>,
+    swarmId: string,
+    decisionId: string,
+  ): Promise<Record<string, unknown>> {
+    switch (action.kind) {
+      case 'tuning':
+        return this.tuningSpec(action.spec, swarmId, decisionId) as unknown as Record<string, unknown>;
+      case 'rebalance': {
+        const parsed = rebalanceActionSpecSchema.safeParse(action.spec);
+        if (!parsed.success) throw actionSpecError(parsed.error);
+        return {};
+      }
+      case 'tasks':
+        return this.taskBatchSpec(action.spec, swarmId, decisionId);
+    }
+  }
+
+  /**
+   * A task batch (the body of POST /tasks/batch) for the decision's own swarm. Tasks without an
+   * id get decision-<decisionId>-<index>, so that the ids are known before they start and a
+   * retried start starts nothing twice. The batch goes to the blob store: the workflow carries
+   * its digest.
+   */
+  private async taskBatchSpec(body: Record<string, unknown>, swarmId: string, decisionId: string): Promise<Record<string, unknown>> {
+    const parsed = taskBatchSchema.safeParse(body);
+    if (!parsed.success) throw actionSpecError(parsed.error);
+    parsed.data.tasks.forEach((task, i) => {
+      if (task.swarmId !== swarmId) {
+        const field = `action.spec.tasks[${i}].swarmId`;
+        throw new DomainError('INVALID_ARGUMENT', `${field}: a decision starts tasks in its own swarm (${swarmId}) only`, { field });
+      }
+    });
+    const tasks = parsed.data.tasks.map((task, i) => ({ ...task, taskId: task.taskId ?? `decision-${decisionId}-${i}` }));
+    const digest = await this.blobs.put(Buffer.from(JSON.stringify(tasks)));
+    return { digest, tasks: tasks.length };
   }
 
   /** The tuning job a decision starts on success: the body of POST /tuning/start, its defaults filled. */

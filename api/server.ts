@@ -17,6 +17,8 @@ import { StatusService } from './status-service';
 import { DecisionService } from './decision-service';
 import { TemporalSwarmRoster } from '../adapters/temporal/swarm-roster';
 import { TaskService } from './task-service';
+import { TemporalTaskReputation } from '../adapters/temporal/reputation';
+import { TemporalContributionLedger } from '../adapters/temporal/contribution-ledger';
 import { PoolService } from './pool-service';
 import { powerAndCarbon } from './power-and-carbon';
 import { checkReadiness, temporalCheck, type Readiness } from './health';
@@ -105,7 +107,16 @@ export async function startApiServer(deps: {
     deps.messaging,
     deps.blobs,
     roster,
-    { namespace: config.TEMPORAL_NAMESPACE, taskQueue: config.QP_TASK_QUEUE },
+    {
+      namespace: config.TEMPORAL_NAMESPACE,
+      taskQueue: config.QP_TASK_QUEUE,
+      proposalThreshold: config.QP_DECISION_PROPOSAL_THRESHOLD,
+      reputation: new TemporalTaskReputation(
+        deps.client,
+        config.TEMPORAL_NAMESPACE,
+        new TemporalContributionLedger(deps.client, config.QP_TASK_QUEUE),
+      ),
+    },
   );
   // A runtime the caller passes is the caller's to close; one made here is closed here.
   const ownRuntime = deps.analytics

@@ -327,6 +327,7 @@ describe('collaborative decisions on a real Temporal server', () => {
     await open({ decisionId, swarmId, title: 'later', system: 'basic', power: 'equal', votingDelayMs: 60_000, votingPeriodMs: 60_000, quorum: { fraction: 0.5 } });
     const res = await fetch(`${stack.api.url}/api/v1/decisions/${decisionId}/cancel`, { method: 'POST', headers: admin, body: '{"reason":"superseded"}' });
     expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ state: 'CANCELLED', cancelReason: 'superseded', closedBy: 'cancel' });
     expect((await closed(decisionId)).state).toBe('CANCELLED');
     const again = await fetch(`${stack.api.url}/api/v1/decisions/${decisionId}/cancel`, { method: 'POST', headers: admin, body: '{}' });
     expect(again.status).toBe(409);
@@ -346,7 +347,7 @@ describe('collaborative decisions on a real Temporal server', () => {
     expect(await post({ ...base, power: 'merit' })).toEqual({ status: 400, field: 'power' });
     expect(await post({ ...base, system: 'plurality' })).toEqual({ status: 400, field: 'system' });
     expect(await post({ ...base, quorum: { fraction: 2 } })).toEqual({ status: 400, field: 'quorum.fraction' });
-    expect(await post({ ...base, action: { kind: 'rebalance', spec: {} } })).toEqual({ status: 400, field: 'action.kind' });
+    expect(await post({ ...base, action: { kind: 'rebalance', spec: { now: true } } })).toEqual({ status: 400, field: 'action.spec' });
     expect(await post({ ...base, action: { kind: 'tuning', spec: { rounds: 0 } } })).toEqual({ status: 400, field: 'action.spec.rounds' });
     // An agent proposes in its own swarm, and the decision names it; never in another swarm.
     const byAgent = { ...base, decisionId: uniqueId('by-agent') };

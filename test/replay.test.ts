@@ -21,6 +21,11 @@ histories.push('taskDelegationHeld');
 histories.push('taskDelegationLocal');
 // Recorded by test/support/record-decision-history.ts.
 histories.push('collaborativeDecision');
+// Recorded by test/support/record-decision-action-history.ts: a task-batch action and a rebalance action, each last batch
+// settled, and a decision cancelled while ACTIVE (the cancel answers once it is CANCELLED).
+histories.push('collaborativeDecisionTasks', 'collaborativeDecisionRebalance', 'collaborativeDecisionCancelled');
+// Recorded by test/support/record-reputation-history.ts: three aggregated rounds and one signalled twice.
+histories.push('reputationLedger');
 // Recorded by test/support/record-pool-history.ts.
 histories.push('agentPool', 'autoscalePool');
 // Recorded by the same script (--names agentPoolSummary,autoscalePoolSummary) once the pool kept its summary in its memo.
@@ -50,6 +55,26 @@ describe('replay of recorded histories', () => {
     const result = JSON.parse(Buffer.from(completed.workflowExecutionCompletedEventAttributes.result.payloads[0].data, 'base64').toString());
     expect(result).toMatchObject({ state: 'EXECUTED', refusals: { counts: { forged: 1 } }, action: { kind: 'tuning', status: 'started' } });
     expect(result.quorumReachedAt).toBeGreaterThan(0);
+  });
+
+  it('the recorded decision actions settle their last ballot batch, start a task batch and run a rebalance', () => {
+    const result = (name: string) => {
+      const json = JSON.parse(readFileSync(join(__dirname, 'histories', `${name}.json`), 'utf8'));
+      const text = JSON.stringify(json);
+      expect(text).toContain('settleBallots');
+      const completed = json.events.find((e: { eventType: string }) => e.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED');
+      return { text, status: JSON.parse(Buffer.from(completed.workflowExecutionCompletedEventAttributes.result.payloads[0].data, 'base64').toString()) };
+    };
+    const tasks = result('collaborativeDecisionTasks');
+    expect(tasks.text).toContain('runTaskAction');
+    expect(tasks.status).toMatchObject({ state: 'EXECUTED', action: { kind: 'tasks', status: 'started' } });
+    expect(tasks.status.action.taskIds).toHaveLength(2);
+    const rebalance = result('collaborativeDecisionRebalance');
+    expect(rebalance.text).toContain('EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED');
+    expect(rebalance.status).toMatchObject({ state: 'EXECUTED', action: { kind: 'rebalance', status: 'started', taskIds: [] } });
+    const cancelled = result('collaborativeDecisionCancelled');
+    expect(cancelled.text).toContain('EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED');
+    expect(cancelled.status).toMatchObject({ state: 'CANCELLED', closedBy: 'cancel', voters: 1, cancelReason: 'superseded' });
   });
 
   it('the task recorded since the status patch indexes each status it takes', () => {

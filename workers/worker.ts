@@ -27,6 +27,8 @@ import { TemporalTaskOutcomes } from '../adapters/temporal/task-outcomes';
 import { TemporalTaskDirectory } from '../adapters/temporal/task-directory';
 import { createAutoscalingActivities } from '../activities/autoscaling';
 import { TemporalPoolStore } from '../adapters/temporal/pool-store';
+import { TaskService, type TaskServiceOptions } from '../api/task-service';
+import { TemporalContributionLedger } from '../adapters/temporal/contribution-ledger';
 
 export interface QpWorkerOptions {
   connection: NativeConnection;
@@ -44,6 +46,8 @@ export interface QpWorkerOptions {
   shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
   /** Behavior discovery settings and sweep Schedule; default: from the default config. */
   behaviors?: BehaviorWorkerOptions;
+  /** How tasks a decision's "tasks" action submits are delegated (as the API's); without it such actions fail. */
+  taskSubmission?: Omit<TaskServiceOptions, 'namespace' | 'taskQueue' | 'cursorSecret'>;
 }
 
 /** What a process supplies to a worker beside its configuration. */
@@ -67,6 +71,13 @@ export function qpWorkerOptions(config: Config, deps: QpWorkerDeps): QpWorkerOpt
     workflowBundlePath: config.QP_WORKFLOW_BUNDLE,
     shutdownGraceTime: config.QP_SHUTDOWN_GRACE_MS,
     behaviors: behaviorOptions(config),
+    taskSubmission: {
+      maxAttempts: config.QP_TASK_MAX_ATTEMPTS,
+      attemptTimeoutMs: config.QP_TASK_ATTEMPT_TIMEOUT_MS,
+      bidWindowMs: config.QP_TASK_BID_WINDOW_MS,
+      rebalanceIntervalS: config.QP_TASK_REBALANCE_INTERVAL_S,
+      resultsWindowMs: 5_000,
+    },
   };
 }
 
@@ -94,6 +105,8 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
   const behaviors = options.behaviors ?? behaviorOptions();
   // Idempotent: every worker start brings the Schedule in line with the config.
   await ensureBehaviorSweepSchedule(options.client, options.taskQueue, behaviors);
+  // Accepted round updates per agent: the tuning activities record them, reputation reads them.
+  const contributions = new TemporalContributionLedger(options.client, options.taskQueue);
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
@@ -125,6 +138,7 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
         agentKeys: roster,
         credentialSecret: options.credentialSecret,
         metrics,
+        contributions,
       }),
       ...createAsyncTuningActivities({
         messaging: options.ports.messaging,
@@ -148,7 +162,15 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
         blobs: options.ports.blobs,
         electorate: new TemporalElectorate(options.client, options.namespace),
         agentKeys: roster,
-        reputation: new TemporalTaskReputation(options.client, options.namespace),
+        reputation: new TemporalTaskReputation(options.client, options.namespace, contributions),
+        tasks:
+          options.taskSubmission &&
+          new TaskService(options.client, {
+            ...options.taskSubmission,
+            namespace: options.namespace,
+            taskQueue: options.taskQueue,
+            cursorSecret: options.credentialSecret,
+          }),
       }),
       ...createTaskActivities({
         messaging: options.ports.messaging,

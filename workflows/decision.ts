@@ -9,6 +9,8 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  executeChild,
+  patched,
   proxyActivities,
   proxySinks,
   setHandler,
@@ -26,6 +28,7 @@ import { DecisionStateKey, JobIdKey, SwarmIdKey } from '../core/search-attribute
 import type { QpSinks } from '../core/observations';
 import type { TuningJobSpec } from '../core/tuning';
 import { TUNING_WORKFLOW, cancelDecisionUpdate, decisionStatusQuery, tuningWorkflowId } from './definitions';
+import { TASK_REBALANCE_WORKFLOW, taskRebalanceScheduleId, type TaskRebalanceInput, type TaskRebalanceResult } from './definitions-tasks';
 
 export interface DecisionBatching {
   /** How long one counting batch waits for a first ballot, ms. */
@@ -53,6 +56,17 @@ const quick = proxyActivities<DecisionActivities>({
   retry: { initialInterval: '500 ms', maximumInterval: '10 seconds', maximumAttempts: 10 },
 });
 
+/** The message and typed code of an activity's or child's failure (its cause's, when it wraps one). */
+function failureOf(error: unknown): { error: string; errorCode?: string } {
+  let cause: unknown = error;
+  while (cause instanceof Error && !(cause instanceof ApplicationFailure) && cause.cause) cause = cause.cause;
+  const failure = cause instanceof ApplicationFailure ? cause : undefined;
+  return {
+    error: cause instanceof Error ? cause.message : String(cause),
+    errorCode: failure?.type ?? (error instanceof Error ? error.name : undefined),
+  };
+}
+
 export async function collaborativeDecision(input: CollaborativeDecisionInput): Promise<DecisionStatus> {
   const { spec } = input;
   const batching = { ...DEFAULT_BATCHING, ...input.batching };
@@ -75,13 +89,18 @@ export async function collaborativeDecision(input: CollaborativeDecisionInput): 
     ballotChunks: [],
   };
   let cancelRequested = false;
+  // Set before the workflow waits for its handlers (to end or continue as new): a cancel still
+  // waiting for CANCELLED answers then, with the state as it is.
+  let handlersMayFinish = false;
 
   setHandler(decisionStatusQuery, () => status);
   setHandler(
     cancelDecisionUpdate,
-    ({ reason }) => {
+    async ({ reason }) => {
       cancelRequested = true;
       status.cancelReason = reason ?? 'cancelled';
+      // The answer shows the decision CANCELLED (histories from before this answered at once).
+      if (patched('decision-cancel-answers-cancelled')) await condition(() => status.state === 'CANCELLED' || handlersMayFinish);
       return status;
     },
     {
@@ -113,6 +132,7 @@ export async function collaborativeDecision(input: CollaborativeDecisionInput): 
     });
   };
   const finish = async () => {
+    handlersMayFinish = true;
     await condition(allHandlersFinished);
     return status;
   };
@@ -150,12 +170,21 @@ export async function collaborativeDecision(input: CollaborativeDecisionInput): 
     const snapshot = status.snapshot!;
     let settled = false;
     let afterDeadline = false;
+    // The last batch's ballots are acknowledged once the workflow recorded it (histories from before
+    // this left them on the topic).
+    const settleBallots = async () => {
+      if (patched('decision-settle-last-batch')) {
+        await quick.settleBallots({ swarmId: spec.swarmId, decisionId: spec.decisionId, chunks: status.ballotChunks });
+      }
+    };
     for (;;) {
       if (cancelRequested) {
+        await settleBallots();
         await cancel();
         return finish();
       }
       if (workflowInfo().continueAsNewSuggested) {
+        handlersMayFinish = true;
         await condition(allHandlersFinished);
         await continueAsNew<typeof collaborativeDecision>({ ...input, carry: status });
       }
@@ -193,6 +222,7 @@ export async function collaborativeDecision(input: CollaborativeDecisionInput): 
     }
     status.closedAt = now();
     status.closedBy = settled ? 'early' : 'deadline';
+    await settleBallots();
     const outcome = decide(spec, status.tally, snapshot.totalPower);
     status.outcome = outcome;
     setState(outcome.state);
@@ -240,7 +270,53 @@ export async function collaborativeDecision(input: CollaborativeDecisionInput): 
       } catch (error) {
         status.action = { kind: 'tuning', status: 'failed', runsAt, error: error instanceof Error ? error.message : String(error) };
       }
+    } else if (spec.action.kind === 'tasks' && patched('decision-tasks-rebalance-actions')) {
+      try {
+        const started = await quick.runTaskAction({ decisionId: spec.decisionId, digest: String(spec.action.spec.digest) });
+        if (started.failed === 0) {
+          status.action = { kind: 'tasks', status: 'started', runsAt, taskIds: started.taskIds };
+          setState('EXECUTED');
+        } else {
+          const first = started.failures[0];
+          status.action = {
+            kind: 'tasks',
+            status: 'failed',
+            runsAt,
+            taskIds: started.taskIds,
+            failed: started.failed,
+            failures: started.failures,
+            errorCode: 'TASK_REFUSED',
+            error: `${started.failed} of ${started.failed + started.taskIds.length} tasks were refused; first: ${first.taskId}: ${first.code}: ${first.message}`,
+          };
+        }
+      } catch (error) {
+        status.action = { kind: 'tasks', status: 'failed', runsAt, ...failureOf(error) };
+      }
+    } else if (spec.action.kind === 'rebalance' && patched('decision-tasks-rebalance-actions')) {
+      // The run the swarm's rebalancing Schedule starts, now, under an id of this decision's.
+      const workflowId = `${taskRebalanceScheduleId(spec.swarmId)}-decision-${spec.decisionId}`;
+      try {
+        const input: TaskRebalanceInput = { swarmId: spec.swarmId };
+        const result = await executeChild<(input: TaskRebalanceInput) => Promise<TaskRebalanceResult>>(TASK_REBALANCE_WORKFLOW, {
+          workflowId,
+          args: [input],
+          workflowExecutionTimeout: '5 minutes',
+        });
+        status.action = {
+          kind: 'rebalance',
+          status: 'started',
+          runsAt,
+          workflowId,
+          assigned: result.assigned,
+          taskIds: result.moved,
+          ...(result.replanned?.length ? { replanned: result.replanned } : {}),
+        };
+        setState('EXECUTED');
+      } catch (error) {
+        status.action = { kind: 'rebalance', status: 'failed', runsAt, workflowId, ...failureOf(error) };
+      }
     } else {
+      // Only a history from before the tasks and rebalance actions (unpatched) comes here.
       status.action = { kind: spec.action.kind, status: 'failed', runsAt, error: `${spec.action.kind} actions are not available yet` };
     }
   }

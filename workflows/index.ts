@@ -7,3 +7,4 @@ export { collaborativeDecision } from './decision';
 export { taskDelegation, taskRebalance, taskResultsCollector } from './tasks';
 export { agentPool, autoscalePool } from './autoscaling';
 export { asyncTuning } from './asyncTuning';
+export { reputationLedger } from './reputation-ledger';

@@ -20,3 +20,5 @@ export * from './pool-store';
 export * from './agent-messaging-access';
 export * from './task-directory';
 export * from './reputation';
+export * from './task-submitter';
+export * from './contribution-ledger';

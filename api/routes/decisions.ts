@@ -31,6 +31,7 @@ export function decisionRoutes(decisions: DecisionService, swarm: SwarmService, 
     const who = caller(req);
     const body = parse(decisionCreateSchema, req.body, 'body');
     requireSwarm(who, body.swarmId);
+    if (who.kind === 'agent') await decisions.requireProposalStanding(body.swarmId, who.claims.sub);
     res.status(201).json(await decisions.create(body, who.kind === 'agent' ? who.claims.sub : 'admin'));
   });
 
@@ -80,10 +81,22 @@ export function decisionRoutes(decisions: DecisionService, swarm: SwarmService, 
     res.status(202).json(await decisions.vote(id, ballot, who.claims.swarm));
   });
 
+  // The admin cancels any decision (a timelocked action too); the agent that proposed one cancels it while it is PENDING or ACTIVE.
   router.post('/decisions/:decisionId/cancel', async (req, res) => {
-    requireAdmin(caller(req));
+    const who = caller(req);
+    const id = decisionId(req);
     const { reason } = parse(cancelDecisionSchema, req.body, 'body');
-    res.json(decisions.view(await decisions.cancel(decisionId(req), reason)));
+    if (who.kind === 'agent') {
+      const status = await decisions.status(id);
+      requireSwarm(who, status.swarmId);
+      if (status.proposer !== who.claims.sub) {
+        throw new DomainError('FORBIDDEN', 'an agent cancels only the decisions it proposed', { reason: 'not-proposer' });
+      }
+      if (status.state !== 'PENDING' && status.state !== 'ACTIVE') {
+        throw new DomainError('CONFLICT', `decision ${id} is ${status.state}: its proposer may cancel it only while PENDING or ACTIVE`, { reason: 'closed' });
+      }
+    } else requireAdmin(who);
+    res.json(decisions.view(await decisions.cancel(id, reason)));
   });
 
   return router;

@@ -6,10 +6,21 @@ export interface DecisionActionStatus {
   status: 'timelocked' | 'started' | 'failed' | 'cancelled';
   /** When a timelocked action runs, ms since the epoch. */
   runsAt?: number;
-  /** The started job's id and workflow (tuning). */
+  /** The started job's id and workflow (tuning), or the rebalancing run's workflow (rebalance). */
   jobId?: string;
   workflowId?: string;
+  /** tasks: the tasks started; rebalance: the tasks it moved off agents no longer ACTIVE. */
+  taskIds?: string[];
+  /** rebalance: tasks it found with an agent. */
+  assigned?: number;
+  /** rebalance: HELD tasks it told to be placed again. */
+  replanned?: string[];
+  /** tasks: how many were refused, and the first few with the typed code of why. */
+  failed?: number;
+  failures?: Array<{ taskId: string; code: string; message: string }>;
   error?: string;
+  /** Typed reason of a failed action (e.g. TASK_REFUSED, TASKS_UNAVAILABLE, the child workflow's failure type). */
+  errorCode?: string;
 }
 
 export interface DecisionStatus {

@@ -4,7 +4,7 @@ import { BallotBox } from '../../core/decisions/ballot-box';
 import { ballotSigningInput, signBallot } from '../../core/decisions/ballot';
 import { cannotChange, deadlineAfterQuorum, decide } from '../../core/decisions/outcome';
 import { snapshotPower, votingPower } from '../../core/decisions/power';
-import { reputationFromTasks } from '../../core/decisions/reputation';
+import { MAX_JOBS_REMEMBERED, addScores, recordAcceptedRound, reputationFromTasks, type ContributionCounts } from '../../core/decisions/reputation';
 import { tally, type CountedBallot } from '../../core/decisions/tally';
 import type { Choice } from '../../core/decisions/types';
 
@@ -225,5 +225,26 @@ describe('reputation', () => {
     expect(scores).toEqual({ a: 3, b: 1 });
     const members = ['a', 'b', 'c'].map((agentId) => ({ agentId, status: 'ACTIVE', reputation: scores[agentId] ?? 0 }));
     expect(snapshotPower('reputation', undefined, members)).toEqual({ a: 3, b: 1 });
+  });
+
+  it('counts each accepted round update once per agent, and a round recorded again (or an older one) not at all', () => {
+    const record: ContributionCounts = { counts: {}, jobs: [] };
+    expect(recordAcceptedRound(record, { jobId: 'j1', round: 1, agentIds: ['a', 'b', 'a'] })).toBe(true);
+    expect(recordAcceptedRound(record, { jobId: 'j1', round: 1, agentIds: ['a', 'b'] })).toBe(false);
+    expect(recordAcceptedRound(record, { jobId: 'j1', round: 2, agentIds: ['a', ''] })).toBe(true);
+    expect(recordAcceptedRound(record, { jobId: 'j1', round: 1, agentIds: ['b'] })).toBe(false);
+    expect(recordAcceptedRound(record, { jobId: 'j2', round: 1, agentIds: ['b'] })).toBe(true);
+    expect(record.counts).toEqual({ a: 2, b: 2 });
+    expect(record.jobs).toEqual([['j1', 2], ['j2', 1]]);
+    // Reputation adds its sources: 3 tasks + 2 updates for a.
+    expect(addScores({ a: 3 }, record.counts)).toEqual({ a: 5, b: 2 });
+  });
+
+  it('remembers the last round of at most MAX_JOBS_REMEMBERED jobs, the least recently recorded forgotten first', () => {
+    const record: ContributionCounts = { counts: {}, jobs: [] };
+    for (let j = 0; j <= MAX_JOBS_REMEMBERED; j++) recordAcceptedRound(record, { jobId: `j${j}`, round: 1, agentIds: ['a'] });
+    expect(record.jobs).toHaveLength(MAX_JOBS_REMEMBERED);
+    expect(record.jobs[0][0]).toBe('j1');
+    expect(record.counts.a).toBe(MAX_JOBS_REMEMBERED + 1);
   });
 });
