@@ -11,8 +11,8 @@ describe('task rebalancing', () => {
   let stack: Embedded;
   const agents: QpAgent[] = [];
   const swarmId = uniqueId('rebalance');
-  /** Ends the silent agent's task run, so that it can close. */
-  let release: () => void = () => undefined;
+  /** End the task runs that tests leave hanging, so that their agents can close. */
+  const releases: Array<() => void> = [];
 
   beforeAll(async () => {
     stack = await startTestEmbedded({
@@ -22,7 +22,7 @@ describe('task rebalancing', () => {
     });
   });
   afterAll(async () => {
-    release();
+    for (const release of releases) release();
     await stack?.client.schedule.getHandle(taskRebalanceScheduleId(swarmId)).delete().catch(() => undefined);
     await Promise.all(agents.map((a) => a.close()));
     await stack?.stop();
@@ -47,7 +47,7 @@ describe('task rebalancing', () => {
     // The greener agent takes the task and never answers; then its heartbeats stop.
     const silent = await make('silent', 10);
     const steady = await make('steady', 500);
-    await silent.onTask(() => new Promise((resolve) => (release = () => resolve(null))));
+    await silent.onTask(() => new Promise((resolve) => releases.push(() => resolve(null))));
     await steady.onTask(async (task) => ({ ranOn: 'steady', input: task.input }));
 
     const taskId = uniqueId('stranded');
@@ -165,7 +165,7 @@ describe('task rebalancing', () => {
     const ranOnBusy: string[] = [];
     let unblock: () => void = () => undefined;
     const blocked = new Promise<void>((resolve) => (unblock = resolve));
-    release = unblock;
+    releases.push(() => unblock());
     await busy.onTask(async (task) => {
       ranOnBusy.push(task.taskId);
       if (ranOnBusy.length === 1) await blocked;
