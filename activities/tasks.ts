@@ -11,6 +11,7 @@ import {
   type TaskAnnouncementMessage,
   type TaskAssignmentMessage,
   type TaskBidMessage,
+  type TaskDispatchedMessage,
   type TaskOutcomeMessage,
   type TaskSpec,
 } from '../core/tasks';
@@ -177,6 +178,20 @@ export function createTaskActivities(deps: TaskDeps) {
       await deps.messaging.publish(swarmTopics(spec.swarmId).inbox(input.agentId), Buffer.from(JSON.stringify(message)), {
         key: spec.taskId,
         properties: { type: 'task', taskId: spec.taskId, attempt: String(input.attempt) },
+      });
+      // For the analytics (task latency and deadline misses per kind), which pair it with the agent's outcome.
+      const dispatched: TaskDispatchedMessage = {
+        type: 'task-dispatched',
+        taskId: spec.taskId,
+        attempt: input.attempt,
+        kind: spec.kind,
+        agentId: input.agentId,
+        dispatchedAt: Date.now(),
+        deadlineMs: spec.deadlineMs,
+      };
+      await deps.messaging.publish(swarmTopics(spec.swarmId).tasks, Buffer.from(JSON.stringify(dispatched)), {
+        key: spec.taskId,
+        properties: { type: 'task-dispatched', taskId: spec.taskId, attempt: String(input.attempt) },
       });
     },
 

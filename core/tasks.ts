@@ -75,6 +75,19 @@ export interface TaskAssignmentMessage {
   replyTopic: string;
 }
 
+/** The manager's note on the swarm's tasks topic that an attempt went to an agent (read by the analytics). */
+export interface TaskDispatchedMessage {
+  type: 'task-dispatched';
+  taskId: string;
+  attempt: number;
+  kind: string;
+  agentId: string;
+  /** ms since the epoch, manager clock. */
+  dispatchedAt: number;
+  /** ms since the epoch. */
+  deadlineMs: number;
+}
+
 /** Contract Net: the manager's call for bids, put in the inbox of each invited agent. */
 export interface TaskAnnouncementMessage {
   type: 'task-announcement';

@@ -30,8 +30,8 @@ describe('analytics on Flink when a TaskManager dies mid-stream', () => {
 
   async function publish(phase: ScriptedMessage[]): Promise<void> {
     for (const m of phase) {
-      await messaging.publish(`swarm/${swarmId}/${m.source}`, Buffer.from(m.payload));
-      for (const r of engine.ingest(m.source, m.payload)) expected.set(windowKey(r), r);
+      await messaging.publish(`swarm/${swarmId}/${m.source}`, Buffer.from(m.payload), { properties: m.properties ?? {} });
+      for (const r of engine.ingest(m.source, m.payload, m.properties)) expected.set(windowKey(r), r);
     }
   }
 

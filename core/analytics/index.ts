@@ -3,3 +3,5 @@ export * from './signals';
 export * from './engine';
 export * from './latest';
 export * from './topics';
+export * from './task-join';
+export * from './round-events';

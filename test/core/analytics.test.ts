@@ -2,6 +2,7 @@ import {
   AnalyticsEngine,
   nearestRank,
   parseSwarmEvent,
+  TaskJoin,
   windowKey,
   windowStartOf,
   type AnalyticsRecord,
@@ -12,7 +13,7 @@ function run(): { engine: AnalyticsEngine; records: Map<string, AnalyticsRecord>
   const engine = new AnalyticsEngine('s1', STREAM_OPTIONS);
   const records = new Map<string, AnalyticsRecord>();
   for (const m of [...PHASE_1, ...PHASE_2, ...PHASE_3]) {
-    for (const r of engine.ingest(m.source, m.payload)) {
+    for (const r of engine.ingest(m.source, m.payload, m.properties)) {
       expect(records.has(windowKey(r))).toBe(false);
       records.set(windowKey(r), r);
     }
@@ -87,9 +88,37 @@ describe('embedded analytics on a scripted stream', () => {
   });
 
   it('counts bad, ignored and late events and skips them', () => {
-    expect(engine.counters).toMatchObject({ malformed: 1, invalid: 1, ignored: 1, late: 2, windowsEmitted: EXPECTED_WINDOWS });
+    expect(engine.counters).toMatchObject({ malformed: 1, invalid: 1, ignored: 1, late: 2, unmatched: 1, windowsEmitted: EXPECTED_WINDOWS });
     // the late heartbeat's 100 Wh is in no window
     expect(at(records, 'agent-energy', 'a1', 0)).toMatchObject({ energyWh: 6 });
+  });
+});
+
+describe('the task join (dispatch + outcome)', () => {
+  const dispatch = (taskId: string, at: number, agentId = 'a1', attempt = 1) =>
+    ({ kind: 'task-dispatched', taskId, attempt, taskKind: 'k', agentId, at, deadlineAt: at + 1000 }) as const;
+  const answer = (taskId: string, at: number, agentId = 'a1', attempt = 1) => ({ kind: 'task-outcome', taskId, attempt, agentId, at, outcome: 'succeeded' }) as const;
+
+  it('pairs an attempt whichever half comes first, at the outcome time (never before the dispatch)', () => {
+    const join = new TaskJoin(1000);
+    expect(join.offer(answer('t', 50))).toEqual({ unmatched: 0 });
+    expect(join.offer(dispatch('t', 10)).joined).toMatchObject({ taskId: 't', dispatchedAt: 10, at: 50, deadlineAt: 1010 });
+    // agent clock behind the manager's
+    expect(join.offer(dispatch('u', 100)).joined).toBeUndefined();
+    expect(join.offer(answer('u', 90)).joined).toMatchObject({ dispatchedAt: 100, at: 100 });
+    expect(join.waiting).toEqual({ dispatches: 0, outcomes: 0 });
+  });
+
+  it('keeps attempts apart, drops an outcome from another agent and a repeated one, and forgets halves past the horizon', () => {
+    const join = new TaskJoin(1000);
+    join.offer(dispatch('t', 0, 'a1', 1));
+    expect(join.offer(answer('t', 10, 'a1', 2))).toEqual({ unmatched: 0 });
+    expect(join.offer(answer('t', 10, 'a1', 2))).toEqual({ unmatched: 1 });
+    expect(join.offer(answer('t', 20, 'a2', 1))).toEqual({ unmatched: 1 });
+    expect(join.waiting).toEqual({ dispatches: 0, outcomes: 1 });
+    // attempt 2's outcome waited more than the horizon of task event time
+    expect(join.offer(dispatch('v', 5000))).toEqual({ unmatched: 1 });
+    expect(join.waiting).toEqual({ dispatches: 1, outcomes: 0 });
   });
 });
 
@@ -110,8 +139,15 @@ describe('analytics building blocks', () => {
     expect(parseSwarmEvent('heartbeats', JSON.stringify({ agentId: 'a', sentAt: 1, load: 2 }))).toEqual({ ok: false, reason: 'invalid' });
     expect(parseSwarmEvent('heartbeats', '[1]')).toEqual({ ok: false, reason: 'malformed' });
     expect(parseSwarmEvent('rounds', JSON.stringify({ type: 'round-started' }))).toEqual({ ok: false, reason: 'ignored' });
-    expect(
-      parseSwarmEvent('tasks', JSON.stringify({ type: 'task-completed', taskId: 't', kind: 'k', agentId: 'a', dispatchedAt: 5, completedAt: 4, outcome: 'succeeded' })),
-    ).toEqual({ ok: false, reason: 'invalid' });
+    const outcome = { type: 'task-outcome', taskId: 't', attempt: 1, agentId: 'a', outcome: 'succeeded' };
+    // a task outcome's time is its proof header sentAt
+    expect(parseSwarmEvent('task-results', JSON.stringify(outcome))).toEqual({ ok: false, reason: 'invalid' });
+    expect(parseSwarmEvent('task-results', JSON.stringify(outcome), { sentAt: '12' })).toMatchObject({ ok: true, event: { kind: 'task-outcome', at: 12 } });
+    expect(parseSwarmEvent('task-results', JSON.stringify({ ...outcome, outcome: 'declined' }), { sentAt: '12' })).toEqual({ ok: false, reason: 'ignored' });
+    expect(parseSwarmEvent('task-results', JSON.stringify({ type: 'task-bid', taskId: 't' }))).toEqual({ ok: false, reason: 'ignored' });
+    expect(parseSwarmEvent('tasks', JSON.stringify({ type: 'task-dispatched', taskId: 't', attempt: 0, kind: 'k', agentId: 'a', dispatchedAt: 1, deadlineMs: 2 }))).toEqual({
+      ok: false,
+      reason: 'invalid',
+    });
   });
 });
