@@ -53,7 +53,7 @@ export class EmbeddedAnalyticsRuntime implements AnalyticsRuntime {
           if (!message || this.closed) continue;
           idle = false;
           for (const record of engine.ingest(source, Buffer.from(message.payload).toString('utf8'), message.properties)) {
-            await this.messaging.publish(out, Buffer.from(JSON.stringify(record)), { key: `${record.signal}|${record.key}` });
+            await this.messaging.publish(out, Buffer.from(JSON.stringify(record)), { key: record.key });
           }
           await consumer.ack(message);
         }

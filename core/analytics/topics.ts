@@ -1,7 +1,7 @@
 // The topics the analytics read and write. heartbeats, tasks (the manager's task-dispatched
 // events) and task-results (the agents' signed outcomes) are the swarm's topics of core/topics.ts;
 // rounds (the tuning activities' round-closed and update-rejected events) and analytics (the
-// windows, schema qp-analytics/1) are named here (README "Analytics", api/asyncapi.yaml).
+// windows, schema qp-analytics/1) too (README "Analytics", api/asyncapi.yaml).
 import { swarmTopics } from '../topics';
 import type { AnalyticsSource } from './events';
 
@@ -15,7 +15,7 @@ export interface AnalyticsTopics {
 
 export function analyticsTopics(swarmId: string): AnalyticsTopics {
   const t = swarmTopics(swarmId);
-  return { heartbeats: t.heartbeats, tasks: t.tasks, taskResults: t.taskResults, rounds: `swarm/${swarmId}/rounds`, analytics: `swarm/${swarmId}/analytics` };
+  return { heartbeats: t.heartbeats, tasks: t.tasks, taskResults: t.taskResults, rounds: t.rounds, analytics: t.analytics };
 }
 
 /** The topic an analytics source reads. */
