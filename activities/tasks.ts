@@ -4,7 +4,8 @@
 // their bids), and consume the swarm's task-results topic, handing each outcome
 // and bid with a valid proof by its agent to the task's workflow.
 import { Context } from '@temporalio/activity';
-import { CONTRACT_NET_INVITED, allocate, awardBid, bidProblem, durationS, incapability, profileBid, type AllocationDecision, type TaskBid } from '../core/allocation';
+import { measurementsByAgent, withMeasurement } from '../core/analytics/measured';
+import { CONTRACT_NET_INVITED, allocate, awardBid, bidProblem, durationS, incapability, profileBid, type AllocationAgent, type AllocationDecision, type TaskBid } from '../core/allocation';
 import {
   AssignedWork,
   taskResultsTopic,
@@ -18,6 +19,7 @@ import {
 import { swarmTopics } from '../core/topics';
 import type {
   AgentKeyDirectory,
+  AnalyticsWindowSource,
   AssignedTask,
   LpSolver,
   MessagingPort,
@@ -39,7 +41,14 @@ export interface TaskDeps {
   /** Where the rebalancing run finds the swarm's assigned tasks; without it, it finds none. */
   tasks?: TaskDirectory;
   assigned?: AssignedWork;
+  /** The analytics' windows: placement plans with measured energy and straggler rates where recent ones exist. */
+  measured?: AnalyticsWindowSource;
+  /** Windows that ended longer ago than this are not used, ms; default MEASUREMENT_MAX_AGE_MS. */
+  measuredMaxAgeMs?: number;
 }
+
+/** Default age past which an analytics window no longer stands for an agent, ms. */
+export const MEASUREMENT_MAX_AGE_MS = 900_000;
 
 export const TASK_RESULTS_SUBSCRIPTION = 'qp-manager-task-results';
 
@@ -77,11 +86,19 @@ export function createTaskActivities(deps: TaskDeps) {
     deferrable: spec.deferrable,
   });
 
+  /** The swarm's candidates as placement sees them: measured where the analytics have recent windows. */
+  async function candidatesOf(swarmId: string, nowMs: number): Promise<AllocationAgent[]> {
+    const declared = await deps.agents.candidates(swarmId);
+    if (!deps.measured) return declared;
+    const measured = measurementsByAgent(await deps.measured.latest(swarmId), nowMs, deps.measuredMaxAgeMs ?? MEASUREMENT_MAX_AGE_MS);
+    return declared.map((agent) => withMeasurement(agent, measured.get(agent.agentId)));
+  }
+
   return {
     async placeTask(input: { spec: TaskSpec; exclude: string[] }): Promise<Placement> {
       const { spec } = input;
       const nowMs = Date.now();
-      const candidates = (await deps.agents.candidates(spec.swarmId))
+      const candidates = (await candidatesOf(spec.swarmId, nowMs))
         .filter((agent) => !input.exclude.includes(agent.agentId))
         .map((agent) => ({ ...agent, availableAtMs: nowMs + assigned.queuedS(spec.swarmId, agent.agentId) * 1000 }));
       if (candidates.length === 0) return { reason: 'no ACTIVE agent left to try' };
@@ -104,7 +121,7 @@ export function createTaskActivities(deps: TaskDeps) {
       const nowMs = Date.now();
       const task = allocationTask(spec);
       const estimates: TaskBid[] = [];
-      for (const agent of await deps.agents.candidates(spec.swarmId)) {
+      for (const agent of await candidatesOf(spec.swarmId, nowMs)) {
         if (input.exclude.includes(agent.agentId) || incapability(task, agent)) continue;
         const estimate = profileBid(task, agent, nowMs, nowMs + assigned.queuedS(spec.swarmId, agent.agentId) * 1000);
         if (estimate) estimates.push(estimate);
@@ -144,7 +161,7 @@ export function createTaskActivities(deps: TaskDeps) {
 
     /** Contract Net: the awarded agent's run goes into the ledger the central placement reads. */
     async reserveTask(input: { spec: TaskSpec; agentId: string }): Promise<void> {
-      const agent = (await deps.agents.candidates(input.spec.swarmId)).find((a) => a.agentId === input.agentId);
+      const agent = (await candidatesOf(input.spec.swarmId, Date.now())).find((a) => a.agentId === input.agentId);
       if (agent) assigned.assign(input.spec.swarmId, input.agentId, input.spec.taskId, durationS(allocationTask(input.spec), agent));
     },
 

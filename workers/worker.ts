@@ -44,6 +44,8 @@ export interface QpWorkerOptions {
   shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
   /** Behavior discovery settings and sweep Schedule; default: from the default config. */
   behaviors?: BehaviorWorkerOptions;
+  /** Age past which task placement no longer uses an analytics window, ms (QP_ANALYTICS_MEASURED_MAX_AGE_MS). */
+  measuredMaxAgeMs?: number;
 }
 
 /** What a process supplies to a worker beside its configuration. */
@@ -67,6 +69,7 @@ export function qpWorkerOptions(config: Config, deps: QpWorkerDeps): QpWorkerOpt
     workflowBundlePath: config.QP_WORKFLOW_BUNDLE,
     shutdownGraceTime: config.QP_SHUTDOWN_GRACE_MS,
     behaviors: behaviorOptions(config),
+    measuredMaxAgeMs: config.QP_ANALYTICS_MEASURED_MAX_AGE_MS,
   };
 }
 
@@ -158,6 +161,8 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
         credentialSecret: options.credentialSecret,
         solver: new HighsLpSolver(),
         tasks: new TemporalTaskDirectory(options.client, options.namespace),
+        measured: options.ports.analyticsWindows,
+        measuredMaxAgeMs: options.measuredMaxAgeMs,
       }),
       ...createAutoscalingActivities({
         cluster: options.ports.cluster,

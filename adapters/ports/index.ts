@@ -20,3 +20,4 @@ export * from './pool-store';
 export * from './agent-messaging-access';
 export * from './task-directory';
 export * from './reputation';
+export * from './analytics-windows';

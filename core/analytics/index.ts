@@ -5,3 +5,4 @@ export * from './latest';
 export * from './topics';
 export * from './task-join';
 export * from './round-events';
+export * from './measured';
