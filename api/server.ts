@@ -115,6 +115,7 @@ export async function startApiServer(deps: {
       });
   const analytics = new AnalyticsService(deps.messaging, (deps.analytics ?? ownRuntime)!);
   analytics.onWindow = analyticsMetrics(metrics.registry);
+  analytics.directory = new TemporalSwarmRoster(deps.client, config.TEMPORAL_NAMESPACE);
   const tasks = new TaskService(deps.client, {
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.QP_TASK_QUEUE,

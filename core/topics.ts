@@ -17,6 +17,8 @@ export interface SwarmTopics {
   rounds: string;
   /** The analytics' windows (core/analytics/signals.ts, schema qp-analytics/1). */
   analytics: string;
+  /** The manager's agent-registered notes: which agent ids are the swarm's (read by the analytics). */
+  roster: string;
 }
 
 export function swarmTopics(swarmId: string): SwarmTopics {
@@ -33,6 +35,7 @@ export function swarmTopics(swarmId: string): SwarmTopics {
     decision: (decisionId) => `${base}/decision-${decisionId}`,
     rounds: `${base}/rounds`,
     analytics: `${base}/analytics`,
+    roster: `${base}/roster`,
   };
 }
 

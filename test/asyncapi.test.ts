@@ -417,6 +417,9 @@ describe('api/asyncapi.yaml describes every message on every topic', () => {
         ? true
         : undefined,
     );
+    // Deploying again leaves the running analytics alone and names the ACTIVE agents on the roster again.
+    const again = await fetch(`${stack.api.url}/api/v1/analytics/${swarmId}/job`, { method: 'PUT', headers: admin });
+    if (again.status !== 200) throw new Error(`PUT analytics job answered ${again.status}`);
     for (const agent of agents) agent.stopHeartbeats();
   }, 120_000);
 
@@ -514,6 +517,15 @@ describe('api/asyncapi.yaml describes every message on every topic', () => {
     const rejections = windowsOf('update-rejections').filter((w) => w.key === plainJobId);
     expect(rejections.reduce((n, w) => n + w.rejections, 0)).toBe(1);
     expect(rejections.find((w) => w.rejections === 1)).toMatchObject({ reasons: { stale: 1 }, agents: 1, burst: false });
+    // the roster: each agent's registration (generation 1), then the redeployment's note (no generation)
+    const roster = captured
+      .filter((m) => m.topic === swarmTopics(swarmId).roster)
+      .map((m) => JSON.parse(Buffer.from(m.payload).toString('utf8')) as { agentId: string; generation?: number });
+    const named = (generation: number | undefined) => [...new Set(roster.filter((n) => n.generation === generation).map((n) => n.agentId))].sort();
+    expect(named(1)).toEqual(agents.map((a) => a.agentId).sort());
+    expect(named(undefined)).toEqual(agents.map((a) => a.agentId).sort());
+    // every agent was on the roster its registration published; every outcome met its dispatch
+    expect((stack.ports.analytics as EmbeddedAnalyticsRuntime).counters(swarmId)).toMatchObject({ malformed: 0, invalid: 0, unknownAgent: 0, unmatched: 0 });
   });
 
   it('every message carries the ordering key its document names', () => {

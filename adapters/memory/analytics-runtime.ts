@@ -1,5 +1,5 @@
 // The embedded analytics: the TypeScript engine (core/analytics) in this process, one per swarm,
-// reading the swarm's heartbeats, tasks, task-results and rounds topics and writing its analytics topic, as the
+// reading the swarm's heartbeats, tasks, task-results, rounds and roster topics and writing its analytics topic, as the
 // Flink job does. The default when FLINK_JOB_MANAGER_URL is not set. Its state lives in memory:
 // a restart begins new windows from the subscription's position.
 import { AnalyticsEngine, type AnalyticsOptions, type AnalyticsSource } from '../../core/analytics';
@@ -8,7 +8,7 @@ import type { AnalyticsDeployment, AnalyticsRuntime, AnalyticsRuntimeStatus } fr
 import type { Consumer, MessagingPort } from '../ports/messaging';
 
 export const EMBEDDED_ANALYTICS_SUBSCRIPTION = 'qp-analytics-embedded';
-const SOURCES: AnalyticsSource[] = ['heartbeats', 'tasks', 'task-results', 'rounds'];
+const SOURCES: AnalyticsSource[] = ['heartbeats', 'tasks', 'task-results', 'rounds', 'roster'];
 
 interface Running {
   engine: AnalyticsEngine;
@@ -78,7 +78,7 @@ export class EmbeddedAnalyticsRuntime implements AnalyticsRuntime {
     };
   }
 
-  /** The engine's counters for a swarm (accepted, malformed, invalid, ignored, late, unmatched, windowsEmitted). */
+  /** The engine's counters for a swarm (messages, accepted, malformed, invalid, ignored, late, unmatched, unknownAgent, windowsEmitted). */
   counters(swarmId: string) {
     return this.running.get(swarmId)?.engine.counters;
   }

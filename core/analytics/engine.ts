@@ -53,6 +53,8 @@ export interface AnalyticsCounters {
   late: number;
   /** Task outcomes that met no dispatch of theirs (core/analytics/task-join.ts). */
   unmatched: number;
+  /** Heartbeats and task outcomes of agent ids the swarm's roster never named. */
+  unknownAgent: number;
   windowsEmitted: number;
 }
 
@@ -80,7 +82,9 @@ export class AnalyticsEngine {
   private readonly lastHeartbeat = new Map<string, number>();
   private maxEventTime = -Infinity;
   private readonly tasks = new TaskJoin();
-  readonly counters: AnalyticsCounters = { messages: 0, accepted: 0, malformed: 0, invalid: 0, ignored: 0, late: 0, unmatched: 0, windowsEmitted: 0 };
+  /** Agent ids the roster named. */
+  private readonly known = new Set<string>();
+  readonly counters: AnalyticsCounters = { messages: 0, accepted: 0, malformed: 0, invalid: 0, ignored: 0, late: 0, unmatched: 0, unknownAgent: 0, windowsEmitted: 0 };
 
   constructor(
     readonly swarmId: string,
@@ -101,6 +105,15 @@ export class AnalyticsEngine {
       return [];
     }
     const event = parsed.event;
+    if (event.kind === 'agent-registered') {
+      this.known.add(event.agentId);
+      return [];
+    }
+    // What agents publish counts only for the swarm's agents; the manager's own events name agents it chose.
+    if ((event.kind === 'heartbeat' || event.kind === 'task-outcome') && !this.known.has(event.agentId)) {
+      this.counters.unknownAgent++;
+      return [];
+    }
     if (event.kind !== 'task-dispatched' && event.kind !== 'task-outcome') return this.add(event);
     const { joined, unmatched } = this.tasks.offer(event);
     this.counters.unmatched += unmatched;

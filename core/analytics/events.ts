@@ -2,7 +2,7 @@
 // and their parser. The Flink job (analytics/) parses the same JSON by the same rules.
 
 /** Which topic of the swarm an event came from. */
-export type AnalyticsSource = 'heartbeats' | 'tasks' | 'task-results' | 'rounds';
+export type AnalyticsSource = 'heartbeats' | 'tasks' | 'task-results' | 'rounds' | 'roster';
 
 export interface HeartbeatEvent {
   kind: 'heartbeat';
@@ -74,8 +74,15 @@ export interface UpdateRejectedEvent {
 
 export type SwarmEvent = HeartbeatEvent | TaskCompletedEvent | RoundClosedEvent | UpdateRejectedEvent;
 
-/** What the parser yields: the windowed events, and the two halves of a task the join pairs. */
-export type ParsedEvent = SwarmEvent | TaskDispatchedEvent | TaskOutcomeEvent;
+/** An agent id became the swarm's (swarm/<id>/roster, type agent-registered): its events count from then on. */
+export interface AgentRegisteredEvent {
+  kind: 'agent-registered';
+  agentId: string;
+  at: number;
+}
+
+/** What the parser yields: the windowed events, the two halves of a task the join pairs, and the roster. */
+export type ParsedEvent = SwarmEvent | TaskDispatchedEvent | TaskOutcomeEvent | AgentRegisteredEvent;
 
 /** Why an event was not used: bad events are counted and skipped; ignored ones are other messages of the topic. */
 export type ParseOutcome = { ok: true; event: ParsedEvent } | { ok: false; reason: 'malformed' | 'invalid' | 'ignored' };
@@ -161,6 +168,9 @@ export function parseSwarmEvent(source: AnalyticsSource, text: string, propertie
   else if (source === 'tasks') {
     if (j.type !== 'task-dispatched') return { ok: false, reason: 'ignored' };
     event = taskDispatched(j);
+  } else if (source === 'roster') {
+    if (j.type !== 'agent-registered') return { ok: false, reason: 'ignored' };
+    event = isId(j.agentId) && isTime(j.registeredAt) ? { kind: 'agent-registered', agentId: j.agentId, at: j.registeredAt } : undefined;
   } else if (source === 'task-results') {
     if (j.type !== 'task-outcome' || j.outcome === 'declined' || j.outcome === 'progress') return { ok: false, reason: 'ignored' };
     event = taskOutcome(j, properties);

@@ -6,3 +6,4 @@ export * from './topics';
 export * from './task-join';
 export * from './round-events';
 export * from './measured';
+export * from './roster';

@@ -10,12 +10,13 @@ export interface AnalyticsTopics {
   tasks: string;
   taskResults: string;
   rounds: string;
+  roster: string;
   analytics: string;
 }
 
 export function analyticsTopics(swarmId: string): AnalyticsTopics {
   const t = swarmTopics(swarmId);
-  return { heartbeats: t.heartbeats, tasks: t.tasks, taskResults: t.taskResults, rounds: t.rounds, analytics: t.analytics };
+  return { heartbeats: t.heartbeats, tasks: t.tasks, taskResults: t.taskResults, rounds: t.rounds, roster: t.roster, analytics: t.analytics };
 }
 
 /** The topic an analytics source reads. */

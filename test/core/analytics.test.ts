@@ -7,12 +7,12 @@ import {
   windowStartOf,
   type AnalyticsRecord,
 } from '../../core/analytics';
-import { EXPECTED_WINDOWS, PHASE_1, PHASE_2, PHASE_3, STREAM_OPTIONS, T0 } from '../support/analytics-stream';
+import { EXPECTED_WINDOWS, PHASE_0, PHASE_1, PHASE_2, PHASE_3, STREAM_OPTIONS, T0 } from '../support/analytics-stream';
 
 function run(): { engine: AnalyticsEngine; records: Map<string, AnalyticsRecord> } {
   const engine = new AnalyticsEngine('s1', STREAM_OPTIONS);
   const records = new Map<string, AnalyticsRecord>();
-  for (const m of [...PHASE_1, ...PHASE_2, ...PHASE_3]) {
+  for (const m of [...PHASE_0, ...PHASE_1, ...PHASE_2, ...PHASE_3]) {
     for (const r of engine.ingest(m.source, m.payload, m.properties)) {
       expect(records.has(windowKey(r))).toBe(false);
       records.set(windowKey(r), r);
@@ -88,7 +88,7 @@ describe('embedded analytics on a scripted stream', () => {
   });
 
   it('counts bad, ignored and late events and skips them', () => {
-    expect(engine.counters).toMatchObject({ malformed: 1, invalid: 1, ignored: 1, late: 2, unmatched: 1, windowsEmitted: EXPECTED_WINDOWS });
+    expect(engine.counters).toMatchObject({ malformed: 1, invalid: 1, ignored: 1, late: 2, unmatched: 1, unknownAgent: 1, windowsEmitted: EXPECTED_WINDOWS });
     // the late heartbeat's 100 Wh is in no window
     expect(at(records, 'agent-energy', 'a1', 0)).toMatchObject({ energyWh: 6 });
   });

@@ -1,7 +1,7 @@
 // A scripted swarm event stream with known answers, fed to the embedded analytics (unit test) and
 // through Pulsar -> Flink -> Pulsar (integration test). Phases are published one after another:
 // within a phase every event is within the lateness bound of every other, so the order in which
-// Flink interleaves the four topics cannot change a result; between phases the test waits until
+// Flink interleaves the topics cannot change a result; between phases the test waits until
 // the earlier windows are out, so the late events of phase 3 are late for both.
 import type { AnalyticsOptions, AnalyticsSource } from '../../core/analytics';
 
@@ -44,7 +44,16 @@ const rejected = (jobId: string, agentId: string, reason: string, dt: number): S
   payload: JSON.stringify({ type: 'update-rejected', jobId, round: 2, agentId, reason, rejectedAt: T0 + dt }),
 });
 
-/** Phase 1: windows 0 and 1, with one malformed, one invalid and one ignored message. */
+/** The manager's roster notes, as issueAgentCredential publishes them (registration, generation 1). */
+export const registered = (agentId: string, at = T0 - 60_000): ScriptedMessage => ({
+  source: 'roster',
+  payload: JSON.stringify({ type: 'agent-registered', agentId, generation: 1, registeredAt: at }),
+});
+
+/** Phase 0: the swarm's agents (read before anything they publish). */
+export const PHASE_0: ScriptedMessage[] = [registered('a1'), registered('a2'), registered('a3')];
+
+/** Phase 1: windows 0 and 1, with one malformed, one invalid, one ignored message and one heartbeat of an unknown agent. */
 export const PHASE_1: ScriptedMessage[] = [
   hb('a1', 0, { energyUsedWh: 1, carbonIntensityGPerKWh: 100, load: 0.5 }),
   hb('a3', 0),
@@ -54,6 +63,8 @@ export const PHASE_1: ScriptedMessage[] = [
   hb('a1', 2000, { energyUsedWh: 3, carbonIntensityGPerKWh: 100 }),
   { source: 'heartbeats', payload: JSON.stringify({ agentId: 'bad id!', sentAt: T0 + 100 }) },
   hb('a3', 4000),
+  // not on the roster: counted and skipped
+  hb('ghost', 4500, { energyUsedWh: 50 }),
   hb('a3', 8000),
   hb('a2', 9000),
   hb('a1', 11_000, { energyUsedWh: 0.5 }),

@@ -35,7 +35,7 @@ import org.apache.flink.util.Collector;
 import org.apache.pulsar.client.api.Message;
 
 /**
- * The swarm analytics job: one swarm's heartbeats, tasks, task-results and rounds topics (one subscription)
+ * The swarm analytics job: one swarm's heartbeats, tasks, task-results, rounds and roster topics (one subscription)
  * -> named event-time streams over tumbling windows -> the swarm's analytics topic (JSON, schema
  * qp-analytics/1). Checkpointed; the sink is at-least-once, so a window can be written twice
  * after a restore and consumers keep the first of each (signal, key, windowStart).
@@ -61,7 +61,7 @@ public final class AnalyticsJob {
     PulsarSource<RawMessage> source = PulsarSource.builder()
         .setServiceUrl(p.get("service-url", "pulsar://127.0.0.1:6650"))
         .setAdminUrl(p.get("admin-url", "http://127.0.0.1:8090"))
-        .setTopics(base + "heartbeats", base + "tasks", base + "task-results", base + "rounds")
+        .setTopics(base + "heartbeats", base + "tasks", base + "task-results", base + "rounds", base + "roster")
         .setSubscriptionName(p.get("subscription", "qp-analytics"))
         .setStartCursor(StartCursor.earliest())
         .setDeserializationSchema(new RawMessageSchema())
@@ -70,6 +70,7 @@ public final class AnalyticsJob {
     DataStream<SwarmEvent> events = env
         .fromSource(source, WatermarkStrategy.noWatermarks(), "swarm-topics").uid("swarm-topics")
         .process(new ParseEvents()).name("parse-events").uid("parse-events")
+        .process(new RosterFilter()).name("roster").uid("roster")
         .process(new TaskJoin(TaskJoin.HORIZON_MS)).name("task-join").uid("task-join")
         .process(new LateEventFilter(windowMs, latenessMs)).name("late-events").uid("late-events")
         .assignTimestampsAndWatermarks(WatermarkStrategy

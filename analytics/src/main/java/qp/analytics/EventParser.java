@@ -8,7 +8,7 @@ import java.util.regex.Pattern;
 
 /** Parses a swarm topic's payload by the rules of core/analytics/events.ts. */
 public final class EventParser {
-  public enum Source { HEARTBEATS, TASKS, TASK_RESULTS, ROUNDS }
+  public enum Source { HEARTBEATS, TASKS, TASK_RESULTS, ROUNDS, ROSTER }
 
   /** Either an event, or why there is none: malformed, invalid (bad events) or ignored (another message type). */
   public static final class Outcome {
@@ -36,6 +36,7 @@ public final class EventParser {
       case "tasks": return Source.TASKS;
       case "task-results": return Source.TASK_RESULTS;
       case "rounds": return Source.ROUNDS;
+      case "roster": return Source.ROSTER;
       default: return null;
     }
   }
@@ -58,6 +59,16 @@ public final class EventParser {
       case TASKS:
         if (!"task-dispatched".equals(text(j, "type"))) return Outcome.not("ignored");
         return Outcome.of(taskDispatched(j));
+      case ROSTER: {
+        if (!"agent-registered".equals(text(j, "type"))) return Outcome.not("ignored");
+        SwarmEvent e = new SwarmEvent();
+        e.kind = SwarmEvent.AGENT_REGISTERED;
+        e.agentId = id(j, "agentId");
+        Long at = time(j, "registeredAt");
+        if (e.agentId == null || at == null) return Outcome.of(null);
+        e.at = at;
+        return Outcome.of(e);
+      }
       case TASK_RESULTS: {
         String outcome = text(j, "outcome");
         if (!"task-outcome".equals(text(j, "type")) || "declined".equals(outcome) || "progress".equals(outcome)) return Outcome.not("ignored");

@@ -8,6 +8,7 @@ import java.util.List;
  */
 public class SwarmEvent {
   public static final String HEARTBEAT = "heartbeat";
+  public static final String AGENT_REGISTERED = "agent-registered";
   public static final String TASK_DISPATCHED = "task-dispatched";
   public static final String TASK_OUTCOME = "task-outcome";
   public static final String TASK_COMPLETED = "task-completed";
