@@ -1,6 +1,7 @@
 // What the tuning activities tell the analytics about a round (swarm/<id>/rounds, api/asyncapi.yaml):
 // one round-closed event per collection attempt, and one update-rejected event per refused update
-// whose sender is known. The analytics turn them into straggler rates and rejection bursts.
+// whose sender is known (asynchronous jobs: rejections only, their round being the model version
+// the buffer builds). The analytics turn them into straggler rates and rejection bursts.
 
 export interface RoundClosedMessage {
   type: 'round-closed';
@@ -61,8 +62,12 @@ export function roundEvents(input: {
     participants,
     stragglers: participants.filter((id) => !reported.has(id)),
   };
-  const rejected: UpdateRejectedMessage[] = input.refused
+  return [closed, ...rejectionEvents(input.jobId, input.round, input.refused)];
+}
+
+/** One update-rejected event per refused update whose header named a usable sender. */
+export function rejectionEvents(jobId: string, round: number, refused: readonly RefusedUpdate[]): UpdateRejectedMessage[] {
+  return refused
     .filter((r): r is Required<RefusedUpdate> => r.agentId !== undefined && ANALYTICS_ID.test(r.agentId) && r.reason.length > 0 && r.reason.length <= 64)
-    .map((r) => ({ type: 'update-rejected', jobId: input.jobId, round: input.round, agentId: r.agentId, reason: r.reason, rejectedAt: r.at }));
-  return [closed, ...rejected];
+    .map((r) => ({ type: 'update-rejected', jobId, round, agentId: r.agentId, reason: r.reason, rejectedAt: r.at }));
 }
