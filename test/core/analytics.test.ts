@@ -2,6 +2,7 @@ import {
   AnalyticsEngine,
   nearestRank,
   parseSwarmEvent,
+  roundEvents,
   TaskJoin,
   windowKey,
   windowStartOf,
@@ -119,6 +120,34 @@ describe('the task join (dispatch + outcome)', () => {
     // attempt 2's outcome waited more than the horizon of task event time
     expect(join.offer(dispatch('v', 5000))).toEqual({ unmatched: 1 });
     expect(join.waiting).toEqual({ dispatches: 1, outcomes: 0 });
+  });
+});
+
+describe('round events for the analytics', () => {
+  it('names the participants that did not report as stragglers and reports refusals with a usable sender', () => {
+    const events = roundEvents({
+      jobId: 'j1',
+      round: 3,
+      attempt: 2,
+      status: 'aggregated',
+      participants: ['a1', 'a2', 'a3'],
+      reported: ['a2'],
+      refused: [
+        { reason: 'stale', agentId: 'a3', at: 7 },
+        // a header that named no sender, or one the analytics could not window
+        { reason: 'malformed', at: 8 },
+        { reason: 'bad-proof', agentId: 'not an id', at: 9 },
+      ],
+      closedAt: 10,
+    });
+    expect(events).toEqual([
+      { type: 'round-closed', jobId: 'j1', round: 3, attempt: 2, closedAt: 10, status: 'aggregated', participants: ['a1', 'a2', 'a3'], stragglers: ['a1', 'a3'] },
+      { type: 'update-rejected', jobId: 'j1', round: 3, agentId: 'a3', reason: 'stale', rejectedAt: 7 },
+    ]);
+    // and the analytics read them as they are published
+    const engine = new AnalyticsEngine('s', { ...STREAM_OPTIONS, latenessMs: 0 });
+    for (const e of events) engine.ingest('rounds', JSON.stringify(e));
+    expect(engine.counters).toMatchObject({ accepted: 2, invalid: 0, ignored: 0 });
   });
 });
 
