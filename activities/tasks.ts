@@ -5,7 +5,20 @@
 // and bid with a valid proof by its agent to the task's workflow.
 import { Context } from '@temporalio/activity';
 import { measurementsByAgent, withMeasurement } from '../core/analytics/measured';
-import { CONTRACT_NET_INVITED, allocate, awardBid, bidProblem, durationS, incapability, profileBid, type AllocationAgent, type AllocationDecision, type TaskBid } from '../core/allocation';
+import {
+  CONTRACT_NET_INVITED,
+  allocate,
+  awardBid,
+  bidProblem,
+  durationS,
+  incapability,
+  overdueQueuedTasks,
+  profileBid,
+  type AllocationAgent,
+  type AllocationDecision,
+  type OverdueTask,
+  type TaskBid,
+} from '../core/allocation';
 import {
   AssignedWork,
   taskResultsTopic,
@@ -15,6 +28,7 @@ import {
   type TaskDispatchedMessage,
   type TaskOutcomeMessage,
   type TaskSpec,
+  type TaskWithdrawalMessage,
 } from '../core/tasks';
 import { swarmTopics } from '../core/topics';
 import type {
@@ -55,7 +69,18 @@ export const TASK_RESULTS_SUBSCRIPTION = 'qp-manager-task-results';
 export type Announcement = { invited: string[]; bidDeadlineMs: number; reason?: undefined } | { invited: []; reason: string };
 
 export type Placement =
-  | { agentId: string; expected: Pick<AllocationDecision, 'energyWh' | 'carbonG' | 'slackS'>; reason?: undefined; /** Contract Net: bids received. */ bids?: number }
+  | {
+      agentId: string;
+      expected: Pick<AllocationDecision, 'energyWh' | 'carbonG' | 'slackS'>;
+      reason?: undefined;
+      /** Contract Net: bids received. */
+      bids?: number;
+      /**
+       * Central placement, a deferrable task the plan shifts into a later, lower-carbon window:
+       * its planned start, ms since the epoch. Absent when it starts as soon as its agent is free.
+       */
+      startMs?: number;
+    }
   | { agentId?: undefined; reason: string };
 
 export function createTaskActivities(deps: TaskDeps) {
@@ -108,7 +133,12 @@ export function createTaskActivities(deps: TaskDeps) {
       if (!decision) return { reason: plan.unassigned[0]?.reason ?? 'no-capable-agent' };
       const agent = candidates.find((a) => a.agentId === decision.agentId)!;
       assigned.assign(spec.swarmId, decision.agentId, spec.taskId, durationS(task, agent));
-      return { agentId: decision.agentId, expected: { energyWh: decision.energyWh, carbonG: decision.carbonG, slackS: decision.slackS } };
+      const shifted = decision.startMs > agent.availableAtMs;
+      return {
+        agentId: decision.agentId,
+        expected: { energyWh: decision.energyWh, carbonG: decision.carbonG, slackS: decision.slackS },
+        ...(shifted ? { startMs: decision.startMs } : {}),
+      };
     },
 
     /**
@@ -174,6 +204,45 @@ export function createTaskActivities(deps: TaskDeps) {
       const [assignedTasks, active] = await Promise.all([deps.tasks.assigned(input.swarmId, input.max), deps.agents.candidates(input.swarmId)]);
       const activeIds = new Set(active.map((agent) => agent.agentId));
       return { stranded: assignedTasks.filter((task) => !activeIds.has(task.agentId)), assigned: assignedTasks.length };
+    },
+
+    /**
+     * Rebalancing: the swarm's HELD tasks (at most `max`), each with whether its
+     * planned agent is still ACTIVE, to be placed again while they can still move.
+     */
+    async heldTasks(input: { swarmId: string; max: number }): Promise<{ held: Array<AssignedTask & { agentActive: boolean }> }> {
+      if (!deps.tasks) return { held: [] };
+      const [heldTasks, active] = await Promise.all([deps.tasks.held(input.swarmId, input.max), deps.agents.candidates(input.swarmId)]);
+      const activeIds = new Set(active.map((agent) => agent.agentId));
+      return { held: heldTasks.map((task) => ({ ...task, agentActive: activeIds.has(task.agentId) })) };
+    },
+
+    /**
+     * Rebalancing: ASSIGNED tasks (of at most `max` listed) queued behind an ACTIVE
+     * agent's oldest task that runs more than graceMs past its expected finish, and that
+     * would miss their deadline even if it ended now (core/allocation overdueQueuedTasks);
+     * none when no other agent is ACTIVE to take them.
+     */
+    async overloadedTasks(input: { swarmId: string; max: number; graceMs: number }): Promise<{ overdue: OverdueTask[] }> {
+      if (!deps.tasks) return { overdue: [] };
+      const [assignedTasks, active] = await Promise.all([deps.tasks.assigned(input.swarmId, input.max), deps.agents.candidates(input.swarmId)]);
+      const activeIds = new Set(active.map((agent) => agent.agentId));
+      const inboxes = assignedTasks.flatMap((task) => (task.assignment && activeIds.has(task.agentId) ? [{ taskId: task.taskId, agentId: task.agentId, ...task.assignment }] : []));
+      const overdue = overdueQueuedTasks(inboxes, Date.now(), input.graceMs);
+      return { overdue: overdue.filter((task) => [...activeIds].some((agentId) => agentId !== task.agentId)) };
+    },
+
+    /** Rebalancing: tells each agent which attempts it should skip (they were moved away). */
+    async withdrawTasks(input: { swarmId: string; tasks: Array<{ taskId: string; attempt: number; agentId: string; reason: string }> }): Promise<void> {
+      await Promise.all(
+        input.tasks.map((task) => {
+          const message: TaskWithdrawalMessage = { type: 'task-withdrawn', taskId: task.taskId, attempt: task.attempt, reason: task.reason };
+          return deps.messaging.publish(swarmTopics(input.swarmId).inbox(task.agentId), Buffer.from(JSON.stringify(message)), {
+            key: task.taskId,
+            properties: { type: 'task-withdrawn', taskId: task.taskId, attempt: String(task.attempt) },
+          });
+        }),
+      );
     },
 
     async releaseTask(input: { swarmId: string; taskId: string; agentId: string }): Promise<void> {

@@ -24,7 +24,7 @@ import type { BehaviorReportMessage, SkillMessage } from '../core/behaviors/type
 import { signBallot } from '../core/decisions/ballot';
 import { decisionTopic } from '../core/decisions/topics';
 import type { Ballot, Choice, ProposalMessage } from '../core/decisions/types';
-import { allocationAgent, type TaskAnnouncementMessage, type TaskAssignmentMessage, type TaskBidMessage, type TaskOutcomeMessage } from '../core/tasks';
+import { allocationAgent, type TaskAnnouncementMessage, type TaskAssignmentMessage, type TaskBidMessage, type TaskOutcomeMessage, type TaskWithdrawalMessage } from '../core/tasks';
 import { profileBid } from '../core/allocation/contract-net';
 
 export interface QpAgentOptions {
@@ -132,6 +132,10 @@ export class QpAgent {
   private tasks?: Consumer;
   private tasksLoop?: Promise<void>;
   private readonly answeredTasks = new Set<string>();
+  /** The manager's withdrawals, read on their own subscription so that they overtake the queued tasks they name. */
+  private taskWithdrawals?: Consumer;
+  private taskWithdrawalsLoop?: Promise<void>;
+  private readonly withdrawnTasks = new Set<string>();
   /** Rounds in training; a later round of a job supersedes the one still training. */
   private readonly trainings = new Set<Promise<void>>();
   /** The round each job trains now, to abandon it when a later one arrives. */
@@ -310,11 +314,22 @@ export class QpAgent {
    * failure with the error's message as reason, and `context.decline(reason)` a
    * decline (the manager reallocates the task). Outcomes are signed with the
    * agent's key and published on the swarm's task-results topic; an attempt
-   * already answered is not run again when its message is redelivered.
+   * already answered is not run again when its message is redelivered, and one
+   * the manager withdrew before it started (rebalancing moved it to another
+   * agent) is skipped.
    */
   async onTask(handler: TaskHandler, options: { bid?: TaskBidder } = {}): Promise<void> {
     if (!this.agent || !this.credential) throw new Error('register() first');
     if (this.tasksLoop) return;
+    const inbox = swarmTopics(this.agent.swarmId).inbox(this.agentId);
+    const withdrawals = (this.taskWithdrawals = await this.messaging.subscribe(inbox, `agent-${this.agentId}-task-withdrawals`, { initialPosition: 'latest' }));
+    this.taskWithdrawalsLoop = consumeJson(withdrawals, {
+      'task-withdrawn': async (message) => {
+        const withdrawal = message as TaskWithdrawalMessage;
+        this.withdrawnTasks.add(`${withdrawal.taskId}/${withdrawal.attempt}`);
+        if (this.withdrawnTasks.size > 1024) this.withdrawnTasks.delete(this.withdrawnTasks.values().next().value!);
+      },
+    });
     const tasks = (this.tasks = await this.messaging.subscribe(
       swarmTopics(this.agent.swarmId).inbox(this.agentId),
       `agent-${this.agentId}-tasks`,
@@ -324,7 +339,7 @@ export class QpAgent {
       task: async (message) => {
         const task = message as TaskAssignmentMessage;
         const key = `${task.taskId}/${task.attempt}`;
-        if (task.type !== 'task' || this.answeredTasks.has(key)) return;
+        if (task.type !== 'task' || this.answeredTasks.has(key) || this.withdrawnTasks.has(key)) return;
         this.answeredTasks.add(key);
         if (this.answeredTasks.size > 1024) this.answeredTasks.delete(this.answeredTasks.values().next().value!);
         await this.runTask(task, handler); // one task at a time: the consumer waits for it
@@ -712,6 +727,10 @@ export class QpAgent {
     await this.tasksLoop;
     this.tasks = undefined;
     this.tasksLoop = undefined;
+    await this.taskWithdrawals?.close();
+    await this.taskWithdrawalsLoop;
+    this.taskWithdrawals = undefined;
+    this.taskWithdrawalsLoop = undefined;
     await this.rounds?.close();
     await this.roundsLoop;
     await Promise.all([...this.trainings]);

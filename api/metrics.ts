@@ -34,6 +34,7 @@ export interface WorkCounts {
 /** The task gauge's state label for each task status. */
 const TASK_STATE: Record<TaskStatus, string> = {
   QUEUED: 'queued',
+  HELD: 'held',
   ASSIGNED: 'running',
   SUCCEEDED: 'done',
   FAILED: 'failed',

@@ -3,7 +3,12 @@ import type { AgentResources } from './agents';
 import { swarmTopics } from './topics';
 import type { AllocationAgent, AllocationDecision, TaskRequirements } from './allocation/types';
 
-export const TASK_STATUSES = ['QUEUED', 'ASSIGNED', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
+/**
+ * HELD: placed on an agent but kept by the manager until its planned start (a
+ * deferrable task waiting for its lower-carbon window), so that rebalancing can
+ * still move it; ASSIGNED: in the agent's inbox.
+ */
+export const TASK_STATUSES = ['QUEUED', 'HELD', 'ASSIGNED', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 
 export type TaskAllocationMode = 'central' | 'contract-net';
@@ -25,7 +30,7 @@ export interface TaskSpec {
 }
 
 /** Why an attempt ended without a result. */
-export type AttemptEnd = 'declined' | 'failed' | 'timed-out' | 'lost' | 'cancelled';
+export type AttemptEnd = 'declined' | 'failed' | 'timed-out' | 'lost' | 'moved' | 'cancelled';
 
 export interface TaskAttempt {
   attempt: number;
@@ -60,6 +65,10 @@ export interface TaskState {
   duplicatesDiscarded: number;
   /** Contract Net: bids dropped (late, for another attempt, from an agent not invited, or a second one). */
   bidsRefused?: number;
+  /** HELD: the planned start (ISO instant) at which the task goes to its agent. */
+  heldUntil?: string;
+  /** Times a HELD task was placed again by rebalancing before it went to an agent. */
+  replans?: number;
 }
 
 /** What the manager puts in an agent's inbox to give it a task. */
@@ -86,6 +95,17 @@ export interface TaskDispatchedMessage {
   dispatchedAt: number;
   /** ms since the epoch. */
   deadlineMs: number;
+}
+
+/**
+ * The manager takes back a task it put in the agent's inbox (rebalancing moved it
+ * off an overloaded agent): an agent that has not started that attempt skips it.
+ */
+export interface TaskWithdrawalMessage {
+  type: 'task-withdrawn';
+  taskId: string;
+  attempt: number;
+  reason: string;
 }
 
 /** Contract Net: the manager's call for bids, put in the inbox of each invited agent. */

@@ -12,6 +12,7 @@ import { createHash, createHmac, createPublicKey, verify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { createTaskActivities } from '../activities/tasks';
 import { MemoryBlobStore } from '../adapters/memory/blobs';
 import { MemoryCluster } from '../adapters/memory/cluster';
 import { EmbeddedAnalyticsRuntime } from '../adapters/memory/analytics-runtime';
@@ -420,6 +421,14 @@ describe('api/asyncapi.yaml describes every message on every topic', () => {
     // Deploying again leaves the running analytics alone and names the ACTIVE agents on the roster again.
     const again = await fetch(`${stack.api.url}/api/v1/analytics/${swarmId}/job`, { method: 'PUT', headers: admin });
     if (again.status !== 200) throw new Error(`PUT analytics job answered ${again.status}`);
+    // Rebalancing takes a queued attempt back from an agent's inbox (the activity the rebalancing run calls).
+    await createTaskActivities({
+      messaging: tap(broker, 'manager', captured),
+      agents: { candidates: async () => [] },
+      outcomes: { deliver: async () => 'closed', deliverBid: async () => 'closed' },
+      agentKeys: { publicKey: async () => undefined },
+      credentialSecret: CREDENTIAL_SECRET,
+    }).withdrawTasks({ swarmId, tasks: [{ taskId: contracted.taskId, attempt: 1, agentId: agents[0].agentId, reason: 'moved off an overloaded agent' }] });
     for (const agent of agents) agent.stopHeartbeats();
   }, 120_000);
 

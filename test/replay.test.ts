@@ -15,6 +15,10 @@ histories.push('taskDelegation');
 histories.push('taskDelegationIndexed');
 // The same script (--name taskDelegationContractNet --contract-net): announce, bids, award, a decline and a second call.
 histories.push('taskDelegationContractNet');
+// The same script (--name taskDelegationHeld --deferrable): HELD for a low-carbon window, dispatched at it, declined, reallocated.
+histories.push('taskDelegationHeld');
+// The same script (--name taskDelegationLocal) once placement, dispatch and release ran as local activities and the open attempt's plan went into the memo.
+histories.push('taskDelegationLocal');
 // Recorded by test/support/record-decision-history.ts.
 histories.push('collaborativeDecision');
 // Recorded by test/support/record-pool-history.ts.
@@ -54,6 +58,25 @@ describe('replay of recorded histories', () => {
       .filter((e: any) => e.eventType === 'EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES' && e.upsertWorkflowSearchAttributesEventAttributes.searchAttributes.indexedFields.TaskStatus)
       .map((e: any) => Buffer.from(e.upsertWorkflowSearchAttributesEventAttributes.searchAttributes.indexedFields.TaskStatus.data, 'base64').toString());
     expect(statuses).toEqual(['"ASSIGNED"', '"ASSIGNED"', '"SUCCEEDED"']);
+  });
+
+  it('the deferrable task recorded since held dispatch waits HELD for its window before it goes to the agent', () => {
+    const json = JSON.parse(readFileSync(join(__dirname, 'histories', 'taskDelegationHeld.json'), 'utf8'));
+    const statuses = json.events
+      .filter((e: any) => e.eventType === 'EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES' && e.upsertWorkflowSearchAttributesEventAttributes.searchAttributes.indexedFields.TaskStatus)
+      .map((e: any) => Buffer.from(e.upsertWorkflowSearchAttributesEventAttributes.searchAttributes.indexedFields.TaskStatus.data, 'base64').toString());
+    expect(statuses).toEqual(['"HELD"', '"ASSIGNED"', '"ASSIGNED"', '"SUCCEEDED"']);
+  });
+
+  it('the task recorded since local activities is placed, dispatched and released without a single activity task', () => {
+    const json = JSON.parse(readFileSync(join(__dirname, 'histories', 'taskDelegationLocal.json'), 'utf8'));
+    const types = json.events.map((e: any) => e.eventType);
+    expect(types).not.toContain('EVENT_TYPE_ACTIVITY_TASK_SCHEDULED');
+    const localSteps = json.events
+      .filter((e: any) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')
+      .map((e: any) => JSON.parse(Buffer.from(e.markerRecordedEventAttributes.details.data.payloads[0].data, 'base64').toString()).activity_type);
+    // Placed on the declining agent, dispatched, released; placed again, dispatched, released.
+    expect(localSteps).toEqual(['placeTask', 'dispatchTask', 'releaseTask', 'placeTask', 'dispatchTask', 'releaseTask']);
   });
 
   it('the Contract Net task announces twice (the first winner declines), takes bids as signals and reserves each award', () => {

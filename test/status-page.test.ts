@@ -157,7 +157,7 @@ describe('status page rendering', () => {
     const html = renderStatusBody({
       generatedAt: 'now', namespace: 'ns', taskQueue: 'tq', temporalUi: 'http://ui.example:8233', agents: { PENDING: 0, ACTIVE: 1, LOST: 0, FAILED: 0, DEREGISTERED: 0 },
       swarms: [], jobs: [job], behaviorReport: null,
-      tasks: { QUEUED: 1, ASSIGNED: 0, SUCCEEDED: 2, FAILED: 0, CANCELLED: 0 },
+      tasks: { QUEUED: 1, HELD: 0, ASSIGNED: 0, SUCCEEDED: 2, FAILED: 0, CANCELLED: 0 },
       decisions: [{ decisionId: 'd1', swarmId: 's<x>', state: 'ACTIVE', title: '<b>vote</b>', workflowUrl: 'http://ui.example:8233/d1' }],
     });
     expect(html).toContain('j&lt;1&gt;');

@@ -6,7 +6,7 @@ import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import type { TaskActivities } from '../activities/tasks';
 import type { TaskState } from '../core/tasks';
-import { TASK_DELEGATION_WORKFLOW, taskWorkflowId, type TaskDelegationInput } from '../workflows/definitions-tasks';
+import { HELD_REPLAN_INTERVAL_MS, TASK_DELEGATION_WORKFLOW, taskWorkflowId, type TaskDelegationInput } from '../workflows/definitions-tasks';
 import { uniqueId } from './support/stack';
 
 const KEYWORD = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
@@ -74,5 +74,62 @@ describe('task attempt timeouts under time skipping', () => {
     expect(dispatched).toEqual(['agent-0', 'agent-1', 'agent-2']);
     expect(released).toEqual(['agent-0', 'agent-1', 'agent-2']);
     expect(Date.now() - started).toBeLessThan(30_000);
+  });
+
+  it('a deferrable task planned hours ahead is HELD, places itself again every ten minutes, and goes to its agent at the planned start', async () => {
+    const taskQueue = uniqueId('tts-held');
+    const dispatched: Array<{ agentId: string; atMs: number }> = [];
+    const released: string[] = [];
+    const placements: number[] = [];
+    let plannedStartMs = 0;
+    // The server's clock skips: the stand-ins read it from the server.
+    const serverNow = (): Promise<number> => env.currentTimeMs();
+    const activities: Partial<TaskActivities> = {
+      async placeTask() {
+        const nowMs = await serverNow();
+        placements.push(nowMs);
+        // First plan: agent-a in three hours. Every later one: agent-b, 65 minutes after the first re-plan.
+        if (placements.length === 1) return { agentId: 'agent-a', expected: { energyWh: 1, carbonG: 0.05, slackS: 100 }, startMs: nowMs + 3 * HOUR };
+        if (placements.length === 2) plannedStartMs = nowMs + 65 * 60_000;
+        return { agentId: 'agent-b', expected: { energyWh: 1, carbonG: 0.02, slackS: 100 }, startMs: plannedStartMs };
+      },
+      async dispatchTask({ agentId }) {
+        dispatched.push({ agentId, atMs: await serverNow() });
+      },
+      async releaseTask({ agentId }) {
+        released.push(agentId);
+      },
+    };
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: { codePath: process.env.QP_TEST_WORKFLOW_BUNDLE! },
+      activities,
+      sinks: metricsSinks(createWorkerMetrics(new Registry())),
+    });
+    const taskId = uniqueId('held');
+    const input: TaskDelegationInput = {
+      spec: { taskId, swarmId: 'timers', kind: 'k', input: null, requirements: {}, estimatedWork: 10, deadlineMs: Date.now() + 8 * HOUR, deferrable: true },
+      maxAttempts: 1,
+      attemptTimeoutMs: 60_000,
+      submittedAt: new Date().toISOString(),
+    };
+    const state = (await worker.runUntil(
+      env.client.workflow.execute(TASK_DELEGATION_WORKFLOW, { taskQueue, workflowId: taskWorkflowId(taskId), args: [input] }),
+    )) as TaskState;
+    // One attempt, on the agent of the last plan, dispatched at its planned start and not before.
+    expect(state.attempts.map((a) => a.agentId)).toEqual(['agent-b']);
+    expect(dispatched.map((d) => d.agentId)).toEqual(['agent-b']);
+    expect(dispatched[0].atMs).toBeGreaterThanOrEqual(plannedStartMs - 1_000);
+    expect(Date.parse(state.attempts[0].assignedAt)).toBeGreaterThanOrEqual(plannedStartMs - 1_000);
+    // Re-plans every ten minutes until the planned start is closer than that: at 10, 20, ... 70 minutes.
+    const expectedReplans = Math.floor((plannedStartMs - placements[0]) / HELD_REPLAN_INTERVAL_MS);
+    expect(state.replans).toBe(expectedReplans);
+    expect(placements).toHaveLength(expectedReplans + 1);
+    for (let i = 1; i < placements.length; i++) expect(placements[i] - placements[i - 1]).toBeGreaterThanOrEqual(HELD_REPLAN_INTERVAL_MS - 1_000);
+    // Every plan's reservation is given back before the next placement; the last one when the attempt ends.
+    expect(released).toEqual([...Array(expectedReplans).fill(0).map((_, i) => (i === 0 ? 'agent-a' : 'agent-b')), 'agent-b']);
+    expect(state.heldUntil).toBeUndefined();
+    expect(state.status).toBe('FAILED');
   });
 });

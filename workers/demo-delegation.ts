@@ -81,7 +81,7 @@ export async function delegationPhase(
   for (;;) {
     const counts = await countByStatus();
     const ended = (counts.SUCCEEDED ?? 0) + (counts.FAILED ?? 0) + (counts.CANCELLED ?? 0);
-    process.stdout.write(`\r  done ${counts.SUCCEEDED ?? 0}/${options.tasks}  running ${counts.ASSIGNED ?? 0}  queued ${counts.QUEUED ?? 0}  failed ${counts.FAILED ?? 0}   `);
+    process.stdout.write(`\r  done ${counts.SUCCEEDED ?? 0}/${options.tasks}  running ${counts.ASSIGNED ?? 0}  queued ${counts.QUEUED ?? 0}  held ${counts.HELD ?? 0}  failed ${counts.FAILED ?? 0}   `);
     if (ended >= options.tasks || Date.now() > deadline) break;
     await new Promise((resolve) => setTimeout(resolve, 500));
   }

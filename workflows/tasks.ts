@@ -1,5 +1,7 @@
 // taskDelegation (id task-<taskId>): place the task on an agent (core/allocation
-// through an activity), dispatch it to the agent's inbox, and wait for its
+// through an activity), hold it while its planned start is later (a deferrable
+// task shifted into a lower-carbon window: HELD, placed again every 10 minutes
+// and when its agent is gone), dispatch it to the agent's inbox, and wait for its
 // outcome, which the swarm's results collector signals after checking the
 // agent's proof. An outcome counts once per (taskId, attempt): a redelivered or
 // late one is discarded. No answer within the attempt timeout, a decline or a
@@ -14,8 +16,10 @@ import {
   getExternalWorkflowHandle,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   proxySinks,
   setHandler,
+  upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -29,7 +33,9 @@ import {
   taskAgentLostSignal,
   taskBidSignal,
   taskOutcomeSignal,
+  taskReplanSignal,
   taskWorkflowId,
+  HELD_REPLAN_INTERVAL_MS,
   taskStateQuery,
   type TaskDelegationInput,
   type TaskRebalanceInput,
@@ -37,12 +43,16 @@ import {
   type TaskResultsInput,
 } from './definitions-tasks';
 
-const acts = proxyActivities<TaskActivities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '500 milliseconds', maximumInterval: '10 seconds', maximumAttempts: 10 },
-});
+const retry = { initialInterval: '500 milliseconds', maximumInterval: '10 seconds', maximumAttempts: 10 } as const;
+const acts = proxyActivities<TaskActivities>({ startToCloseTimeout: '30 seconds', retry });
+// Placement, dispatch and the ledger's release are short and run beside the task's workflow code:
+// as local activities they cost the task no round trip through the server's activity queue.
+const localActs = proxyLocalActivities<TaskActivities>({ startToCloseTimeout: '30 seconds', retry });
 
 const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
+/** A planned start closer than this goes to the agent at once, ms. */
+const HOLD_MIN_MS = 1_000;
+
 /** Contract Net: how long an announcement collects bids unless the input says otherwise, ms. */
 const DEFAULT_BID_WINDOW_MS = 2_000;
 const { qpMetrics } = proxySinks<QpSinks>();
@@ -64,6 +74,10 @@ export async function taskDelegation(input: TaskDelegationInput): Promise<TaskSt
   const current = (): TaskAttempt | undefined => state.attempts[state.attempts.length - 1];
   // Histories recorded before the task listing kept the status only in the workflow's state.
   const indexed = patched('task-status-search-attribute');
+  // Histories recorded before ran every step as a regular activity.
+  const steps = patched('task-local-activities') ? localActs : acts;
+  // The open attempt's plan in the memo, where rebalancing reads an agent's queue (histories before had none).
+  const memoAssignment = patched('task-assignment-memo');
   /** The status, mirrored into visibility (TaskStatus, AgentId) for the listing and the task gauges. */
   const setStatus = (status: TaskStatus): void => {
     state.status = status;
@@ -102,19 +116,51 @@ export async function taskDelegation(input: TaskDelegationInput): Promise<TaskSt
     }
     call!.bids.push({ agentId: bid.agentId, finishAtMs: bid.finishAtMs, energyWh: bid.energyWh, carbonG: bid.carbonG });
   });
-  // Rebalancing: the open attempt's agent is no longer ACTIVE (a signal from the swarm's rebalancing run).
-  let agentLost: { agentId: string; reason: string } | undefined;
+  // Rebalancing: the open attempt's agent is no longer ACTIVE, or (moved) is so far behind that the
+  // task would miss its deadline in its inbox (a signal from the swarm's rebalancing run).
+  let agentLost: { agentId: string; reason: string; moved?: boolean } | undefined;
   setHandler(taskAgentLostSignal, (lost) => {
     const attempt = current();
     if (attempt && !attempt.outcome && outcome === undefined && lost.agentId === attempt.agentId) agentLost = lost;
   });
+  // Rebalancing: the HELD task's planned agent is no longer ACTIVE; place it again now.
+  let agentGone: string | undefined;
+  setHandler(taskReplanSignal, (request) => {
+    if (state.status === 'HELD' && request.agentGone) agentGone = request.reason;
+  });
   const contractNet = spec.allocation === 'contract-net' && patched('contract-net');
+  // Temporal shifting made real: a deferrable task planned for a later, lower-carbon window
+  // waits here, still movable, instead of in its agent's inbox (histories before it dispatched at once).
+  const holdDeferrable = spec.deferrable === true && !contractNet && patched('held-dispatch');
+  /**
+   * Keeps the placement until its planned start, placing the task again every
+   * HELD_REPLAN_INTERVAL_MS and when rebalancing finds its agent gone; the placement to dispatch.
+   */
+  const holdUntilPlannedStart = async (first: Placement, exclude: string[]): Promise<Placement> => {
+    let plan = first;
+    while (plan.agentId !== undefined && plan.startMs !== undefined && plan.startMs - Date.now() > HOLD_MIN_MS && cancelReason === undefined) {
+      const { agentId, startMs } = plan;
+      state.agentId = agentId;
+      state.heldUntil = new Date(startMs).toISOString();
+      setStatus('HELD');
+      agentGone = undefined;
+      const untilStart = startMs - Date.now();
+      const woken = await condition(() => cancelReason !== undefined || agentGone !== undefined, Math.min(untilStart, HELD_REPLAN_INTERVAL_MS));
+      if (cancelReason !== undefined) break;
+      if (!woken && untilStart <= HELD_REPLAN_INTERVAL_MS) break;
+      state.replans = (state.replans ?? 0) + 1;
+      await steps.releaseTask({ swarmId: spec.swarmId, taskId: spec.taskId, agentId });
+      plan = await steps.placeTask({ spec, exclude });
+    }
+    delete state.heldUntil;
+    return plan;
+  };
   const bidWindowMs = input.bidWindowMs ?? DEFAULT_BID_WINDOW_MS;
   /** Announce, collect bids for the window (or until every invited agent bid), award the cheapest. */
   const placeByContractNet = async (attempt: number, exclude: string[]): Promise<Placement> => {
     const open: { attempt: number; invited?: string[]; bids: TaskBid[]; open: boolean } = { attempt, bids: [], open: true };
     call = open;
-    const announced = await acts.announceTask({ spec, attempt, exclude, bidWindowMs });
+    const announced = await steps.announceTask({ spec, attempt, exclude, bidWindowMs });
     if (announced.reason !== undefined) {
       open.open = false;
       return { reason: announced.reason };
@@ -128,7 +174,7 @@ export async function taskDelegation(input: TaskDelegationInput): Promise<TaskSt
     open.open = false;
     const award = awardBid(open.bids, spec.deadlineMs);
     if (!award) return { reason: `no bid within ${bidWindowMs} ms from the ${invited.length} agents invited` };
-    await acts.reserveTask({ spec, agentId: award.agentId });
+    await steps.reserveTask({ spec, agentId: award.agentId });
     return {
       agentId: award.agentId,
       expected: { energyWh: award.energyWh, carbonG: award.carbonG, slackS: (spec.deadlineMs - award.finishAtMs) / 1000 },
@@ -161,7 +207,8 @@ export async function taskDelegation(input: TaskDelegationInput): Promise<TaskSt
   const tried: string[] = [];
   let lastReason = 'no attempt';
   for (let n = 1; n <= input.maxAttempts && cancelReason === undefined; n++) {
-    const placement = contractNet ? await placeByContractNet(n, tried) : await acts.placeTask({ spec, exclude: tried });
+    let placement = contractNet ? await placeByContractNet(n, tried) : await steps.placeTask({ spec, exclude: tried });
+    if (holdDeferrable) placement = await holdUntilPlannedStart(placement, tried);
     if (cancelReason !== undefined) break;
     if (!placement.agentId) {
       lastReason = `no agent can run it: ${placement.reason}`;
@@ -176,14 +223,18 @@ export async function taskDelegation(input: TaskDelegationInput): Promise<TaskSt
     setStatus('ASSIGNED');
     outcome = undefined;
     agentLost = undefined;
-    await acts.dispatchTask({ spec, attempt: n, agentId: placement.agentId });
+    if (memoAssignment) {
+      const expectedFinishMs = spec.deadlineMs - placement.expected.slackS * 1000;
+      upsertMemo({ assignment: { attempt: n, assignedAtMs: Date.now(), expectedFinishMs, deadlineMs: spec.deadlineMs } });
+    }
+    await steps.dispatchTask({ spec, attempt: n, agentId: placement.agentId });
     const answered = await condition(() => outcome !== undefined || cancelReason !== undefined || agentLost !== undefined, input.attemptTimeoutMs);
     attempt.endedAt = new Date().toISOString();
     if (cancelReason !== undefined) break;
     // Set by the signal handler while the condition waited (the compiler cannot see that).
-    const lost = agentLost as { agentId: string; reason: string } | undefined;
+    const lost = agentLost as { agentId: string; reason: string; moved?: boolean } | undefined;
     if (answered && outcome === undefined && lost) {
-      Object.assign(attempt, { outcome: 'lost', reason: lost.reason });
+      Object.assign(attempt, { outcome: lost.moved ? 'moved' : 'lost', reason: lost.reason });
     } else if (!answered) {
       Object.assign(attempt, { outcome: 'timed-out', reason: `no answer within ${input.attemptTimeoutMs} ms` });
     } else if (outcome!.outcome === 'succeeded') {
@@ -195,7 +246,7 @@ export async function taskDelegation(input: TaskDelegationInput): Promise<TaskSt
         carbonG: attempt.expected?.carbonG,
       });
       setStatus('SUCCEEDED');
-      await acts.releaseTask({ swarmId: spec.swarmId, taskId: spec.taskId, agentId: attempt.agentId });
+      await steps.releaseTask({ swarmId: spec.swarmId, taskId: spec.taskId, agentId: attempt.agentId });
       await condition(allHandlersFinished);
       return finished();
     } else {
@@ -203,13 +254,13 @@ export async function taskDelegation(input: TaskDelegationInput): Promise<TaskSt
     }
     lastReason = `attempt ${n} on ${attempt.agentId}: ${attempt.outcome} (${attempt.reason})`;
     tried.push(attempt.agentId);
-    await acts.releaseTask({ swarmId: spec.swarmId, taskId: spec.taskId, agentId: attempt.agentId });
+    await steps.releaseTask({ swarmId: spec.swarmId, taskId: spec.taskId, agentId: attempt.agentId });
   }
   if (cancelReason === undefined) {
     setStatus('FAILED');
     state.failureReason = `${input.maxAttempts} attempts: last ${lastReason}`;
   } else if (state.agentId) {
-    await acts.releaseTask({ swarmId: spec.swarmId, taskId: spec.taskId, agentId: state.agentId });
+    await steps.releaseTask({ swarmId: spec.swarmId, taskId: spec.taskId, agentId: state.agentId });
   }
   state.finishedAt = new Date().toISOString();
   await condition(allHandlersFinished);
@@ -233,11 +284,17 @@ export async function taskResultsCollector(input: TaskResultsInput): Promise<voi
 
 /** Tasks one rebalancing run looks at, at most. */
 const REBALANCE_MAX_TASKS = 1000;
+/** How far past its oldest task's expected finish an agent may run before its queue is judged, ms. */
+const OVERLOAD_GRACE_MS = 5_000;
+/** Tasks one rebalancing run moves off overloaded agents, at most (the rest wait for the next run). */
+const OVERLOAD_MAX_MOVES = 200;
 
 /**
  * taskRebalance (started by the swarm's rebalancing Schedule, overlap Skip): tasks
  * whose agent is no longer ACTIVE are told so and placed again at once, instead of
- * waiting out their attempt timeout.
+ * waiting out their attempt timeout; tasks queued behind an overloaded agent that
+ * would miss their deadline there are withdrawn and placed elsewhere; HELD tasks
+ * whose agent is gone are placed again.
  */
 export async function taskRebalance(input: TaskRebalanceInput): Promise<TaskRebalanceResult> {
   const found = await acts.strandedTasks({ swarmId: input.swarmId, max: REBALANCE_MAX_TASKS });
@@ -253,5 +310,40 @@ export async function taskRebalance(input: TaskRebalanceInput): Promise<TaskReba
       // The task ended between the listing and the signal: nothing to move.
     }
   }
-  return { assigned: found.assigned, moved };
+  let overloaded: string[] | undefined;
+  if (patched('rebalance-overloaded')) {
+    // Queued work that would miss its deadline behind an overloaded agent: withdrawn from the
+    // agent's inbox first (so the agent skips it), then moved.
+    const { overdue } = await acts.overloadedTasks({ swarmId: input.swarmId, max: REBALANCE_MAX_TASKS, graceMs: OVERLOAD_GRACE_MS });
+    const moving = overdue.slice(0, OVERLOAD_MAX_MOVES).map((task) => ({
+      ...task,
+      reason: `agent ${task.agentId} is ${task.behindS.toFixed(1)} s behind its plan: the task would finish ${task.lateByS.toFixed(1)} s late in its inbox (rebalancing)`,
+    }));
+    if (moving.length > 0) await acts.withdrawTasks({ swarmId: input.swarmId, tasks: moving });
+    overloaded = [];
+    for (const task of moving) {
+      try {
+        await getExternalWorkflowHandle(taskWorkflowId(task.taskId)).signal(taskAgentLostSignal, { agentId: task.agentId, reason: task.reason, moved: true });
+        overloaded.push(task.taskId);
+      } catch {
+        // The task ended between the listing and the signal.
+      }
+    }
+  }
+  if (!patched('rebalance-held')) return { assigned: found.assigned, moved, ...(overloaded ? { overloaded } : {}) };
+  // HELD tasks re-plan themselves on their own; only those whose agent is gone are told at once.
+  const { held } = await acts.heldTasks({ swarmId: input.swarmId, max: REBALANCE_MAX_TASKS });
+  const replanned: string[] = [];
+  for (const task of held.filter((t) => !t.agentActive)) {
+    try {
+      await getExternalWorkflowHandle(taskWorkflowId(task.taskId)).signal(taskReplanSignal, {
+        agentGone: true,
+        reason: `agent ${task.agentId} is no longer ACTIVE (rebalancing)`,
+      });
+      replanned.push(task.taskId);
+    } catch {
+      // The task went to its agent or ended between the listing and the signal.
+    }
+  }
+  return { assigned: found.assigned, moved, ...(overloaded ? { overloaded } : {}), replanned };
 }

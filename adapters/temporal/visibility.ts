@@ -1,5 +1,6 @@
 // Reading Temporal visibility page by page: every execution a query matches.
 import type { Client } from '@temporalio/client';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { decodeSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
 import type { temporal } from '@temporalio/proto';
 
@@ -19,6 +20,17 @@ export async function* matchingExecutions(client: Client, namespace: string, que
 export function keywordAttribute(execution: ExecutionInfo, name: string): string {
   const attributes = decodeSearchAttributes(execution.searchAttributes?.indexedFields);
   return String((attributes[name] as unknown[] | undefined)?.[0] ?? '');
+}
+
+/** A memo field of an execution, decoded; undefined when unset or unreadable. */
+export function memoField(execution: ExecutionInfo, name: string): unknown {
+  const payload = execution.memo?.fields?.[name];
+  if (!payload) return undefined;
+  try {
+    return defaultPayloadConverter.fromPayload(payload as Payload);
+  } catch {
+    return undefined;
+  }
 }
 
 /** A value as a quoted string literal of a visibility query (backslashes and quotes escaped). */

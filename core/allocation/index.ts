@@ -11,6 +11,7 @@ export * from './baselines';
 export * from './exact';
 export * from './heuristic';
 export * from './contract-net';
+export * from './overload';
 
 export type AllocationMethod = 'exact' | 'heuristic';
 

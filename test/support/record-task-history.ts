@@ -6,6 +6,8 @@
 //   npx tsx test/support/record-task-history.ts --name taskDelegationIndexed
 // and under Contract Net (announce, bids, award; the decline leads to a second call):
 //   npx tsx test/support/record-task-history.ts --name taskDelegationContractNet --contract-net
+// and deferrable, HELD for the first agent's low-carbon window 10 s ahead before it declines:
+//   npx tsx test/support/record-task-history.ts --name taskDelegationHeld --deferrable
 import { QpAgent } from '../../agents/sdk';
 import type { TaskState } from '../../core/tasks';
 import { taskWorkflowId } from '../../workflows/definitions-tasks';
@@ -16,7 +18,9 @@ runRecorder(async () => {
   const recording = await startRecordingStack();
   const { stack, tag } = recording;
   const swarmId = `record-${tag}`;
-  const agents = [30, 600].map(
+  const deferrable = process.argv.includes('--deferrable');
+  const forecast = deferrable ? [{ atMs: Date.now() + 10_000, gPerKWh: 10 }] : undefined;
+  const agents = (deferrable ? [600, 600] : [30, 600]).map(
     (carbonGPerKWh, i) =>
       new QpAgent({
         apiUrl: stack.api.url,
@@ -24,7 +28,11 @@ runRecorder(async () => {
         agentId: `recorded-${i}-${tag}`,
         swarmId,
         capabilities: [],
-        resources: { cpu: 1, memoryMb: 512, energy: { source: 'grid', carbonGPerKWh, busyWatts: 100, idleWatts: 10, speed: 1 } },
+        resources: {
+          cpu: 1,
+          memoryMb: 512,
+          energy: { source: 'grid', carbonGPerKWh, busyWatts: 100, idleWatts: 10, speed: 1, ...(i === 0 && forecast ? { forecast } : {}) },
+        },
       }),
   );
   for (const agent of agents) await agent.register();
@@ -44,6 +52,7 @@ runRecorder(async () => {
       estimatedWork: 5,
       deadline: 600_000,
       ...(process.argv.includes('--contract-net') ? { allocation: 'contract-net' } : {}),
+      ...(deferrable ? { deferrable: true } : {}),
     }),
   });
   if (res.status !== 202) throw new Error(`submit answered ${res.status}: ${await res.text()}`);
