@@ -19,6 +19,7 @@ export class AnalyticsWindowsReader implements AnalyticsWindowSource {
     private readonly subscription = `qp-manager-worker-analytics-${randomUUID().slice(0, 8)}`,
   ) {}
 
+  /** The newest window of every series of the swarm read so far; the first call for a swarm starts reading it. */
   async latest(swarmId: string): Promise<AnalyticsRecord[]> {
     if (this.closed) return [];
     let reader = this.readers.get(swarmId);
@@ -30,8 +31,7 @@ export class AnalyticsWindowsReader implements AnalyticsWindowSource {
         (consumer) => this.loops.push(this.read(consumer).catch(() => void this.readers.delete(swarmId))),
         () => this.readers.delete(swarmId),
       );
-      // a broker that does not answer leaves placement on the declared profiles
-      await reader.catch(() => undefined);
+      // not awaited: placement goes on with the declared profiles until the first windows are read
     }
     return this.store.latest(swarmId);
   }
