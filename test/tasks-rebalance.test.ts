@@ -183,7 +183,7 @@ describe('task rebalancing', () => {
       return stack.client.workflow.getHandle(taskWorkflowId(taskId));
     };
     const ids = [uniqueId('ov-a'), uniqueId('ov-b'), uniqueId('ov-c')];
-    const handles = [];
+    const handles: Array<ReturnType<typeof stack.client.workflow.getHandle>> = [];
     for (const id of ids) {
       handles.push(await submit(id, 15_000));
       await waitFor(`${id} to be with the busy agent`, async () => ((await handles[handles.length - 1].query<TaskState>('taskState')).agentId === busy.agentId ? true : undefined));
