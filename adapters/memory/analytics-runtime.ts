@@ -1,6 +1,6 @@
 // The embedded analytics: the TypeScript engine (core/analytics) in this process, one per swarm,
-// reading the swarm's heartbeats, tasks, task-results, rounds and roster topics and writing its analytics topic, as the
-// Flink job does. The default when FLINK_JOB_MANAGER_URL is not set. Its state lives in memory:
+// reading the swarm's heartbeats, tasks, task-results, rounds and roster topics and writing its
+// analytics topic, as the Flink job does. The default when FLINK_JOB_MANAGER_URL is not set. Its state lives in memory:
 // a restart begins new windows from the subscription's position.
 import { AnalyticsEngine, type AnalyticsOptions, type AnalyticsSource } from '../../core/analytics';
 import { analyticsTopics, sourceTopic } from '../../core/analytics/topics';

@@ -1,7 +1,8 @@
 // The topics the analytics read and write. heartbeats, tasks (the manager's task-dispatched
 // events) and task-results (the agents' signed outcomes) are the swarm's topics of core/topics.ts;
-// rounds (the tuning activities' round-closed and update-rejected events) and analytics (the
-// windows, schema qp-analytics/1) too (README "Analytics", api/asyncapi.yaml).
+// rounds (the tuning activities' round-closed and update-rejected events), roster (the manager's
+// agent-registered notes) and analytics (the windows, schema qp-analytics/1) too (README
+// "Analytics", api/asyncapi.yaml).
 import { swarmTopics } from '../topics';
 import type { AnalyticsSource } from './events';
 
