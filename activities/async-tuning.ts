@@ -3,6 +3,8 @@
 // buffer. An accepted update's parameters go to the blob store and the workflow
 // records only its digest, so the buffer lives in workflow history, not here.
 import { Context } from '@temporalio/activity';
+import { rejectionEvents, type RefusedUpdate } from '../core/analytics/round-events';
+import { publishRoundEvents } from './round-events';
 import { ApplicationFailure } from '@temporalio/common';
 import { validateUpdate } from '../core/aggregation';
 import { StalenessWeightedBuffer } from '../core/aggregation/fedbuff';
@@ -136,8 +138,10 @@ export function createAsyncTuningActivities(deps: Pick<TuningDeps, 'messaging' |
       const rejected: Record<string, number> = {};
       const decided: string[] = [];
       const bases = new Map<number, Float32Array>();
-      const reject = (message: ReceivedMessage, reason: string) => {
+      const refused: RefusedUpdate[] = [];
+      const reject = (message: ReceivedMessage, reason: string, agentId?: string) => {
         rejected[reason] = (rejected[reason] ?? 0) + 1;
+        refused.push({ reason, agentId, at: Date.now() });
         deps.metrics?.updatesRejected.inc({ reason });
         decided.push(message.id);
       };
@@ -156,26 +160,26 @@ export function createAsyncTuningActivities(deps: Pick<TuningDeps, 'messaging' |
           }
           const header = decodeUpdateHeader(message.properties);
           if (!header || header.jobId !== input.jobId || header.attempt !== 0) {
-            reject(message, 'malformed');
+            reject(message, 'malformed', header?.agentId);
             continue;
           }
           const admissible = admissibleBase(header.round, input.version, input.maxStaleness);
           if (admissible !== 'ok') {
-            reject(message, admissible === 'stale' ? 'stale' : 'malformed');
+            reject(message, admissible === 'stale' ? 'stale' : 'malformed', header.agentId);
             continue;
           }
           const sender = await proofs.sender(input.swarmId, topic, message);
           if (!sender.ok || sender.agentId !== header.agentId) {
-            reject(message, sender.ok ? 'bad-proof' : sender.reason);
+            reject(message, sender.ok ? 'bad-proof' : sender.reason, header.agentId);
             continue;
           }
           if (header.round <= (lastBase.get(header.agentId) ?? -1)) {
-            reject(message, 'duplicate');
+            reject(message, 'duplicate', header.agentId);
             continue;
           }
           const baseDigest = input.versionDigests[String(header.round)];
           if (!baseDigest) {
-            reject(message, 'stale');
+            reject(message, 'stale', header.agentId);
             continue;
           }
           let base = bases.get(header.round);
@@ -185,7 +189,7 @@ export function createAsyncTuningActivities(deps: Pick<TuningDeps, 'messaging' |
             maxUpdateNorm: input.maxUpdateNorm,
           });
           if (invalid) {
-            reject(message, invalid.code);
+            reject(message, invalid.code, header.agentId);
             continue;
           }
           const paramsDigest = await deps.blobs.put(message.payload);
@@ -205,6 +209,8 @@ export function createAsyncTuningActivities(deps: Pick<TuningDeps, 'messaging' |
         // Unacknowledged messages go back to the subscription for the next call.
         await consumer.close();
       }
+      // Each message is judged once (the next call settles it), so each refusal is reported once.
+      await publishRoundEvents(deps.messaging, input.swarmId, rejectionEvents(input.jobId, input.version + 1, refused));
       return { accepted, rejected, decided, unsettled: [...settle] };
     },
 

@@ -78,7 +78,7 @@ export async function collectPlainly(
   consumer: Consumer,
   global: Float32Array,
   check: (message: ReceivedMessage, agentId: string) => Promise<string | undefined>,
-  reject: (reason: string) => void,
+  reject: (reason: string, agentId?: string) => void,
   admit: (update: ModelUpdate) => void,
 ): Promise<PlainCollection> {
   const context = Context.current();
@@ -120,30 +120,30 @@ export async function collectPlainly(
     }
     const mismatch = roundMismatch(header, input);
     if (mismatch || !header || !stepsWellFormed(header)) {
-      reject(mismatch ?? 'malformed');
+      reject(mismatch ?? 'malformed', header?.agentId);
       continue;
     }
     if (message.publishTime > input.deadlineAt) {
-      reject('late');
+      reject('late', header.agentId);
       continue;
     }
     const refusal = await check(message, header.agentId);
     if (refusal) {
-      reject(refusal);
+      reject(refusal, header.agentId);
       continue;
     }
     if (reported.has(header.agentId)) {
-      reject('duplicate');
+      reject('duplicate', header.agentId);
       continue;
     }
     reported.add(header.agentId);
     if (header.stepsCompleted === 0 && (header.stepsPlanned ?? 0) > 0) {
-      reject('no-work');
+      reject('no-work', header.agentId);
       continue;
     }
     const partial = isPartial(header);
     if (partial && input.stragglers?.policy === 'drop') {
-      reject('partial');
+      reject('partial', header.agentId);
       work.droppedPartial++;
       continue;
     }
@@ -155,7 +155,7 @@ export async function collectPlainly(
     };
     const invalid = validateUpdate(update, global, { maxUpdateNorm: input.maxUpdateNorm });
     if (invalid) {
-      reject(invalid.code);
+      reject(invalid.code, header.agentId);
       continue;
     }
     if (input.privacy) {

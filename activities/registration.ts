@@ -2,6 +2,7 @@
 import { log } from '@temporalio/activity';
 import { randomBytes } from 'node:crypto';
 import type { ChallengeMessage } from '../core/agents';
+import type { AgentRegisteredMessage } from '../core/analytics/roster';
 import { challengeSigningInput } from '../core/agents';
 import { credentialDigest, issueCredential, verifyAgentSignature } from '../core/credentials';
 import { swarmTopics } from '../core/topics';
@@ -75,6 +76,12 @@ export function createRegistrationActivities(deps: RegistrationDeps) {
       log.info('credential issued', { agentId: input.agentId, swarmId: input.swarmId, generation: input.generation, expiresAt: new Date(exp * 1000).toISOString() });
       // The session turns ACTIVE with its first credential.
       deps.directory?.agentChanged(input.swarmId);
+      // The analytics count what agents publish only for the agents the roster names.
+      const registered: AgentRegisteredMessage = { type: 'agent-registered', agentId: input.agentId, generation: input.generation, registeredAt: Date.now() };
+      await deps.messaging.publish(swarmTopics(input.swarmId).roster, Buffer.from(JSON.stringify(registered)), {
+        key: input.agentId,
+        properties: { type: 'agent-registered', agentId: input.agentId },
+      });
       return { credential, expiresAt: new Date(exp * 1000).toISOString(), digest: credentialDigest(credential) };
     },
 

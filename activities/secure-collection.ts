@@ -50,7 +50,7 @@ export async function collectSecurely(
   consumer: Consumer,
   messaging: MessagingPort,
   check: (message: ReceivedMessage, agentId: string) => Promise<string | undefined>,
-  reject: (reason: string) => void,
+  reject: (reason: string, agentId?: string) => void,
 ): Promise<SecureCollection> {
   const context = Context.current();
   const server = createSecAggServer(input.config, input.participants);
@@ -67,12 +67,12 @@ export async function collectSecurely(
       const header = decodeSecAggHeader(message.properties);
       const mismatch = roundMismatch(header, input);
       if (mismatch || !header) {
-        reject(mismatch ?? 'malformed');
+        reject(mismatch ?? 'malformed', header?.agentId);
         continue;
       }
       const refusal = await check(message, header.agentId);
       if (refusal) {
-        reject(refusal);
+        reject(refusal, header.agentId);
         continue;
       }
       let body: unknown;
@@ -82,9 +82,9 @@ export async function collectSecurely(
         if ((body as { from?: unknown }).from !== header.agentId) throw new DomainError('FORBIDDEN', 'sender mismatch');
         const outcome = server.receive(body);
         if (outcome === 'accepted') answered.add(header.agentId);
-        else reject(outcome === 'late' ? 'late' : 'duplicate');
+        else reject(outcome === 'late' ? 'late' : 'duplicate', header.agentId);
       } catch (error) {
-        reject(error instanceof DomainError && error.code === 'FORBIDDEN' ? 'not-selected' : 'invalid-secagg');
+        reject(error instanceof DomainError && error.code === 'FORBIDDEN' ? 'not-selected' : 'invalid-secagg', header.agentId);
       }
     }
   };

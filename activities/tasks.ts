@@ -4,6 +4,7 @@
 // their bids), and consume the swarm's task-results topic, handing each outcome
 // and bid with a valid proof by its agent to the task's workflow.
 import { Context } from '@temporalio/activity';
+import { measurementsByAgent, withMeasurement } from '../core/analytics/measured';
 import {
   CONTRACT_NET_INVITED,
   allocate,
@@ -13,6 +14,7 @@ import {
   incapability,
   overdueQueuedTasks,
   profileBid,
+  type AllocationAgent,
   type AllocationDecision,
   type OverdueTask,
   type TaskBid,
@@ -23,6 +25,7 @@ import {
   type TaskAnnouncementMessage,
   type TaskAssignmentMessage,
   type TaskBidMessage,
+  type TaskDispatchedMessage,
   type TaskOutcomeMessage,
   type TaskSpec,
   type TaskWithdrawalMessage,
@@ -30,6 +33,7 @@ import {
 import { swarmTopics } from '../core/topics';
 import type {
   AgentKeyDirectory,
+  AnalyticsWindowSource,
   AssignedTask,
   LpSolver,
   MessagingPort,
@@ -51,7 +55,14 @@ export interface TaskDeps {
   /** Where the rebalancing run finds the swarm's assigned tasks; without it, it finds none. */
   tasks?: TaskDirectory;
   assigned?: AssignedWork;
+  /** The analytics' windows: placement plans with measured energy and straggler rates where recent ones exist. */
+  measured?: AnalyticsWindowSource;
+  /** Windows that ended longer ago than this are not used, ms; default MEASUREMENT_MAX_AGE_MS. */
+  measuredMaxAgeMs?: number;
 }
+
+/** Default age past which an analytics window no longer stands for an agent, ms. */
+export const MEASUREMENT_MAX_AGE_MS = 900_000;
 
 export const TASK_RESULTS_SUBSCRIPTION = 'qp-manager-task-results';
 
@@ -100,11 +111,19 @@ export function createTaskActivities(deps: TaskDeps) {
     deferrable: spec.deferrable,
   });
 
+  /** The swarm's candidates as placement sees them: measured where the analytics have recent windows. */
+  async function candidatesOf(swarmId: string, nowMs: number): Promise<AllocationAgent[]> {
+    const declared = await deps.agents.candidates(swarmId);
+    if (!deps.measured) return declared;
+    const measured = measurementsByAgent(await deps.measured.latest(swarmId), nowMs, deps.measuredMaxAgeMs ?? MEASUREMENT_MAX_AGE_MS);
+    return declared.map((agent) => withMeasurement(agent, measured.get(agent.agentId)));
+  }
+
   return {
     async placeTask(input: { spec: TaskSpec; exclude: string[] }): Promise<Placement> {
       const { spec } = input;
       const nowMs = Date.now();
-      const candidates = (await deps.agents.candidates(spec.swarmId))
+      const candidates = (await candidatesOf(spec.swarmId, nowMs))
         .filter((agent) => !input.exclude.includes(agent.agentId))
         .map((agent) => ({ ...agent, availableAtMs: nowMs + assigned.queuedS(spec.swarmId, agent.agentId) * 1000 }));
       if (candidates.length === 0) return { reason: 'no ACTIVE agent left to try' };
@@ -132,7 +151,7 @@ export function createTaskActivities(deps: TaskDeps) {
       const nowMs = Date.now();
       const task = allocationTask(spec);
       const estimates: TaskBid[] = [];
-      for (const agent of await deps.agents.candidates(spec.swarmId)) {
+      for (const agent of await candidatesOf(spec.swarmId, nowMs)) {
         if (input.exclude.includes(agent.agentId) || incapability(task, agent)) continue;
         const estimate = profileBid(task, agent, nowMs, nowMs + assigned.queuedS(spec.swarmId, agent.agentId) * 1000);
         if (estimate) estimates.push(estimate);
@@ -172,7 +191,7 @@ export function createTaskActivities(deps: TaskDeps) {
 
     /** Contract Net: the awarded agent's run goes into the ledger the central placement reads. */
     async reserveTask(input: { spec: TaskSpec; agentId: string }): Promise<void> {
-      const agent = (await deps.agents.candidates(input.spec.swarmId)).find((a) => a.agentId === input.agentId);
+      const agent = (await candidatesOf(input.spec.swarmId, Date.now())).find((a) => a.agentId === input.agentId);
       if (agent) assigned.assign(input.spec.swarmId, input.agentId, input.spec.taskId, durationS(allocationTask(input.spec), agent));
     },
 
@@ -245,6 +264,20 @@ export function createTaskActivities(deps: TaskDeps) {
       await deps.messaging.publish(swarmTopics(spec.swarmId).inbox(input.agentId), Buffer.from(JSON.stringify(message)), {
         key: spec.taskId,
         properties: { type: 'task', taskId: spec.taskId, attempt: String(input.attempt) },
+      });
+      // For the analytics (task latency and deadline misses per kind), which pair it with the agent's outcome.
+      const dispatched: TaskDispatchedMessage = {
+        type: 'task-dispatched',
+        taskId: spec.taskId,
+        attempt: input.attempt,
+        kind: spec.kind,
+        agentId: input.agentId,
+        dispatchedAt: Date.now(),
+        deadlineMs: spec.deadlineMs,
+      };
+      await deps.messaging.publish(swarmTopics(spec.swarmId).tasks, Buffer.from(JSON.stringify(dispatched)), {
+        key: spec.taskId,
+        properties: { type: 'task-dispatched', taskId: spec.taskId, attempt: String(input.attempt) },
       });
     },
 

@@ -26,6 +26,8 @@ import {
   type TuningStatus,
 } from '../core/tuning';
 import { keptAlive } from './keep-alive';
+import { publishRoundEvents } from './round-events';
+import { roundEvents, type RefusedUpdate } from '../core/analytics/round-events';
 import { MessageProofs } from './message-proofs';
 import { collectPlainly, type Arrival, type ReportedMetrics, type WorkSummary } from './plain-collection';
 import { collectSecurely, secureRoundConfig } from './secure-collection';
@@ -326,10 +328,14 @@ export function createTuningActivities(deps: TuningDeps) {
         { type: 'exclusive', initialPosition: 'earliest' },
       );
       const rejected: Record<string, number> = {};
-      const reject = (reason: string) => {
+      const refused: RefusedUpdate[] = [];
+      const reject = (reason: string, agentId?: string) => {
         rejected[reason] = (rejected[reason] ?? 0) + 1;
+        refused.push({ reason, agentId, at: Date.now() });
         deps.metrics?.updatesRejected.inc({ reason });
       };
+      const closed = (status: CollectOutcome['status'], reported: string[]) =>
+        publishRoundEvents(deps.messaging, input.swarmId, roundEvents({ ...input, status, reported, refused, closedAt: Date.now() }));
       const participants = new Set(input.participants);
       const updatesTopic = swarmTopics(input.swarmId).updates(input.jobId);
       const check = async (message: ReceivedMessage, agentId: string): Promise<string | undefined> => {
@@ -355,6 +361,7 @@ export function createTuningActivities(deps: TuningDeps) {
         if (round.status === 'quorum-not-met') {
           // This attempt is over: its updates can never count, so they are acknowledged away.
           await Promise.all(round.held.map((m) => consumer.ack(m)));
+          await closed('quorum-not-met', round.reported);
           return {
             status: 'quorum-not-met',
             reported: round.reported,
@@ -383,6 +390,7 @@ export function createTuningActivities(deps: TuningDeps) {
                 ),
               )
             : undefined;
+        await closed('aggregated', round.reported);
         return {
           status: 'aggregated',
           globalDigest,
@@ -491,7 +499,7 @@ async function collectPlainRound(
   global: Float32Array,
   consumer: Consumer,
   check: (message: ReceivedMessage, agentId: string) => Promise<string | undefined>,
-  reject: (reason: string) => void,
+  reject: (reason: string, agentId?: string) => void,
 ): Promise<CollectedRound> {
   const strategy = createStrategy(input.strategy, input.strategyOptions);
   const contributions = new RoundContributions(strategy, input.dimension);
@@ -519,7 +527,7 @@ async function collectSecureRound(
   global: Float32Array,
   consumer: Consumer,
   check: (message: ReceivedMessage, agentId: string) => Promise<string | undefined>,
-  reject: (reason: string) => void,
+  reject: (reason: string, agentId?: string) => void,
 ): Promise<CollectedRound> {
   if (Context.current().info.attempt > 1) {
     // The protocol's secrets lived in the process that died; the workflow

@@ -2,11 +2,13 @@
 // swarm's analytics topic into the latest windows (first of each window name wins) and reports
 // the runtime's state.
 import { randomUUID } from 'node:crypto';
-import type { AnalyticsDeployment, AnalyticsRuntime, AnalyticsRuntimeStatus, Consumer, MessagingPort } from '../adapters/ports';
+import type { AgentDirectory, AnalyticsDeployment, AnalyticsRuntime, AnalyticsRuntimeStatus, Consumer, MessagingPort } from '../adapters/ports';
+import type { AgentRegisteredMessage } from '../core/analytics/roster';
 import { StreamJobError } from '../adapters/ports';
 import { LatestWindows, type AnalyticsRecord, type AnalyticsSignal, type LatestWindowsStats } from '../core/analytics';
 import { DomainError } from '../core/errors';
 import { analyticsTopics } from '../core/analytics/topics';
+import { swarmTopics } from '../core/topics';
 
 export interface AnalyticsLatest {
   swarmId: string;
@@ -28,6 +30,8 @@ export class AnalyticsService {
   private closed = false;
   /** Called with each new window (metrics). */
   onWindow?: (record: AnalyticsRecord) => void;
+  /** The swarm's ACTIVE agents, named again on the roster at each deployment; absent: not named. */
+  directory?: AgentDirectory;
 
   constructor(
     private readonly messaging: MessagingPort,
@@ -37,6 +41,7 @@ export class AnalyticsService {
   ) {}
 
   async deploy(swarmId: string): Promise<AnalyticsDeployment> {
+    await this.announceRoster(swarmId);
     let deployment: AnalyticsDeployment;
     try {
       deployment = await this.runtime.deploy(swarmId);
@@ -48,6 +53,19 @@ export class AnalyticsService {
     }
     await this.watch(swarmId);
     return deployment;
+  }
+
+  /**
+   * Names the swarm's ACTIVE agents on its roster topic (without a generation): registrations
+   * older than the topic's retention are gone, and a job deployed now must know those agents.
+   */
+  private async announceRoster(swarmId: string): Promise<void> {
+    if (!this.directory) return;
+    const topic = swarmTopics(swarmId).roster;
+    for (const { agentId } of await this.directory.listActive(swarmId)) {
+      const note: AgentRegisteredMessage = { type: 'agent-registered', agentId, registeredAt: Date.now() };
+      await this.messaging.publish(topic, Buffer.from(JSON.stringify(note)), { key: agentId, properties: { type: 'agent-registered', agentId } });
+    }
   }
 
   async latest(swarmId: string, signal?: AnalyticsSignal): Promise<AnalyticsLatest> {

@@ -130,6 +130,7 @@ export async function startApiServer(deps: {
       });
   const analytics = new AnalyticsService(deps.messaging, (deps.analytics ?? ownRuntime)!);
   analytics.onWindow = analyticsMetrics(metrics.registry, { agentLabels: config.QP_METRICS_AGENT_LABELS });
+  analytics.directory = roster;
   const tasks = new TaskService(deps.client, {
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.QP_TASK_QUEUE,

@@ -96,6 +96,17 @@ async function throughFlink(messaging: PulsarMessaging, flink: FlinkRest, jarPat
       if (!doneAt && r.windowEnd > lastEventAt) doneAt = Date.now();
     }
   })();
+  // the agents are the swarm's (the roster the registration publishes), read by the job before their heartbeats
+  const roster = `swarm/${swarmId}/roster`;
+  for (const agentId of [...Array.from({ length: AGENTS }, (_, i) => `a${i}`), 'flush']) {
+    const note = { type: 'agent-registered', agentId, generation: 1, registeredAt: Date.now() };
+    await messaging.publish(roster, Buffer.from(JSON.stringify(note)), { key: agentId, properties: { type: 'agent-registered', agentId } });
+  }
+  for (;;) {
+    const job = (await messaging.backlog(roster)).find((s) => s.subscription === `qp-analytics-${swarmId}`);
+    if (job && job.backlog === 0) break;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
   const t0 = Date.now();
   await produce(messaging, heartbeats, n, (i) => JSON.stringify({ agentId: `a${i % AGENTS}`, sentAt: Date.now(), energyUsedWh: 0.01 }));
   lastEventAt = Date.now();
@@ -123,7 +134,7 @@ async function main(): Promise<void> {
   const messaging = new PulsarMessaging({ webSocketUrl: WEB.replace('http', 'ws'), adminUrl: WEB, tenant: TENANT });
   const flink = new FlinkRest({ url: FLINK });
   const swarmId = `bench-${randomUUID().slice(0, 8)}`;
-  await messaging.prepareSwarm(swarmId, ['heartbeats', 'tasks', 'rounds', 'analytics', 'baseline']);
+  await messaging.prepareSwarm(swarmId, ['heartbeats', 'tasks', 'task-results', 'rounds', 'roster', 'analytics', 'baseline']);
   const overview = await flink.overview();
   console.log(`flink ${overview.flinkVersion}, ${overview.taskManagers} TaskManager(s), ${n} events, ${AGENTS} agents, 1 s windows`);
   const alone = await pulsarAlone(messaging, swarmId, n);

@@ -84,6 +84,19 @@ export interface TaskAssignmentMessage {
   replyTopic: string;
 }
 
+/** The manager's note on the swarm's tasks topic that an attempt went to an agent (read by the analytics). */
+export interface TaskDispatchedMessage {
+  type: 'task-dispatched';
+  taskId: string;
+  attempt: number;
+  kind: string;
+  agentId: string;
+  /** ms since the epoch, manager clock. */
+  dispatchedAt: number;
+  /** ms since the epoch. */
+  deadlineMs: number;
+}
+
 /**
  * The manager takes back a task it put in the agent's inbox (rebalancing moved it
  * off an overloaded agent): an agent that has not started that attempt skips it.

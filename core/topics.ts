@@ -13,6 +13,12 @@ export interface SwarmTopics {
   updates(jobId: string): string;
   /** Signed ballots of one collaborative decision. */
   decision(decisionId: string): string;
+  /** The tuning activities' round-closed and update-rejected events (read by the analytics). */
+  rounds: string;
+  /** The analytics' windows (core/analytics/signals.ts, schema qp-analytics/1). */
+  analytics: string;
+  /** The manager's agent-registered notes: which agent ids are the swarm's (read by the analytics). */
+  roster: string;
 }
 
 export function swarmTopics(swarmId: string): SwarmTopics {
@@ -27,6 +33,9 @@ export function swarmTopics(swarmId: string): SwarmTopics {
     inbox: (agentId) => `${base}/inbox-${agentId}`,
     updates: (jobId) => `${base}/updates-${jobId}`,
     decision: (decisionId) => `${base}/decision-${decisionId}`,
+    rounds: `${base}/rounds`,
+    analytics: `${base}/analytics`,
+    roster: `${base}/roster`,
   };
 }
 

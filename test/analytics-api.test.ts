@@ -6,7 +6,7 @@ import request from 'supertest';
 import { AnalyticsEngine, windowKey, type AnalyticsRecord, type HeartbeatLiveness } from '../core/analytics';
 import type { Embedded } from '../workers/embedded';
 import type { EmbeddedAnalyticsRuntime } from '../adapters/memory/analytics-runtime';
-import { PHASE_1, PHASE_2, PHASE_3, STREAM_OPTIONS, T0, type ScriptedMessage } from './support/analytics-stream';
+import { PHASE_0, PHASE_1, PHASE_2, PHASE_3, STREAM_OPTIONS, T0, type ScriptedMessage } from './support/analytics-stream';
 import { ADMIN_TOKEN, startTestEmbedded, uniqueId, waitFor } from './support/stack';
 
 describe('analytics API, embedded runtime', () => {
@@ -29,7 +29,7 @@ describe('analytics API, embedded runtime', () => {
   });
 
   const publish = async (phase: ScriptedMessage[]) => {
-    for (const m of phase) await embedded.ports.messaging.publish(`swarm/${swarmId}/${m.source}`, Buffer.from(m.payload));
+    for (const m of phase) await embedded.ports.messaging.publish(`swarm/${swarmId}/${m.source}`, Buffer.from(m.payload), { properties: m.properties ?? {} });
   };
   const latest = async () => (await request(embedded.api.url).get(`/api/v1/analytics/${swarmId}`).set(admin).expect(200)).body;
 
@@ -41,12 +41,14 @@ describe('analytics API, embedded runtime', () => {
   });
 
   it('serves the latest window of every series, as the engine computes them', async () => {
-    await publish(PHASE_1);
-    // the engine reads the three topics in turn: phase 2 waits until it has taken all of phase 1
     const runtime = embedded.ports.analytics as EmbeddedAnalyticsRuntime;
+    // the engine reads the topics in turn: each phase waits until it has taken all of the one before
+    await publish(PHASE_0);
+    await waitFor('the roster consumed', () => (runtime.counters(swarmId)?.messages === PHASE_0.length ? true : undefined));
+    await publish(PHASE_1);
     await waitFor('phase 1 consumed', () => {
       const c = runtime.counters(swarmId);
-      return c && c.accepted + c.malformed + c.invalid + c.ignored === PHASE_1.length ? true : undefined;
+      return c && c.messages === PHASE_0.length + PHASE_1.length ? true : undefined;
     });
     await publish(PHASE_2);
     await waitFor('window 0', async () => ((await latest()).stats.windows >= 13 ? true : undefined), 20_000, 100);
@@ -54,8 +56,8 @@ describe('analytics API, embedded runtime', () => {
     await waitFor('window 1', async () => ((await latest()).stats.windows >= 19 ? true : undefined), 20_000, 100);
     const engine = new AnalyticsEngine(swarmId, STREAM_OPTIONS);
     const newest = new Map<string, AnalyticsRecord>();
-    for (const m of [...PHASE_1, ...PHASE_2, ...PHASE_3]) {
-      for (const r of engine.ingest(m.source, m.payload)) newest.set(`${r.signal}|${r.key}`, r);
+    for (const m of [...PHASE_0, ...PHASE_1, ...PHASE_2, ...PHASE_3]) {
+      for (const r of engine.ingest(m.source, m.payload, m.properties)) newest.set(`${r.signal}|${r.key}`, r);
     }
     const body = await latest();
     expect(body.runtime).toBe('embedded');

@@ -8,7 +8,7 @@ import type { Consumer } from '../adapters/ports';
 import { PulsarMessaging } from '../adapters/pulsar/messaging';
 import { AnalyticsEngine, windowKey, type AnalyticsRecord } from '../core/analytics';
 import { analyticsTopics } from '../core/analytics/topics';
-import { EXPECTED_WINDOWS, PHASE_1, PHASE_2, PHASE_3, STREAM_OPTIONS, T0, type ScriptedMessage } from './support/analytics-stream';
+import { EXPECTED_WINDOWS, PHASE_0, PHASE_1, PHASE_2, PHASE_3, STREAM_OPTIONS, T0, type ScriptedMessage } from './support/analytics-stream';
 import { requireTestFlink } from './support/flink';
 import { sharedPulsarOptions } from './support/pulsar';
 import { uniqueId, waitFor } from './support/stack';
@@ -41,8 +41,8 @@ describe('analytics on Flink: Pulsar -> Flink -> Pulsar', () => {
 
   async function publish(phase: ScriptedMessage[]): Promise<void> {
     for (const m of phase) {
-      await messaging.publish(`swarm/${swarmId}/${m.source}`, Buffer.from(m.payload));
-      for (const r of engine.ingest(m.source, m.payload)) expected.set(windowKey(r), r);
+      await messaging.publish(`swarm/${swarmId}/${m.source}`, Buffer.from(m.payload), { properties: m.properties ?? {} });
+      for (const r of engine.ingest(m.source, m.payload, m.properties)) expected.set(windowKey(r), r);
     }
   }
 
@@ -62,7 +62,7 @@ describe('analytics on Flink: Pulsar -> Flink -> Pulsar', () => {
     jarPath = target.jarPath;
     flink = new FlinkRest({ url: target.url });
     messaging = new PulsarMessaging(sharedPulsarOptions());
-    await messaging.prepareSwarm(swarmId, ['heartbeats', 'tasks', 'rounds', 'analytics']);
+    await messaging.prepareSwarm(swarmId, ['heartbeats', 'tasks', 'task-results', 'rounds', 'roster', 'analytics']);
     results = await messaging.subscribe(analyticsTopics(swarmId).analytics, 'test', { initialPosition: 'earliest' });
   });
 
@@ -83,8 +83,11 @@ describe('analytics on Flink: Pulsar -> Flink -> Pulsar', () => {
   });
 
   it('computes every signal of the scripted stream exactly as the embedded analytics do', async () => {
+    // the roster first: the agents' events count only once Flink has read it
+    await publish(PHASE_0);
+    await waitFor('Flink to consume the roster', () => consumed(messaging, swarmId), 120_000, 250);
     await publish(PHASE_1);
-    // Flink reads the three topics in no fixed interleaving: phase 2 goes out once its subscription
+    // Flink reads the four topics in no fixed interleaving: phase 2 goes out once its subscription
     // has taken all of phase 1 (acknowledged at a checkpoint), so no phase-1 event can be late.
     await waitFor('Flink to consume phase 1', () => consumed(messaging, swarmId), 120_000, 250);
     await publish(PHASE_2);
@@ -93,17 +96,19 @@ describe('analytics on Flink: Pulsar -> Flink -> Pulsar', () => {
     await publish(PHASE_3);
     await waitFor('window 1 from Flink', async () => (await drain(), received.size >= EXPECTED_WINDOWS || undefined), 60_000, 200);
     expect(expected.size).toBe(EXPECTED_WINDOWS);
-    expect(engine.counters).toMatchObject({ malformed: 1, invalid: 1, ignored: 1, late: 2 });
+    expect(engine.counters).toMatchObject({ malformed: 1, invalid: 1, ignored: 1, late: 2, unmatched: 1, unknownAgent: 1 });
     expect(Object.fromEntries(received)).toEqual(Object.fromEntries(expected));
     expect(received.get(`heartbeat-liveness|a3|${T0}`)).toMatchObject({ flips: 4, flapping: true });
     expect(duplicates).toBe(0);
   });
 
-  it('counts malformed and invalid events and keeps running', async () => {
+  it('counts malformed, invalid, unmatched and unknown-agent events and keeps running', async () => {
     const jobId = jobIds[0];
     await waitFor('bad-event counters', async () => ((await flink.metric(jobId, 'qpMalformedEvents')) === 1 ? true : undefined), 30_000, 500);
     expect(await flink.metric(jobId, 'qpInvalidEvents')).toBe(1);
     expect(await flink.metric(jobId, 'qpIgnoredEvents')).toBe(1);
+    expect(await flink.metric(jobId, 'qpUnmatchedOutcomes')).toBe(1);
+    expect(await flink.metric(jobId, 'qpUnknownAgents')).toBe(1);
     expect((await flink.list()).find((j) => j.jobId === jobId)?.state).toBe('RUNNING');
   });
 

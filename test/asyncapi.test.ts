@@ -1,7 +1,8 @@
 // api/asyncapi.yaml against the messages the system really publishes: a small
 // swarm runs end to end on the in-memory broker (registration, heartbeats over
 // messaging and over HTTP, a plain and a secure-aggregation tuning job,
-// behavior reports and a sweep that disseminates a skill), every publish of
+// behavior reports and a sweep that disseminates a skill, delegated tasks, the
+// embedded analytics reading it all), every publish of
 // the manager and of the agents is captured, and each must match exactly one
 // message the document declares for its channel and its sender's side.
 import specs from '@asyncapi/specs';
@@ -14,6 +15,7 @@ import { parse } from 'yaml';
 import { createTaskActivities } from '../activities/tasks';
 import { MemoryBlobStore } from '../adapters/memory/blobs';
 import { MemoryCluster } from '../adapters/memory/cluster';
+import { EmbeddedAnalyticsRuntime } from '../adapters/memory/analytics-runtime';
 import { MemoryMessaging } from '../adapters/memory/messaging';
 import { MemoryVectors } from '../adapters/memory/vectors';
 import type { MessagingPort } from '../adapters/ports';
@@ -233,7 +235,30 @@ function documentedSigningInput(topic: string, properties: Record<string, string
 describe('api/asyncapi.yaml describes every message on every topic', () => {
   const captured: Captured[] = [];
   const broker = new MemoryMessaging();
-  const agentsView = tap(broker, 'agent', captured);
+  const managerView = tap(broker, 'manager', captured);
+  /**
+   * What the agents publish. The first model update also goes out once as a copy whose header
+   * names another attempt, straight on the broker (not an agent's message, so not captured): the
+   * round refuses it (stale), which the manager reports on the rounds topic.
+   */
+  let tampered = false;
+  const agentsView: MessagingPort = {
+    ...tap(broker, 'agent', captured),
+    publish(topic, payload, options = {}) {
+      if (!tampered && options.properties?.type === 'update' && options.properties.attempt === '1') {
+        tampered = true;
+        return broker
+          .publish(topic, payload, { ...options, properties: { ...options.properties, attempt: '99' } })
+          .then(() => tap(broker, 'agent', captured).publish(topic, payload, options));
+      }
+      return tap(broker, 'agent', captured).publish(topic, payload, options);
+    },
+  };
+  const windowsOf = (signal: string) =>
+    captured
+      .filter((m) => m.topic === swarmTopics(swarmId).analytics)
+      .map((m) => JSON.parse(Buffer.from(m.payload).toString('utf8')) as { signal: string; key: string } & Record<string, number>)
+      .filter((w) => w.signal === signal);
   const swarmId = uniqueId('async');
   const agents: QpAgent[] = [];
   let stack: Embedded;
@@ -278,12 +303,16 @@ describe('api/asyncapi.yaml describes every message on every topic', () => {
         QP_BEHAVIOR_SWEEP_CRON: 'off',
       },
       {
-        messaging: tap(broker, 'manager', captured),
+        messaging: managerView,
         vectors: new MemoryVectors(),
         cluster: new MemoryCluster(),
         blobs: new MemoryBlobStore(),
+        // windows of 1 s, closed 2 s of event time later: the run sees them
+        analytics: new EmbeddedAnalyticsRuntime(managerView, { windowMs: 1000, latenessMs: 2000, graceMs: 3000, flapThreshold: 4, burstThreshold: 5 }),
       },
     );
+    const deployed = await fetch(`${stack.api.url}/api/v1/analytics/${swarmId}/job`, { method: 'PUT', headers: admin });
+    if (deployed.status !== 200) throw new Error(`PUT analytics job answered ${deployed.status}`);
 
     // Registration handshake; two agents heartbeat over messaging, one over HTTP (relayed).
     for (const heartbeatVia of ['messaging', 'messaging', 'http'] as const) {
@@ -381,6 +410,17 @@ describe('api/asyncapi.yaml describes every message on every topic', () => {
       const res = await fetch(`${stack.api.url}/api/v1/tasks/${contracted.taskId}`, { headers: admin });
       return ((await res.json()) as { status: string }).status === 'SUCCEEDED' ? true : undefined;
     });
+    // The analytics' windows of those tasks and rounds close as the heartbeats move event time on.
+    await waitFor('analytics windows of the tasks, the rounds and the refused update', () =>
+      windowsOf('task-latency').reduce((n, w) => n + w.tasks, 0) === 2 &&
+      windowsOf('update-rejections').some((w) => w.key === plainJobId) &&
+      new Set(windowsOf('stragglers').map((w) => w.key)).size === agents.length
+        ? true
+        : undefined,
+    );
+    // Deploying again leaves the running analytics alone and names the ACTIVE agents on the roster again.
+    const again = await fetch(`${stack.api.url}/api/v1/analytics/${swarmId}/job`, { method: 'PUT', headers: admin });
+    if (again.status !== 200) throw new Error(`PUT analytics job answered ${again.status}`);
     // Rebalancing takes a queued attempt back from an agent's inbox (the activity the rebalancing run calls).
     await createTaskActivities({
       messaging: tap(broker, 'manager', captured),
@@ -437,8 +477,8 @@ describe('api/asyncapi.yaml describes every message on every topic', () => {
       const parameters = [...(doc.channels[id].address as string).matchAll(/\{([A-Za-z]+)\}/g)].map((m) => m[1]);
       expect(Object.keys(doc.channels[id].parameters ?? {}).sort()).toEqual(parameters.sort());
     }
-    // Reserved in core/topics.ts with no producer yet; documenting it would describe nothing.
-    expect(Object.keys(topics).filter((name) => !channelIds.includes(name))).toEqual(['tasks']);
+    // Every topic of core/topics.ts has a producer and is documented.
+    expect(Object.keys(topics).filter((name) => !channelIds.includes(name))).toEqual([]);
   });
 
   // ---------------------------------------------------------------- the messages
@@ -467,6 +507,34 @@ describe('api/asyncapi.yaml describes every message on every topic', () => {
     expect(sweep.strategies.filter((s) => s.disseminated)).toHaveLength(1);
     expect(captured.some((m) => m.topic === swarmTopics(swarmId).updates(plainJobId))).toBe(true);
     expect(captured.some((m) => m.topic === swarmTopics(swarmId).updates(secureJobId))).toBe(true);
+  });
+
+  it('the analytics read the task outcomes, round closes and refused updates the run really produced', () => {
+    const dispatched = captured.filter((m) => m.topic === swarmTopics(swarmId).tasks);
+    expect(dispatched).toHaveLength(2);
+    // both tasks, paired dispatch with signed outcome: kind echo, latency from dispatch to the agent's sentAt
+    const latency = windowsOf('task-latency');
+    expect(latency.every((w) => w.key === 'echo' && w.p99Ms >= 0 && w.deadlineMisses === 0)).toBe(true);
+    // every attempt of the plain job's two rounds and the secure job's one asked all three agents
+    const rounds = captured
+      .filter((m) => m.topic === swarmTopics(swarmId).rounds && m.properties.type === 'round-closed')
+      .map((m) => JSON.parse(Buffer.from(m.payload).toString('utf8')) as { participants: string[]; stragglers: string[] });
+    expect(rounds.length).toBeGreaterThanOrEqual(3);
+    const stragglers = windowsOf('stragglers');
+    expect(stragglers.reduce((n, w) => n + w.rounds, 0)).toBe(rounds.length * agents.length);
+    expect(stragglers.reduce((n, w) => n + w.straggled, 0)).toBe(rounds.reduce((n, r) => n + r.stragglers.length, 0));
+    const rejections = windowsOf('update-rejections').filter((w) => w.key === plainJobId);
+    expect(rejections.reduce((n, w) => n + w.rejections, 0)).toBe(1);
+    expect(rejections.find((w) => w.rejections === 1)).toMatchObject({ reasons: { stale: 1 }, agents: 1, burst: false });
+    // the roster: each agent's registration (generation 1), then the redeployment's note (no generation)
+    const roster = captured
+      .filter((m) => m.topic === swarmTopics(swarmId).roster)
+      .map((m) => JSON.parse(Buffer.from(m.payload).toString('utf8')) as { agentId: string; generation?: number });
+    const named = (generation: number | undefined) => [...new Set(roster.filter((n) => n.generation === generation).map((n) => n.agentId))].sort();
+    expect(named(1)).toEqual(agents.map((a) => a.agentId).sort());
+    expect(named(undefined)).toEqual(agents.map((a) => a.agentId).sort());
+    // every agent was on the roster its registration published; every outcome met its dispatch
+    expect((stack.ports.analytics as EmbeddedAnalyticsRuntime).counters(swarmId)).toMatchObject({ malformed: 0, invalid: 0, unknownAgent: 0, unmatched: 0 });
   });
 
   it('every message carries the ordering key its document names', () => {

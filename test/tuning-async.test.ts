@@ -115,6 +115,16 @@ describe('asynchronous tuning on a real Temporal server', () => {
     expect(versions.reduce((n, v) => n + v.refusedStale, 0)).toBeGreaterThanOrEqual(1);
     expect(versions.every((v) => v.refusedStale === (v.rejected.stale ?? 0))).toBe(true);
     expect(versions[9].accuracy!).toBeGreaterThan(0.6);
+    // Each refusal also went to the swarm's rounds topic for the analytics, from the agent the update named.
+    const rounds = await stack.ports.messaging.subscribe(swarmTopics(swarmId).rounds, uniqueId('watch'), { initialPosition: 'earliest' });
+    const refusals: { jobId: string; reason: string; agentId: string; round: number }[] = [];
+    for (let m = await rounds.receive(500); m; m = await rounds.receive(200)) refusals.push(JSON.parse(Buffer.from(m.payload).toString('utf8')));
+    await rounds.close();
+    const stale = refusals.filter((r) => r.jobId === jobId && r.reason === 'stale');
+    expect(stale.length).toBeGreaterThanOrEqual(versions.reduce((n, v) => n + v.refusedStale, 0));
+    // the agent three versions behind (simulateSwarm names it <prefix>-0003)
+    expect(stale.map((r) => r.agentId)).toContain(`${swarmId}-0003`);
+    expect(stale.every((r) => r.round >= 1)).toBe(true);
   }, 120_000);
 
   it('continues as new after 100 collections, carrying the model and the metrics of recent versions across', async () => {

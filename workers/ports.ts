@@ -2,7 +2,7 @@
 // builds its messaging client, its Milvus client and its blob store. The worker
 // and the API roots both call createPorts, once per process.
 import { ConfigError, type Config } from '../core/config';
-import type { AnalyticsRuntime, BlobStore, ClusterPort, MessagingPort, VectorPort } from '../adapters/ports';
+import type { AnalyticsRuntime, AnalyticsWindowSource, BlobStore, ClusterPort, MessagingPort, VectorPort } from '../adapters/ports';
 import { MemoryMessaging } from '../adapters/memory/messaging';
 import { MemoryVectors } from '../adapters/memory/vectors';
 import { MilvusVectors } from '../adapters/milvus/vectors';
@@ -18,6 +18,7 @@ import type { Registry } from 'prom-client';
 import { instrumentMessaging } from '../adapters/prometheus/messaging';
 import { instrumentVectors } from '../adapters/prometheus/vectors';
 import { EmbeddedAnalyticsRuntime } from '../adapters/memory/analytics-runtime';
+import { AnalyticsWindowsReader } from '../adapters/memory/analytics-windows';
 import { FlinkAnalyticsRuntime } from '../adapters/flink/analytics-runtime';
 import { FlinkRest } from '../adapters/flink/rest';
 import { resolve } from 'node:path';
@@ -40,6 +41,8 @@ export interface Ports {
   evaluator?: ModelEvaluator;
   /** Agents' own broker identities (PULSAR_AGENT_TOKEN_SECRET_KEY_FILE); default: none, the broker is open to the swarm. */
   agentAccess?: AgentMessagingAccess;
+  /** The analytics' windows for task placement (QP_ANALYTICS_MEASURED_MAX_AGE_MS > 0); default: declared profiles only. */
+  analyticsWindows?: AnalyticsWindowSource;
 }
 
 export async function createPorts(config: Config): Promise<Ports> {
@@ -53,6 +56,7 @@ export async function createPorts(config: Config): Promise<Ports> {
     analytics: createAnalytics(config, messaging),
     evaluator: createEvaluators(),
     agentAccess: createAgentAccess(config),
+    analyticsWindows: config.QP_ANALYTICS_MEASURED_MAX_AGE_MS > 0 ? new AnalyticsWindowsReader(messaging) : undefined,
   };
 }
 
@@ -137,6 +141,7 @@ export function createAnalytics(config: Config, messaging: MessagingPort): Analy
 export async function closePorts(ports: Ports): Promise<void> {
   const results = await Promise.allSettled([
     ports.analytics?.close(),
+    ports.analyticsWindows?.close(),
     ports.messaging.close(),
     ports.vectors.close(),
     ports.cluster instanceof ProcessPoolCluster ? ports.cluster.close() : Promise.resolve(),

@@ -48,6 +48,8 @@ export interface QpWorkerOptions {
   behaviors?: BehaviorWorkerOptions;
   /** How tasks a decision's "tasks" action submits are delegated (as the API's); without it such actions fail. */
   taskSubmission?: Omit<TaskServiceOptions, 'namespace' | 'taskQueue' | 'cursorSecret'>;
+  /** Age past which task placement no longer uses an analytics window, ms (QP_ANALYTICS_MEASURED_MAX_AGE_MS). */
+  measuredMaxAgeMs?: number;
 }
 
 /** What a process supplies to a worker beside its configuration. */
@@ -78,6 +80,7 @@ export function qpWorkerOptions(config: Config, deps: QpWorkerDeps): QpWorkerOpt
       rebalanceIntervalS: config.QP_TASK_REBALANCE_INTERVAL_S,
       resultsWindowMs: 5_000,
     },
+    measuredMaxAgeMs: config.QP_ANALYTICS_MEASURED_MAX_AGE_MS,
   };
 }
 
@@ -180,6 +183,8 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
         credentialSecret: options.credentialSecret,
         solver: new HighsLpSolver(),
         tasks: new TemporalTaskDirectory(options.client, options.namespace),
+        measured: options.ports.analyticsWindows,
+        measuredMaxAgeMs: options.measuredMaxAgeMs,
       }),
       ...createAutoscalingActivities({
         cluster: options.ports.cluster,

@@ -1,14 +1,14 @@
 // The embedded analytics: the TypeScript engine (core/analytics) in this process, one per swarm,
-// reading the swarm's heartbeats, tasks and rounds topics and writing its analytics topic, as the
-// Flink job does. The default when FLINK_JOB_MANAGER_URL is not set. Its state lives in memory:
+// reading the swarm's heartbeats, tasks, task-results, rounds and roster topics and writing its
+// analytics topic, as the Flink job does. The default when FLINK_JOB_MANAGER_URL is not set. Its state lives in memory:
 // a restart begins new windows from the subscription's position.
 import { AnalyticsEngine, type AnalyticsOptions, type AnalyticsSource } from '../../core/analytics';
-import { analyticsTopics } from '../../core/analytics/topics';
+import { analyticsTopics, sourceTopic } from '../../core/analytics/topics';
 import type { AnalyticsDeployment, AnalyticsRuntime, AnalyticsRuntimeStatus } from '../ports/analytics-runtime';
 import type { Consumer, MessagingPort } from '../ports/messaging';
 
 export const EMBEDDED_ANALYTICS_SUBSCRIPTION = 'qp-analytics-embedded';
-const SOURCES: AnalyticsSource[] = ['heartbeats', 'tasks', 'rounds'];
+const SOURCES: AnalyticsSource[] = ['heartbeats', 'tasks', 'task-results', 'rounds', 'roster'];
 
 interface Running {
   engine: AnalyticsEngine;
@@ -29,10 +29,9 @@ export class EmbeddedAnalyticsRuntime implements AnalyticsRuntime {
 
   async deploy(swarmId: string): Promise<AnalyticsDeployment> {
     if (this.running.has(swarmId)) return { swarmId, runtime: 'embedded', action: 'unchanged' };
-    const topics = analyticsTopics(swarmId);
     const consumers: [AnalyticsSource, Consumer][] = [];
     for (const source of SOURCES) {
-      consumers.push([source, await this.messaging.subscribe(topics[source], EMBEDDED_ANALYTICS_SUBSCRIPTION, { initialPosition: 'earliest' })]);
+      consumers.push([source, await this.messaging.subscribe(sourceTopic(swarmId, source), EMBEDDED_ANALYTICS_SUBSCRIPTION, { initialPosition: 'earliest' })]);
     }
     const engine = new AnalyticsEngine(swarmId, this.options);
     const entry: Running = { engine, startTime: Date.now(), loop: Promise.resolve() };
@@ -53,8 +52,8 @@ export class EmbeddedAnalyticsRuntime implements AnalyticsRuntime {
           const message = await consumer.receive(idle ? 200 : 1);
           if (!message || this.closed) continue;
           idle = false;
-          for (const record of engine.ingest(source, Buffer.from(message.payload).toString('utf8'))) {
-            await this.messaging.publish(out, Buffer.from(JSON.stringify(record)), { key: `${record.signal}|${record.key}` });
+          for (const record of engine.ingest(source, Buffer.from(message.payload).toString('utf8'), message.properties)) {
+            await this.messaging.publish(out, Buffer.from(JSON.stringify(record)), { key: record.key });
           }
           await consumer.ack(message);
         }
@@ -79,7 +78,7 @@ export class EmbeddedAnalyticsRuntime implements AnalyticsRuntime {
     };
   }
 
-  /** The engine's counters for a swarm (accepted, malformed, invalid, ignored, late, windowsEmitted). */
+  /** The engine's counters for a swarm (messages, accepted, malformed, invalid, ignored, late, unmatched, unknownAgent, windowsEmitted). */
   counters(swarmId: string) {
     return this.running.get(swarmId)?.engine.counters;
   }

@@ -22,3 +22,4 @@ export * from './task-directory';
 export * from './reputation';
 export * from './task-submitter';
 export * from './contribution-ledger';
+export * from './analytics-windows';

@@ -3,6 +3,7 @@
 // This is the embedded (in-process) analytics; the Flink job runs the same rules:
 // watermark = max event time - latenessMs - 1; a window [start, end) fires once the watermark
 // reaches end - 1, and an event whose window already fired is late.
+import { TaskJoin } from './task-join';
 import { parseSwarmEvent, type AnalyticsSource, type HeartbeatEvent, type RoundClosedEvent, type SwarmEvent, type TaskCompletedEvent, type UpdateRejectedEvent } from './events';
 import {
   ANALYTICS_SCHEMA,
@@ -38,6 +39,9 @@ export const DEFAULT_ANALYTICS_OPTIONS: AnalyticsOptions = {
 };
 
 export interface AnalyticsCounters {
+  /** Messages taken from the topics. */
+  messages: number;
+  /** Events in windows: heartbeats, joined tasks, round and rejection events. */
   accepted: number;
   /** Not JSON, or JSON that is not an object. */
   malformed: number;
@@ -47,6 +51,10 @@ export interface AnalyticsCounters {
   ignored: number;
   /** Behind the watermark: their window had fired. */
   late: number;
+  /** Task outcomes that met no dispatch of theirs (core/analytics/task-join.ts). */
+  unmatched: number;
+  /** Heartbeats and task outcomes of agent ids the swarm's roster never named. */
+  unknownAgent: number;
   windowsEmitted: number;
 }
 
@@ -73,7 +81,10 @@ export class AnalyticsEngine {
   /** Each agent's last heartbeat in a fired window, ms. */
   private readonly lastHeartbeat = new Map<string, number>();
   private maxEventTime = -Infinity;
-  readonly counters: AnalyticsCounters = { accepted: 0, malformed: 0, invalid: 0, ignored: 0, late: 0, windowsEmitted: 0 };
+  private readonly tasks = new TaskJoin();
+  /** Agent ids the roster named. */
+  private readonly known = new Set<string>();
+  readonly counters: AnalyticsCounters = { messages: 0, accepted: 0, malformed: 0, invalid: 0, ignored: 0, late: 0, unmatched: 0, unknownAgent: 0, windowsEmitted: 0 };
 
   constructor(
     readonly swarmId: string,
@@ -85,14 +96,28 @@ export class AnalyticsEngine {
     return this.maxEventTime - this.options.latenessMs - 1;
   }
 
-  /** Takes one message payload of a swarm topic; returns the windows it closed. */
-  ingest(source: AnalyticsSource, payload: string): AnalyticsRecord[] {
-    const parsed = parseSwarmEvent(source, payload);
+  /** Takes one message of a swarm topic (payload, properties); returns the windows it closed. */
+  ingest(source: AnalyticsSource, payload: string, properties: Record<string, string> = {}): AnalyticsRecord[] {
+    this.counters.messages++;
+    const parsed = parseSwarmEvent(source, payload, properties);
     if (!parsed.ok) {
       this.counters[parsed.reason]++;
       return [];
     }
-    return this.add(parsed.event);
+    const event = parsed.event;
+    if (event.kind === 'agent-registered') {
+      this.known.add(event.agentId);
+      return [];
+    }
+    // What agents publish counts only for the swarm's agents; the manager's own events name agents it chose.
+    if ((event.kind === 'heartbeat' || event.kind === 'task-outcome') && !this.known.has(event.agentId)) {
+      this.counters.unknownAgent++;
+      return [];
+    }
+    if (event.kind !== 'task-dispatched' && event.kind !== 'task-outcome') return this.add(event);
+    const { joined, unmatched } = this.tasks.offer(event);
+    this.counters.unmatched += unmatched;
+    return joined ? this.add(joined) : [];
   }
 
   /** Takes one parsed event; returns the windows it closed. */

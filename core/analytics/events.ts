@@ -2,7 +2,7 @@
 // and their parser. The Flink job (analytics/) parses the same JSON by the same rules.
 
 /** Which topic of the swarm an event came from. */
-export type AnalyticsSource = 'heartbeats' | 'tasks' | 'rounds';
+export type AnalyticsSource = 'heartbeats' | 'tasks' | 'task-results' | 'rounds' | 'roster';
 
 export interface HeartbeatEvent {
   kind: 'heartbeat';
@@ -16,6 +16,30 @@ export interface HeartbeatEvent {
   carbonIntensityGPerKWh?: number;
 }
 
+/** The manager dispatched one attempt of a task to an agent (swarm/<id>/tasks, type task-dispatched). */
+export interface TaskDispatchedEvent {
+  kind: 'task-dispatched';
+  taskId: string;
+  attempt: number;
+  taskKind: string;
+  agentId: string;
+  /** Event time: when the manager dispatched it, ms since the epoch. */
+  at: number;
+  deadlineAt: number;
+}
+
+/** An agent's signed answer to one attempt (swarm/<id>/task-results, type task-outcome), succeeded or failed. */
+export interface TaskOutcomeEvent {
+  kind: 'task-outcome';
+  taskId: string;
+  attempt: number;
+  agentId: string;
+  /** Event time: the message's sentAt property (agent clock), ms since the epoch. */
+  at: number;
+  outcome: 'succeeded' | 'failed';
+}
+
+/** A dispatch joined with its outcome (core/analytics/task-join.ts): what task latency is computed from. */
 export interface TaskCompletedEvent {
   kind: 'task-completed';
   taskId: string;
@@ -50,16 +74,31 @@ export interface UpdateRejectedEvent {
 
 export type SwarmEvent = HeartbeatEvent | TaskCompletedEvent | RoundClosedEvent | UpdateRejectedEvent;
 
+/** An agent id became the swarm's (swarm/<id>/roster, type agent-registered): its events count from then on. */
+export interface AgentRegisteredEvent {
+  kind: 'agent-registered';
+  agentId: string;
+  at: number;
+}
+
+/** What the parser yields: the windowed events, the two halves of a task the join pairs, and the roster. */
+export type ParsedEvent = SwarmEvent | TaskDispatchedEvent | TaskOutcomeEvent | AgentRegisteredEvent;
+
 /** Why an event was not used: bad events are counted and skipped; ignored ones are other messages of the topic. */
-export type ParseOutcome = { ok: true; event: SwarmEvent } | { ok: false; reason: 'malformed' | 'invalid' | 'ignored' };
+export type ParseOutcome = { ok: true; event: ParsedEvent } | { ok: false; reason: 'malformed' | 'invalid' | 'ignored' };
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** core/tasks.ts TASK_ID_PATTERN. */
+const TASK_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const DIGITS = /^[0-9]{1,16}$/;
 const MAX_TIME = 8.64e15;
 
 type Json = Record<string, unknown>;
 const isId = (v: unknown): v is string => typeof v === 'string' && ID.test(v);
 const isTime = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= MAX_TIME;
 const isNonNegative = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+/** 1..2^31-1, the Flink job's int. */
+const isAttempt = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 2_147_483_647;
 const optional = (v: unknown, check: (x: unknown) => boolean) => v === undefined || check(v);
 
 function heartbeat(j: Json): SwarmEvent | undefined {
@@ -77,21 +116,21 @@ function heartbeat(j: Json): SwarmEvent | undefined {
   };
 }
 
-function taskCompleted(j: Json): SwarmEvent | undefined {
-  const { taskId, kind, agentId, dispatchedAt, completedAt, deadlineAt, outcome } = j;
-  if (!isId(taskId) || typeof kind !== 'string' || !ID.test(kind) || !isId(agentId)) return undefined;
-  if (!isTime(dispatchedAt) || !isTime(completedAt) || completedAt < dispatchedAt) return undefined;
-  if (!optional(deadlineAt, isTime) || (outcome !== 'succeeded' && outcome !== 'failed')) return undefined;
-  return {
-    kind: 'task-completed',
-    taskId,
-    taskKind: kind,
-    agentId,
-    dispatchedAt,
-    at: completedAt,
-    ...(deadlineAt !== undefined && { deadlineAt: deadlineAt as number }),
-    outcome,
-  };
+function taskDispatched(j: Json): ParsedEvent | undefined {
+  const { taskId, attempt, kind, agentId, dispatchedAt, deadlineMs } = j;
+  if (typeof taskId !== 'string' || !TASK_ID.test(taskId) || !isAttempt(attempt)) return undefined;
+  if (typeof kind !== 'string' || kind.length === 0 || kind.length > 128 || !isId(agentId)) return undefined;
+  if (!isTime(dispatchedAt) || !isTime(deadlineMs)) return undefined;
+  return { kind: 'task-dispatched', taskId, attempt, taskKind: kind, agentId, at: dispatchedAt, deadlineAt: deadlineMs };
+}
+
+function taskOutcome(j: Json, properties: Record<string, string>): ParsedEvent | undefined {
+  const { taskId, attempt, agentId, outcome } = j;
+  const sentAt = properties.sentAt;
+  if (typeof taskId !== 'string' || !TASK_ID.test(taskId) || !isAttempt(attempt)) return undefined;
+  if (!isId(agentId) || typeof sentAt !== 'string' || !DIGITS.test(sentAt) || !isTime(Number(sentAt))) return undefined;
+  if (outcome !== 'succeeded' && outcome !== 'failed') return undefined;
+  return { kind: 'task-outcome', taskId, attempt, agentId, at: Number(sentAt), outcome };
 }
 
 function roundClosed(j: Json): SwarmEvent | undefined {
@@ -110,11 +149,12 @@ function updateRejected(j: Json): SwarmEvent | undefined {
 }
 
 /**
- * Parses one message payload (UTF-8 JSON) of a swarm topic. Heartbeats have no `type` field;
- * task and round events are told apart by theirs, and a message of another type is ignored
- * (the topics carry more than the analytics read).
+ * Parses one message of a swarm topic: its payload (UTF-8 JSON) and, for task outcomes, its
+ * sentAt property (the agent's proof header). Heartbeats have no `type` field; task and round
+ * events are told apart by theirs, and a message of another type is ignored (the topics carry
+ * more than the analytics read: bids, declines and progress reports on task-results).
  */
-export function parseSwarmEvent(source: AnalyticsSource, text: string): ParseOutcome {
+export function parseSwarmEvent(source: AnalyticsSource, text: string, properties: Record<string, string> = {}): ParseOutcome {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -123,11 +163,17 @@ export function parseSwarmEvent(source: AnalyticsSource, text: string): ParseOut
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) return { ok: false, reason: 'malformed' };
   const j = json as Json;
-  let event: SwarmEvent | undefined;
+  let event: ParsedEvent | undefined;
   if (source === 'heartbeats') event = heartbeat(j);
   else if (source === 'tasks') {
-    if (j.type !== 'task-completed') return { ok: false, reason: 'ignored' };
-    event = taskCompleted(j);
+    if (j.type !== 'task-dispatched') return { ok: false, reason: 'ignored' };
+    event = taskDispatched(j);
+  } else if (source === 'roster') {
+    if (j.type !== 'agent-registered') return { ok: false, reason: 'ignored' };
+    event = isId(j.agentId) && isTime(j.registeredAt) ? { kind: 'agent-registered', agentId: j.agentId, at: j.registeredAt } : undefined;
+  } else if (source === 'task-results') {
+    if (j.type !== 'task-outcome' || j.outcome === 'declined' || j.outcome === 'progress') return { ok: false, reason: 'ignored' };
+    event = taskOutcome(j, properties);
   } else {
     if (j.type === 'round-closed') event = roundClosed(j);
     else if (j.type === 'update-rejected') event = updateRejected(j);

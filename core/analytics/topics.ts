@@ -1,17 +1,27 @@
-// The topics the analytics read and write. heartbeats and tasks are the swarm's topics of
-// core/topics.ts; rounds (round and update-rejection events) and analytics (the windows, schema
-// qp-analytics/1) are read and written by the analytics only, so they live here until something
-// else publishes on rounds (README "Analytics").
+// The topics the analytics read and write. heartbeats, tasks (the manager's task-dispatched
+// events) and task-results (the agents' signed outcomes) are the swarm's topics of core/topics.ts;
+// rounds (the tuning activities' round-closed and update-rejected events), roster (the manager's
+// agent-registered notes) and analytics (the windows, schema qp-analytics/1) too (README
+// "Analytics", api/asyncapi.yaml).
 import { swarmTopics } from '../topics';
+import type { AnalyticsSource } from './events';
 
 export interface AnalyticsTopics {
   heartbeats: string;
   tasks: string;
+  taskResults: string;
   rounds: string;
+  roster: string;
   analytics: string;
 }
 
 export function analyticsTopics(swarmId: string): AnalyticsTopics {
   const t = swarmTopics(swarmId);
-  return { heartbeats: t.heartbeats, tasks: t.tasks, rounds: `swarm/${swarmId}/rounds`, analytics: `swarm/${swarmId}/analytics` };
+  return { heartbeats: t.heartbeats, tasks: t.tasks, taskResults: t.taskResults, rounds: t.rounds, roster: t.roster, analytics: t.analytics };
+}
+
+/** The topic an analytics source reads. */
+export function sourceTopic(swarmId: string, source: AnalyticsSource): string {
+  const t = analyticsTopics(swarmId);
+  return source === 'task-results' ? t.taskResults : t[source];
 }

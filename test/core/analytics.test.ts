@@ -2,17 +2,19 @@ import {
   AnalyticsEngine,
   nearestRank,
   parseSwarmEvent,
+  roundEvents,
+  TaskJoin,
   windowKey,
   windowStartOf,
   type AnalyticsRecord,
 } from '../../core/analytics';
-import { EXPECTED_WINDOWS, PHASE_1, PHASE_2, PHASE_3, STREAM_OPTIONS, T0 } from '../support/analytics-stream';
+import { EXPECTED_WINDOWS, PHASE_0, PHASE_1, PHASE_2, PHASE_3, STREAM_OPTIONS, T0 } from '../support/analytics-stream';
 
 function run(): { engine: AnalyticsEngine; records: Map<string, AnalyticsRecord> } {
   const engine = new AnalyticsEngine('s1', STREAM_OPTIONS);
   const records = new Map<string, AnalyticsRecord>();
-  for (const m of [...PHASE_1, ...PHASE_2, ...PHASE_3]) {
-    for (const r of engine.ingest(m.source, m.payload)) {
+  for (const m of [...PHASE_0, ...PHASE_1, ...PHASE_2, ...PHASE_3]) {
+    for (const r of engine.ingest(m.source, m.payload, m.properties)) {
       expect(records.has(windowKey(r))).toBe(false);
       records.set(windowKey(r), r);
     }
@@ -87,9 +89,65 @@ describe('embedded analytics on a scripted stream', () => {
   });
 
   it('counts bad, ignored and late events and skips them', () => {
-    expect(engine.counters).toMatchObject({ malformed: 1, invalid: 1, ignored: 1, late: 2, windowsEmitted: EXPECTED_WINDOWS });
+    expect(engine.counters).toMatchObject({ malformed: 1, invalid: 1, ignored: 1, late: 2, unmatched: 1, unknownAgent: 1, windowsEmitted: EXPECTED_WINDOWS });
     // the late heartbeat's 100 Wh is in no window
     expect(at(records, 'agent-energy', 'a1', 0)).toMatchObject({ energyWh: 6 });
+  });
+});
+
+describe('the task join (dispatch + outcome)', () => {
+  const dispatch = (taskId: string, at: number, agentId = 'a1', attempt = 1) =>
+    ({ kind: 'task-dispatched', taskId, attempt, taskKind: 'k', agentId, at, deadlineAt: at + 1000 }) as const;
+  const answer = (taskId: string, at: number, agentId = 'a1', attempt = 1) => ({ kind: 'task-outcome', taskId, attempt, agentId, at, outcome: 'succeeded' }) as const;
+
+  it('pairs an attempt whichever half comes first, at the outcome time (never before the dispatch)', () => {
+    const join = new TaskJoin(1000);
+    expect(join.offer(answer('t', 50))).toEqual({ unmatched: 0 });
+    expect(join.offer(dispatch('t', 10)).joined).toMatchObject({ taskId: 't', dispatchedAt: 10, at: 50, deadlineAt: 1010 });
+    // agent clock behind the manager's
+    expect(join.offer(dispatch('u', 100)).joined).toBeUndefined();
+    expect(join.offer(answer('u', 90)).joined).toMatchObject({ dispatchedAt: 100, at: 100 });
+    expect(join.waiting).toEqual({ dispatches: 0, outcomes: 0 });
+  });
+
+  it('keeps attempts apart, drops an outcome from another agent and a repeated one, and forgets halves past the horizon', () => {
+    const join = new TaskJoin(1000);
+    join.offer(dispatch('t', 0, 'a1', 1));
+    expect(join.offer(answer('t', 10, 'a1', 2))).toEqual({ unmatched: 0 });
+    expect(join.offer(answer('t', 10, 'a1', 2))).toEqual({ unmatched: 1 });
+    expect(join.offer(answer('t', 20, 'a2', 1))).toEqual({ unmatched: 1 });
+    expect(join.waiting).toEqual({ dispatches: 0, outcomes: 1 });
+    // attempt 2's outcome waited more than the horizon of task event time
+    expect(join.offer(dispatch('v', 5000))).toEqual({ unmatched: 1 });
+    expect(join.waiting).toEqual({ dispatches: 1, outcomes: 0 });
+  });
+});
+
+describe('round events for the analytics', () => {
+  it('names the participants that did not report as stragglers and reports refusals with a usable sender', () => {
+    const events = roundEvents({
+      jobId: 'j1',
+      round: 3,
+      attempt: 2,
+      status: 'aggregated',
+      participants: ['a1', 'a2', 'a3'],
+      reported: ['a2'],
+      refused: [
+        { reason: 'stale', agentId: 'a3', at: 7 },
+        // a header that named no sender, or one the analytics could not window
+        { reason: 'malformed', at: 8 },
+        { reason: 'bad-proof', agentId: 'not an id', at: 9 },
+      ],
+      closedAt: 10,
+    });
+    expect(events).toEqual([
+      { type: 'round-closed', jobId: 'j1', round: 3, attempt: 2, closedAt: 10, status: 'aggregated', participants: ['a1', 'a2', 'a3'], stragglers: ['a1', 'a3'] },
+      { type: 'update-rejected', jobId: 'j1', round: 3, agentId: 'a3', reason: 'stale', rejectedAt: 7 },
+    ]);
+    // and the analytics read them as they are published
+    const engine = new AnalyticsEngine('s', { ...STREAM_OPTIONS, latenessMs: 0 });
+    for (const e of events) engine.ingest('rounds', JSON.stringify(e));
+    expect(engine.counters).toMatchObject({ accepted: 2, invalid: 0, ignored: 0 });
   });
 });
 
@@ -110,8 +168,15 @@ describe('analytics building blocks', () => {
     expect(parseSwarmEvent('heartbeats', JSON.stringify({ agentId: 'a', sentAt: 1, load: 2 }))).toEqual({ ok: false, reason: 'invalid' });
     expect(parseSwarmEvent('heartbeats', '[1]')).toEqual({ ok: false, reason: 'malformed' });
     expect(parseSwarmEvent('rounds', JSON.stringify({ type: 'round-started' }))).toEqual({ ok: false, reason: 'ignored' });
-    expect(
-      parseSwarmEvent('tasks', JSON.stringify({ type: 'task-completed', taskId: 't', kind: 'k', agentId: 'a', dispatchedAt: 5, completedAt: 4, outcome: 'succeeded' })),
-    ).toEqual({ ok: false, reason: 'invalid' });
+    const outcome = { type: 'task-outcome', taskId: 't', attempt: 1, agentId: 'a', outcome: 'succeeded' };
+    // a task outcome's time is its proof header sentAt
+    expect(parseSwarmEvent('task-results', JSON.stringify(outcome))).toEqual({ ok: false, reason: 'invalid' });
+    expect(parseSwarmEvent('task-results', JSON.stringify(outcome), { sentAt: '12' })).toMatchObject({ ok: true, event: { kind: 'task-outcome', at: 12 } });
+    expect(parseSwarmEvent('task-results', JSON.stringify({ ...outcome, outcome: 'declined' }), { sentAt: '12' })).toEqual({ ok: false, reason: 'ignored' });
+    expect(parseSwarmEvent('task-results', JSON.stringify({ type: 'task-bid', taskId: 't' }))).toEqual({ ok: false, reason: 'ignored' });
+    expect(parseSwarmEvent('tasks', JSON.stringify({ type: 'task-dispatched', taskId: 't', attempt: 0, kind: 'k', agentId: 'a', dispatchedAt: 1, deadlineMs: 2 }))).toEqual({
+      ok: false,
+      reason: 'invalid',
+    });
   });
 });

@@ -1,7 +1,7 @@
 // A scripted swarm event stream with known answers, fed to the embedded analytics (unit test) and
 // through Pulsar -> Flink -> Pulsar (integration test). Phases are published one after another:
 // within a phase every event is within the lateness bound of every other, so the order in which
-// Flink interleaves the three topics cannot change a result; between phases the test waits until
+// Flink interleaves the topics cannot change a result; between phases the test waits until
 // the earlier windows are out, so the late events of phase 3 are late for both.
 import type { AnalyticsOptions, AnalyticsSource } from '../../core/analytics';
 
@@ -18,22 +18,42 @@ export const STREAM_OPTIONS: AnalyticsOptions = {
 export interface ScriptedMessage {
   source: AnalyticsSource;
   payload: string;
+  properties?: Record<string, string>;
 }
 
 const hb = (agentId: string, dt: number, extra: Record<string, number> = {}): ScriptedMessage => ({
   source: 'heartbeats',
   payload: JSON.stringify({ agentId, sentAt: T0 + dt, ...extra }),
 });
-const task = (taskId: string, kind: string, d: number, c: number, extra: Record<string, unknown> = {}): ScriptedMessage => ({
-  source: 'tasks',
-  payload: JSON.stringify({ type: 'task-completed', taskId, kind, agentId: 'a1', dispatchedAt: T0 + d, completedAt: T0 + c, outcome: 'succeeded', ...extra }),
+/** An agent's task outcome as activities/tasks.ts reads it: payload, and the proof headers' agentId and sentAt. */
+export const outcome = (taskId: string, agentId: string, sentAt: number, result: string, attempt = 1): ScriptedMessage => ({
+  source: 'task-results',
+  payload: JSON.stringify({ type: 'task-outcome', taskId, attempt, agentId, outcome: result }),
+  properties: { type: 'task-outcome', agentId, sentAt: String(sentAt), proof: 'AA' },
 });
+/** The manager's dispatch of attempt 1 to a1, then a1's outcome (deadline far out unless given). */
+const task = (taskId: string, kind: string, d: number, c: number, extra: { deadlineAt?: number; outcome?: string } = {}): ScriptedMessage[] => [
+  {
+    source: 'tasks',
+    payload: JSON.stringify({ type: 'task-dispatched', taskId, attempt: 1, kind, agentId: 'a1', dispatchedAt: T0 + d, deadlineMs: extra.deadlineAt ?? T0 + 60_000 }),
+  },
+  outcome(taskId, 'a1', T0 + c, extra.outcome ?? 'succeeded'),
+];
 const rejected = (jobId: string, agentId: string, reason: string, dt: number): ScriptedMessage => ({
   source: 'rounds',
   payload: JSON.stringify({ type: 'update-rejected', jobId, round: 2, agentId, reason, rejectedAt: T0 + dt }),
 });
 
-/** Phase 1: windows 0 and 1, with one malformed, one invalid and one ignored message. */
+/** The manager's roster notes, as issueAgentCredential publishes them (registration, generation 1). */
+export const registered = (agentId: string, at = T0 - 60_000): ScriptedMessage => ({
+  source: 'roster',
+  payload: JSON.stringify({ type: 'agent-registered', agentId, generation: 1, registeredAt: at }),
+});
+
+/** Phase 0: the swarm's agents (read before anything they publish). */
+export const PHASE_0: ScriptedMessage[] = [registered('a1'), registered('a2'), registered('a3')];
+
+/** Phase 1: windows 0 and 1, with one malformed, one invalid, one ignored message and one heartbeat of an unknown agent. */
 export const PHASE_1: ScriptedMessage[] = [
   hb('a1', 0, { energyUsedWh: 1, carbonIntensityGPerKWh: 100, load: 0.5 }),
   hb('a3', 0),
@@ -43,16 +63,22 @@ export const PHASE_1: ScriptedMessage[] = [
   hb('a1', 2000, { energyUsedWh: 3, carbonIntensityGPerKWh: 100 }),
   { source: 'heartbeats', payload: JSON.stringify({ agentId: 'bad id!', sentAt: T0 + 100 }) },
   hb('a3', 4000),
+  // not on the roster: counted and skipped
+  hb('ghost', 4500, { energyUsedWh: 50 }),
   hb('a3', 8000),
   hb('a2', 9000),
   hb('a1', 11_000, { energyUsedWh: 0.5 }),
   hb('a2', 12_000),
-  task('t1', 'train', 0, 100, { deadlineAt: T0 + 1000 }),
-  task('t2', 'train', 1000, 1200, { deadlineAt: T0 + 1100 }),
-  { source: 'tasks', payload: JSON.stringify({ type: 'task-dispatched', taskId: 't9', kind: 'train' }) },
-  task('t3', 'train', 2000, 2300),
-  task('t4', 'train', 3000, 3400, { outcome: 'failed' }),
-  task('t5', 'eval', 11_000, 11_500, { deadlineAt: T0 + 12_000 }),
+  ...task('t1', 'train', 0, 100, { deadlineAt: T0 + 1000 }),
+  // the outcome read before its dispatch: the join waits for either half
+  ...task('t2', 'train', 1000, 1200, { deadlineAt: T0 + 1100 }).reverse(),
+  { ...outcome('t1', 'a1', T0 + 50, 'progress'), payload: JSON.stringify({ type: 'task-outcome', taskId: 't1', attempt: 1, agentId: 'a1', outcome: 'progress', progress: 0.5 }) },
+  ...task('t3', 'train', 2000, 2300),
+  ...task('t4', 'train', 3000, 3400, { outcome: 'failed' }),
+  ...task('t5', 'eval', 11_000, 11_500, { deadlineAt: T0 + 12_000 }),
+  // an outcome from an agent the attempt did not go to: unmatched
+  task('t7', 'train', 3000, 3100)[0],
+  outcome('t7', 'a2', T0 + 3100, 'succeeded'),
   {
     source: 'rounds',
     payload: JSON.stringify({ type: 'round-closed', jobId: 'j1', round: 1, closedAt: T0 + 5000, participants: ['a1', 'a2', 'a3'], stragglers: ['a3'] }),
@@ -71,7 +97,7 @@ export const PHASE_1: ScriptedMessage[] = [
 export const PHASE_2: ScriptedMessage[] = [hb('a1', 26_000)];
 
 /** Phase 3: two late events (window 0 is out), then one that moves the watermark past window 1. */
-export const PHASE_3: ScriptedMessage[] = [hb('a1', 3000, { energyUsedWh: 100 }), task('t6', 'train', 2400, 2500), hb('a2', 40_000)];
+export const PHASE_3: ScriptedMessage[] = [hb('a1', 3000, { energyUsedWh: 100 }), ...task('t6', 'train', 2400, 2500), hb('a2', 40_000)];
 
 /** Windows the stream closes: 13 records for window 0, 6 for window 1. */
 export const EXPECTED_WINDOWS = 19;

@@ -35,7 +35,7 @@ import org.apache.flink.util.Collector;
 import org.apache.pulsar.client.api.Message;
 
 /**
- * The swarm analytics job: one swarm's heartbeats, tasks and rounds topics (one subscription)
+ * The swarm analytics job: one swarm's heartbeats, tasks, task-results, rounds and roster topics (one subscription)
  * -> named event-time streams over tumbling windows -> the swarm's analytics topic (JSON, schema
  * qp-analytics/1). Checkpointed; the sink is at-least-once, so a window can be written twice
  * after a restore and consumers keep the first of each (signal, key, windowStart).
@@ -61,7 +61,7 @@ public final class AnalyticsJob {
     PulsarSource<RawMessage> source = PulsarSource.builder()
         .setServiceUrl(p.get("service-url", "pulsar://127.0.0.1:6650"))
         .setAdminUrl(p.get("admin-url", "http://127.0.0.1:8090"))
-        .setTopics(base + "heartbeats", base + "tasks", base + "rounds")
+        .setTopics(base + "heartbeats", base + "tasks", base + "task-results", base + "rounds", base + "roster")
         .setSubscriptionName(p.get("subscription", "qp-analytics"))
         .setStartCursor(StartCursor.earliest())
         .setDeserializationSchema(new RawMessageSchema())
@@ -70,6 +70,8 @@ public final class AnalyticsJob {
     DataStream<SwarmEvent> events = env
         .fromSource(source, WatermarkStrategy.noWatermarks(), "swarm-topics").uid("swarm-topics")
         .process(new ParseEvents()).name("parse-events").uid("parse-events")
+        .process(new RosterFilter()).name("roster").uid("roster")
+        .process(new TaskJoin(TaskJoin.HORIZON_MS)).name("task-join").uid("task-join")
         .process(new LateEventFilter(windowMs, latenessMs)).name("late-events").uid("late-events")
         .assignTimestampsAndWatermarks(WatermarkStrategy
             .<SwarmEvent>forGenerator(ctx -> new EveryEventWatermarks(latenessMs))
@@ -135,10 +137,11 @@ public final class AnalyticsJob {
     }
   }
 
-  /** A Pulsar message's topic and payload. */
+  /** A Pulsar message's topic, payload and sentAt property (the agent's proof header, on task outcomes). */
   public static class RawMessage {
     public String topic;
     public String payload;
+    public String sentAt;
     public RawMessage() {}
   }
 
@@ -148,6 +151,7 @@ public final class AnalyticsJob {
       RawMessage m = new RawMessage();
       m.topic = message.getTopicName();
       m.payload = new String(message.getValue(), StandardCharsets.UTF_8);
+      m.sentAt = message.getProperty("sentAt");
       out.collect(m);
     }
 
@@ -174,7 +178,7 @@ public final class AnalyticsJob {
     public void processElement(RawMessage m, Context ctx, Collector<SwarmEvent> out) {
       EventParser.Source source = EventParser.sourceOf(m.topic);
       if (source == null) { ignored.inc(); return; }
-      EventParser.Outcome o = EventParser.parse(source, m.payload);
+      EventParser.Outcome o = EventParser.parse(source, m.payload, m.sentAt);
       if (o.event != null) out.collect(o.event);
       else if ("malformed".equals(o.reason)) malformed.inc();
       else if ("invalid".equals(o.reason)) invalid.inc();

@@ -8,7 +8,7 @@ import java.util.regex.Pattern;
 
 /** Parses a swarm topic's payload by the rules of core/analytics/events.ts. */
 public final class EventParser {
-  public enum Source { HEARTBEATS, TASKS, ROUNDS }
+  public enum Source { HEARTBEATS, TASKS, TASK_RESULTS, ROUNDS, ROSTER }
 
   /** Either an event, or why there is none: malformed, invalid (bad events) or ignored (another message type). */
   public static final class Outcome {
@@ -21,6 +21,8 @@ public final class EventParser {
 
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final Pattern ID = Pattern.compile("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$");
+  private static final Pattern TASK_ID = Pattern.compile("^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$");
+  private static final Pattern DIGITS = Pattern.compile("^[0-9]{1,16}$");
   private static final long MAX_TIME = 8_640_000_000_000_000L;
 
   private EventParser() {}
@@ -32,12 +34,19 @@ public final class EventParser {
     switch (name) {
       case "heartbeats": return Source.HEARTBEATS;
       case "tasks": return Source.TASKS;
+      case "task-results": return Source.TASK_RESULTS;
       case "rounds": return Source.ROUNDS;
+      case "roster": return Source.ROSTER;
       default: return null;
     }
   }
 
   public static Outcome parse(Source source, String text) {
+    return parse(source, text, null);
+  }
+
+  /** sentAt: the message's sentAt property (a task outcome's event time), or null. */
+  public static Outcome parse(Source source, String text, String sentAt) {
     JsonNode j;
     try {
       j = JSON.readTree(text);
@@ -48,8 +57,23 @@ public final class EventParser {
     switch (source) {
       case HEARTBEATS: return Outcome.of(heartbeat(j));
       case TASKS:
-        if (!"task-completed".equals(text(j, "type"))) return Outcome.not("ignored");
-        return Outcome.of(taskCompleted(j));
+        if (!"task-dispatched".equals(text(j, "type"))) return Outcome.not("ignored");
+        return Outcome.of(taskDispatched(j));
+      case ROSTER: {
+        if (!"agent-registered".equals(text(j, "type"))) return Outcome.not("ignored");
+        SwarmEvent e = new SwarmEvent();
+        e.kind = SwarmEvent.AGENT_REGISTERED;
+        e.agentId = id(j, "agentId");
+        Long at = time(j, "registeredAt");
+        if (e.agentId == null || at == null) return Outcome.of(null);
+        e.at = at;
+        return Outcome.of(e);
+      }
+      case TASK_RESULTS: {
+        String outcome = text(j, "outcome");
+        if (!"task-outcome".equals(text(j, "type")) || "declined".equals(outcome) || "progress".equals(outcome)) return Outcome.not("ignored");
+        return Outcome.of(taskOutcome(j, sentAt));
+      }
       default:
         String type = text(j, "type");
         if ("round-closed".equals(type)) return Outcome.of(roundClosed(j));
@@ -122,20 +146,39 @@ public final class EventParser {
     return e;
   }
 
-  private static SwarmEvent taskCompleted(JsonNode j) {
+  private static String taskId(JsonNode j) {
+    String s = text(j, "taskId");
+    return s != null && TASK_ID.matcher(s).matches() ? s : null;
+  }
+
+  private static SwarmEvent taskDispatched(JsonNode j) {
     SwarmEvent e = new SwarmEvent();
-    e.kind = SwarmEvent.TASK_COMPLETED;
-    e.taskId = id(j, "taskId");
-    e.taskKind = id(j, "kind");
+    e.kind = SwarmEvent.TASK_DISPATCHED;
+    e.taskId = taskId(j);
+    e.attempt = positiveInt(j, "attempt");
+    e.taskKind = text(j, "kind");
     e.agentId = id(j, "agentId");
-    e.dispatchedAt = time(j, "dispatchedAt");
-    Long completedAt = time(j, "completedAt");
+    Long at = time(j, "dispatchedAt");
+    e.deadlineAt = time(j, "deadlineMs");
+    if (e.taskId == null || e.attempt == null || e.taskKind == null || e.agentId == null || at == null || e.deadlineAt == null) return null;
+    // JavaScript string length: UTF-16 code units, as Java's
+    if (e.taskKind.isEmpty() || e.taskKind.length() > 128) return null;
+    e.at = at;
+    return e;
+  }
+
+  private static SwarmEvent taskOutcome(JsonNode j, String sentAt) {
+    SwarmEvent e = new SwarmEvent();
+    e.kind = SwarmEvent.TASK_OUTCOME;
+    e.taskId = taskId(j);
+    e.attempt = positiveInt(j, "attempt");
+    e.agentId = id(j, "agentId");
     e.outcome = text(j, "outcome");
-    if (e.taskId == null || e.taskKind == null || e.agentId == null || e.dispatchedAt == null || completedAt == null) return null;
-    if (completedAt < e.dispatchedAt) return null;
-    e.at = completedAt;
-    if (!absent(j, "deadlineAt") && (e.deadlineAt = time(j, "deadlineAt")) == null) return null;
+    if (e.taskId == null || e.attempt == null || e.agentId == null || sentAt == null || !DIGITS.matcher(sentAt).matches()) return null;
+    long at = Long.parseLong(sentAt);
+    if (at > MAX_TIME) return null;
     if (!"succeeded".equals(e.outcome) && !"failed".equals(e.outcome)) return null;
+    e.at = at;
     return e;
   }
 

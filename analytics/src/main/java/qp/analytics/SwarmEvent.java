@@ -8,6 +8,9 @@ import java.util.List;
  */
 public class SwarmEvent {
   public static final String HEARTBEAT = "heartbeat";
+  public static final String AGENT_REGISTERED = "agent-registered";
+  public static final String TASK_DISPATCHED = "task-dispatched";
+  public static final String TASK_OUTCOME = "task-outcome";
   public static final String TASK_COMPLETED = "task-completed";
   public static final String ROUND_CLOSED = "round-closed";
   public static final String UPDATE_REJECTED = "update-rejected";
@@ -20,8 +23,9 @@ public class SwarmEvent {
   public Double load;
   public Double energyUsedWh;
   public Double carbonIntensityGPerKWh;
-  // task-completed
+  // task-dispatched, task-outcome (the halves TaskJoin pairs), task-completed
   public String taskId;
+  public Integer attempt;
   public String taskKind;
   public Long dispatchedAt;
   public Long deadlineAt;

@@ -1,0 +1,73 @@
+// What the tuning activities tell the analytics about a round (swarm/<id>/rounds, api/asyncapi.yaml):
+// one round-closed event per collection attempt, and one update-rejected event per refused update
+// whose sender is known (asynchronous jobs: rejections only, their round being the model version
+// the buffer builds). The analytics turn them into straggler rates and rejection bursts.
+
+export interface RoundClosedMessage {
+  type: 'round-closed';
+  jobId: string;
+  round: number;
+  attempt: number;
+  /** ms since the epoch, manager clock. */
+  closedAt: number;
+  /** aggregated, or quorum-not-met. */
+  status: string;
+  participants: string[];
+  /** Participants whose update the round did not receive before it closed. */
+  stragglers: string[];
+}
+
+export interface UpdateRejectedMessage {
+  type: 'update-rejected';
+  jobId: string;
+  round: number;
+  agentId: string;
+  reason: string;
+  /** ms since the epoch, manager clock. */
+  rejectedAt: number;
+}
+
+/** A refused update: why, and whose (when its header named a sender). */
+export interface RefusedUpdate {
+  reason: string;
+  agentId?: string;
+  /** When it was refused, ms since the epoch. */
+  at: number;
+}
+
+/** The analytics parser's id rule (core/analytics/events.ts): other ids cannot be windowed. */
+const ANALYTICS_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** The events of one closed collection attempt: round-closed, then the rejections with a usable sender. */
+export function roundEvents(input: {
+  jobId: string;
+  round: number;
+  attempt: number;
+  status: string;
+  participants: readonly string[];
+  reported: readonly string[];
+  refused: readonly RefusedUpdate[];
+  /** ms since the epoch. */
+  closedAt: number;
+}): (RoundClosedMessage | UpdateRejectedMessage)[] {
+  const reported = new Set(input.reported);
+  const participants = input.participants.filter((id) => ANALYTICS_ID.test(id));
+  const closed: RoundClosedMessage = {
+    type: 'round-closed',
+    jobId: input.jobId,
+    round: input.round,
+    attempt: input.attempt,
+    closedAt: input.closedAt,
+    status: input.status,
+    participants,
+    stragglers: participants.filter((id) => !reported.has(id)),
+  };
+  return [closed, ...rejectionEvents(input.jobId, input.round, input.refused)];
+}
+
+/** One update-rejected event per refused update whose header named a usable sender. */
+export function rejectionEvents(jobId: string, round: number, refused: readonly RefusedUpdate[]): UpdateRejectedMessage[] {
+  return refused
+    .filter((r): r is Required<RefusedUpdate> => r.agentId !== undefined && ANALYTICS_ID.test(r.agentId) && r.reason.length > 0 && r.reason.length <= 64)
+    .map((r) => ({ type: 'update-rejected', jobId, round, agentId: r.agentId, reason: r.reason, rejectedAt: r.at }));
+}
