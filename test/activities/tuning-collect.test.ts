@@ -5,7 +5,7 @@
 // acknowledges its messages without counting them again.
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
-import { createTuningActivities, type CollectInput } from '../../activities/tuning';
+import { createTuningActivities, type CollectInput, type CollectOutcome } from '../../activities/tuning';
 import { MemoryBlobStore } from '../../adapters/memory/blobs';
 import { MemoryMessaging } from '../../adapters/memory/messaging';
 import { swarmTopics } from '../../core/topics';
@@ -31,7 +31,7 @@ describe('collectAndAggregate when a round result is lost', () => {
     credentialSecret: 'lost-collection-secret-0123456789abcdef',
   });
   const env = new MockActivityEnvironment({}, { logger: new DefaultLogger('ERROR') });
-  const collect = (input: CollectInput) => env.run(activities.collectAndAggregate, input);
+  const collect = (input: CollectInput): Promise<CollectOutcome> => env.run(activities.collectAndAggregate, input) as Promise<CollectOutcome>;
   afterAll(() => messaging.close());
 
   async function send(agentId: string, round: number, value: number): Promise<void> {
