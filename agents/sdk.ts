@@ -131,6 +131,8 @@ export class QpAgent {
   private roundsLoop?: Promise<void>;
   private tasks?: Consumer;
   private tasksLoop?: Promise<void>;
+  /** Set while close() runs: task answers stop being retried. */
+  private closing = false;
   private readonly answeredTasks = new Set<string>();
   /** Rounds in training; a later round of a job supersedes the one still training. */
   private readonly trainings = new Set<Promise<void>>();
@@ -376,28 +378,45 @@ export class QpAgent {
   }
 
   private async runTask(task: TaskAssignmentMessage, handler: TaskHandler): Promise<void> {
-    const answer = (body: Omit<TaskOutcomeMessage, 'type' | 'taskId' | 'attempt' | 'agentId'>) => {
+    const answer = async (body: Omit<TaskOutcomeMessage, 'type' | 'taskId' | 'attempt' | 'agentId'>, untilDelivered: boolean) => {
       const outcome: TaskOutcomeMessage = { type: 'task-outcome', taskId: task.taskId, attempt: task.attempt, agentId: this.agentId, ...body };
       const payload = Buffer.from(JSON.stringify(outcome));
-      return this.messaging.publish(task.replyTopic, payload, {
-        key: task.taskId,
-        properties: signAsAgent(this.keys.privateKey, this.agentId, task.replyTopic, { type: 'task-outcome' }, payload, Date.now()),
-      });
+      // The task's message is acknowledged already: an answer lost here is only found again at the
+      // task's deadline. Through a broker outage longer than one publish waits, it is sent again
+      // (signed anew, inside the proof's window) until it goes, the deadline passes or the agent closes.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await this.messaging.publish(task.replyTopic, payload, {
+            key: task.taskId,
+            properties: signAsAgent(this.keys.privateKey, this.agentId, task.replyTopic, { type: 'task-outcome' }, payload, Date.now()),
+          });
+          return;
+        } catch (error) {
+          if (!untilDelivered || this.closing || Date.now() >= task.deadlineMs) throw error;
+          await new Promise((resolve) => setTimeout(resolve, Math.min(ANSWER_RETRY_MAX_MS, 250 * 2 ** attempt)));
+        }
+      }
     };
+    let result: unknown;
     try {
-      const result = await handler(task, {
+      result = await handler(task, {
         decline(reason: string): never {
           throw new TaskDeclined(reason);
         },
         progress: async (fraction: number) => {
-          await answer({ outcome: 'progress', progress: Math.min(1, Math.max(0, fraction)) });
+          await answer({ outcome: 'progress', progress: Math.min(1, Math.max(0, fraction)) }, false);
         },
       });
-      await answer({ outcome: 'succeeded', result: result ?? null });
     } catch (error) {
-      if (error instanceof TaskDeclined) await answer({ outcome: 'declined', reason: error.reason }).catch(() => undefined);
-      else await answer({ outcome: 'failed', reason: error instanceof Error ? error.message : String(error) }).catch(() => undefined);
+      const body =
+        error instanceof TaskDeclined
+          ? { outcome: 'declined' as const, reason: error.reason }
+          : { outcome: 'failed' as const, reason: error instanceof Error ? error.message : String(error) };
+      await answer(body, true).catch(() => undefined);
+      return;
     }
+    // A result that could not be sent is not a failure of the task: it is not reported as one.
+    await answer({ outcome: 'succeeded', result: result ?? null }, true).catch(() => undefined);
   }
 
   /**
@@ -699,6 +718,15 @@ export class QpAgent {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
+    try {
+      await this.closeConsumers();
+    } finally {
+      this.closing = false;
+    }
+  }
+
+  private async closeConsumers(): Promise<void> {
     this.stopHeartbeats();
     await this.skills?.close();
     await this.skillsLoop;
@@ -780,6 +808,9 @@ export function withLocalPrivacy(
   const { update } = applyLocalDp(delta, privacy, random);
   return Float32Array.from(update, (value, i) => value + global[i]);
 }
+
+/** Longest pause between two tries of a task answer during a broker outage, ms. */
+const ANSWER_RETRY_MAX_MS = 5_000;
 
 /**
  * Reads a consumer until it is closed: each message is acknowledged, and
