@@ -257,6 +257,26 @@ export class QpAgent {
     });
   }
 
+  /**
+   * The same for a message nothing would ask for again (a task's answer, a round's update): through
+   * a broker outage longer than one publish waits it is sent again, signed anew so that its proof
+   * stays inside the window, until it goes, `untilMs` (ms since the epoch) passes or the agent closes.
+   */
+  private async publishSignedUntil(topic: string, payload: Uint8Array, properties: Record<string, string>, untilMs: number, key = this.agentId): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.messaging.publish(topic, payload, {
+          key,
+          properties: signAsAgent(this.keys.privateKey, this.agentId, topic, properties, payload, Date.now()),
+        });
+        return;
+      } catch (error) {
+        if (this.closing || Date.now() >= untilMs) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(PUBLISH_RETRY_MAX_MS, 250 * 2 ** attempt)));
+      }
+    }
+  }
+
   /** Sends one heartbeat: signed over messaging, or with the credential over HTTP. */
   async heartbeat(reported: HeartbeatStatus = {}): Promise<void> {
     if (!this.credential || !this.agent) throw new Error('register() first');
@@ -378,24 +398,12 @@ export class QpAgent {
   }
 
   private async runTask(task: TaskAssignmentMessage, handler: TaskHandler): Promise<void> {
+    // The task's message is acknowledged already: an answer lost here would only be missed at the
+    // task's deadline, so it is sent until it goes (progress reports only once).
     const answer = async (body: Omit<TaskOutcomeMessage, 'type' | 'taskId' | 'attempt' | 'agentId'>, untilDelivered: boolean) => {
       const outcome: TaskOutcomeMessage = { type: 'task-outcome', taskId: task.taskId, attempt: task.attempt, agentId: this.agentId, ...body };
       const payload = Buffer.from(JSON.stringify(outcome));
-      // The task's message is acknowledged already: an answer lost here is only found again at the
-      // task's deadline. Through a broker outage longer than one publish waits, it is sent again
-      // (signed anew, inside the proof's window) until it goes, the deadline passes or the agent closes.
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await this.messaging.publish(task.replyTopic, payload, {
-            key: task.taskId,
-            properties: signAsAgent(this.keys.privateKey, this.agentId, task.replyTopic, { type: 'task-outcome' }, payload, Date.now()),
-          });
-          return;
-        } catch (error) {
-          if (!untilDelivered || this.closing || Date.now() >= task.deadlineMs) throw error;
-          await new Promise((resolve) => setTimeout(resolve, Math.min(ANSWER_RETRY_MAX_MS, 250 * 2 ** attempt)));
-        }
-      }
+      await this.publishSignedUntil(task.replyTopic, payload, { type: 'task-outcome' }, untilDelivered ? task.deadlineMs : 0, task.taskId);
     };
     let result: unknown;
     try {
@@ -528,7 +536,8 @@ export class QpAgent {
         await this.secureRound(start, global, result);
         return;
       }
-      await this.publishSigned(
+      // It counts if the broker takes it by the round's deadline: until then an outage is waited out.
+      await this.publishSignedUntil(
         start.updatesTopic,
         paramsToBytes(result.params),
         encodeUpdateHeader({
@@ -546,6 +555,7 @@ export class QpAgent {
           stepsCompleted: result.stepsCompleted,
           stepsPlanned: result.stepsPlanned,
         }),
+        start.deadlineAt,
       );
       this.options.onEvent?.({ type: 'round-trained', jobId: start.jobId, round: start.round });
     } catch (error) {
@@ -809,8 +819,8 @@ export function withLocalPrivacy(
   return Float32Array.from(update, (value, i) => value + global[i]);
 }
 
-/** Longest pause between two tries of a task answer during a broker outage, ms. */
-const ANSWER_RETRY_MAX_MS = 5_000;
+/** Longest pause between two tries of a task answer or a round's update during a broker outage, ms. */
+const PUBLISH_RETRY_MAX_MS = 5_000;
 
 /**
  * Reads a consumer until it is closed: each message is acknowledged, and
