@@ -271,7 +271,7 @@ export class QpAgent {
         });
         return;
       } catch (error) {
-        if (this.closing || Date.now() >= untilMs) throw error;
+        if (this.closing || Date.now() >= untilMs || refusedForGood(error)) throw error;
         await new Promise((resolve) => setTimeout(resolve, Math.min(PUBLISH_RETRY_MAX_MS, 250 * 2 ** attempt)));
       }
     }
@@ -423,8 +423,14 @@ export class QpAgent {
       await answer(body, true).catch(() => undefined);
       return;
     }
-    // A result that could not be sent is not a failure of the task: it is not reported as one.
-    await answer({ outcome: 'succeeded', result: result ?? null }, true).catch(() => undefined);
+    try {
+      await answer({ outcome: 'succeeded', result: result ?? null }, true);
+    } catch (error) {
+      // A result that cannot be sent (not JSON, refused by the broker) is answered as a failure; one
+      // still unsent when the deadline passes or the agent closes is not: the task did not fail.
+      if (this.closing || Date.now() >= task.deadlineMs) return;
+      await answer({ outcome: 'failed', reason: error instanceof Error ? error.message : String(error) }, true).catch(() => undefined);
+    }
   }
 
   /**
@@ -821,6 +827,14 @@ export function withLocalPrivacy(
 
 /** Longest pause between two tries of a task answer or a round's update during a broker outage, ms. */
 const PUBLISH_RETRY_MAX_MS = 5_000;
+
+/** Codes of publish errors another try cannot fix (the Pulsar adapter's PulsarError codes; UNAVAILABLE is not one). */
+const REFUSALS = new Set(['REJECTED', 'UNAUTHENTICATED', 'CONFLICT', 'CLOSED', 'INVALID_ARGUMENT']);
+
+function refusedForGood(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && REFUSALS.has(code);
+}
 
 /**
  * Reads a consumer until it is closed: each message is acknowledged, and
