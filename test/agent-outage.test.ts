@@ -14,7 +14,7 @@ import { noopTrainer } from '../agents/trainers';
 import { tuningWorkflowId } from '../workflows/definitions';
 import { taskWorkflowId } from '../workflows/definitions-tasks';
 import type { Embedded } from '../workers/embedded';
-import { ADMIN_TOKEN, startTestEmbedded, uniqueId } from './support/stack';
+import { ADMIN_TOKEN, startTestEmbedded, uniqueId, waitFor } from './support/stack';
 
 /** The stack's messaging, with the first `failures` publishes on `topic` refused as by an unreachable broker. */
 function outageOn(inner: MessagingPort, topic: string, failures: number): MessagingPort & { refused: number } {
@@ -80,6 +80,40 @@ describe('an agent answering during a broker outage', () => {
     expect(state.status).toBe('SUCCEEDED');
     expect(state.result).toEqual({ doubled: 42 });
     expect(state.attempts.map((attempt) => attempt.outcome)).toEqual(['succeeded']);
+  }, 60_000);
+
+  it('still answers a result that cannot be sent (not JSON) as a failure, at once', async () => {
+    const swarm = uniqueId('unsendable');
+    const sender = new QpAgent({
+      apiUrl: stack.api.url,
+      messaging: stack.ports.messaging,
+      agentId: `${swarm}-0`,
+      swarmId: swarm,
+      capabilities: [],
+      resources: { cpu: 1, memoryMb: 512 },
+      heartbeatIntervalMs: 60_000,
+    });
+    try {
+      await sender.register();
+      await sender.onTask(async () => ({ count: 1n }));
+      const taskId = uniqueId('unsendable-task');
+      const res = await fetch(`${stack.api.url}/api/v1/tasks`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ taskId, swarmId: swarm, kind: 'count', input: {}, estimatedWork: 1, deadline: 600_000 }),
+      });
+      expect(res.status).toBe(202);
+      const handle = stack.client.workflow.getHandle(taskWorkflowId(taskId));
+      const attempt = await waitFor(
+        'the first attempt answered',
+        async () => (await handle.query<TaskState>('taskState')).attempts.find((a) => a.outcome !== undefined),
+        20_000,
+      );
+      expect(attempt.outcome).toBe('failed');
+      expect(attempt.reason).toMatch(/BigInt/);
+    } finally {
+      await sender.close();
+    }
   }, 60_000);
 
   it("gets a round's update counted in its round once the broker is back", async () => {
