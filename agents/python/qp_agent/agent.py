@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from .errors import ApiError, HandshakeError
+from .errors import ApiError, BrokerUnavailableError, HandshakeError
 from .http import ApiClient
 from .proof import public_key_pem, sign_as_agent, sign_challenge
 from .pulsar import Consumer, PulsarWebSocket
@@ -550,12 +550,30 @@ class QpAgent:
             message = outcome_message(task, self.agent_id, outcome, **fields)
             self._publish_json_signed(str(task["replyTopic"]), message, "task-outcome", str(task["taskId"]))
 
+        def answer_until_delivered(outcome: str, **fields: Any) -> None:
+            # The task's message is acknowledged already: an answer given up on would only be missed at the
+            # task's deadline. Through a broker outage it is sent again (signed anew) until it goes, the
+            # deadline passes or the agent closes.
+            attempt = 0
+            while True:
+                try:
+                    answer(outcome, **fields)
+                    return
+                except BrokerUnavailableError:
+                    if time.time() * 1000 >= float(task["deadlineMs"]) or self._listeners_stop.wait(backoff_s(attempt, 0.25, 5.0)):
+                        raise
+                    attempt += 1
+
         context = TaskContext(lambda fraction: answer("progress", progress=min(1.0, max(0.0, float(fraction)))))
-        # As the TypeScript SDK: a result that cannot be sent (not JSON, broker gone) is answered as a failure.
+        # As the TypeScript SDK: a result that cannot be sent (not JSON, refused by the broker) is answered as a
+        # failure; one still unsent when the deadline passes or the agent closes is not (the task did not fail).
         fields: dict[str, Any] = {}
         try:
-            answer("succeeded", result=handler(task, context))
+            answer_until_delivered("succeeded", result=handler(task, context))
             outcome = "succeeded"
+        except BrokerUnavailableError as error:
+            self._emit({"type": "task-answer-failed", "taskId": task["taskId"], "attempt": task["attempt"], "error": str(error)})
+            return
         except TaskDeclined as declined:
             outcome = "declined"
             fields = {"reason": declined.reason}
@@ -564,7 +582,7 @@ class QpAgent:
             fields = {"reason": str(error)}
         if outcome != "succeeded":
             try:
-                answer(outcome, **fields)
+                answer_until_delivered(outcome, **fields)
             except Exception as error:  # noqa: BLE001 - the attempt times out on the manager's side
                 self._emit({"type": "task-answer-failed", "taskId": task["taskId"], "attempt": task["attempt"], "error": str(error)})
                 return
