@@ -405,7 +405,13 @@ class QpAgent:
                 self._secure_round(start, global_params, params, update.examples)
             else:
                 properties = update_properties(job_id, round_, attempt, self.agent_id, update)
-                self.publish_signed(str(start["updatesTopic"]), params_to_bytes(params), properties)
+                payload = params_to_bytes(params)
+                # It counts if the broker takes it by the round's deadline: until then an outage is waited out.
+                self._until_delivered(
+                    lambda: self.publish_signed(str(start["updatesTopic"]), payload, properties),
+                    float(start["deadlineAt"]),
+                    abandon or self._rounds_stop,
+                )
             self._emit({"type": "round-trained", "jobId": job_id, "round": round_, "attempt": attempt})
         except Exception as error:  # noqa: BLE001 - one failed round never stops the agent
             self._emit({"type": "round-failed", "jobId": job_id, "round": round_, "error": str(error)})
@@ -529,6 +535,19 @@ class QpAgent:
         inbox = swarm_topic(self.record["swarmId"], f"inbox-{self.agent_id}")
         self._listen(inbox, f"agent-{self.agent_id}-tasks", "latest", {"task": on_assignment, "task-announcement": on_announcement})
 
+    def _until_delivered(self, send: Callable[[], None], until_ms: float, stop: threading.Event) -> None:
+        """Calls send (a signed publish) again through a broker outage, signed anew each time, until it goes,
+        until_ms (ms since the epoch) passes or stop is set; then raises the last BrokerUnavailableError."""
+        attempt = 0
+        while True:
+            try:
+                send()
+                return
+            except BrokerUnavailableError:
+                if time.time() * 1000 >= until_ms or stop.wait(backoff_s(attempt, 0.25, 5.0)):
+                    raise
+                attempt += 1
+
     def _publish_json_signed(self, topic: str, body: dict[str, Any], kind: str, key: str) -> None:
         self.publish_signed(topic, js_json(body).encode("utf-8"), {"type": kind}, key=key)
 
@@ -552,17 +571,8 @@ class QpAgent:
 
         def answer_until_delivered(outcome: str, **fields: Any) -> None:
             # The task's message is acknowledged already: an answer given up on would only be missed at the
-            # task's deadline. Through a broker outage it is sent again (signed anew) until it goes, the
-            # deadline passes or the agent closes.
-            attempt = 0
-            while True:
-                try:
-                    answer(outcome, **fields)
-                    return
-                except BrokerUnavailableError:
-                    if time.time() * 1000 >= float(task["deadlineMs"]) or self._listeners_stop.wait(backoff_s(attempt, 0.25, 5.0)):
-                        raise
-                    attempt += 1
+            # task's deadline.
+            self._until_delivered(lambda: answer(outcome, **fields), float(task["deadlineMs"]), self._listeners_stop)
 
         context = TaskContext(lambda fraction: answer("progress", progress=min(1.0, max(0.0, float(fraction)))))
         # As the TypeScript SDK: a result that cannot be sent (not JSON, refused by the broker) is answered as a
