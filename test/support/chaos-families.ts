@@ -212,15 +212,15 @@ export class TuningWorkload {
     return swarmId;
   }
 
-  /** A three-round FedAvg job on every agent of the swarm; resolves with its id. */
-  async start(swarmId: string): Promise<string> {
+  /** A three-round FedAvg job on every agent of the swarm (rounds of `roundTimeoutMs`); resolves with its id. */
+  async start(swarmId: string, roundTimeoutMs = 30_000): Promise<string> {
     const { jobId } = await this.stack.api.tuning.start({
       swarmId,
       model: { kind: 'softmax-digits', dimension: DIGITS_DIMENSION },
       rounds: 3,
       fraction: 1,
       minParticipants: TUNING_AGENTS,
-      roundTimeoutMs: 30_000,
+      roundTimeoutMs,
       maxRoundAttempts: 2,
       strategy: 'fedavg',
       strategyOptions: {},
