@@ -185,10 +185,13 @@ export class QpAgent {
     // Where the broker authorises each agent, the inbox opens only with the token this answer
     // brings: the challenge comes over HTTP instead.
     if (accepted.challenge) return this.answerChallenge(accepted.challenge);
-    this.inbox ??= await this.messaging.subscribe(accepted.inboxTopic, `agent-${this.agentId}`, {
-      initialPosition: 'earliest',
-    });
-    const deadline = Date.now() + (this.options.handshakeTimeoutMs ?? 30_000);
+    const handshakeMs = this.options.handshakeTimeoutMs ?? 30_000;
+    // The challenge waits in the inbox: a broker outage while subscribing is waited out within the handshake's time.
+    this.inbox ??= await this.untilDelivered(
+      () => this.messaging.subscribe(accepted.inboxTopic, `agent-${this.agentId}`, { initialPosition: 'earliest' }),
+      Date.now() + handshakeMs,
+    );
+    const deadline = Date.now() + handshakeMs;
     while (Date.now() < deadline) {
       const message = await this.inbox.receive(Math.min(1000, deadline - Date.now()));
       if (!message) continue;
@@ -263,13 +266,21 @@ export class QpAgent {
    * stays inside the window, until it goes, `untilMs` (ms since the epoch) passes or the agent closes.
    */
   private async publishSignedUntil(topic: string, payload: Uint8Array, properties: Record<string, string>, untilMs: number, key = this.agentId): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.messaging.publish(topic, payload, {
+    await this.untilDelivered(
+      () =>
+        this.messaging.publish(topic, payload, {
           key,
           properties: signAsAgent(this.keys.privateKey, this.agentId, topic, properties, payload, Date.now()),
-        });
-        return;
+        }),
+      untilMs,
+    );
+  }
+
+  /** Runs call again through a broker outage until it succeeds, untilMs (ms since the epoch) passes, it is refused for good or the agent closes. */
+  private async untilDelivered<T>(call: () => Promise<T>, untilMs: number): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await call();
       } catch (error) {
         if (this.closing || Date.now() >= untilMs || refusedForGood(error)) throw error;
         await new Promise((resolve) => setTimeout(resolve, Math.min(PUBLISH_RETRY_MAX_MS, 250 * 2 ** attempt)));

@@ -16,7 +16,7 @@ import { taskWorkflowId } from '../workflows/definitions-tasks';
 import type { Embedded } from '../workers/embedded';
 import { ADMIN_TOKEN, startTestEmbedded, uniqueId, waitFor } from './support/stack';
 
-/** The stack's messaging, with the first `failures` publishes on `topic` refused as by an unreachable broker. */
+/** The stack's messaging, with the first `failures` publishes (or subscribes) on `topic` refused as by an unreachable broker. */
 function outageOn(inner: MessagingPort, topic: string, failures: number): MessagingPort & { refused: number } {
   return {
     refused: 0,
@@ -27,7 +27,13 @@ function outageOn(inner: MessagingPort, topic: string, failures: number): Messag
       }
       return inner.publish(to, payload, options);
     },
-    subscribe: (to, subscription, options) => inner.subscribe(to, subscription, options),
+    async subscribe(to, subscription, options) {
+      if (to === topic && this.refused < failures) {
+        this.refused++;
+        throw new Error('the broker is unreachable');
+      }
+      return inner.subscribe(to, subscription, options);
+    },
     deleteTopic: (to) => inner.deleteTopic(to),
     close: async () => undefined,
   };
@@ -80,6 +86,27 @@ describe('an agent answering during a broker outage', () => {
     expect(state.status).toBe('SUCCEEDED');
     expect(state.result).toEqual({ doubled: 42 });
     expect(state.attempts.map((attempt) => attempt.outcome)).toEqual(['succeeded']);
+  }, 60_000);
+
+  it('registers although its inbox cannot be subscribed to at first: the challenge waits there', async () => {
+    const swarm = uniqueId('inbox-outage');
+    const messaging = outageOn(stack.ports.messaging, swarmTopics(swarm).inbox(`${swarm}-0`), 3);
+    const late = new QpAgent({
+      apiUrl: stack.api.url,
+      messaging,
+      agentId: `${swarm}-0`,
+      swarmId: swarm,
+      capabilities: [],
+      resources: { cpu: 1, memoryMb: 512 },
+      heartbeatIntervalMs: 60_000,
+    });
+    try {
+      const record = await late.register();
+      expect(messaging.refused).toBe(3);
+      expect(record.status).toBe('ACTIVE');
+    } finally {
+      await late.close();
+    }
   }, 60_000);
 
   it('still answers a result that cannot be sent (not JSON) as a failure, at once', async () => {
