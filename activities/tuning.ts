@@ -31,6 +31,7 @@ import { roundEvents, type RefusedUpdate } from '../core/analytics/round-events'
 import { MessageProofs } from './message-proofs';
 import { collectPlainly, type Arrival, type ReportedMetrics, type WorkSummary } from './plain-collection';
 import { collectSecurely, secureRoundConfig } from './secure-collection';
+import { loadMessageIds, SettlingConsumer, storeMessageIds } from './settled-messages';
 import type { LocalTraining, Evaluation } from '../core/models/softmax';
 import { swarmTopics } from '../core/topics';
 import type { AgentDirectory, AgentKeyDirectory, BlobStore, Consumer, ContributionLedger, MessagingPort, ModelEvaluator, ReceivedMessage } from '../adapters/ports';
@@ -116,6 +117,13 @@ export interface CollectInput extends RoundInput {
   stragglers?: StragglerPolicy;
   /** The round's length, for stragglers.closeWhen.afterMs. */
   roundTimeoutMs?: number;
+  /**
+   * Leave this collection's messages unacknowledged and return their ids as heldDigest: the
+   * workflow passes it back as `settled` to its next collection once it recorded this one.
+   */
+  deferAcks?: boolean;
+  /** Blob of the message ids earlier recorded collections counted: acknowledged and skipped here. */
+  settled?: string;
 }
 
 /** How much work stood behind a round's updates (plain rounds; see RoundMetrics). */
@@ -146,6 +154,8 @@ export type CollectOutcome =
       agentEvalExamples?: number;
       /** Present when learnFeedback was asked for and the round was not secure. */
       feedbackDigest?: string;
+      /** With deferAcks: the blob of the ids of the messages read and not acknowledged. */
+      heldDigest?: string;
     }
   | {
       status: 'quorum-not-met';
@@ -154,6 +164,7 @@ export type CollectOutcome =
       rejected: Record<string, number>;
       reason?: string;
       lateByRound?: Record<string, number>;
+      heldDigest?: string;
     };
 
 interface ServerStateBlob {
@@ -319,14 +330,27 @@ export function createTuningActivities(deps: TuningDeps) {
      * deadline), aggregates the valid ones, stores the new model and server
      * state, and only then acknowledges the messages: a worker that dies here
      * loses nothing, and the retry sees the same updates and computes the same bits.
+     * With deferAcks not even then: the messages stay unacknowledged until the
+     * workflow has recorded this result and passes their ids to its next
+     * collection (`settled`), so a result lost on its way to Temporal (a restart)
+     * does not take acknowledged updates with it.
      */
     async collectAndAggregate(input: CollectInput): Promise<CollectOutcome> {
       const global = await loadParams(input.globalDigest);
-      const consumer = await deps.messaging.subscribe(
-        swarmTopics(input.swarmId).updates(input.jobId),
-        `aggregator-${input.jobId}`,
-        { type: 'exclusive', initialPosition: 'earliest' },
+      const settled = await loadMessageIds(deps.blobs, input.settled);
+      const consumer = new SettlingConsumer(
+        await deps.messaging.subscribe(swarmTopics(input.swarmId).updates(input.jobId), `aggregator-${input.jobId}`, {
+          type: 'exclusive',
+          initialPosition: 'earliest',
+        }),
+        settled,
       );
+      /** Acknowledges what was read, or with deferAcks stores its ids (and the settled ones not seen) for the next collection. */
+      const settle = async (held: ReceivedMessage[]): Promise<{ heldDigest?: string }> => {
+        if (input.deferAcks) return { heldDigest: await storeMessageIds(deps.blobs, [...held.map((m) => m.id), ...consumer.unseen()]) };
+        await Promise.all(held.map((m) => consumer.ack(m)));
+        return {};
+      };
       const rejected: Record<string, number> = {};
       const refused: RefusedUpdate[] = [];
       const reject = (reason: string, agentId?: string) => {
@@ -360,9 +384,10 @@ export function createTuningActivities(deps: TuningDeps) {
         });
         if (round.status === 'quorum-not-met') {
           // This attempt is over: its updates can never count, so they are acknowledged away.
-          await Promise.all(round.held.map((m) => consumer.ack(m)));
+          const settledHeld = await settle(round.held);
           await closed('quorum-not-met', round.reported);
           return {
+            ...settledHeld,
             status: 'quorum-not-met',
             reported: round.reported,
             accepted: round.accepted,
@@ -375,7 +400,7 @@ export function createTuningActivities(deps: TuningDeps) {
         const params = input.privacy ? addCentralNoise(next.params, input, input.privacy, participants.size) : next.params;
         const globalDigest = await deps.blobs.put(paramsToBytes(params));
         const serverStateDigest = await storeState(next.state);
-        await Promise.all(round.held.map((m) => consumer.ack(m)));
+        const settledHeld = await settle(round.held);
         await recordContributions(input, round.arrivals?.map((arrival) => arrival.agentId) ?? round.reported);
         const learn = input.learnFeedback;
         const feedbackDigest =
@@ -403,6 +428,7 @@ export function createTuningActivities(deps: TuningDeps) {
           ...workOf(round.work, input, round.reported.length),
           ...lateOf(round.work),
           feedbackDigest,
+          ...settledHeld,
         };
       } finally {
         await consumer.close();
@@ -413,13 +439,24 @@ export function createTuningActivities(deps: TuningDeps) {
      * After a job's last round: reads the updates that arrive for it (or for earlier rounds) until
      * every participant in `awaiting` has been heard from or windowMs has passed, and counts them
      * late in their own round; nothing else would ever read them. Acknowledged only at the end,
-     * so a retry counts the same messages.
+     * so a retry counts the same messages. With deferAcks never: the topic is deleted next. Messages
+     * whose ids are in `settled` were counted by a recorded collection: skipped.
      */
-    async drainLateUpdates(input: { jobId: string; swarmId: string; round: number; awaiting: string[]; windowMs: number }): Promise<{ lateByRound: Record<string, number> }> {
-      const consumer = await deps.messaging.subscribe(
-        swarmTopics(input.swarmId).updates(input.jobId),
-        `aggregator-${input.jobId}`,
-        { type: 'exclusive', initialPosition: 'earliest' },
+    async drainLateUpdates(input: {
+      jobId: string;
+      swarmId: string;
+      round: number;
+      awaiting: string[];
+      windowMs: number;
+      deferAcks?: boolean;
+      settled?: string;
+    }): Promise<{ lateByRound: Record<string, number> }> {
+      const consumer = new SettlingConsumer(
+        await deps.messaging.subscribe(swarmTopics(input.swarmId).updates(input.jobId), `aggregator-${input.jobId}`, {
+          type: 'exclusive',
+          initialPosition: 'earliest',
+        }),
+        await loadMessageIds(deps.blobs, input.settled),
       );
       const lateByRound: Record<string, number> = {};
       const awaiting = new Set(input.awaiting);
@@ -435,7 +472,7 @@ export function createTuningActivities(deps: TuningDeps) {
           lateByRound[header.round] = (lateByRound[header.round] ?? 0) + 1;
           if (header.round === input.round) awaiting.delete(header.agentId);
         }
-        await Promise.all(held.map((m) => consumer.ack(m)));
+        if (!input.deferAcks) await Promise.all(held.map((m) => consumer.ack(m)));
       } finally {
         await consumer.close();
       }

@@ -131,6 +131,8 @@ export class QpAgent {
   private roundsLoop?: Promise<void>;
   private tasks?: Consumer;
   private tasksLoop?: Promise<void>;
+  /** Set while close() runs: task answers stop being retried. */
+  private closing = false;
   private readonly answeredTasks = new Set<string>();
   /** The manager's withdrawals, read on their own subscription so that they overtake the queued tasks they name. */
   private taskWithdrawals?: Consumer;
@@ -187,10 +189,13 @@ export class QpAgent {
     // Where the broker authorises each agent, the inbox opens only with the token this answer
     // brings: the challenge comes over HTTP instead.
     if (accepted.challenge) return this.answerChallenge(accepted.challenge);
-    this.inbox ??= await this.messaging.subscribe(accepted.inboxTopic, `agent-${this.agentId}`, {
-      initialPosition: 'earliest',
-    });
-    const deadline = Date.now() + (this.options.handshakeTimeoutMs ?? 30_000);
+    const handshakeMs = this.options.handshakeTimeoutMs ?? 30_000;
+    // The challenge waits in the inbox: a broker outage while subscribing is waited out within the handshake's time.
+    this.inbox ??= await this.untilDelivered(
+      () => this.messaging.subscribe(accepted.inboxTopic, `agent-${this.agentId}`, { initialPosition: 'earliest' }),
+      Date.now() + handshakeMs,
+    );
+    const deadline = Date.now() + handshakeMs;
     while (Date.now() < deadline) {
       const message = await this.inbox.receive(Math.min(1000, deadline - Date.now()));
       if (!message) continue;
@@ -257,6 +262,34 @@ export class QpAgent {
       key: this.agentId,
       properties: signAsAgent(this.keys.privateKey, this.agentId, topic, properties, payload, Date.now()),
     });
+  }
+
+  /**
+   * The same for a message nothing would ask for again (a task's answer, a round's update): through
+   * a broker outage longer than one publish waits it is sent again, signed anew so that its proof
+   * stays inside the window, until it goes, `untilMs` (ms since the epoch) passes or the agent closes.
+   */
+  private async publishSignedUntil(topic: string, payload: Uint8Array, properties: Record<string, string>, untilMs: number, key = this.agentId): Promise<void> {
+    await this.untilDelivered(
+      () =>
+        this.messaging.publish(topic, payload, {
+          key,
+          properties: signAsAgent(this.keys.privateKey, this.agentId, topic, properties, payload, Date.now()),
+        }),
+      untilMs,
+    );
+  }
+
+  /** Runs call again through a broker outage until it succeeds, untilMs (ms since the epoch) passes, it is refused for good or the agent closes. */
+  private async untilDelivered<T>(call: () => Promise<T>, untilMs: number): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await call();
+      } catch (error) {
+        if (this.closing || Date.now() >= untilMs || refusedForGood(error)) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(PUBLISH_RETRY_MAX_MS, 250 * 2 ** attempt)));
+      }
+    }
   }
 
   /** Sends one heartbeat: signed over messaging, or with the credential over HTTP. */
@@ -391,27 +424,38 @@ export class QpAgent {
   }
 
   private async runTask(task: TaskAssignmentMessage, handler: TaskHandler): Promise<void> {
-    const answer = (body: Omit<TaskOutcomeMessage, 'type' | 'taskId' | 'attempt' | 'agentId'>) => {
+    // The task's message is acknowledged already: an answer lost here would only be missed at the
+    // task's deadline, so it is sent until it goes (progress reports only once).
+    const answer = async (body: Omit<TaskOutcomeMessage, 'type' | 'taskId' | 'attempt' | 'agentId'>, untilDelivered: boolean) => {
       const outcome: TaskOutcomeMessage = { type: 'task-outcome', taskId: task.taskId, attempt: task.attempt, agentId: this.agentId, ...body };
       const payload = Buffer.from(JSON.stringify(outcome));
-      return this.messaging.publish(task.replyTopic, payload, {
-        key: task.taskId,
-        properties: signAsAgent(this.keys.privateKey, this.agentId, task.replyTopic, { type: 'task-outcome' }, payload, Date.now()),
-      });
+      await this.publishSignedUntil(task.replyTopic, payload, { type: 'task-outcome' }, untilDelivered ? task.deadlineMs : 0, task.taskId);
     };
+    let result: unknown;
     try {
-      const result = await handler(task, {
+      result = await handler(task, {
         decline(reason: string): never {
           throw new TaskDeclined(reason);
         },
         progress: async (fraction: number) => {
-          await answer({ outcome: 'progress', progress: Math.min(1, Math.max(0, fraction)) });
+          await answer({ outcome: 'progress', progress: Math.min(1, Math.max(0, fraction)) }, false);
         },
       });
-      await answer({ outcome: 'succeeded', result: result ?? null });
     } catch (error) {
-      if (error instanceof TaskDeclined) await answer({ outcome: 'declined', reason: error.reason }).catch(() => undefined);
-      else await answer({ outcome: 'failed', reason: error instanceof Error ? error.message : String(error) }).catch(() => undefined);
+      const body =
+        error instanceof TaskDeclined
+          ? { outcome: 'declined' as const, reason: error.reason }
+          : { outcome: 'failed' as const, reason: error instanceof Error ? error.message : String(error) };
+      await answer(body, true).catch(() => undefined);
+      return;
+    }
+    try {
+      await answer({ outcome: 'succeeded', result: result ?? null }, true);
+    } catch (error) {
+      // A result that cannot be sent (not JSON, refused by the broker) is answered as a failure; one
+      // still unsent when the deadline passes or the agent closes is not: the task did not fail.
+      if (this.closing || Date.now() >= task.deadlineMs) return;
+      await answer({ outcome: 'failed', reason: error instanceof Error ? error.message : String(error) }, true).catch(() => undefined);
     }
   }
 
@@ -524,7 +568,8 @@ export class QpAgent {
         await this.secureRound(start, global, result);
         return;
       }
-      await this.publishSigned(
+      // It counts if the broker takes it by the round's deadline: until then an outage is waited out.
+      await this.publishSignedUntil(
         start.updatesTopic,
         paramsToBytes(result.params),
         encodeUpdateHeader({
@@ -542,6 +587,7 @@ export class QpAgent {
           stepsCompleted: result.stepsCompleted,
           stepsPlanned: result.stepsPlanned,
         }),
+        start.deadlineAt,
       );
       this.options.onEvent?.({ type: 'round-trained', jobId: start.jobId, round: start.round });
     } catch (error) {
@@ -720,6 +766,15 @@ export class QpAgent {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
+    try {
+      await this.closeConsumers();
+    } finally {
+      this.closing = false;
+    }
+  }
+
+  private async closeConsumers(): Promise<void> {
     this.stopHeartbeats();
     await this.skills?.close();
     await this.skillsLoop;
@@ -804,6 +859,17 @@ export function withLocalPrivacy(
   const delta = Float32Array.from(params, (value, i) => value - global[i]);
   const { update } = applyLocalDp(delta, privacy, random);
   return Float32Array.from(update, (value, i) => value + global[i]);
+}
+
+/** Longest pause between two tries of a task answer or a round's update during a broker outage, ms. */
+const PUBLISH_RETRY_MAX_MS = 5_000;
+
+/** Codes of publish errors another try cannot fix (the Pulsar adapter's PulsarError codes; UNAVAILABLE is not one). */
+const REFUSALS = new Set(['REJECTED', 'UNAUTHENTICATED', 'CONFLICT', 'CLOSED', 'INVALID_ARGUMENT']);
+
+function refusedForGood(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && REFUSALS.has(code);
 }
 
 /**

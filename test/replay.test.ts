@@ -32,6 +32,8 @@ histories.push('agentPool', 'autoscalePool');
 histories.push('agentPoolSummary', 'autoscalePoolSummary');
 // Recorded by test/support/record-async-history.ts: a pause, a resume and a stale update refused.
 histories.push('asyncTuning');
+// Recorded by test/support/record-histories.ts --tuning-as federatedTuningDeferredAcks once collections deferred their acknowledgements.
+histories.push('federatedTuningDeferredAcks');
 
 describe('replay of recorded histories', () => {
   it.each(histories)('%s replays without non-determinism', async (name) => {
@@ -136,5 +138,16 @@ describe('replay of recorded histories', () => {
     for (const marker of ['respondToChallenge', 'livenessChanged', 'reRegister', 'deregister']) {
       expect(text).toContain(marker);
     }
+  });
+
+  it('the tuning job recorded since the deferred acknowledgements passes each collection the ids of the one before', () => {
+    const json = JSON.parse(readFileSync(join(__dirname, 'histories', 'federatedTuningDeferredAcks.json'), 'utf8'));
+    const collections = json.events
+      .filter((e: any) => e.activityTaskScheduledEventAttributes?.activityType.name === 'collectAndAggregate')
+      .map((e: any) => JSON.parse(Buffer.from(e.activityTaskScheduledEventAttributes.input.payloads[0].data, 'base64').toString()));
+    expect(collections.length).toBeGreaterThanOrEqual(3);
+    expect(collections.every((c: { deferAcks?: boolean }) => c.deferAcks === true)).toBe(true);
+    expect(collections[0].settled).toBeUndefined();
+    expect(collections.slice(1).every((c: { settled?: string }) => typeof c.settled === 'string')).toBe(true);
   });
 });

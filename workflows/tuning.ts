@@ -33,6 +33,8 @@ export interface TuningCarry {
   paused: boolean;
   /** Oort: digest of the blob of what each agent's rounds showed (only when the job selects with Oort). */
   selectionFeedbackDigest?: string;
+  /** Ids of the messages recorded collections read and left unacknowledged (heldDigest); the next collection settles them. */
+  heldDigest?: string;
 }
 
 export interface FederatedTuningInput {
@@ -121,6 +123,7 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
           round: carry.round,
           awaiting: lastRoundMissing,
           windowMs: Math.min(spec.roundTimeoutMs, FINAL_LATE_WINDOW_MS),
+          ...acknowledging(),
         });
         attributeLate(lateByRound);
       }
@@ -130,6 +133,14 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
     continueAsNew: () => continueAsNew<typeof federatedTuning>({ spec, carry }),
     progress,
   });
+
+  /**
+   * Collections leave their messages unacknowledged until their result is recorded here: the
+   * next one acknowledges them. Jobs started before this read and acknowledged in one go.
+   */
+  function acknowledging(): { deferAcks?: boolean; settled?: string } {
+    return patched('collect-acks-after-record') ? { deferAcks: true, settled: carry.heldDigest } : {};
+  }
 
   /** Updates that reached a later round's collection are counted late in the round they were sent for. */
   function attributeLate(lateByRound: Record<string, number>): void {
@@ -229,7 +240,9 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
                 previousDigest: carry.selectionFeedbackDigest,
               }
             : undefined,
+        ...acknowledging(),
       });
+      if (outcome.heldDigest) carry.heldDigest = outcome.heldDigest;
       if (outcome.lateByRound) attributeLate(outcome.lateByRound);
       for (const agentId of participants) carry.lastParticipation[agentId] = round;
       // A Set, not reported.includes: at 10,000 participants the quadratic scan outlasted the workflow task.

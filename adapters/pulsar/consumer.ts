@@ -111,19 +111,32 @@ export class PulsarConsumer implements Consumer {
   /** Subscribes; retries while the broker is unreachable, within the bounded wait. */
   async start(): Promise<void> {
     const { topic, subscription, type } = this.options;
+    // Upgrades of this subscribe that timed out: the broker may have made their consumer, which
+    // holds an exclusive subscription until the late socket is closed (openSocket closes it).
+    let abandonedPending = 0;
+    let abandonedEndedAt = 0;
+    const abandoned = (ended: Promise<void>) => {
+      abandonedPending++;
+      void ended.then(() => {
+        abandonedPending--;
+        abandonedEndedAt = Date.now();
+      });
+    };
     const ws = await withRetry(
-      () => openSocket(this.options.url, { authToken: this.options.authToken, timeoutMs: this.options.connectTimeoutMs }),
+      () => openSocket(this.options.url, { authToken: this.options.authToken, timeoutMs: this.options.connectTimeoutMs, abandoned }),
       {
         deadlineMs: this.options.unavailableAfterMs,
         what: `subscribe "${subscription}" on topic "${topic.logical}"`,
         aborted: () => this.closed || this.host.closed,
-        // Our own consumer that just closed may still hold the subscription for a moment.
+        // Our own consumer that just closed, or an attempt of this subscribe that timed out, may
+        // still hold the subscription for a moment.
         retryIf: (error, elapsed) =>
           error instanceof PulsarError &&
           error.code === 'CONFLICT' &&
           /already connected/i.test(error.message) &&
-          elapsed < RELEASE_GRACE_MS &&
-          Date.now() - (this.host.lastClosed(this.subscriptionKey) ?? 0) < RELEASE_GRACE_MS,
+          ((elapsed < RELEASE_GRACE_MS && Date.now() - (this.host.lastClosed(this.subscriptionKey) ?? 0) < RELEASE_GRACE_MS) ||
+            abandonedPending > 0 ||
+            Date.now() - abandonedEndedAt < RELEASE_GRACE_MS),
       },
     ).catch((error: unknown) => {
       if (error instanceof PulsarError && error.code === 'CONFLICT') {

@@ -8,7 +8,18 @@ export interface SocketOptions {
   timeoutMs: number;
   /** Largest frame accepted from the broker. */
   maxPayload?: number;
+  /**
+   * Called when the wait for an upgrade times out, with a promise of the end of that handshake:
+   * it is not cut off (the broker may have made its producer or consumer already, and would keep
+   * it after a dropped upgrade) but closed cleanly if it completes late.
+   */
+  abandoned?: (ended: Promise<void>) => void;
 }
+
+/** How long a handshake given up on may still complete (and be closed cleanly) before it is cut off, ms. */
+const ABANDONED_HANDSHAKE_MS = 120_000;
+/** How long a clean close of a late socket may take before it is cut off, ms. */
+const LATE_CLOSE_MS = 5_000;
 
 /** Opens a socket; rejects with a PulsarError that says why (HTTP status and the broker's message). */
 export function openSocket(url: string, options: SocketOptions): Promise<WebSocket> {
@@ -17,24 +28,45 @@ export function openSocket(url: string, options: SocketOptions): Promise<WebSock
     if (options.authToken) headers.authorization = `Bearer ${options.authToken}`;
     const ws = new WebSocket(url, {
       headers,
-      handshakeTimeout: options.timeoutMs,
+      // The bounded wait is the timer below; this only ends a handshake abandoned long ago.
+      handshakeTimeout: Math.max(options.timeoutMs, ABANDONED_HANDSHAKE_MS),
       perMessageDeflate: false,
       maxPayload: options.maxPayload ?? 64 * 1024 * 1024,
     });
     let settled = false;
-    const fail = (error: PulsarError) => {
+    let endAbandoned: (() => void) | undefined;
+    const timer = setTimeout(() => {
       if (settled) return;
       settled = true;
+      options.abandoned?.(new Promise<void>((resolve) => (endAbandoned = resolve)));
+      reject(new PulsarError('UNAVAILABLE', `the Pulsar broker at ${redact(url)} did not complete the upgrade within ${options.timeoutMs} ms`));
+    }, options.timeoutMs);
+    const fail = (error: PulsarError) => {
+      clearTimeout(timer);
       ws.removeAllListeners();
       ws.on('error', () => {});
       ws.terminate();
+      endAbandoned?.();
+      if (settled) return;
+      settled = true;
       reject(error);
     };
     ws.once('open', () => {
-      if (settled) return;
-      settled = true;
+      clearTimeout(timer);
       ws.removeAllListeners();
-      resolve(ws);
+      if (!settled) {
+        settled = true;
+        resolve(ws);
+        return;
+      }
+      // Too late for the caller: a clean close makes the broker drop what the upgrade made.
+      ws.on('error', () => {});
+      const cutOff = setTimeout(() => ws.terminate(), LATE_CLOSE_MS);
+      ws.once('close', () => {
+        clearTimeout(cutOff);
+        endAbandoned?.();
+      });
+      ws.close(1000);
     });
     ws.once('unexpected-response', (request, response) => {
       const status = response.statusCode ?? 0;

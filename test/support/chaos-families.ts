@@ -1,13 +1,17 @@
 // The workloads the chaos suites run for each workflow family, on a
 // WorkerChaosStack: the same work done undisturbed and under faults (worker
 // kills, Temporal restarts) must end in the same state, which `settled` picks out.
-import type { QpAgent } from '../../agents/sdk';
+import { temporal } from '@temporalio/proto';
+import type { QpAgent, Trainer } from '../../agents/sdk';
+import { simulateSwarm, type SwarmSimulation } from '../../agents/simulate';
+import { digitsTrainers, DIGITS_DIMENSION } from '../../agents/trainers';
 import type { DecisionStatus } from '../../core/decisions/status';
 import type { Choice } from '../../core/decisions/types';
 import type { TaskState } from '../../core/tasks';
-import { decisionWorkflowId } from '../../workflows/definitions';
+import type { TuningProgress } from '../../core/tuning';
+import { decisionWorkflowId, tuningWorkflowId } from '../../workflows/definitions';
 import { taskWorkflowId } from '../../workflows/definitions-tasks';
-import { uniqueId } from './stack';
+import { uniqueId, waitFor } from './stack';
 import type { WorkerChaosStack } from './worker-chaos';
 
 /** Delegated tasks: alike agents double their input after `workMs`, counting their runs per task. */
@@ -171,3 +175,96 @@ export class DecisionWorkload {
     return members.flatMap((agent, i) => this.proposals[k].votes(i).map((choice) => `${agent.agentId} ${JSON.stringify(choice)}`)).sort();
   }
 }
+
+/** Federated tuning: six agents on digits, agent i answering i x 250 ms late, so a round's updates trickle in. */
+export class TuningWorkload {
+  /** The simulated swarms, for the stack to stop. */
+  readonly swarms: SwarmSimulation[] = [];
+
+  constructor(private readonly stack: WorkerChaosStack) {}
+
+  async swarm(name: string): Promise<string> {
+    const swarmId = uniqueId(name);
+    const trainers = digitsTrainers({ agents: TUNING_AGENTS, alpha: 0.5, seed: 21 }).map(
+      (train, i): Trainer =>
+        async (task) => {
+          await new Promise((resolve) => setTimeout(resolve, i * 250));
+          return train(task);
+        },
+    );
+    const simulation = await simulateSwarm({
+      apiUrl: this.stack.api.url,
+      messaging: this.stack.agentMessaging,
+      count: trainers.length,
+      swarmId,
+      idPrefix: swarmId,
+      trainers,
+      heartbeatIntervalMs: 2000,
+    });
+    this.swarms.push(simulation);
+    if (simulation.failed.length > 0) throw new Error(`agents failed to join ${swarmId}: ${simulation.failed.join(', ')}`);
+    await waitFor(
+      `${TUNING_AGENTS} agents of ${swarmId} ACTIVE`,
+      async () =>
+        (await this.stack.api.swarm.listAgents({ swarmId, status: 'ACTIVE', pageSize: 50 })).agents.length === TUNING_AGENTS ? true : undefined,
+      60_000,
+    );
+    return swarmId;
+  }
+
+  /** A three-round FedAvg job on every agent of the swarm (rounds of `roundTimeoutMs`); resolves with its id. */
+  async start(swarmId: string, roundTimeoutMs = 30_000): Promise<string> {
+    const { jobId } = await this.stack.api.tuning.start({
+      swarmId,
+      model: { kind: 'softmax-digits', dimension: DIGITS_DIMENSION },
+      rounds: 3,
+      fraction: 1,
+      minParticipants: TUNING_AGENTS,
+      roundTimeoutMs,
+      maxRoundAttempts: 2,
+      strategy: 'fedavg',
+      strategyOptions: {},
+      training: { learningRate: 0.1, epochs: 1, batchSize: 32 },
+      evaluateEvery: 3,
+      seed: 5,
+    });
+    return jobId;
+  }
+
+  handle(jobId: string) {
+    return this.stack.client.workflow.getHandle(tuningWorkflowId(jobId));
+  }
+
+  /** Resolves once round `round`'s collection has started (a worker is running it). */
+  async collecting(jobId: string, round: number): Promise<void> {
+    const handle = this.handle(jobId);
+    await waitFor(
+      `round ${round} aggregation in progress`,
+      async () => {
+        const described = await handle.describe();
+        const progress = await handle.query<TuningProgress>('tuningProgress');
+        const pending = described.raw.pendingActivities?.find(
+          (a) => a.activityType?.name === 'collectAndAggregate' && a.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED,
+        );
+        return progress.round === round - 1 && pending ? true : undefined;
+      },
+      60_000,
+      50,
+    );
+  }
+
+  /** What must not depend on faults: every update counted once per round, the same final bits and accuracy. */
+  static settled(progress: TuningProgress) {
+    return {
+      status: progress.status,
+      round: progress.round,
+      accepted: progress.recentRounds.map((r) => r.accepted),
+      rejected: progress.recentRounds.map((r) => r.rejected),
+      attempts: progress.recentRounds.map((r) => r.attempts),
+      globalDigest: progress.globalDigest,
+      accuracy: progress.recentRounds.at(-1)?.accuracy,
+    };
+  }
+}
+
+const TUNING_AGENTS = 6;

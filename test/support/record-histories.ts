@@ -1,6 +1,7 @@
 // Records the histories that test/replay.test.ts replays. Run after a change
 // of workflow code that is meant to be incompatible (and say why in the commit):
 //   npx tsx test/support/record-histories.ts   (needs a dev server: npm run stack -- up)
+//   npx tsx test/support/record-histories.ts --tuning-as federatedTuningDeferredAcks   (only the tuning job)
 import { execFileSync } from 'node:child_process';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { writeFileSync } from 'node:fs';
@@ -100,9 +101,14 @@ async function main(): Promise<void> {
   const show = (workflowId: string) =>
     execFileSync(temporal, ['workflow', 'show', '--workflow-id', workflowId, '--output', 'json',
       '--address', config.TEMPORAL_ADDRESS, '--namespace', config.TEMPORAL_NAMESPACE], { encoding: 'utf8' });
-  writeFileSync(join(dir, 'registerAgent.json'), show(handle.workflowId));
-  writeFileSync(join(dir, 'livenessMonitor.json'), show(monitor.workflowId));
-  writeFileSync(join(dir, 'federatedTuning.json'), show(tuning.workflowId));
+  // --tuning-as <name>: only the tuning job, into <name>.json (a later patched path beside the first recording).
+  const tuningAs = process.argv.includes('--tuning-as') ? process.argv[process.argv.indexOf('--tuning-as') + 1] : undefined;
+  if (tuningAs) writeFileSync(join(dir, `${tuningAs}.json`), show(tuning.workflowId));
+  else {
+    writeFileSync(join(dir, 'registerAgent.json'), show(handle.workflowId));
+    writeFileSync(join(dir, 'livenessMonitor.json'), show(monitor.workflowId));
+    writeFileSync(join(dir, 'federatedTuning.json'), show(tuning.workflowId));
+  }
   await stack.stop();
   console.log(`recorded into ${dir}`);
 }

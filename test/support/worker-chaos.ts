@@ -22,7 +22,7 @@ const ROOT = join(__dirname, '..', '..');
 export class WorkerChaosStack {
   private readonly secret = randomBytes(32).toString('hex');
   private readonly blobDir: string;
-  private readonly pulsar = sharedPulsarOptions();
+  private pulsar = sharedPulsarOptions();
   private readonly env: NodeJS.ProcessEnv & { TEMPORAL_ADDRESS: string; TEMPORAL_NAMESPACE: string };
   private worker: ChildProcess | undefined;
   /** The last few KB the current worker printed, for failures to show. */
@@ -87,10 +87,15 @@ export class WorkerChaosStack {
 
   /**
    * Starts the worker, connects to Temporal (the run's shared dev server, or `temporalAddress`)
-   * and Pulsar, and starts the API on a free port.
+   * and Pulsar (the shared broker, or `broker`), and starts the API on a free port.
    */
-  async start(temporalAddress?: string): Promise<void> {
+  async start(temporalAddress?: string, broker?: { serviceUrl: string; adminUrl: string; webSocketUrl: string }): Promise<void> {
     if (temporalAddress) this.env.TEMPORAL_ADDRESS = temporalAddress;
+    if (broker) {
+      this.env.PULSAR_SERVICE_URL = broker.serviceUrl;
+      this.env.PULSAR_ADMIN_URL = broker.adminUrl;
+      this.pulsar = { ...this.pulsar, adminUrl: broker.adminUrl, webSocketUrl: broker.webSocketUrl };
+    }
     this.worker = this.startWorker();
     this.connection = await Connection.connect({ address: this.env.TEMPORAL_ADDRESS });
     this.client = new Client({ connection: this.connection, namespace: this.env.TEMPORAL_NAMESPACE });

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from .errors import ApiError, HandshakeError
+from .errors import ApiError, BrokerUnavailableError, HandshakeError
 from .http import ApiClient
 from .proof import public_key_pem, sign_as_agent, sign_challenge
 from .pulsar import Consumer, PulsarWebSocket
@@ -405,7 +405,13 @@ class QpAgent:
                 self._secure_round(start, global_params, params, update.examples)
             else:
                 properties = update_properties(job_id, round_, attempt, self.agent_id, update)
-                self.publish_signed(str(start["updatesTopic"]), params_to_bytes(params), properties)
+                payload = params_to_bytes(params)
+                # It counts if the broker takes it by the round's deadline: until then an outage is waited out.
+                self._until_delivered(
+                    lambda: self.publish_signed(str(start["updatesTopic"]), payload, properties),
+                    float(start["deadlineAt"]),
+                    abandon or self._rounds_stop,
+                )
             self._emit({"type": "round-trained", "jobId": job_id, "round": round_, "attempt": attempt})
         except Exception as error:  # noqa: BLE001 - one failed round never stops the agent
             self._emit({"type": "round-failed", "jobId": job_id, "round": round_, "error": str(error)})
@@ -529,6 +535,19 @@ class QpAgent:
         inbox = swarm_topic(self.record["swarmId"], f"inbox-{self.agent_id}")
         self._listen(inbox, f"agent-{self.agent_id}-tasks", "latest", {"task": on_assignment, "task-announcement": on_announcement})
 
+    def _until_delivered(self, send: Callable[[], None], until_ms: float, stop: threading.Event) -> None:
+        """Calls send (a signed publish) again through a broker outage, signed anew each time, until it goes,
+        until_ms (ms since the epoch) passes or stop is set; then raises the last BrokerUnavailableError."""
+        attempt = 0
+        while True:
+            try:
+                send()
+                return
+            except BrokerUnavailableError:
+                if time.time() * 1000 >= until_ms or stop.wait(backoff_s(attempt, 0.25, 5.0)):
+                    raise
+                attempt += 1
+
     def _publish_json_signed(self, topic: str, body: dict[str, Any], kind: str, key: str) -> None:
         self.publish_signed(topic, js_json(body).encode("utf-8"), {"type": kind}, key=key)
 
@@ -550,12 +569,21 @@ class QpAgent:
             message = outcome_message(task, self.agent_id, outcome, **fields)
             self._publish_json_signed(str(task["replyTopic"]), message, "task-outcome", str(task["taskId"]))
 
+        def answer_until_delivered(outcome: str, **fields: Any) -> None:
+            # The task's message is acknowledged already: an answer given up on would only be missed at the
+            # task's deadline.
+            self._until_delivered(lambda: answer(outcome, **fields), float(task["deadlineMs"]), self._listeners_stop)
+
         context = TaskContext(lambda fraction: answer("progress", progress=min(1.0, max(0.0, float(fraction)))))
-        # As the TypeScript SDK: a result that cannot be sent (not JSON, broker gone) is answered as a failure.
+        # As the TypeScript SDK: a result that cannot be sent (not JSON, refused by the broker) is answered as a
+        # failure; one still unsent when the deadline passes or the agent closes is not (the task did not fail).
         fields: dict[str, Any] = {}
         try:
-            answer("succeeded", result=handler(task, context))
+            answer_until_delivered("succeeded", result=handler(task, context))
             outcome = "succeeded"
+        except BrokerUnavailableError as error:
+            self._emit({"type": "task-answer-failed", "taskId": task["taskId"], "attempt": task["attempt"], "error": str(error)})
+            return
         except TaskDeclined as declined:
             outcome = "declined"
             fields = {"reason": declined.reason}
@@ -564,7 +592,7 @@ class QpAgent:
             fields = {"reason": str(error)}
         if outcome != "succeeded":
             try:
-                answer(outcome, **fields)
+                answer_until_delivered(outcome, **fields)
             except Exception as error:  # noqa: BLE001 - the attempt times out on the manager's side
                 self._emit({"type": "task-answer-failed", "taskId": task["taskId"], "attempt": task["attempt"], "error": str(error)})
                 return

@@ -5,11 +5,13 @@ from __future__ import annotations
 import base64
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
 
 from qp_agent import QpAgent, TaskBid, TaskContext, TaskDeclined, bid_message, own_bid, outcome_message, private_key_from_seed, sign_as_agent
+from qp_agent.errors import BrokerUnavailableError
 from qp_agent.jsjson import js_json
 
 VECTORS_FILE = Path(
@@ -142,3 +144,29 @@ def test_a_result_that_is_not_json_is_answered_as_a_failure() -> None:
     agent._run_task(TASK, lambda task, context: {"when": object()})
     assert [o["outcome"] for o in outcomes(agent)] == ["failed"]
     assert "not JSON" in outcomes(agent)[0]["reason"]
+
+
+class Outage(Recorder):
+    """A recorder whose first `failures` publications fail as with the broker unreachable."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    def publish_signed(self, topic: str, payload: bytes, properties: dict[str, str] | None = None, key: str | None = None) -> str:
+        if self.failures > 0:
+            self.failures -= 1
+            raise BrokerUnavailableError("the broker is unreachable")
+        return super().publish_signed(topic, payload, properties, key)
+
+
+def test_an_answer_is_sent_again_through_a_broker_outage_and_stays_a_success() -> None:
+    agent = Outage(failures=3)
+    agent._run_task({**TASK, "deadlineMs": time.time() * 1000 + 60_000}, lambda task, context: {"n": 14})
+    assert outcomes(agent) == [{"outcome": "succeeded", "result": {"n": 14}}]
+
+
+def test_an_answer_still_unsent_at_the_deadline_is_not_reported_as_a_failure() -> None:
+    agent = Outage(failures=1)
+    agent._run_task(TASK, lambda task, context: {"n": 14})  # deadlineMs 1: long past
+    assert outcomes(agent) == []
