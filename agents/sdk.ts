@@ -134,6 +134,8 @@ export class QpAgent {
   /** Set while close() runs: task answers stop being retried. */
   private closing = false;
   private readonly answeredTasks = new Set<string>();
+  /** The final answer of each attempt run here (bounded), sent again when the manager sends that attempt again. */
+  private readonly taskAnswers = new Map<string, TaskAnswer>();
   /** The manager's withdrawals, read on their own subscription so that they overtake the queued tasks they name. */
   private taskWithdrawals?: Consumer;
   private taskWithdrawalsLoop?: Promise<void>;
@@ -372,7 +374,14 @@ export class QpAgent {
       task: async (message) => {
         const task = message as TaskAssignmentMessage;
         const key = `${task.taskId}/${task.attempt}`;
-        if (task.type !== 'task' || this.answeredTasks.has(key) || this.withdrawnTasks.has(key)) return;
+        if (task.type !== 'task' || this.withdrawnTasks.has(key)) return;
+        if (this.answeredTasks.has(key)) {
+          // The manager sent this attempt again: its workflow task was retried after a worker crash and
+          // may not have taken the first answer. Answer again, without running the task again.
+          const answered = this.taskAnswers.get(key);
+          if (answered) await this.answerTask(task, answered, true).catch(() => undefined);
+          return;
+        }
         this.answeredTasks.add(key);
         if (this.answeredTasks.size > 1024) this.answeredTasks.delete(this.answeredTasks.values().next().value!);
         await this.runTask(task, handler); // one task at a time: the consumer waits for it
@@ -423,13 +432,23 @@ export class QpAgent {
     });
   }
 
+  /** Publishes an answer to the task's attempt, signed; a final one is sent until it goes or the task's deadline passes. */
+  private async answerTask(task: TaskAssignmentMessage, body: TaskAnswer, untilDelivered: boolean): Promise<void> {
+    const outcome: TaskOutcomeMessage = { type: 'task-outcome', taskId: task.taskId, attempt: task.attempt, agentId: this.agentId, ...body };
+    const payload = Buffer.from(JSON.stringify(outcome));
+    await this.publishSignedUntil(task.replyTopic, payload, { type: 'task-outcome' }, untilDelivered ? task.deadlineMs : 0, task.taskId);
+  }
+
   private async runTask(task: TaskAssignmentMessage, handler: TaskHandler): Promise<void> {
     // The task's message is acknowledged already: an answer lost here would only be missed at the
     // task's deadline, so it is sent until it goes (progress reports only once).
-    const answer = async (body: Omit<TaskOutcomeMessage, 'type' | 'taskId' | 'attempt' | 'agentId'>, untilDelivered: boolean) => {
-      const outcome: TaskOutcomeMessage = { type: 'task-outcome', taskId: task.taskId, attempt: task.attempt, agentId: this.agentId, ...body };
-      const payload = Buffer.from(JSON.stringify(outcome));
-      await this.publishSignedUntil(task.replyTopic, payload, { type: 'task-outcome' }, untilDelivered ? task.deadlineMs : 0, task.taskId);
+    const key = `${task.taskId}/${task.attempt}`;
+    const answer = (body: TaskAnswer, untilDelivered: boolean) => {
+      if (body.outcome !== 'progress') {
+        this.taskAnswers.set(key, body);
+        if (this.taskAnswers.size > 1024) this.taskAnswers.delete(this.taskAnswers.keys().next().value!);
+      }
+      return this.answerTask(task, body, untilDelivered);
     };
     let result: unknown;
     try {
@@ -899,6 +918,9 @@ async function consumeJson(
     }
   }
 }
+
+/** An agent's answer to a task attempt, as it goes on the task-results topic. */
+type TaskAnswer = Omit<TaskOutcomeMessage, 'type' | 'taskId' | 'attempt' | 'agentId'>;
 
 export interface TaskContext {
   /** Refuse the task: the manager gives it to another agent. */
