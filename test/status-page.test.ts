@@ -110,7 +110,8 @@ describe('the status page', () => {
     const job = status.jobs.find((j) => j.jobId === jobId)!;
     expect(job).toMatchObject({ swarmId, status: 'COMPLETED', round: 2, rounds: 2, workflowUrl: `http://ui.example:8233/namespaces/${status.namespace}/workflows/tuning-${jobId}` });
     expect(job.accuracy).toEqual(result.recentRounds.map((r) => ({ round: r.round, accuracy: r.accuracy ?? null })));
-    const report = await fetch(`${stack.api.url}/api/v1/behaviors/latest`, { headers: admin }).then((r) => r.json() as Promise<{ counts: Record<string, number> }>);
+    // By its id: the namespace's latest report may already be another suite's sweep.
+    const report = await fetch(`${stack.api.url}/api/v1/behaviors/reports/${reportId}`, { headers: admin }).then((r) => r.json() as Promise<{ counts: Record<string, number> }>);
     expect(status.behaviorReport!.counts).toEqual(report.counts);
 
     const body = await fetch(`${stack.api.url}/?part=body`).then((r) => r.text());
