@@ -134,6 +134,20 @@ export function createDecisionActivities(deps: DecisionDeps) {
   // the workflow has recorded its chunk, and its next call is what shows that (a completion lost
   // with a Temporal restart must not take acknowledged ballots with it).
   const unacked = new Map<string, { consumer: Consumer; chunk?: string; messages: ReceivedMessage[] }>();
+  // One count or settle at a time per decision on this worker. An attempt Temporal timed out (its
+  // heartbeats lost while the server restarted) may still be receiving when its retry starts here:
+  // side by side on the one consumer, the retry's batch would replace the other's in `unacked`,
+  // and the ballots the other took would be neither counted nor given back while the consumer lives.
+  const lanes = new Map<string, Promise<unknown>>();
+  const inLane = <T>(decisionId: string, run: () => Promise<T>): Promise<T> => {
+    const result = (lanes.get(decisionId) ?? Promise.resolve()).then(run);
+    const settled = result.catch(() => undefined);
+    lanes.set(decisionId, settled);
+    void settled.then(() => {
+      if (lanes.get(decisionId) === settled) lanes.delete(decisionId);
+    });
+    return result;
+  };
 
   const consumerFor = async (swarmId: string, decisionId: string): Promise<Consumer> => {
     const kept = consumers.get(decisionId);
@@ -226,7 +240,7 @@ export function createDecisionActivities(deps: DecisionDeps) {
     });
   };
 
-  return {
+  const activities = {
     /** agentId -> power of the electorate now, kept as a blob. */
     async snapshotElectorate(spec: Pick<DecisionSpec, 'swarmId' | 'electorate' | 'power'>): Promise<SnapshotResult> {
       let members = await deps.electorate.members(spec.swarmId);
@@ -383,6 +397,11 @@ export function createDecisionActivities(deps: DecisionDeps) {
         release(decisionId, failed);
       }
     },
+  };
+  return {
+    ...activities,
+    settleBallots: (input: SettleBallotsInput) => inLane(input.decisionId, () => activities.settleBallots(input)),
+    countBallots: (input: CountBallotsInput) => inLane(input.spec.decisionId, () => activities.countBallots(input)),
   };
 }
 

@@ -1,7 +1,8 @@
 // The ballot-counting activity when its result never reaches the workflow (a
 // Temporal restart between the batch and the recording of its completion): the
 // workflow calls again with the chunks it has, and the ballots of the lost batch
-// must be counted by that call, none twice.
+// must be counted by that call, none twice; and when the retry starts while the
+// attempt Temporal gave up on is still receiving.
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { createDecisionActivities, type CountBallotsInput } from '../../activities/decisions';
 import { MemoryBlobStore } from '../../adapters/memory/blobs';
@@ -25,20 +26,20 @@ describe('countBallots when a batch result is lost', () => {
   });
   const opensAt = Date.now() - 1_000;
 
-  async function vote(agentId: string, choice: string): Promise<void> {
-    const ballot = signBallot(keys.get(agentId)!.privateKey, { decisionId: DECISION, agentId, choice, castAt: Date.now() });
-    await messaging.publish(decisionTopic(SWARM, DECISION), Buffer.from(JSON.stringify(ballot)), { properties: { type: 'ballot' } });
+  async function vote(agentId: string, choice: string, decisionId = DECISION): Promise<void> {
+    const ballot = signBallot(keys.get(agentId)!.privateKey, { decisionId, agentId, choice, castAt: Date.now() });
+    await messaging.publish(decisionTopic(SWARM, decisionId), Buffer.from(JSON.stringify(ballot)), { properties: { type: 'ballot' } });
   }
 
-  async function batch(chunks: string[]) {
+  async function batch(chunks: string[], decisionId = DECISION, waitMs = 300) {
     const input: CountBallotsInput = {
-      spec: { decisionId: DECISION, swarmId: SWARM, system: 'basic', options: ['for', 'against', 'abstain'] },
+      spec: { decisionId, swarmId: SWARM, system: 'basic', options: ['for', 'against', 'abstain'] },
       snapshotDigest: await blobs.put(Buffer.from(JSON.stringify(Object.fromEntries(VOTERS.map((id) => [id, 1]))))),
       chunks,
       opensAt,
       closesAt: opensAt + 60_000,
       quorumPower: 4,
-      waitMs: 300,
+      waitMs,
       maxBallots: 100,
     };
     return activities.countBallots(input);
@@ -63,5 +64,18 @@ describe('countBallots when a batch result is lost', () => {
     expect(next).toMatchObject({ accepted: 1, voters: 3, refusals: { counts: {} } });
     const last = await batch([retried.chunk!, next.chunk!]);
     expect(last).toMatchObject({ received: 0, voters: 3, tally: { turnout: 3, scores: { for: 2, against: 1, abstain: 0 } } });
+  });
+
+  it('counts every ballot when the retry starts while the attempt it replaces is still receiving', async () => {
+    const decisionId = 'timed-out-batch';
+    // The first attempt timed out at Temporal (its heartbeats lost in a restart) but still runs here.
+    const timedOut = batch([], decisionId, 2_000);
+    const retry = batch([], decisionId, 2_000);
+    for (const agentId of VOTERS) await vote(agentId, 'for', decisionId);
+    await timedOut;
+    const retried = await retry;
+    const next = await batch([retried.chunk!], decisionId);
+    expect(retried.accepted + next.accepted).toBe(VOTERS.length);
+    expect(next).toMatchObject({ voters: VOTERS.length, tally: { turnout: VOTERS.length } });
   });
 });
