@@ -154,6 +154,8 @@ export class QpAgent {
   private proposalsLoop?: Promise<void>;
   /** The send time of the agent's last ballot per decision: a vote change is always later. */
   private readonly castAt = new Map<string, number>();
+  /** When each proposal this agent heard of stops taking ballots (ms since the epoch): a vote is sent again until then. */
+  private readonly votingClosesAt = new Map<string, number>();
   /** Secure-aggregation requests addressed to this agent, by round and type, until a round asks for them. */
   private readonly secaggMail = new Map<string, ServerMessage>();
   private readonly secaggWaiters = new Map<string, (message: ServerMessage) => void>();
@@ -728,6 +730,10 @@ export class QpAgent {
       'decision-proposal': async (message) => {
         const proposal = message as ProposalMessage;
         if (proposal.type !== 'decision-proposal' || !Array.isArray(proposal.options)) return;
+        if (typeof proposal.closesAt === 'number') {
+          this.votingClosesAt.set(proposal.decisionId, proposal.closesAt);
+          if (this.votingClosesAt.size > VOTING_DEADLINES_KEPT) this.votingClosesAt.delete(this.votingClosesAt.keys().next().value as string);
+        }
         await handler(proposal);
       },
     });
@@ -739,6 +745,9 @@ export class QpAgent {
    * /api/v1/decisions/{id}/votes with `via: 'api'`, which answers a refusal
    * (forged, ineligible, late, duplicate) at once. A later vote on the same
    * decision replaces the earlier one where the decision allows vote changes.
+   * Over messaging, a ballot that cannot go out (a broker outage) is sent
+   * again until the proposal closes (as onProposal announced it; otherwise
+   * for VOTE_RETRY_DEFAULT_MS), so an outage does not lose it.
    */
   async vote(decisionId: string, choice: Choice, options: { via?: 'messaging' | 'api' } = {}): Promise<Ballot> {
     if (!this.agent || !this.credential) throw new Error('register() first');
@@ -752,10 +761,10 @@ export class QpAgent {
       }, this.credential, 0);
       return ballot;
     }
-    await this.messaging.publish(decisionTopic(this.agent.swarmId, decisionId), Buffer.from(JSON.stringify(ballot)), {
-      key: this.agentId,
-      properties: { type: 'ballot' },
-    });
+    const topic = decisionTopic(this.agent.swarmId, decisionId);
+    const payload = Buffer.from(JSON.stringify(ballot));
+    const untilMs = this.votingClosesAt.get(decisionId) ?? Date.now() + VOTE_RETRY_DEFAULT_MS;
+    await this.untilDelivered(() => this.messaging.publish(topic, payload, { key: this.agentId, properties: { type: 'ballot' } }), untilMs);
     return ballot;
   }
 
@@ -882,6 +891,10 @@ export function withLocalPrivacy(
 
 /** Longest pause between two tries of a task answer or a round's update during a broker outage, ms. */
 const PUBLISH_RETRY_MAX_MS = 5_000;
+/** How long a ballot for a proposal the agent did not hear announced is sent again through an outage, ms. */
+const VOTE_RETRY_DEFAULT_MS = 60_000;
+/** Proposals whose closing time an agent keeps for its votes. */
+const VOTING_DEADLINES_KEPT = 1_000;
 
 /** Codes of publish errors another try cannot fix (the Pulsar adapter's PulsarError codes; UNAVAILABLE is not one). */
 const REFUSALS = new Set(['REJECTED', 'UNAUTHENTICATED', 'CONFLICT', 'CLOSED', 'INVALID_ARGUMENT']);

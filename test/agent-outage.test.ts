@@ -4,14 +4,16 @@
 // at the task's deadline; an update given up on misses its round although the
 // round was still open. The SDK sends them again until they go: the task
 // succeeds with its one attempt (the publish failure is not reported as a
-// failure of the task), and the round counts the update in its one attempt.
+// failure of the task), the round counts the update in its one attempt, and a
+// ballot cast during the outage is counted in its decision.
 import { QpAgent } from '../agents/sdk';
 import type { MessagingPort } from '../adapters/ports';
+import { decisionTopic } from '../core/decisions/topics';
 import { taskResultsTopic, type TaskState } from '../core/tasks';
 import { swarmTopics } from '../core/topics';
 import type { TuningProgress } from '../core/tuning';
 import { noopTrainer } from '../agents/trainers';
-import { tuningWorkflowId } from '../workflows/definitions';
+import { decisionWorkflowId, tuningWorkflowId } from '../workflows/definitions';
 import { taskWorkflowId } from '../workflows/definitions-tasks';
 import type { Embedded } from '../workers/embedded';
 import { ADMIN_TOKEN, startTestEmbedded, uniqueId, waitFor } from './support/stack';
@@ -186,4 +188,46 @@ describe('an agent answering during a broker outage', () => {
       await trainer.close();
     }
   }, 60_000);
+
+  it('gets a ballot cast during the outage counted in its decision', async () => {
+    const swarm = uniqueId('vote-outage');
+    const decisionId = uniqueId('vote-outage-decision');
+    const messaging = outageOn(stack.ports.messaging, decisionTopic(swarm, decisionId), 3);
+    const voter = new QpAgent({
+      apiUrl: stack.api.url,
+      messaging,
+      agentId: `${swarm}-0`,
+      swarmId: swarm,
+      capabilities: [],
+      resources: { cpu: 1, memoryMb: 512 },
+      heartbeatIntervalMs: 60_000,
+    });
+    try {
+      await voter.register();
+      const voted = new Promise<void>((resolve, reject) => {
+        void voter.onProposal(async (proposal) => {
+          if (proposal.decisionId !== decisionId) return;
+          await voter.vote(decisionId, 'for').then(() => resolve(), reject);
+        });
+      });
+      const res = await fetch(`${stack.api.url}/api/v1/decisions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ decisionId, swarmId: swarm, title: 'outage', system: 'basic', power: 'equal', quorum: { fraction: 1 }, votingPeriodMs: 60_000 }),
+      });
+      expect(res.status).toBe(201);
+      await within(voted, 60_000, 'the ballot did not go out');
+      const status = await within(
+        stack.client.workflow.getHandle(decisionWorkflowId(decisionId)).result() as Promise<{ state: string; voters: number; tally: { ballots: number } }>,
+        90_000,
+        'the decision did not close',
+      );
+      expect(messaging.refused).toBe(3);
+      expect(status.voters).toBe(1);
+      expect(status.tally.ballots).toBe(1);
+      expect(status.state).toBe('SUCCEEDED');
+    } finally {
+      await voter.close();
+    }
+  }, 120_000);
 });
