@@ -62,11 +62,16 @@ describe('asynchronous tuning on a real Temporal server', () => {
         );
         return result;
       };
-    /** The fast agents: a short pause, so the lagging agents' updates land between theirs. */
+    /**
+     * The fast agents: a pause, so the lagging agents' updates land between theirs. Two versions take
+     * at least 3 s, which is how long the agent one version behind has to get its update counted
+     * (from seeing version v + 1 to the job recording it) before it is too stale: on a loaded machine
+     * a query, a publish and a collection can take a second or more.
+     */
     const fast =
       (train: Trainer): Trainer =>
       async (task) => {
-        await new Promise((resolve) => setTimeout(resolve, 400));
+        await new Promise((resolve) => setTimeout(resolve, 1_500));
         return train(task);
       };
     const swarm = await simulateSwarm({
