@@ -257,8 +257,15 @@ export function createDecisionActivities(deps: DecisionDeps) {
       return { snapshotDigest, voters: values.length, totalPower: values.reduce((sum, power) => sum + power, 0) };
     },
 
-    async announceProposal(message: ProposalMessage): Promise<void> {
-      await publishControl(message.swarmId, message);
+    /**
+     * Tells the swarm voting is open. With votingPeriodMs the period counts from now, when the swarm
+     * hears of it: an announcement an outage held back does not eat into the voters' time. The
+     * closing time sent (and returned) is the later of the message's and now + votingPeriodMs.
+     */
+    async announceProposal(message: ProposalMessage, votingPeriodMs?: number): Promise<{ closesAt: number }> {
+      const closesAt = votingPeriodMs === undefined ? message.closesAt : Math.max(message.closesAt, Date.now() + votingPeriodMs);
+      await publishControl(message.swarmId, { ...message, closesAt });
+      return { closesAt };
     },
 
     async publishOutcome(message: OutcomeMessage): Promise<void> {

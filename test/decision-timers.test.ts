@@ -10,10 +10,11 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { CountBallotsInput, CountBallotsResult, DecisionActivities, SettleBallotsInput, TaskActionInput } from '../activities/decisions';
 import type { DecisionStatus } from '../core/decisions/status';
 import { tally } from '../core/decisions/tally';
-import type { DecisionSpec, OutcomeMessage } from '../core/decisions/types';
+import type { DecisionSpec, OutcomeMessage, ProposalMessage } from '../core/decisions/types';
 import { DECISION_WORKFLOW, decisionWorkflowId } from '../workflows/definitions';
 import type { CollaborativeDecisionInput } from '../workflows/decision';
 import { uniqueId } from './support/stack';
+import { startTimeSkipping } from './support/time-skipping';
 
 const KEYWORD = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
 const HOUR = 3_600_000;
@@ -22,9 +23,7 @@ describe('decision timers under time skipping', () => {
   let env: TestWorkflowEnvironment;
 
   beforeAll(async () => {
-    env = await TestWorkflowEnvironment.createTimeSkipping({
-      server: { executable: { type: 'existing-path', path: process.env.QP_TEST_TESTSERVER! } },
-    });
+    env = await startTimeSkipping();
     await env.connection.operatorService.addSearchAttributes({
       namespace: env.namespace ?? 'default',
       searchAttributes: { JobId: KEYWORD, SwarmId: KEYWORD, DecisionState: KEYWORD },
@@ -48,7 +47,9 @@ describe('decision timers under time skipping', () => {
       async snapshotElectorate() {
         return { snapshotDigest: 'snapshot', voters: 5, totalPower: 5 };
       },
-      async announceProposal() {},
+      async announceProposal(message: ProposalMessage) {
+        return { closesAt: message.closesAt };
+      },
       async countBallots(input): Promise<CountBallotsResult> {
         batches.push(input);
         const first = batches.length === 1;
@@ -117,7 +118,9 @@ describe('decision timers under time skipping', () => {
       async snapshotElectorate() {
         return { snapshotDigest: 'snapshot', voters: 1, totalPower: 1 };
       },
-      async announceProposal() {},
+      async announceProposal(message: ProposalMessage) {
+        return { closesAt: message.closesAt };
+      },
       async countBallots(input: CountBallotsInput): Promise<CountBallotsResult> {
         return {
           chunk: 'chunk-1', received: 1, accepted: 1, refusals: { counts: {}, recent: [] }, tally: counted, voters: 1,

@@ -24,6 +24,8 @@ histories.push('collaborativeDecision');
 // Recorded by test/support/record-decision-action-history.ts: a task-batch action and a rebalance action, each last batch
 // settled, and a decision cancelled while ACTIVE (the cancel answers once it is CANCELLED).
 histories.push('collaborativeDecisionTasks', 'collaborativeDecisionRebalance', 'collaborativeDecisionCancelled');
+// The same recorder (--as collaborativeDecisionAnnounced) once the voting period counted from the announcement.
+histories.push('collaborativeDecisionAnnounced');
 // Recorded by test/support/record-reputation-history.ts: three aggregated rounds and one signalled twice.
 histories.push('reputationLedger');
 // Recorded by test/support/record-pool-history.ts.

@@ -23,7 +23,7 @@ import type { DecisionActivities } from '../activities/decisions';
 import { cannotChange, decide, quorumPower } from '../core/decisions/outcome';
 import { EMPTY_TALLY, type DecisionStatus } from '../core/decisions/status';
 import { decisionTopic } from '../core/decisions/topics';
-import type { DecisionSpec, DecisionState } from '../core/decisions/types';
+import type { DecisionSpec, DecisionState, ProposalMessage } from '../core/decisions/types';
 import { DecisionStateKey, JobIdKey, SwarmIdKey } from '../core/search-attributes';
 import type { QpSinks } from '../core/observations';
 import type { TuningJobSpec } from '../core/tuning';
@@ -149,7 +149,7 @@ export async function collaborativeDecision(input: CollaborativeDecisionInput): 
     status.opensAt = now();
     status.closesAt = status.opensAt + spec.votingPeriodMs;
     setState('ACTIVE');
-    await quick.announceProposal({
+    const proposal: ProposalMessage = {
       type: 'decision-proposal',
       decisionId: spec.decisionId,
       swarmId: spec.swarmId,
@@ -163,7 +163,14 @@ export async function collaborativeDecision(input: CollaborativeDecisionInput): 
       allowVoteChange: spec.allowVoteChange ?? false,
       voters: snapshot.voters,
       totalPower: snapshot.totalPower,
-    });
+    };
+    if (patched('voting-period-from-announcement')) {
+      // The period counts from the announcement (held back, say, while the server restarted).
+      const announced = await quick.announceProposal(proposal, spec.votingPeriodMs);
+      status.closesAt = Math.max(status.closesAt, announced.closesAt);
+    } else {
+      await quick.announceProposal(proposal);
+    }
   }
 
   if (status.state === 'ACTIVE') {

@@ -1,6 +1,8 @@
 // Records test/histories/collaborativeDecision.json, which test/replay.test.ts replays.
 // Run after a change of the decision workflow that is meant to be incompatible:
 //   npx tsx test/support/record-decision-history.ts
+// or, to keep the older history and add one for a new patched path:
+//   npx tsx test/support/record-decision-history.ts --as collaborativeDecisionAnnounced
 import { QpAgent } from '../../agents/sdk';
 import { decisionTopic } from '../../core/decisions/topics';
 import type { DecisionStatus } from '../../core/decisions/status';
@@ -51,7 +53,8 @@ runRecorder(async () => {
   if (result.state !== 'EXECUTED' || result.quorumReachedAt === undefined) throw new Error(`unexpected run: ${JSON.stringify(result)}`);
   await stack.client.workflow.getHandle(result.action!.workflowId!).cancel();
 
-  recording.save(decisionWorkflowId(decisionId), 'collaborativeDecision');
+  const as = process.argv.indexOf('--as');
+  recording.save(decisionWorkflowId(decisionId), as > 0 ? process.argv[as + 1] : 'collaborativeDecision');
   await Promise.all(agents.map((a) => a.close()));
   await recording.stop();
 });
