@@ -11,7 +11,7 @@ import { seededRandom } from '../core/random';
 import type { TuningProgress } from '../core/tuning';
 import { DecisionWorkload, PROPOSALS, TaskWorkload, TuningWorkload } from './support/chaos-families';
 import { removeExtraBrokers, startExtraBroker, type ExtraBroker } from './support/pulsar';
-import { uniqueId, waitFor } from './support/stack';
+import { uniqueId } from './support/stack';
 import { WorkerChaosStack } from './support/worker-chaos';
 
 const TASKS = 24;
@@ -88,14 +88,7 @@ describe('a Pulsar broker restarted under the swarm', () => {
     }
     // Registration: every session, old and new, is ACTIVE, and each agent's one credential works.
     const members = [...stormyTasks.members, ...stormyVoters.members, ...lateMembers];
-    // A session the liveness sweep marked LOST while its agent was quiet (agents here heartbeat once a
-    // minute) comes back with the heartbeat, at the sweep that reads it.
-    for (const agent of members) await agent.heartbeat();
-    const statuses = async () => (await Promise.all(members.map((agent) => stack.api.swarm.getAgent(agent.agentId)))).map((session) => session.status);
-    await waitFor('every session ACTIVE after its heartbeat', async () => ((await statuses()).every((status) => status === 'ACTIVE') ? true : undefined), 90_000, 1_000).catch(
-      () => undefined,
-    );
-    expect(await statuses()).toEqual(members.map(() => 'ACTIVE'));
+    expect(await stack.statusesAfterHeartbeat(members)).toEqual(members.map(() => 'ACTIVE'));
     console.log(
       `broker restart chaos: 1 restart ${pauseMs} ms after the work went out (stop ${stopMs} ms, start ${startMs} ms), ` +
         `${stormyStates.length} tasks, ${decisionIds.length} decisions with ${ballots} ballots, ${members.length} sessions ` +

@@ -61,9 +61,7 @@ describe('registrations while the worker is killed', () => {
     expect(records.map((record) => record.status)).toEqual(agents.map(() => 'ACTIVE'));
 
     // Each credential works on the API, so each session accepts the one its agent holds.
-    for (const agent of agents) await agent.heartbeat();
-    const sessions = await Promise.all(agents.map((agent) => stack.api.swarm.getAgent(agent.agentId)));
-    expect(sessions.map((session) => session.status)).toEqual(agents.map(() => 'ACTIVE'));
+    expect(await stack.statusesAfterHeartbeat(agents)).toEqual(agents.map(() => 'ACTIVE'));
 
     // Half deregister while the worker is killed once more.
     const leaving = agents.slice(0, AGENTS / 2);

@@ -8,6 +8,7 @@ import type { TaskActivities } from '../activities/tasks';
 import type { TaskState } from '../core/tasks';
 import { HELD_REPLAN_INTERVAL_MS, TASK_DELEGATION_WORKFLOW, taskWorkflowId, type TaskDelegationInput } from '../workflows/definitions-tasks';
 import { uniqueId } from './support/stack';
+import { startTimeSkipping } from './support/time-skipping';
 
 const KEYWORD = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
 
@@ -17,9 +18,7 @@ describe('task attempt timeouts under time skipping', () => {
   let env: TestWorkflowEnvironment;
 
   beforeAll(async () => {
-    env = await TestWorkflowEnvironment.createTimeSkipping({
-      server: { executable: { type: 'existing-path', path: process.env.QP_TEST_TESTSERVER! } },
-    });
+    env = await startTimeSkipping();
     // The task workflow keeps its status and agent in visibility.
     await env.connection.operatorService.addSearchAttributes({
       namespace: env.namespace ?? 'default',

@@ -9,6 +9,7 @@ import { AgentIdKey, AgentStatusKey, SwarmIdKey } from '../core/search-attribute
 import { getAgentQuery } from '../workflows/definitions';
 import type { RegisterAgentInput } from '../workflows/registration';
 import { uniqueId } from './support/stack';
+import { startTimeSkipping } from './support/time-skipping';
 
 const KEYWORD = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
 const DATETIME = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_DATETIME;
@@ -17,9 +18,7 @@ describe('registration timers under time skipping', () => {
   let env: TestWorkflowEnvironment;
 
   beforeAll(async () => {
-    env = await TestWorkflowEnvironment.createTimeSkipping({
-      server: { executable: { type: 'existing-path', path: process.env.QP_TEST_TESTSERVER! } },
-    });
+    env = await startTimeSkipping();
     await env.connection.operatorService.addSearchAttributes({
       namespace: env.namespace ?? 'default',
       searchAttributes: { AgentId: KEYWORD, SwarmId: KEYWORD, AgentStatus: KEYWORD, StandingChangedAt: DATETIME },

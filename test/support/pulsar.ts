@@ -121,6 +121,8 @@ export async function startExtraBroker(
     PULSAR_INSTANCE: instance,
     PULSAR_WEB_PORT: String(webPort),
     PULSAR_BROKER_PORT: String(brokerPort),
+    // A broker started again on its data while other suites load the machine took over 2 min to be healthy.
+    PULSAR_HEALTH_TIMEOUT: process.env.PULSAR_HEALTH_TIMEOUT ?? '300',
     ...(options.extraConf ? { PULSAR_EXTRA_CONF: options.extraConf } : {}),
     ...(options.healthToken ? { PULSAR_AUTH_TOKEN: options.healthToken } : {}),
   };

@@ -208,6 +208,20 @@ export class WorkerChaosStack {
     }
   }
 
+  /**
+   * Each member's session status after one heartbeat from each. A session the liveness sweep marked
+   * LOST while its agent was quiet (these agents heartbeat once a minute) comes back with the
+   * heartbeat, at the sweep that reads it: the statuses are read until all are ACTIVE or timeoutMs passes.
+   */
+  async statusesAfterHeartbeat(members: QpAgent[], timeoutMs = 90_000): Promise<string[]> {
+    for (const agent of members) await agent.heartbeat();
+    const statuses = async () => (await Promise.all(members.map((agent) => this.api.swarm.getAgent(agent.agentId)))).map((session) => session.status);
+    await waitFor('every session ACTIVE after its heartbeat', async () => ((await statuses()).every((status) => status === 'ACTIVE') ? true : undefined), timeoutMs, 1_000).catch(
+      () => undefined,
+    );
+    return statuses();
+  }
+
   /** An admin call to the API; resolves with the status and the JSON body. */
   async call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
     const res = await fetch(`${this.api.url}${path}`, {
