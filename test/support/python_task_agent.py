@@ -1,15 +1,17 @@
-"""A Python agent driven by test/python-sdk-tasks.test.ts: one JSON line per step on stdout.
+"""A Python agent driven by the test/python-sdk-tasks*-pulsar.test.ts suites: one JSON line per step on stdout.
 
 Registers (challenge from its Pulsar inbox) with QP_CAPABILITIES and QP_RESOURCES (JSON), heartbeats
 signed over messaging, runs delegated tasks (kind "fail" raises, kind "decline" declines, any other
 kind answers {ranOn, input, lang}) and bids on Contract Net announcements from its profile; with
 QP_VOTE (JSON: voting system -> choice) it votes on every proposal of those systems, via QP_VOTE_VIA.
-Deregisters when a line arrives on stdin.
+With QP_HOLD_FIRST=1 the first task it runs waits for a "release" line on stdin. Deregisters on a
+"deregister" line (or when stdin closes).
 """
 
 import json
 import os
 import sys
+import threading
 
 from qp_agent import QpAgent, TaskContext
 
@@ -31,8 +33,15 @@ agent = QpAgent(
 )
 
 
+released = threading.Event()
+held: list[str] = []
+
+
 def run(task: dict, context: TaskContext) -> object:
     say("task", taskId=task["taskId"], attempt=task["attempt"], kind=task["kind"])
+    if os.environ.get("QP_HOLD_FIRST") == "1" and not held:
+        held.append(task["taskId"])
+        released.wait()
     if task["kind"] == "fail":
         raise RuntimeError(f"cannot run {task['taskId']}")
     if task["kind"] == "decline":
@@ -56,6 +65,11 @@ if "QP_VOTE" in os.environ:
 
     agent.on_proposal(on_proposal)
 say("listening")
-sys.stdin.readline()
+for line in sys.stdin:
+    if line.strip() == "release":
+        released.set()
+    elif line.strip() == "deregister":
+        break
+released.set()
 agent.deregister()
 say("deregistered")

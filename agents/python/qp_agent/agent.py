@@ -43,6 +43,13 @@ Trainer = Callable[[np.ndarray, RoundTask], "Update | None"]
 SECAGG_REQUESTS = ("shareKeysRequest", "maskedInputRequest", "unmaskRequest")
 
 
+def remember(bounded: dict[str, Any], key: str, value: Any, limit: int = 1024) -> None:
+    """Sets bounded[key], dropping the oldest entries past limit."""
+    bounded[key] = value
+    while len(bounded) > limit:
+        del bounded[next(iter(bounded))]
+
+
 def swarm_topic(swarm_id: str, name: str) -> str:
     """A swarm's logical topic name (core/topics.ts), e.g. swarm/s1/heartbeats."""
     return f"swarm/{swarm_id}/{name}"
@@ -105,6 +112,11 @@ class QpAgent:
         self._tasks_listening = False
         self._proposals_listening = False
         self._answered_tasks: dict[str, None] = {}
+        # The final answer of each attempt run here (bounded), sent again when the manager sends that attempt again.
+        self._task_answers: dict[str, tuple[str, dict[str, Any]]] = {}
+        # Attempts the manager withdrew (read on their own subscription, so they overtake the queued tasks they name).
+        self._withdrawn_tasks: dict[str, None] = {}
+        self._tasks_lock = threading.Lock()
         self._cast_at: dict[str, int] = {}
 
     @property
@@ -504,7 +516,10 @@ class QpAgent:
         time: its return value (small JSON) is the result, an exception a failure with its message as
         reason, context.decline(reason) a decline (the manager reallocates the task), and
         context.progress(fraction) reports progress. Outcomes are signed with the agent's key and
-        published on the task's replyTopic; an attempt already answered is not run again.
+        published on the task's replyTopic. An attempt already answered is not run again: when the
+        manager sends it again (its workflow task was retried after a worker crash) it is answered
+        again with the answer given. An attempt the manager withdrew before it started (rebalancing
+        moved it to another agent) is skipped.
         Contract Net: each 'task-announcement' is answered with a signed 'task-bid', from
         bid(announcement, own) when given (None: no bid) or else from the agent's declared profile.
         """
@@ -515,16 +530,38 @@ class QpAgent:
         self._tasks_listening = True
 
         def first_time(key: str) -> bool:
-            if key in self._answered_tasks:
-                return False
-            self._answered_tasks[key] = None
-            if len(self._answered_tasks) > 1024:
-                del self._answered_tasks[next(iter(self._answered_tasks))]
-            return True
+            with self._tasks_lock:
+                if key in self._answered_tasks:
+                    return False
+                remember(self._answered_tasks, key, None)
+                return True
+
+        def on_withdrawal(withdrawal: dict[str, Any]) -> None:
+            with self._tasks_lock:
+                remember(self._withdrawn_tasks, f"{withdrawal['taskId']}/{withdrawal['attempt']}", None)
+            self._emit({"type": "task-withdrawn", "taskId": withdrawal["taskId"], "attempt": withdrawal["attempt"], "reason": withdrawal.get("reason")})
 
         def on_assignment(task: dict[str, Any]) -> None:
-            if first_time(f"{task['taskId']}/{task['attempt']}"):
+            key = f"{task['taskId']}/{task['attempt']}"
+            with self._tasks_lock:
+                withdrawn = key in self._withdrawn_tasks
+            if withdrawn:
+                self._emit({"type": "task-skipped", "taskId": task["taskId"], "attempt": task["attempt"], "reason": "withdrawn"})
+                return
+            if first_time(key):
                 self._run_task(task, handler)
+                return
+            with self._tasks_lock:
+                answered = self._task_answers.get(key)
+            if answered is not None:
+                # The manager sent this attempt again: its workflow task was retried after a worker crash and
+                # may not have taken the first answer. Answer again, without running the task again.
+                outcome, fields = answered
+                try:
+                    self._answer_task_until_delivered(task, outcome, fields)
+                    self._emit({"type": "task-answered-again", "taskId": task["taskId"], "attempt": task["attempt"], "outcome": outcome})
+                except Exception as error:  # noqa: BLE001 - the attempt times out on the manager's side
+                    self._emit({"type": "task-answer-failed", "taskId": task["taskId"], "attempt": task["attempt"], "error": str(error)})
 
         def on_announcement(announcement: dict[str, Any]) -> None:
             if time.time() * 1000 > announcement["bidDeadlineMs"]:
@@ -533,6 +570,9 @@ class QpAgent:
                 self._bid(announcement, bid)
 
         inbox = swarm_topic(self.record["swarmId"], f"inbox-{self.agent_id}")
+        # Subscribed first, on a subscription (and thread) of its own: a withdrawal is read while the task
+        # it names still waits behind a running one.
+        self._listen(inbox, f"agent-{self.agent_id}-task-withdrawals", "latest", {"task-withdrawn": on_withdrawal})
         self._listen(inbox, f"agent-{self.agent_id}-tasks", "latest", {"task": on_assignment, "task-announcement": on_announcement})
 
     def _until_delivered(self, send: Callable[[], None], until_ms: float, stop: threading.Event) -> None:
@@ -564,22 +604,27 @@ class QpAgent:
         self._publish_json_signed(str(announcement["replyTopic"]), message, "task-bid", str(announcement["taskId"]))
         self._emit({"type": "task-bid", "taskId": announcement["taskId"], "attempt": announcement["attempt"]})
 
+    def _answer_task(self, task: dict[str, Any], outcome: str, fields: dict[str, Any]) -> None:
+        """Publishes one answer to the task's attempt, signed; a final one is remembered for an attempt sent again."""
+        message = outcome_message(task, self.agent_id, outcome, **fields)
+        payload = js_json(message).encode("utf-8")  # raises for a result that is not JSON
+        if outcome != "progress":
+            with self._tasks_lock:
+                remember(self._task_answers, f"{task['taskId']}/{task['attempt']}", (outcome, fields))
+        self.publish_signed(str(task["replyTopic"]), payload, {"type": "task-outcome"}, key=str(task["taskId"]))
+
+    def _answer_task_until_delivered(self, task: dict[str, Any], outcome: str, fields: dict[str, Any]) -> None:
+        # The task's message is acknowledged already: an answer given up on would only be missed at the
+        # task's deadline.
+        self._until_delivered(lambda: self._answer_task(task, outcome, fields), float(task["deadlineMs"]), self._listeners_stop)
+
     def _run_task(self, task: dict[str, Any], handler: TaskHandler) -> None:
-        def answer(outcome: str, **fields: Any) -> None:
-            message = outcome_message(task, self.agent_id, outcome, **fields)
-            self._publish_json_signed(str(task["replyTopic"]), message, "task-outcome", str(task["taskId"]))
-
-        def answer_until_delivered(outcome: str, **fields: Any) -> None:
-            # The task's message is acknowledged already: an answer given up on would only be missed at the
-            # task's deadline.
-            self._until_delivered(lambda: answer(outcome, **fields), float(task["deadlineMs"]), self._listeners_stop)
-
-        context = TaskContext(lambda fraction: answer("progress", progress=min(1.0, max(0.0, float(fraction)))))
+        context = TaskContext(lambda fraction: self._answer_task(task, "progress", {"progress": min(1.0, max(0.0, float(fraction)))}))
         # As the TypeScript SDK: a result that cannot be sent (not JSON, refused by the broker) is answered as a
         # failure; one still unsent when the deadline passes or the agent closes is not (the task did not fail).
         fields: dict[str, Any] = {}
         try:
-            answer_until_delivered("succeeded", result=handler(task, context))
+            self._answer_task_until_delivered(task, "succeeded", {"result": handler(task, context)})
             outcome = "succeeded"
         except BrokerUnavailableError as error:
             self._emit({"type": "task-answer-failed", "taskId": task["taskId"], "attempt": task["attempt"], "error": str(error)})
@@ -592,7 +637,7 @@ class QpAgent:
             fields = {"reason": str(error)}
         if outcome != "succeeded":
             try:
-                answer_until_delivered(outcome, **fields)
+                self._answer_task_until_delivered(task, outcome, fields)
             except Exception as error:  # noqa: BLE001 - the attempt times out on the manager's side
                 self._emit({"type": "task-answer-failed", "taskId": task["taskId"], "attempt": task["attempt"], "error": str(error)})
                 return
