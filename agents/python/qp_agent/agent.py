@@ -41,6 +41,8 @@ from .jsjson import js_json
 Status = dict[str, Any]
 Trainer = Callable[[np.ndarray, RoundTask], "Update | None"]
 SECAGG_REQUESTS = ("shareKeysRequest", "maskedInputRequest", "unmaskRequest")
+# How long a ballot is sent again through a broker outage when the agent has not seen its proposal's closesAt, s.
+VOTE_RETRY_S = 60.0
 
 
 def remember(bounded: dict[str, Any], key: str, value: Any, limit: int = 1024) -> None:
@@ -118,6 +120,9 @@ class QpAgent:
         self._withdrawn_tasks: dict[str, None] = {}
         self._tasks_lock = threading.Lock()
         self._cast_at: dict[str, int] = {}
+        # When voting closes, per decision, from the proposals received: a ballot is sent again until then.
+        self._closes_at: dict[str, int] = {}
+        self._closing = threading.Event()
 
     @property
     def public_key_pem(self) -> str:
@@ -138,6 +143,7 @@ class QpAgent:
 
     def register(self) -> dict[str, Any]:
         """Registers (or re-registers) and completes the challenge handshake; returns the agent record."""
+        self._closing.clear()
         body: dict[str, Any] = {
             "agentId": self.agent_id,
             "capabilities": self.capabilities,
@@ -655,26 +661,36 @@ class QpAgent:
         self._proposals_listening = True
 
         def on_message(proposal: dict[str, Any]) -> None:
-            if isinstance(proposal.get("options"), list):
-                handler(proposal)
+            if not isinstance(proposal.get("options"), list):
+                return
+            if isinstance(proposal.get("closesAt"), (int, float)):
+                with self._tasks_lock:
+                    decision_id = str(proposal["decisionId"])
+                    remember(self._closes_at, decision_id, max(int(proposal["closesAt"]), self._closes_at.get(decision_id, 0)), 1000)
+            handler(proposal)
 
         control = swarm_topic(self.record["swarmId"], "control")
         self._listen(control, f"agent-{self.agent_id}-proposals", "earliest", {"decision-proposal": on_message})
 
-    def vote(self, decision_id: str, choice: Choice, via: str = "messaging") -> dict[str, Any]:
+    def vote(self, decision_id: str, choice: Choice, via: str = "messaging", until_ms: float | None = None) -> dict[str, Any]:
         """Casts a ballot signed with the agent's registration key and returns it.
 
-        via="messaging" (default) publishes it on the decision's ballot topic; via="api" posts it to
-        /api/v1/decisions/{id}/votes, which answers a refusal (forged, ineligible, late, duplicate) at
-        once as an ApiError. A later vote on the same decision replaces the earlier one where the
+        via="messaging" (default) publishes it on the decision's ballot topic; through a broker outage it
+        is sent again until it goes, voting closes (until_ms, ms since the epoch: by default the closesAt
+        of the proposal as this agent received it, else VOTE_RETRY_S from now), a later vote on the
+        decision replaces it, or close(); then the last BrokerUnavailableError is raised. via="api" posts
+        it to /api/v1/decisions/{id}/votes, which answers a refusal (forged, ineligible, late, duplicate)
+        at once as an ApiError. A later vote on the same decision replaces the earlier one where the
         decision allows vote changes (castAt, ms since the epoch, always grows).
         """
         if self.credential is None or self.record is None:
             raise RuntimeError("register() first")
         if via not in ("messaging", "api"):
             raise ValueError(f'via must be "messaging" or "api", not "{via}"')
-        cast_at = max(int(time.time() * 1000), self._cast_at.get(decision_id, 0) + 1)
-        self._cast_at[decision_id] = cast_at
+        with self._tasks_lock:
+            cast_at = max(int(time.time() * 1000), self._cast_at.get(decision_id, 0) + 1)
+            self._cast_at[decision_id] = cast_at
+            closes_at = self._closes_at.get(decision_id)
         ballot = sign_ballot(self.private_key, decision_id, self.agent_id, choice, cast_at)
         if via == "api":
             self.api.call(
@@ -686,8 +702,18 @@ class QpAgent:
             )
             return ballot
         topic = swarm_topic(self.record["swarmId"], f"decision-{decision_id}")
-        with self._publish_lock:
-            self._broker().publish(topic, js_json(ballot).encode("utf-8"), properties={"type": "ballot"}, key=self.agent_id)
+        payload = js_json(ballot).encode("utf-8")
+        if until_ms is None:
+            until_ms = closes_at if closes_at is not None else time.time() * 1000 + VOTE_RETRY_S * 1000
+
+        def send() -> None:
+            # A ballot carries its own signature (over castAt, not a time window): the same one goes again.
+            if self._cast_at.get(decision_id) != cast_at:
+                return  # a later vote on this decision replaces this ballot: it need not arrive
+            with self._publish_lock:
+                self._broker().publish(topic, payload, properties={"type": "ballot"}, key=self.agent_id)
+
+        self._until_delivered(send, until_ms, self._closing)
         return ballot
 
     def download_model(self, job_id: str, digest: str) -> np.ndarray:
@@ -712,6 +738,7 @@ class QpAgent:
 
     def close(self) -> None:
         """Stops heartbeats and rounds and closes the broker connections, leaving the registration as it is."""
+        self._closing.set()
         self.stop_heartbeats()
         self._rounds_stop.set()
         thread, self._rounds_thread = self._rounds_thread, None
