@@ -450,15 +450,22 @@ class QpAgent:
         topic = str(start["updatesTopic"])
         properties = secagg_properties(str(start["jobId"]), int(start["round"]), int(start["attempt"]), self.agent_id)
 
-        def send(body: dict[str, Any]) -> None:
-            self.publish_signed(topic, json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8"), properties)
+        def send(body: dict[str, Any], until_ms: float) -> None:
+            # Each stage's message counts if the broker takes it while the manager still collects that stage:
+            # through an outage it is sent again, signed anew, until then.
+            payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+            self._until_delivered(lambda: self.publish_signed(topic, payload, properties), until_ms, self._rounds_stop)
+
+        def stage_end_ms() -> float:
+            return time.time() * 1000 + stage_s * 1000
 
         round_id = str(config["roundId"])
-        patience_s = max(0.0, int(start.get("deadlineAt", 0)) / 1000 - time.time()) + 2 * stage_s
-        send(machine.advertise_keys())
-        send(machine.share_keys(self._secagg_request(round_id, "shareKeysRequest", patience_s)))
-        send(machine.masked_input(self._secagg_request(round_id, "maskedInputRequest", 2 * stage_s), delta, weight))
-        send(machine.unmask(self._secagg_request(round_id, "unmaskRequest", 2 * stage_s)))
+        deadline_ms = float(start.get("deadlineAt", 0))
+        patience_s = max(0.0, deadline_ms / 1000 - time.time()) + 2 * stage_s
+        send(machine.advertise_keys(), deadline_ms)  # the manager collects advertised keys until the round's deadline
+        send(machine.share_keys(self._secagg_request(round_id, "shareKeysRequest", patience_s)), stage_end_ms())
+        send(machine.masked_input(self._secagg_request(round_id, "maskedInputRequest", 2 * stage_s), delta, weight), stage_end_ms())
+        send(machine.unmask(self._secagg_request(round_id, "unmaskRequest", 2 * stage_s)), stage_end_ms())
 
     def _deliver_secagg(self, request: dict[str, Any]) -> None:
         with self._secagg_ready:
