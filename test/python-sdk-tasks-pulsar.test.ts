@@ -169,6 +169,30 @@ maybe('Python agents run tasks and vote on the real stack (Pulsar over its WebSo
     await green.stop();
   }, 120_000);
 
+  it('a ballot the Python agent casts during a broker outage is sent again and counted in its decision', async () => {
+    const swarmId = uniqueId('pyvote-outage');
+    const voter = await startPython(swarmId, 'py', { QP_VOTE: JSON.stringify({ basic: 'for' }), QP_BALLOT_OUTAGE: '3' });
+    await waitFor(
+      'visibility to list the agent ACTIVE',
+      async () => ((await stack.api.swarm.listAgents({ swarmId, status: 'ACTIVE', pageSize: 10 })).agents.length === 1 ? true : undefined),
+      120_000,
+    );
+    const decisionId = uniqueId('py-outage');
+    const res = await fetch(`${stack.api.url}/api/v1/decisions`, {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({ decisionId, swarmId, title: 'outage', system: 'basic', power: 'equal', votingPeriodMs: 120_000, quorum: { fraction: 1 } }),
+    });
+    expect(res.status).toBe(201);
+    const status = (await stack.client.workflow.getHandle(decisionWorkflowId(decisionId)).result()) as DecisionStatus;
+    // Quorum is everyone: an early close means the one ballot, refused three times by the broker, counted.
+    expect(status).toMatchObject({ state: 'SUCCEEDED', closedBy: 'early', voters: 1, outcome: { winner: 'for' } });
+    expect(status.tally.ballots).toBe(1);
+    expect(voter.events.filter((e) => e.event === 'outage')).toHaveLength(3);
+    expect((await voter.next('voted')).decisionId).toBe(decisionId);
+    await voter.stop();
+  }, 240_000);
+
   it('Python agents (over messaging and over the API) and a TypeScript agent vote on one decision: the tally counts all three', async () => {
     const swarmId = uniqueId('pyvote');
     const viaMessaging = await startPython(swarmId, 'py-msg', { QP_VOTE: JSON.stringify({ basic: 'for', weighted: { b: 1, a: 3 } }) });

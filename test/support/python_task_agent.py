@@ -4,7 +4,8 @@ Registers (challenge from its Pulsar inbox) with QP_CAPABILITIES and QP_RESOURCE
 signed over messaging, runs delegated tasks (kind "fail" raises, kind "decline" declines, any other
 kind answers {ranOn, input, lang}) and bids on Contract Net announcements from its profile; with
 QP_VOTE (JSON: voting system -> choice) it votes on every proposal of those systems, via QP_VOTE_VIA.
-With QP_HOLD_FIRST=1 the first task it runs waits for a "release" line on stdin. Deregisters on a
+With QP_HOLD_FIRST=1 the first task it runs waits for a "release" line on stdin; with QP_BALLOT_OUTAGE=N
+its first N publications on ballot topics fail as with the broker unreachable. Deregisters on a
 "deregister" line (or when stdin closes).
 """
 
@@ -13,7 +14,7 @@ import os
 import sys
 import threading
 
-from qp_agent import QpAgent, TaskContext
+from qp_agent import BrokerUnavailableError, PulsarWebSocket, QpAgent, TaskContext
 
 
 def say(event: str, **fields: object) -> None:
@@ -32,6 +33,20 @@ agent = QpAgent(
     on_event=lambda event: say("sdk", detail=event) if event["type"] != "registered" else None,
 )
 
+
+ballot_outage = int(os.environ.get("QP_BALLOT_OUTAGE", "0"))
+if ballot_outage > 0:
+    publish = PulsarWebSocket.publish
+    refused: list[str] = []
+
+    def publish_through_outage(self: PulsarWebSocket, topic: str, payload: bytes, properties: dict | None = None, key: str | None = None) -> str:
+        if "/decision-" in topic and len(refused) < ballot_outage:
+            refused.append(topic)
+            say("outage", topic=topic, refused=len(refused))
+            raise BrokerUnavailableError(f"the broker is unreachable (simulated, {len(refused)} of {ballot_outage})")
+        return publish(self, topic, payload, properties, key)
+
+    PulsarWebSocket.publish = publish_through_outage  # type: ignore[method-assign]
 
 released = threading.Event()
 held: list[str] = []
