@@ -3,20 +3,19 @@
 // reason, one it declines is declined), a Python agent wins a Contract Net task against a TypeScript one by bidding from its
 // declared profile, and Python and TypeScript agents vote on one decision whose tally counts both.
 // Real Temporal, real worker and HTTP API, the shared test broker; each Python agent is a process.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { createPublicKey, verify } from 'node:crypto';
 import { PulsarMessaging } from '../adapters/pulsar/messaging';
 import { QpAgent } from '../agents/sdk';
 import type { DecisionStatus } from '../core/decisions/status';
 import type { AcceptedBallot, Choice } from '../core/decisions/types';
-import type { TaskState } from '../core/tasks';
+import { taskResultsTopic, type TaskAssignmentMessage, type TaskOutcomeMessage, type TaskState } from '../core/tasks';
+import { swarmTopics } from '../core/topics';
 import { decisionWorkflowId } from '../workflows/definitions';
 import { taskWorkflowId } from '../workflows/definitions-tasks';
 import type { Embedded } from '../workers/embedded';
 import { sharedPulsarOptions } from './support/pulsar';
-import { pythonEnv, pythonSdkBin, ROOT } from './support/python-sdk';
+import { pythonSdkBin } from './support/python-sdk';
+import { PythonTaskAgent as PythonAgent } from './support/python-task-agent';
 import { ADMIN_TOKEN, startTestEmbedded, uniqueId, waitFor } from './support/stack';
 
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
@@ -24,39 +23,6 @@ const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'applica
 const { python, reason } = pythonSdkBin();
 if (!python) console.log(`python SDK task/vote test skipped: the python-sdk venv could not be created (${reason})`);
 const maybe = python ? describe : describe.skip;
-
-/** A Python agent process (test/support/python_task_agent.py) and its JSON event lines. */
-class PythonAgent {
-  readonly events: { event: string; [field: string]: unknown }[] = [];
-  readonly stderr: string[] = [];
-  readonly exited: Promise<number | null>;
-
-  constructor(readonly agentId: string, readonly child: ChildProcessWithoutNullStreams) {
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      try {
-        this.events.push(JSON.parse(line) as { event: string });
-      } catch {
-        this.stderr.push(line);
-      }
-    });
-    createInterface({ input: child.stderr }).on('line', (line) => this.stderr.push(line));
-    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-  }
-
-  next(event: string, timeoutMs = 45_000) {
-    return waitFor(
-      `${this.agentId}'s "${event}" (stderr: ${this.stderr.slice(-5).join(' | ')})`,
-      () => this.events.find((e) => e.event === event),
-      timeoutMs,
-    );
-  }
-
-  async stop(): Promise<void> {
-    this.child.stdin.write('deregister\n');
-    await this.next('deregistered');
-    expect(await this.exited).toBe(0);
-  }
-}
 
 maybe('Python agents run tasks and vote on the real stack (Pulsar over its WebSocket API)', () => {
   let stack: Embedded;
@@ -85,18 +51,13 @@ maybe('Python agents run tasks and vote on the real stack (Pulsar over its WebSo
   });
 
   async function startPython(swarmId: string, name: string, env: Record<string, string> = {}): Promise<PythonAgent> {
-    const agentId = `${swarmId}-${name}`;
-    const child = spawn(python as string, [join(ROOT, 'test/support/python_task_agent.py')], {
-      env: pythonEnv({
-        QP_API_URL: stack.api.url,
-        QP_PULSAR_URL: pulsar.webSocketUrl,
-        QP_PULSAR_TENANT: pulsar.tenant as string,
-        QP_AGENT_ID: agentId,
-        QP_SWARM_ID: swarmId,
-        ...env,
-      }),
+    const agent = PythonAgent.start(python as string, `${swarmId}-${name}`, {
+      QP_API_URL: stack.api.url,
+      QP_PULSAR_URL: pulsar.webSocketUrl,
+      QP_PULSAR_TENANT: pulsar.tenant as string,
+      QP_SWARM_ID: swarmId,
+      ...env,
     });
-    const agent = new PythonAgent(agentId, child);
     pythons.push(agent);
     expect(await agent.next('registered')).toMatchObject({ status: 'ACTIVE', swarmId });
     await agent.next('listening');
@@ -153,6 +114,42 @@ maybe('Python agents run tasks and vote on the real stack (Pulsar over its WebSo
     await agent.stop();
   }, 120_000);
 
+  it('an attempt the manager sends again is answered again with the answer given, without running the task again', async () => {
+    const swarmId = uniqueId('pyagain');
+    const agent = await startPython(swarmId, 'py');
+    const state = await runTask({ swarmId, kind: 'echo' });
+    expect(state).toMatchObject({ status: 'SUCCEEDED', agentId: agent.agentId });
+    const taskId = state.taskId;
+    const answers = await stack.ports.messaging.subscribe(taskResultsTopic(swarmId), uniqueId('watch'), { initialPosition: 'latest' });
+    try {
+      // As a worker that crashed while placing and dispatching would: the same attempt in the inbox again.
+      const again: TaskAssignmentMessage = { type: 'task', taskId, attempt: 1, swarmId, kind: 'echo', input: { n: 7 }, deadlineMs: Date.now() + 600_000, replyTopic: taskResultsTopic(swarmId) };
+      await stack.ports.messaging.publish(swarmTopics(swarmId).inbox(agent.agentId), Buffer.from(JSON.stringify(again)), {
+        key: taskId,
+        properties: { type: 'task', taskId, attempt: '1' },
+      });
+      const repeated = await waitFor(
+        'the Python agent to answer the attempt again',
+        async () => {
+          const message = await answers.receive(500);
+          if (!message) return undefined;
+          await answers.ack(message);
+          const outcome = JSON.parse(Buffer.from(message.payload).toString('utf8')) as TaskOutcomeMessage;
+          return outcome.taskId === taskId && outcome.outcome !== 'progress' ? outcome : undefined;
+        },
+        120_000,
+      );
+      expect(repeated).toMatchObject({ taskId, attempt: 1, agentId: agent.agentId, outcome: 'succeeded', result: state.result as object });
+      // The agent reports it after the broker took the answer: wait for the line.
+      await waitFor('the agent to report the repeated answer', () => (agent.sdkEvents('task-answered-again').length > 0 ? true : undefined), 60_000);
+      expect(agent.sdkEvents('task-answered-again')).toEqual([{ type: 'task-answered-again', taskId, attempt: 1, outcome: 'succeeded' }]);
+      expect(agent.events.filter((e) => e.event === 'task' && e.taskId === taskId)).toHaveLength(1);
+    } finally {
+      await answers.close();
+    }
+    await agent.stop();
+  }, 240_000);
+
   it('Contract Net: the Python agent bids from its declared profile and wins against a dirtier TypeScript agent', async () => {
     const swarmId = uniqueId('pycnp');
     const energy = (carbonGPerKWh: number) => ({ cpu: 2, memoryMb: 1024, energy: { source: 'grid', carbonGPerKWh, busyWatts: 100, idleWatts: 10, speed: 1 } });
@@ -168,9 +165,33 @@ maybe('Python agents run tasks and vote on the real stack (Pulsar over its WebSo
     // 60 work units at speed 1 and 100 W: 1.667 Wh; at 20 g/kWh: 0.0333 g, as the Python bid said.
     expect(state.energyWh).toBeCloseTo(100 / 60, 9);
     expect(state.carbonG).toBeCloseTo((100 / 60 / 1000) * 20, 9);
-    expect(green.events.some((e) => e.event === 'sdk' && (e.detail as { type?: string }).type === 'task-bid')).toBe(true);
+    expect(green.sdkEvents('task-bid').length).toBeGreaterThan(0);
     await green.stop();
   }, 120_000);
+
+  it('a ballot the Python agent casts during a broker outage is sent again and counted in its decision', async () => {
+    const swarmId = uniqueId('pyvote-outage');
+    const voter = await startPython(swarmId, 'py', { QP_VOTE: JSON.stringify({ basic: 'for' }), QP_BALLOT_OUTAGE: '3' });
+    await waitFor(
+      'visibility to list the agent ACTIVE',
+      async () => ((await stack.api.swarm.listAgents({ swarmId, status: 'ACTIVE', pageSize: 10 })).agents.length === 1 ? true : undefined),
+      120_000,
+    );
+    const decisionId = uniqueId('py-outage');
+    const res = await fetch(`${stack.api.url}/api/v1/decisions`, {
+      method: 'POST',
+      headers: admin,
+      body: JSON.stringify({ decisionId, swarmId, title: 'outage', system: 'basic', power: 'equal', votingPeriodMs: 120_000, quorum: { fraction: 1 } }),
+    });
+    expect(res.status).toBe(201);
+    const status = (await stack.client.workflow.getHandle(decisionWorkflowId(decisionId)).result()) as DecisionStatus;
+    // Quorum is everyone: an early close means the one ballot, refused three times by the broker, counted.
+    expect(status).toMatchObject({ state: 'SUCCEEDED', closedBy: 'early', voters: 1, outcome: { winner: 'for' } });
+    expect(status.tally.ballots).toBe(1);
+    expect(voter.events.filter((e) => e.event === 'outage')).toHaveLength(3);
+    expect((await voter.next('voted')).decisionId).toBe(decisionId);
+    await voter.stop();
+  }, 240_000);
 
   it('Python agents (over messaging and over the API) and a TypeScript agent vote on one decision: the tally counts all three', async () => {
     const swarmId = uniqueId('pyvote');

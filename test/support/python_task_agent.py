@@ -1,17 +1,20 @@
-"""A Python agent driven by test/python-sdk-tasks.test.ts: one JSON line per step on stdout.
+"""A Python agent driven by the test/python-sdk-tasks*-pulsar.test.ts suites: one JSON line per step on stdout.
 
 Registers (challenge from its Pulsar inbox) with QP_CAPABILITIES and QP_RESOURCES (JSON), heartbeats
 signed over messaging, runs delegated tasks (kind "fail" raises, kind "decline" declines, any other
 kind answers {ranOn, input, lang}) and bids on Contract Net announcements from its profile; with
 QP_VOTE (JSON: voting system -> choice) it votes on every proposal of those systems, via QP_VOTE_VIA.
-Deregisters when a line arrives on stdin.
+With QP_HOLD_FIRST=1 the first task it runs waits for a "release" line on stdin; with QP_BALLOT_OUTAGE=N
+its first N publications on ballot topics fail as with the broker unreachable. Deregisters on a
+"deregister" line (or when stdin closes).
 """
 
 import json
 import os
 import sys
+import threading
 
-from qp_agent import QpAgent, TaskContext
+from qp_agent import BrokerUnavailableError, PulsarWebSocket, QpAgent, TaskContext
 
 
 def say(event: str, **fields: object) -> None:
@@ -31,8 +34,29 @@ agent = QpAgent(
 )
 
 
+ballot_outage = int(os.environ.get("QP_BALLOT_OUTAGE", "0"))
+if ballot_outage > 0:
+    publish = PulsarWebSocket.publish
+    refused: list[str] = []
+
+    def publish_through_outage(self: PulsarWebSocket, topic: str, payload: bytes, properties: dict | None = None, key: str | None = None) -> str:
+        if "/decision-" in topic and len(refused) < ballot_outage:
+            refused.append(topic)
+            say("outage", topic=topic, refused=len(refused))
+            raise BrokerUnavailableError(f"the broker is unreachable (simulated, {len(refused)} of {ballot_outage})")
+        return publish(self, topic, payload, properties, key)
+
+    PulsarWebSocket.publish = publish_through_outage  # type: ignore[method-assign]
+
+released = threading.Event()
+held: list[str] = []
+
+
 def run(task: dict, context: TaskContext) -> object:
     say("task", taskId=task["taskId"], attempt=task["attempt"], kind=task["kind"])
+    if os.environ.get("QP_HOLD_FIRST") == "1" and not held:
+        held.append(task["taskId"])
+        released.wait()
     if task["kind"] == "fail":
         raise RuntimeError(f"cannot run {task['taskId']}")
     if task["kind"] == "decline":
@@ -56,6 +80,11 @@ if "QP_VOTE" in os.environ:
 
     agent.on_proposal(on_proposal)
 say("listening")
-sys.stdin.readline()
+for line in sys.stdin:
+    if line.strip() == "release":
+        released.set()
+    elif line.strip() == "deregister":
+        break
+released.set()
 agent.deregister()
 say("deregistered")

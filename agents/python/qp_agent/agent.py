@@ -41,6 +41,15 @@ from .jsjson import js_json
 Status = dict[str, Any]
 Trainer = Callable[[np.ndarray, RoundTask], "Update | None"]
 SECAGG_REQUESTS = ("shareKeysRequest", "maskedInputRequest", "unmaskRequest")
+# How long a ballot is sent again through a broker outage when the agent has not seen its proposal's closesAt, s.
+VOTE_RETRY_S = 60.0
+
+
+def remember(bounded: dict[str, Any], key: str, value: Any, limit: int = 1024) -> None:
+    """Sets bounded[key], dropping the oldest entries past limit."""
+    bounded[key] = value
+    while len(bounded) > limit:
+        del bounded[next(iter(bounded))]
 
 
 def swarm_topic(swarm_id: str, name: str) -> str:
@@ -105,7 +114,15 @@ class QpAgent:
         self._tasks_listening = False
         self._proposals_listening = False
         self._answered_tasks: dict[str, None] = {}
+        # The final answer of each attempt run here (bounded), sent again when the manager sends that attempt again.
+        self._task_answers: dict[str, tuple[str, dict[str, Any]]] = {}
+        # Attempts the manager withdrew (read on their own subscription, so they overtake the queued tasks they name).
+        self._withdrawn_tasks: dict[str, None] = {}
+        self._tasks_lock = threading.Lock()
         self._cast_at: dict[str, int] = {}
+        # When voting closes, per decision, from the proposals received: a ballot is sent again until then.
+        self._closes_at: dict[str, int] = {}
+        self._closing = threading.Event()
 
     @property
     def public_key_pem(self) -> str:
@@ -126,6 +143,7 @@ class QpAgent:
 
     def register(self) -> dict[str, Any]:
         """Registers (or re-registers) and completes the challenge handshake; returns the agent record."""
+        self._closing.clear()
         body: dict[str, Any] = {
             "agentId": self.agent_id,
             "capabilities": self.capabilities,
@@ -432,15 +450,22 @@ class QpAgent:
         topic = str(start["updatesTopic"])
         properties = secagg_properties(str(start["jobId"]), int(start["round"]), int(start["attempt"]), self.agent_id)
 
-        def send(body: dict[str, Any]) -> None:
-            self.publish_signed(topic, json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8"), properties)
+        def send(body: dict[str, Any], until_ms: float) -> None:
+            # Each stage's message counts if the broker takes it while the manager still collects that stage:
+            # through an outage it is sent again, signed anew, until then.
+            payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+            self._until_delivered(lambda: self.publish_signed(topic, payload, properties), until_ms, self._rounds_stop)
+
+        def stage_end_ms() -> float:
+            return time.time() * 1000 + stage_s * 1000
 
         round_id = str(config["roundId"])
-        patience_s = max(0.0, int(start.get("deadlineAt", 0)) / 1000 - time.time()) + 2 * stage_s
-        send(machine.advertise_keys())
-        send(machine.share_keys(self._secagg_request(round_id, "shareKeysRequest", patience_s)))
-        send(machine.masked_input(self._secagg_request(round_id, "maskedInputRequest", 2 * stage_s), delta, weight))
-        send(machine.unmask(self._secagg_request(round_id, "unmaskRequest", 2 * stage_s)))
+        deadline_ms = float(start.get("deadlineAt", 0))
+        patience_s = max(0.0, deadline_ms / 1000 - time.time()) + 2 * stage_s
+        send(machine.advertise_keys(), deadline_ms)  # the manager collects advertised keys until the round's deadline
+        send(machine.share_keys(self._secagg_request(round_id, "shareKeysRequest", patience_s)), stage_end_ms())
+        send(machine.masked_input(self._secagg_request(round_id, "maskedInputRequest", 2 * stage_s), delta, weight), stage_end_ms())
+        send(machine.unmask(self._secagg_request(round_id, "unmaskRequest", 2 * stage_s)), stage_end_ms())
 
     def _deliver_secagg(self, request: dict[str, Any]) -> None:
         with self._secagg_ready:
@@ -504,7 +529,10 @@ class QpAgent:
         time: its return value (small JSON) is the result, an exception a failure with its message as
         reason, context.decline(reason) a decline (the manager reallocates the task), and
         context.progress(fraction) reports progress. Outcomes are signed with the agent's key and
-        published on the task's replyTopic; an attempt already answered is not run again.
+        published on the task's replyTopic. An attempt already answered is not run again: when the
+        manager sends it again (its workflow task was retried after a worker crash) it is answered
+        again with the answer given. An attempt the manager withdrew before it started (rebalancing
+        moved it to another agent) is skipped.
         Contract Net: each 'task-announcement' is answered with a signed 'task-bid', from
         bid(announcement, own) when given (None: no bid) or else from the agent's declared profile.
         """
@@ -515,16 +543,38 @@ class QpAgent:
         self._tasks_listening = True
 
         def first_time(key: str) -> bool:
-            if key in self._answered_tasks:
-                return False
-            self._answered_tasks[key] = None
-            if len(self._answered_tasks) > 1024:
-                del self._answered_tasks[next(iter(self._answered_tasks))]
-            return True
+            with self._tasks_lock:
+                if key in self._answered_tasks:
+                    return False
+                remember(self._answered_tasks, key, None)
+                return True
+
+        def on_withdrawal(withdrawal: dict[str, Any]) -> None:
+            with self._tasks_lock:
+                remember(self._withdrawn_tasks, f"{withdrawal['taskId']}/{withdrawal['attempt']}", None)
+            self._emit({"type": "task-withdrawn", "taskId": withdrawal["taskId"], "attempt": withdrawal["attempt"], "reason": withdrawal.get("reason")})
 
         def on_assignment(task: dict[str, Any]) -> None:
-            if first_time(f"{task['taskId']}/{task['attempt']}"):
+            key = f"{task['taskId']}/{task['attempt']}"
+            with self._tasks_lock:
+                withdrawn = key in self._withdrawn_tasks
+            if withdrawn:
+                self._emit({"type": "task-skipped", "taskId": task["taskId"], "attempt": task["attempt"], "reason": "withdrawn"})
+                return
+            if first_time(key):
                 self._run_task(task, handler)
+                return
+            with self._tasks_lock:
+                answered = self._task_answers.get(key)
+            if answered is not None:
+                # The manager sent this attempt again: its workflow task was retried after a worker crash and
+                # may not have taken the first answer. Answer again, without running the task again.
+                outcome, fields = answered
+                try:
+                    self._answer_task_until_delivered(task, outcome, fields)
+                    self._emit({"type": "task-answered-again", "taskId": task["taskId"], "attempt": task["attempt"], "outcome": outcome})
+                except Exception as error:  # noqa: BLE001 - the attempt times out on the manager's side
+                    self._emit({"type": "task-answer-failed", "taskId": task["taskId"], "attempt": task["attempt"], "error": str(error)})
 
         def on_announcement(announcement: dict[str, Any]) -> None:
             if time.time() * 1000 > announcement["bidDeadlineMs"]:
@@ -533,6 +583,9 @@ class QpAgent:
                 self._bid(announcement, bid)
 
         inbox = swarm_topic(self.record["swarmId"], f"inbox-{self.agent_id}")
+        # Subscribed first, on a subscription (and thread) of its own: a withdrawal is read while the task
+        # it names still waits behind a running one.
+        self._listen(inbox, f"agent-{self.agent_id}-task-withdrawals", "latest", {"task-withdrawn": on_withdrawal})
         self._listen(inbox, f"agent-{self.agent_id}-tasks", "latest", {"task": on_assignment, "task-announcement": on_announcement})
 
     def _until_delivered(self, send: Callable[[], None], until_ms: float, stop: threading.Event) -> None:
@@ -564,22 +617,27 @@ class QpAgent:
         self._publish_json_signed(str(announcement["replyTopic"]), message, "task-bid", str(announcement["taskId"]))
         self._emit({"type": "task-bid", "taskId": announcement["taskId"], "attempt": announcement["attempt"]})
 
+    def _answer_task(self, task: dict[str, Any], outcome: str, fields: dict[str, Any]) -> None:
+        """Publishes one answer to the task's attempt, signed; a final one is remembered for an attempt sent again."""
+        message = outcome_message(task, self.agent_id, outcome, **fields)
+        payload = js_json(message).encode("utf-8")  # raises for a result that is not JSON
+        if outcome != "progress":
+            with self._tasks_lock:
+                remember(self._task_answers, f"{task['taskId']}/{task['attempt']}", (outcome, fields))
+        self.publish_signed(str(task["replyTopic"]), payload, {"type": "task-outcome"}, key=str(task["taskId"]))
+
+    def _answer_task_until_delivered(self, task: dict[str, Any], outcome: str, fields: dict[str, Any]) -> None:
+        # The task's message is acknowledged already: an answer given up on would only be missed at the
+        # task's deadline.
+        self._until_delivered(lambda: self._answer_task(task, outcome, fields), float(task["deadlineMs"]), self._listeners_stop)
+
     def _run_task(self, task: dict[str, Any], handler: TaskHandler) -> None:
-        def answer(outcome: str, **fields: Any) -> None:
-            message = outcome_message(task, self.agent_id, outcome, **fields)
-            self._publish_json_signed(str(task["replyTopic"]), message, "task-outcome", str(task["taskId"]))
-
-        def answer_until_delivered(outcome: str, **fields: Any) -> None:
-            # The task's message is acknowledged already: an answer given up on would only be missed at the
-            # task's deadline.
-            self._until_delivered(lambda: answer(outcome, **fields), float(task["deadlineMs"]), self._listeners_stop)
-
-        context = TaskContext(lambda fraction: answer("progress", progress=min(1.0, max(0.0, float(fraction)))))
+        context = TaskContext(lambda fraction: self._answer_task(task, "progress", {"progress": min(1.0, max(0.0, float(fraction)))}))
         # As the TypeScript SDK: a result that cannot be sent (not JSON, refused by the broker) is answered as a
         # failure; one still unsent when the deadline passes or the agent closes is not (the task did not fail).
         fields: dict[str, Any] = {}
         try:
-            answer_until_delivered("succeeded", result=handler(task, context))
+            self._answer_task_until_delivered(task, "succeeded", {"result": handler(task, context)})
             outcome = "succeeded"
         except BrokerUnavailableError as error:
             self._emit({"type": "task-answer-failed", "taskId": task["taskId"], "attempt": task["attempt"], "error": str(error)})
@@ -592,7 +650,7 @@ class QpAgent:
             fields = {"reason": str(error)}
         if outcome != "succeeded":
             try:
-                answer_until_delivered(outcome, **fields)
+                self._answer_task_until_delivered(task, outcome, fields)
             except Exception as error:  # noqa: BLE001 - the attempt times out on the manager's side
                 self._emit({"type": "task-answer-failed", "taskId": task["taskId"], "attempt": task["attempt"], "error": str(error)})
                 return
@@ -610,26 +668,36 @@ class QpAgent:
         self._proposals_listening = True
 
         def on_message(proposal: dict[str, Any]) -> None:
-            if isinstance(proposal.get("options"), list):
-                handler(proposal)
+            if not isinstance(proposal.get("options"), list):
+                return
+            if isinstance(proposal.get("closesAt"), (int, float)):
+                with self._tasks_lock:
+                    decision_id = str(proposal["decisionId"])
+                    remember(self._closes_at, decision_id, max(int(proposal["closesAt"]), self._closes_at.get(decision_id, 0)), 1000)
+            handler(proposal)
 
         control = swarm_topic(self.record["swarmId"], "control")
         self._listen(control, f"agent-{self.agent_id}-proposals", "earliest", {"decision-proposal": on_message})
 
-    def vote(self, decision_id: str, choice: Choice, via: str = "messaging") -> dict[str, Any]:
+    def vote(self, decision_id: str, choice: Choice, via: str = "messaging", until_ms: float | None = None) -> dict[str, Any]:
         """Casts a ballot signed with the agent's registration key and returns it.
 
-        via="messaging" (default) publishes it on the decision's ballot topic; via="api" posts it to
-        /api/v1/decisions/{id}/votes, which answers a refusal (forged, ineligible, late, duplicate) at
-        once as an ApiError. A later vote on the same decision replaces the earlier one where the
+        via="messaging" (default) publishes it on the decision's ballot topic; through a broker outage it
+        is sent again until it goes, voting closes (until_ms, ms since the epoch: by default the closesAt
+        of the proposal as this agent received it, else VOTE_RETRY_S from now), a later vote on the
+        decision replaces it, or close(); then the last BrokerUnavailableError is raised. via="api" posts
+        it to /api/v1/decisions/{id}/votes, which answers a refusal (forged, ineligible, late, duplicate)
+        at once as an ApiError. A later vote on the same decision replaces the earlier one where the
         decision allows vote changes (castAt, ms since the epoch, always grows).
         """
         if self.credential is None or self.record is None:
             raise RuntimeError("register() first")
         if via not in ("messaging", "api"):
             raise ValueError(f'via must be "messaging" or "api", not "{via}"')
-        cast_at = max(int(time.time() * 1000), self._cast_at.get(decision_id, 0) + 1)
-        self._cast_at[decision_id] = cast_at
+        with self._tasks_lock:
+            cast_at = max(int(time.time() * 1000), self._cast_at.get(decision_id, 0) + 1)
+            self._cast_at[decision_id] = cast_at
+            closes_at = self._closes_at.get(decision_id)
         ballot = sign_ballot(self.private_key, decision_id, self.agent_id, choice, cast_at)
         if via == "api":
             self.api.call(
@@ -641,8 +709,18 @@ class QpAgent:
             )
             return ballot
         topic = swarm_topic(self.record["swarmId"], f"decision-{decision_id}")
-        with self._publish_lock:
-            self._broker().publish(topic, js_json(ballot).encode("utf-8"), properties={"type": "ballot"}, key=self.agent_id)
+        payload = js_json(ballot).encode("utf-8")
+        if until_ms is None:
+            until_ms = closes_at if closes_at is not None else time.time() * 1000 + VOTE_RETRY_S * 1000
+
+        def send() -> None:
+            # A ballot carries its own signature (over castAt, not a time window): the same one goes again.
+            if self._cast_at.get(decision_id) != cast_at:
+                return  # a later vote on this decision replaces this ballot: it need not arrive
+            with self._publish_lock:
+                self._broker().publish(topic, payload, properties={"type": "ballot"}, key=self.agent_id)
+
+        self._until_delivered(send, until_ms, self._closing)
         return ballot
 
     def download_model(self, job_id: str, digest: str) -> np.ndarray:
@@ -667,6 +745,7 @@ class QpAgent:
 
     def close(self) -> None:
         """Stops heartbeats and rounds and closes the broker connections, leaving the registration as it is."""
+        self._closing.set()
         self.stop_heartbeats()
         self._rounds_stop.set()
         thread, self._rounds_thread = self._rounds_thread, None

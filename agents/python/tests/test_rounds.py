@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from qp_agent import QpAgent, RoundTask, Update, bytes_to_params, params_to_bytes
+from qp_agent.errors import BrokerUnavailableError
 from qp_agent.pulsar import Message
 from qp_agent.rounds import js_number, update_properties
 
@@ -229,3 +230,65 @@ def test_a_malformed_round_start_is_reported_and_the_next_one_still_trains() -> 
     agent.close()
     assert [p[2]["round"] for p in agent.published] == ["2"]
     assert agent.events[0]["type"] == "round-failed" and "jobId" in agent.events[0]["error"]
+
+
+class StageMachine:
+    """Stands in for SecAggAgent: one recognisable message per stage."""
+
+    def __init__(self, config: dict[str, Any], agent_id: str, weight: float | None = None) -> None:
+        self.agent_id = agent_id
+
+    def advertise_keys(self) -> dict[str, Any]:
+        return {"type": "advertiseKeys", "from": self.agent_id}
+
+    def share_keys(self, request: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "shareKeys", "answers": request["type"]}
+
+    def masked_input(self, request: dict[str, Any], update: np.ndarray, weight: float | None = None) -> dict[str, Any]:
+        return {"type": "maskedInput", "answers": request["type"]}
+
+    def unmask(self, request: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "unmask", "answers": request["type"]}
+
+
+class FlakyRecorder(Recorder):
+    """A recorder whose broker fails each message's first `failures` publications (every one with failures=None)."""
+
+    def __init__(self, failures: int | None) -> None:
+        super().__init__()
+        self.failures, self.failed, self.attempts = failures, 0, 0
+
+    def publish_signed(self, topic: str, payload: bytes, properties: dict[str, str] | None = None, key: str | None = None) -> str:
+        self.attempts += 1
+        if self.failures is None or self.failed < self.failures:
+            self.failed += 1
+            raise BrokerUnavailableError("the broker is unreachable")
+        self.failed = 0
+        return super().publish_signed(topic, payload, properties, key)
+
+
+def secure_start(stage_timeout_ms: int) -> dict[str, Any]:
+    return start(secureAggregation={"config": {"roundId": "r1"}, "stageTimeoutMs": stage_timeout_ms}, deadlineAt=int(time.time() * 1000) + stage_timeout_ms)
+
+
+def test_each_secure_aggregation_stage_message_is_sent_again_through_a_broker_outage(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("qp_agent.agent.SecAggAgent", StageMachine)
+    agent = FlakyRecorder(failures=2)
+    for kind in ("shareKeysRequest", "maskedInputRequest", "unmaskRequest"):
+        agent._deliver_secagg({"type": kind, "roundId": "r1"})
+    global_params = np.zeros(3, dtype=np.float32)
+    agent._secure_round(secure_start(120_000), global_params, global_params + 1, 10)
+    sent = [json.loads(payload) for _, payload, _ in agent.published]
+    assert [body["type"] for body in sent] == ["advertiseKeys", "shareKeys", "maskedInput", "unmask"]
+    assert [body.get("answers") for body in sent[1:]] == ["shareKeysRequest", "maskedInputRequest", "unmaskRequest"]
+    assert agent.attempts == 12  # two failures before each of the four
+    assert all(properties["type"] == "secagg" for _, _, properties in agent.published)
+
+
+def test_a_stage_message_still_unsent_when_the_stage_ends_is_given_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("qp_agent.agent.SecAggAgent", StageMachine)
+    agent = FlakyRecorder(failures=None)
+    global_params = np.zeros(3, dtype=np.float32)
+    with pytest.raises(BrokerUnavailableError):
+        agent._secure_round(secure_start(500), global_params, global_params + 1, 10)
+    assert agent.attempts >= 2 and agent.published == []

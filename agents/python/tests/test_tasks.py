@@ -170,3 +170,81 @@ def test_an_answer_still_unsent_at_the_deadline_is_not_reported_as_a_failure() -
     agent = Outage(failures=1)
     agent._run_task(TASK, lambda task, context: {"n": 14})  # deadlineMs 1: long past
     assert outcomes(agent) == []
+
+
+class Listening(Recorder):
+    """A recorder whose inbox listeners are kept (by subscription) to be fed by hand, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: list[dict] = []
+        self.on_event = self.events.append
+        self.listeners: dict[str, dict] = {}
+
+    def _listen(self, topic: str, subscription: str, initial_position: str, handlers: dict) -> None:
+        self.listeners["withdrawals" if subscription.endswith("-task-withdrawals") else "tasks"] = handlers
+
+
+def task(task_id: str, attempt: int = 1, **extra: object) -> dict:
+    return {**TASK, "taskId": task_id, "attempt": attempt, "deadlineMs": time.time() * 1000 + 60_000, **extra}
+
+
+def test_a_withdrawn_attempt_is_skipped_and_the_next_task_runs() -> None:
+    agent = Listening()
+    ran: list[str] = []
+    agent.on_task(lambda t, context: ran.append(t["taskId"]) or "done")
+    # The withdrawal is read on its own subscription, before the queued task it names is taken up.
+    agent.listeners["withdrawals"]["task-withdrawn"]({"type": "task-withdrawn", "taskId": "queued", "attempt": 1, "reason": "moved"})
+    agent.listeners["tasks"]["task"](task("queued", 1))
+    agent.listeners["tasks"]["task"](task("queued", 2))  # the same task's next attempt is another matter
+    agent.listeners["tasks"]["task"](task("later", 1))
+    assert ran == ["queued", "later"]
+    assert [(b["taskId"], b["attempt"], b["outcome"]) for _, b, _, _ in agent.published] == [("queued", 2, "succeeded"), ("later", 1, "succeeded")]
+    assert {"type": "task-skipped", "taskId": "queued", "attempt": 1, "reason": "withdrawn"} in agent.events
+
+
+def test_an_attempt_sent_again_is_answered_again_without_running_the_task_again() -> None:
+    agent = Listening()
+    runs: list[str] = []
+
+    def handler(t: dict, context: TaskContext) -> object:
+        runs.append(t["taskId"])
+        context.progress(0.5)
+        if t["kind"] == "fail":
+            raise RuntimeError("no disk")
+        return {"doubled": t["input"]["n"] * 2}
+
+    agent.on_task(handler)
+    for attempt in (task("again", input={"n": 21}), task("again", input={"n": 21}), task("broken", kind="fail"), task("broken", kind="fail")):
+        agent.listeners["tasks"]["task"](attempt)
+    assert runs == ["again", "broken"]
+    answers = [(b["taskId"], b["outcome"], b.get("result"), b.get("reason")) for _, b, _, _ in agent.published]
+    # Progress is reported by the run only; the final answer is sent once per delivery of the attempt.
+    assert answers == [
+        ("again", "progress", None, None),
+        ("again", "succeeded", {"doubled": 42}, None),
+        ("again", "succeeded", {"doubled": 42}, None),
+        ("broken", "progress", None, None),
+        ("broken", "failed", None, "no disk"),
+        ("broken", "failed", None, "no disk"),
+    ]
+    assert sum(1 for e in agent.events if e["type"] == "task-answered-again") == 2
+
+
+def test_an_attempt_sent_again_is_answered_through_a_broker_outage() -> None:
+    agent = Listening()
+    agent.on_task(lambda t, context: {"n": 1})
+    agent.listeners["tasks"]["task"](task("t-out"))
+    published = agent.publish_signed
+    failures = [3]
+
+    def flaky(topic: str, payload: bytes, properties: dict | None = None, key: str | None = None) -> str:
+        if failures[0] > 0:
+            failures[0] -= 1
+            raise BrokerUnavailableError("the broker is unreachable")
+        return published(topic, payload, properties, key)
+
+    agent.publish_signed = flaky  # type: ignore[method-assign]
+    agent.listeners["tasks"]["task"](task("t-out"))
+    assert [b["outcome"] for _, b, _, _ in agent.published] == ["succeeded", "succeeded"]
+    assert failures == [0]
