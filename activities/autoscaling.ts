@@ -22,6 +22,8 @@ export interface PoolObservation {
   ready?: number;
   /** Sum of msgBacklog over the topic's subscriptions; undefined when it could not be read. */
   backlog?: number;
+  /** Age of the oldest message waiting in any of the topic's subscriptions, s; undefined when none waits or unknown. */
+  oldestMessageAgeSeconds?: number;
   /** Why the backlog is missing, for the decision record. */
   backlogError?: string;
   /** Latest load (0..1) of each of the pool's agents that reported one recently; undefined when none did. */
@@ -64,7 +66,12 @@ export function createAutoscalingActivities(deps: AutoscalingDeps) {
       if (!hasBacklog(deps.messaging)) return { ...result, backlogError: 'the messaging adapter reports no backlog' };
       try {
         const subscriptions = await deps.messaging.backlog(input.backlogTopic);
-        return { ...result, backlog: subscriptions.reduce((sum, s) => sum + s.backlog, 0) };
+        const oldest = Math.min(...subscriptions.map((s) => s.oldestPublishedAt ?? Infinity));
+        return {
+          ...result,
+          backlog: subscriptions.reduce((sum, s) => sum + s.backlog, 0),
+          ...(Number.isFinite(oldest) ? { oldestMessageAgeSeconds: Math.max(0, (Date.now() - oldest) / 1000) } : {}),
+        };
       } catch (error) {
         return { ...result, backlogError: error instanceof Error ? error.message : String(error) };
       }

@@ -32,6 +32,9 @@ histories.push('reputationLedger');
 histories.push('agentPool', 'autoscalePool');
 // Recorded by the same script (--names agentPoolSummary,autoscalePoolSummary) once the pool kept its summary in its memo.
 histories.push('agentPoolSummary', 'autoscalePoolSummary');
+// Recorded by the same script (--deadline --names agentPoolDeadline,autoscalePoolDeadline): a policy with a deadline,
+// runs reading the oldest message's age and planning on a forecast.
+histories.push('agentPoolDeadline', 'autoscalePoolDeadline');
 // Recorded by test/support/record-async-history.ts: a pause, a resume and a stale update refused.
 histories.push('asyncTuning');
 // Recorded by test/support/record-histories.ts --tuning-as federatedTuningDeferredAcks once collections deferred their acknowledgements.

@@ -17,7 +17,15 @@ import {
 } from '@temporalio/workflow';
 import type { AutoscalingActivities } from '../activities/autoscaling';
 import { decideReplicas } from '../core/autoscaling/decide';
-import { MAX_DECISIONS, accountEnergy, carbonIntensityAt, cleanestForecastWithin, poolSummary, type PoolRecord } from '../core/autoscaling/pool';
+import {
+  MAX_DECISIONS,
+  accountEnergy,
+  carbonIntensityAt,
+  cleanestForecastWithin,
+  intensitySegments,
+  poolSummary,
+  type PoolRecord,
+} from '../core/autoscaling/pool';
 import type { ScalingDecision } from '../core/autoscaling/policy';
 import { POOL_SUMMARY_MEMO, poolRecordQuery, recordScalingUpdate, setPoolCarbonUpdate, setPoolPolicyUpdate } from './definitions';
 
@@ -86,6 +94,8 @@ export async function autoscalePool(input: { pool: string }): Promise<AutoscaleP
       now,
       currentReplicas,
       backlog: observed.backlog,
+      oldestMessageAgeSeconds: observed.oldestMessageAgeSeconds,
+      carbonSegments: policy.deadline ? intensitySegments(record.carbon, now, now + policy.deadline.sloSeconds * 1000) : undefined,
       loads: observed.loads,
       carbonIntensity: carbonIntensityAt(record.carbon, now),
       carbonForecastMin: policy.carbon?.deferral

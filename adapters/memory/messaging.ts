@@ -127,10 +127,15 @@ export class MemoryMessaging implements MessagingPort, MessagingBacklog {
     this.assertOpen();
     const topic = this.topics.get(topicName);
     if (!topic) return [];
-    return [...topic.subscriptions.values()].map((subscription) => ({
-      subscription: subscription.name,
-      backlog: topic.log.length - subscription.cursor + subscription.pending.size,
-    }));
+    return [...topic.subscriptions.values()].map((subscription) => {
+      let oldestPublishedAt = subscription.cursor < topic.log.length ? topic.log[subscription.cursor].publishTime : Infinity;
+      for (const pending of subscription.pending.values()) oldestPublishedAt = Math.min(oldestPublishedAt, pending.message.publishTime);
+      return {
+        subscription: subscription.name,
+        backlog: topic.log.length - subscription.cursor + subscription.pending.size,
+        ...(Number.isFinite(oldestPublishedAt) ? { oldestPublishedAt } : {}),
+      };
+    });
   }
 
   async subscribe(topicName: string, subscriptionName: string, options: SubscribeOptions = {}): Promise<Consumer> {

@@ -54,6 +54,8 @@ export interface SubscriptionBacklog {
   subscription: string;
   /** Messages published and not yet acknowledged on this subscription. */
   backlog: number;
+  /** Publish time (ms since the epoch) of the oldest message not yet acknowledged; absent while the backlog is empty. */
+  oldestPublishedAt?: number;
 }
 
 /** Backlog per subscription of a topic, for the scheduler (rebalance). Pulsar: msgBacklog from topic stats. */

@@ -41,6 +41,8 @@ export interface SubscriptionBacklogStats {
   subscription: string;
   /** Messages not yet acknowledged on the subscription. */
   msgBacklog: number;
+  /** Publish time (ms since the epoch) of the subscription's oldest unacknowledged message; absent without backlog. */
+  earliestMsgPublishTimeInBacklog?: number;
   type?: string;
   consumers: number;
 }
@@ -116,15 +118,28 @@ export class PulsarAdmin {
     return (await this.request('GET', `/admin/v2/namespaces/${tenant}/${namespace}`)) as Record<string, unknown>;
   }
 
-  /** msgBacklog per subscription of a topic (tenant/namespace/local); empty when the topic does not exist. */
+  /**
+   * msgBacklog per subscription of a topic (tenant/namespace/local), with the publish time of each
+   * subscription's oldest unacknowledged message; empty when the topic does not exist.
+   */
   async backlog(topicPath: string): Promise<SubscriptionBacklogStats[]> {
-    const stats = (await this.request('GET', `/admin/v2/persistent/${topicPath}/stats`, undefined, {
+    const stats = (await this.request('GET', `/admin/v2/persistent/${topicPath}/stats?getEarliestTimeInBacklog=true`, undefined, {
       accept: [404],
-    })) as typeof ACCEPTED_STATUS | { subscriptions?: Record<string, { msgBacklog?: number; type?: string; consumers?: unknown[] }> };
+    })) as
+      | typeof ACCEPTED_STATUS
+      | {
+          subscriptions?: Record<
+            string,
+            { msgBacklog?: number; earliestMsgPublishTimeInBacklog?: number; type?: string; consumers?: unknown[] }
+          >;
+        };
     if (stats === ACCEPTED_STATUS || typeof stats !== 'object' || !stats.subscriptions) return [];
     return Object.entries(stats.subscriptions).map(([subscription, s]) => ({
       subscription,
       msgBacklog: s.msgBacklog ?? 0,
+      // The broker reports 0 (or -1) when the subscription has nothing waiting.
+      earliestMsgPublishTimeInBacklog:
+        (s.msgBacklog ?? 0) > 0 && (s.earliestMsgPublishTimeInBacklog ?? 0) > 0 ? s.earliestMsgPublishTimeInBacklog : undefined,
       type: s.type,
       consumers: s.consumers?.length ?? 0,
     }));

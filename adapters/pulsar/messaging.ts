@@ -262,7 +262,11 @@ export class PulsarMessaging implements MessagingPort, MessagingBacklog, Messagi
   async backlog(topic: string): Promise<SubscriptionBacklog[]> {
     this.assertOpen();
     const stats = await this.admin.backlog(this.topicFor(topic).path);
-    return stats.map((s) => ({ subscription: s.subscription, backlog: s.msgBacklog }));
+    return stats.map((s) => ({
+      subscription: s.subscription,
+      backlog: s.msgBacklog,
+      ...(s.earliestMsgPublishTimeInBacklog !== undefined ? { oldestPublishedAt: s.earliestMsgPublishTimeInBacklog } : {}),
+    }));
   }
 
   /** Creates a swarm's namespace and its fixed topics now rather than on first use. Idempotent. */

@@ -3,6 +3,7 @@
 import type {
   AutoscalingPolicy,
   CarbonBand,
+  IntensitySegment,
   ScalingDecision,
   ScalingDirection,
   ScalingReason,
@@ -31,6 +32,49 @@ export function carbonBand(bands: CarbonBand[], intensity: number): CarbonBand {
 /** Whether waiting pays: the intensity now (gCO2e/kWh) is at least minRatio times the cleanest one forecast. */
 export function defersToCleaner(intensityNow: number, cleanestForecast: number, minRatio: number): boolean {
   return intensityNow >= minRatio * cleanestForecast;
+}
+
+export interface DeadlinePlan {
+  /** Replicas to run in the segment in force now (the first). */
+  replicasNow: number;
+  /** Replica-seconds given to each segment, in the segments' order. */
+  assigned: number[];
+  /** The cleanest segment that was given work; undefined when there was no work. */
+  cleanest?: IntensitySegment;
+  /** False when the segments' capacity cannot hold the work: every segment runs at its capacity. */
+  feasible: boolean;
+}
+
+/**
+ * Places `workReplicaSeconds` of work on the segments (consecutive, the first starting now, the last ending at
+ * the deadline), cleanest intensity first (unknown counts as dirtiest), each segment holding at most
+ * capacity(intensity) replicas; segments of equal intensity share their part at one rate. Returns the replicas
+ * the first segment needs: ceil(its replica-seconds / its seconds).
+ */
+export function deadlinePlan(
+  segments: IntensitySegment[],
+  workReplicaSeconds: number,
+  capacity: (intensity: number | undefined) => number,
+): DeadlinePlan {
+  const assigned = segments.map(() => 0);
+  const seconds = segments.map((segment) => Math.max(0, (segment.to - segment.from) / 1000));
+  const holds = segments.map((segment, i) => capacity(segment.intensity) * seconds[i]);
+  const rank = (segment: IntensitySegment) => segment.intensity ?? Infinity;
+  const levels = [...new Set(segments.map(rank))].sort((a, b) => a - b);
+  let remaining = workReplicaSeconds;
+  let cleanest: IntensitySegment | undefined;
+  for (const level of levels) {
+    if (remaining <= 0) break;
+    const group = segments.map((_, i) => i).filter((i) => rank(segments[i]) === level && holds[i] > 0);
+    const groupHolds = group.reduce((sum, i) => sum + holds[i], 0);
+    if (groupHolds <= 0) continue;
+    const share = Math.min(1, remaining / groupHolds);
+    for (const i of group) assigned[i] = share * holds[i];
+    cleanest ??= segments[group[0]];
+    remaining -= share * groupHolds;
+  }
+  const replicasNow = segments.length && seconds[0] > 0 ? Math.max(0, Math.ceil(assigned[0] / seconds[0] - 1e-9)) : 0;
+  return { replicasNow, assigned, cleanest, feasible: remaining <= 1e-9 };
 }
 
 /**
@@ -130,6 +174,50 @@ export function decideReplicas(
       );
     }
   }
+  let deadlinePlanned = false;
+  if (policy.deadline && policy.backlog && signals.backlog !== undefined) {
+    const { sloSeconds, messagesPerReplicaSecond } = policy.deadline;
+    const backlog = signals.backlog;
+    const age = signals.oldestMessageAgeSeconds;
+    const capacity = (intensity: number | undefined) =>
+      Math.min(policy.maxReplicas, policy.carbon && intensity !== undefined ? carbonBand(policy.carbon.bands, intensity).maxReplicas : Infinity);
+    if (backlog <= 0) {
+      deadlinePlanned = true;
+      proposals.deadline = 0;
+      reasons.push({ code: 'DEADLINE', message: 'no message waiting: nothing to finish' });
+    } else if (age === undefined) {
+      reasons.push({ code: 'DEADLINE_UNKNOWN', message: `age of the oldest waiting message unknown: the backlog's target per replica decides` });
+    } else {
+      deadlinePlanned = true;
+      inputs.oldestMessageAgeSeconds = round3(age);
+      const slackSeconds = sloSeconds - age;
+      inputs.deadlineInSeconds = round3(slackSeconds);
+      const work = backlog / messagesPerReplicaSecond;
+      if (slackSeconds <= 0) {
+        proposals.deadline = capacity(signals.carbonIntensity);
+        reasons.push({
+          code: 'DEADLINE',
+          message: `oldest message ${round3(age)}s old, past its ${sloSeconds}s SLO: run the ${proposals.deadline} replicas allowed`,
+        });
+      } else {
+        const deadlineAt = now + slackSeconds * 1000;
+        const segments = clipSegments(signals.carbonSegments, now, deadlineAt, signals.carbonIntensity);
+        const plan = deadlinePlan(segments, work, capacity);
+        proposals.deadline = plan.replicasNow;
+        if (plan.cleanest?.intensity !== undefined) inputs.plannedCleanestIntensity = plan.cleanest.intensity;
+        const where = plan.cleanest
+          ? `cleanest ${plan.cleanest.intensity ?? 'unknown'} g/kWh from +${round3((plan.cleanest.from - now) / 1000)}s`
+          : 'no capacity';
+        reasons.push({
+          code: 'DEADLINE',
+          message:
+            `backlog ${backlog} at ${messagesPerReplicaSecond}/s per replica = ${round3(work)} replica-s before the oldest message ` +
+            `(${round3(age)}s old) reaches its ${sloSeconds}s SLO in ${round3(slackSeconds)}s; ${where}` +
+            `${plan.feasible ? '' : ' (more work than the capacity until then)'} -> ${plan.replicasNow} now`,
+        });
+      }
+    }
+  }
   if (policy.load) {
     if (signals.loads === undefined) {
       proposals.fallback = policy.fallbackReplicas;
@@ -145,7 +233,11 @@ export function decideReplicas(
       });
     }
   }
-  const asked = Object.values(proposals).filter((n): n is number => n !== undefined);
+  // A deadline plan times the backlog instead of its target per replica (still recorded, for comparison).
+  const asked = Object.entries(proposals)
+    .filter(([signal]) => !(deadlinePlanned && signal === 'backlog'))
+    .map(([, n]) => n)
+    .filter((n): n is number => n !== undefined);
   let recommended: number;
   if (asked.length) recommended = Math.max(...asked);
   else {
@@ -161,7 +253,8 @@ export function decideReplicas(
       inputs.carbonIntensity = signals.carbonIntensity;
       caps.carbon = carbonBand(policy.carbon.bands, signals.carbonIntensity).maxReplicas;
       const { deferral } = policy.carbon;
-      if (deferral && signals.carbonForecastMin !== undefined) {
+      // A deadline plan already times the work by the forecast: the deferral cap would only make it late.
+      if (deferral && !deadlinePlanned && signals.carbonForecastMin !== undefined) {
         inputs.carbonForecastMin = signals.carbonForecastMin;
         if (defersToCleaner(signals.carbonIntensity, signals.carbonForecastMin, deferral.minRatio)) caps.carbonDeferral = deferral.maxReplicas;
       }
@@ -255,6 +348,20 @@ export function decideReplicas(
     decision: { at: now, currentReplicas: current, desiredReplicas: desired, inputs, proposals, recommended, caps, reasons },
     state: nextState,
   };
+}
+
+/**
+ * The segments from now until the deadline (ms), clipped to that span; without segments, one spanning it
+ * at the intensity known now.
+ */
+function clipSegments(segments: IntensitySegment[] | undefined, now: number, deadlineAt: number, intensityNow?: number): IntensitySegment[] {
+  const clipped = (segments ?? [])
+    .map((segment) => ({ ...segment, from: Math.max(segment.from, now), to: Math.min(segment.to, deadlineAt) }))
+    .filter((segment) => segment.to > segment.from);
+  if (clipped.length === 0 || clipped[0].from > now) {
+    clipped.unshift({ from: now, to: clipped[0]?.from ?? deadlineAt, intensity: intensityNow });
+  }
+  return clipped;
 }
 
 function round3(value: number): number {

@@ -40,6 +40,18 @@ export const autoscalingPolicySchema = z
         activationThreshold: z.number().min(0).default(0),
       })
       .optional(),
+    /**
+     * Deadline-aware scaling (instead of the backlog's target per replica, once the age of the oldest waiting
+     * message is known): the backlog, at messagesPerReplicaSecond per replica, must be served before the oldest
+     * message is sloSeconds old; the work goes to the cleanest hours of the carbon forecast before then, and the
+     * pool runs just the replicas the hour in force now was given.
+     */
+    deadline: z
+      .object({
+        sloSeconds: z.number().int().min(60).max(7 * 86_400),
+        messagesPerReplicaSecond: z.number().positive(),
+      })
+      .optional(),
     /** Agent load from heartbeats (0..1 per agent): desired = ceil(sum of loads / targetPerReplica). */
     load: z.object({ targetPerReplica: z.number().gt(0).max(1) }).optional(),
     /** Bands sorted by maxIntensity; an intensity above the last band is capped by the last band. */
@@ -72,6 +84,9 @@ export const autoscalingPolicySchema = z
   .superRefine((policy, ctx) => {
     if (policy.minReplicas > policy.maxReplicas) {
       ctx.addIssue({ code: 'custom', path: ['minReplicas'], message: 'must not exceed maxReplicas' });
+    }
+    if (policy.deadline && !policy.backlog) {
+      ctx.addIssue({ code: 'custom', path: ['deadline'], message: 'needs backlog (the deadline plan times the backlog)' });
     }
     const bands = policy.carbon?.bands ?? [];
     for (let i = 1; i < bands.length; i++) {
@@ -111,6 +126,10 @@ export interface ScalingSignals {
   currentReplicas: number;
   /** Messages waiting in the pool's subscription(s). */
   backlog?: number;
+  /** Age of the oldest message waiting in the pool's subscription(s), s; undefined when unknown or nothing waits. */
+  oldestMessageAgeSeconds?: number;
+  /** Carbon intensity from now on, in segments (see intensitySegments); read by the deadline plan. */
+  carbonSegments?: IntensitySegment[];
   /** Per-agent load 0..1 from the latest heartbeats of the pool's agents. */
   loads?: number[];
   /** Grid carbon intensity now, gCO2e/kWh. */
@@ -121,6 +140,13 @@ export interface ScalingSignals {
   energyUsedWh?: number;
   /** Seconds left in the current budget window. */
   energyWindowRemainingSeconds?: number;
+}
+
+/** A span of time at one carbon intensity: [from, to) in ms since the epoch, gCO2e/kWh (undefined: unknown). */
+export interface IntensitySegment {
+  from: number;
+  to: number;
+  intensity?: number;
 }
 
 /** What a policy remembers between decisions (HPA's recommendation and scale-event history). */
@@ -137,6 +163,8 @@ export type ReasonCode =
   | 'BACKLOG'
   | 'BACKLOG_INACTIVE'
   | 'BACKLOG_MISSING_FALLBACK'
+  | 'DEADLINE'
+  | 'DEADLINE_UNKNOWN'
   | 'LOAD'
   | 'LOAD_MISSING_FALLBACK'
   | 'NO_DEMAND_SIGNAL'
@@ -166,6 +194,11 @@ export interface ScalingDecision {
   desiredReplicas: number;
   inputs: {
     backlog?: number;
+    oldestMessageAgeSeconds?: number;
+    /** Seconds until the oldest waiting message reaches the deadline SLO (negative: overdue). */
+    deadlineInSeconds?: number;
+    /** The intensity of the cleanest segment the deadline plan gave work to, gCO2e/kWh. */
+    plannedCleanestIntensity?: number;
     averageLoad?: number;
     agents?: number;
     carbonIntensity?: number;
@@ -174,7 +207,7 @@ export interface ScalingDecision {
     energyWindowRemainingSeconds?: number;
   };
   /** Replicas each demand signal asks for. */
-  proposals: { backlog?: number; load?: number; fallback?: number };
+  proposals: { backlog?: number; deadline?: number; load?: number; fallback?: number };
   /** Max of the proposals, before caps and behaviour. */
   recommended: number;
   /** Upper bounds in force: the policy's max and the carbon and energy caps. */

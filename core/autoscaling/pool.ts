@@ -1,6 +1,6 @@
 // An autoscaled agent pool's durable record: its policy, the carbon input,
 // the policy's history, energy used in the budget window and recent decisions.
-import type { AutoscalingPolicy, ScalingDecision, ScalingState } from './policy';
+import type { AutoscalingPolicy, IntensitySegment, ScalingDecision, ScalingState } from './policy';
 
 export interface CarbonInput {
   intensity: number;
@@ -57,6 +57,19 @@ export function cleanestForecastWithin(input: CarbonInput | undefined, now: numb
     if (points[i].at <= now + horizonMs && endsAt > now) cleanest = Math.min(cleanest, points[i].intensity);
   }
   return Number.isFinite(cleanest) ? cleanest : undefined;
+}
+
+/**
+ * The carbon intensity from now until `until` (ms since the epoch) as consecutive segments: the value in
+ * force at now (carbonIntensityAt; undefined when unknown) until the next forecast point, then each point
+ * until the next one or `until`.
+ */
+export function intensitySegments(input: CarbonInput | undefined, now: number, until: number): IntensitySegment[] {
+  if (until <= now) return [];
+  const later = (input?.forecast ?? []).filter((p) => p.at > now && p.at < until && p.at > (input?.at ?? 0)).sort((a, b) => a.at - b.at);
+  const segments: IntensitySegment[] = [{ from: now, to: later[0]?.at ?? until, intensity: carbonIntensityAt(input, now) }];
+  later.forEach((point, i) => segments.push({ from: point.at, to: later[i + 1]?.at ?? until, intensity: point.intensity }));
+  return segments;
 }
 
 /**

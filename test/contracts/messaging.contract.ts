@@ -227,7 +227,36 @@ export function messagingContract(
         await new Promise((resolve) => setTimeout(resolve, quiet));
         backlog = await backlogOf(topic);
       }
-      expect(backlog).toEqual([{ subscription: 'workers', backlog: 4 }]);
+      expect(backlog).toEqual([{ subscription: 'workers', backlog: 4, oldestPublishedAt: expect.any(Number) }]);
+    });
+
+    it("reports the publish time of each subscription's oldest unacknowledged message, and none once all are acknowledged", async () => {
+      if (typeof (messaging as Partial<MessagingBacklog>).backlog !== 'function') return;
+      const backlogOf = (messaging as MessagingPort & MessagingBacklog).backlog.bind(messaging);
+      const topic = uniqueName('oldest');
+      const consumer = await messaging.subscribe(topic, 'workers', { type: 'shared' });
+      const before = Date.now();
+      await messaging.publish(topic, text('first'));
+      const afterFirst = Date.now();
+      await messaging.publish(topic, text('second'));
+      // The broker stamps the publish time on its own clock (the same machine here): allow it a second either way.
+      const clockSkewMs = 1000;
+      const first = await receiveOne(consumer); // received, not acknowledged: still the oldest waiting
+      const waiting = await backlogOf(topic);
+      expect(waiting).toHaveLength(1);
+      expect(waiting[0].backlog).toBe(2);
+      expect(waiting[0].oldestPublishedAt).toBeGreaterThanOrEqual(before - clockSkewMs);
+      expect(waiting[0].oldestPublishedAt).toBeLessThanOrEqual(afterFirst + clockSkewMs);
+
+      await consumer.ack(first);
+      await consumer.ack(await receiveOne(consumer));
+      const deadline = Date.now() + Math.max(patience, 30_000);
+      let drained = await backlogOf(topic);
+      while (drained[0]?.backlog !== 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, quiet));
+        drained = await backlogOf(topic);
+      }
+      expect(drained).toEqual([{ subscription: 'workers', backlog: 0 }]);
     });
 
     it('starts a new subscription after the last published message by default (latest)', async () => {

@@ -6,6 +6,8 @@
 //   npx tsx test/support/record-pool-history.ts
 // or, to keep the older histories and add the current code's beside them:
 //   npx tsx test/support/record-pool-history.ts --names agentPoolSummary,autoscalePoolSummary
+// With --deadline, the policy has a deadline (the runs read the oldest message's age and plan on the forecast):
+//   npx tsx test/support/record-pool-history.ts --deadline --names agentPoolDeadline,autoscalePoolDeadline
 import { MemoryBlobStore } from '../../adapters/memory/blobs';
 import { MemoryCluster } from '../../adapters/memory/cluster';
 import { MemoryMessaging } from '../../adapters/memory/messaging';
@@ -27,6 +29,7 @@ const policy = {
   },
 };
 
+const deadline = process.argv.includes('--deadline');
 const namesAt = process.argv.indexOf('--names');
 const [poolHistory, runHistory] = namesAt > 0 ? process.argv[namesAt + 1].split(',') : ['agentPool', 'autoscalePool'];
 
@@ -51,10 +54,22 @@ runRecorder(async () => {
   const backlogTopic = `swarm/${pool}/tasks`;
   const work = await stack.ports.messaging.subscribe(backlogTopic, 'workers', { type: 'shared' });
   for (let i = 0; i < 30; i++) await stack.ports.messaging.publish(backlogTopic, Buffer.from(`task ${i}`));
-  await call('PUT', `/api/v1/pools/${pool}`, { policy, backlogTopic });
-  await waitFor('a decision for 3', async () => ((await decisions()).at(-1)?.desiredReplicas === 3 ? true : undefined), 60_000, 250);
-  await call('POST', `/api/v1/pools/${pool}/carbon`, { intensity: 450 });
-  await waitFor('a carbon-capped decision', async () => ((await decisions()).at(-1)?.desiredReplicas === 1 ? true : undefined), 60_000, 250);
+  if (deadline) {
+    // 3000 replica-seconds before the oldest is 2 h old; a forecast 100 g/kWh from 20 minutes on holds them: 0 now.
+    await call('PUT', `/api/v1/pools/${pool}`, { policy: { ...policy, deadline: { sloSeconds: 7200, messagesPerReplicaSecond: 0.01 } }, backlogTopic });
+    await call('POST', `/api/v1/pools/${pool}/carbon`, { intensity: 450, forecast: [{ at: Date.now() + 1_200_000, intensity: 100 }] });
+    await waitFor(
+      'a decision waiting for the clean hour',
+      async () => ((await decisions()).at(-1)?.inputs.plannedCleanestIntensity === 100 ? true : undefined),
+      120_000,
+      250,
+    );
+  } else {
+    await call('PUT', `/api/v1/pools/${pool}`, { policy, backlogTopic });
+    await waitFor('a decision for 3', async () => ((await decisions()).at(-1)?.desiredReplicas === 3 ? true : undefined), 60_000, 250);
+    await call('POST', `/api/v1/pools/${pool}/carbon`, { intensity: 450 });
+    await waitFor('a carbon-capped decision', async () => ((await decisions()).at(-1)?.desiredReplicas === 1 ? true : undefined), 60_000, 250);
+  }
   await stack.client.schedule.getHandle(autoscaleScheduleId(pool)).delete();
   await work.close();
 
