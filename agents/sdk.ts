@@ -630,20 +630,23 @@ export class QpAgent {
     if (start.clipNorm !== undefined) delta = clipToNorm(delta, start.clipNorm);
     const weight = start.clipNorm !== undefined ? 1 : result.examples;
     const machine = createSecAggAgent(config, this.agentId, undefined, { weight });
-    const send = (body: object) =>
-      this.publishSigned(
+    // Each stage's message is sent again through a broker outage while the manager still waits for
+    // it: the keys until the round's deadline, a later stage for one stage timeout after its request.
+    const send = (body: object, untilMs: number) =>
+      this.publishSignedUntil(
         start.updatesTopic,
         Buffer.from(JSON.stringify(body)),
         encodeSecAggHeader({ jobId: start.jobId, round: start.round, attempt: start.attempt, agentId: this.agentId }),
+        untilMs,
       );
     const patience = Math.max(0, start.deadlineAt - Date.now()) + 2 * stageTimeoutMs;
-    await send(machine.advertiseKeys());
+    await send(machine.advertiseKeys(), start.deadlineAt);
     const shares = await this.secaggRequest(config.roundId, 'shareKeysRequest', patience);
-    await send(machine.shareKeys(shares as Parameters<typeof machine.shareKeys>[0]));
+    await send(machine.shareKeys(shares as Parameters<typeof machine.shareKeys>[0]), Date.now() + stageTimeoutMs);
     const masked = await this.secaggRequest(config.roundId, 'maskedInputRequest', 2 * stageTimeoutMs);
-    await send(machine.maskedInput(masked as Parameters<typeof machine.maskedInput>[0], delta, weight));
+    await send(machine.maskedInput(masked as Parameters<typeof machine.maskedInput>[0], delta, weight), Date.now() + stageTimeoutMs);
     const unmask = await this.secaggRequest(config.roundId, 'unmaskRequest', 2 * stageTimeoutMs);
-    await send(machine.unmask(unmask as Parameters<typeof machine.unmask>[0]));
+    await send(machine.unmask(unmask as Parameters<typeof machine.unmask>[0]), Date.now() + stageTimeoutMs);
     this.options.onEvent?.({ type: 'round-trained', jobId: start.jobId, round: start.round });
   }
 

@@ -2,7 +2,7 @@
 // unreachable for longer than one publish waits (a broker restart). The task's
 // message is acknowledged already, so an answer given up on is found again only
 // at the task's deadline; an update given up on misses its round although the
-// round was still open. The SDK sends them again until they go: the task
+// round was still open (a secure-aggregation stage too). The SDK sends them again until they go: the task
 // succeeds with its one attempt (the publish failure is not reported as a
 // failure of the task), the round counts the update in its one attempt, and a
 // ballot cast during the outage is counted in its decision.
@@ -230,4 +230,55 @@ describe('an agent answering during a broker outage', () => {
       await voter.close();
     }
   }, 120_000);
+
+  it("gets every secure-aggregation stage's message to the manager once the broker is back", async () => {
+    const swarm = uniqueId('secagg-outage');
+    const jobId = uniqueId('secagg-outage-job');
+    const updates = swarmTopics(swarm).updates(jobId);
+    const unlucky = outageOn(stack.ports.messaging, updates, 3);
+    const trainers = [0, 1, 2].map(
+      (i) =>
+        new QpAgent({
+          apiUrl: stack.api.url,
+          messaging: i === 0 ? unlucky : stack.ports.messaging,
+          agentId: `${swarm}-${i}`,
+          swarmId: swarm,
+          capabilities: ['train'],
+          resources: { cpu: 1, memoryMb: 512 },
+          heartbeatIntervalMs: 60_000,
+        }),
+    );
+    try {
+      for (const trainer of trainers) {
+        await trainer.register();
+        await trainer.participate(noopTrainer);
+      }
+      await stack.api.tuning.start({
+        jobId,
+        swarmId: swarm,
+        model: { kind: 'vector', dimension: 16 },
+        rounds: 1,
+        fraction: 1,
+        minParticipants: 3,
+        roundTimeoutMs: 60_000,
+        maxRoundAttempts: 1,
+        strategy: 'fedavg',
+        strategyOptions: {},
+        training: { learningRate: 0.1, epochs: 1, batchSize: 32 },
+        evaluateEvery: 1,
+        seed: 1,
+        secureAggregation: { stageTimeoutMs: 20_000, clipRange: 4 },
+      });
+      const progress = await within(
+        stack.client.workflow.getHandle(tuningWorkflowId(jobId)).result() as Promise<TuningProgress>,
+        150_000,
+        'the job did not end',
+      );
+      expect(unlucky.refused).toBe(3);
+      expect(progress.status).toBe('COMPLETED');
+      expect(progress.recentRounds.map((round) => [round.attempts, round.accepted])).toEqual([[1, 3]]);
+    } finally {
+      await Promise.all(trainers.map((trainer) => trainer.close()));
+    }
+  }, 180_000);
 });
