@@ -207,14 +207,15 @@ export function createTaskActivities(deps: TaskDeps) {
     },
 
     /**
-     * Rebalancing: the swarm's HELD tasks (at most `max`), each with whether its
-     * planned agent is still ACTIVE, to be placed again while they can still move.
+     * Rebalancing: those of the swarm's HELD tasks (at most `max` read) whose planned agent is no
+     * longer ACTIVE, to be placed again while they can still move. Only they go into the history.
+     * (`agentActive` is always false now; histories from before this carried every HELD task.)
      */
     async heldTasks(input: { swarmId: string; max: number }): Promise<{ held: Array<AssignedTask & { agentActive: boolean }> }> {
       if (!deps.tasks) return { held: [] };
       const [heldTasks, active] = await Promise.all([deps.tasks.held(input.swarmId, input.max), deps.agents.candidates(input.swarmId)]);
       const activeIds = new Set(active.map((agent) => agent.agentId));
-      return { held: heldTasks.map((task) => ({ ...task, agentActive: activeIds.has(task.agentId) })) };
+      return { held: heldTasks.filter((task) => !activeIds.has(task.agentId)).map((task) => ({ ...task, agentActive: false })) };
     },
 
     /**

@@ -1,6 +1,7 @@
 // placeTask's planned start: a deferrable task the plan shifts into a later,
 // lower-carbon window says when (the workflow holds it until then); a task that
-// starts as soon as its agent is free, busy or not, says nothing.
+// starts as soon as its agent is free, busy or not, says nothing. And which HELD
+// tasks the rebalancing run is given.
 import { createTaskActivities } from '../../activities/tasks';
 import { MemoryMessaging } from '../../adapters/memory/messaging';
 import type { AllocationAgent } from '../../core/allocation/types';
@@ -64,5 +65,26 @@ describe('placeTask planned start', () => {
     const placement = await acts.placeTask({ spec: spec('queued', true), exclude: [] });
     expect(placement.agentId).toBe('busy');
     expect(placement).not.toHaveProperty('startMs');
+  });
+});
+
+describe('heldTasks', () => {
+  it('returns only the HELD tasks whose planned agent is no longer ACTIVE', async () => {
+    const activities = createTaskActivities({
+      messaging: new MemoryMessaging(),
+      agents: { candidates: async () => [agent('here', 100)] },
+      outcomes: { deliver: async () => 'delivered', deliverBid: async () => 'delivered' },
+      agentKeys: { publicKey: async () => undefined },
+      credentialSecret: 'test-secret',
+      tasks: {
+        assigned: async () => [],
+        held: async () => [
+          { taskId: 't1', agentId: 'here' },
+          { taskId: 't2', agentId: 'gone' },
+          { taskId: 't3', agentId: 'here' },
+        ],
+      },
+    });
+    expect(await activities.heldTasks({ swarmId: 's', max: 10 })).toEqual({ held: [{ taskId: 't2', agentId: 'gone', agentActive: false }] });
   });
 });
