@@ -28,22 +28,25 @@ describe('task rebalancing', () => {
     await stack?.stop();
   });
 
+  /** An SDK agent of the swarm, registered and heartbeating every 300 ms. */
+  async function heartbeatingAgent(name: string, capabilities: string[], energy: { carbonGPerKWh: number; speed?: number; forecast?: { atMs: number; gPerKWh: number }[] }): Promise<QpAgent> {
+    const agent = new QpAgent({
+      apiUrl: stack.api.url,
+      messaging: stack.ports.messaging,
+      agentId: `${swarmId}-${name}`,
+      swarmId,
+      capabilities,
+      heartbeatIntervalMs: 300,
+      resources: { cpu: 1, memoryMb: 512, energy: { source: 'grid', busyWatts: 100, idleWatts: 10, speed: 1, ...energy } },
+    });
+    agents.push(agent);
+    await agent.register();
+    agent.startHeartbeats();
+    return agent;
+  }
+
   it('a task with an agent gone LOST is placed on another ACTIVE agent by the next run, not after the attempt timeout', async () => {
-    const make = async (name: string, carbonGPerKWh: number) => {
-      const agent = new QpAgent({
-        apiUrl: stack.api.url,
-        messaging: stack.ports.messaging,
-        agentId: `${swarmId}-${name}`,
-        swarmId,
-        capabilities: [],
-        heartbeatIntervalMs: 300,
-        resources: { cpu: 1, memoryMb: 512, energy: { source: 'grid', carbonGPerKWh, busyWatts: 100, idleWatts: 10, speed: 1 } },
-      });
-      agents.push(agent);
-      await agent.register();
-      agent.startHeartbeats();
-      return agent;
-    };
+    const make = (name: string, carbonGPerKWh: number) => heartbeatingAgent(name, [], { carbonGPerKWh });
     // The greener agent takes the task and never answers; then its heartbeats stop.
     const silent = await make('silent', 10);
     const steady = await make('steady', 500);
@@ -76,21 +79,7 @@ describe('task rebalancing', () => {
 
   it('a deferrable task is HELD for its agent\'s low-carbon window and runs in it; one HELD for an agent that goes LOST is placed again at once', async () => {
     const windowAtMs = Date.now() + 8_000;
-    const make = async (name: string, carbonGPerKWh: number, forecast?: { atMs: number; gPerKWh: number }[]) => {
-      const agent = new QpAgent({
-        apiUrl: stack.api.url,
-        messaging: stack.ports.messaging,
-        agentId: `${swarmId}-${name}`,
-        swarmId,
-        capabilities: ['shift'],
-        heartbeatIntervalMs: 300,
-        resources: { cpu: 1, memoryMb: 512, energy: { source: 'grid', carbonGPerKWh, busyWatts: 100, idleWatts: 10, speed: 1, forecast } },
-      });
-      agents.push(agent);
-      await agent.register();
-      agent.startHeartbeats();
-      return agent;
-    };
+    const make = (name: string, carbonGPerKWh: number, forecast?: { atMs: number; gPerKWh: number }[]) => heartbeatingAgent(name, ['shift'], { carbonGPerKWh, forecast });
     // Dirty now, clean in 8 s; a flat one in between; one clean only in ten minutes (then it goes silent).
     const windowed = await make('windowed', 600, [{ atMs: windowAtMs, gPerKWh: 20 }]);
     const flat = await make('flat', 300);
@@ -144,21 +133,7 @@ describe('task rebalancing', () => {
   }, 120_000);
 
   it('tasks queued behind an overloaded agent that would miss their deadline there are withdrawn and run elsewhere; the agent skips them', async () => {
-    const make = async (name: string, carbonGPerKWh: number) => {
-      const agent = new QpAgent({
-        apiUrl: stack.api.url,
-        messaging: stack.ports.messaging,
-        agentId: `${swarmId}-${name}`,
-        swarmId,
-        capabilities: ['overload'],
-        heartbeatIntervalMs: 300,
-        resources: { cpu: 1, memoryMb: 512, energy: { source: 'grid', carbonGPerKWh, busyWatts: 100, idleWatts: 10, speed: 10 } },
-      });
-      agents.push(agent);
-      await agent.register();
-      agent.startHeartbeats();
-      return agent;
-    };
+    const make = (name: string, carbonGPerKWh: number) => heartbeatingAgent(name, ['overload'], { carbonGPerKWh, speed: 10 });
     // The greener agent declares 1 s per task but hangs on the first one it gets.
     const busy = await make('busy', 10);
     const spare = await make('spare', 500);
