@@ -31,7 +31,7 @@ describe('a Pulsar broker restarted under the swarm', () => {
   beforeAll(async () => {
     broker = await startExtraBroker('chaos-restart');
     await stack.start(undefined, { serviceUrl: `pulsar://127.0.0.1:${broker.brokerPort}`, adminUrl: broker.adminUrl, webSocketUrl: broker.webSocketUrl });
-  }, 240_000);
+  }, 360_000);
   afterAll(async () => {
     await stack.close(tuning.swarms);
     await removeExtraBrokers();

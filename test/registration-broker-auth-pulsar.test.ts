@@ -70,7 +70,7 @@ describe('agents with broker identities of their own, on a broker that authorise
     await Promise.allSettled(opened.map((port) => port.close()));
     await stack?.stop();
     await removeExtraBrokers();
-  }, 180_000);
+  }, 360_000);
 
   it('registers over HTTP, reads only its own inbox, and loses its broker permissions when it deregisters', async () => {
     expect(stack.ports.agentAccess).toBeInstanceOf(PulsarAgentAccess);
