@@ -34,6 +34,8 @@ histories.push('agentPoolSummary', 'autoscalePoolSummary');
 histories.push('asyncTuning');
 // Recorded by test/support/record-histories.ts --tuning-as federatedTuningDeferredAcks once collections deferred their acknowledgements.
 histories.push('federatedTuningDeferredAcks');
+// Recorded by test/support/record-async-history.ts --name asyncTuningReputation once each version's accepted updates counted toward reputation.
+histories.push('asyncTuningReputation');
 
 describe('replay of recorded histories', () => {
   it.each(histories)('%s replays without non-determinism', async (name) => {
@@ -77,6 +79,14 @@ describe('replay of recorded histories', () => {
     const cancelled = result('collaborativeDecisionCancelled');
     expect(cancelled.text).toContain('EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED');
     expect(cancelled.status).toMatchObject({ state: 'CANCELLED', closedBy: 'cancel', voters: 1, cancelReason: 'superseded' });
+  });
+
+  it('the asynchronous job recorded since the reputation patch records each version it makes in the reputation ledger', () => {
+    const json = JSON.parse(readFileSync(join(__dirname, 'histories', 'asyncTuningReputation.json'), 'utf8'));
+    const scheduled = (name: string) =>
+      json.events.filter((e: any) => e.activityTaskScheduledEventAttributes?.activityType.name === name).length;
+    expect(scheduled('aggregateBuffer')).toBe(4);
+    expect(scheduled('recordAcceptedVersion')).toBe(4);
   });
 
   it('the task recorded since the status patch indexes each status it takes', () => {

@@ -149,6 +149,7 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
         agentKeys: roster,
         credentialSecret: options.credentialSecret,
         metrics,
+        contributions,
       }),
       ...createBehaviorActivities({
         messaging: options.ports.messaging,
