@@ -223,6 +223,21 @@ describe('decision actions, proposal threshold and proposer cancellation', () =>
     const refused = await post('/api/v1/decisions', { ...proposal, swarmId }, asAgent(worker));
     expect(refused.status).toBe(403);
     expect(refused.body.error).toMatchObject({ code: 'FORBIDDEN', reason: 'below-proposal-threshold' });
+    // Below the threshold, a bad body is still a 400 naming the field: validation comes first, and nothing is stored or started.
+    const badActions: Array<[unknown, string]> = [
+      [{ kind: 'tasks', spec: { tasks: [{ ...echo(swarmId), deadline: 'soon' }] } }, 'action.spec.tasks[0].deadline'],
+      [{ kind: 'rebalance', spec: { now: true } }, 'action.spec'],
+      [{ kind: 'teleport', spec: {} }, 'action.kind'],
+    ];
+    for (const [action, field] of badActions) {
+      const bad = await post('/api/v1/decisions', { ...proposal, swarmId, action }, asAgent(worker));
+      expect({ status: bad.status, field: bad.body.error?.field }).toEqual({ status: 400, field });
+    }
+    // A valid action from the same agent is still refused for its standing.
+    const validAction = { kind: 'rebalance', spec: {} };
+    expect((await post('/api/v1/decisions', { ...proposal, swarmId, action: validAction }, asAgent(worker))).body.error).toMatchObject({
+      reason: 'below-proposal-threshold',
+    });
 
     await worker.onTask(async () => ({ done: true }));
     expect((await post('/api/v1/tasks', echo(swarmId, { requirements: { capabilities: ['work'] } }))).status).toBe(202);
