@@ -26,6 +26,8 @@ histories.push('collaborativeDecision');
 histories.push('collaborativeDecisionTasks', 'collaborativeDecisionRebalance', 'collaborativeDecisionCancelled');
 // Recorded by test/support/record-reputation-history.ts: three aggregated rounds and one signalled twice.
 histories.push('reputationLedger');
+// The same script (--name reputationLedgerScores) once rounds carried their time and the ledger kept decaying scores.
+histories.push('reputationLedgerScores');
 // Recorded by test/support/record-pool-history.ts.
 histories.push('agentPool', 'autoscalePool');
 // Recorded by the same script (--names agentPoolSummary,autoscalePoolSummary) once the pool kept its summary in its memo.
@@ -87,6 +89,15 @@ describe('replay of recorded histories', () => {
       json.events.filter((e: any) => e.activityTaskScheduledEventAttributes?.activityType.name === name).length;
     expect(scheduled('aggregateBuffer')).toBe(4);
     expect(scheduled('recordAcceptedVersion')).toBe(4);
+  });
+
+  it('the reputation ledger recorded since decay takes rounds with their time and half-life', () => {
+    const json = JSON.parse(readFileSync(join(__dirname, 'histories', 'reputationLedgerScores.json'), 'utf8'));
+    const rounds = json.events
+      .filter((e: any) => e.workflowExecutionSignaledEventAttributes?.signalName === 'acceptedRound')
+      .map((e: any) => JSON.parse(Buffer.from(e.workflowExecutionSignaledEventAttributes.input.payloads[0].data, 'base64').toString()));
+    expect(rounds.length).toBeGreaterThanOrEqual(4);
+    for (const round of rounds) expect(round).toMatchObject({ at: expect.any(Number), halfLifeMs: 0 });
   });
 
   it('the task recorded since the status patch indexes each status it takes', () => {
