@@ -82,7 +82,18 @@ export interface AggregateBufferResult {
   trainAccuracy?: number;
 }
 
-export function createAsyncTuningActivities(deps: Pick<TuningDeps, 'messaging' | 'blobs' | 'agentKeys' | 'credentialSecret' | 'metrics'>) {
+export interface AcceptedVersionInput {
+  jobId: string;
+  swarmId: string;
+  /** The version the buffer made (1-based): the asynchronous job's round. */
+  version: number;
+  /** The agents whose buffered updates made it (one count each, however many updates). */
+  agentIds: string[];
+}
+
+export function createAsyncTuningActivities(
+  deps: Pick<TuningDeps, 'messaging' | 'blobs' | 'agentKeys' | 'credentialSecret' | 'metrics' | 'contributions'>,
+) {
   const proofs = new MessageProofs(deps.agentKeys, deps.credentialSecret);
   const loadParams = async (digest: string): Promise<Float32Array> => {
     const bytes = await deps.blobs.get(digest);
@@ -255,6 +266,15 @@ export function createAsyncTuningActivities(deps: Pick<TuningDeps, 'messaging' |
         trainLoss: reportedExamples > 0 ? lossSum / reportedExamples : undefined,
         trainAccuracy: reportedExamples > 0 ? accuracySum / reportedExamples : undefined,
       };
+    },
+
+    /**
+     * Counts a version's accepted updates toward their agents' reputation, as a synchronous
+     * round's are counted: one per agent per version, and a version recorded again counts once.
+     */
+    async recordAcceptedVersion(input: AcceptedVersionInput): Promise<void> {
+      if (!deps.contributions || input.agentIds.length === 0) return;
+      await deps.contributions.record({ swarmId: input.swarmId, jobId: input.jobId, round: input.version, agentIds: input.agentIds });
     },
   };
   // The announcement and the aggregation heartbeat while they run; the collection reports its own progress.

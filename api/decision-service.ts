@@ -27,6 +27,9 @@ import type { ZodError } from 'zod';
 import { fromZod } from './errors';
 import { workflowCallError } from './temporal-errors';
 
+/** A decision action's spec once validated: as the workflow gets it, or a task batch still to store. */
+type ValidActionSpec = { spec: Record<string, unknown> } | { tasks: Array<Record<string, unknown>> };
+
 /** A 400 naming action.spec.<path>, array positions in brackets (action.spec.tasks[3].deadline). */
 function actionSpecError(error: ZodError): DomainError {
   const issue = error.issues[0];
@@ -88,14 +91,24 @@ export class DecisionService {
     }
   }
 
-  async create(request: DecisionCreateRequest, proposer: string): Promise<{ decisionId: string; workflowId: string; state: DecisionState }> {
+  /**
+   * Opens a decision. The whole request is validated first (400 naming the field), then `authorize`
+   * runs (an agent's proposal standing: 403), and only then is anything stored or started.
+   */
+  async create(
+    request: DecisionCreateRequest,
+    proposer: string,
+    authorize?: () => Promise<void>,
+  ): Promise<{ decisionId: string; workflowId: string; state: DecisionState }> {
     const decisionId = request.decisionId ?? randomUUID();
+    const actionSpec = request.action && this.validActionSpec(request.action, request.swarmId, decisionId);
+    await authorize?.();
     const spec: DecisionSpec = {
       ...request,
       decisionId,
       options: request.system === 'basic' ? [...BASIC_OPTIONS] : (request.options as string[]),
       proposer,
-      action: request.action && { ...request.action, spec: await this.actionSpec(request.action, request.swarmId, decisionId) },
+      action: request.action && actionSpec && { ...request.action, spec: await this.storedActionSpec(actionSpec) },
     };
     const workflowId = decisionWorkflowId(decisionId);
     const input: CollaborativeDecisionInput = { spec };
@@ -118,32 +131,34 @@ export class DecisionService {
     return { decisionId, workflowId, state: 'PENDING' };
   }
 
-  /** What the workflow gets of an action's spec, validated as its own route would (400 naming action.spec.<field>). */
-  private async actionSpec(
-    action: NonNullable<DecisionCreateRequest['action']>,
-    swarmId: string,
-    decisionId: string,
-  ): Promise<Record<string, unknown>> {
+  /** An action's spec, validated as its own route would (400 naming action.spec.<field>); nothing is stored yet. */
+  private validActionSpec(action: NonNullable<DecisionCreateRequest['action']>, swarmId: string, decisionId: string): ValidActionSpec {
     switch (action.kind) {
       case 'tuning':
-        return this.tuningSpec(action.spec, swarmId, decisionId) as unknown as Record<string, unknown>;
+        return { spec: this.tuningSpec(action.spec, swarmId, decisionId) as unknown as Record<string, unknown> };
       case 'rebalance': {
         const parsed = rebalanceActionSpecSchema.safeParse(action.spec);
         if (!parsed.success) throw actionSpecError(parsed.error);
-        return {};
+        return { spec: {} };
       }
       case 'tasks':
-        return this.taskBatchSpec(action.spec, swarmId, decisionId);
+        return { tasks: this.taskBatch(action.spec, swarmId, decisionId) };
     }
+  }
+
+  /** What the workflow gets of a valid action's spec: a task batch goes to the blob store and the workflow carries its digest. */
+  private async storedActionSpec(valid: ValidActionSpec): Promise<Record<string, unknown>> {
+    if (!('tasks' in valid)) return valid.spec;
+    const digest = await this.blobs.put(Buffer.from(JSON.stringify(valid.tasks)));
+    return { digest, tasks: valid.tasks.length };
   }
 
   /**
    * A task batch (the body of POST /tasks/batch) for the decision's own swarm. Tasks without an
    * id get decision-<decisionId>-<index>, so that the ids are known before they start and a
-   * retried start starts nothing twice. The batch goes to the blob store: the workflow carries
-   * its digest.
+   * retried start starts nothing twice.
    */
-  private async taskBatchSpec(body: Record<string, unknown>, swarmId: string, decisionId: string): Promise<Record<string, unknown>> {
+  private taskBatch(body: Record<string, unknown>, swarmId: string, decisionId: string): Array<Record<string, unknown>> {
     const parsed = taskBatchSchema.safeParse(body);
     if (!parsed.success) throw actionSpecError(parsed.error);
     parsed.data.tasks.forEach((task, i) => {
@@ -152,9 +167,7 @@ export class DecisionService {
         throw new DomainError('INVALID_ARGUMENT', `${field}: a decision starts tasks in its own swarm (${swarmId}) only`, { field });
       }
     });
-    const tasks = parsed.data.tasks.map((task, i) => ({ ...task, taskId: task.taskId ?? `decision-${decisionId}-${i}` }));
-    const digest = await this.blobs.put(Buffer.from(JSON.stringify(tasks)));
-    return { digest, tasks: tasks.length };
+    return parsed.data.tasks.map((task, i) => ({ ...task, taskId: task.taskId ?? `decision-${decisionId}-${i}` }));
   }
 
   /** The tuning job a decision starts on success: the body of POST /tuning/start, its defaults filled. */

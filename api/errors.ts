@@ -2,7 +2,7 @@
 import type { ErrorRequestHandler } from 'express';
 import { ZodError } from 'zod';
 import { DomainError, type ErrorCode } from '../core/errors';
-import { temporalUnavailable } from './temporal-errors';
+import { RETRY_AFTER_SECONDS, temporalUnavailable } from './temporal-errors';
 import { processLog } from '../adapters/logging/json-logger';
 
 const STATUS_OF: Record<ErrorCode, number> = {
@@ -38,6 +38,14 @@ export const errorHandler: ErrorRequestHandler = (error, _req, res, _next) => {
     const field = typeof error.details?.field === 'string' ? error.details.field : undefined;
     // A refused ballot says why in a typed reason (forged, ineligible, late, duplicate, ...).
     const reason = typeof error.details?.reason === 'string' ? error.details.reason : undefined;
+    if (error.code === 'UNAVAILABLE') {
+      const seconds = typeof error.details?.retryAfterSeconds === 'number' ? error.details.retryAfterSeconds : RETRY_AFTER_SECONDS.slow;
+      res.set('Retry-After', String(seconds));
+      // A fault inside Temporal answers 503, but stays visible in the log with its gRPC status.
+      if (typeof error.details?.grpcStatus === 'number') {
+        processLog().warn('Temporal call failed with a transient status', { method: _req.method, route: _req.route?.path ?? _req.path, grpcStatus: error.details.grpcStatus });
+      }
+    }
     res.status(STATUS_OF[error.code]).json(errorBody(error.code, error.message, { ...(field ? { field } : {}), ...(reason ? { reason } : {}) }));
     return;
   }

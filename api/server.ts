@@ -114,7 +114,8 @@ export async function startApiServer(deps: {
       reputation: new TemporalTaskReputation(
         deps.client,
         config.TEMPORAL_NAMESPACE,
-        new TemporalContributionLedger(deps.client, config.QP_TASK_QUEUE),
+        new TemporalContributionLedger(deps.client, config.QP_TASK_QUEUE, config.QP_REPUTATION_HALF_LIFE_MS),
+        config.QP_REPUTATION_HALF_LIFE_MS,
       ),
     },
   );

@@ -2,6 +2,7 @@
 // class and gRPC status, never by message text.
 import {
   isGrpcServiceError,
+  QueryRejectedError,
   ServiceError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
@@ -30,6 +31,22 @@ const FAILED_PRECONDITION = 9;
 const WORKFLOW_NOT_READY = 'temporal.api.errordetails.v1.WorkflowNotReadyFailure';
 /** gRPC RESOURCE_EXHAUSTED: a rate limit, or a workflow with too many queries waiting for it. */
 const RESOURCE_EXHAUSTED = 8;
+/**
+ * gRPC statuses of a call that failed on the way or inside the service, not because of the request:
+ * UNKNOWN (a stream that ended without a status), ABORTED (a conflicting concurrent change) and
+ * INTERNAL (an HTTP/2 stream reset under load, a fault of the server). The Temporal client retries
+ * the first two (and resets among the third) while the API's deadline lasts; what is left when it
+ * runs out is worth a retry later, not a 500 that blames the request. (A query's other failures:
+ * NOT_FOUND is WorkflowNotFoundError; INVALID_ARGUMENT, a query the handler refused, is a bug.)
+ */
+const TRANSIENT: ReadonlyMap<number, string> = new Map([
+  [2, 'UNKNOWN'],
+  [10, 'ABORTED'],
+  [13, 'INTERNAL'],
+]);
+
+/** Seconds a client should wait before trying again (the 503's Retry-After), by what made Temporal fail. */
+export const RETRY_AFTER_SECONDS = { notReady: 1, busy: 2, transient: 1, slow: 2, unreachable: 5 } as const;
 
 export interface WorkflowErrorMessages {
   /** No execution with this workflow id exists. */
@@ -65,6 +82,8 @@ export async function workflowCallError(
     }
     return new DomainError(messages.closed.code, messages.closed.message);
   }
+  // Only with a query reject condition, which the API does not set: the workflow has closed.
+  if (error instanceof QueryRejectedError) return new DomainError(messages.closed.code, messages.closed.message);
   return temporalUnavailable(error) ?? error;
 }
 
@@ -86,12 +105,21 @@ export function temporalUnavailable(error: unknown): DomainError | undefined {
     return new DomainError(
       'UNAVAILABLE',
       'the workflow cannot answer yet: its first workflow task has not run, or its workflow tasks keep failing (no worker, or the workers are overloaded); try again shortly',
-      { reason: 'workflow-not-ready' },
+      { reason: 'workflow-not-ready', retryAfterSeconds: RETRY_AFTER_SECONDS.notReady },
     );
   }
   if (grpc.code === RESOURCE_EXHAUSTED) {
     return new DomainError('UNAVAILABLE', 'Temporal is busy (a rate limit, or too many queries waiting for one workflow); try again shortly', {
       reason: 'temporal-busy',
+      retryAfterSeconds: RETRY_AFTER_SECONDS.busy,
+    });
+  }
+  const transient = TRANSIENT.get(grpc.code);
+  if (transient) {
+    return new DomainError('UNAVAILABLE', `Temporal failed the call (gRPC ${transient}), not because of the request; try again shortly`, {
+      reason: 'temporal-transient',
+      grpcStatus: grpc.code,
+      retryAfterSeconds: RETRY_AFTER_SECONDS.transient,
     });
   }
   if (!UNREACHABLE.has(grpc.code)) return undefined;
@@ -99,6 +127,7 @@ export function temporalUnavailable(error: unknown): DomainError | undefined {
   return new DomainError(
     'UNAVAILABLE',
     'Temporal is unreachable: the API cannot reach the Temporal service (TEMPORAL_ADDRESS); try again once it is back (GET /readyz reports it)',
+    { retryAfterSeconds: RETRY_AFTER_SECONDS.unreachable },
   );
 }
 
@@ -106,6 +135,7 @@ function slowAnswer(): DomainError {
   return new DomainError(
     'UNAVAILABLE',
     'Temporal did not answer in time: the Temporal service is unreachable or slow, or no worker serves the workflow; try again shortly (GET /readyz reports the service)',
+    { retryAfterSeconds: RETRY_AFTER_SECONDS.slow },
   );
 }
 

@@ -114,6 +114,8 @@ export const configSchema = z.object({
   QP_TASK_REBALANCE_INTERVAL_S: z.coerce.number().int().min(0).max(86_400).default(60),
   /** Reputation (tasks completed in the swarm + accepted round updates) an agent needs to open a decision; 0: any agent of the swarm. */
   QP_DECISION_PROPOSAL_THRESHOLD: z.coerce.number().min(0).max(1e9).default(0),
+  /** Reputation half-life, ms: a completed task or accepted round update counts 1, halving every half-life since; 0: no decay. */
+  QP_REPUTATION_HALF_LIFE_MS: z.coerce.number().int().min(0).max(3_153_600_000_000).default(0),
   // Agent pools and autoscaling (README "Agent pools and autoscaling").
   /** Namespace of the agent pool Deployments with QP_CLUSTER=kubernetes. */
   QP_KUBE_NAMESPACE: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'expected a Kubernetes namespace name').default('default'),

@@ -223,6 +223,21 @@ describe('decision actions, proposal threshold and proposer cancellation', () =>
     const refused = await post('/api/v1/decisions', { ...proposal, swarmId }, asAgent(worker));
     expect(refused.status).toBe(403);
     expect(refused.body.error).toMatchObject({ code: 'FORBIDDEN', reason: 'below-proposal-threshold' });
+    // Below the threshold, a bad body is still a 400 naming the field: validation comes first, and nothing is stored or started.
+    const badActions: Array<[unknown, string]> = [
+      [{ kind: 'tasks', spec: { tasks: [{ ...echo(swarmId), deadline: 'soon' }] } }, 'action.spec.tasks[0].deadline'],
+      [{ kind: 'rebalance', spec: { now: true } }, 'action.spec'],
+      [{ kind: 'teleport', spec: {} }, 'action.kind'],
+    ];
+    for (const [action, field] of badActions) {
+      const bad = await post('/api/v1/decisions', { ...proposal, swarmId, action }, asAgent(worker));
+      expect({ status: bad.status, field: bad.body.error?.field }).toEqual({ status: 400, field });
+    }
+    // A valid action from the same agent is still refused for its standing.
+    const validAction = { kind: 'rebalance', spec: {} };
+    expect((await post('/api/v1/decisions', { ...proposal, swarmId, action: validAction }, asAgent(worker))).body.error).toMatchObject({
+      reason: 'below-proposal-threshold',
+    });
 
     await worker.onTask(async () => ({ done: true }));
     expect((await post('/api/v1/tasks', echo(swarmId, { requirements: { capabilities: ['work'] } }))).status).toBe(202);
@@ -290,4 +305,44 @@ describe('decision actions, proposal threshold and proposer cancellation', () =>
     expect(view.snapshot).toMatchObject({ voters: 2, totalPower: 4 });
     expect((await post(`/api/v1/decisions/${opened.body.decisionId}/cancel`, {}, asAgent(a0))).status).toBe(200);
   }, 90_000);
+
+  it('accepted asynchronous (buffered) updates count toward reputation as synchronous rounds do: one per agent per version', async () => {
+    const swarmId = uniqueId('dao-fedbuff');
+    const swarm = await simulateSwarm({
+      apiUrl: stack.api.url,
+      messaging: stack.ports.messaging,
+      count: 2,
+      swarmId,
+      idPrefix: swarmId,
+      trainers: [noopTrainer, noopTrainer],
+      heartbeatIntervalMs: 300,
+      handshakeTimeoutMs: 60_000,
+    });
+    simulations.push(swarm);
+    expect(swarm.failed).toEqual([]);
+    await activeIn(swarmId, 2);
+    const [a0, a1] = swarm.agents;
+    const proposal = { swarmId, title: 'by merit', system: 'basic', power: 'reputation', votingDelayMs: 0, votingPeriodMs: 60_000, quorum: { fraction: 1 } };
+    expect((await post('/api/v1/decisions', proposal, asAgent(a1))).body.error).toMatchObject({ reason: 'below-proposal-threshold' });
+
+    // A buffer of 2 with no staleness allowed: each version needs one update of each agent (an agent's second update on one base is refused).
+    const started = await post('/api/v1/tuning/start', {
+      swarmId, mode: 'async', bufferSize: 2, maxStaleness: 0, rounds: 3, fraction: 1, minParticipants: 2,
+      model: { kind: 'vector', dimension: 16 }, roundTimeoutMs: 20_000, training: { learningRate: 0.1, epochs: 1, batchSize: 32 }, seed: 7,
+    });
+    expect(started.status).toBe(202);
+    const job = await stack.client.workflow.getHandle(tuningWorkflowId(started.body.jobId)).result();
+    expect(job).toMatchObject({ status: 'COMPLETED', round: 3, mode: 'async' });
+    const ledger = stack.client.workflow.getHandle(reputationLedgerWorkflowId(swarmId));
+    expect(await ledger.query(contributionCountsQuery)).toEqual({ [a0.agentId]: 3, [a1.agentId]: 3 });
+
+    const opened = await post('/api/v1/decisions', proposal, asAgent(a1));
+    expect(opened.status).toBe(201);
+    const view = await waitFor('voting to open', async () => {
+      const status = await stack.api.decisions.status(opened.body.decisionId);
+      return status.state === 'ACTIVE' ? status : undefined;
+    }, 120_000);
+    expect(view.snapshot).toMatchObject({ voters: 2, totalPower: 6 });
+    expect((await post(`/api/v1/decisions/${opened.body.decisionId}/cancel`, {}, asAgent(a1))).status).toBe(200);
+  }, 240_000);
 });

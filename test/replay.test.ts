@@ -28,6 +28,8 @@ histories.push('collaborativeDecisionTasks', 'collaborativeDecisionRebalance', '
 histories.push('collaborativeDecisionAnnounced');
 // Recorded by test/support/record-reputation-history.ts: three aggregated rounds and one signalled twice.
 histories.push('reputationLedger');
+// The same script (--name reputationLedgerScores) once rounds carried their time and the ledger kept decaying scores.
+histories.push('reputationLedgerScores');
 // Recorded by test/support/record-pool-history.ts.
 histories.push('agentPool', 'autoscalePool');
 // Recorded by the same script (--names agentPoolSummary,autoscalePoolSummary) once the pool kept its summary in its memo.
@@ -39,6 +41,8 @@ histories.push('agentPoolDeadline', 'autoscalePoolDeadline');
 histories.push('asyncTuning');
 // Recorded by test/support/record-histories.ts --tuning-as federatedTuningDeferredAcks once collections deferred their acknowledgements.
 histories.push('federatedTuningDeferredAcks');
+// Recorded by test/support/record-async-history.ts --name asyncTuningReputation once each version's accepted updates counted toward reputation.
+histories.push('asyncTuningReputation');
 
 describe('replay of recorded histories', () => {
   it.each(histories)('%s replays without non-determinism', async (name) => {
@@ -82,6 +86,23 @@ describe('replay of recorded histories', () => {
     const cancelled = result('collaborativeDecisionCancelled');
     expect(cancelled.text).toContain('EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED');
     expect(cancelled.status).toMatchObject({ state: 'CANCELLED', closedBy: 'cancel', voters: 1, cancelReason: 'superseded' });
+  });
+
+  it('the asynchronous job recorded since the reputation patch records each version it makes in the reputation ledger', () => {
+    const json = JSON.parse(readFileSync(join(__dirname, 'histories', 'asyncTuningReputation.json'), 'utf8'));
+    const scheduled = (name: string) =>
+      json.events.filter((e: any) => e.activityTaskScheduledEventAttributes?.activityType.name === name).length;
+    expect(scheduled('aggregateBuffer')).toBe(4);
+    expect(scheduled('recordAcceptedVersion')).toBe(4);
+  });
+
+  it('the reputation ledger recorded since decay takes rounds with their time and half-life', () => {
+    const json = JSON.parse(readFileSync(join(__dirname, 'histories', 'reputationLedgerScores.json'), 'utf8'));
+    const rounds = json.events
+      .filter((e: any) => e.workflowExecutionSignaledEventAttributes?.signalName === 'acceptedRound')
+      .map((e: any) => JSON.parse(Buffer.from(e.workflowExecutionSignaledEventAttributes.input.payloads[0].data, 'base64').toString()));
+    expect(rounds.length).toBeGreaterThanOrEqual(4);
+    for (const round of rounds) expect(round).toMatchObject({ at: expect.any(Number), halfLifeMs: 0 });
   });
 
   it('the task recorded since the status patch indexes each status it takes', () => {

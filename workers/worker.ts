@@ -50,6 +50,8 @@ export interface QpWorkerOptions {
   taskSubmission?: Omit<TaskServiceOptions, 'namespace' | 'taskQueue' | 'cursorSecret'>;
   /** Age past which task placement no longer uses an analytics window, ms (QP_ANALYTICS_MEASURED_MAX_AGE_MS). */
   measuredMaxAgeMs?: number;
+  /** Reputation half-life, ms (QP_REPUTATION_HALF_LIFE_MS); 0 or absent: no decay. */
+  reputationHalfLifeMs?: number;
 }
 
 /** What a process supplies to a worker beside its configuration. */
@@ -81,6 +83,7 @@ export function qpWorkerOptions(config: Config, deps: QpWorkerDeps): QpWorkerOpt
       resultsWindowMs: 5_000,
     },
     measuredMaxAgeMs: config.QP_ANALYTICS_MEASURED_MAX_AGE_MS,
+    reputationHalfLifeMs: config.QP_REPUTATION_HALF_LIFE_MS,
   };
 }
 
@@ -109,7 +112,7 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
   // Idempotent: every worker start brings the Schedule in line with the config.
   await ensureBehaviorSweepSchedule(options.client, options.taskQueue, behaviors);
   // Accepted round updates per agent: the tuning activities record them, reputation reads them.
-  const contributions = new TemporalContributionLedger(options.client, options.taskQueue);
+  const contributions = new TemporalContributionLedger(options.client, options.taskQueue, options.reputationHalfLifeMs);
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
@@ -149,6 +152,7 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
         agentKeys: roster,
         credentialSecret: options.credentialSecret,
         metrics,
+        contributions,
       }),
       ...createBehaviorActivities({
         messaging: options.ports.messaging,
@@ -165,7 +169,7 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
         blobs: options.ports.blobs,
         electorate: new TemporalElectorate(options.client, options.namespace),
         agentKeys: roster,
-        reputation: new TemporalTaskReputation(options.client, options.namespace, contributions),
+        reputation: new TemporalTaskReputation(options.client, options.namespace, contributions, options.reputationHalfLifeMs),
         tasks:
           options.taskSubmission &&
           new TaskService(options.client, {

@@ -6,8 +6,11 @@
 // the buffer is in history, and updates read but not yet recorded are still
 // unacknowledged on the topic.
 import {
+  ActivityFailure,
   condition,
   continueAsNew,
+  log,
+  patched,
   proxyActivities,
   proxySinks,
   workflowInfo,
@@ -221,5 +224,21 @@ export async function asyncTuning(input: AsyncTuningInput): Promise<TuningProgre
     // An agent whose newest taken base fell out of the window needs no entry: older bases are refused as stale.
     carry.lastBase = Object.fromEntries(Object.entries(carry.lastBase).filter(([, base]) => base >= oldest));
     carry.announced = false;
+    if (patched('async-tuning-reputation')) await recordAcceptedVersion(version, buffer);
+  }
+
+  /** Best effort, as in the synchronous round: a ledger that stays unreachable costs reputation, never the job. */
+  async function recordAcceptedVersion(version: number, buffer: BufferedUpdate[]): Promise<void> {
+    try {
+      await quick.recordAcceptedVersion({
+        jobId: spec.jobId,
+        swarmId: spec.swarmId,
+        version,
+        agentIds: [...new Set(buffer.map((update) => update.agentId))].sort(),
+      });
+    } catch (error) {
+      if (!(error instanceof ActivityFailure)) throw error;
+      log.warn('accepted updates not recorded for reputation', { jobId: spec.jobId, version, error: error.cause?.message });
+    }
   }
 }

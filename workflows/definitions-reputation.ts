@@ -1,6 +1,6 @@
 // Signals and queries of the per-swarm reputation ledger; the adapters import these too.
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { AcceptedRoundUpdates, ContributionCounts } from '../core/decisions/reputation';
+import type { AcceptedRoundUpdates, ContributionCounts, DecayingScore } from '../core/decisions/reputation';
 
 export const REPUTATION_LEDGER_WORKFLOW = 'reputationLedger';
 
@@ -16,3 +16,5 @@ export interface ReputationLedgerInput {
 export const acceptedRoundSignal = defineSignal<[AcceptedRoundUpdates]>('acceptedRound');
 /** agentId -> accepted round updates. */
 export const contributionCountsQuery = defineQuery<Record<string, number>>('contributionCounts');
+/** agentId -> decaying score of the rounds recorded with a time (QP_REPUTATION_HALF_LIFE_MS). */
+export const contributionScoresQuery = defineQuery<Record<string, DecayingScore>>('contributionScores');

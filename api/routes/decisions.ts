@@ -31,8 +31,9 @@ export function decisionRoutes(decisions: DecisionService, swarm: SwarmService, 
     const who = caller(req);
     const body = parse(decisionCreateSchema, req.body, 'body');
     requireSwarm(who, body.swarmId);
-    if (who.kind === 'agent') await decisions.requireProposalStanding(body.swarmId, who.claims.sub);
-    res.status(201).json(await decisions.create(body, who.kind === 'agent' ? who.claims.sub : 'admin'));
+    // The action is validated before the agent's standing is checked: a bad body is a 400 naming the field from anyone.
+    const standing = who.kind === 'agent' ? () => decisions.requireProposalStanding(body.swarmId, who.claims.sub) : undefined;
+    res.status(201).json(await decisions.create(body, who.kind === 'agent' ? who.claims.sub : 'admin', standing));
   });
 
   router.get('/decisions', async (req, res) => {

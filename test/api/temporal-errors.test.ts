@@ -1,6 +1,15 @@
-import { ServiceError, WorkflowNotFoundError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
+import {
+  QueryRejectedError,
+  ServiceError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+} from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { google } from '@temporalio/proto';
+import express from 'express';
+import type { AddressInfo } from 'node:net';
+import { errorHandler } from '../../api/errors';
 import { workflowCallError, temporalUnavailable } from '../../api/temporal-errors';
 import { DomainError } from '../../core/errors';
 
@@ -46,9 +55,62 @@ describe('Temporal errors become domain errors by class and status', () => {
     // An update cancelled by the API's own deadline (gRPC CANCELLED) is a slow answer, not a 500.
     const cancelled = new WorkflowUpdateRPCTimeoutOrCancelledError('Call cancelled', { cause: grpcError(1) });
     expect(await workflowCallError(cancelled, existing, messages)).toMatchObject({ code: 'UNAVAILABLE' });
-    const internal = grpcError(13);
-    expect(temporalUnavailable(internal)).toBeUndefined();
-    expect(await workflowCallError(internal, existing, messages)).toBe(internal);
+    // A request Temporal refuses as wrong is not a matter of waiting: it passes through (and answers 500, logged).
+    for (const code of [3, 7, 12]) {
+      const refused = new ServiceError('Failed to query Workflow', { cause: grpcError(code) });
+      expect(temporalUnavailable(refused)).toBeUndefined();
+      expect(await workflowCallError(refused, existing, messages)).toBe(refused);
+    }
+  });
+
+  it('a query that failed on the way or inside Temporal (gRPC UNKNOWN, ABORTED, INTERNAL) is UNAVAILABLE with reason temporal-transient, naming the status', async () => {
+    for (const [code, name] of [[2, 'UNKNOWN'], [10, 'ABORTED'], [13, 'INTERNAL']] as const) {
+      const failed = new ServiceError('Failed to query Workflow', { cause: grpcError(code) });
+      const mapped = await workflowCallError(failed, existing, messages);
+      expect(mapped).toMatchObject({ code: 'UNAVAILABLE', details: { reason: 'temporal-transient', grpcStatus: code, retryAfterSeconds: 1 } });
+      expect((mapped as DomainError).message).toContain(`gRPC ${name}`);
+      expect(temporalUnavailable(grpcError(code))).toMatchObject({ code: 'UNAVAILABLE', details: { reason: 'temporal-transient' } });
+    }
+  });
+
+  it('a query rejected because the workflow has closed is the caller’s "closed" error', async () => {
+    const rejected = new QueryRejectedError(2 as never);
+    expect(await workflowCallError(rejected, existing, messages)).toMatchObject({ code: 'CONFLICT', message: 'job j1 has finished' });
+  });
+
+  it('every Temporal failure mapped to 503 carries Retry-After (seconds) by its kind; a refused request stays a 500', async () => {
+    const failures: Record<string, unknown> = {
+      transient: new ServiceError('Failed to query Workflow', { cause: grpcError(13) }),
+      notReady: new ServiceError('Failed to query Workflow', { cause: grpcErrorWithDetail(9, 'temporal.api.errordetails.v1.WorkflowNotReadyFailure') }),
+      busy: new ServiceError('Failed to query Workflow', { cause: grpcError(8) }),
+      slow: new ServiceError('Failed to query Workflow', { cause: grpcError(4) }),
+      unreachable: new ServiceError('Failed to query Workflow', { cause: grpcError(14) }),
+      refused: new ServiceError('Failed to query Workflow', { cause: grpcError(3) }),
+    };
+    const app = express();
+    app.get('/:kind', (req, _res, next) => next(failures[req.params.kind]));
+    app.use(errorHandler);
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const answers: Record<string, [number, string | null, string | undefined]> = {};
+      for (const kind of Object.keys(failures)) {
+        const res = await fetch(`${url}/${kind}`);
+        const body = (await res.json()) as { error: { reason?: string } };
+        answers[kind] = [res.status, res.headers.get('retry-after'), body.error.reason];
+      }
+      expect(answers).toEqual({
+        transient: [503, '1', 'temporal-transient'],
+        notReady: [503, '1', 'workflow-not-ready'],
+        busy: [503, '2', 'temporal-busy'],
+        slow: [503, '2', undefined],
+        unreachable: [503, '5', undefined],
+        refused: [500, null, undefined],
+      });
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('a query the workflow cannot answer yet (the client\'s "Failed to query Workflow") is UNAVAILABLE with reason workflow-not-ready', async () => {

@@ -4,7 +4,16 @@ import { BallotBox } from '../../core/decisions/ballot-box';
 import { ballotSigningInput, signBallot } from '../../core/decisions/ballot';
 import { cannotChange, deadlineAfterQuorum, decide } from '../../core/decisions/outcome';
 import { snapshotPower, votingPower } from '../../core/decisions/power';
-import { MAX_JOBS_REMEMBERED, addScores, recordAcceptedRound, reputationFromTasks, type ContributionCounts } from '../../core/decisions/reputation';
+import {
+  MAX_JOBS_REMEMBERED,
+  addScores,
+  contributionReputation,
+  decayed,
+  decayedReputation,
+  recordAcceptedRound,
+  reputationFromTasks,
+  type ContributionCounts,
+} from '../../core/decisions/reputation';
 import { tally, type CountedBallot } from '../../core/decisions/tally';
 import type { Choice } from '../../core/decisions/types';
 
@@ -246,5 +255,52 @@ describe('reputation', () => {
     expect(record.jobs).toHaveLength(MAX_JOBS_REMEMBERED);
     expect(record.jobs[0][0]).toBe('j1');
     expect(record.counts.a).toBe(MAX_JOBS_REMEMBERED + 1);
+  });
+});
+
+describe('reputation decay (a half-life)', () => {
+  const HOUR = 3_600_000;
+
+  it('halves a score every half-life, and a half-life of 0 keeps it whole', () => {
+    expect(decayed(8, 0, HOUR)).toBe(8);
+    expect(decayed(8, HOUR, HOUR)).toBe(4);
+    expect(decayed(8, 3 * HOUR, HOUR)).toBe(1);
+    expect(decayed(8, HOUR / 2, HOUR)).toBeCloseTo(8 / Math.SQRT2, 12);
+    expect(decayed(8, 10 * HOUR, 0)).toBe(8);
+    // A time before the score's own (clock skew) never grows it.
+    expect(decayed(8, -HOUR, HOUR)).toBe(8);
+  });
+
+  it('decays each succeeded task from when it closed', () => {
+    const now = 10 * HOUR;
+    const tasks = [
+      { agentId: 'a', at: now },
+      { agentId: 'a', at: now - HOUR },
+      { agentId: 'b', at: now - 2 * HOUR },
+      { agentId: '', at: now },
+    ];
+    expect(decayedReputation(tasks, now, HOUR)).toEqual({ a: 1.5, b: 0.25 });
+    expect(decayedReputation(tasks, now, 0)).toEqual({ a: 2, b: 1 });
+  });
+
+  it('keeps a decaying score per agent in the ledger: the old score decayed to the new round, plus 1; a round recorded again changes nothing', () => {
+    const record: ContributionCounts = { counts: {}, jobs: [] };
+    recordAcceptedRound(record, { jobId: 'j1', round: 1, agentIds: ['a', 'b'], at: 0, halfLifeMs: HOUR });
+    recordAcceptedRound(record, { jobId: 'j1', round: 2, agentIds: ['a'], at: 2 * HOUR, halfLifeMs: HOUR });
+    expect(recordAcceptedRound(record, { jobId: 'j1', round: 2, agentIds: ['a'], at: 3 * HOUR, halfLifeMs: HOUR })).toBe(false);
+    expect(record.scores).toEqual({ a: { score: 1.25, at: 2 * HOUR }, b: { score: 1, at: 0 } });
+    // An older round of another job arriving late is added at the newer time, undecayed.
+    recordAcceptedRound(record, { jobId: 'j2', round: 1, agentIds: ['a'], at: HOUR, halfLifeMs: HOUR });
+    expect(record.scores!.a).toEqual({ score: 2.25, at: 2 * HOUR });
+    expect(record.counts).toEqual({ a: 3, b: 1 });
+    // Read an hour after a's last round; c was recorded before decay existed and keeps its count.
+    expect(contributionReputation({ ...record.counts, c: 4 }, record.scores!, 3 * HOUR, HOUR)).toEqual({ a: 1.125, b: 0.125, c: 4 });
+  });
+
+  it('a ledger without times (recorded before decay) keeps counts only', () => {
+    const record: ContributionCounts = { counts: {}, jobs: [] };
+    recordAcceptedRound(record, { jobId: 'j1', round: 1, agentIds: ['a'] });
+    expect(record.scores).toBeUndefined();
+    expect(record.counts).toEqual({ a: 1 });
   });
 });

@@ -1,12 +1,18 @@
 // Records test/histories/asyncTuning.json, which test/replay.test.ts replays.
 // Run after a change of the asynchronous tuning workflow that is meant to be incompatible:
 //   npx tsx test/support/record-async-history.ts
+// The same run as another history (asyncTuningReputation: since each version's accepted updates count toward reputation):
+//   npx tsx test/support/record-async-history.ts --name asyncTuningReputation
 import { QpAgent, type Trainer } from '../../agents/sdk';
 import { noopTrainer } from '../../agents/trainers';
 import type { TuningProgress } from '../../core/tuning';
 import { tuningWorkflowId } from '../../workflows/definitions';
+import { contributionCountsQuery, reputationLedgerWorkflowId } from '../../workflows/definitions-reputation';
 import { runRecorder, startRecordingStack } from './recording-stack';
 import { waitFor } from './stack';
+
+const nameAt = process.argv.indexOf('--name');
+const historyName = nameAt > 0 ? process.argv[nameAt + 1] : 'asyncTuning';
 
 runRecorder(async () => {
   const recording = await startRecordingStack();
@@ -52,7 +58,10 @@ runRecorder(async () => {
   const refused = result.recentVersions!.reduce((n, v) => n + v.refusedStale, 0);
   if (result.status !== 'COMPLETED' || refused < 1) throw new Error(`unexpected run: ${JSON.stringify(result)}`);
 
-  recording.save(tuningWorkflowId(jobId), 'asyncTuning');
+  const counts = await stack.client.workflow.getHandle(reputationLedgerWorkflowId(swarmId)).query(contributionCountsQuery);
+  if (Object.keys(counts).length === 0) throw new Error('no accepted update was counted toward reputation');
+
+  recording.save(tuningWorkflowId(jobId), historyName);
   await Promise.all(agents.map((a) => a.close()));
   await recording.stop();
 });

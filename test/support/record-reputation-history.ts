@@ -1,6 +1,8 @@
 // Records test/histories/reputationLedger.json, which test/replay.test.ts replays: a swarm's
 // ledger of accepted round updates after a three-round tuning job, and one round signalled twice.
 //   npx tsx test/support/record-reputation-history.ts
+// The same run once rounds carried their time and the ledger kept decaying scores:
+//   npx tsx test/support/record-reputation-history.ts --name reputationLedgerScores
 import { simulateSwarm } from '../../agents/simulate';
 import { noopTrainer } from '../../agents/trainers';
 import { TemporalContributionLedger } from '../../adapters/temporal/contribution-ledger';
@@ -8,6 +10,9 @@ import { reputationLedgerWorkflowId } from '../../workflows/definitions-reputati
 import { tuningWorkflowId } from '../../workflows/definitions';
 import { ADMIN_TOKEN, waitFor } from './stack';
 import { startRecordingStack, runRecorder } from './recording-stack';
+
+const nameAt = process.argv.indexOf('--name');
+const historyName = nameAt > 0 ? process.argv[nameAt + 1] : 'reputationLedger';
 
 runRecorder(async () => {
   const recording = await startRecordingStack();
@@ -39,7 +44,10 @@ runRecorder(async () => {
   const counts = await ledger.counts(swarmId);
   if (Object.values(counts).some((count) => count !== 3)) throw new Error(`unexpected counts: ${JSON.stringify(counts)}`);
 
-  recording.save(reputationLedgerWorkflowId(swarmId), 'reputationLedger');
+  const scores = await ledger.scores(swarmId);
+  if (Object.values(scores).some((entry) => entry.score !== 3)) throw new Error(`unexpected scores: ${JSON.stringify(scores)}`);
+
+  recording.save(reputationLedgerWorkflowId(swarmId), historyName);
   await swarm.stop();
   await recording.stop();
 });
