@@ -105,7 +105,7 @@ describe('analytics on Flink: Pulsar -> Flink -> Pulsar', () => {
     expect(duplicates).toBe(0);
   });
 
-  it('counts malformed, invalid, unmatched, unknown-agent and repeated events and keeps running', async () => {
+  it('counts malformed, invalid, unmatched, unknown-agent and repeated events, and flapping agents by CEP, and keeps running', async () => {
     const jobId = jobIds[0];
     await waitFor('bad-event counters', async () => ((await flink.metric(jobId, 'qpMalformedEvents')) === 1 ? true : undefined), 30_000, 500);
     expect(await flink.metric(jobId, 'qpInvalidEvents')).toBe(1);
@@ -113,6 +113,11 @@ describe('analytics on Flink: Pulsar -> Flink -> Pulsar', () => {
     expect(await flink.metric(jobId, 'qpUnmatchedOutcomes')).toBe(1);
     expect(await flink.metric(jobId, 'qpUnknownAgents')).toBe(1);
     expect(await flink.metric(jobId, 'qpDuplicateEvents')).toBe(1);
+    // Flink CEP's flapping (two silences over the grace period: 4 flips > 2): a3 in window 0 only,
+    // as the liveness window says
+    await waitFor('the CEP flapping count', async () => ((await flink.metric(jobId, 'qpFlappingAgents')) === 1 ? true : undefined), 60_000, 500);
+    const flapping = [...received.values()].filter((r) => r.signal === 'heartbeat-liveness' && r.flapping);
+    expect(flapping.map((r) => `${r.key}|${r.windowStart}`)).toEqual([`a3|${T0}`]);
     expect((await flink.list()).find((j) => j.jobId === jobId)?.state).toBe('RUNNING');
   });
 

@@ -30,6 +30,7 @@ import org.apache.flink.streaming.api.CheckpointingMode;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.functions.ProcessFunction;
+import org.apache.flink.streaming.api.functions.sink.DiscardingSink;
 import org.apache.flink.streaming.api.functions.windowing.ProcessWindowFunction;
 import org.apache.flink.streaming.api.windowing.assigners.TumblingEventTimeWindows;
 import org.apache.flink.streaming.api.windowing.time.Time;
@@ -122,6 +123,10 @@ public final class AnalyticsJob {
         .keyBy(e -> e.decisionId).window(windows)
         .process(new TurnoutWindow(swarmId))
         .name("ballot-turnout").uid("ballot-turnout");
+
+    // flapping with Flink CEP, backing the liveness window's flapping flag (counted in qpFlappingAgents)
+    Flapping.detect(heartbeats, graceMs, windowMs, flapThreshold)
+        .addSink(new DiscardingSink<>()).name("flapping-count").uid("flapping-count");
 
     PulsarSink<String> sink = PulsarSink.builder()
         .setServiceUrl(p.get("service-url", "pulsar://127.0.0.1:6650"))
