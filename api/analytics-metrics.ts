@@ -9,7 +9,7 @@
 // (flapping agents, the longest heartbeat gap, the straggler ratio) and the per-agent figures
 // stay in GET /api/v1/analytics/{swarmId}.
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { AgentEnergy, AnalyticsRecord, HeartbeatLiveness, StragglerRate, UpdateRejections } from '../core/analytics';
+import type { AgentEnergy, AnalyticsRecord, BallotTurnout, HeartbeatLiveness, StragglerRate, UpdateRejections } from '../core/analytics';
 
 export interface AnalyticsMetricsOptions {
   /** Export per-agent series labelled with the agent id (QP_METRICS_AGENT_LABELS). */
@@ -72,6 +72,12 @@ export function analyticsMetrics(registry: Registry, options: AnalyticsMetricsOp
     labelNames: ['swarm'],
     registers: [registry],
   });
+  const turnout = gauge(
+    'qp_manager_analytics_ballot_turnout_ratio',
+    "Agents that voted over the agents eligible, summed over the decisions with ballots or a proposal in the swarm's newest window",
+    ['swarm'],
+  );
+  const ballots = gauge('qp_manager_analytics_ballots', "Ballots cast in the swarm's newest window, over its decisions", ['swarm']);
   const perAgent = options.agentLabels
     ? {
         energy: gauge('qp_manager_analytics_agent_energy_joules', 'Energy an agent drew in its newest window, J (QP_METRICS_AGENT_LABELS)', ['swarm', 'agent']),
@@ -91,6 +97,7 @@ export function analyticsMetrics(registry: Registry, options: AnalyticsMetricsOp
   const liveness = new NewestWindow<HeartbeatLiveness>();
   const stragglers = new NewestWindow<StragglerRate>();
   const jobRejections = new NewestWindow<UpdateRejections>();
+  const decisionTurnout = new NewestWindow<BallotTurnout>();
   const agentEnergy = (r: AgentEnergy): void => {
     perAgent?.energy.set({ swarm: r.swarmId, agent: r.key }, r.energyWh * JOULES_PER_WH);
     perAgent?.carbon.set({ swarm: r.swarmId, agent: r.key }, r.carbonG);
@@ -137,6 +144,16 @@ export function analyticsMetrics(registry: Registry, options: AnalyticsMetricsOp
         const newest = jobRejections.add(r);
         if (newest) rejections.set({ swarm }, newest.reduce((sum, job) => sum + job.rejections, 0));
         if (r.burst) bursts.inc({ swarm });
+        break;
+      }
+      case 'ballot-turnout': {
+        // A decision id is never a label: the swarm's decisions of its newest window are summed.
+        const newest = decisionTurnout.add(r);
+        if (!newest) break;
+        ballots.set({ swarm }, newest.reduce((sum, d) => sum + d.ballots, 0));
+        const known = newest.filter((d) => d.eligible !== null && d.eligible > 0);
+        const eligible = known.reduce((sum, d) => sum + d.eligible!, 0);
+        if (eligible > 0) turnout.set({ swarm }, known.reduce((sum, d) => sum + d.voters, 0) / eligible);
         break;
       }
     }

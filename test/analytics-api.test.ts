@@ -6,7 +6,7 @@ import request from 'supertest';
 import { AnalyticsEngine, windowKey, type AnalyticsRecord, type HeartbeatLiveness } from '../core/analytics';
 import type { Embedded } from '../workers/embedded';
 import type { EmbeddedAnalyticsRuntime } from '../adapters/memory/analytics-runtime';
-import { PHASE_0, PHASE_1, PHASE_2, PHASE_3, STREAM_OPTIONS, T0, type ScriptedMessage } from './support/analytics-stream';
+import { EXPECTED_WINDOWS, PHASE_0, PHASE_1, PHASE_2, PHASE_3, STREAM_OPTIONS, T0, topicOf, type ScriptedMessage } from './support/analytics-stream';
 import { ADMIN_TOKEN, startTestEmbedded, uniqueId, waitFor } from './support/stack';
 
 describe('analytics API, embedded runtime', () => {
@@ -29,7 +29,7 @@ describe('analytics API, embedded runtime', () => {
   });
 
   const publish = async (phase: ScriptedMessage[]) => {
-    for (const m of phase) await embedded.ports.messaging.publish(`swarm/${swarmId}/${m.source}`, Buffer.from(m.payload), { properties: m.properties ?? {} });
+    for (const m of phase) await embedded.ports.messaging.publish(`swarm/${swarmId}/${topicOf(m)}`, Buffer.from(m.payload), { properties: m.properties ?? {} });
   };
   const latest = async () => (await request(embedded.api.url).get(`/api/v1/analytics/${swarmId}`).set(admin).expect(200)).body;
 
@@ -53,7 +53,7 @@ describe('analytics API, embedded runtime', () => {
     await publish(PHASE_2);
     await waitFor('window 0', async () => ((await latest()).stats.windows >= 13 ? true : undefined), 20_000, 100);
     await publish(PHASE_3);
-    await waitFor('window 1', async () => ((await latest()).stats.windows >= 19 ? true : undefined), 20_000, 100);
+    await waitFor('window 1', async () => ((await latest()).stats.windows >= EXPECTED_WINDOWS ? true : undefined), 20_000, 100);
     const engine = new AnalyticsEngine(swarmId, STREAM_OPTIONS);
     const newest = new Map<string, AnalyticsRecord>();
     for (const m of [...PHASE_0, ...PHASE_1, ...PHASE_2, ...PHASE_3]) {
@@ -61,9 +61,14 @@ describe('analytics API, embedded runtime', () => {
     }
     const body = await latest();
     expect(body.runtime).toBe('embedded');
-    expect(body.stats).toMatchObject({ windows: 19, duplicates: 0, lastWindowEnd: T0 + 20_000 });
+    expect(body.stats).toMatchObject({ windows: EXPECTED_WINDOWS, duplicates: 0, lastWindowEnd: T0 + 20_000 });
     const served = new Map((body.windows as AnalyticsRecord[]).map((r) => [windowKey(r), r]));
     expect(Object.fromEntries(served)).toEqual(Object.fromEntries([...newest.values()].map((r) => [windowKey(r), r])));
+    // the decision's turnout, from its proposal on the control topic and the ballots on its own topic
+    const turnout = await request(embedded.api.url).get(`/api/v1/analytics/${swarmId}?signal=ballot-turnout`).set(admin).expect(200);
+    expect(turnout.body.windows).toEqual([
+      expect.objectContaining({ signal: 'ballot-turnout', key: 'd1', windowStart: T0 + 10_000, ballots: 1, voters: 3, eligible: 3, turnout: 1 }),
+    ]);
     const power = await request(embedded.api.url).get(`/api/v1/analytics/${swarmId}?signal=swarm-power`).set(admin).expect(200);
     expect(power.body.windows).toEqual([expect.objectContaining({ signal: 'swarm-power', windowStart: T0 + 10_000, meanPowerW: 180 })]);
   });
@@ -72,7 +77,7 @@ describe('analytics API, embedded runtime', () => {
     const status = await request(embedded.api.url).get('/api/v1/analytics/status').set(admin).expect(200);
     expect(status.body).toMatchObject({ runtime: 'embedded', reachable: true });
     expect(status.body.jobs).toContainEqual(expect.objectContaining({ swarmId, state: 'RUNNING' }));
-    expect(status.body.swarms).toContainEqual(expect.objectContaining({ swarmId, windows: 19 }));
+    expect(status.body.swarms).toContainEqual(expect.objectContaining({ swarmId, windows: EXPECTED_WINDOWS }));
   });
 
   it('exports the signals as metrics', async () => {
@@ -87,6 +92,9 @@ describe('analytics API, embedded runtime', () => {
     const flapping = liveness.filter((r) => r.windowStart === newestStart && r.flapping).length;
     expect(metrics.text).toContain(`qp_manager_analytics_flapping_agents{swarm="${swarmId}"} ${flapping}`);
     expect(metrics.text).toMatch(new RegExp(`qp_manager_analytics_rejection_bursts_total\\{swarm="${swarmId}"\\} 1`));
+    // decision d1's newest window: a3 voted, 3 of 3 eligible agents have voted
+    expect(metrics.text).toContain(`qp_manager_analytics_ballot_turnout_ratio{swarm="${swarmId}"} 1`);
+    expect(metrics.text).toContain(`qp_manager_analytics_ballots{swarm="${swarmId}"} 1`);
     expect(metrics.text).not.toMatch(/qp_manager_analytics_[a-z_]+\{[^}]*(agent|job)="/);
   });
 

@@ -9,7 +9,7 @@ import type { Consumer } from '../adapters/ports';
 import { PulsarMessaging } from '../adapters/pulsar/messaging';
 import { AnalyticsEngine, windowKey, type AnalyticsRecord } from '../core/analytics';
 import { analyticsTopics } from '../core/analytics/topics';
-import { EXPECTED_WINDOWS, PHASE_0, PHASE_1, PHASE_2, PHASE_3, STREAM_OPTIONS, T0, type ScriptedMessage } from './support/analytics-stream';
+import { EXPECTED_WINDOWS, PHASE_0, PHASE_1, PHASE_2, PHASE_3, STREAM_OPTIONS, STREAM_TOPICS, T0, WINDOW_0_RECORDS, topicOf, type ScriptedMessage } from './support/analytics-stream';
 import { consumed, requireTestFlink, startSplitFlinkCluster, type SplitFlinkCluster } from './support/flink';
 import { freePort, sharedPulsarOptions } from './support/pulsar';
 import { uniqueId, waitFor } from './support/stack';
@@ -30,7 +30,7 @@ describe('analytics on Flink when a TaskManager dies mid-stream', () => {
 
   async function publish(phase: ScriptedMessage[]): Promise<void> {
     for (const m of phase) {
-      await messaging.publish(`swarm/${swarmId}/${m.source}`, Buffer.from(m.payload), { properties: m.properties ?? {} });
+      await messaging.publish(`swarm/${swarmId}/${topicOf(m)}`, Buffer.from(m.payload), { properties: m.properties ?? {} });
       for (const r of engine.ingest(m.source, m.payload, m.properties)) expected.set(windowKey(r), r);
     }
   }
@@ -49,7 +49,7 @@ describe('analytics on Flink when a TaskManager dies mid-stream', () => {
   beforeAll(async () => {
     const { jarPath } = requireTestFlink();
     messaging = new PulsarMessaging(sharedPulsarOptions());
-    await messaging.prepareSwarm(swarmId, ['heartbeats', 'tasks', 'task-results', 'rounds', 'roster', 'analytics']);
+    await messaging.prepareSwarm(swarmId, [...STREAM_TOPICS, 'analytics']);
     results = await messaging.subscribe(analyticsTopics(swarmId).analytics, 'test', { initialPosition: 'earliest' });
     cluster = await startSplitFlinkCluster(freePort);
     flink = new FlinkRest({ url: cluster.url });
@@ -61,6 +61,7 @@ describe('analytics on Flink when a TaskManager dies mid-stream', () => {
       jarPath,
       options: STREAM_OPTIONS,
       checkpointMs: 500,
+      discoveryMs: 1000,
     });
     jobId = (await flink.ensure(spec)).jobId;
   });
@@ -74,11 +75,11 @@ describe('analytics on Flink when a TaskManager dies mid-stream', () => {
   it('restarts from the checkpoint on a new TaskManager, loses no window and changes none', async () => {
     // the roster first: the agents' events count only once Flink has read it
     await publish(PHASE_0);
-    await waitFor('Flink to consume the roster', () => consumed(messaging, swarmId), 120_000, 250);
+    await waitFor('Flink to consume the roster', () => consumed(messaging, swarmId, STREAM_TOPICS), 120_000, 250);
     await publish(PHASE_1);
-    await waitFor('Flink to consume phase 1', () => consumed(messaging, swarmId), 120_000, 250);
+    await waitFor('Flink to consume phase 1', () => consumed(messaging, swarmId, STREAM_TOPICS), 120_000, 250);
     await publish(PHASE_2);
-    await waitFor('window 0', async () => (await drain(), [...firstCopy.keys()].filter((k) => k.endsWith(`|${T0}`)).length >= 13 || undefined), 120_000, 200);
+    await waitFor('window 0', async () => (await drain(), [...firstCopy.keys()].filter((k) => k.endsWith(`|${T0}`)).length >= WINDOW_0_RECORDS || undefined), 120_000, 200);
     // late events in flight, then the TaskManager dies before they are checkpointed for sure
     await publish(PHASE_3.slice(0, 2));
     cluster!.killTaskManager();

@@ -8,7 +8,7 @@ import type { Consumer } from '../adapters/ports';
 import { PulsarMessaging } from '../adapters/pulsar/messaging';
 import { AnalyticsEngine, windowKey, type AnalyticsRecord } from '../core/analytics';
 import { analyticsTopics } from '../core/analytics/topics';
-import { EXPECTED_WINDOWS, PHASE_0, PHASE_1, PHASE_2, PHASE_3, STREAM_OPTIONS, T0, type ScriptedMessage } from './support/analytics-stream';
+import { EXPECTED_WINDOWS, PHASE_0, PHASE_1, PHASE_2, PHASE_3, STREAM_OPTIONS, STREAM_TOPICS, T0, WINDOW_0_RECORDS, topicOf, type ScriptedMessage } from './support/analytics-stream';
 import { requireTestFlink } from './support/flink';
 import { sharedPulsarOptions } from './support/pulsar';
 import { uniqueId, waitFor } from './support/stack';
@@ -37,11 +37,12 @@ describe('analytics on Flink: Pulsar -> Flink -> Pulsar', () => {
       jarPath,
       options: { ...STREAM_OPTIONS, ...overrides },
       checkpointMs: 1000,
+      discoveryMs: 1000,
     });
 
   async function publish(phase: ScriptedMessage[]): Promise<void> {
     for (const m of phase) {
-      await messaging.publish(`swarm/${swarmId}/${m.source}`, Buffer.from(m.payload), { properties: m.properties ?? {} });
+      await messaging.publish(`swarm/${swarmId}/${topicOf(m)}`, Buffer.from(m.payload), { properties: m.properties ?? {} });
       for (const r of engine.ingest(m.source, m.payload, m.properties)) expected.set(windowKey(r), r);
     }
   }
@@ -62,7 +63,7 @@ describe('analytics on Flink: Pulsar -> Flink -> Pulsar', () => {
     jarPath = target.jarPath;
     flink = new FlinkRest({ url: target.url });
     messaging = new PulsarMessaging(sharedPulsarOptions());
-    await messaging.prepareSwarm(swarmId, ['heartbeats', 'tasks', 'task-results', 'rounds', 'roster', 'analytics']);
+    await messaging.prepareSwarm(swarmId, [...STREAM_TOPICS, 'analytics']);
     results = await messaging.subscribe(analyticsTopics(swarmId).analytics, 'test', { initialPosition: 'earliest' });
   });
 
@@ -85,30 +86,38 @@ describe('analytics on Flink: Pulsar -> Flink -> Pulsar', () => {
   it('computes every signal of the scripted stream exactly as the embedded analytics do', async () => {
     // the roster first: the agents' events count only once Flink has read it
     await publish(PHASE_0);
-    await waitFor('Flink to consume the roster', () => consumed(messaging, swarmId), 120_000, 250);
+    await waitFor('Flink to consume the roster', () => consumed(messaging, swarmId, STREAM_TOPICS), 120_000, 250);
     await publish(PHASE_1);
     // Flink reads the four topics in no fixed interleaving: phase 2 goes out once its subscription
     // has taken all of phase 1 (acknowledged at a checkpoint), so no phase-1 event can be late.
-    await waitFor('Flink to consume phase 1', () => consumed(messaging, swarmId), 120_000, 250);
+    await waitFor('Flink to consume phase 1', () => consumed(messaging, swarmId, STREAM_TOPICS), 120_000, 250);
     await publish(PHASE_2);
-    // window 0 is out once its 13 records arrived: the late events of phase 3 are late for Flink too
-    await waitFor('window 0 from Flink', async () => (await drain(), windowCount(T0) >= 13 || undefined), 120_000, 200);
+    // window 0 is out once its records arrived: the late events of phase 3 are late for Flink too
+    await waitFor('window 0 from Flink', async () => (await drain(), windowCount(T0) >= WINDOW_0_RECORDS || undefined), 120_000, 200);
     await publish(PHASE_3);
     await waitFor('window 1 from Flink', async () => (await drain(), received.size >= EXPECTED_WINDOWS || undefined), 60_000, 200);
     expect(expected.size).toBe(EXPECTED_WINDOWS);
-    expect(engine.counters).toMatchObject({ malformed: 1, invalid: 1, ignored: 1, late: 2, unmatched: 1, unknownAgent: 1 });
+    expect(engine.counters).toMatchObject({ malformed: 1, invalid: 1, ignored: 1, late: 2, unmatched: 1, unknownAgent: 1, duplicate: 1 });
     expect(Object.fromEntries(received)).toEqual(Object.fromEntries(expected));
     expect(received.get(`heartbeat-liveness|a3|${T0}`)).toMatchObject({ flips: 4, flapping: true });
+    // round 1 of j1 was published twice (a retried activity): each agent's rounds count it once
+    for (const agentId of ['a1', 'a2', 'a3']) expect(received.get(`stragglers|${agentId}|${T0}`)).toMatchObject({ rounds: 2 });
     expect(duplicates).toBe(0);
   });
 
-  it('counts malformed, invalid, unmatched and unknown-agent events and keeps running', async () => {
+  it('counts malformed, invalid, unmatched, unknown-agent and repeated events, and flapping agents by CEP, and keeps running', async () => {
     const jobId = jobIds[0];
     await waitFor('bad-event counters', async () => ((await flink.metric(jobId, 'qpMalformedEvents')) === 1 ? true : undefined), 30_000, 500);
     expect(await flink.metric(jobId, 'qpInvalidEvents')).toBe(1);
     expect(await flink.metric(jobId, 'qpIgnoredEvents')).toBe(1);
     expect(await flink.metric(jobId, 'qpUnmatchedOutcomes')).toBe(1);
     expect(await flink.metric(jobId, 'qpUnknownAgents')).toBe(1);
+    expect(await flink.metric(jobId, 'qpDuplicateEvents')).toBe(1);
+    // Flink CEP's flapping (two silences over the grace period: 4 flips > 2): a3 in window 0 only,
+    // as the liveness window says
+    await waitFor('the CEP flapping count', async () => ((await flink.metric(jobId, 'qpFlappingAgents')) === 1 ? true : undefined), 60_000, 500);
+    const flapping = [...received.values()].filter((r) => r.signal === 'heartbeat-liveness' && r.flapping);
+    expect(flapping.map((r) => `${r.key}|${r.windowStart}`)).toEqual([`a3|${T0}`]);
     expect((await flink.list()).find((j) => j.jobId === jobId)?.state).toBe('RUNNING');
   });
 

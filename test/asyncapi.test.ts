@@ -263,6 +263,7 @@ describe('api/asyncapi.yaml describes every message on every topic', () => {
   const agents: QpAgent[] = [];
   let stack: Embedded;
   let plainJobId: string;
+  const decisionId = uniqueId('vote');
   let secureJobId: string;
   let sweep: SweepReport;
 
@@ -379,7 +380,6 @@ describe('api/asyncapi.yaml describes every message on every topic', () => {
     });
 
     // A collaborative decision: the proposal on control, two ballots over messaging, one relayed by the API, the outcome.
-    const decisionId = uniqueId('vote');
     await Promise.all(agents.slice(0, 2).map((agent) => agent.onProposal(async (p) => void (await agent.vote(p.decisionId, p.decisionId === decisionId ? ['b', 'a'] : ['a'])))));
     await post('/api/v1/decisions', { decisionId, swarmId, title: 'which', system: 'ranked-choice', options: ['a', 'b'], power: 'equal', votingPeriodMs: 60_000, quorum: { fraction: 1 } }, 201);
     await waitFor('the proposal to open', async () => {
@@ -414,7 +414,8 @@ describe('api/asyncapi.yaml describes every message on every topic', () => {
     await waitFor('analytics windows of the tasks, the rounds and the refused update', () =>
       windowsOf('task-latency').reduce((n, w) => n + w.tasks, 0) === 2 &&
       windowsOf('update-rejections').some((w) => w.key === plainJobId) &&
-      new Set(windowsOf('stragglers').map((w) => w.key)).size === agents.length
+      new Set(windowsOf('stragglers').map((w) => w.key)).size === agents.length &&
+      windowsOf('ballot-turnout').some((w) => w.key === decisionId && w.voters === agents.length)
         ? true
         : undefined,
     );
@@ -526,6 +527,12 @@ describe('api/asyncapi.yaml describes every message on every topic', () => {
     const rejections = windowsOf('update-rejections').filter((w) => w.key === plainJobId);
     expect(rejections.reduce((n, w) => n + w.rejections, 0)).toBe(1);
     expect(rejections.find((w) => w.rejections === 1)).toMatchObject({ reasons: { stale: 1 }, agents: 1, burst: false });
+    // the decision's turnout: its proposal named the three agents, two voted over messaging and one through the API
+    const turnout = windowsOf('ballot-turnout')
+      .filter((w) => w.key === decisionId)
+      .sort((a, b) => a.windowStart - b.windowStart);
+    expect(turnout.reduce((n, w) => n + w.ballots, 0)).toBe(3);
+    expect(turnout[turnout.length - 1]).toMatchObject({ voters: 3, eligible: agents.length, turnout: 1 });
     // the roster: each agent's registration (generation 1), then the redeployment's note (no generation)
     const roster = captured
       .filter((m) => m.topic === swarmTopics(swarmId).roster)

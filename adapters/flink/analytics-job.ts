@@ -1,5 +1,5 @@
 // The analytics job (analytics/, qp.analytics.AnalyticsJob) as a stream-job spec: one job per
-// swarm, reading the swarm's heartbeats, tasks and rounds topics and writing its analytics topic.
+// swarm, reading the swarm's event topics (and its decisions' ballot topics) and writing its analytics topic.
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import type { AnalyticsOptions } from '../../core/analytics';
@@ -18,6 +18,8 @@ export interface AnalyticsJobTarget {
   options: AnalyticsOptions;
   /** Checkpoint interval, ms. */
   checkpointMs?: number;
+  /** How often the job looks for new ballot topics (one per decision), ms; the job's default is 10 s. */
+  discoveryMs?: number;
 }
 
 const digests = new Map<string, { mtimeMs: number; size: number; digest: string }>();
@@ -50,6 +52,7 @@ export function analyticsJobSpec(t: AnalyticsJobTarget): StreamJobSpec {
     '--flap-threshold', String(t.options.flapThreshold),
     '--burst-threshold', String(t.options.burstThreshold),
     '--checkpoint-ms', String(t.checkpointMs ?? 5000),
+    ...(t.discoveryMs !== undefined ? ['--discovery-ms', String(t.discoveryMs)] : []),
   ];
   const settings = createHash('sha256').update(JSON.stringify(args)).digest('hex').slice(0, 8);
   return {

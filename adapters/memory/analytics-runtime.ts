@@ -1,14 +1,16 @@
 // The embedded analytics: the TypeScript engine (core/analytics) in this process, one per swarm,
-// reading the swarm's heartbeats, tasks, task-results, rounds and roster topics and writing its
+// reading the swarm's heartbeats, tasks, task-results, rounds, roster and control topics (and each
+// decision's ballot topic, subscribed when its proposal is read there) and writing its
 // analytics topic, as the Flink job does. The default when FLINK_JOB_MANAGER_URL is not set. Its state lives in memory:
 // a restart begins new windows from the subscription's position.
-import { AnalyticsEngine, type AnalyticsOptions, type AnalyticsSource } from '../../core/analytics';
+import { AnalyticsEngine, openedDecision, type AnalyticsOptions, type AnalyticsSource } from '../../core/analytics';
 import { analyticsTopics, sourceTopic } from '../../core/analytics/topics';
+import { swarmTopics } from '../../core/topics';
 import type { AnalyticsDeployment, AnalyticsRuntime, AnalyticsRuntimeStatus } from '../ports/analytics-runtime';
 import type { Consumer, MessagingPort } from '../ports/messaging';
 
 export const EMBEDDED_ANALYTICS_SUBSCRIPTION = 'qp-analytics-embedded';
-const SOURCES: AnalyticsSource[] = ['heartbeats', 'tasks', 'task-results', 'rounds', 'roster'];
+const SOURCES = ['roster', 'heartbeats', 'tasks', 'task-results', 'rounds', 'control'] as const;
 
 interface Running {
   engine: AnalyticsEngine;
@@ -45,6 +47,13 @@ export class EmbeddedAnalyticsRuntime implements AnalyticsRuntime {
   /** Every message: into the engine, the windows it closes onto the analytics topic, then acked. */
   private async consume(swarmId: string, engine: AnalyticsEngine, consumers: [AnalyticsSource, Consumer][]): Promise<void> {
     const out = analyticsTopics(swarmId).analytics;
+    const ballotTopics = new Set<string>();
+    const roster = consumers.find(([source]) => source === 'roster')![1];
+    const take = async (source: AnalyticsSource, payload: string, properties: Record<string, string>) => {
+      for (const record of engine.ingest(source, payload, properties)) {
+        await this.messaging.publish(out, Buffer.from(JSON.stringify(record)), { key: record.key });
+      }
+    };
     try {
       while (!this.closed) {
         let idle = true;
@@ -52,8 +61,19 @@ export class EmbeddedAnalyticsRuntime implements AnalyticsRuntime {
           const message = await consumer.receive(idle ? 200 : 1);
           if (!message || this.closed) continue;
           idle = false;
-          for (const record of engine.ingest(source, Buffer.from(message.payload).toString('utf8'), message.properties)) {
-            await this.messaging.publish(out, Buffer.from(JSON.stringify(record)), { key: record.key });
+          const payload = Buffer.from(message.payload).toString('utf8');
+          // An agent's roster note is published before anything the agent sends: read the notes
+          // already there first, so that a message is not taken for an unknown agent's.
+          for (let note = source === 'roster' ? undefined : await roster.receive(1); note; note = await roster.receive(1)) {
+            await take('roster', Buffer.from(note.payload).toString('utf8'), note.properties);
+            await roster.ack(note);
+          }
+          await take(source, payload, message.properties);
+          const decisionId = source === 'control' ? openedDecision(payload) : undefined;
+          if (decisionId !== undefined && !ballotTopics.has(decisionId)) {
+            ballotTopics.add(decisionId);
+            const topic = swarmTopics(swarmId).decision(decisionId);
+            consumers.push(['ballots', await this.messaging.subscribe(topic, EMBEDDED_ANALYTICS_SUBSCRIPTION, { initialPosition: 'earliest' })]);
           }
           await consumer.ack(message);
         }

@@ -3,11 +3,13 @@
 // This is the embedded (in-process) analytics; the Flink job runs the same rules:
 // watermark = max event time - latenessMs - 1; a window [start, end) fires once the watermark
 // reaches end - 1, and an event whose window already fired is late.
+import { EventDeduplicator } from './dedup';
 import { TaskJoin } from './task-join';
-import { parseSwarmEvent, type AnalyticsSource, type HeartbeatEvent, type RoundClosedEvent, type SwarmEvent, type TaskCompletedEvent, type UpdateRejectedEvent } from './events';
+import { parseSwarmEvent, type AnalyticsSource, type BallotEvent, type DecisionOpenedEvent, type HeartbeatEvent, type RoundClosedEvent, type SwarmEvent, type TaskCompletedEvent, type UpdateRejectedEvent } from './events';
 import {
   ANALYTICS_SCHEMA,
   agentEnergy,
+  ballotTurnout,
   heartbeatLiveness,
   roundParticipation,
   stragglerRate,
@@ -15,6 +17,7 @@ import {
   taskLatency,
   updateRejections,
   type AnalyticsRecord,
+  type DecisionVoters,
 } from './signals';
 
 export interface AnalyticsOptions {
@@ -53,8 +56,10 @@ export interface AnalyticsCounters {
   late: number;
   /** Task outcomes that met no dispatch of theirs (core/analytics/task-join.ts). */
   unmatched: number;
-  /** Heartbeats and task outcomes of agent ids the swarm's roster never named. */
+  /** Heartbeats, task outcomes and ballots of agent ids the swarm's roster never named. */
   unknownAgent: number;
+  /** Repeats of an event already taken (a retried activity's round-closed; core/analytics/dedup.ts). */
+  duplicate: number;
   windowsEmitted: number;
 }
 
@@ -80,11 +85,14 @@ export class AnalyticsEngine {
   private readonly pending = new Map<number, SwarmEvent[]>();
   /** Each agent's last heartbeat in a fired window, ms. */
   private readonly lastHeartbeat = new Map<string, number>();
+  /** Each decision's eligible voters and the agents that voted, as of its last fired window. */
+  private readonly decisions = new Map<string, DecisionVoters>();
   private maxEventTime = -Infinity;
   private readonly tasks = new TaskJoin();
+  private readonly dedup = new EventDeduplicator();
   /** Agent ids the roster named. */
   private readonly known = new Set<string>();
-  readonly counters: AnalyticsCounters = { messages: 0, accepted: 0, malformed: 0, invalid: 0, ignored: 0, late: 0, unmatched: 0, unknownAgent: 0, windowsEmitted: 0 };
+  readonly counters: AnalyticsCounters = { messages: 0, accepted: 0, malformed: 0, invalid: 0, ignored: 0, late: 0, unmatched: 0, unknownAgent: 0, duplicate: 0, windowsEmitted: 0 };
 
   constructor(
     readonly swarmId: string,
@@ -110,8 +118,12 @@ export class AnalyticsEngine {
       return [];
     }
     // What agents publish counts only for the swarm's agents; the manager's own events name agents it chose.
-    if ((event.kind === 'heartbeat' || event.kind === 'task-outcome') && !this.known.has(event.agentId)) {
+    if ((event.kind === 'heartbeat' || event.kind === 'task-outcome' || event.kind === 'ballot') && !this.known.has(event.agentId)) {
       this.counters.unknownAgent++;
+      return [];
+    }
+    if (event.kind === 'round-closed' && !this.dedup.first(event)) {
+      this.counters.duplicate++;
       return [];
     }
     if (event.kind !== 'task-dispatched' && event.kind !== 'task-outcome') return this.add(event);
@@ -173,6 +185,13 @@ export class AnalyticsEngine {
     }
     const rejectionsByJob = groupBy(rejections, (r) => r.jobId);
     for (const jobId of sortedKeys(rejectionsByJob)) out.push(updateRejections(h, jobId, rejectionsByJob.get(jobId)!, burstThreshold));
+    const votes = inOrder.filter((e): e is DecisionOpenedEvent | BallotEvent => e.kind === 'decision-opened' || e.kind === 'ballot');
+    const votesByDecision = groupBy(votes, (e) => e.decisionId);
+    for (const decisionId of sortedKeys(votesByDecision)) {
+      const turnout = ballotTurnout(h, decisionId, votesByDecision.get(decisionId)!, this.decisions.get(decisionId));
+      this.decisions.set(decisionId, turnout.state);
+      out.push(turnout.record);
+    }
     return out;
   }
 }

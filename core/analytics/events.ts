@@ -2,7 +2,7 @@
 // and their parser. The Flink job (analytics/) parses the same JSON by the same rules.
 
 /** Which topic of the swarm an event came from. */
-export type AnalyticsSource = 'heartbeats' | 'tasks' | 'task-results' | 'rounds' | 'roster';
+export type AnalyticsSource = 'heartbeats' | 'tasks' | 'task-results' | 'rounds' | 'roster' | 'control' | 'ballots';
 
 export interface HeartbeatEvent {
   kind: 'heartbeat';
@@ -56,6 +56,8 @@ export interface RoundClosedEvent {
   kind: 'round-closed';
   jobId: string;
   round: number;
+  /** The round's collection attempt: (jobId, round, attempt) names one closing (core/analytics/dedup.ts). */
+  attempt: number;
   /** Event time. */
   at: number;
   participants: string[];
@@ -72,7 +74,26 @@ export interface UpdateRejectedEvent {
   at: number;
 }
 
-export type SwarmEvent = HeartbeatEvent | TaskCompletedEvent | RoundClosedEvent | UpdateRejectedEvent;
+/** A decision's voting opened (swarm/<id>/control, type decision-proposal): how many agents may vote. */
+export interface DecisionOpenedEvent {
+  kind: 'decision-opened';
+  decisionId: string;
+  /** Agents in the decision's power snapshot. */
+  eligible: number;
+  /** Event time: opensAt. */
+  at: number;
+}
+
+/** One signed ballot (swarm/<id>/decision-<decisionId>); a later one of the same agent is a vote change. */
+export interface BallotEvent {
+  kind: 'ballot';
+  decisionId: string;
+  agentId: string;
+  /** Event time: castAt (agent clock). */
+  at: number;
+}
+
+export type SwarmEvent = HeartbeatEvent | TaskCompletedEvent | RoundClosedEvent | UpdateRejectedEvent | DecisionOpenedEvent | BallotEvent;
 
 /** An agent id became the swarm's (swarm/<id>/roster, type agent-registered): its events count from then on. */
 export interface AgentRegisteredEvent {
@@ -134,11 +155,11 @@ function taskOutcome(j: Json, properties: Record<string, string>): ParsedEvent |
 }
 
 function roundClosed(j: Json): SwarmEvent | undefined {
-  const { jobId, round, closedAt, participants, stragglers } = j;
-  if (!isId(jobId) || !Number.isInteger(round) || (round as number) < 1 || !isTime(closedAt)) return undefined;
+  const { jobId, round, attempt, closedAt, participants, stragglers } = j;
+  if (!isId(jobId) || !Number.isInteger(round) || (round as number) < 1 || !isAttempt(attempt) || !isTime(closedAt)) return undefined;
   if (!Array.isArray(participants) || !participants.every(isId)) return undefined;
   if (!Array.isArray(stragglers) || !stragglers.every(isId)) return undefined;
-  return { kind: 'round-closed', jobId, round: round as number, at: closedAt, participants, stragglers };
+  return { kind: 'round-closed', jobId, round: round as number, attempt, at: closedAt, participants, stragglers };
 }
 
 function updateRejected(j: Json): SwarmEvent | undefined {
@@ -148,9 +169,21 @@ function updateRejected(j: Json): SwarmEvent | undefined {
   return { kind: 'update-rejected', jobId, round: round as number, agentId, reason, at: rejectedAt };
 }
 
+function decisionOpened(j: Json): SwarmEvent | undefined {
+  const { decisionId, opensAt, voters } = j;
+  if (!isId(decisionId) || !isTime(opensAt) || !Number.isInteger(voters) || (voters as number) < 0 || (voters as number) > 2_147_483_647) return undefined;
+  return { kind: 'decision-opened', decisionId, eligible: voters as number, at: opensAt };
+}
+
+function ballot(j: Json): SwarmEvent | undefined {
+  const { decisionId, agentId, castAt } = j;
+  if (!isId(decisionId) || !isId(agentId) || !isTime(castAt)) return undefined;
+  return { kind: 'ballot', decisionId, agentId, at: castAt };
+}
+
 /**
  * Parses one message of a swarm topic: its payload (UTF-8 JSON) and, for task outcomes, its
- * sentAt property (the agent's proof header). Heartbeats have no `type` field; task and round
+ * sentAt property (the agent's proof header). Heartbeats and ballots have no `type` field; task and round
  * events are told apart by theirs, and a message of another type is ignored (the topics carry
  * more than the analytics read: bids, declines and progress reports on task-results).
  */
@@ -174,10 +207,21 @@ export function parseSwarmEvent(source: AnalyticsSource, text: string, propertie
   } else if (source === 'task-results') {
     if (j.type !== 'task-outcome' || j.outcome === 'declined' || j.outcome === 'progress') return { ok: false, reason: 'ignored' };
     event = taskOutcome(j, properties);
+  } else if (source === 'control') {
+    if (j.type !== 'decision-proposal') return { ok: false, reason: 'ignored' };
+    event = decisionOpened(j);
+  } else if (source === 'ballots') {
+    event = ballot(j);
   } else {
     if (j.type === 'round-closed') event = roundClosed(j);
     else if (j.type === 'update-rejected') event = updateRejected(j);
     else return { ok: false, reason: 'ignored' };
   }
   return event ? { ok: true, event } : { ok: false, reason: 'invalid' };
+}
+
+/** The ballot topic's decision id when a control message opens a decision (the embedded runtime subscribes to it). */
+export function openedDecision(text: string): string | undefined {
+  const parsed = parseSwarmEvent('control', text);
+  return parsed.ok && parsed.event.kind === 'decision-opened' ? parsed.event.decisionId : undefined;
 }

@@ -7,3 +7,4 @@ export * from './task-join';
 export * from './round-events';
 export * from './measured';
 export * from './roster';
+export * from './dedup';

@@ -1,6 +1,6 @@
 // The analytics signals: what one tumbling window of events yields, per signal. Pure functions of
 // the window's events in event-time order; the Flink job (analytics/) computes the same numbers.
-import type { HeartbeatEvent, RoundClosedEvent, TaskCompletedEvent, UpdateRejectedEvent } from './events';
+import type { BallotEvent, DecisionOpenedEvent, HeartbeatEvent, RoundClosedEvent, TaskCompletedEvent, UpdateRejectedEvent } from './events';
 
 export const ANALYTICS_SCHEMA = 'qp-analytics/1';
 
@@ -10,7 +10,8 @@ export type AnalyticsSignal =
   | 'heartbeat-liveness'
   | 'task-latency'
   | 'stragglers'
-  | 'update-rejections';
+  | 'update-rejections'
+  | 'ballot-turnout';
 
 export const ANALYTICS_SIGNALS: readonly AnalyticsSignal[] = [
   'agent-energy',
@@ -19,6 +20,7 @@ export const ANALYTICS_SIGNALS: readonly AnalyticsSignal[] = [
   'task-latency',
   'stragglers',
   'update-rejections',
+  'ballot-turnout',
 ];
 
 /** One window's result. (signal, key, windowStart) names it: a consumer keeps the first of equal names. */
@@ -26,7 +28,7 @@ export interface WindowHeader {
   schema: typeof ANALYTICS_SCHEMA;
   swarmId: string;
   signal: AnalyticsSignal;
-  /** agentId, task kind, jobId, or "swarm". */
+  /** agentId, task kind, jobId, decisionId, or "swarm". */
   key: string;
   /** ms since the epoch, inclusive. */
   windowStart: number;
@@ -94,7 +96,19 @@ export interface UpdateRejections extends WindowHeader {
   burst: boolean;
 }
 
-export type AnalyticsRecord = AgentEnergy | SwarmPower | HeartbeatLiveness | TaskLatency | StragglerRate | UpdateRejections;
+export interface BallotTurnout extends WindowHeader {
+  signal: 'ballot-turnout';
+  /** Ballots cast in the window (vote changes included). */
+  ballots: number;
+  /** Agents that cast a ballot in the decision by the window's end (each once). */
+  voters: number;
+  /** Agents in the decision's power snapshot; null until its proposal was read. */
+  eligible: number | null;
+  /** voters / eligible (0..1), null when eligible is null or 0. */
+  turnout: number | null;
+}
+
+export type AnalyticsRecord = AgentEnergy | SwarmPower | HeartbeatLiveness | TaskLatency | StragglerRate | UpdateRejections | BallotTurnout;
 
 /** Rounds to 6 decimals, as the Flink job does, so both report the same digits. */
 export function round6(x: number): number {
@@ -252,6 +266,46 @@ export function updateRejections(
     agents: new Set(rejected.map((r) => r.agentId)).size,
     reasons,
     burst: rejected.length >= burstThreshold,
+  };
+}
+
+/** What a decision's turnout carries from one window to the next. */
+export interface DecisionVoters {
+  eligible?: number;
+  voters: ReadonlySet<string>;
+}
+
+/**
+ * A decision's ballots in a window and its turnout so far: distinct voters by the window's end over
+ * the agents its proposal named. Returns the record and the state to carry to its next window.
+ */
+export function ballotTurnout(
+  h: Header,
+  decisionId: string,
+  events: readonly (DecisionOpenedEvent | BallotEvent)[],
+  previous: DecisionVoters | undefined,
+): { record: BallotTurnout; state: DecisionVoters } {
+  let eligible = previous?.eligible;
+  const voters = new Set(previous?.voters ?? []);
+  let ballots = 0;
+  for (const e of events) {
+    if (e.kind === 'decision-opened') eligible = e.eligible;
+    else {
+      ballots++;
+      voters.add(e.agentId);
+    }
+  }
+  return {
+    record: {
+      ...h,
+      signal: 'ballot-turnout',
+      key: decisionId,
+      ballots,
+      voters: voters.size,
+      eligible: eligible ?? null,
+      turnout: eligible === undefined || eligible === 0 ? null : round6(voters.size / eligible),
+    },
+    state: { ...(eligible !== undefined && { eligible }), voters },
   };
 }
 

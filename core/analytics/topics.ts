@@ -20,8 +20,9 @@ export function analyticsTopics(swarmId: string): AnalyticsTopics {
   return { heartbeats: t.heartbeats, tasks: t.tasks, taskResults: t.taskResults, rounds: t.rounds, roster: t.roster, analytics: t.analytics };
 }
 
-/** The topic an analytics source reads. */
-export function sourceTopic(swarmId: string, source: AnalyticsSource): string {
+/** The topic an analytics source reads; ballots are read from one topic per decision (swarmTopics().decision). */
+export function sourceTopic(swarmId: string, source: Exclude<AnalyticsSource, 'ballots'>): string {
   const t = analyticsTopics(swarmId);
+  if (source === 'control') return swarmTopics(swarmId).control;
   return source === 'task-results' ? t.taskResults : t[source];
 }

@@ -1,5 +1,6 @@
 import {
   AnalyticsEngine,
+  EventDeduplicator,
   nearestRank,
   parseSwarmEvent,
   roundEvents,
@@ -7,6 +8,7 @@ import {
   windowKey,
   windowStartOf,
   type AnalyticsRecord,
+  type RoundClosedEvent,
 } from '../../core/analytics';
 import { EXPECTED_WINDOWS, PHASE_0, PHASE_1, PHASE_2, PHASE_3, STREAM_OPTIONS, T0 } from '../support/analytics-stream';
 
@@ -88,8 +90,15 @@ describe('embedded analytics on a scripted stream', () => {
     expect(at(records, 'update-rejections', 'j2', 0)).toMatchObject({ rejections: 1, burst: false });
   });
 
+  it('reports each decision\'s ballots and turnout: distinct voters so far over the eligible agents of its proposal', () => {
+    // a1 voted twice (a vote change): two ballots, one voter
+    expect(at(records, 'ballot-turnout', 'd1', 0)).toMatchObject({ ballots: 3, voters: 2, eligible: 3, turnout: 0.666667 });
+    // a3's ballot in window 1; the voters of window 0 carry over
+    expect(at(records, 'ballot-turnout', 'd1', 1)).toMatchObject({ ballots: 1, voters: 3, eligible: 3, turnout: 1 });
+  });
+
   it('counts bad, ignored and late events and skips them', () => {
-    expect(engine.counters).toMatchObject({ malformed: 1, invalid: 1, ignored: 1, late: 2, unmatched: 1, unknownAgent: 1, windowsEmitted: EXPECTED_WINDOWS });
+    expect(engine.counters).toMatchObject({ malformed: 1, invalid: 1, ignored: 1, late: 2, unmatched: 1, unknownAgent: 1, duplicate: 1, windowsEmitted: EXPECTED_WINDOWS });
     // the late heartbeat's 100 Wh is in no window
     expect(at(records, 'agent-energy', 'a1', 0)).toMatchObject({ energyWh: 6 });
   });
@@ -148,6 +157,39 @@ describe('round events for the analytics', () => {
     const engine = new AnalyticsEngine('s', { ...STREAM_OPTIONS, latenessMs: 0 });
     for (const e of events) engine.ingest('rounds', JSON.stringify(e));
     expect(engine.counters).toMatchObject({ accepted: 2, invalid: 0, ignored: 0 });
+  });
+});
+
+describe('round-closed deduplication (at-least-once events)', () => {
+  const closed = (round: number, attempt: number, at: number): RoundClosedEvent => ({ kind: 'round-closed', jobId: 'j', round, attempt, at, participants: ['a1'], stragglers: [] });
+
+  it('keeps the first copy of a (job, round, attempt) and forgets keys older than the horizon', () => {
+    const dedup = new EventDeduplicator(1000);
+    expect(dedup.first(closed(1, 1, 0))).toBe(true);
+    // a retried activity's copy, later
+    expect(dedup.first(closed(1, 1, 300))).toBe(false);
+    // another attempt or round is another closing
+    expect(dedup.first(closed(1, 2, 400))).toBe(true);
+    expect(dedup.first(closed(2, 1, 500))).toBe(true);
+    expect(dedup.size).toBe(3);
+    // more than the horizon later: the first round's keys are forgotten
+    expect(dedup.first(closed(3, 1, 1450))).toBe(true);
+    expect(dedup.size).toBe(2);
+  });
+
+  it('counts a repeated round once in the straggler rate and counts the repeat', () => {
+    const engine = new AnalyticsEngine('s', { ...STREAM_OPTIONS, latenessMs: 0 });
+    const msg = (closedAt: number) => JSON.stringify({ type: 'round-closed', jobId: 'j', round: 1, attempt: 1, closedAt, participants: ['a1', 'a2'], stragglers: ['a2'] });
+    engine.ingest('rounds', msg(T0 + 100));
+    engine.ingest('rounds', msg(T0 + 900));
+    engine.ingest('roster', JSON.stringify({ type: 'agent-registered', agentId: 'a1', registeredAt: T0 }));
+    const out = engine.ingest('heartbeats', JSON.stringify({ agentId: 'a1', sentAt: T0 + 20_000 }));
+    expect(out.filter((r) => r.signal === 'stragglers')).toEqual([
+      expect.objectContaining({ key: 'a1', rounds: 1, straggled: 0 }),
+      expect.objectContaining({ key: 'a2', rounds: 1, straggled: 1, stragglerRate: 1 }),
+    ]);
+    // accepted: the round once and the heartbeat
+    expect(engine.counters).toMatchObject({ duplicate: 1, accepted: 2 });
   });
 });
 

@@ -19,7 +19,42 @@ export interface ScriptedMessage {
   source: AnalyticsSource;
   payload: string;
   properties?: Record<string, string>;
+  /** The topic's name under swarm/<id>/ when it is not the source's (a decision's ballots). */
+  topic?: string;
 }
+
+/** The topic name (under swarm/<id>/) a scripted message is published on. */
+export const topicOf = (m: ScriptedMessage): string => m.topic ?? m.source;
+
+/** Every input topic of the stream: the analytics subscription must have read them all. */
+export const STREAM_TOPICS = ['heartbeats', 'tasks', 'task-results', 'rounds', 'roster', 'control', 'decision-d1'];
+
+/** A decision's proposal on the control topic (the decision workflow's announcement), eligible = voters. */
+const proposal = (decisionId: string, dt: number, voters: number): ScriptedMessage => ({
+  source: 'control',
+  payload: JSON.stringify({
+    type: 'decision-proposal',
+    decisionId,
+    swarmId: 's',
+    title: 't',
+    options: ['yes', 'no'],
+    system: 'basic',
+    ballotTopic: `swarm/s/decision-${decisionId}`,
+    opensAt: T0 + dt,
+    closesAt: T0 + 60_000,
+    allowVoteChange: true,
+    voters,
+    totalPower: voters,
+  }),
+  properties: { type: 'decision-proposal', decisionId },
+});
+/** A signed ballot as agents publish it on the decision's topic (the signature is not the analytics' to check). */
+const ballot = (decisionId: string, agentId: string, dt: number, choice: string): ScriptedMessage => ({
+  source: 'ballots',
+  topic: `decision-${decisionId}`,
+  payload: JSON.stringify({ decisionId, agentId, choice, castAt: T0 + dt, signature: 'AA' }),
+  properties: { type: 'ballot' },
+});
 
 const hb = (agentId: string, dt: number, extra: Record<string, number> = {}): ScriptedMessage => ({
   source: 'heartbeats',
@@ -53,7 +88,7 @@ export const registered = (agentId: string, at = T0 - 60_000): ScriptedMessage =
 /** Phase 0: the swarm's agents (read before anything they publish). */
 export const PHASE_0: ScriptedMessage[] = [registered('a1'), registered('a2'), registered('a3')];
 
-/** Phase 1: windows 0 and 1, with one malformed, one invalid, one ignored message and one heartbeat of an unknown agent. */
+/** Phase 1: windows 0 and 1, with one malformed, one invalid, one ignored message, one heartbeat of an unknown agent and one repeated round-closed. */
 export const PHASE_1: ScriptedMessage[] = [
   hb('a1', 0, { energyUsedWh: 1, carbonIntensityGPerKWh: 100, load: 0.5 }),
   hb('a3', 0),
@@ -81,16 +116,27 @@ export const PHASE_1: ScriptedMessage[] = [
   outcome('t7', 'a2', T0 + 3100, 'succeeded'),
   {
     source: 'rounds',
-    payload: JSON.stringify({ type: 'round-closed', jobId: 'j1', round: 1, closedAt: T0 + 5000, participants: ['a1', 'a2', 'a3'], stragglers: ['a3'] }),
+    payload: JSON.stringify({ type: 'round-closed', jobId: 'j1', round: 1, attempt: 1, closedAt: T0 + 5000, participants: ['a1', 'a2', 'a3'], stragglers: ['a3'] }),
+  },
+  // the same closing again, as a tuning activity retried after publishing sends it (later closedAt): counted once
+  {
+    source: 'rounds',
+    payload: JSON.stringify({ type: 'round-closed', jobId: 'j1', round: 1, attempt: 1, closedAt: T0 + 5400, participants: ['a1', 'a2', 'a3'], stragglers: ['a3'] }),
   },
   {
     source: 'rounds',
-    payload: JSON.stringify({ type: 'round-closed', jobId: 'j1', round: 2, closedAt: T0 + 6000, participants: ['a1', 'a2'], stragglers: ['a2', 'a3'] }),
+    payload: JSON.stringify({ type: 'round-closed', jobId: 'j1', round: 2, attempt: 1, closedAt: T0 + 6000, participants: ['a1', 'a2'], stragglers: ['a2', 'a3'] }),
   },
   rejected('j1', 'a3', 'norm', 6100),
   rejected('j1', 'a3', 'norm', 6200),
   rejected('j1', 'a2', 'proof', 6300),
   rejected('j2', 'a1', 'norm', 7000),
+  // decision d1: 3 eligible voters; a1 changes its vote; a3 votes in window 1
+  proposal('d1', 1000, 3),
+  ballot('d1', 'a1', 1500, 'yes'),
+  ballot('d1', 'a2', 2000, 'no'),
+  ballot('d1', 'a1', 2500, 'no'),
+  ballot('d1', 'a3', 11_500, 'yes'),
 ];
 
 /** Phase 2: moves the watermark past window 0 (T0 + 26 s - 15 s - 1 ms). */
@@ -99,5 +145,8 @@ export const PHASE_2: ScriptedMessage[] = [hb('a1', 26_000)];
 /** Phase 3: two late events (window 0 is out), then one that moves the watermark past window 1. */
 export const PHASE_3: ScriptedMessage[] = [hb('a1', 3000, { energyUsedWh: 100 }), ...task('t6', 'train', 2400, 2500), hb('a2', 40_000)];
 
-/** Windows the stream closes: 13 records for window 0, 6 for window 1. */
-export const EXPECTED_WINDOWS = 19;
+/** Records of window 0 (window 1 has 7). */
+export const WINDOW_0_RECORDS = 14;
+
+/** Windows the stream closes: 14 records for window 0, 7 for window 1. */
+export const EXPECTED_WINDOWS = 21;

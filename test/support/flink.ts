@@ -134,9 +134,9 @@ export async function startSplitFlinkCluster(freePort: () => Promise<number>): P
   };
 }
 
-/** True once the swarm's analytics job has acknowledged everything on its five input topics. */
-export async function consumed(messaging: MessagingBacklog, swarmId: string): Promise<true | undefined> {
-  for (const name of ['heartbeats', 'tasks', 'task-results', 'rounds', 'roster']) {
+/** True once the swarm's analytics job has acknowledged everything on the named input topics (a ballot topic once it found it). */
+export async function consumed(messaging: MessagingBacklog, swarmId: string, names: readonly string[]): Promise<true | undefined> {
+  for (const name of names) {
     const stats = await messaging.backlog(`swarm/${swarmId}/${name}`);
     const job = stats.find((s) => s.subscription === `qp-analytics-${swarmId}`);
     if (!job || job.backlog > 0) return undefined;

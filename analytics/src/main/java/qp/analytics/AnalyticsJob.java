@@ -11,6 +11,8 @@ import org.apache.flink.api.common.eventtime.WatermarkGenerator;
 import org.apache.flink.api.common.eventtime.WatermarkOutput;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.serialization.SimpleStringSchema;
+import org.apache.flink.api.common.state.MapState;
+import org.apache.flink.api.common.state.MapStateDescriptor;
 import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
@@ -20,6 +22,7 @@ import org.apache.flink.configuration.Configuration;
 import org.apache.flink.connector.base.DeliveryGuarantee;
 import org.apache.flink.connector.pulsar.sink.PulsarSink;
 import org.apache.flink.connector.pulsar.source.PulsarSource;
+import org.apache.flink.connector.pulsar.source.PulsarSourceOptions;
 import org.apache.flink.connector.pulsar.source.enumerator.cursor.StartCursor;
 import org.apache.flink.connector.pulsar.source.reader.deserializer.PulsarDeserializationSchema;
 import org.apache.flink.metrics.Counter;
@@ -27,6 +30,7 @@ import org.apache.flink.streaming.api.CheckpointingMode;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.functions.ProcessFunction;
+import org.apache.flink.streaming.api.functions.sink.DiscardingSink;
 import org.apache.flink.streaming.api.functions.windowing.ProcessWindowFunction;
 import org.apache.flink.streaming.api.windowing.assigners.TumblingEventTimeWindows;
 import org.apache.flink.streaming.api.windowing.time.Time;
@@ -35,9 +39,12 @@ import org.apache.flink.util.Collector;
 import org.apache.pulsar.client.api.Message;
 
 /**
- * The swarm analytics job: one swarm's heartbeats, tasks, task-results, rounds and roster topics (one subscription)
+ * The swarm analytics job: one swarm's heartbeats, tasks, task-results, rounds, roster and control
+ * topics and its decisions' ballot topics (one subscription, a topic pattern: ballot topics are found
+ * every discovery-ms)
  * -> named event-time streams over tumbling windows -> the swarm's analytics topic (JSON, schema
- * qp-analytics/1). Checkpointed; the sink is at-least-once, so a window can be written twice
+ * qp-analytics/1). Round-closed events (at least once: published by retried activities) are
+ * deduplicated by key before windowing. Checkpointed; the sink is at-least-once, so a window can be written twice
  * after a restore and consumers keep the first of each (signal, key, windowStart).
  */
 public final class AnalyticsJob {
@@ -61,7 +68,9 @@ public final class AnalyticsJob {
     PulsarSource<RawMessage> source = PulsarSource.builder()
         .setServiceUrl(p.get("service-url", "pulsar://127.0.0.1:6650"))
         .setAdminUrl(p.get("admin-url", "http://127.0.0.1:8090"))
-        .setTopics(base + "heartbeats", base + "tasks", base + "task-results", base + "rounds", base + "roster")
+        // the fixed topics and one ballot topic per decision, found while the job runs
+        .setTopicPattern(base + "(heartbeats|tasks|task-results|rounds|roster|control|decision-[A-Za-z0-9._-]+)(-partition-[0-9]+)?")
+        .setConfig(PulsarSourceOptions.PULSAR_PARTITION_DISCOVERY_INTERVAL_MS, p.getLong("discovery-ms", 10_000))
         .setSubscriptionName(p.get("subscription", "qp-analytics"))
         .setStartCursor(StartCursor.earliest())
         .setDeserializationSchema(new RawMessageSchema())
@@ -71,6 +80,7 @@ public final class AnalyticsJob {
         .fromSource(source, WatermarkStrategy.noWatermarks(), "swarm-topics").uid("swarm-topics")
         .process(new ParseEvents()).name("parse-events").uid("parse-events")
         .process(new RosterFilter()).name("roster").uid("roster")
+        .process(new DuplicateFilter(DuplicateFilter.HORIZON_MS)).name("dedup").uid("dedup")
         .process(new TaskJoin(TaskJoin.HORIZON_MS)).name("task-join").uid("task-join")
         .process(new LateEventFilter(windowMs, latenessMs)).name("late-events").uid("late-events")
         .assignTimestampsAndWatermarks(WatermarkStrategy
@@ -108,6 +118,16 @@ public final class AnalyticsJob {
         .process(new Window(swarmId, "update-rejections", (r, list, w) -> Signals.updateRejections(r, list, burstThreshold)))
         .name("update-rejections").uid("update-rejections");
 
+    DataStream<String> turnout = events
+        .filter(e -> SwarmEvent.DECISION_OPENED.equals(e.kind) || SwarmEvent.BALLOT.equals(e.kind)).name("ballots")
+        .keyBy(e -> e.decisionId).window(windows)
+        .process(new TurnoutWindow(swarmId))
+        .name("ballot-turnout").uid("ballot-turnout");
+
+    // flapping with Flink CEP, backing the liveness window's flapping flag (counted in qpFlappingAgents)
+    Flapping.detect(heartbeats, graceMs, windowMs, flapThreshold)
+        .addSink(new DiscardingSink<>()).name("flapping-count").uid("flapping-count");
+
     PulsarSink<String> sink = PulsarSink.builder()
         .setServiceUrl(p.get("service-url", "pulsar://127.0.0.1:6650"))
         .setAdminUrl(p.get("admin-url", "http://127.0.0.1:8090"))
@@ -115,7 +135,7 @@ public final class AnalyticsJob {
         .setSerializationSchema(new SimpleStringSchema())
         .setDeliveryGuarantee(DeliveryGuarantee.AT_LEAST_ONCE)
         .build();
-    agentEnergy.union(swarmPower, liveness, taskLatency, stragglers, rejections)
+    agentEnergy.union(swarmPower, liveness, taskLatency, stragglers, rejections, turnout)
         .sinkTo(sink).name("analytics-topic").uid("analytics-topic");
     env.execute(jobName);
   }
@@ -260,6 +280,33 @@ public final class AnalyticsJob {
       Map<String, Object> r = Signals.header(swarmId, "heartbeat-liveness", agentId, w.getStart(), w.getEnd());
       Long last = Signals.heartbeatLiveness(r, Signals.inEventTimeOrder(in), state.value(), graceMs, flapThreshold);
       if (last != null) state.update(last);
+      out.collect(toJson(r));
+    }
+  }
+
+  /** A decision's ballots and turnout; its eligible voters and the agents that voted are kept across windows (keyed, checkpointed). */
+  static final class TurnoutWindow extends ProcessWindowFunction<SwarmEvent, String, String, TimeWindow> {
+    private final String swarmId;
+    private final ValueStateDescriptor<Integer> eligibleState = new ValueStateDescriptor<>("eligible-voters", Types.INT);
+    private final MapStateDescriptor<String, Boolean> votersState = new MapStateDescriptor<>("voted", Types.STRING, Types.BOOLEAN);
+
+    TurnoutWindow(String swarmId) {
+      this.swarmId = swarmId;
+    }
+
+    @Override
+    public void process(String decisionId, Context ctx, Iterable<SwarmEvent> in, Collector<String> out) throws Exception {
+      TimeWindow w = ctx.window();
+      ValueState<Integer> eligible = ctx.globalState().getState(eligibleState);
+      MapState<String, Boolean> voted = ctx.globalState().getMapState(votersState);
+      Set<String> voters = new HashSet<>();
+      for (String agentId : voted.keys()) voters.add(agentId);
+      int before = voters.size();
+      Integer[] e = { eligible.value() };
+      Map<String, Object> r = Signals.header(swarmId, "ballot-turnout", decisionId, w.getStart(), w.getEnd());
+      Signals.ballotTurnout(r, Signals.inEventTimeOrder(in), e, voters);
+      if (e[0] != null) eligible.update(e[0]);
+      if (voters.size() > before) for (String agentId : voters) voted.put(agentId, true);
       out.collect(toJson(r));
     }
   }

@@ -8,7 +8,7 @@ import java.util.regex.Pattern;
 
 /** Parses a swarm topic's payload by the rules of core/analytics/events.ts. */
 public final class EventParser {
-  public enum Source { HEARTBEATS, TASKS, TASK_RESULTS, ROUNDS, ROSTER }
+  public enum Source { HEARTBEATS, TASKS, TASK_RESULTS, ROUNDS, ROSTER, CONTROL, BALLOTS }
 
   /** Either an event, or why there is none: malformed, invalid (bad events) or ignored (another message type). */
   public static final class Outcome {
@@ -37,7 +37,8 @@ public final class EventParser {
       case "task-results": return Source.TASK_RESULTS;
       case "rounds": return Source.ROUNDS;
       case "roster": return Source.ROSTER;
-      default: return null;
+      case "control": return Source.CONTROL;
+      default: return name.startsWith("decision-") ? Source.BALLOTS : null;
     }
   }
 
@@ -69,6 +70,11 @@ public final class EventParser {
         e.at = at;
         return Outcome.of(e);
       }
+      case CONTROL:
+        if (!"decision-proposal".equals(text(j, "type"))) return Outcome.not("ignored");
+        return Outcome.of(decisionOpened(j));
+      case BALLOTS:
+        return Outcome.of(ballot(j));
       case TASK_RESULTS: {
         String outcome = text(j, "outcome");
         if (!"task-outcome".equals(text(j, "type")) || "declined".equals(outcome) || "progress".equals(outcome)) return Outcome.not("ignored");
@@ -182,15 +188,41 @@ public final class EventParser {
     return e;
   }
 
+  private static SwarmEvent decisionOpened(JsonNode j) {
+    SwarmEvent e = new SwarmEvent();
+    e.kind = SwarmEvent.DECISION_OPENED;
+    e.decisionId = id(j, "decisionId");
+    Long at = time(j, "opensAt");
+    JsonNode voters = j.get("voters");
+    if (e.decisionId == null || at == null || voters == null || !voters.isNumber()) return null;
+    double d = voters.asDouble();
+    if (d != Math.rint(d) || d < 0 || d > Integer.MAX_VALUE) return null;
+    e.eligible = (int) d;
+    e.at = at;
+    return e;
+  }
+
+  private static SwarmEvent ballot(JsonNode j) {
+    SwarmEvent e = new SwarmEvent();
+    e.kind = SwarmEvent.BALLOT;
+    e.decisionId = id(j, "decisionId");
+    e.agentId = id(j, "agentId");
+    Long at = time(j, "castAt");
+    if (e.decisionId == null || e.agentId == null || at == null) return null;
+    e.at = at;
+    return e;
+  }
+
   private static SwarmEvent roundClosed(JsonNode j) {
     SwarmEvent e = new SwarmEvent();
     e.kind = SwarmEvent.ROUND_CLOSED;
     e.jobId = id(j, "jobId");
     e.round = positiveInt(j, "round");
+    e.attempt = positiveInt(j, "attempt");
     Long at = time(j, "closedAt");
     e.participants = ids(j, "participants");
     e.stragglers = ids(j, "stragglers");
-    if (e.jobId == null || e.round == null || at == null || e.participants == null || e.stragglers == null) return null;
+    if (e.jobId == null || e.round == null || e.attempt == null || at == null || e.participants == null || e.stragglers == null) return null;
     e.at = at;
     return e;
   }

@@ -14,8 +14,8 @@ import org.apache.flink.streaming.api.functions.ProcessFunction;
 import org.apache.flink.util.Collector;
 
 /**
- * Keeps the agent ids the swarm's roster named (agent-registered) and drops the heartbeats and
- * task outcomes of any other id, counted as unknown agents (the rule of core/analytics/engine.ts).
+ * Keeps the agent ids the swarm's roster named (agent-registered) and drops the heartbeats, task
+ * outcomes and ballots of any other id, counted as unknown agents (the rule of core/analytics/engine.ts).
  * The manager's own events (dispatches, rounds) pass. Operator state, checkpointed; union state so
  * that every instance restores every id.
  */
@@ -35,7 +35,7 @@ final class RosterFilter extends ProcessFunction<SwarmEvent, SwarmEvent> impleme
       known.add(e.agentId);
       return;
     }
-    boolean fromAgent = SwarmEvent.HEARTBEAT.equals(e.kind) || SwarmEvent.TASK_OUTCOME.equals(e.kind);
+    boolean fromAgent = SwarmEvent.HEARTBEAT.equals(e.kind) || SwarmEvent.TASK_OUTCOME.equals(e.kind) || SwarmEvent.BALLOT.equals(e.kind);
     if (fromAgent && !known.contains(e.agentId)) {
       unknown.inc();
       return;

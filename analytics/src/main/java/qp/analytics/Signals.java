@@ -140,4 +140,25 @@ public final class Signals {
     r.put("burst", rejected.size() >= burstThreshold);
     return r;
   }
+
+  /**
+   * A decision's ballots in a window and its turnout so far (core/analytics/signals.ts ballotTurnout):
+   * voters = distinct agents that voted by the window's end, over the eligible agents of its proposal.
+   * eligible and voters are the decision's state before the window; both are updated in place.
+   */
+  public static Map<String, Object> ballotTurnout(Map<String, Object> r, List<SwarmEvent> events, Integer[] eligible, Set<String> voters) {
+    int ballots = 0;
+    for (SwarmEvent e : events) {
+      if (SwarmEvent.DECISION_OPENED.equals(e.kind)) eligible[0] = e.eligible;
+      else {
+        ballots++;
+        voters.add(e.agentId);
+      }
+    }
+    r.put("ballots", ballots);
+    r.put("voters", voters.size());
+    r.put("eligible", eligible[0]);
+    r.put("turnout", eligible[0] == null || eligible[0] == 0 ? null : round6((double) voters.size() / eligible[0]));
+    return r;
+  }
 }

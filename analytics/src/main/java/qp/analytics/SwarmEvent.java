@@ -14,6 +14,8 @@ public class SwarmEvent {
   public static final String TASK_COMPLETED = "task-completed";
   public static final String ROUND_CLOSED = "round-closed";
   public static final String UPDATE_REJECTED = "update-rejected";
+  public static final String DECISION_OPENED = "decision-opened";
+  public static final String BALLOT = "ballot";
 
   public String kind;
   /** Event time, ms since the epoch. */
@@ -36,6 +38,9 @@ public class SwarmEvent {
   public List<String> participants;
   public List<String> stragglers;
   public String reason;
+  // decision-opened, ballot
+  public String decisionId;
+  public Integer eligible;
 
   public SwarmEvent() {}
 }

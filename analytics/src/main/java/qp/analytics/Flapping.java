@@ -1,0 +1,99 @@
+package qp.analytics;
+
+import java.util.List;
+import java.util.Map;
+import org.apache.flink.api.common.state.ValueState;
+import org.apache.flink.api.common.state.ValueStateDescriptor;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.cep.CEP;
+import org.apache.flink.cep.functions.PatternProcessFunction;
+import org.apache.flink.cep.nfa.aftermatch.AfterMatchSkipStrategy;
+import org.apache.flink.cep.pattern.Pattern;
+import org.apache.flink.cep.pattern.conditions.IterativeCondition;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.metrics.Counter;
+import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
+import org.apache.flink.streaming.api.windowing.time.Time;
+import org.apache.flink.util.Collector;
+
+/**
+ * Flapping detected with Flink CEP, beside the heartbeat-liveness window's count (which it backs):
+ * 1. silences: per agent, two consecutive heartbeats in event time more than the grace period
+ *    apart (one ACTIVE->LOST and one LOST->ACTIVE flip); the CEP operator orders each agent's
+ *    heartbeats by event time, so the pairs are the same the window sees, across windows too;
+ * 2. flapping: per agent and tumbling window (of the silence's end), enough silences that the
+ *    flips exceed the threshold: floor(threshold / 2) + 1 silences, i.e. flips > threshold.
+ * Each flapping (agent, window) counts once in qpFlappingAgents and comes out as "agentId|windowStart".
+ */
+final class Flapping {
+  private Flapping() {}
+
+  /** Silences an agent's flips must exceed the threshold with: 2 flips per silence. */
+  static int silencesToFlap(int flapThreshold) {
+    return flapThreshold / 2 + 1;
+  }
+
+  static long windowStartOf(long at, long windowMs) {
+    return at - (((at % windowMs) + windowMs) % windowMs);
+  }
+
+  static DataStream<String> detect(DataStream<SwarmEvent> heartbeats, long graceMs, long windowMs, int flapThreshold) {
+    Pattern<SwarmEvent, SwarmEvent> silence = Pattern.<SwarmEvent>begin("beat")
+        .next("back")
+        .where(new IterativeCondition<SwarmEvent>() {
+          @Override
+          public boolean filter(SwarmEvent back, Context<SwarmEvent> ctx) throws Exception {
+            for (SwarmEvent beat : ctx.getEventsForPattern("beat")) return back.at - beat.at > graceMs;
+            return false;
+          }
+        });
+    DataStream<SwarmEvent> silences = CEP.pattern(heartbeats.keyBy(e -> e.agentId), silence)
+        .inEventTime()
+        .process(new PatternProcessFunction<SwarmEvent, SwarmEvent>() {
+          @Override
+          public void processMatch(Map<String, List<SwarmEvent>> match, Context ctx, Collector<SwarmEvent> out) {
+            out.collect(match.get("back").get(0));
+          }
+        })
+        .name("silences").uid("silences");
+
+    Pattern<SwarmEvent, SwarmEvent> flapping = Pattern
+        .<SwarmEvent>begin("silence", AfterMatchSkipStrategy.skipPastLastEvent())
+        .times(silencesToFlap(flapThreshold))
+        .within(Time.milliseconds(windowMs));
+    return CEP.pattern(silences.keyBy(e -> e.agentId + "|" + windowStartOf(e.at, windowMs)), flapping)
+        .inEventTime()
+        .process(new PatternProcessFunction<SwarmEvent, String>() {
+          @Override
+          public void processMatch(Map<String, List<SwarmEvent>> match, Context ctx, Collector<String> out) {
+            SwarmEvent last = match.get("silence").get(match.get("silence").size() - 1);
+            out.collect(last.agentId + "|" + windowStartOf(last.at, windowMs));
+          }
+        })
+        .name("flapping-cep").uid("flapping-cep")
+        .keyBy(k -> k)
+        .process(new OncePerWindow())
+        .name("flapping-agents").uid("flapping-agents");
+  }
+
+  /** A window in which an agent flapped twice as much still counts once. */
+  static final class OncePerWindow extends KeyedProcessFunction<String, String, String> {
+    private final ValueStateDescriptor<Boolean> seen = new ValueStateDescriptor<>("flapping-counted", Types.BOOLEAN);
+    private transient Counter flappingAgents;
+
+    @Override
+    public void open(Configuration parameters) {
+      flappingAgents = getRuntimeContext().getMetricGroup().counter("qpFlappingAgents");
+    }
+
+    @Override
+    public void processElement(String agentWindow, Context ctx, Collector<String> out) throws Exception {
+      ValueState<Boolean> state = getRuntimeContext().getState(seen);
+      if (state.value() != null) return;
+      state.update(true);
+      flappingAgents.inc();
+      out.collect(agentWindow);
+    }
+  }
+}
