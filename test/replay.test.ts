@@ -39,6 +39,9 @@ histories.push('agentPoolDeadline', 'autoscalePoolDeadline');
 histories.push('asyncTuning');
 // Recorded by test/support/record-histories.ts --tuning-as federatedTuningDeferredAcks once collections deferred their acknowledgements.
 histories.push('federatedTuningDeferredAcks');
+// Recorded by test/support/record-async-history.ts --after-finish --as asyncTuningAfterFinish: an update after the last
+// version, drained and refused as after-finish before the topic goes.
+histories.push('asyncTuningAfterFinish');
 
 describe('replay of recorded histories', () => {
   it.each(histories)('%s replays without non-determinism', async (name) => {

@@ -1,12 +1,20 @@
 // Records test/histories/asyncTuning.json, which test/replay.test.ts replays.
 // Run after a change of the asynchronous tuning workflow that is meant to be incompatible:
 //   npx tsx test/support/record-async-history.ts
+// --after-finish adds an agent that sends its update only once the last version is made (refused as
+// after-finish by the drain before the topic goes); --as <name> saves under another name, e.g.
+//   npx tsx test/support/record-async-history.ts --after-finish --as asyncTuningAfterFinish
 import { QpAgent, type Trainer } from '../../agents/sdk';
 import { noopTrainer } from '../../agents/trainers';
 import type { TuningProgress } from '../../core/tuning';
 import { tuningWorkflowId } from '../../workflows/definitions';
 import { runRecorder, startRecordingStack } from './recording-stack';
 import { waitFor } from './stack';
+
+const afterFinish = process.argv.includes('--after-finish');
+const asAt = process.argv.indexOf('--as');
+const historyName = asAt > 0 ? process.argv[asAt + 1] : 'asyncTuning';
+const ROUNDS = 4;
 
 runRecorder(async () => {
   const recording = await startRecordingStack();
@@ -21,7 +29,11 @@ runRecorder(async () => {
     }, 60_000);
     return noopTrainer(task);
   };
-  const trainers: Trainer[] = [noopTrainer, noopTrainer, slow];
+  const afterLast: Trainer = async (task) => {
+    await waitFor('the last version', async () => ((await stack.api.tuning.progress(jobId)).round >= ROUNDS ? true : undefined), 60_000);
+    return noopTrainer(task);
+  };
+  const trainers: Trainer[] = [noopTrainer, noopTrainer, slow, ...(afterFinish ? [afterLast] : [])];
   const agents = trainers.map(
     (_, i) =>
       new QpAgent({
@@ -42,7 +54,7 @@ runRecorder(async () => {
     return page.agents.length === agents.length ? true : undefined;
   });
   ({ jobId } = await stack.api.tuning.start({
-    swarmId, mode: 'async', bufferSize: 2, maxStaleness: 1, rounds: 4, fraction: 1, minParticipants: 1,
+    swarmId, mode: 'async', bufferSize: 2, maxStaleness: 1, rounds: ROUNDS, fraction: 1, minParticipants: 1,
     model: { kind: 'vector', dimension: 16 }, roundTimeoutMs: 10_000, maxRoundAttempts: 1, strategy: 'fedavg',
     strategyOptions: {}, training: { learningRate: 0.1, epochs: 1, batchSize: 32 }, evaluateEvery: 2, seed: 1,
   }));
@@ -51,8 +63,9 @@ runRecorder(async () => {
   const result: TuningProgress = await stack.client.workflow.getHandle(tuningWorkflowId(jobId)).result();
   const refused = result.recentVersions!.reduce((n, v) => n + v.refusedStale, 0);
   if (result.status !== 'COMPLETED' || refused < 1) throw new Error(`unexpected run: ${JSON.stringify(result)}`);
+  if (afterFinish && !result.refusedAfterFinish?.[agents[3].agentId]) throw new Error(`no update refused after finish: ${JSON.stringify(result)}`);
 
-  recording.save(tuningWorkflowId(jobId), 'asyncTuning');
+  recording.save(tuningWorkflowId(jobId), historyName);
   await Promise.all(agents.map((a) => a.close()));
   await recording.stop();
 });
