@@ -107,6 +107,21 @@ describe('asynchronous tuning: updates after the last version', () => {
     );
   }, 600_000);
 
+  it('an update left on the topic by a full last buffer is refused after-finish; the one taken is not counted again', async () => {
+    // Both agents train version 0 at once; the buffer of one takes the first read, the other stays on the topic.
+    const swarmId = await swarmOf([noopTrainer, noopTrainer]);
+    const jobId = await startJob(swarmId, 1);
+    const result: TuningProgress = await stack.client.workflow.getHandle(tuningWorkflowId(jobId)).result();
+    expect(result.status).toBe('COMPLETED');
+    const agents = [`${swarmId}-0000`, `${swarmId}-0001`];
+    const refused = Object.keys(result.refusedAfterFinish ?? {});
+    expect(refused).toHaveLength(1);
+    expect(agents).toContain(refused[0]);
+    expect(result.refusedAfterFinish![refused[0]]).toBe(1);
+    expect(result.recentVersions).toHaveLength(1);
+    expect(result.recentVersions![0]).toMatchObject({ buffered: 1, rejected: { 'after-finish': 1 } });
+  }, 600_000);
+
   it('a job whose agents all kept up drains nothing and reports no refusal', async () => {
     const swarmId = await swarmOf([noopTrainer]);
     const jobId = await startJob(swarmId, 3);
