@@ -63,6 +63,24 @@ export interface CollectBufferResult {
   unsettled: string[];
 }
 
+export interface DrainFinishedInput {
+  jobId: string;
+  swarmId: string;
+  /** Agents sent the last version that had no update based on it taken: the drain waits for them. */
+  awaiting: string[];
+  /** Messages the last collection recorded: acknowledged, never counted again. */
+  settle: string[];
+  /** Longest wait for the awaited agents (ms); without them, the drain ends once the topic is quiet. */
+  windowMs: number;
+}
+
+export interface DrainFinishedResult {
+  /** Updates with a valid proof that came after the job's last version, per sending agent. */
+  afterFinish: Record<string, number>;
+  /** Every message drained, by reason ('after-finish', 'bad-proof', 'malformed', ...). */
+  rejected: Record<string, number>;
+}
+
 export interface AggregateBufferInput {
   version: number;
   globalDigest: string;
@@ -225,6 +243,56 @@ export function createAsyncTuningActivities(
       return { accepted, rejected, decided, unsettled: [...settle] };
     },
 
+    /**
+     * After the job's last version: reads what is left on its updates topic (and what the awaited
+     * agents still send, until windowMs) and refuses it as 'after-finish', counted per agent;
+     * nothing else would ever read it, since the topic is deleted next. Acknowledged only at the
+     * end, so a retry counts the same messages.
+     */
+    async drainFinishedUpdates(input: DrainFinishedInput): Promise<DrainFinishedResult> {
+      const context = Context.current();
+      const topic = swarmTopics(input.swarmId).updates(input.jobId);
+      const consumer = await deps.messaging.subscribe(topic, `aggregator-${input.jobId}`, {
+        type: 'exclusive',
+        initialPosition: 'earliest',
+      });
+      const settle = new Set(input.settle);
+      const awaiting = new Set(input.awaiting);
+      const afterFinish: Record<string, number> = {};
+      const rejected: Record<string, number> = {};
+      const held: ReceivedMessage[] = [];
+      const until = Date.now() + input.windowMs;
+      try {
+        while (Date.now() < until) {
+          const message = await consumer.receive(Math.min(500, Math.max(1, until - Date.now())));
+          context.heartbeat({ drained: held.length });
+          if (!message) {
+            if (awaiting.size === 0) break;
+            continue;
+          }
+          held.push(message);
+          if (settle.delete(message.id)) continue;
+          const header = decodeUpdateHeader(message.properties);
+          let reason = 'after-finish';
+          if (!header || header.jobId !== input.jobId) reason = 'malformed';
+          else {
+            const sender = await proofs.sender(input.swarmId, topic, message);
+            if (!sender.ok || sender.agentId !== header.agentId) reason = sender.ok ? 'bad-proof' : sender.reason;
+          }
+          rejected[reason] = (rejected[reason] ?? 0) + 1;
+          deps.metrics?.updatesRejected.inc({ reason });
+          if (reason === 'after-finish' && header) {
+            afterFinish[header.agentId] = (afterFinish[header.agentId] ?? 0) + 1;
+            awaiting.delete(header.agentId);
+          }
+        }
+        await Promise.all(held.map((m) => consumer.ack(m)));
+      } finally {
+        await consumer.close();
+      }
+      return { afterFinish, rejected };
+    },
+
     /** Advances the model one version from a full buffer (core/aggregation/fedbuff.ts); returns the new digest. */
     async aggregateBuffer(input: AggregateBufferInput): Promise<AggregateBufferResult> {
       const global = await loadParams(input.globalDigest);
@@ -278,8 +346,8 @@ export function createAsyncTuningActivities(
     },
   };
   // The announcement and the aggregation heartbeat while they run; the collection reports its own progress.
-  const { collectBufferedUpdates, ...quick } = activities;
-  return { ...keptAlive(quick), collectBufferedUpdates };
+  const { collectBufferedUpdates, drainFinishedUpdates, ...quick } = activities;
+  return { ...keptAlive(quick), collectBufferedUpdates, drainFinishedUpdates };
 }
 
 export type AsyncTuningActivities = ReturnType<typeof createAsyncTuningActivities>;

@@ -351,6 +351,8 @@ export interface TuningProgress {
   buffered?: number;
   /** Async mode: what each recent version took in (buffer, staleness, refusals). */
   recentVersions?: AsyncVersionMetrics[];
+  /** Async mode, once completed: per agent, updates refused because they came after the last version was made. */
+  refusedAfterFinish?: Record<string, number>;
 }
 
 /** Why a message does not belong to this attempt of this round ('malformed' or 'stale'), or undefined. */

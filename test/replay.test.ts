@@ -43,6 +43,9 @@ histories.push('asyncTuning');
 histories.push('federatedTuningDeferredAcks');
 // Recorded by test/support/record-async-history.ts --name asyncTuningReputation once each version's accepted updates counted toward reputation.
 histories.push('asyncTuningReputation');
+// Recorded by test/support/record-async-history.ts --after-finish --as asyncTuningAfterFinish: an update after the last
+// version, drained and refused as after-finish before the topic goes.
+histories.push('asyncTuningAfterFinish');
 
 describe('replay of recorded histories', () => {
   it.each(histories)('%s replays without non-determinism', async (name) => {

@@ -39,6 +39,8 @@ export interface AsyncTuningCarry {
   paused: boolean;
   /** The current version was announced to the agents. */
   announced: boolean;
+  /** Agents the current version was announced to that have no update based on it taken yet. */
+  awaiting?: string[];
 }
 
 export interface AsyncTuningInput {
@@ -53,6 +55,8 @@ const COLLECTIONS_PER_RUN = 100;
 const RECENT_VERSIONS_KEPT = 50;
 const FLUSH_AFTER_MS = 1_000;
 const IDLE_MS = 30_000;
+/** Longest wait, once the last version is made, for the updates its agents still owe (as in the synchronous job). */
+const FINISH_DRAIN_WINDOW_MS = 10_000;
 
 const quick = proxyActivities<TuningActivities & AsyncTuningActivities>({
   startToCloseTimeout: '2 minutes',
@@ -95,7 +99,10 @@ export async function asyncTuning(input: AsyncTuningInput): Promise<TuningProgre
     mode: 'async',
     buffered: carry.buffer.length,
     recentVersions: carry.recentVersions,
+    refusedAfterFinish,
   });
+  /** Per agent, updates that came after the last version was made (set when the job completes). */
+  let refusedAfterFinish: Record<string, number> | undefined;
   handleTuningControls(carry, progress);
 
   let versionStarted = Date.now();
@@ -133,6 +140,8 @@ export async function asyncTuning(input: AsyncTuningInput): Promise<TuningProgre
         });
         collections++;
         carry.buffer.push(...collected.accepted);
+        const heard = new Set(collected.accepted.filter((u) => u.baseVersion === carry.version).map((u) => u.agentId));
+        if (carry.awaiting) carry.awaiting = carry.awaiting.filter((id) => !heard.has(id));
         for (const update of collected.accepted) carry.lastBase[update.agentId] = update.baseVersion;
         carry.settle = [...collected.unsettled, ...collected.decided];
         for (const [reason, count] of Object.entries(collected.rejected)) carry.rejected[reason] = (carry.rejected[reason] ?? 0) + count;
@@ -141,12 +150,31 @@ export async function asyncTuning(input: AsyncTuningInput): Promise<TuningProgre
           versionStarted = Date.now();
         }
       }
+      // The topic goes with the job's end: what is still on it, or still owed, is counted before.
+      if (patched('async-finish-drain')) await drainFinished();
       return false;
     },
     announceJobFinished: quick.announceJobFinished,
     continueAsNew: () => continueAsNew<typeof asyncTuning>({ spec, carry }),
     progress,
   });
+
+  async function drainFinished(): Promise<void> {
+    const drained = await quick.drainFinishedUpdates({
+      jobId: spec.jobId,
+      swarmId: spec.swarmId,
+      awaiting: carry.awaiting ?? [],
+      settle: carry.settle,
+      windowMs: Math.min(spec.roundTimeoutMs, FINISH_DRAIN_WINDOW_MS),
+    });
+    carry.settle = [];
+    refusedAfterFinish = drained.afterFinish;
+    const last = carry.recentVersions.at(-1);
+    if (!last || Object.keys(drained.rejected).length === 0) return;
+    const rejected = { ...last.rejected };
+    for (const [reason, count] of Object.entries(drained.rejected)) rejected[reason] = (rejected[reason] ?? 0) + count;
+    carry.recentVersions = [...carry.recentVersions.slice(0, -1), { ...last, rejected }];
+  }
 
   async function announce(): Promise<void> {
     const { participants } = await quick.selectParticipants({
@@ -170,6 +198,7 @@ export async function asyncTuning(input: AsyncTuningInput): Promise<TuningProgre
       training: { ...spec.training, proximalMu: spec.training.proximalMu ?? spec.strategyOptions.proximalMu },
       maxStaleness,
     });
+    carry.awaiting = participants;
   }
 
   async function advance(): Promise<void> {

@@ -3,6 +3,9 @@
 //   npx tsx test/support/record-async-history.ts
 // The same run as another history (asyncTuningReputation: since each version's accepted updates count toward reputation):
 //   npx tsx test/support/record-async-history.ts --name asyncTuningReputation
+// --after-finish adds an agent that sends its update only once the last version is made (refused as
+// after-finish by the drain before the topic goes); --as <name> is --name, e.g.
+//   npx tsx test/support/record-async-history.ts --after-finish --as asyncTuningAfterFinish
 import { QpAgent, type Trainer } from '../../agents/sdk';
 import { noopTrainer } from '../../agents/trainers';
 import type { TuningProgress } from '../../core/tuning';
@@ -11,8 +14,10 @@ import { contributionCountsQuery, reputationLedgerWorkflowId } from '../../workf
 import { runRecorder, startRecordingStack } from './recording-stack';
 import { waitFor } from './stack';
 
-const nameAt = process.argv.indexOf('--name');
+const afterFinish = process.argv.includes('--after-finish');
+const nameAt = Math.max(process.argv.indexOf('--name'), process.argv.indexOf('--as'));
 const historyName = nameAt > 0 ? process.argv[nameAt + 1] : 'asyncTuning';
+const ROUNDS = 4;
 
 runRecorder(async () => {
   const recording = await startRecordingStack();
@@ -27,7 +32,11 @@ runRecorder(async () => {
     }, 60_000);
     return noopTrainer(task);
   };
-  const trainers: Trainer[] = [noopTrainer, noopTrainer, slow];
+  const afterLast: Trainer = async (task) => {
+    await waitFor('the last version', async () => ((await stack.api.tuning.progress(jobId)).round >= ROUNDS ? true : undefined), 60_000);
+    return noopTrainer(task);
+  };
+  const trainers: Trainer[] = [noopTrainer, noopTrainer, slow, ...(afterFinish ? [afterLast] : [])];
   const agents = trainers.map(
     (_, i) =>
       new QpAgent({
@@ -48,7 +57,7 @@ runRecorder(async () => {
     return page.agents.length === agents.length ? true : undefined;
   });
   ({ jobId } = await stack.api.tuning.start({
-    swarmId, mode: 'async', bufferSize: 2, maxStaleness: 1, rounds: 4, fraction: 1, minParticipants: 1,
+    swarmId, mode: 'async', bufferSize: 2, maxStaleness: 1, rounds: ROUNDS, fraction: 1, minParticipants: 1,
     model: { kind: 'vector', dimension: 16 }, roundTimeoutMs: 10_000, maxRoundAttempts: 1, strategy: 'fedavg',
     strategyOptions: {}, training: { learningRate: 0.1, epochs: 1, batchSize: 32 }, evaluateEvery: 2, seed: 1,
   }));
@@ -57,6 +66,7 @@ runRecorder(async () => {
   const result: TuningProgress = await stack.client.workflow.getHandle(tuningWorkflowId(jobId)).result();
   const refused = result.recentVersions!.reduce((n, v) => n + v.refusedStale, 0);
   if (result.status !== 'COMPLETED' || refused < 1) throw new Error(`unexpected run: ${JSON.stringify(result)}`);
+  if (afterFinish && !result.refusedAfterFinish?.[agents[3].agentId]) throw new Error(`no update refused after finish: ${JSON.stringify(result)}`);
 
   const counts = await stack.client.workflow.getHandle(reputationLedgerWorkflowId(swarmId)).query(contributionCountsQuery);
   if (Object.keys(counts).length === 0) throw new Error('no accepted update was counted toward reputation');
