@@ -132,25 +132,36 @@ describe('the status page', () => {
       return counts.DEREGISTERED === 1 ? counts : undefined;
     }, 30_000, 250);
     expect(otherAgents).toMatchObject({ ACTIVE: 2, DEREGISTERED: 1 });
-    const expected = { [swarmId]: await agentsByStatus(swarmId), [otherSwarmId]: otherAgents };
-    expect(expected[swarmId]).toMatchObject({ DEREGISTERED: 0 });
 
-    const status = await waitFor('both swarms as the API lists them', async () => {
+    // The page and the API are read together until they agree: a session may change status between
+    // two reads (on a slow machine the first swarm's agents can go LOST and come back meanwhile).
+    const shown = (body: string, id: string) => {
+      const row = body.match(new RegExp(`<tr data-swarm="${id}">(.*?)</tr>`))?.[1] ?? '';
+      return Object.fromEntries(AGENT_STATUSES.map((st) => [st, Number(row.match(new RegExp(`data-col="${st}">(\\d+)<`))?.[1])]));
+    };
+    const { status, expected, body } = await waitFor('the page and the API to agree on both swarms', async () => {
+      const expected = { [swarmId]: await agentsByStatus(swarmId), [otherSwarmId]: await agentsByStatus(otherSwarmId) };
       const s = await summary();
-      const rows = Object.fromEntries(s.swarms.map((row) => [row.swarmId, row.agents]));
-      return JSON.stringify(rows) === JSON.stringify(expected) ? s : undefined;
-    }, 30_000, 250);
+      const body = await fetch(`${stack.api.url}/?part=body`).then((r) => r.text());
+      const again = { [swarmId]: await agentsByStatus(swarmId), [otherSwarmId]: await agentsByStatus(otherSwarmId) };
+      if (JSON.stringify(again) !== JSON.stringify(expected)) throw new Error(`the API changed between two reads: ${JSON.stringify(expected)}, then ${JSON.stringify(again)}`);
+      // The page lists swarms by id: compared in the API's order, whatever the ids.
+      const listed = Object.fromEntries(s.swarms.map((row) => [row.swarmId, row.agents]));
+      const rows = Object.fromEntries(Object.keys({ ...expected, ...listed }).map((id) => [id, listed[id]]));
+      const page = Object.fromEntries(Object.keys(expected).map((id) => [id, shown(body, id)]));
+      if (JSON.stringify(rows) !== JSON.stringify(expected) || JSON.stringify(page) !== JSON.stringify(expected)) {
+        throw new Error(`the API lists ${JSON.stringify(expected)}, the status ${JSON.stringify(rows)}, the page ${JSON.stringify(page)}`);
+      }
+      return { status: s, expected, body };
+    }, 60_000, 250);
+    expect(expected[otherSwarmId]).toMatchObject({ DEREGISTERED: 1 });
+    expect(expected[swarmId]).toMatchObject({ DEREGISTERED: 0 });
     // The totals are this task queue's: the two swarms', whatever other deployments of the namespace run.
     const sum = Object.fromEntries(AGENT_STATUSES.map((st) => [st, expected[swarmId][st] + expected[otherSwarmId][st]]));
     expect(status.agents).toEqual(sum);
-
-    const body = await fetch(`${stack.api.url}/?part=body`).then((r) => r.text());
-    for (const [id, agents] of Object.entries(expected)) {
-      const row = body.match(new RegExp(`<tr data-swarm="${id}">(.*?)</tr>`))?.[1] ?? '';
-      for (const st of AGENT_STATUSES) expect({ id, st, shown: row.match(new RegExp(`data-col="${st}">(\\d+)<`))?.[1] }).toEqual({ id, st, shown: String(agents[st]) });
-    }
+    for (const id of Object.keys(expected)) expect(shown(body, id)).toEqual(expected[id]);
     for (const st of AGENT_STATUSES) expect(body).toContain(`data-status="${st}"><b>${sum[st]}</b>`);
-  }, 60_000);
+  }, 120_000);
 
   it('shows the task queue\'s tasks by status and the newest decisions, as the API lists them', async () => {
     const taskId = uniqueId('status-task');
