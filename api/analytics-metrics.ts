@@ -77,7 +77,7 @@ export function analyticsMetrics(registry: Registry, options: AnalyticsMetricsOp
     "Agents that voted over the agents eligible, summed over the decisions with ballots or a proposal in the swarm's newest window",
     ['swarm'],
   );
-  const ballots = gauge('qp_manager_analytics_ballots', "Ballots cast in the swarm's newest window, over its decisions", ['swarm']);
+  const ballots = gauge('qp_manager_analytics_ballot_messages', "Ballots cast (a changed vote counts again) in the swarm's newest window, over its decisions", ['swarm']);
   const perAgent = options.agentLabels
     ? {
         energy: gauge('qp_manager_analytics_agent_energy_joules', 'Energy an agent drew in its newest window, J (QP_METRICS_AGENT_LABELS)', ['swarm', 'agent']),

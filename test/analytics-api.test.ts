@@ -94,7 +94,7 @@ describe('analytics API, embedded runtime', () => {
     expect(metrics.text).toMatch(new RegExp(`qp_manager_analytics_rejection_bursts_total\\{swarm="${swarmId}"\\} 1`));
     // decision d1's newest window: a3 voted, 3 of 3 eligible agents have voted
     expect(metrics.text).toContain(`qp_manager_analytics_ballot_turnout_ratio{swarm="${swarmId}"} 1`);
-    expect(metrics.text).toContain(`qp_manager_analytics_ballots{swarm="${swarmId}"} 1`);
+    expect(metrics.text).toContain(`qp_manager_analytics_ballot_messages{swarm="${swarmId}"} 1`);
     expect(metrics.text).not.toMatch(/qp_manager_analytics_[a-z_]+\{[^}]*(agent|job)="/);
   });
 
