@@ -41,6 +41,11 @@ function outageOn(inner: MessagingPort, topic: string, failures: number): Messag
   };
 }
 
+/** A quiet agent (one heartbeat a minute) of `swarmId`, the `index`th, on `messaging`. */
+function agentOf(apiUrl: string, messaging: MessagingPort, swarmId: string, index = 0, capabilities: string[] = []): QpAgent {
+  return new QpAgent({ apiUrl, messaging, agentId: `${swarmId}-${index}`, swarmId, capabilities, resources: { cpu: 1, memoryMb: 512 }, heartbeatIntervalMs: 60_000 });
+}
+
 /** The result of `promise`, or a failure saying what did not happen within timeoutMs. */
 async function within<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -65,7 +70,7 @@ describe('an agent answering during a broker outage', () => {
 
   it("gets a task's answer to the manager once the broker is back, as a success with one attempt", async () => {
     const messaging = outageOn(stack.ports.messaging, taskResultsTopic(swarmId), 3);
-    agent = new QpAgent({ apiUrl: stack.api.url, messaging, agentId: `${swarmId}-0`, swarmId, capabilities: [], resources: { cpu: 1, memoryMb: 512 }, heartbeatIntervalMs: 60_000 });
+    agent = agentOf(stack.api.url, messaging, swarmId);
     await agent.register();
     let runs = 0;
     await agent.onTask(async (task) => {
@@ -93,15 +98,7 @@ describe('an agent answering during a broker outage', () => {
   it('registers although its inbox cannot be subscribed to at first: the challenge waits there', async () => {
     const swarm = uniqueId('inbox-outage');
     const messaging = outageOn(stack.ports.messaging, swarmTopics(swarm).inbox(`${swarm}-0`), 3);
-    const late = new QpAgent({
-      apiUrl: stack.api.url,
-      messaging,
-      agentId: `${swarm}-0`,
-      swarmId: swarm,
-      capabilities: [],
-      resources: { cpu: 1, memoryMb: 512 },
-      heartbeatIntervalMs: 60_000,
-    });
+    const late = agentOf(stack.api.url, messaging, swarm);
     try {
       const record = await late.register();
       expect(messaging.refused).toBe(3);
@@ -113,15 +110,7 @@ describe('an agent answering during a broker outage', () => {
 
   it('still answers a result that cannot be sent (not JSON) as a failure, at once', async () => {
     const swarm = uniqueId('unsendable');
-    const sender = new QpAgent({
-      apiUrl: stack.api.url,
-      messaging: stack.ports.messaging,
-      agentId: `${swarm}-0`,
-      swarmId: swarm,
-      capabilities: [],
-      resources: { cpu: 1, memoryMb: 512 },
-      heartbeatIntervalMs: 60_000,
-    });
+    const sender = agentOf(stack.api.url, stack.ports.messaging, swarm);
     try {
       await sender.register();
       await sender.onTask(async () => ({ count: 1n }));
@@ -149,15 +138,7 @@ describe('an agent answering during a broker outage', () => {
     const tuningSwarm = uniqueId('update-outage');
     const jobId = uniqueId('update-outage-job');
     const messaging = outageOn(stack.ports.messaging, swarmTopics(tuningSwarm).updates(jobId), 3);
-    const trainer = new QpAgent({
-      apiUrl: stack.api.url,
-      messaging,
-      agentId: `${tuningSwarm}-0`,
-      swarmId: tuningSwarm,
-      capabilities: ['train'],
-      resources: { cpu: 1, memoryMb: 512 },
-      heartbeatIntervalMs: 60_000,
-    });
+    const trainer = agentOf(stack.api.url, messaging, tuningSwarm, 0, ['train']);
     try {
       await trainer.register();
       await trainer.participate(noopTrainer);
@@ -193,15 +174,7 @@ describe('an agent answering during a broker outage', () => {
     const swarm = uniqueId('vote-outage');
     const decisionId = uniqueId('vote-outage-decision');
     const messaging = outageOn(stack.ports.messaging, decisionTopic(swarm, decisionId), 3);
-    const voter = new QpAgent({
-      apiUrl: stack.api.url,
-      messaging,
-      agentId: `${swarm}-0`,
-      swarmId: swarm,
-      capabilities: [],
-      resources: { cpu: 1, memoryMb: 512 },
-      heartbeatIntervalMs: 60_000,
-    });
+    const voter = agentOf(stack.api.url, messaging, swarm);
     try {
       await voter.register();
       const voted = new Promise<void>((resolve, reject) => {
@@ -236,18 +209,7 @@ describe('an agent answering during a broker outage', () => {
     const jobId = uniqueId('secagg-outage-job');
     const updates = swarmTopics(swarm).updates(jobId);
     const unlucky = outageOn(stack.ports.messaging, updates, 3);
-    const trainers = [0, 1, 2].map(
-      (i) =>
-        new QpAgent({
-          apiUrl: stack.api.url,
-          messaging: i === 0 ? unlucky : stack.ports.messaging,
-          agentId: `${swarm}-${i}`,
-          swarmId: swarm,
-          capabilities: ['train'],
-          resources: { cpu: 1, memoryMb: 512 },
-          heartbeatIntervalMs: 60_000,
-        }),
-    );
+    const trainers = [0, 1, 2].map((i) => agentOf(stack.api.url, i === 0 ? unlucky : stack.ports.messaging, swarm, i, ['train']));
     try {
       for (const trainer of trainers) {
         await trainer.register();
