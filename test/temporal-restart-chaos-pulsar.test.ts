@@ -52,6 +52,9 @@ describe('a Temporal dev server restarted on its SQLite file', () => {
 
     expect(stormyStates.map(TaskWorkload.settled)).toEqual(calmStates.map(TaskWorkload.settled));
     expect(stormyTasks.runs).toEqual(Array.from({ length: TASKS }, () => 1));
+    for (const [k, status] of stormyDecisions.entries()) {
+      if (status.voters !== calmDecisions[k].voters) console.log(`decision ${PROPOSALS[k].name} lost ballots: ${decisions.story(status)}`);
+    }
     expect(stormyDecisions.map(DecisionWorkload.settled)).toEqual(calmDecisions.map(DecisionWorkload.settled));
     let ballots = 0;
     for (const [k, id] of decisionIds.entries()) {

@@ -101,6 +101,8 @@ export const PROPOSALS: Proposal[] = [
 /** Collaborative decisions: agent i (cpu i+1) votes its ballots as a proposal reaches it, i x 150 ms apart. */
 export class DecisionWorkload {
   private readonly plans = new Map<string, Proposal>();
+  /** Every vote() the agents made, when it began and ended, and how: what a lost ballot's story starts from. */
+  readonly votes: Array<{ decisionId: string; agentId: string; choice: Choice; heardAt: number; closesAt: number; startedAt: number; endedAt?: number; error?: string }> = [];
 
   constructor(
     private readonly stack: WorkerChaosStack,
@@ -116,9 +118,21 @@ export class DecisionWorkload {
         agent.onProposal(async (proposal) => {
           const plan = this.plans.get(proposal.decisionId);
           if (!plan) return;
+          const heardAt = Date.now();
           for (const choice of plan.votes(i)) {
             await new Promise((resolve) => setTimeout(resolve, 150 * i + 20));
-            await agent.vote(proposal.decisionId, choice);
+            const vote: DecisionWorkload['votes'][number] = {
+              decisionId: proposal.decisionId, agentId: agent.agentId, choice, heardAt, closesAt: proposal.closesAt, startedAt: Date.now(),
+            };
+            this.votes.push(vote);
+            try {
+              await agent.vote(proposal.decisionId, choice);
+            } catch (error) {
+              vote.error = String(error);
+              throw error;
+            } finally {
+              vote.endedAt = Date.now();
+            }
           }
         }),
       ),
@@ -161,6 +175,13 @@ export class DecisionWorkload {
       quorumPower: status.quorumPower,
       snapshot: { voters: status.snapshot?.voters, totalPower: status.snapshot?.totalPower },
     };
+  }
+
+  /** A decision's window, refusals and the agents' votes on it, for a failure message. */
+  story(status: DecisionStatus): string {
+    const { decisionId, opensAt, closesAt, closedAt, closedBy, refusals, ballotChunks } = status;
+    const votes = this.votes.filter((vote) => vote.decisionId === decisionId);
+    return JSON.stringify({ decisionId, opensAt, closesAt, closedAt, closedBy, refusals, chunks: ballotChunks.length, votes }, null, 1);
   }
 
   /** The accepted ballots of a decision as GET .../ballots lists them (a replaced one too), as sorted `agent choice` lines. */
