@@ -26,6 +26,7 @@ import type {
   BlobStore,
   Consumer,
   ElectorateDirectory,
+  MessagingBacklog,
   MessagingPort,
   ReceivedMessage,
   ReputationSource,
@@ -116,6 +117,14 @@ const CONSUMER_KEEP_MS = 5_000;
 const ACKS_IN_FLIGHT = 256;
 /** A closed decision's topic is drained until it stays silent this long, ms. */
 const DRAIN_SILENCE_MS = 200;
+/**
+ * The batch after the deadline reads the topic until it stays silent this long, ms, and, where the
+ * broker reports the subscription's backlog, until none of it is left unread (for at most
+ * LAST_BATCH_MAX_MS): a subscription just opened, or given back a lost batch, delivers nothing at
+ * first, and what the last batch leaves unread is drained uncounted.
+ */
+const LAST_BATCH_SILENCE_MS = 500;
+const LAST_BATCH_MAX_MS = 30_000;
 /** Task starts of a "tasks" action in flight at once (as POST /tasks/batch). */
 const TASK_STARTS_IN_FLIGHT = 32;
 /** Refused tasks a "tasks" action reports by name. */
@@ -162,18 +171,40 @@ export function createDecisionActivities(deps: DecisionDeps) {
     consumers.set(decisionId, { consumer });
     return consumer;
   };
-  const release = (decisionId: string, now: boolean): void => {
+  const release = async (decisionId: string, now: boolean): Promise<void> => {
     const kept = consumers.get(decisionId);
     if (!kept) return;
     clearTimeout(kept.closer);
     const close = () => {
       consumers.delete(decisionId);
-      void kept.consumer.close().catch(() => undefined);
+      return kept.consumer.close().catch(() => undefined);
     };
-    if (now) close();
+    if (now) await close();
     else {
-      kept.closer = setTimeout(close, CONSUMER_KEEP_MS);
+      kept.closer = setTimeout(() => void close(), CONSUMER_KEEP_MS);
       kept.closer.unref?.();
+    }
+  };
+
+  /** Ballots on the decision's subscription not received yet, as far as the broker tells (0 when it cannot). */
+  const unread = async (swarmId: string, decisionId: string, taken: number): Promise<number> => {
+    const messaging = deps.messaging as MessagingPort & Partial<MessagingBacklog>;
+    if (typeof messaging.backlog !== 'function') return 0;
+    try {
+      const subscriptions = await messaging.backlog(decisionTopic(swarmId, decisionId));
+      return (subscriptions.find((s) => s.subscription === BALLOT_SUBSCRIPTION)?.backlog ?? 0) - taken;
+    } catch {
+      return 0; // the silence alone decides
+    }
+  };
+
+  /** The next ballot of the last batch: after LAST_BATCH_SILENCE_MS of silence, only if the backlog says one is coming. */
+  const rest = async (consumer: Consumer, swarmId: string, decisionId: string, taken: number, started: number) => {
+    for (;;) {
+      const message = await consumer.receive(LAST_BATCH_SILENCE_MS);
+      if (message) return message;
+      if (Date.now() - started >= LAST_BATCH_MAX_MS) return undefined;
+      if ((await unread(swarmId, decisionId, taken)) <= 0) return undefined;
     }
   };
 
@@ -195,7 +226,7 @@ export function createDecisionActivities(deps: DecisionDeps) {
       // This call retries a batch whose result never reached the workflow: closing the consumer
       // redelivers that batch's ballots to this one, and the box is rebuilt without them.
       boxes.delete(decisionId);
-      release(decisionId, true);
+      await release(decisionId, true);
     }
   };
 
@@ -292,7 +323,7 @@ export function createDecisionActivities(deps: DecisionDeps) {
         }
       } finally {
         boxes.delete(decisionId);
-        release(decisionId, true);
+        await release(decisionId, true);
       }
       return { drained };
     },
@@ -353,9 +384,12 @@ export function createDecisionActivities(deps: DecisionDeps) {
       };
       try {
         const started = Date.now();
+        // After the deadline this batch is the last: it reads every ballot already on the topic.
+        const last = input.waitMs === 0 || started >= input.closesAt;
         while (received.length < input.maxBallots) {
           const wait = received.length === 0 ? Math.max(0, input.waitMs - (Date.now() - started)) : IDLE_MS;
-          const message = wait > 0 || received.length === 0 ? await consumer.receive(Math.max(1, wait)) : undefined;
+          let message = wait > 0 || received.length === 0 ? await consumer.receive(Math.max(1, wait)) : undefined;
+          if (!message && last) message = await rest(consumer, swarmId, decisionId, received.length, started);
           if (!message) break;
           received.push(message);
           let raw: unknown;
@@ -401,7 +435,7 @@ export function createDecisionActivities(deps: DecisionDeps) {
         throw error;
       } finally {
         // After a failure the unacknowledged messages go back to the subscription for the retry.
-        release(decisionId, failed);
+        await release(decisionId, failed);
       }
     },
   };
