@@ -10,12 +10,13 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { PulsarMessagingOptions } from '../../adapters/pulsar/messaging';
-import { runSelectsSuite, STACK } from './shared-service';
+import { runSelectsSuite, SharedTestService, STACK } from './shared-service';
 
 const run = promisify(execFile);
 
 export const SHARED_WEB_PORT = Number(process.env.PULSAR_WEB_PORT ?? 8090);
 export const SHARED_BROKER_PORT = Number(process.env.PULSAR_BROKER_PORT ?? 6650);
+const sharedBroker = new SharedTestService('pulsar');
 
 async function healthy(adminUrl: string, token?: string): Promise<boolean> {
   try {
@@ -35,14 +36,18 @@ export async function setUpSharedPulsar(testPathPattern?: string): Promise<void>
   const adminUrl = `http://127.0.0.1:${SHARED_WEB_PORT}`;
   const started = Date.now();
   let startedHere = false;
+  // This run's lease, taken before looking: a run that started the broker stops it at its end only
+  // when no other run still holds one.
+  sharedBroker.lease(adminUrl);
   // A broker that runs but is slow to answer (busy machine) is someone else's: wait for it, never
-  // restart or wipe it, and never stop it at the end.
+  // restart or wipe it.
   const running = spawnSync('bash', [STACK, 'status', 'pulsar'], { stdio: 'ignore' }).status === 0;
   if (!running) {
     execFileSync('bash', [STACK, 'up', 'pulsar'], {
       stdio: ['ignore', 'inherit', 'inherit'],
       env: { ...process.env, QP_STACK_FRESH: '1' },
     });
+    sharedBroker.markStartedByTests();
     startedHere = true;
   } else {
     const deadline = Date.now() + 120_000;
@@ -54,16 +59,14 @@ export async function setUpSharedPulsar(testPathPattern?: string): Promise<void>
   process.env.QP_TEST_PULSAR_URL = `pulsar://127.0.0.1:${SHARED_BROKER_PORT}`;
   process.env.QP_TEST_PULSAR_ADMIN_URL = adminUrl;
   process.env.QP_TEST_PULSAR_WS_URL = `ws://127.0.0.1:${SHARED_WEB_PORT}`;
-  (globalThis as { __qpPulsarStartedHere?: boolean }).__qpPulsarStartedHere = startedHere;
   console.log(
     `test stack: Pulsar at ${adminUrl} (${startedHere ? `started in ${Date.now() - started} ms` : 'already running'})`,
   );
 }
 
-/** Global teardown: stop the shared broker only if the set-up started it. */
+/** Global teardown: the last run holding a lease on a broker a test run started stops it. */
 export function tearDownSharedPulsar(): void {
-  if (!(globalThis as { __qpPulsarStartedHere?: boolean }).__qpPulsarStartedHere) return;
-  execFileSync('bash', [STACK, 'down', 'pulsar'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  sharedBroker.release();
 }
 
 /** Adapter options for the shared broker; each suite still uses topics and subscriptions of its own. */

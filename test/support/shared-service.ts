@@ -1,5 +1,5 @@
-// A service of the local stack that several jest runs share (Milvus, Flink, the Kubernetes control
-// plane; Pulsar uses the suite selection only). The global set-up starts it with
+// A service of the local stack that several jest runs share (Pulsar, Milvus, Flink, the Kubernetes
+// control plane). The global set-up starts it with
 // `stack.sh up <name>` only when a selected suite needs it and none runs yet; the teardown of the
 // last run using it stops it, and only when a test run (not a person) started it.
 //
@@ -88,6 +88,11 @@ export class SharedTestService {
     execFileSync('bash', [STACK, 'up', this.name], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', timeout: timeoutMs });
     writeFileSync(this.startedByTests, String(process.pid));
     return true;
+  }
+
+  /** Records that this run started the service (for one it starts itself rather than by startUnlessRunning). */
+  markStartedByTests(): void {
+    writeFileSync(this.startedByTests, String(process.pid));
   }
 
   /**
