@@ -22,6 +22,8 @@ import { readinessResponse, type Readiness, type TemporalConnectionLike } from '
 import { statusHandlers } from './routes/status';
 import type { StatusService } from './status-service';
 import { taskRoutes } from './routes/tasks';
+import { governanceRoutes } from './routes/governance';
+import type { GovernanceService } from './governance-service';
 import type { TaskService } from './task-service';
 
 export interface AppDeps {
@@ -29,6 +31,8 @@ export interface AppDeps {
   tuning: TuningService;
   behaviors: BehaviorService;
   decisions: DecisionService;
+  /** A swarm's governance settings (its proposal threshold). */
+  governance: GovernanceService;
   analytics: AnalyticsService;
   /** Task delegation routes; absent, /api/v1/tasks is not served. */
   tasks?: TaskService;
@@ -128,6 +132,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/api/v1/behaviors', behaviorRoutes(deps.behaviors, deps.swarm, deps.adminToken));
   app.use('/api/v1/skills', skillRoutes(deps.behaviors, deps.swarm, deps.adminToken));
   app.use('/api/v1', decisionRoutes(deps.decisions, deps.swarm, deps.adminToken));
+  app.use('/api/v1/governance', governanceRoutes(deps.governance, deps.swarm, deps.adminToken));
   app.use('/api/v1/analytics', analyticsRoutes(deps.analytics, deps.swarm, deps.adminToken));
   if (deps.tasks) app.use('/api/v1/tasks', taskRoutes(deps.tasks, deps.swarm, deps.adminToken));
   app.use('/api/v1', poolRoutes(deps.pools, deps.swarm, deps.adminToken));

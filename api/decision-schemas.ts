@@ -109,3 +109,7 @@ export const ballotsQuerySchema = z
       .optional(),
   })
   .strict();
+
+/** PUT /api/v1/governance/{swarmId}: a number sets the swarm's own proposal threshold, null returns it to the default. */
+export const governanceChangeSchema = z.object({ proposalThreshold: z.number().min(0).max(1e9).nullable() }).strict();
+export const governanceSwarmParamSchema = z.object({ swarmId: id }).strict();

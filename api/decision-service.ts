@@ -67,18 +67,21 @@ export class DecisionService {
       taskQueue: string;
       /** Reputation an agent needs to propose (0: any agent of the swarm); admins always may. */
       proposalThreshold?: number;
+      /** The swarm's own threshold where it set one (PUT /api/v1/governance/{swarmId}), else proposalThreshold. */
+      thresholdOf?: (swarmId: string) => Promise<number>;
       /** Where an agent's reputation comes from, when a threshold is set. */
       reputation?: ReputationSource;
     },
   ) {}
 
   /**
-   * An agent proposes only with at least QP_DECISION_PROPOSAL_THRESHOLD reputation in the swarm
+   * An agent proposes only with at least the swarm's proposal threshold (its own, else
+   * QP_DECISION_PROPOSAL_THRESHOLD) of reputation in the swarm
    * (its tasks there that SUCCEEDED with it on the latest attempt, plus its accepted federated
    * round updates); otherwise 403, reason below-proposal-threshold.
    */
   async requireProposalStanding(swarmId: string, agentId: string): Promise<void> {
-    const threshold = this.options.proposalThreshold ?? 0;
+    const threshold = this.options.thresholdOf ? await this.options.thresholdOf(swarmId) : (this.options.proposalThreshold ?? 0);
     if (threshold <= 0) return;
     if (!this.options.reputation) throw new DomainError('UNAVAILABLE', 'no reputation source to check the proposal threshold with');
     const reputation = await this.options.reputation.scoreOf(swarmId, agentId);

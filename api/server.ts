@@ -15,6 +15,7 @@ import { TuningService } from './tuning-service';
 import { BehaviorService } from './behavior-service';
 import { StatusService } from './status-service';
 import { DecisionService } from './decision-service';
+import { GovernanceService } from './governance-service';
 import { TemporalSwarmRoster } from '../adapters/temporal/swarm-roster';
 import { TaskService } from './task-service';
 import { TemporalTaskReputation } from '../adapters/temporal/reputation';
@@ -102,6 +103,10 @@ export async function startApiServer(deps: {
     managerSecret: deps.credentialSecret,
   });
   const roster = new TemporalSwarmRoster(deps.client, config.TEMPORAL_NAMESPACE);
+  const governance = new GovernanceService(deps.client, {
+    taskQueue: config.QP_TASK_QUEUE,
+    defaultProposalThreshold: config.QP_DECISION_PROPOSAL_THRESHOLD,
+  });
   const decisions = new DecisionService(
     deps.client,
     deps.messaging,
@@ -111,6 +116,7 @@ export async function startApiServer(deps: {
       namespace: config.TEMPORAL_NAMESPACE,
       taskQueue: config.QP_TASK_QUEUE,
       proposalThreshold: config.QP_DECISION_PROPOSAL_THRESHOLD,
+      thresholdOf: (swarmId) => governance.proposalThreshold(swarmId),
       reputation: new TemporalTaskReputation(
         deps.client,
         config.TEMPORAL_NAMESPACE,
@@ -164,6 +170,7 @@ export async function startApiServer(deps: {
     tuning,
     behaviors,
     decisions,
+    governance,
     analytics,
     tasks,
     pools,

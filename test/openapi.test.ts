@@ -29,7 +29,7 @@ type Json = any;
 
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
 /** Mount points of routers, used only if the router library keeps no raw path on its layers. */
-const KNOWN_MOUNTS = ['/api/v1/swarm', '/api/v1/tuning', '/api/v1/behaviors', '/api/v1/skills', '/api/v1/analytics', '/api/v1/tasks', '/api/v1'];
+const KNOWN_MOUNTS = ['/api/v1/swarm', '/api/v1/tuning', '/api/v1/behaviors', '/api/v1/skills', '/api/v1/analytics', '/api/v1/tasks', '/api/v1/governance', '/api/v1'];
 
 const doc: Json = parse(readFileSync(OPENAPI_PATH, 'utf8'));
 
@@ -40,6 +40,7 @@ function buildApp() {
     behaviors: {} as never,
     status: {} as never,
     decisions: {} as never,
+    governance: {} as never,
     analytics: {} as never,
     tasks: {} as never,
     pools: {} as never,

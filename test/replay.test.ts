@@ -46,6 +46,8 @@ histories.push('asyncTuningReputation');
 // Recorded by test/support/record-async-history.ts --after-finish --as asyncTuningAfterFinish: an update after the last
 // version, drained and refused as after-finish before the topic goes.
 histories.push('asyncTuningAfterFinish');
+// Recorded by test/support/record-governance-history.ts: a swarm's threshold set, set again, raised, and returned to the default.
+histories.push('swarmGovernance');
 
 describe('replay of recorded histories', () => {
   it.each(histories)('%s replays without non-determinism', async (name) => {

@@ -8,3 +8,4 @@ export { taskDelegation, taskRebalance, taskResultsCollector } from './tasks';
 export { agentPool, autoscalePool } from './autoscaling';
 export { asyncTuning } from './asyncTuning';
 export { reputationLedger } from './reputation-ledger';
+export { swarmGovernance } from './swarm-governance';
