@@ -3,6 +3,8 @@
 // over messaging are consumed by the liveness monitor, and it deregisters. Real Temporal, real
 // worker and HTTP API, the shared test broker; the agent is a separate Python process.
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
@@ -610,4 +612,72 @@ maybe('a Python agent on the real stack (Pulsar over its WebSocket API)', () => 
       await pyAgent.exited;
     }
   }, 180_000);
+
+  /** Registration steps the API has seen (register calls and challenge answers), all outcomes. */
+  async function apiRegistrations(): Promise<number> {
+    const text = await (await fetch(`${stack.api.url}/metrics`)).text();
+    return text
+      .split('\n')
+      .filter((line) => line.startsWith('qp_manager_registrations_total{'))
+      .reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
+  }
+
+  it('an agent process restarted with its saved session resumes it instead of registering anew: back to ACTIVE on the same credential, and it trains', async () => {
+    const jobSwarm = uniqueId('pyresume');
+    const agentId = uniqueId('pyagent');
+    const sessionDir = mkdtempSync(join(tmpdir(), 'qp-py-session-'));
+    const sessionFile = join(sessionDir, 'session.json');
+    // HTTP heartbeats carry the credential: the restarted process's heartbeats count only if the saved one still works.
+    const env = { QP_SWARM_ID: jobSwarm, QP_SESSION_FILE: sessionFile, QP_HEARTBEAT_VIA: 'http', QP_PARTICIPATE: '1' };
+    try {
+      const first = startAgent(agentId, env);
+      expect(await first.next('registered', 120_000)).toMatchObject({ status: 'ACTIVE', swarmId: jobSwarm });
+      const registered = await getAgent(stack, agentId);
+      expect(JSON.parse(readFileSync(sessionFile, 'utf8'))).toMatchObject({ agentId, agent: { agentId, swarmId: jobSwarm } });
+      const registrations = await apiRegistrations();
+
+      first.child.kill('SIGKILL');
+      await first.exited;
+      await waitFor('the killed agent to be declared LOST', async () => ((await getAgent(stack, agentId)).status === 'LOST' ? true : undefined), 180_000);
+
+      const restarted = startAgent(agentId, env);
+      expect(await restarted.next('resumed', 120_000)).toMatchObject({ swarmId: jobSwarm, credential: true });
+      await restarted.next('participating', 120_000);
+      await waitFor('the resumed agent to be ACTIVE again and listed so', async () => {
+        const page = await stack.api.swarm.listAgents({ swarmId: jobSwarm, status: 'ACTIVE', pageSize: 10 });
+        return page.agents.length === 1 && (await getAgent(stack, agentId)).status === 'ACTIVE' ? true : undefined;
+      }, 180_000);
+      // No new handshake: the same session, no credential issued since, no registration call.
+      const resumed = await getAgent(stack, agentId);
+      expect(resumed.registeredAt).toBe(registered.registeredAt);
+      expect(resumed.credentialGeneration).toBe(registered.credentialGeneration);
+      expect(await apiRegistrations()).toBe(registrations);
+      expect(restarted.events.filter((e) => e.event === 'registered')).toEqual([]);
+      expect(restarted.events.filter((e) => e.event === 'sdk' && (e.detail as { type: string }).type === 'heartbeat-failed')).toEqual([]);
+
+      const jobId = await startJob({
+        swarmId: jobSwarm,
+        model: { kind: 'vector', dimension: 8 },
+        rounds: 1,
+        fraction: 1,
+        minParticipants: 1,
+        roundTimeoutMs: 90_000,
+        training: { learningRate: 0.5, epochs: 1, batchSize: 32 },
+        seed: 7,
+      });
+      const result = (await stack.client.workflow.getHandle(tuningWorkflowId(jobId)).result()) as TuningProgress;
+      expect(result.status).toBe('COMPLETED');
+      expect(result.recentRounds[0]).toMatchObject({ participants: 1, accepted: 1, rejected: {} });
+      expect(restarted.events.filter((e) => e.event === 'trained').map((e) => e.round)).toEqual([1]);
+
+      // The saved credential also ends the session; the session file goes with it.
+      restarted.child.stdin.write('deregister\n');
+      await restarted.next('deregistered', 120_000);
+      expect(await restarted.exited).toBe(0);
+      await waitFor('the agent to be DEREGISTERED', async () => ((await getAgent(stack, agentId)).status === 'DEREGISTERED' ? true : undefined), 120_000);
+      expect(existsSync(sessionFile)).toBe(false);
+    } finally {
+      rmSync(sessionDir, { recursive: true, force: true });
+    }
+  }, 600_000);
 });
