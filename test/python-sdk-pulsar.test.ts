@@ -10,6 +10,7 @@ import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { PulsarMessaging } from '../adapters/pulsar/messaging';
 import { QpAgent, type Trainer } from '../agents/sdk';
+import { DIGITS_DIMENSION, digitsTrainers } from '../agents/trainers';
 import type { AgentRecord } from '../core/agents';
 import { bytesToParams, type TuningProgress } from '../core/tuning';
 import { clipL2, l2Norm } from '../core/privacy/gaussian';
@@ -678,6 +679,87 @@ maybe('a Python agent on the real stack (Pulsar over its WebSocket API)', () => 
       expect(existsSync(sessionFile)).toBe(false);
     } finally {
       rmSync(sessionDir, { recursive: true, force: true });
+    }
+  }, 600_000);
+
+  it('digits: numpy softmax agents (agents/python/examples/digits_agent.py) reach the accuracy per round of TypeScript agents with the same seeds, with the same model bit for bit', async () => {
+    const agents = 3;
+    const split = { agents, seed: 11 };
+    const tsSwarm = uniqueId('tsdigits');
+    const pySwarm = uniqueId('pydigits');
+    const agentSide = new PulsarMessaging(pulsar);
+    const typescript = digitsTrainers(split).map(
+      (trainer, index) =>
+        [
+          new QpAgent({
+            apiUrl: stack.api.url,
+            messaging: agentSide,
+            agentId: uniqueId(`tsdigits${index}`),
+            swarmId: tsSwarm,
+            capabilities: ['train'],
+            resources: { cpu: 1, memoryMb: 512 },
+            heartbeatIntervalMs: 1000,
+          }),
+          trainer,
+        ] as const,
+    );
+    const pyAgents = Array.from({ length: agents }, (_, index) => {
+      const child = spawn(
+        python as string,
+        [
+          join(ROOT, 'agents/python/examples/digits_agent.py'),
+          ...['--api', stack.api.url, '--pulsar', pulsar.webSocketUrl, '--tenant', pulsar.tenant as string],
+          ...['--swarm', pySwarm, '--agent-id', uniqueId(`pydigits${index}`), '--index', String(index), '--agents', String(agents), '--seed', '11'],
+        ],
+        { env: pythonEnv() },
+      );
+      const agent = new AgentProcess(child);
+      running.push(agent);
+      return agent;
+    });
+    try {
+      for (const [agent, trainer] of typescript) {
+        await agent.register();
+        agent.startHeartbeats();
+        await agent.participate(trainer);
+      }
+      for (const agent of pyAgents) await agent.next('participating', 120_000);
+      for (const swarmId of [tsSwarm, pySwarm]) {
+        await waitFor(`visibility to list the ${agents} agents of ${swarmId} ACTIVE`, async () => {
+          const page = await stack.api.swarm.listAgents({ swarmId, status: 'ACTIVE', pageSize: 10 });
+          return page.agents.length === agents ? true : undefined;
+        }, 180_000);
+      }
+      const job = (swarmId: string) => ({
+        swarmId,
+        model: { kind: 'softmax-digits', dimension: DIGITS_DIMENSION },
+        rounds: 3,
+        fraction: 1,
+        minParticipants: agents,
+        roundTimeoutMs: 120_000,
+        training: { learningRate: 0.1, epochs: 1, batchSize: 32 },
+        seed: 7,
+      });
+      const [tsJob, pyJob] = [await startJob(job(tsSwarm)), await startJob(job(pySwarm))];
+      const [tsResult, pyResult] = (await Promise.all(
+        [tsJob, pyJob].map((jobId) => stack.client.workflow.getHandle(tuningWorkflowId(jobId)).result()),
+      )) as TuningProgress[];
+      for (const result of [tsResult, pyResult]) {
+        expect(result.status).toBe('COMPLETED');
+        for (const round of result.recentRounds) expect(round).toMatchObject({ participants: agents, accepted: agents, rejected: {} });
+      }
+      // The manager's score of each round's model on the test split, and the agents' scores on their held-out parts.
+      const figures = (result: TuningProgress) => result.recentRounds.map(({ round, accuracy, agentAccuracy }) => ({ round, accuracy, agentAccuracy }));
+      expect(figures(pyResult)).toEqual(figures(tsResult));
+      expect(tsResult.recentRounds[2].accuracy).toBeGreaterThan(0.85);
+      const model = async (result: TuningProgress) => Array.from(bytesToParams((await stack.ports.blobs.get(result.globalDigest))!));
+      expect(await model(pyResult)).toEqual(await model(tsResult));
+      for (const agent of pyAgents) expect(agent.events.filter((e) => e.event === 'trained').map((e) => e.round)).toEqual([1, 2, 3]);
+    } finally {
+      for (const [agent] of typescript) await agent.deregister().catch(() => undefined);
+      await agentSide.close();
+      for (const agent of pyAgents) agent.child.stdin.write('deregister\n');
+      await Promise.all(pyAgents.map((agent) => agent.exited));
     }
   }, 600_000);
 });
