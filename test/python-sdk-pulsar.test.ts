@@ -762,4 +762,57 @@ maybe('a Python agent on the real stack (Pulsar over its WebSocket API)', () => 
       await Promise.all(pyAgents.map((agent) => agent.exited));
     }
   }, 600_000);
+
+  it('LoRA: Python agents fine-tune a frozen classifier through low-rank adapters, only the adapters travel, and the held-out accuracy rises', async () => {
+    const agents = 2;
+    const swarmId = uniqueId('pylora');
+    const loraAgents = Array.from({ length: agents }, (_, index) => {
+      const child = spawn(
+        python as string,
+        [
+          join(ROOT, 'agents/python/examples/lora_agent.py'),
+          ...['--api', stack.api.url, '--pulsar', pulsar.webSocketUrl, '--tenant', pulsar.tenant as string],
+          ...['--swarm', swarmId, '--agent-id', uniqueId(`pylora${index}`), '--index', String(index), '--agents', String(agents), '--seed', '11'],
+        ],
+        { env: pythonEnv() },
+      );
+      const agent = new AgentProcess(child);
+      running.push(agent);
+      return agent;
+    });
+    try {
+      const dimension = (await loraAgents[0].next('participating', 120_000)).dimension as number;
+      expect(dimension).toBe(296); // rank 4 x (64 features + 10 classes), against 650 for the whole classifier
+      for (const agent of loraAgents) await agent.next('participating', 120_000);
+      await waitFor('visibility to list the LoRA agents ACTIVE', async () => {
+        const page = await stack.api.swarm.listAgents({ swarmId, status: 'ACTIVE', pageSize: 10 });
+        return page.agents.length === agents ? true : undefined;
+      }, 180_000);
+      const jobId = await startJob({
+        swarmId,
+        model: { kind: 'vector', dimension },
+        rounds: 3,
+        fraction: 1,
+        minParticipants: agents,
+        roundTimeoutMs: 120_000,
+        training: { learningRate: 0.5, epochs: 1, batchSize: 32 },
+        seed: 3,
+      });
+      const result = (await stack.client.workflow.getHandle(tuningWorkflowId(jobId)).result()) as TuningProgress;
+      expect(result.status).toBe('COMPLETED');
+      for (const round of result.recentRounds) expect(round).toMatchObject({ participants: agents, accepted: agents, rejected: {} });
+      // Each round's agentAccuracy scores the incoming adapters on the agents' held-out parts: round 1's are zero (the frozen
+      // base, which never saw digits 5-9), the later ones what the federation learnt.
+      const accuracy = result.recentRounds.map((round) => round.agentAccuracy as number);
+      expect(accuracy[0]).toBeLessThan(0.6);
+      expect(accuracy[2]).toBeGreaterThan(0.85);
+      expect(bytesToParams((await stack.ports.blobs.get(result.globalDigest))!)).toHaveLength(dimension);
+      for (const agent of loraAgents) {
+        expect(agent.events.filter((e) => e.event === 'trained').map((e) => [e.round, e.floats])).toEqual([[1, 296], [2, 296], [3, 296]]);
+      }
+    } finally {
+      for (const agent of loraAgents) agent.child.stdin.write('deregister\n');
+      await Promise.all(loraAgents.map((agent) => agent.exited));
+    }
+  }, 600_000);
 });
