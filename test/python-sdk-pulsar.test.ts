@@ -58,6 +58,7 @@ class AgentProcess {
     });
     createInterface({ input: child.stderr }).on('line', (line) => this.stderr.push(line));
     this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    child.stdin.on('error', () => undefined); // a line written as the process exits
   }
 
   next(event: string, timeoutMs = 45_000) {
@@ -250,8 +251,8 @@ maybe('a Python agent on the real stack (Pulsar over its WebSocket API)', () => 
 
   /** Runs a secure-aggregation job over TypeScript and Python agents (each with its own target and example count). */
   async function secureJob(
-    agents: { language: 'ts' | 'py'; scale: number; examples: number }[],
-    job: { rounds: number; learningRate: number; clipRange: number; maxWeight: number; privacy?: Record<string, number> },
+    agents: { language: 'ts' | 'py'; scale: number; examples: number; dropAfterShares?: boolean }[],
+    job: { rounds: number; learningRate: number; clipRange: number; maxWeight: number; privacy?: Record<string, number>; stageTimeoutMs?: number; roundTimeoutMs?: number; minParticipants?: number },
   ): Promise<{ result: TuningProgress; finalModel: Float32Array; globals: Float32Array[]; pythonRounds: number[] }> {
     const jobSwarm = uniqueId('pysecure');
     const agentSide = new PulsarMessaging(pulsar);
@@ -268,6 +269,7 @@ maybe('a Python agent on the real stack (Pulsar over its WebSocket API)', () => 
               QP_PARTICIPATE: '1',
               QP_TARGET_SCALE: String(agent.scale),
               QP_EXAMPLES: String(agent.examples),
+              ...(agent.dropAfterShares ? { QP_DROP_AFTER_SHARES: '1' } : {}),
             }),
           );
           continue;
@@ -300,10 +302,10 @@ maybe('a Python agent on the real stack (Pulsar over its WebSocket API)', () => 
         model: { kind: 'vector', dimension: 8 },
         rounds: job.rounds,
         fraction: 1,
-        minParticipants: agents.length,
-        roundTimeoutMs: 20_000,
+        minParticipants: job.minParticipants ?? agents.length,
+        roundTimeoutMs: job.roundTimeoutMs ?? 20_000,
         training: { learningRate: job.learningRate, epochs: 1, batchSize: 32 },
-        secureAggregation: { stageTimeoutMs: 8000, clipRange: job.clipRange, maxWeight: job.maxWeight },
+        secureAggregation: { stageTimeoutMs: job.stageTimeoutMs ?? 8000, clipRange: job.clipRange, maxWeight: job.maxWeight },
         ...(job.privacy ? { privacy: job.privacy } : {}),
         seed: 11,
       });
@@ -323,7 +325,7 @@ maybe('a Python agent on the real stack (Pulsar over its WebSocket API)', () => 
     } finally {
       for (const ts of typescript) await ts.deregister().catch(() => undefined);
       await agentSide.close();
-      for (const agent of python) agent.child.stdin.write('deregister\n');
+      for (const agent of python) if (agent.child.exitCode === null) agent.child.stdin.write('deregister\n');
       await Promise.all(python.map((agent) => agent.exited));
     }
   }
@@ -814,5 +816,28 @@ maybe('a Python agent on the real stack (Pulsar over its WebSocket API)', () => 
       for (const agent of loraAgents) agent.child.stdin.write('deregister\n');
       await Promise.all(loraAgents.map((agent) => agent.exited));
     }
+  }, 600_000);
+
+  it('secure aggregation with a dropout: a Python agent that dies right after sending its shares leaves the round to the survivors, whose sum is unmasked', async () => {
+    const swarm = [
+      { language: 'py' as const, scale: 1, examples: 20, dropAfterShares: true },
+      { language: 'py' as const, scale: -0.5, examples: 40 },
+      { language: 'ts' as const, scale: 2, examples: 10 },
+      { language: 'ts' as const, scale: 0.25, examples: 30 },
+    ];
+    // The dropout is only noticed when the masked-input stage times out: the stage time is the test's extra cost.
+    const job = { rounds: 1, learningRate: 0.5, clipRange: 4, maxWeight: 100, stageTimeoutMs: 30_000, roundTimeoutMs: 120_000, minParticipants: 3 };
+    const run = await secureJob(swarm, job);
+    expect(run.result.status).toBe('COMPLETED');
+    expect(run.result.recentRounds[0]).toMatchObject({ participants: 4, accepted: 3, rejected: {} });
+    // Only the surviving Python agent finished the protocol; the other one's masks were removed with the shares of its secret key.
+    expect(run.pythonRounds).toEqual([1]);
+    const survivors = swarm.slice(1);
+    const bound = (survivors.length * ((2 * job.clipRange) / 2 ** 20) * job.maxWeight) / survivors.reduce((sum, a) => sum + a.examples, 0) + 1e-6;
+    const expected = expectedAggregate(run.globals[0], survivors, job.learningRate);
+    expect(Math.max(...expected.map((value, i) => Math.abs(value - run.finalModel[i])))).toBeLessThanOrEqual(bound);
+    // With the dropped agent's change in the mean, the model would be far off.
+    const withDropped = expectedAggregate(run.globals[0], swarm, job.learningRate);
+    expect(Math.max(...withDropped.map((value, i) => Math.abs(value - run.finalModel[i])))).toBeGreaterThan(100 * bound);
   }, 600_000);
 });

@@ -3,7 +3,8 @@
 Registers (challenge from its Pulsar inbox), heartbeats signed over messaging only, takes part
 in federated rounds (plain, secure aggregation, local DP, as the job asks) with a numpy training
 step when QP_PARTICIPATE=1, and deregisters when a line arrives on stdin. With QP_SESSION_FILE it
-saves its session there and, restarted, resumes it instead of registering anew.
+saves its session there and, restarted, resumes it instead of registering anew. With
+QP_DROP_AFTER_SHARES=1 it exits right after sending its secure-aggregation shares.
 """
 
 import base64
@@ -64,6 +65,19 @@ agent = QpAgent(
     on_event=lambda event: say("sdk", detail=event) if event["type"] != "registered" else None,
     session_file=os.environ.get("QP_SESSION_FILE"),
 )
+if os.environ.get("QP_DROP_AFTER_SHARES") == "1":
+    # A crash in the middle of secure aggregation: the process dies right after its encrypted shares went out.
+    publish_signed = agent.publish_signed
+
+    def publish_then_drop(topic, payload, properties=None, key=None):
+        sent = publish_signed(topic, payload, properties, key)
+        if properties and properties.get("type") == "secagg" and json.loads(payload).get("type") == "encryptedShares":
+            say("dropped")
+            os._exit(3)
+        return sent
+
+    agent.publish_signed = publish_then_drop
+
 record = None
 if agent.session_file:
     try:
