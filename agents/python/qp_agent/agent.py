@@ -120,6 +120,7 @@ class QpAgent:
         self._listeners_stop = threading.Event()
         self._tasks_listening = False
         self._proposals_listening = False
+        self._skills_listening = False
         self._answered_tasks: dict[str, None] = {}
         # The final answer of each attempt run here (bounded), sent again when the manager sends that attempt again.
         self._task_answers: dict[str, tuple[str, dict[str, Any]]] = {}
@@ -787,6 +788,58 @@ class QpAgent:
         self._until_delivered(send, until_ms, self._closing)
         return ballot
 
+    # ------------------------------------------------------------ behaviors and skills
+
+    def report_behavior(
+        self,
+        episode_id: str,
+        descriptor: list[float],
+        fitness: float,
+        context: dict[str, Any] | None = None,
+        timestamp: int | None = None,
+        via: str = "messaging",
+    ) -> dict[str, str]:
+        """Reports what the agent did in an episode, as the TypeScript SDK's reportBehavior(); returns its behaviorId.
+
+        via="messaging" (default) publishes it signed on the swarm's behaviors topic, which the behavior
+        sweep drains; via="api" posts it to /api/v1/behaviors/reports with the credential, which answers a
+        bad report (wrong field, not finite) at once as an ApiError. The descriptor's length is the
+        swarm's dimension (QP_BEHAVIOR_DIMENSION); fitness is higher-is-better; timestamp is ms since the epoch.
+        """
+        if self.credential is None or self.record is None:
+            raise RuntimeError("register() first")
+        report: dict[str, Any] = {"episodeId": episode_id, "descriptor": [float(value) for value in descriptor], "fitness": float(fitness)}
+        if context is not None:
+            report["context"] = context
+        if via == "api":
+            if timestamp is not None:
+                report["timestamp"] = int(timestamp)
+            return self.api.call("POST", "/api/v1/behaviors/reports", report, token=self.credential)
+        if via != "messaging":
+            raise ValueError(f'via must be "messaging" or "api", not "{via}"')
+        swarm_id = self.record["swarmId"]
+        message = {"type": "behavior", "agentId": self.agent_id, "swarmId": swarm_id, **report, "timestamp": int(timestamp if timestamp is not None else time.time() * 1000)}
+        self.publish_signed(swarm_topic(swarm_id, "behaviors"), js_json(message).encode("utf-8"))
+        return {"behaviorId": f"{self.agent_id}:{episode_id}"}
+
+    def on_skill(self, handler: Callable[[dict[str, Any]], None]) -> None:
+        """Calls handler with every strategy the swarm's behavior sweeps disseminate as a skill (the broadcast
+        topic, those published before the call included), on a daemon thread until close(), as the
+        TypeScript SDK's onSkill(). A skill carries skillId, descriptor (the strategy's centroid: what an
+        agent adopting it aims for), meanFitness, size, agentCount and representativeBehaviorId."""
+        if self.record is None:
+            raise RuntimeError("register() first")
+        if self._skills_listening:
+            raise RuntimeError("on_skill() is already listening")
+        self._skills_listening = True
+
+        def on_message(skill: dict[str, Any]) -> None:
+            if isinstance(skill.get("descriptor"), list):
+                handler(skill)
+
+        broadcast = swarm_topic(self.record["swarmId"], "broadcast")
+        self._listen(broadcast, f"agent-{self.agent_id}-skills", "earliest", {"skill": on_message})
+
     def download_model(self, job_id: str, digest: str) -> np.ndarray:
         """A job's global model by digest, over REST with the credential."""
         data = self.api.call_bytes("GET", f"/api/v1/tuning/{job_id}/model?digest={digest}", token=self.credential)
@@ -830,7 +883,7 @@ class QpAgent:
             if listener is not threading.current_thread():
                 listener.join()
             consumer.close()
-        self._tasks_listening = self._proposals_listening = False
+        self._tasks_listening = self._proposals_listening = self._skills_listening = False
         if self._rounds is not None:
             self._rounds.close()
             self._rounds = None
