@@ -3,11 +3,14 @@
 // over messaging are consumed by the liveness monitor, and it deregisters. Real Temporal, real
 // worker and HTTP API, the shared test broker; the agent is a separate Python process.
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { PulsarMessaging } from '../adapters/pulsar/messaging';
 import { QpAgent, type Trainer } from '../agents/sdk';
+import { DIGITS_DIMENSION, digitsTrainers } from '../agents/trainers';
 import type { AgentRecord } from '../core/agents';
 import { bytesToParams, type TuningProgress } from '../core/tuning';
 import { clipL2, l2Norm } from '../core/privacy/gaussian';
@@ -55,6 +58,7 @@ class AgentProcess {
     });
     createInterface({ input: child.stderr }).on('line', (line) => this.stderr.push(line));
     this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    child.stdin.on('error', () => undefined); // a line written as the process exits
   }
 
   next(event: string, timeoutMs = 45_000) {
@@ -247,8 +251,8 @@ maybe('a Python agent on the real stack (Pulsar over its WebSocket API)', () => 
 
   /** Runs a secure-aggregation job over TypeScript and Python agents (each with its own target and example count). */
   async function secureJob(
-    agents: { language: 'ts' | 'py'; scale: number; examples: number }[],
-    job: { rounds: number; learningRate: number; clipRange: number; maxWeight: number; privacy?: Record<string, number> },
+    agents: { language: 'ts' | 'py'; scale: number; examples: number; dropAfterShares?: boolean }[],
+    job: { rounds: number; learningRate: number; clipRange: number; maxWeight: number; privacy?: Record<string, number>; stageTimeoutMs?: number; roundTimeoutMs?: number; minParticipants?: number },
   ): Promise<{ result: TuningProgress; finalModel: Float32Array; globals: Float32Array[]; pythonRounds: number[] }> {
     const jobSwarm = uniqueId('pysecure');
     const agentSide = new PulsarMessaging(pulsar);
@@ -265,6 +269,7 @@ maybe('a Python agent on the real stack (Pulsar over its WebSocket API)', () => 
               QP_PARTICIPATE: '1',
               QP_TARGET_SCALE: String(agent.scale),
               QP_EXAMPLES: String(agent.examples),
+              ...(agent.dropAfterShares ? { QP_DROP_AFTER_SHARES: '1' } : {}),
             }),
           );
           continue;
@@ -297,10 +302,10 @@ maybe('a Python agent on the real stack (Pulsar over its WebSocket API)', () => 
         model: { kind: 'vector', dimension: 8 },
         rounds: job.rounds,
         fraction: 1,
-        minParticipants: agents.length,
-        roundTimeoutMs: 20_000,
+        minParticipants: job.minParticipants ?? agents.length,
+        roundTimeoutMs: job.roundTimeoutMs ?? 20_000,
         training: { learningRate: job.learningRate, epochs: 1, batchSize: 32 },
-        secureAggregation: { stageTimeoutMs: 8000, clipRange: job.clipRange, maxWeight: job.maxWeight },
+        secureAggregation: { stageTimeoutMs: job.stageTimeoutMs ?? 8000, clipRange: job.clipRange, maxWeight: job.maxWeight },
         ...(job.privacy ? { privacy: job.privacy } : {}),
         seed: 11,
       });
@@ -320,7 +325,7 @@ maybe('a Python agent on the real stack (Pulsar over its WebSocket API)', () => 
     } finally {
       for (const ts of typescript) await ts.deregister().catch(() => undefined);
       await agentSide.close();
-      for (const agent of python) agent.child.stdin.write('deregister\n');
+      for (const agent of python) if (agent.child.exitCode === null) agent.child.stdin.write('deregister\n');
       await Promise.all(python.map((agent) => agent.exited));
     }
   }
@@ -610,4 +615,229 @@ maybe('a Python agent on the real stack (Pulsar over its WebSocket API)', () => 
       await pyAgent.exited;
     }
   }, 180_000);
+
+  /** Registration steps the API has seen (register calls and challenge answers), all outcomes. */
+  async function apiRegistrations(): Promise<number> {
+    const text = await (await fetch(`${stack.api.url}/metrics`)).text();
+    return text
+      .split('\n')
+      .filter((line) => line.startsWith('qp_manager_registrations_total{'))
+      .reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
+  }
+
+  it('an agent process restarted with its saved session resumes it instead of registering anew: back to ACTIVE on the same credential, and it trains', async () => {
+    const jobSwarm = uniqueId('pyresume');
+    const agentId = uniqueId('pyagent');
+    const sessionDir = mkdtempSync(join(tmpdir(), 'qp-py-session-'));
+    const sessionFile = join(sessionDir, 'session.json');
+    // HTTP heartbeats carry the credential: the restarted process's heartbeats count only if the saved one still works.
+    const env = { QP_SWARM_ID: jobSwarm, QP_SESSION_FILE: sessionFile, QP_HEARTBEAT_VIA: 'http', QP_PARTICIPATE: '1' };
+    try {
+      const first = startAgent(agentId, env);
+      expect(await first.next('registered', 120_000)).toMatchObject({ status: 'ACTIVE', swarmId: jobSwarm });
+      const registered = await getAgent(stack, agentId);
+      expect(JSON.parse(readFileSync(sessionFile, 'utf8'))).toMatchObject({ agentId, agent: { agentId, swarmId: jobSwarm } });
+      const registrations = await apiRegistrations();
+
+      first.child.kill('SIGKILL');
+      await first.exited;
+      await waitFor('the killed agent to be declared LOST', async () => ((await getAgent(stack, agentId)).status === 'LOST' ? true : undefined), 180_000);
+
+      const restarted = startAgent(agentId, env);
+      expect(await restarted.next('resumed', 120_000)).toMatchObject({ swarmId: jobSwarm, credential: true });
+      await restarted.next('participating', 120_000);
+      await waitFor('the resumed agent to be ACTIVE again and listed so', async () => {
+        const page = await stack.api.swarm.listAgents({ swarmId: jobSwarm, status: 'ACTIVE', pageSize: 10 });
+        return page.agents.length === 1 && (await getAgent(stack, agentId)).status === 'ACTIVE' ? true : undefined;
+      }, 180_000);
+      // No new handshake: the same session, no credential issued since, no registration call.
+      const resumed = await getAgent(stack, agentId);
+      expect(resumed.registeredAt).toBe(registered.registeredAt);
+      expect(resumed.credentialGeneration).toBe(registered.credentialGeneration);
+      expect(await apiRegistrations()).toBe(registrations);
+      expect(restarted.events.filter((e) => e.event === 'registered')).toEqual([]);
+      expect(restarted.events.filter((e) => e.event === 'sdk' && (e.detail as { type: string }).type === 'heartbeat-failed')).toEqual([]);
+
+      const jobId = await startJob({
+        swarmId: jobSwarm,
+        model: { kind: 'vector', dimension: 8 },
+        rounds: 1,
+        fraction: 1,
+        minParticipants: 1,
+        roundTimeoutMs: 90_000,
+        training: { learningRate: 0.5, epochs: 1, batchSize: 32 },
+        seed: 7,
+      });
+      const result = (await stack.client.workflow.getHandle(tuningWorkflowId(jobId)).result()) as TuningProgress;
+      expect(result.status).toBe('COMPLETED');
+      expect(result.recentRounds[0]).toMatchObject({ participants: 1, accepted: 1, rejected: {} });
+      expect(restarted.events.filter((e) => e.event === 'trained').map((e) => e.round)).toEqual([1]);
+
+      // The saved credential also ends the session; the session file goes with it.
+      restarted.child.stdin.write('deregister\n');
+      await restarted.next('deregistered', 120_000);
+      expect(await restarted.exited).toBe(0);
+      await waitFor('the agent to be DEREGISTERED', async () => ((await getAgent(stack, agentId)).status === 'DEREGISTERED' ? true : undefined), 120_000);
+      expect(existsSync(sessionFile)).toBe(false);
+    } finally {
+      rmSync(sessionDir, { recursive: true, force: true });
+    }
+  }, 600_000);
+
+  it('digits: numpy softmax agents (agents/python/examples/digits_agent.py) reach the accuracy per round of TypeScript agents with the same seeds, with the same model bit for bit', async () => {
+    const agents = 3;
+    const split = { agents, seed: 11 };
+    const tsSwarm = uniqueId('tsdigits');
+    const pySwarm = uniqueId('pydigits');
+    const agentSide = new PulsarMessaging(pulsar);
+    const typescript = digitsTrainers(split).map(
+      (trainer, index) =>
+        [
+          new QpAgent({
+            apiUrl: stack.api.url,
+            messaging: agentSide,
+            agentId: uniqueId(`tsdigits${index}`),
+            swarmId: tsSwarm,
+            capabilities: ['train'],
+            resources: { cpu: 1, memoryMb: 512 },
+            heartbeatIntervalMs: 1000,
+          }),
+          trainer,
+        ] as const,
+    );
+    const pyAgents = Array.from({ length: agents }, (_, index) => {
+      const child = spawn(
+        python as string,
+        [
+          join(ROOT, 'agents/python/examples/digits_agent.py'),
+          ...['--api', stack.api.url, '--pulsar', pulsar.webSocketUrl, '--tenant', pulsar.tenant as string],
+          ...['--swarm', pySwarm, '--agent-id', uniqueId(`pydigits${index}`), '--index', String(index), '--agents', String(agents), '--seed', '11'],
+        ],
+        { env: pythonEnv() },
+      );
+      const agent = new AgentProcess(child);
+      running.push(agent);
+      return agent;
+    });
+    try {
+      for (const [agent, trainer] of typescript) {
+        await agent.register();
+        agent.startHeartbeats();
+        await agent.participate(trainer);
+      }
+      for (const agent of pyAgents) await agent.next('participating', 120_000);
+      for (const swarmId of [tsSwarm, pySwarm]) {
+        await waitFor(`visibility to list the ${agents} agents of ${swarmId} ACTIVE`, async () => {
+          const page = await stack.api.swarm.listAgents({ swarmId, status: 'ACTIVE', pageSize: 10 });
+          return page.agents.length === agents ? true : undefined;
+        }, 180_000);
+      }
+      const job = (swarmId: string) => ({
+        swarmId,
+        model: { kind: 'softmax-digits', dimension: DIGITS_DIMENSION },
+        rounds: 3,
+        fraction: 1,
+        minParticipants: agents,
+        roundTimeoutMs: 120_000,
+        training: { learningRate: 0.1, epochs: 1, batchSize: 32 },
+        seed: 7,
+      });
+      const [tsJob, pyJob] = [await startJob(job(tsSwarm)), await startJob(job(pySwarm))];
+      const [tsResult, pyResult] = (await Promise.all(
+        [tsJob, pyJob].map((jobId) => stack.client.workflow.getHandle(tuningWorkflowId(jobId)).result()),
+      )) as TuningProgress[];
+      for (const result of [tsResult, pyResult]) {
+        expect(result.status).toBe('COMPLETED');
+        for (const round of result.recentRounds) expect(round).toMatchObject({ participants: agents, accepted: agents, rejected: {} });
+      }
+      // The manager's score of each round's model on the test split, and the agents' scores on their held-out parts.
+      const figures = (result: TuningProgress) => result.recentRounds.map(({ round, accuracy, agentAccuracy }) => ({ round, accuracy, agentAccuracy }));
+      expect(figures(pyResult)).toEqual(figures(tsResult));
+      expect(tsResult.recentRounds[2].accuracy).toBeGreaterThan(0.85);
+      const model = async (result: TuningProgress) => Array.from(bytesToParams((await stack.ports.blobs.get(result.globalDigest))!));
+      expect(await model(pyResult)).toEqual(await model(tsResult));
+      for (const agent of pyAgents) expect(agent.events.filter((e) => e.event === 'trained').map((e) => e.round)).toEqual([1, 2, 3]);
+    } finally {
+      for (const [agent] of typescript) await agent.deregister().catch(() => undefined);
+      await agentSide.close();
+      for (const agent of pyAgents) agent.child.stdin.write('deregister\n');
+      await Promise.all(pyAgents.map((agent) => agent.exited));
+    }
+  }, 600_000);
+
+  it('LoRA: Python agents fine-tune a frozen classifier through low-rank adapters, only the adapters travel, and the held-out accuracy rises', async () => {
+    const agents = 2;
+    const swarmId = uniqueId('pylora');
+    const loraAgents = Array.from({ length: agents }, (_, index) => {
+      const child = spawn(
+        python as string,
+        [
+          join(ROOT, 'agents/python/examples/lora_agent.py'),
+          ...['--api', stack.api.url, '--pulsar', pulsar.webSocketUrl, '--tenant', pulsar.tenant as string],
+          ...['--swarm', swarmId, '--agent-id', uniqueId(`pylora${index}`), '--index', String(index), '--agents', String(agents), '--seed', '11'],
+        ],
+        { env: pythonEnv() },
+      );
+      const agent = new AgentProcess(child);
+      running.push(agent);
+      return agent;
+    });
+    try {
+      const dimension = (await loraAgents[0].next('participating', 120_000)).dimension as number;
+      expect(dimension).toBe(296); // rank 4 x (64 features + 10 classes), against 650 for the whole classifier
+      for (const agent of loraAgents) await agent.next('participating', 120_000);
+      await waitFor('visibility to list the LoRA agents ACTIVE', async () => {
+        const page = await stack.api.swarm.listAgents({ swarmId, status: 'ACTIVE', pageSize: 10 });
+        return page.agents.length === agents ? true : undefined;
+      }, 180_000);
+      const jobId = await startJob({
+        swarmId,
+        model: { kind: 'vector', dimension },
+        rounds: 3,
+        fraction: 1,
+        minParticipants: agents,
+        roundTimeoutMs: 120_000,
+        training: { learningRate: 0.5, epochs: 1, batchSize: 32 },
+        seed: 3,
+      });
+      const result = (await stack.client.workflow.getHandle(tuningWorkflowId(jobId)).result()) as TuningProgress;
+      expect(result.status).toBe('COMPLETED');
+      for (const round of result.recentRounds) expect(round).toMatchObject({ participants: agents, accepted: agents, rejected: {} });
+      // Each round's agentAccuracy scores the incoming adapters on the agents' held-out parts: round 1's are zero (the frozen
+      // base, which never saw digits 5-9), the later ones what the federation learnt.
+      const accuracy = result.recentRounds.map((round) => round.agentAccuracy as number);
+      expect(accuracy[0]).toBeLessThan(0.6);
+      expect(accuracy[2]).toBeGreaterThan(0.85);
+      expect(bytesToParams((await stack.ports.blobs.get(result.globalDigest))!)).toHaveLength(dimension);
+      for (const agent of loraAgents) {
+        expect(agent.events.filter((e) => e.event === 'trained').map((e) => [e.round, e.floats])).toEqual([[1, 296], [2, 296], [3, 296]]);
+      }
+    } finally {
+      for (const agent of loraAgents) agent.child.stdin.write('deregister\n');
+      await Promise.all(loraAgents.map((agent) => agent.exited));
+    }
+  }, 600_000);
+
+  it('secure aggregation with a dropout: a Python agent that dies right after sending its shares leaves the round to the survivors, whose sum is unmasked', async () => {
+    const swarm = [
+      { language: 'py' as const, scale: 1, examples: 20, dropAfterShares: true },
+      { language: 'py' as const, scale: -0.5, examples: 40 },
+      { language: 'ts' as const, scale: 2, examples: 10 },
+      { language: 'ts' as const, scale: 0.25, examples: 30 },
+    ];
+    // The dropout is only noticed when the masked-input stage times out: the stage time is the test's extra cost.
+    const job = { rounds: 1, learningRate: 0.5, clipRange: 4, maxWeight: 100, stageTimeoutMs: 30_000, roundTimeoutMs: 120_000, minParticipants: 3 };
+    const run = await secureJob(swarm, job);
+    expect(run.result.status).toBe('COMPLETED');
+    expect(run.result.recentRounds[0]).toMatchObject({ participants: 4, accepted: 3, rejected: {} });
+    // Only the surviving Python agent finished the protocol; the other one's masks were removed with the shares of its secret key.
+    expect(run.pythonRounds).toEqual([1]);
+    const survivors = swarm.slice(1);
+    const bound = (survivors.length * ((2 * job.clipRange) / 2 ** 20) * job.maxWeight) / survivors.reduce((sum, a) => sum + a.examples, 0) + 1e-6;
+    const expected = expectedAggregate(run.globals[0], survivors, job.learningRate);
+    expect(Math.max(...expected.map((value, i) => Math.abs(value - run.finalModel[i])))).toBeLessThanOrEqual(bound);
+    // With the dropped agent's change in the mean, the model would be far off.
+    const withDropped = expectedAggregate(run.globals[0], swarm, job.learningRate);
+    expect(Math.max(...withDropped.map((value, i) => Math.abs(value - run.finalModel[i])))).toBeGreaterThan(100 * bound);
+  }, 600_000);
 });

@@ -2,7 +2,9 @@
 
 Registers (challenge from its Pulsar inbox), heartbeats signed over messaging only, takes part
 in federated rounds (plain, secure aggregation, local DP, as the job asks) with a numpy training
-step when QP_PARTICIPATE=1, and deregisters when a line arrives on stdin.
+step when QP_PARTICIPATE=1, and deregisters when a line arrives on stdin. With QP_SESSION_FILE it
+saves its session there and, restarted, resumes it instead of registering anew. With
+QP_DROP_AFTER_SHARES=1 it exits right after sending its secure-aggregation shares.
 """
 
 import base64
@@ -61,10 +63,33 @@ agent = QpAgent(
     resources={"cpu": float(os.environ.get("QP_CPU", "1")), "memoryMb": 512},
     handshake_timeout_s=30,
     on_event=lambda event: say("sdk", detail=event) if event["type"] != "registered" else None,
+    session_file=os.environ.get("QP_SESSION_FILE"),
 )
-record = agent.register()
-say("registered", status=record["status"], swarmId=record["swarmId"], credential=bool(agent.credential))
-agent.start_heartbeats(interval_s=0.2, via="messaging", status=lambda: {"load": 0.25})
+if os.environ.get("QP_DROP_AFTER_SHARES") == "1":
+    # A crash in the middle of secure aggregation: the process dies right after its encrypted shares went out.
+    publish_signed = agent.publish_signed
+
+    def publish_then_drop(topic, payload, properties=None, key=None):
+        sent = publish_signed(topic, payload, properties, key)
+        if properties and properties.get("type") == "secagg" and json.loads(payload).get("type") == "encryptedShares":
+            say("dropped")
+            os._exit(3)
+        return sent
+
+    agent.publish_signed = publish_then_drop
+
+record = None
+if agent.session_file:
+    try:
+        # A restarted process resumes the session its predecessor saved.
+        record = agent.resume()
+        say("resumed", status=record["status"], swarmId=record["swarmId"], credential=bool(agent.credential))
+    except FileNotFoundError:
+        pass
+if record is None:
+    record = agent.register()
+    say("registered", status=record["status"], swarmId=record["swarmId"], credential=bool(agent.credential))
+agent.start_heartbeats(interval_s=0.2, via=os.environ.get("QP_HEARTBEAT_VIA", "messaging"), status=lambda: {"load": 0.25})
 if os.environ.get("QP_PARTICIPATE") == "1":
     agent.participate(TRAINERS[os.environ.get("QP_TRAINER", "step")])
     say("participating")

@@ -16,6 +16,7 @@ from .secagg import SecAggAgent, SecAggError
 from .allocation import TaskBid, allocation_agent, profile_bid
 from .ballot import ballot_signing_input, canonical_choice, sign_ballot
 from .tasks import TaskContext, TaskDeclined, bid_message, outcome_message, own_bid
+from .session import load_session, save_session, session_private_key
 
 __all__ = [
     "ApiError",
@@ -51,4 +52,7 @@ __all__ = [
     "own_bid",
     "profile_bid",
     "sign_ballot",
+    "load_session",
+    "save_session",
+    "session_private_key",
 ]

@@ -8,6 +8,7 @@ over HTTP or signed onto the swarm's heartbeat topic, and deregisters.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from urllib.parse import quote
@@ -34,6 +35,7 @@ from .rounds import (
     update_properties,
 )
 from .secagg import SecAggAgent
+from .session import Session, load_session, private_key_seed, save_session, session_private_key
 from .tasks import TaskBidder, TaskContext, TaskDeclined, TaskHandler, bid_message, outcome_message, own_bid
 from .ballot import Choice, sign_ballot
 from .jsjson import js_json
@@ -76,8 +78,13 @@ class QpAgent:
         handshake_timeout_s: float = 30.0,
         retries: int = 4,
         on_event: Callable[[dict[str, Any]], None] | None = None,
+        session_file: str | os.PathLike[str] | None = None,
     ) -> None:
-        """pulsar_url: the broker's web service as ws://host:port (or http://), for the inbox and signed messages."""
+        """pulsar_url: the broker's web service as ws://host:port (or http://), for the inbox and signed messages.
+
+        session_file: where each session register() makes (and a re-registration renews) is saved with
+        the agent's key, for resume() after a restart; deregister() removes it.
+        """
         self.agent_id = agent_id
         self.swarm_id = swarm_id
         self.capabilities = capabilities or []
@@ -113,6 +120,7 @@ class QpAgent:
         self._listeners_stop = threading.Event()
         self._tasks_listening = False
         self._proposals_listening = False
+        self._skills_listening = False
         self._answered_tasks: dict[str, None] = {}
         # The final answer of each attempt run here (bounded), sent again when the manager sends that attempt again.
         self._task_answers: dict[str, tuple[str, dict[str, Any]]] = {}
@@ -123,6 +131,7 @@ class QpAgent:
         # When voting closes, per decision, from the proposals received: a ballot is sent again until then.
         self._closes_at: dict[str, int] = {}
         self._closing = threading.Event()
+        self.session_file = session_file
 
     @property
     def public_key_pem(self) -> str:
@@ -201,8 +210,64 @@ class QpAgent:
         self.credential = issued["credential"]
         self.record = issued["agent"]
         self.swarm_id = self.record["swarmId"]
+        if self.session_file is not None:
+            save_session(self.session_file, self.session())
         self._emit({"type": "registered", "credentialExpiresAt": self.record.get("credentialExpiresAt")})
         return self.record
+
+    # ------------------------------------------------------------ sessions
+
+    def session(self) -> Session:
+        """What a restarted process needs to resume this session: the record, the credential, the broker token
+        (where the broker authorises each agent) and the registration key's seed. Secret: keep it so."""
+        if self.credential is None or self.record is None:
+            raise RuntimeError("register() first")
+        session: Session = {
+            "agentId": self.agent_id,
+            "privateKey": private_key_seed(self.private_key),
+            "agent": self.record,
+            "credential": self.credential,
+        }
+        if self._broker_token is not None:
+            session["brokerToken"] = self._broker_token
+        return session
+
+    def resume(self, session: Session | None = None) -> dict[str, Any]:
+        """Picks up a session without a new handshake, as the TypeScript SDK's resume(): from a session()
+        kept across a restart (by default the one saved in session_file). Returns the agent record.
+
+        Nothing is sent: the manager knows the session already. The session's key (when it holds one)
+        becomes the agent's, since its messages are checked against the key it registered. A credential
+        the manager no longer accepts is renewed as ever: a heartbeat refused with 401 registers again.
+        Raises FileNotFoundError when session_file holds no session yet (the agent's first start).
+        """
+        if session is None:
+            if self.session_file is None:
+                raise ValueError("resume() needs a session, or session_file")
+            session = load_session(self.session_file)
+        record = session.get("agent")
+        if not isinstance(record, dict) or not isinstance(session.get("credential"), str):
+            raise ValueError("a session holds the agent record and the credential register() returned")
+        if record.get("agentId") != self.agent_id:
+            raise ValueError(f"the session is {record.get('agentId')}'s, not {self.agent_id}'s")
+        key = session_private_key(session)
+        if key is not None:
+            self.private_key = key
+        token = session.get("brokerToken")
+        if token is not None and token != self._broker_token:
+            # The session's broker role: what was opened with another token opens nothing of it.
+            if self._inbox is not None:
+                self._inbox.close()
+            if self._messaging is not None:
+                self._messaging.close()
+            self._messaging, self._inbox = None, None
+            self._broker_token = str(token)
+        self._closing.clear()
+        self.credential = str(session["credential"])
+        self.record = record
+        self.swarm_id = str(record["swarmId"])
+        self._emit({"type": "resumed", "credentialExpiresAt": record.get("credentialExpiresAt")})
+        return record
 
     # ------------------------------------------------------------ messages
 
@@ -723,6 +788,58 @@ class QpAgent:
         self._until_delivered(send, until_ms, self._closing)
         return ballot
 
+    # ------------------------------------------------------------ behaviors and skills
+
+    def report_behavior(
+        self,
+        episode_id: str,
+        descriptor: list[float],
+        fitness: float,
+        context: dict[str, Any] | None = None,
+        timestamp: int | None = None,
+        via: str = "messaging",
+    ) -> dict[str, str]:
+        """Reports what the agent did in an episode, as the TypeScript SDK's reportBehavior(); returns its behaviorId.
+
+        via="messaging" (default) publishes it signed on the swarm's behaviors topic, which the behavior
+        sweep drains; via="api" posts it to /api/v1/behaviors/reports with the credential, which answers a
+        bad report (wrong field, not finite) at once as an ApiError. The descriptor's length is the
+        swarm's dimension (QP_BEHAVIOR_DIMENSION); fitness is higher-is-better; timestamp is ms since the epoch.
+        """
+        if self.credential is None or self.record is None:
+            raise RuntimeError("register() first")
+        report: dict[str, Any] = {"episodeId": episode_id, "descriptor": [float(value) for value in descriptor], "fitness": float(fitness)}
+        if context is not None:
+            report["context"] = context
+        if via == "api":
+            if timestamp is not None:
+                report["timestamp"] = int(timestamp)
+            return self.api.call("POST", "/api/v1/behaviors/reports", report, token=self.credential)
+        if via != "messaging":
+            raise ValueError(f'via must be "messaging" or "api", not "{via}"')
+        swarm_id = self.record["swarmId"]
+        message = {"type": "behavior", "agentId": self.agent_id, "swarmId": swarm_id, **report, "timestamp": int(timestamp if timestamp is not None else time.time() * 1000)}
+        self.publish_signed(swarm_topic(swarm_id, "behaviors"), js_json(message).encode("utf-8"))
+        return {"behaviorId": f"{self.agent_id}:{episode_id}"}
+
+    def on_skill(self, handler: Callable[[dict[str, Any]], None]) -> None:
+        """Calls handler with every strategy the swarm's behavior sweeps disseminate as a skill (the broadcast
+        topic, those published before the call included), on a daemon thread until close(), as the
+        TypeScript SDK's onSkill(). A skill carries skillId, descriptor (the strategy's centroid: what an
+        agent adopting it aims for), meanFitness, size, agentCount and representativeBehaviorId."""
+        if self.record is None:
+            raise RuntimeError("register() first")
+        if self._skills_listening:
+            raise RuntimeError("on_skill() is already listening")
+        self._skills_listening = True
+
+        def on_message(skill: dict[str, Any]) -> None:
+            if isinstance(skill.get("descriptor"), list):
+                handler(skill)
+
+        broadcast = swarm_topic(self.record["swarmId"], "broadcast")
+        self._listen(broadcast, f"agent-{self.agent_id}-skills", "earliest", {"skill": on_message})
+
     def download_model(self, job_id: str, digest: str) -> np.ndarray:
         """A job's global model by digest, over REST with the credential."""
         data = self.api.call_bytes("GET", f"/api/v1/tuning/{job_id}/model?digest={digest}", token=self.credential)
@@ -741,6 +858,8 @@ class QpAgent:
             self.api.call("DELETE", f"/api/v1/swarm/agents/{self.agent_id}", token=self.credential)
             self.credential = None
             self._emit({"type": "deregistered"})
+            if self.session_file is not None and os.path.exists(self.session_file):
+                os.unlink(self.session_file)  # the session is over: nothing to resume
         self.close()
 
     def close(self) -> None:
@@ -764,7 +883,7 @@ class QpAgent:
             if listener is not threading.current_thread():
                 listener.join()
             consumer.close()
-        self._tasks_listening = self._proposals_listening = False
+        self._tasks_listening = self._proposals_listening = self._skills_listening = False
         if self._rounds is not None:
             self._rounds.close()
             self._rounds = None
