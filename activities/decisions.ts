@@ -323,7 +323,7 @@ export function createDecisionActivities(deps: DecisionDeps) {
         }
       } finally {
         boxes.delete(decisionId);
-        await release(decisionId, true);
+        void release(decisionId, true); // nothing waits on this close: the decision is settled
       }
       return { drained };
     },
