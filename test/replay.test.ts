@@ -46,6 +46,9 @@ histories.push('asyncTuningReputation');
 // Recorded by test/support/record-async-history.ts --after-finish --as asyncTuningAfterFinish: an update after the last
 // version, drained and refused as after-finish before the topic goes.
 histories.push('asyncTuningAfterFinish');
+// Recorded by test/support/record-async-history.ts --cancel --as asyncTuningCancelled: a job cancelled while paused with an
+// update left on its topic, drained and refused as after-finish before the topic goes.
+histories.push('asyncTuningCancelled');
 
 describe('replay of recorded histories', () => {
   it.each(histories)('%s replays without non-determinism', async (name) => {
