@@ -49,6 +49,9 @@ histories.push('asyncTuningAfterFinish');
 // Recorded by test/support/record-async-history.ts --cancel --as asyncTuningCancelled: a job cancelled while paused with an
 // update left on its topic, drained and refused as after-finish before the topic goes.
 histories.push('asyncTuningCancelled');
+// Recorded by test/support/record-secure-late-history.ts: a secure-aggregation job's last round, its late key
+// advertisement drained and counted late before the topic goes.
+histories.push('federatedTuningSecureLate');
 
 describe('replay of recorded histories', () => {
   it.each(histories)('%s replays without non-determinism', async (name) => {
