@@ -238,4 +238,46 @@ describe('asynchronous tuning: updates after the last version', () => {
       tuningWorkflowId(jobId),
     );
   }, 600_000);
+
+  it('an agent still training a version that falls more than maxStaleness behind abandons it, sends nothing for it, and trains the newest', async () => {
+    const aborted = (signal: AbortSignal) =>
+      new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve())));
+    const versionsTrained: number[] = [];
+    // Version 0's training never ends on its own: only the SDK's abandonment stops it.
+    const stuck: Trainer = async (task) => {
+      versionsTrained.push(task.round);
+      if (task.round === 0) await aborted(task.signal);
+      return noopTrainer(task);
+    };
+    const swarmId = uniqueId('fedbuff-abandon');
+    const abandoned: number[] = [];
+    const swarm = await simulateSwarm({
+      apiUrl: stack.api.url,
+      messaging: stack.ports.messaging,
+      count: 2,
+      swarmId,
+      idPrefix: swarmId,
+      trainers: [noopTrainer, stuck],
+      heartbeatIntervalMs: 5_000,
+      onEvent: (agentId, event) => {
+        if (agentId === `${swarmId}-0001` && event.type === 'round-abandoned') abandoned.push(event.round);
+      },
+    });
+    swarms.push(swarm);
+    await waitFor(
+      'every agent ACTIVE',
+      async () => ((await stack.api.swarm.listAgents({ swarmId, status: 'ACTIVE', pageSize: 5 })).agents.length === 2 ? true : undefined),
+      180_000,
+    );
+    // maxStaleness 0: version 1, made from the other agent's update, leaves version 0's work nothing to count for.
+    const jobId = await startJob(swarmId, 2);
+    await waitFor('the stuck agent training version 1', () => (versionsTrained.includes(1) ? true : undefined), 300_000);
+    const result: TuningProgress = await stack.client.workflow.getHandle(tuningWorkflowId(jobId)).result();
+
+    expect(result.status).toBe('COMPLETED');
+    expect(versionsTrained.slice(0, 2)).toEqual([0, 1]);
+    expect(abandoned).toEqual([0]);
+    // Its version-0 work was never sent, so nothing was refused as stale.
+    expect(result.recentVersions!.every((v) => v.refusedStale === 0)).toBe(true);
+  }, 600_000);
 });
