@@ -72,6 +72,12 @@ export interface DrainFinishedInput {
   settle: string[];
   /** Longest wait for the awaited agents (ms); without them, the drain ends once the topic is quiet. */
   windowMs: number;
+  /**
+   * The version whose refusals these are, named as round in the update-rejected events on the
+   * swarm's rounds topic: the last version made when the job completed, the one its buffer was
+   * building when it was cancelled or failed. Without it (jobs recorded before), no event.
+   */
+  version?: number;
 }
 
 export interface DrainFinishedResult {
@@ -180,6 +186,8 @@ export function createAsyncTuningActivities(
           const elapsed = Date.now() - started;
           const limit = accepted.length > 0 || Object.keys(rejected).length > 0 ? input.flushAfterMs : input.idleMs;
           if (elapsed >= limit) break;
+          // A cancelled job drains the topic next, and needs this exclusive subscription for it.
+          if (context.cancellationSignal.aborted) break;
           const message = await consumer.receive(Math.min(500, limit - elapsed));
           context.heartbeat({ accepted: accepted.length });
           if (!message) continue;
@@ -238,7 +246,9 @@ export function createAsyncTuningActivities(
         // Unacknowledged messages go back to the subscription for the next call.
         await consumer.close();
       }
-      // Each message is judged once (the next call settles it), so each refusal is reported once.
+      // Each message is judged once (the next call settles it), so each refusal is reported once; a
+      // cancelled call's result is never recorded, and the drain that follows judges its messages again.
+      if (context.cancellationSignal.aborted) return { accepted: [], rejected: {}, decided: [], unsettled: [...settle] };
       await publishRoundEvents(deps.messaging, input.swarmId, rejectionEvents(input.jobId, input.version + 1, refused));
       return { accepted, rejected, decided, unsettled: [...settle] };
     },
@@ -261,6 +271,7 @@ export function createAsyncTuningActivities(
       const afterFinish: Record<string, number> = {};
       const rejected: Record<string, number> = {};
       const held: ReceivedMessage[] = [];
+      const refused: RefusedUpdate[] = [];
       const until = Date.now() + input.windowMs;
       try {
         while (Date.now() < until) {
@@ -280,11 +291,16 @@ export function createAsyncTuningActivities(
             if (!sender.ok || sender.agentId !== header.agentId) reason = sender.ok ? 'bad-proof' : sender.reason;
           }
           rejected[reason] = (rejected[reason] ?? 0) + 1;
+          refused.push({ reason, agentId: header?.agentId, at: Date.now() });
           deps.metrics?.updatesRejected.inc({ reason });
           if (reason === 'after-finish' && header) {
             afterFinish[header.agentId] = (afterFinish[header.agentId] ?? 0) + 1;
             awaiting.delete(header.agentId);
           }
+        }
+        // Before the acknowledgement, as the collection's: at least once (a retry reports them again).
+        if (input.version !== undefined && input.version >= 1) {
+          await publishRoundEvents(deps.messaging, input.swarmId, rejectionEvents(input.jobId, input.version, refused));
         }
         await Promise.all(held.map((m) => consumer.ack(m)));
       } finally {

@@ -22,6 +22,8 @@ export interface SecureCollection {
   meanDelta?: Float32Array;
   totalWeight: number;
   failure?: string;
+  /** Messages of this job's earlier rounds read now: late in their own round (by round number), as in a plain round. */
+  lateByRound: Record<string, number>;
 }
 
 /** The SecAgg+ configuration every participant of a round gets with the round start. */
@@ -55,6 +57,7 @@ export async function collectSecurely(
   const context = Context.current();
   const server = createSecAggServer(input.config, input.participants);
   const held: ReceivedMessage[] = [];
+  const lateByRound: Record<string, number> = {};
   const inbox = swarmTopics(input.swarmId);
 
   const listen = async (expected: Set<string>, until: number): Promise<void> => {
@@ -65,6 +68,11 @@ export async function collectSecurely(
       if (!message) continue;
       held.push(message);
       const header = decodeSecAggHeader(message.properties);
+      if (header && header.jobId === input.jobId && header.round < input.round) {
+        // Sent for a round that has closed: late there, not stale here.
+        lateByRound[header.round] = (lateByRound[header.round] ?? 0) + 1;
+        continue;
+      }
       const mismatch = roundMismatch(header, input);
       if (mismatch || !header) {
         reject(mismatch ?? 'malformed', header?.agentId);
@@ -109,10 +117,10 @@ export async function collectSecurely(
     await listen(await send(server.closeMaskedInput()), stageEnd());
     const result = server.finish();
     const meanDelta = Float32Array.from(result.sum, (value) => value / result.totalWeight);
-    return { held, survivors: result.survivors, meanDelta, totalWeight: result.totalWeight };
+    return { held, survivors: result.survivors, meanDelta, totalWeight: result.totalWeight, lateByRound };
   } catch (error) {
     if (error instanceof DomainError) {
-      return { held, survivors: [], totalWeight: 0, failure: error.message };
+      return { held, survivors: [], totalWeight: 0, failure: error.message, lateByRound };
     }
     throw error;
   }

@@ -13,6 +13,7 @@ import { DEFAULT_SELECTION, recordFeedback, selectParticipants, type AgentFeedba
 import {
   agentBudget,
   bytesToParams,
+  decodeSecAggHeader,
   decodeUpdateHeader,
   paramsToBytes,
   type ControlMessage,
@@ -393,7 +394,7 @@ export function createTuningActivities(deps: TuningDeps) {
             accepted: round.accepted,
             rejected,
             reason: round.reason,
-            ...lateOf(round.work),
+            ...lateOf(round),
           };
         }
         const next = round.contributions.aggregate(global, await loadState(input.serverStateDigest));
@@ -426,7 +427,7 @@ export function createTuningActivities(deps: TuningDeps) {
           examples: round.contributions.examples,
           ...round.metrics,
           ...workOf(round.work, input, round.reported.length),
-          ...lateOf(round.work),
+          ...lateOf(round),
           feedbackDigest,
           ...settledHeld,
         };
@@ -467,7 +468,8 @@ export function createTuningActivities(deps: TuningDeps) {
           const message = await consumer.receive(Math.min(until - Date.now(), 500));
           if (!message) continue;
           held.push(message);
-          const header = decodeUpdateHeader(message.properties);
+          // A secure round's late protocol message counts as a plain round's late update.
+          const header = decodeUpdateHeader(message.properties) ?? decodeSecAggHeader(message.properties);
           if (!header || header.jobId !== input.jobId || header.round > input.round) continue;
           lateByRound[header.round] = (lateByRound[header.round] ?? 0) + 1;
           if (header.round === input.round) awaiting.delete(header.agentId);
@@ -528,8 +530,18 @@ type CollectedRound =
       work?: WorkSummary;
       /** Accepted updates in agent-id order (plain rounds only). */
       arrivals?: Arrival[];
+      /** Secure rounds: messages of earlier rounds read in this one (plain rounds count them in work). */
+      lateByRound?: Record<string, number>;
     }
-  | { status: 'quorum-not-met'; held: ReceivedMessage[]; reported: string[]; accepted: number; reason?: string; work?: WorkSummary };
+  | {
+      status: 'quorum-not-met';
+      held: ReceivedMessage[];
+      reported: string[];
+      accepted: number;
+      reason?: string;
+      work?: WorkSummary;
+      lateByRound?: Record<string, number>;
+    };
 
 async function collectPlainRound(
   input: CollectInput,
@@ -575,7 +587,14 @@ async function collectSecureRound(
   const result = await collectSecurely({ ...input, secure, config }, consumer, messaging, check, reject);
   const reported = [...result.survivors].sort();
   if (!result.meanDelta || result.survivors.length < input.minParticipants) {
-    return { status: 'quorum-not-met', held: result.held, reported, accepted: result.survivors.length, reason: result.failure };
+    return {
+      status: 'quorum-not-met',
+      held: result.held,
+      reported,
+      accepted: result.survivors.length,
+      reason: result.failure,
+      lateByRound: result.lateByRound,
+    };
   }
   const contributions = new RoundContributions(createStrategy(input.strategy, input.strategyOptions), input.dimension);
   // The sum is all the manager knows: it enters the strategy as one update.
@@ -584,7 +603,7 @@ async function collectSecureRound(
     examples: Math.max(1, Math.round(result.totalWeight)),
     params: Float32Array.from(result.meanDelta, (delta, i) => global[i] + delta),
   });
-  return { status: 'collected', held: result.held, reported, accepted: reported.length, contributions };
+  return { status: 'collected', held: result.held, reported, accepted: reported.length, contributions, lateByRound: result.lateByRound };
 }
 
 /**
@@ -666,8 +685,9 @@ function workOf(work: WorkSummary | undefined, input: CollectInput, reported: nu
   };
 }
 
-function lateOf(work: WorkSummary | undefined): { lateByRound?: Record<string, number> } {
-  return work && Object.keys(work.lateByRound).length > 0 ? { lateByRound: work.lateByRound } : {};
+function lateOf(round: { work?: WorkSummary; lateByRound?: Record<string, number> }): { lateByRound?: Record<string, number> } {
+  const late = round.lateByRound ?? round.work?.lateByRound;
+  return late && Object.keys(late).length > 0 ? { lateByRound: late } : {};
 }
 
 /** Items between two turns of the event loop in forEachBounded. */

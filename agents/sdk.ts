@@ -147,7 +147,10 @@ export class QpAgent {
   /** Rounds already started (jobId/round/attempt), so a start delivered twice trains once. */
   private readonly startedRounds = new Set<string>();
   /** Asynchronous jobs: the newest version received, the last trained on, and the training under way. */
-  private readonly asyncJobs = new Map<string, { latest?: RoundStartMessage; trained: number; running?: Promise<void> }>();
+  private readonly asyncJobs = new Map<
+    string,
+    { latest?: RoundStartMessage; trained: number; running?: Promise<void>; abandon?: AbortController }
+  >();
   private skills?: Consumer;
   private skillsLoop?: Promise<void>;
   private proposals?: Consumer;
@@ -532,7 +535,9 @@ export class QpAgent {
    * An asynchronous job's new model version. The agent trains on the newest
    * version it holds, one training at a time per job: a version that arrives
    * while it trains is taken up next, and versions superseded meanwhile are
-   * skipped. Caught up, it waits for the next version.
+   * skipped. Caught up, it waits for the next version. A training whose base
+   * falls more than maxStaleness versions behind the newest is abandoned (the
+   * manager would refuse its update as stale) and the newest taken up at once.
    */
   private newModelVersion(start: RoundStartMessage, trainer: Trainer): void {
     let job = this.asyncJobs.get(start.jobId);
@@ -541,14 +546,20 @@ export class QpAgent {
       if (this.asyncJobs.size > 64) this.asyncJobs.delete(this.asyncJobs.keys().next().value!);
     }
     if (!job.latest || start.round > job.latest.round) job.latest = start;
-    if (job.running) return;
+    if (job.running) {
+      const maxStaleness = job.latest.maxStaleness;
+      if (maxStaleness !== undefined && job.latest.round - job.trained > maxStaleness) job.abandon?.abort('superseded');
+      return;
+    }
     const state = job;
     state.running = (async () => {
       while (state.latest && state.latest.round > state.trained) {
         const version = state.latest;
         state.trained = version.round;
-        await this.trainRound(version, trainer, new AbortController().signal);
+        state.abandon = new AbortController();
+        await this.trainRound(version, trainer, state.abandon.signal);
       }
+      state.abandon = undefined;
       state.running = undefined;
     })();
   }

@@ -5,6 +5,9 @@
 // them (the last ones) take --slow-ms instead (stragglers).
 //   sync:  the synchronous job (FedAvg, every agent every round, the round waits for all of them),
 //          --rounds rounds;
+//   early: the synchronous job whose rounds close early: stragglers policy "drop" with
+//          closeWhen.fraction = the fast agents' share (minParticipants as many), --rounds rounds;
+//          the baseline a straggler-aware synchronous job sets for async;
 //   async: mode "async", bufferSize --buffer, maxStaleness --max-staleness, FedBuff's 1/sqrt(1+t)
 //          discount, --versions model versions (default: as many updates in all as the sync job).
 // Both evaluate the global model on the held-out digits after every round / version. Wall time is
@@ -14,6 +17,7 @@
 // the same wall time (the shorter job's whole run) and their ratio. The default buffer is the
 // number of fast agents: every version is announced to every agent, so a smaller buffer than the
 // updates each version brings in builds a backlog on the topic and staleness grows with it.
+// The early job's figures (early_*) and ratio_async_over_early_* put async beside it as well.
 //   npm run bench:async -- [--agents 10] [--slow 2] [--fast-ms 100] [--slow-ms 2000] [--rounds 10]
 //                          [--buffer 8] [--max-staleness 8] [--versions 13] [--alpha 0.5] [--target 0.85]
 import { DefaultLogger, Runtime } from '@temporalio/worker';
@@ -115,16 +119,27 @@ async function main(): Promise<void> {
     };
 
     const syncRun = await start({ rounds: ROUNDS, fraction: 1, minParticipants: AGENTS, roundTimeoutMs: 60_000 });
+    const fastAgents = AGENTS - SLOW;
+    const earlyRun = await start({
+      rounds: ROUNDS,
+      fraction: 1,
+      minParticipants: fastAgents,
+      roundTimeoutMs: 60_000,
+      stragglers: { policy: 'drop', closeWhen: { fraction: fastAgents / AGENTS } },
+    });
     const asyncRun = await start({ mode: 'async', bufferSize: BUFFER, maxStaleness: MAX_STALENESS, rounds: VERSIONS, fraction: 1, minParticipants: AGENTS });
     const sync = curveOf(syncRun.result.recentRounds, syncRun.restToResultMs);
     const versions = asyncRun.result.recentVersions ?? [];
     const asyncCurve = curveOf(versions, asyncRun.restToResultMs);
+    const early = curveOf(earlyRun.result.recentRounds, earlyRun.restToResultMs);
 
     const best = (curve: Curve) => Math.max(...curve.points.map((p) => p.accuracy));
-    const target = Number.isNaN(TARGET) ? Math.min(best(sync), best(asyncCurve)) : TARGET;
+    const target = Number.isNaN(TARGET) ? Math.min(best(sync), best(asyncCurve), best(early)) : TARGET;
     const syncToTarget = timeToReach(sync, target);
     const asyncToTarget = timeToReach(asyncCurve, target);
-    const equalMs = Math.min(sync.totalMs, asyncCurve.totalMs);
+    const earlyToTarget = timeToReach(early, target);
+    const equalMs = Math.min(sync.totalMs, asyncCurve.totalMs, early.totalMs);
+    const earlyAtEqual = accuracyAt(early, equalMs);
     const syncAtEqual = accuracyAt(sync, equalMs);
     const asyncAtEqual = accuracyAt(asyncCurve, equalMs);
 
@@ -136,6 +151,13 @@ async function main(): Promise<void> {
     print('sync_accuracy_at_equal_wall', syncAtEqual, 'fraction');
     print('async_accuracy_at_equal_wall', asyncAtEqual, 'fraction');
     print('ratio_async_over_sync_accuracy_at_equal_wall', asyncAtEqual / syncAtEqual, 'x');
+    print('early_wall_ms_to_target', earlyToTarget, 'ms');
+    print('ratio_async_over_early_wall_ms_to_target', asyncToTarget / earlyToTarget, 'x');
+    print('early_accuracy_at_equal_wall', earlyAtEqual, 'fraction');
+    print('ratio_async_over_early_accuracy_at_equal_wall', asyncAtEqual / earlyAtEqual, 'x');
+    print('early_final_accuracy', early.points.at(-1)?.accuracy ?? Number.NaN, 'fraction');
+    print('early_wall_ms_total', early.totalMs, 'ms');
+    print('early_updates_aggregated', earlyRun.result.recentRounds.reduce((n, r) => n + r.accepted, 0), 'updates');
     print('sync_final_accuracy', sync.points.at(-1)?.accuracy ?? Number.NaN, 'fraction');
     print('async_final_accuracy', asyncCurve.points.at(-1)?.accuracy ?? Number.NaN, 'fraction');
     print('sync_wall_ms_total', sync.totalMs, 'ms');
@@ -148,6 +170,10 @@ async function main(): Promise<void> {
     print('async_mean_staleness', versions.reduce((n, v) => n + v.meanStaleness, 0) / Math.max(versions.length, 1), 'versions');
     console.log('# sync: round | wall ms | accuracy');
     syncRun.result.recentRounds.forEach((r, i) => console.log(`#   ${r.round} | ${sync.points[i]?.atMs ?? ''} | ${r.accuracy?.toFixed(4) ?? ''}`));
+    console.log('# early: round | wall ms | accuracy | closed by');
+    earlyRun.result.recentRounds.forEach((r, i) =>
+      console.log(`#   ${r.round} | ${early.points[i]?.atMs ?? ''} | ${r.accuracy?.toFixed(4) ?? ''} | ${r.closedBy ?? ''}`),
+    );
     console.log('# async: version | wall ms | accuracy | mean staleness | refused stale');
     versions.forEach((v, i) =>
       console.log(`#   ${v.version} | ${asyncCurve.points[i]?.atMs ?? ''} | ${v.accuracy?.toFixed(4) ?? ''} | ${v.meanStaleness.toFixed(2)} | ${v.refusedStale}`),

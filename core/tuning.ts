@@ -351,7 +351,10 @@ export interface TuningProgress {
   buffered?: number;
   /** Async mode: what each recent version took in (buffer, staleness, refusals). */
   recentVersions?: AsyncVersionMetrics[];
-  /** Async mode, once completed: per agent, updates refused because they came after the last version was made. */
+  /**
+   * Async mode, once ended: per agent, updates refused because they came after the last version was made
+   * (completed), or were left on the topic when the job was cancelled or failed.
+   */
   refusedAfterFinish?: Record<string, number>;
 }
 

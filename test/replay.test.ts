@@ -48,6 +48,12 @@ histories.push('asyncTuningReputation');
 histories.push('asyncTuningAfterFinish');
 // Recorded by test/support/record-governance-history.ts: a swarm's threshold set, set again, raised, and returned to the default.
 histories.push('swarmGovernance');
+// Recorded by test/support/record-async-history.ts --cancel --as asyncTuningCancelled: a job cancelled while paused with an
+// update left on its topic, drained and refused as after-finish before the topic goes.
+histories.push('asyncTuningCancelled');
+// Recorded by test/support/record-secure-late-history.ts: a secure-aggregation job's last round, its late key
+// advertisement drained and counted late before the topic goes.
+histories.push('federatedTuningSecureLate');
 
 describe('replay of recorded histories', () => {
   it.each(histories)('%s replays without non-determinism', async (name) => {

@@ -5,7 +5,7 @@ import { digitsTrainers, DIGITS_DIMENSION, noopTrainer } from '../agents/trainer
 import { simulateSwarm, type SwarmSimulation } from '../agents/simulate';
 import type { Trainer } from '../agents/sdk';
 import { swarmTopics } from '../core/topics';
-import type { TuningProgress } from '../core/tuning';
+import { encodeUpdateHeader, paramsToBytes, type TuningProgress } from '../core/tuning';
 import { tuningWorkflowId } from '../workflows/definitions';
 import type { Embedded } from '../workers/embedded';
 import { ADMIN_TOKEN, startTestEmbedded, uniqueId, waitFor } from './support/stack';
@@ -101,6 +101,17 @@ describe('asynchronous tuning on a real Temporal server', () => {
     expect(started.status).toBe(202);
     expect(started.json.message).toContain('asynchronous');
     jobId = started.json.jobId as string;
+    // The SDK abandons work that falls more than maxStaleness behind, so the lagging agent may never send
+    // its too stale update: one based on version 0 is put on the topic once version 3 exists, while the
+    // job is paused (it cannot finish before reading it, and reads it at version 3 or later).
+    await waitFor('version 3', async () => ((await progressOf(jobId)).round >= 3 ? true : undefined), 300_000, 20);
+    expect((await post(`/api/v1/tuning/${jobId}/pause`, {})).status).toBe(200);
+    const tooStale = `${swarmId}-0003`;
+    await stack.ports.messaging.publish(swarmTopics(swarmId).updates(jobId), paramsToBytes(new Float32Array(DIGITS_DIMENSION)), {
+      key: tooStale,
+      properties: encodeUpdateHeader({ jobId, round: 0, attempt: 0, agentId: tooStale, examples: 1 }),
+    });
+    expect((await post(`/api/v1/tuning/${jobId}/resume`, {})).status).toBe(200);
     const result: TuningProgress = await stack.client.workflow.getHandle(tuningWorkflowId(jobId)).result();
 
     expect(result.status).toBe('COMPLETED');
@@ -130,7 +141,7 @@ describe('asynchronous tuning on a real Temporal server', () => {
     // the agent three versions behind (simulateSwarm names it <prefix>-0003)
     expect(stale.map((r) => r.agentId)).toContain(`${swarmId}-0003`);
     expect(stale.every((r) => r.round >= 1)).toBe(true);
-  }, 120_000);
+  }, 600_000);
 
   it('continues as new after 100 collections, carrying the model and the metrics of recent versions across', async () => {
     const swarmId = uniqueId('fedbuff-can');

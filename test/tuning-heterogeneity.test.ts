@@ -10,7 +10,7 @@ import { simulateSwarm, type SwarmSimulation } from '../agents/simulate';
 import type { RoundTask, Trainer } from '../agents/sdk';
 import { digitsTrainers, DIGITS_DIMENSION, noopTrainer } from '../agents/trainers';
 import { swarmTopics } from '../core/topics';
-import { encodeUpdateHeader, paramsToBytes, type TuningProgress } from '../core/tuning';
+import { encodeSecAggHeader, encodeUpdateHeader, paramsToBytes, type TuningProgress } from '../core/tuning';
 import { tuningProgressQuery, tuningWorkflowId } from '../workflows/definitions';
 import type { Embedded } from '../workers/embedded';
 import { ADMIN_TOKEN, startTestEmbedded, uniqueId, waitFor } from './support/stack';
@@ -227,6 +227,39 @@ describe('federated tuning of heterogeneous swarms on a real Temporal server', (
       tuningWorkflowId(jobId),
     );
   });
+
+  it("with secure aggregation a round's late protocol message is counted late in it, the last round's too, and the history replays", async () => {
+    const silent: Trainer = async () => undefined;
+    const swarmId = await swarmOf([noopTrainer, noopTrainer, silent]);
+    const jobId = await startJob(
+      vectorJob(swarmId, { rounds: 2, roundTimeoutMs: 10_000, secureAggregation: { stageTimeoutMs: 5_000, clipRange: 4 } }),
+    );
+    const handle = stack.client.workflow.getHandle(tuningWorkflowId(jobId));
+    const agentId = `${swarmId}-0002`;
+    // The silent participant's key advertisement for a round, sent once that round has closed without it.
+    const lateFor = async (round: number) => {
+      await waitFor(`round ${round} to close`, async () => ((await handle.query(tuningProgressQuery)).round >= round ? true : undefined), 180_000);
+      await stack.ports.messaging.publish(swarmTopics(swarmId).updates(jobId), Buffer.from('{}'), {
+        key: agentId,
+        properties: encodeSecAggHeader({ jobId, round, attempt: 1, agentId }),
+      });
+    };
+    // Round 1's reaches round 2's collection; round 2's, the job's last, the drain before the topic goes.
+    await lateFor(1);
+    await lateFor(2);
+    const result = await finished(jobId);
+    expect(result.status).toBe('COMPLETED');
+    expect(result.recentRounds.map((r) => r.accepted)).toEqual([2, 2]);
+    expect(result.recentRounds.map((r) => r.rejected)).toEqual([{ late: 1 }, { late: 1 }]);
+    const history = await handle.fetchHistory();
+    const scheduled = (history.events ?? []).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name).filter(Boolean);
+    expect(scheduled).toContain('drainLateUpdates');
+    await Worker.runReplayHistory(
+      { workflowBundle: { codePath: process.env.QP_TEST_WORKFLOW_BUNDLE! }, sinks: metricsSinks(createWorkerMetrics(new Registry())) },
+      history,
+      tuningWorkflowId(jobId),
+    );
+  }, 600_000);
 
   it('an agent still training round r abandons it and trains round r+1 when that arrives', async () => {
     const rounds: number[] = [];

@@ -7,6 +7,7 @@
 // unacknowledged on the topic.
 import {
   ActivityFailure,
+  CancellationScope,
   condition,
   continueAsNew,
   log,
@@ -116,39 +117,45 @@ export async function asyncTuning(input: AsyncTuningInput): Promise<TuningProgre
         carry.versionDigests = { '0': carry.globalDigest };
       }
       let collections = 0;
-      while (carry.version < spec.rounds) {
-        if (collections >= COLLECTIONS_PER_RUN || workflowInfo().continueAsNewSuggested) {
-          return true;
+      try {
+        while (carry.version < spec.rounds) {
+          if (collections >= COLLECTIONS_PER_RUN || workflowInfo().continueAsNewSuggested) {
+            return true;
+          }
+          await condition(() => !carry.paused);
+          if (!carry.announced) {
+            await announce();
+            carry.announced = true;
+          }
+          const collected = await collecting.collectBufferedUpdates({
+            jobId: spec.jobId,
+            swarmId: spec.swarmId,
+            version: carry.version,
+            versionDigests: carry.versionDigests,
+            maxStaleness,
+            need: bufferSize - carry.buffer.length,
+            settle: carry.settle,
+            lastBase: carry.lastBase,
+            maxUpdateNorm: spec.maxUpdateNorm,
+            flushAfterMs: FLUSH_AFTER_MS,
+            idleMs: IDLE_MS,
+          });
+          collections++;
+          carry.buffer.push(...collected.accepted);
+          const heard = new Set(collected.accepted.filter((u) => u.baseVersion === carry.version).map((u) => u.agentId));
+          if (carry.awaiting) carry.awaiting = carry.awaiting.filter((id) => !heard.has(id));
+          for (const update of collected.accepted) carry.lastBase[update.agentId] = update.baseVersion;
+          carry.settle = [...collected.unsettled, ...collected.decided];
+          for (const [reason, count] of Object.entries(collected.rejected)) carry.rejected[reason] = (carry.rejected[reason] ?? 0) + count;
+          if (carry.buffer.length >= bufferSize) {
+            await advance();
+            versionStarted = Date.now();
+          }
         }
-        await condition(() => !carry.paused);
-        if (!carry.announced) {
-          await announce();
-          carry.announced = true;
-        }
-        const collected = await collecting.collectBufferedUpdates({
-          jobId: spec.jobId,
-          swarmId: spec.swarmId,
-          version: carry.version,
-          versionDigests: carry.versionDigests,
-          maxStaleness,
-          need: bufferSize - carry.buffer.length,
-          settle: carry.settle,
-          lastBase: carry.lastBase,
-          maxUpdateNorm: spec.maxUpdateNorm,
-          flushAfterMs: FLUSH_AFTER_MS,
-          idleMs: IDLE_MS,
-        });
-        collections++;
-        carry.buffer.push(...collected.accepted);
-        const heard = new Set(collected.accepted.filter((u) => u.baseVersion === carry.version).map((u) => u.agentId));
-        if (carry.awaiting) carry.awaiting = carry.awaiting.filter((id) => !heard.has(id));
-        for (const update of collected.accepted) carry.lastBase[update.agentId] = update.baseVersion;
-        carry.settle = [...collected.unsettled, ...collected.decided];
-        for (const [reason, count] of Object.entries(collected.rejected)) carry.rejected[reason] = (carry.rejected[reason] ?? 0) + count;
-        if (carry.buffer.length >= bufferSize) {
-          await advance();
-          versionStarted = Date.now();
-        }
+      } catch (error) {
+        // Cancelled or failed: the topic goes with the job all the same, so what is left on it is counted first.
+        if (patched('async-stop-drain')) await CancellationScope.nonCancellable(drainStopped);
+        throw error;
       }
       // The topic goes with the job's end: what is still on it, or still owed, is counted before.
       if (patched('async-finish-drain')) await drainFinished();
@@ -166,6 +173,7 @@ export async function asyncTuning(input: AsyncTuningInput): Promise<TuningProgre
       awaiting: carry.awaiting ?? [],
       settle: carry.settle,
       windowMs: Math.min(spec.roundTimeoutMs, FINISH_DRAIN_WINDOW_MS),
+      version: carry.version,
     });
     carry.settle = [];
     refusedAfterFinish = drained.afterFinish;
@@ -174,6 +182,29 @@ export async function asyncTuning(input: AsyncTuningInput): Promise<TuningProgre
     const rejected = { ...last.rejected };
     for (const [reason, count] of Object.entries(drained.rejected)) rejected[reason] = (rejected[reason] ?? 0) + count;
     carry.recentVersions = [...carry.recentVersions.slice(0, -1), { ...last, rejected }];
+  }
+
+  /**
+   * A cancelled or failed job reads what is left on its topic (without waiting for the agents it
+   * still awaits: a cancellation should not take 10 s) and refuses it after-finish, reported with
+   * the version its buffer was building. Best effort: a drain that fails leaves the job's own end as it was.
+   */
+  async function drainStopped(): Promise<void> {
+    try {
+      const drained = await quick.drainFinishedUpdates({
+        jobId: spec.jobId,
+        swarmId: spec.swarmId,
+        awaiting: [],
+        settle: carry.settle,
+        windowMs: Math.min(spec.roundTimeoutMs, FINISH_DRAIN_WINDOW_MS),
+        version: carry.version + 1,
+      });
+      carry.settle = [];
+      refusedAfterFinish = drained.afterFinish;
+    } catch (error) {
+      if (!(error instanceof ActivityFailure)) throw error;
+      log.warn('updates left on the topic not drained', { jobId: spec.jobId, error: error.cause?.message });
+    }
   }
 
   async function announce(): Promise<void> {

@@ -116,7 +116,9 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
         await runRound(carry.round + 1);
       }
       // No later round reads the last round's topic: its late updates are counted before it goes.
-      if (lastRoundMissing.length > 0 && !spec.secureAggregation && patched('final-round-late-updates')) {
+      // A secure job's last round too, since the patch: its late protocol messages count as late updates.
+      const drainsLate = () => !spec.secureAggregation || patched('secure-final-late-updates');
+      if (lastRoundMissing.length > 0 && drainsLate() && patched('final-round-late-updates')) {
         const { lateByRound } = await quick.drainLateUpdates({
           jobId: spec.jobId,
           swarmId: spec.swarmId,
