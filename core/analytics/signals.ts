@@ -1,6 +1,6 @@
 // The analytics signals: what one tumbling window of events yields, per signal. Pure functions of
 // the window's events in event-time order; the Flink job (analytics/) computes the same numbers.
-import type { BallotEvent, DecisionOpenedEvent, HeartbeatEvent, RoundClosedEvent, TaskCompletedEvent, UpdateRejectedEvent } from './events';
+import type { BallotEvent, DecisionClosedEvent, DecisionOpenedEvent, HeartbeatEvent, RoundClosedEvent, TaskCompletedEvent, UpdateRejectedEvent } from './events';
 
 export const ANALYTICS_SCHEMA = 'qp-analytics/1';
 
@@ -277,19 +277,22 @@ export interface DecisionVoters {
 
 /**
  * A decision's ballots in a window and its turnout so far: distinct voters by the window's end over
- * the agents its proposal named. Returns the record and the state to carry to its next window.
+ * the agents its proposal named. Returns the record, the state to carry to its next window, and
+ * whether the decision closed in this window (then nothing is carried: its state is dropped).
  */
 export function ballotTurnout(
   h: Header,
   decisionId: string,
-  events: readonly (DecisionOpenedEvent | BallotEvent)[],
+  events: readonly (DecisionOpenedEvent | DecisionClosedEvent | BallotEvent)[],
   previous: DecisionVoters | undefined,
-): { record: BallotTurnout; state: DecisionVoters } {
+): { record: BallotTurnout; state: DecisionVoters; closed: boolean } {
   let eligible = previous?.eligible;
   const voters = new Set(previous?.voters ?? []);
   let ballots = 0;
+  let closed = false;
   for (const e of events) {
     if (e.kind === 'decision-opened') eligible = e.eligible;
+    else if (e.kind === 'decision-closed') closed = true;
     else {
       ballots++;
       voters.add(e.agentId);
@@ -306,6 +309,7 @@ export function ballotTurnout(
       turnout: eligible === undefined || eligible === 0 ? null : round6(voters.size / eligible),
     },
     state: { ...(eligible !== undefined && { eligible }), voters },
+    closed,
   };
 }
 
