@@ -64,7 +64,7 @@ export interface HeartbeatLiveness extends WindowHeader {
   /** Silences longer than the grace period: each is one ACTIVE->LOST and one LOST->ACTIVE flip. */
   gapsOverGrace: number;
   flips: number;
-  /** flips > the flapping threshold. */
+  /** flips > the flapping threshold: Flink CEP's finding (silencesToFlap). */
   flapping: boolean;
 }
 
@@ -173,6 +173,16 @@ export function swarmPower(h: Header, beats: readonly HeartbeatEvent[]): SwarmPo
 }
 
 /**
+ * Silences (gaps over the grace period, two flips each) in one window that make an agent flapping:
+ * floor(threshold / 2) + 1, i.e. flips > threshold. The Flink job finds them with CEP
+ * (analytics/.../Flapping.java: consecutive heartbeats further apart than the grace period, then
+ * this many of them in one window), and its flag is the one published; this is its TypeScript twin.
+ */
+export function silencesToFlap(flapThreshold: number): number {
+  return Math.floor(flapThreshold / 2) + 1;
+}
+
+/**
  * Heartbeat gaps of one agent in a window, counting from its last heartbeat of an earlier window
  * (previousAt, ms, or undefined). Returns the result and the last heartbeat time to carry on.
  */
@@ -205,7 +215,7 @@ export function heartbeatLiveness(
       maxGapMs,
       gapsOverGrace,
       flips,
-      flapping: flips > flapThreshold,
+      flapping: gapsOverGrace >= silencesToFlap(flapThreshold),
     },
     lastAt: prev,
   };

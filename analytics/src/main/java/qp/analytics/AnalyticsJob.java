@@ -30,7 +30,6 @@ import org.apache.flink.streaming.api.CheckpointingMode;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.functions.ProcessFunction;
-import org.apache.flink.streaming.api.functions.sink.DiscardingSink;
 import org.apache.flink.streaming.api.functions.windowing.ProcessWindowFunction;
 import org.apache.flink.streaming.api.windowing.assigners.TumblingEventTimeWindows;
 import org.apache.flink.streaming.api.windowing.time.Time;
@@ -97,9 +96,15 @@ public final class AnalyticsJob {
     DataStream<String> swarmPower = heartbeats.keyBy(e -> "swarm").window(windows)
         .process(new Window(swarmId, "swarm-power", (r, list, w) -> Signals.swarmPower(r, list, w.getEnd() - w.getStart())))
         .name("swarm-power").uid("swarm-power");
-    DataStream<String> liveness = heartbeats.keyBy(e -> e.agentId).window(windows)
+    DataStream<String> livenessWindows = heartbeats.keyBy(e -> e.agentId).window(windows)
         .process(new LivenessWindow(swarmId, graceMs, flapThreshold))
         .name("heartbeat-liveness").uid("heartbeat-liveness");
+    // flapping with Flink CEP (counted in qpFlappingAgents) is the published flapping flag
+    DataStream<String> flapping = Flapping.detect(heartbeats, graceMs, windowMs, flapThreshold);
+    DataStream<String> liveness = livenessWindows.keyBy(Flapping::agentWindowOf)
+        .connect(flapping.keyBy(k -> k))
+        .process(new Flapping.Publish(windowMs))
+        .name("liveness-flapping").uid("liveness-flapping");
     DataStream<String> taskLatency = events.filter(e -> SwarmEvent.TASK_COMPLETED.equals(e.kind)).name("tasks")
         .keyBy(e -> e.taskKind).window(windows)
         .process(new Window(swarmId, "task-latency", (r, list, w) -> Signals.taskLatency(r, list)))
@@ -124,9 +129,6 @@ public final class AnalyticsJob {
         .process(new TurnoutWindow(swarmId))
         .name("ballot-turnout").uid("ballot-turnout");
 
-    // flapping with Flink CEP, backing the liveness window's flapping flag (counted in qpFlappingAgents)
-    Flapping.detect(heartbeats, graceMs, windowMs, flapThreshold)
-        .addSink(new DiscardingSink<>()).name("flapping-count").uid("flapping-count");
 
     PulsarSink<String> sink = PulsarSink.builder()
         .setServiceUrl(p.get("service-url", "pulsar://127.0.0.1:6650"))
