@@ -121,7 +121,7 @@ describe('analytics on Flink: Pulsar -> Flink -> Pulsar', () => {
     // d1 and d2 closed: the turnout windows that saw their outcomes cleared their state
     await waitFor('both decisions closed', async () => ((await flink.metric(jobId, 'qpClosedDecisions')) === 2 ? true : undefined), 60_000, 500);
     // Flink CEP's flapping (two silences over the grace period: 4 flips > 2): a3 in window 0 only,
-    // as the liveness window says
+    // the published flag of the liveness records
     await waitFor('the CEP flapping count', async () => ((await flink.metric(jobId, 'qpFlappingAgents')) === 1 ? true : undefined), 60_000, 500);
     const flapping = [...received.values()].filter((r) => r.signal === 'heartbeat-liveness' && r.flapping);
     expect(flapping.map((r) => `${r.key}|${r.windowStart}`)).toEqual([`a3|${T0}`]);

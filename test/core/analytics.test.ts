@@ -2,6 +2,7 @@ import {
   AnalyticsEngine,
   closedDecision,
   rejectionEvents,
+  silencesToFlap,
   type UpdateRejectedMessage,
   EventDeduplicator,
   nearestRank,
@@ -64,6 +65,8 @@ describe('embedded analytics on a scripted stream', () => {
     expect(at(records, 'heartbeat-liveness', 'a1', 0)).toMatchObject({ maxGapMs: 1000, gapsOverGrace: 0, flips: 0, flapping: false });
     expect(at(records, 'heartbeat-liveness', 'a2', 0)).toMatchObject({ maxGapMs: 8500, gapsOverGrace: 1, flips: 2, flapping: false });
     expect(at(records, 'heartbeat-liveness', 'a3', 0)).toMatchObject({ maxGapMs: 4000, gapsOverGrace: 2, flips: 4, flapping: true });
+    // flips > threshold is CEP's rule: floor(threshold / 2) + 1 silences in the window
+    expect([1, 2, 3, 4].map(silencesToFlap)).toEqual([1, 2, 2, 3]);
     // a gap that spans windows counts from the agent's last heartbeat of the earlier window
     expect(at(records, 'heartbeat-liveness', 'a1', 1)).toMatchObject({ maxGapMs: 9000, gapsOverGrace: 1 });
     expect(at(records, 'heartbeat-liveness', 'a2', 1)).toMatchObject({ maxGapMs: 3000, gapsOverGrace: 0 });
