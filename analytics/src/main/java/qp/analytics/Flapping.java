@@ -76,14 +76,22 @@ final class Flapping {
         })
         .name("flapping-cep").uid("flapping-cep")
         .keyBy(k -> k)
-        .process(new OncePerWindow())
+        .process(new OncePerWindow(windowMs))
         .name("flapping-agents").uid("flapping-agents");
   }
 
-  /** A window in which an agent flapped twice as much still counts once. */
+  /**
+   * A window in which an agent flapped twice as much still counts once. Its mark is dropped at the
+   * window's last ms of event time: CEP has matched every silence of the window by then.
+   */
   static final class OncePerWindow extends KeyedProcessFunction<String, String, String> {
+    private final long windowMs;
     private final ValueStateDescriptor<Boolean> seen = new ValueStateDescriptor<>("flapping-counted", Types.BOOLEAN);
     private transient Counter flappingAgents;
+
+    OncePerWindow(long windowMs) {
+      this.windowMs = windowMs;
+    }
 
     @Override
     public void open(Configuration parameters) {
@@ -97,6 +105,12 @@ final class Flapping {
       state.update(true);
       flappingAgents.inc();
       out.collect(agentWindow);
+      ctx.timerService().registerEventTimeTimer(Long.parseLong(agentWindow.substring(agentWindow.lastIndexOf('|') + 1)) + windowMs - 1);
+    }
+
+    @Override
+    public void onTimer(long timestamp, OnTimerContext ctx, Collector<String> out) {
+      getRuntimeContext().getState(seen).clear();
     }
   }
 
