@@ -86,7 +86,7 @@ export class FlinkRest implements StreamJobsPort {
       entryClass: spec.entryClass,
       programArgsList: [...spec.args, '--job-name', `${spec.name}${VERSION_SEPARATOR}${spec.version}`],
     };
-    if (savepoint) Object.assign(body, { savepointPath: savepoint, allowNonRestoredState: true });
+    if (savepoint) Object.assign(body, { savepointPath: savepoint, allowNonRestoredState: spec.allowNonRestoredState ?? true });
     // Building the job graph runs on the JobManager inside this call: give it the upload's bound.
     const run = (await this.request('POST', `/jars/${encodeURIComponent(jarId)}/run`, body, 120_000)) as { jobid: string };
     await this.waitRunning(run.jobid);

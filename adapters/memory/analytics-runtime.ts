@@ -1,22 +1,26 @@
 // The embedded analytics: the TypeScript engine (core/analytics) in this process, one per swarm,
 // reading the swarm's heartbeats, tasks, task-results, rounds, roster and control topics (and each
-// decision's ballot topic, subscribed when its proposal is read there) and writing its
+// decision's ballot topic, subscribed when its proposal is read there and released when its outcome is) and writing its
 // analytics topic, as the Flink job does. The default when FLINK_JOB_MANAGER_URL is not set. Its state lives in memory:
 // a restart begins new windows from the subscription's position.
-import { AnalyticsEngine, openedDecision, type AnalyticsOptions, type AnalyticsSource } from '../../core/analytics';
+import { AnalyticsEngine, closedDecision, openedDecision, type AnalyticsOptions, type AnalyticsSource } from '../../core/analytics';
 import { analyticsTopics, sourceTopic } from '../../core/analytics/topics';
 import { swarmTopics } from '../../core/topics';
 import type { AnalyticsDeployment, AnalyticsRuntime, AnalyticsRuntimeStatus } from '../ports/analytics-runtime';
-import type { Consumer, MessagingPort } from '../ports/messaging';
+import type { Consumer, MessagingPort, ReceivedMessage } from '../ports/messaging';
 
 export const EMBEDDED_ANALYTICS_SUBSCRIPTION = 'qp-analytics-embedded';
 const SOURCES = ['roster', 'heartbeats', 'tasks', 'task-results', 'rounds', 'control'] as const;
+/** How long a closed decision's ballot topic is read for what is left on it, ms without a message. */
+const DRAIN_WAIT_MS = 2_000;
 
 interface Running {
   engine: AnalyticsEngine;
   startTime: number;
   loop: Promise<void>;
   failure?: string;
+  /** Ballot topics read now: one per decision opened and not closed yet. */
+  ballotSubscriptions: number;
 }
 
 export class EmbeddedAnalyticsRuntime implements AnalyticsRuntime {
@@ -36,8 +40,8 @@ export class EmbeddedAnalyticsRuntime implements AnalyticsRuntime {
       consumers.push([source, await this.messaging.subscribe(sourceTopic(swarmId, source), EMBEDDED_ANALYTICS_SUBSCRIPTION, { initialPosition: 'earliest' })]);
     }
     const engine = new AnalyticsEngine(swarmId, this.options);
-    const entry: Running = { engine, startTime: Date.now(), loop: Promise.resolve() };
-    entry.loop = this.consume(swarmId, engine, consumers).catch((error) => {
+    const entry: Running = { engine, startTime: Date.now(), loop: Promise.resolve(), ballotSubscriptions: 0 };
+    entry.loop = this.consume(swarmId, entry, consumers).catch((error) => {
       entry.failure = error instanceof Error ? error.message : String(error);
     });
     this.running.set(swarmId, entry);
@@ -45,9 +49,11 @@ export class EmbeddedAnalyticsRuntime implements AnalyticsRuntime {
   }
 
   /** Every message: into the engine, the windows it closes onto the analytics topic, then acked. */
-  private async consume(swarmId: string, engine: AnalyticsEngine, consumers: [AnalyticsSource, Consumer][]): Promise<void> {
+  private async consume(swarmId: string, entry: Running, consumers: [AnalyticsSource, Consumer][]): Promise<void> {
+    const engine = entry.engine;
     const out = analyticsTopics(swarmId).analytics;
-    const ballotTopics = new Set<string>();
+    /** Each open decision's ballot consumer. */
+    const ballotConsumers = new Map<string, Consumer>();
     const roster = consumers.find(([source]) => source === 'roster')![1];
     const take = async (source: AnalyticsSource, payload: string, properties: Record<string, string>) => {
       for (const record of engine.ingest(source, payload, properties)) {
@@ -68,12 +74,24 @@ export class EmbeddedAnalyticsRuntime implements AnalyticsRuntime {
             await take('roster', Buffer.from(note.payload).toString('utf8'), note.properties);
             await roster.ack(note);
           }
+          const closing = source === 'control' ? closedDecision(payload) : undefined;
+          const ballots = closing === undefined ? undefined : ballotConsumers.get(closing);
+          if (closing !== undefined && ballots) {
+            // Its ballots were all published before voting closed: take what is left, then let the topic go.
+            await this.drain(ballots, (m) => take('ballots', Buffer.from(m.payload).toString('utf8'), m.properties));
+            ballotConsumers.delete(closing);
+            consumers.splice(consumers.findIndex(([, c]) => c === ballots), 1);
+            await ballots.close();
+            entry.ballotSubscriptions = ballotConsumers.size;
+          }
           await take(source, payload, message.properties);
-          const decisionId = source === 'control' ? openedDecision(payload) : undefined;
-          if (decisionId !== undefined && !ballotTopics.has(decisionId)) {
-            ballotTopics.add(decisionId);
-            const topic = swarmTopics(swarmId).decision(decisionId);
-            consumers.push(['ballots', await this.messaging.subscribe(topic, EMBEDDED_ANALYTICS_SUBSCRIPTION, { initialPosition: 'earliest' })]);
+          const opening = source === 'control' ? openedDecision(payload) : undefined;
+          if (opening !== undefined && !ballotConsumers.has(opening)) {
+            const topic = swarmTopics(swarmId).decision(opening);
+            const subscribed = await this.messaging.subscribe(topic, EMBEDDED_ANALYTICS_SUBSCRIPTION, { initialPosition: 'earliest' });
+            ballotConsumers.set(opening, subscribed);
+            consumers.push(['ballots', subscribed]);
+            entry.ballotSubscriptions = ballotConsumers.size;
           }
           await consumer.ack(message);
         }
@@ -81,6 +99,19 @@ export class EmbeddedAnalyticsRuntime implements AnalyticsRuntime {
     } finally {
       await Promise.allSettled(consumers.map(([, c]) => c.close()));
     }
+  }
+
+  /** Takes a consumer's messages until none arrives for a while. */
+  private async drain(consumer: Consumer, take: (message: ReceivedMessage) => Promise<void>): Promise<void> {
+    for (let m = await consumer.receive(DRAIN_WAIT_MS); m && !this.closed; m = await consumer.receive(DRAIN_WAIT_MS)) {
+      await take(m);
+      await consumer.ack(m);
+    }
+  }
+
+  /** Ballot topics read now, per swarm: one per decision opened and not closed yet. */
+  ballotSubscriptions(swarmId: string): number | undefined {
+    return this.running.get(swarmId)?.ballotSubscriptions;
   }
 
   async status(): Promise<AnalyticsRuntimeStatus> {

@@ -9,6 +9,11 @@ export interface StreamJobSpec {
   jarPath: string;
   entryClass: string;
   args: string[];
+  /**
+   * On an upgrade, whether state of the savepoint that no operator of the new job claims may be
+   * dropped (default true: an upgrade may remove an operator). False makes such an upgrade fail instead.
+   */
+  allowNonRestoredState?: boolean;
 }
 
 export type StreamJobState = 'RUNNING' | 'CREATED' | 'RESTARTING' | 'FAILING' | 'FAILED' | 'CANCELLING' | 'CANCELED' | 'FINISHED' | 'SUSPENDED' | 'RECONCILING' | 'INITIALIZING';

@@ -3,17 +3,23 @@
 // round would count twice in the straggler rate, so events are deduplicated by their key before
 // windowing. The Flink job does the same (DuplicateFilter.java):
 // - round-closed: (jobId, round, attempt), each collection attempt closes once; the first is kept;
+// - update-rejected: (jobId, round, attempt, agentId, reason, seq), seq counting the attempt's
+//   refusals of that agent for that reason: a retried collection reads the same updates and refuses
+//   them again with the same names, while an agent that sent the same bad update twice gets seq 1 and 2
+//   (both count toward a burst). A rejection without attempt and seq (asynchronous jobs, older
+//   publishers) has no name and always passes;
 // - a key is remembered until the newest deduplicated event time is horizonMs past its first one.
-// update-rejected has no key of its own (an agent may send the same bad update twice in a round,
-// and both count toward a burst), and task-dispatched duplicates are absorbed by the task join.
-import type { RoundClosedEvent } from './events';
+// task-dispatched duplicates are absorbed by the task join.
+import type { RoundClosedEvent, UpdateRejectedEvent } from './events';
 
 /** How long a key is remembered, ms of event time (the task join's horizon). */
 export const DEDUP_HORIZON_MS = 3_600_000;
 
-/** The name two copies of one event share. */
-export function eventKey(event: RoundClosedEvent): string {
-  return `round-closed|${event.jobId}|${event.round}|${event.attempt}`;
+/** The name two copies of one event share; undefined for a rejection published without one. */
+export function eventKey(event: RoundClosedEvent | UpdateRejectedEvent): string | undefined {
+  if (event.kind === 'round-closed') return `round-closed|${event.jobId}|${event.round}|${event.attempt}`;
+  if (event.attempt === undefined || event.seq === undefined) return undefined;
+  return `update-rejected|${event.jobId}|${event.round}|${event.attempt}|${event.agentId}|${event.reason}|${event.seq}`;
 }
 
 export class EventDeduplicator {
@@ -30,9 +36,10 @@ export class EventDeduplicator {
   }
 
   /** True for the first copy of an event, false for a repeat. */
-  first(event: RoundClosedEvent): boolean {
-    this.sweep(event.at);
+  first(event: RoundClosedEvent | UpdateRejectedEvent): boolean {
     const key = eventKey(event);
+    if (key === undefined) return true;
+    this.sweep(event.at);
     if (this.seen.has(key)) return false;
     this.seen.set(key, event.at);
     return true;

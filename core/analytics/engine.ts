@@ -5,7 +5,7 @@
 // reaches end - 1, and an event whose window already fired is late.
 import { EventDeduplicator } from './dedup';
 import { TaskJoin } from './task-join';
-import { parseSwarmEvent, type AnalyticsSource, type BallotEvent, type DecisionOpenedEvent, type HeartbeatEvent, type RoundClosedEvent, type SwarmEvent, type TaskCompletedEvent, type UpdateRejectedEvent } from './events';
+import { parseSwarmEvent, type AnalyticsSource, type BallotEvent, type DecisionClosedEvent, type DecisionOpenedEvent, type HeartbeatEvent, type RoundClosedEvent, type SwarmEvent, type TaskCompletedEvent, type UpdateRejectedEvent } from './events';
 import {
   ANALYTICS_SCHEMA,
   agentEnergy,
@@ -85,7 +85,7 @@ export class AnalyticsEngine {
   private readonly pending = new Map<number, SwarmEvent[]>();
   /** Each agent's last heartbeat in a fired window, ms. */
   private readonly lastHeartbeat = new Map<string, number>();
-  /** Each decision's eligible voters and the agents that voted, as of its last fired window. */
+  /** Each open decision's eligible voters and the agents that voted, as of its last fired window (dropped with the window of its outcome). */
   private readonly decisions = new Map<string, DecisionVoters>();
   private maxEventTime = -Infinity;
   private readonly tasks = new TaskJoin();
@@ -98,6 +98,11 @@ export class AnalyticsEngine {
     readonly swarmId: string,
     readonly options: AnalyticsOptions = DEFAULT_ANALYTICS_OPTIONS,
   ) {}
+
+  /** Decisions whose turnout state is kept (opened or voted in, not closed yet). */
+  get openDecisions(): number {
+    return this.decisions.size;
+  }
 
   /** Current watermark, ms (-Infinity before the first event). */
   get watermark(): number {
@@ -122,7 +127,7 @@ export class AnalyticsEngine {
       this.counters.unknownAgent++;
       return [];
     }
-    if (event.kind === 'round-closed' && !this.dedup.first(event)) {
+    if ((event.kind === 'round-closed' || event.kind === 'update-rejected') && !this.dedup.first(event)) {
       this.counters.duplicate++;
       return [];
     }
@@ -185,11 +190,13 @@ export class AnalyticsEngine {
     }
     const rejectionsByJob = groupBy(rejections, (r) => r.jobId);
     for (const jobId of sortedKeys(rejectionsByJob)) out.push(updateRejections(h, jobId, rejectionsByJob.get(jobId)!, burstThreshold));
-    const votes = inOrder.filter((e): e is DecisionOpenedEvent | BallotEvent => e.kind === 'decision-opened' || e.kind === 'ballot');
+    const votes = inOrder.filter((e): e is DecisionOpenedEvent | DecisionClosedEvent | BallotEvent => e.kind === 'decision-opened' || e.kind === 'decision-closed' || e.kind === 'ballot');
     const votesByDecision = groupBy(votes, (e) => e.decisionId);
     for (const decisionId of sortedKeys(votesByDecision)) {
       const turnout = ballotTurnout(h, decisionId, votesByDecision.get(decisionId)!, this.decisions.get(decisionId));
-      this.decisions.set(decisionId, turnout.state);
+      // Only an opened decision carries state: ballots of one closed (or never announced) stand alone.
+      if (turnout.closed || turnout.state.eligible === undefined) this.decisions.delete(decisionId);
+      else this.decisions.set(decisionId, turnout.state);
       out.push(turnout.record);
     }
     return out;

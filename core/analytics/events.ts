@@ -72,6 +72,10 @@ export interface UpdateRejectedEvent {
   reason: string;
   /** Event time. */
   at: number;
+  /** The collection attempt that refused it; with seq it names one refusal (core/analytics/dedup.ts). */
+  attempt?: number;
+  /** This refusal's rank among the attempt's refusals of the same agent for the same reason, from 1. */
+  seq?: number;
 }
 
 /** A decision's voting opened (swarm/<id>/control, type decision-proposal): how many agents may vote. */
@@ -84,6 +88,14 @@ export interface DecisionOpenedEvent {
   at: number;
 }
 
+/** A decision's voting closed or was cancelled (swarm/<id>/control, type decision-outcome): its turnout state is dropped. */
+export interface DecisionClosedEvent {
+  kind: 'decision-closed';
+  decisionId: string;
+  /** Event time: closedAt. */
+  at: number;
+}
+
 /** One signed ballot (swarm/<id>/decision-<decisionId>); a later one of the same agent is a vote change. */
 export interface BallotEvent {
   kind: 'ballot';
@@ -93,7 +105,7 @@ export interface BallotEvent {
   at: number;
 }
 
-export type SwarmEvent = HeartbeatEvent | TaskCompletedEvent | RoundClosedEvent | UpdateRejectedEvent | DecisionOpenedEvent | BallotEvent;
+export type SwarmEvent = HeartbeatEvent | TaskCompletedEvent | RoundClosedEvent | UpdateRejectedEvent | DecisionOpenedEvent | DecisionClosedEvent | BallotEvent;
 
 /** An agent id became the swarm's (swarm/<id>/roster, type agent-registered): its events count from then on. */
 export interface AgentRegisteredEvent {
@@ -163,16 +175,32 @@ function roundClosed(j: Json): SwarmEvent | undefined {
 }
 
 function updateRejected(j: Json): SwarmEvent | undefined {
-  const { jobId, round, agentId, reason, rejectedAt } = j;
+  const { jobId, round, agentId, reason, rejectedAt, attempt, seq } = j;
   if (!isId(jobId) || !Number.isInteger(round) || (round as number) < 1 || !isId(agentId)) return undefined;
   if (typeof reason !== 'string' || reason.length === 0 || reason.length > 64 || !isTime(rejectedAt)) return undefined;
-  return { kind: 'update-rejected', jobId, round: round as number, agentId, reason, at: rejectedAt };
+  if (!optional(attempt, isAttempt) || !optional(seq, isAttempt)) return undefined;
+  return {
+    kind: 'update-rejected',
+    jobId,
+    round: round as number,
+    agentId,
+    reason,
+    at: rejectedAt,
+    ...(attempt !== undefined && { attempt: attempt as number }),
+    ...(seq !== undefined && { seq: seq as number }),
+  };
 }
 
 function decisionOpened(j: Json): SwarmEvent | undefined {
   const { decisionId, opensAt, voters } = j;
   if (!isId(decisionId) || !isTime(opensAt) || !Number.isInteger(voters) || (voters as number) < 0 || (voters as number) > 2_147_483_647) return undefined;
   return { kind: 'decision-opened', decisionId, eligible: voters as number, at: opensAt };
+}
+
+function decisionClosed(j: Json): SwarmEvent | undefined {
+  const { decisionId, closedAt } = j;
+  if (!isId(decisionId) || !isTime(closedAt)) return undefined;
+  return { kind: 'decision-closed', decisionId, at: closedAt };
 }
 
 function ballot(j: Json): SwarmEvent | undefined {
@@ -208,8 +236,9 @@ export function parseSwarmEvent(source: AnalyticsSource, text: string, propertie
     if (j.type !== 'task-outcome' || j.outcome === 'declined' || j.outcome === 'progress') return { ok: false, reason: 'ignored' };
     event = taskOutcome(j, properties);
   } else if (source === 'control') {
-    if (j.type !== 'decision-proposal') return { ok: false, reason: 'ignored' };
-    event = decisionOpened(j);
+    if (j.type === 'decision-proposal') event = decisionOpened(j);
+    else if (j.type === 'decision-outcome') event = decisionClosed(j);
+    else return { ok: false, reason: 'ignored' };
   } else if (source === 'ballots') {
     event = ballot(j);
   } else {
@@ -224,4 +253,10 @@ export function parseSwarmEvent(source: AnalyticsSource, text: string, propertie
 export function openedDecision(text: string): string | undefined {
   const parsed = parseSwarmEvent('control', text);
   return parsed.ok && parsed.event.kind === 'decision-opened' ? parsed.event.decisionId : undefined;
+}
+
+/** The decision whose voting a control message closes (the embedded runtime then releases its ballot topic). */
+export function closedDecision(text: string): string | undefined {
+  const parsed = parseSwarmEvent('control', text);
+  return parsed.ok && parsed.event.kind === 'decision-closed' ? parsed.event.decisionId : undefined;
 }

@@ -25,6 +25,10 @@ export interface UpdateRejectedMessage {
   reason: string;
   /** ms since the epoch, manager clock. */
   rejectedAt: number;
+  /** The collection attempt (synchronous rounds); with seq it names this refusal, so a retried collection's copy is dropped. */
+  attempt?: number;
+  /** Rank of this refusal among the attempt's refusals of the same agent for the same reason, from 1. */
+  seq?: number;
 }
 
 /** A refused update: why, and whose (when its header named a sender). */
@@ -62,12 +66,23 @@ export function roundEvents(input: {
     participants,
     stragglers: participants.filter((id) => !reported.has(id)),
   };
-  return [closed, ...rejectionEvents(input.jobId, input.round, input.refused)];
+  return [closed, ...rejectionEvents(input.jobId, input.round, input.refused, input.attempt)];
 }
 
-/** One update-rejected event per refused update whose header named a usable sender. */
-export function rejectionEvents(jobId: string, round: number, refused: readonly RefusedUpdate[]): UpdateRejectedMessage[] {
+/**
+ * One update-rejected event per refused update whose header named a usable sender. With the
+ * collection attempt, each carries (attempt, seq): a retry that refuses the same updates names them alike.
+ */
+export function rejectionEvents(jobId: string, round: number, refused: readonly RefusedUpdate[], attempt?: number): UpdateRejectedMessage[] {
+  const ranks = new Map<string, number>();
   return refused
     .filter((r): r is Required<RefusedUpdate> => r.agentId !== undefined && ANALYTICS_ID.test(r.agentId) && r.reason.length > 0 && r.reason.length <= 64)
-    .map((r) => ({ type: 'update-rejected', jobId, round, agentId: r.agentId, reason: r.reason, rejectedAt: r.at }));
+    .map((r) => {
+      const message: UpdateRejectedMessage = { type: 'update-rejected', jobId, round, agentId: r.agentId, reason: r.reason, rejectedAt: r.at };
+      if (attempt === undefined) return message;
+      const rank = `${r.agentId}|${r.reason}`;
+      const seq = (ranks.get(rank) ?? 0) + 1;
+      ranks.set(rank, seq);
+      return { ...message, attempt, seq };
+    });
 }

@@ -1,6 +1,6 @@
 // The analytics signals: what one tumbling window of events yields, per signal. Pure functions of
 // the window's events in event-time order; the Flink job (analytics/) computes the same numbers.
-import type { BallotEvent, DecisionOpenedEvent, HeartbeatEvent, RoundClosedEvent, TaskCompletedEvent, UpdateRejectedEvent } from './events';
+import type { BallotEvent, DecisionClosedEvent, DecisionOpenedEvent, HeartbeatEvent, RoundClosedEvent, TaskCompletedEvent, UpdateRejectedEvent } from './events';
 
 export const ANALYTICS_SCHEMA = 'qp-analytics/1';
 
@@ -64,7 +64,7 @@ export interface HeartbeatLiveness extends WindowHeader {
   /** Silences longer than the grace period: each is one ACTIVE->LOST and one LOST->ACTIVE flip. */
   gapsOverGrace: number;
   flips: number;
-  /** flips > the flapping threshold. */
+  /** flips > the flapping threshold: Flink CEP's finding (silencesToFlap). */
   flapping: boolean;
 }
 
@@ -173,6 +173,16 @@ export function swarmPower(h: Header, beats: readonly HeartbeatEvent[]): SwarmPo
 }
 
 /**
+ * Silences (gaps over the grace period, two flips each) in one window that make an agent flapping:
+ * floor(threshold / 2) + 1, i.e. flips > threshold. The Flink job finds them with CEP
+ * (analytics/.../Flapping.java: consecutive heartbeats further apart than the grace period, then
+ * this many of them in one window), and its flag is the one published; this is its TypeScript twin.
+ */
+export function silencesToFlap(flapThreshold: number): number {
+  return Math.floor(flapThreshold / 2) + 1;
+}
+
+/**
  * Heartbeat gaps of one agent in a window, counting from its last heartbeat of an earlier window
  * (previousAt, ms, or undefined). Returns the result and the last heartbeat time to carry on.
  */
@@ -205,7 +215,7 @@ export function heartbeatLiveness(
       maxGapMs,
       gapsOverGrace,
       flips,
-      flapping: flips > flapThreshold,
+      flapping: gapsOverGrace >= silencesToFlap(flapThreshold),
     },
     lastAt: prev,
   };
@@ -277,19 +287,22 @@ export interface DecisionVoters {
 
 /**
  * A decision's ballots in a window and its turnout so far: distinct voters by the window's end over
- * the agents its proposal named. Returns the record and the state to carry to its next window.
+ * the agents its proposal named. Returns the record, the state to carry to its next window, and
+ * whether the decision closed in this window (then nothing is carried: its state is dropped).
  */
 export function ballotTurnout(
   h: Header,
   decisionId: string,
-  events: readonly (DecisionOpenedEvent | BallotEvent)[],
+  events: readonly (DecisionOpenedEvent | DecisionClosedEvent | BallotEvent)[],
   previous: DecisionVoters | undefined,
-): { record: BallotTurnout; state: DecisionVoters } {
+): { record: BallotTurnout; state: DecisionVoters; closed: boolean } {
   let eligible = previous?.eligible;
   const voters = new Set(previous?.voters ?? []);
   let ballots = 0;
+  let closed = false;
   for (const e of events) {
     if (e.kind === 'decision-opened') eligible = e.eligible;
+    else if (e.kind === 'decision-closed') closed = true;
     else {
       ballots++;
       voters.add(e.agentId);
@@ -306,6 +319,7 @@ export function ballotTurnout(
       turnout: eligible === undefined || eligible === 0 ? null : round6(voters.size / eligible),
     },
     state: { ...(eligible !== undefined && { eligible }), voters },
+    closed,
   };
 }
 

@@ -1,5 +1,9 @@
 import {
   AnalyticsEngine,
+  closedDecision,
+  rejectionEvents,
+  silencesToFlap,
+  type UpdateRejectedMessage,
   EventDeduplicator,
   nearestRank,
   parseSwarmEvent,
@@ -61,6 +65,8 @@ describe('embedded analytics on a scripted stream', () => {
     expect(at(records, 'heartbeat-liveness', 'a1', 0)).toMatchObject({ maxGapMs: 1000, gapsOverGrace: 0, flips: 0, flapping: false });
     expect(at(records, 'heartbeat-liveness', 'a2', 0)).toMatchObject({ maxGapMs: 8500, gapsOverGrace: 1, flips: 2, flapping: false });
     expect(at(records, 'heartbeat-liveness', 'a3', 0)).toMatchObject({ maxGapMs: 4000, gapsOverGrace: 2, flips: 4, flapping: true });
+    // flips > threshold is CEP's rule: floor(threshold / 2) + 1 silences in the window
+    expect([1, 2, 3, 4].map(silencesToFlap)).toEqual([1, 2, 2, 3]);
     // a gap that spans windows counts from the agent's last heartbeat of the earlier window
     expect(at(records, 'heartbeat-liveness', 'a1', 1)).toMatchObject({ maxGapMs: 9000, gapsOverGrace: 1 });
     expect(at(records, 'heartbeat-liveness', 'a2', 1)).toMatchObject({ maxGapMs: 3000, gapsOverGrace: 0 });
@@ -86,6 +92,7 @@ describe('embedded analytics on a scripted stream', () => {
   });
 
   it('flags a burst of update rejections per job', () => {
+    // a3's two bad updates count; the retried collection's copy of the first does not
     expect(at(records, 'update-rejections', 'j1', 0)).toMatchObject({ rejections: 3, agents: 2, reasons: { norm: 2, proof: 1 }, burst: true });
     expect(at(records, 'update-rejections', 'j2', 0)).toMatchObject({ rejections: 1, burst: false });
   });
@@ -95,10 +102,18 @@ describe('embedded analytics on a scripted stream', () => {
     expect(at(records, 'ballot-turnout', 'd1', 0)).toMatchObject({ ballots: 3, voters: 2, eligible: 3, turnout: 0.666667 });
     // a3's ballot in window 1; the voters of window 0 carry over
     expect(at(records, 'ballot-turnout', 'd1', 1)).toMatchObject({ ballots: 1, voters: 3, eligible: 3, turnout: 1 });
+    expect(at(records, 'ballot-turnout', 'd2', 0)).toMatchObject({ ballots: 1, voters: 1, eligible: 2, turnout: 0.5 });
+  });
+
+  it('drops a decision\'s turnout state once the window of its outcome fired', () => {
+    // d2 closed in window 0: a ballot cast after that starts over, without its proposal or voters
+    expect(at(records, 'ballot-turnout', 'd2', 1)).toMatchObject({ ballots: 1, voters: 1, eligible: null, turnout: null });
+    // d1 closed in window 1; d2's stray ballot has no proposal to carry: nothing is kept
+    expect(engine.openDecisions).toBe(0);
   });
 
   it('counts bad, ignored and late events and skips them', () => {
-    expect(engine.counters).toMatchObject({ malformed: 1, invalid: 1, ignored: 1, late: 2, unmatched: 1, unknownAgent: 1, duplicate: 1, windowsEmitted: EXPECTED_WINDOWS });
+    expect(engine.counters).toMatchObject({ malformed: 1, invalid: 1, ignored: 1, late: 2, unmatched: 1, unknownAgent: 1, duplicate: 2, windowsEmitted: EXPECTED_WINDOWS });
     // the late heartbeat's 100 Wh is in no window
     expect(at(records, 'agent-energy', 'a1', 0)).toMatchObject({ energyWh: 6 });
   });
@@ -151,7 +166,7 @@ describe('round events for the analytics', () => {
     });
     expect(events).toEqual([
       { type: 'round-closed', jobId: 'j1', round: 3, attempt: 2, closedAt: 10, status: 'aggregated', participants: ['a1', 'a2', 'a3'], stragglers: ['a1', 'a3'] },
-      { type: 'update-rejected', jobId: 'j1', round: 3, agentId: 'a3', reason: 'stale', rejectedAt: 7 },
+      { type: 'update-rejected', jobId: 'j1', round: 3, agentId: 'a3', reason: 'stale', rejectedAt: 7, attempt: 2, seq: 1 },
     ]);
     // and the analytics read them as they are published
     const engine = new AnalyticsEngine('s', { ...STREAM_OPTIONS, latenessMs: 0 });
@@ -190,6 +205,69 @@ describe('round-closed deduplication (at-least-once events)', () => {
     ]);
     // accepted: the round once and the heartbeat
     expect(engine.counters).toMatchObject({ duplicate: 1, accepted: 2 });
+  });
+});
+
+describe('update-rejected deduplication (a retried collection refuses the same updates again)', () => {
+  const refusals = (at: number) => [
+    { reason: 'norm', agentId: 'a1', at },
+    { reason: 'norm', agentId: 'a1', at: at + 1 },
+    { reason: 'proof', agentId: 'a1', at: at + 2 },
+    { reason: 'norm', agentId: 'a2', at: at + 3 },
+  ];
+
+  it('names each refusal of an attempt by its rank per agent and reason, the same on a retry', () => {
+    const first = rejectionEvents('j', 4, refusals(T0), 1);
+    expect(first.map((e) => `${e.agentId}|${e.reason}|${e.attempt}|${e.seq}`)).toEqual(['a1|norm|1|1', 'a1|norm|1|2', 'a1|proof|1|1', 'a2|norm|1|1']);
+    const retried = rejectionEvents('j', 4, refusals(T0 + 500), 1);
+    expect(retried.map((e) => e.seq)).toEqual(first.map((e) => e.seq));
+    // asynchronous jobs publish without an attempt: no name
+    expect(rejectionEvents('j', 4, refusals(T0)).every((e) => e.attempt === undefined && e.seq === undefined)).toBe(true);
+  });
+
+  it('counts a retried collection\'s refusals once in the window, and two bad updates of one agent twice', () => {
+    const engine = new AnalyticsEngine('s', { ...STREAM_OPTIONS, latenessMs: 0 });
+    engine.ingest('roster', JSON.stringify({ type: 'agent-registered', agentId: 'a1', registeredAt: T0 }));
+    const publish = (events: UpdateRejectedMessage[]) => events.flatMap((e) => engine.ingest('rounds', JSON.stringify(e)));
+    publish(rejectionEvents('j', 4, refusals(T0), 1));
+    publish(rejectionEvents('j', 4, refusals(T0 + 500), 1));
+    // another attempt's refusals are other refusals
+    publish(rejectionEvents('j', 4, refusals(T0 + 1000).slice(0, 1), 2));
+    const out = engine.ingest('heartbeats', JSON.stringify({ agentId: 'a1', sentAt: T0 + 20_000 }));
+    expect(out.find((r) => r.signal === 'update-rejections')).toMatchObject({ key: 'j', rejections: 5, agents: 2, reasons: { norm: 4, proof: 1 } });
+    expect(engine.counters.duplicate).toBe(4);
+    // unnamed rejections are never repeats
+    const unnamed = new EventDeduplicator(1000);
+    const event = { kind: 'update-rejected', jobId: 'j', round: 1, agentId: 'a1', reason: 'norm', at: 0 } as const;
+    expect([unnamed.first(event), unnamed.first(event), unnamed.size]).toEqual([true, true, 0]);
+  });
+
+  it('refuses a rejection whose attempt or seq is not a positive integer', () => {
+    const base = { type: 'update-rejected', jobId: 'j', round: 1, agentId: 'a1', reason: 'norm', rejectedAt: 5 };
+    expect(parseSwarmEvent('rounds', JSON.stringify({ ...base, attempt: 1, seq: 0 }))).toEqual({ ok: false, reason: 'invalid' });
+    expect(parseSwarmEvent('rounds', JSON.stringify({ ...base, attempt: 'x', seq: 1 }))).toEqual({ ok: false, reason: 'invalid' });
+    expect(parseSwarmEvent('rounds', JSON.stringify({ ...base, attempt: 2, seq: 3 }))).toMatchObject({ ok: true, event: { attempt: 2, seq: 3 } });
+  });
+});
+
+describe('decision turnout state', () => {
+  it('is kept while the decision is open and dropped with the window of its outcome', () => {
+    const engine = new AnalyticsEngine('s', { ...STREAM_OPTIONS, latenessMs: 0 });
+    engine.ingest('roster', JSON.stringify({ type: 'agent-registered', agentId: 'a1', registeredAt: T0 }));
+    const open = (id: string) => engine.ingest('control', JSON.stringify({ type: 'decision-proposal', decisionId: id, opensAt: T0 + 10, voters: 1 }));
+    open('d1');
+    open('d2');
+    engine.ingest('ballots', JSON.stringify({ decisionId: 'd1', agentId: 'a1', castAt: T0 + 20 }));
+    engine.ingest('control', JSON.stringify({ type: 'decision-outcome', decisionId: 'd1', state: 'SUCCEEDED', closedAt: T0 + 30 }));
+    expect(closedDecision(JSON.stringify({ type: 'decision-outcome', decisionId: 'd1', closedAt: T0 + 30 }))).toBe('d1');
+    const out = engine.ingest('heartbeats', JSON.stringify({ agentId: 'a1', sentAt: T0 + 10_000 }));
+    // the closing window still reports d1's final turnout
+    expect(out.find((r) => r.key === 'd1')).toMatchObject({ signal: 'ballot-turnout', ballots: 1, voters: 1, eligible: 1, turnout: 1 });
+    // d2 is still open
+    expect(engine.openDecisions).toBe(1);
+    engine.ingest('control', JSON.stringify({ type: 'decision-outcome', decisionId: 'd2', state: 'CANCELLED', closedAt: T0 + 10_500 }));
+    engine.ingest('heartbeats', JSON.stringify({ agentId: 'a1', sentAt: T0 + 20_000 }));
+    expect(engine.openDecisions).toBe(0);
   });
 });
 

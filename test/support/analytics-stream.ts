@@ -27,7 +27,7 @@ export interface ScriptedMessage {
 export const topicOf = (m: ScriptedMessage): string => m.topic ?? m.source;
 
 /** Every input topic of the stream: the analytics subscription must have read them all. */
-export const STREAM_TOPICS = ['heartbeats', 'tasks', 'task-results', 'rounds', 'roster', 'control', 'decision-d1'];
+export const STREAM_TOPICS = ['heartbeats', 'tasks', 'task-results', 'rounds', 'roster', 'control', 'decision-d1', 'decision-d2'];
 
 /** A decision's proposal on the control topic (the decision workflow's announcement), eligible = voters. */
 const proposal = (decisionId: string, dt: number, voters: number): ScriptedMessage => ({
@@ -47,6 +47,22 @@ const proposal = (decisionId: string, dt: number, voters: number): ScriptedMessa
     totalPower: voters,
   }),
   properties: { type: 'decision-proposal', decisionId },
+});
+/** The decision workflow's outcome on the control topic: voting closed at closedAt. */
+const decisionOutcome = (decisionId: string, dt: number): ScriptedMessage => ({
+  source: 'control',
+  payload: JSON.stringify({
+    type: 'decision-outcome',
+    decisionId,
+    swarmId: 's',
+    state: 'SUCCEEDED',
+    winner: 'yes',
+    tally: { counts: { yes: 1 }, turnout: 1 },
+    quorumPower: 1,
+    closedBy: 'deadline',
+    closedAt: T0 + dt,
+  }),
+  properties: { type: 'decision-outcome', decisionId },
 });
 /** A signed ballot as agents publish it on the decision's topic (the signature is not the analytics' to check). */
 const ballot = (decisionId: string, agentId: string, dt: number, choice: string): ScriptedMessage => ({
@@ -74,9 +90,10 @@ const task = (taskId: string, kind: string, d: number, c: number, extra: { deadl
   },
   outcome(taskId, 'a1', T0 + c, extra.outcome ?? 'succeeded'),
 ];
-const rejected = (jobId: string, agentId: string, reason: string, dt: number): ScriptedMessage => ({
+/** A refused update; with (attempt, seq) named, so that a retried collection's copy is dropped. */
+const rejected = (jobId: string, agentId: string, reason: string, dt: number, name?: { attempt: number; seq: number }): ScriptedMessage => ({
   source: 'rounds',
-  payload: JSON.stringify({ type: 'update-rejected', jobId, round: 2, agentId, reason, rejectedAt: T0 + dt }),
+  payload: JSON.stringify({ type: 'update-rejected', jobId, round: 2, agentId, reason, rejectedAt: T0 + dt, ...name }),
 });
 
 /** The manager's roster notes, as issueAgentCredential publishes them (registration, generation 1). */
@@ -127,9 +144,12 @@ export const PHASE_1: ScriptedMessage[] = [
     source: 'rounds',
     payload: JSON.stringify({ type: 'round-closed', jobId: 'j1', round: 2, attempt: 1, closedAt: T0 + 6000, participants: ['a1', 'a2'], stragglers: ['a2', 'a3'] }),
   },
-  rejected('j1', 'a3', 'norm', 6100),
-  rejected('j1', 'a3', 'norm', 6200),
-  rejected('j1', 'a2', 'proof', 6300),
+  // a3 sent the same bad update twice (seq 1 and 2: both count); the retried collection refuses a3's first again: counted once
+  rejected('j1', 'a3', 'norm', 6100, { attempt: 1, seq: 1 }),
+  rejected('j1', 'a3', 'norm', 6200, { attempt: 1, seq: 2 }),
+  rejected('j1', 'a2', 'proof', 6300, { attempt: 1, seq: 1 }),
+  rejected('j1', 'a3', 'norm', 6600, { attempt: 1, seq: 1 }),
+  // without a name (an asynchronous job's): never taken for a repeat
   rejected('j2', 'a1', 'norm', 7000),
   // decision d1: 3 eligible voters; a1 changes its vote; a3 votes in window 1
   proposal('d1', 1000, 3),
@@ -137,16 +157,24 @@ export const PHASE_1: ScriptedMessage[] = [
   ballot('d1', 'a2', 2000, 'no'),
   ballot('d1', 'a1', 2500, 'no'),
   ballot('d1', 'a3', 11_500, 'yes'),
+  // d1 closes in window 1, d2 (2 eligible, a1 voted) in window 0: their turnout state is dropped after those windows
+  decisionOutcome('d1', 12_000),
+  proposal('d2', 3000, 2),
+  ballot('d2', 'a1', 3500, 'yes'),
+  decisionOutcome('d2', 4000),
 ];
 
-/** Phase 2: moves the watermark past window 0 (T0 + 26 s - 15 s - 1 ms). */
-export const PHASE_2: ScriptedMessage[] = [hb('a1', 26_000)];
+/** A ballot of d2 cast after its voting closed (refused by the decision): Flink, reading every decision topic, starts d2 over without its state; the embedded runtime released d2's topic and does not read it. */
+export const STRAY_BALLOT: ScriptedMessage = ballot('d2', 'a2', 13_000, 'no');
+
+/** Phase 2: moves the watermark past window 0 (T0 + 26 s - 15 s - 1 ms), and d2's stray ballot. */
+export const PHASE_2: ScriptedMessage[] = [hb('a1', 26_000), STRAY_BALLOT];
 
 /** Phase 3: two late events (window 0 is out), then one that moves the watermark past window 1. */
 export const PHASE_3: ScriptedMessage[] = [hb('a1', 3000, { energyUsedWh: 100 }), ...task('t6', 'train', 2400, 2500), hb('a2', 40_000)];
 
-/** Records of window 0 (window 1 has 7). */
-export const WINDOW_0_RECORDS = 14;
+/** Records of window 0 (window 1 has 8). */
+export const WINDOW_0_RECORDS = 15;
 
-/** Windows the stream closes: 14 records for window 0, 7 for window 1. */
-export const EXPECTED_WINDOWS = 21;
+/** Windows the stream closes: 15 records for window 0, 8 for window 1 (7 without the stray ballot). */
+export const EXPECTED_WINDOWS = 23;

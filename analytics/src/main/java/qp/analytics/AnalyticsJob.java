@@ -30,7 +30,6 @@ import org.apache.flink.streaming.api.CheckpointingMode;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.functions.ProcessFunction;
-import org.apache.flink.streaming.api.functions.sink.DiscardingSink;
 import org.apache.flink.streaming.api.functions.windowing.ProcessWindowFunction;
 import org.apache.flink.streaming.api.windowing.assigners.TumblingEventTimeWindows;
 import org.apache.flink.streaming.api.windowing.time.Time;
@@ -97,9 +96,15 @@ public final class AnalyticsJob {
     DataStream<String> swarmPower = heartbeats.keyBy(e -> "swarm").window(windows)
         .process(new Window(swarmId, "swarm-power", (r, list, w) -> Signals.swarmPower(r, list, w.getEnd() - w.getStart())))
         .name("swarm-power").uid("swarm-power");
-    DataStream<String> liveness = heartbeats.keyBy(e -> e.agentId).window(windows)
+    DataStream<String> livenessWindows = heartbeats.keyBy(e -> e.agentId).window(windows)
         .process(new LivenessWindow(swarmId, graceMs, flapThreshold))
         .name("heartbeat-liveness").uid("heartbeat-liveness");
+    // flapping with Flink CEP (counted in qpFlappingAgents) is the published flapping flag
+    DataStream<String> flapping = Flapping.detect(heartbeats, graceMs, windowMs, flapThreshold);
+    DataStream<String> liveness = livenessWindows.keyBy(Flapping::agentWindowOf)
+        .connect(flapping.keyBy(k -> k))
+        .process(new Flapping.Publish(windowMs))
+        .name("liveness-flapping").uid("liveness-flapping");
     DataStream<String> taskLatency = events.filter(e -> SwarmEvent.TASK_COMPLETED.equals(e.kind)).name("tasks")
         .keyBy(e -> e.taskKind).window(windows)
         .process(new Window(swarmId, "task-latency", (r, list, w) -> Signals.taskLatency(r, list)))
@@ -119,14 +124,11 @@ public final class AnalyticsJob {
         .name("update-rejections").uid("update-rejections");
 
     DataStream<String> turnout = events
-        .filter(e -> SwarmEvent.DECISION_OPENED.equals(e.kind) || SwarmEvent.BALLOT.equals(e.kind)).name("ballots")
+        .filter(e -> SwarmEvent.DECISION_OPENED.equals(e.kind) || SwarmEvent.DECISION_CLOSED.equals(e.kind) || SwarmEvent.BALLOT.equals(e.kind)).name("ballots")
         .keyBy(e -> e.decisionId).window(windows)
         .process(new TurnoutWindow(swarmId))
         .name("ballot-turnout").uid("ballot-turnout");
 
-    // flapping with Flink CEP, backing the liveness window's flapping flag (counted in qpFlappingAgents)
-    Flapping.detect(heartbeats, graceMs, windowMs, flapThreshold)
-        .addSink(new DiscardingSink<>()).name("flapping-count").uid("flapping-count");
 
     PulsarSink<String> sink = PulsarSink.builder()
         .setServiceUrl(p.get("service-url", "pulsar://127.0.0.1:6650"))
@@ -284,14 +286,26 @@ public final class AnalyticsJob {
     }
   }
 
-  /** A decision's ballots and turnout; its eligible voters and the agents that voted are kept across windows (keyed, checkpointed). */
+  /**
+   * A decision's ballots and turnout; its eligible voters and the agents that voted are kept across
+   * windows (keyed, checkpointed) until the window holding its decision-outcome fires, then cleared
+   * (a key's windows fire in time order, and a ballot cast before the closing falls in a window no later).
+   * A decision without a proposal read keeps no state: its windows stand alone.
+   */
   static final class TurnoutWindow extends ProcessWindowFunction<SwarmEvent, String, String, TimeWindow> {
     private final String swarmId;
     private final ValueStateDescriptor<Integer> eligibleState = new ValueStateDescriptor<>("eligible-voters", Types.INT);
     private final MapStateDescriptor<String, Boolean> votersState = new MapStateDescriptor<>("voted", Types.STRING, Types.BOOLEAN);
 
+    private transient Counter closedDecisions;
+
     TurnoutWindow(String swarmId) {
       this.swarmId = swarmId;
+    }
+
+    @Override
+    public void open(Configuration parameters) {
+      closedDecisions = getRuntimeContext().getMetricGroup().counter("qpClosedDecisions");
     }
 
     @Override
@@ -304,9 +318,18 @@ public final class AnalyticsJob {
       int before = voters.size();
       Integer[] e = { eligible.value() };
       Map<String, Object> r = Signals.header(swarmId, "ballot-turnout", decisionId, w.getStart(), w.getEnd());
-      Signals.ballotTurnout(r, Signals.inEventTimeOrder(in), e, voters);
-      if (e[0] != null) eligible.update(e[0]);
-      if (voters.size() > before) for (String agentId : voters) voted.put(agentId, true);
+      List<SwarmEvent> inOrder = Signals.inEventTimeOrder(in);
+      Signals.ballotTurnout(r, inOrder, e, voters);
+      boolean closed = inOrder.stream().anyMatch(x -> SwarmEvent.DECISION_CLOSED.equals(x.kind));
+      if (closed) closedDecisions.inc();
+      // only an opened decision carries state: ballots of one closed (or never announced) stand alone
+      if (closed || e[0] == null) {
+        eligible.clear();
+        voted.clear();
+      } else {
+        eligible.update(e[0]);
+        if (voters.size() > before) for (String agentId : voters) voted.put(agentId, true);
+      }
       out.collect(toJson(r));
     }
   }

@@ -21,7 +21,8 @@ import org.apache.flink.util.Collector;
 /**
  * Drops repeats of an at-least-once event by its key, by the rules of core/analytics/dedup.ts:
  * round-closed is named by (jobId, round, attempt) and only its first copy passes (a retried tuning
- * activity publishes it again, with a later closedAt); other events pass in order. A key is
+ * activity publishes it again, with a later closedAt); update-rejected by (jobId, round, attempt,
+ * agentId, reason, seq) when it carries attempt and seq (without them it passes); other events pass in order. A key is
  * remembered until the newest round-closed time is the horizon past its first copy. Not keyed, for
  * the same reason as TaskJoin (order); the remembered keys are checkpointed operator state.
  */
@@ -41,8 +42,11 @@ final class DuplicateFilter extends ProcessFunction<SwarmEvent, SwarmEvent> impl
     this.horizonMs = horizonMs;
   }
 
+  /** The name two copies share, or null for an event without one. */
   static String eventKey(SwarmEvent e) {
-    return "round-closed|" + e.jobId + "|" + e.round + "|" + e.attempt;
+    if (SwarmEvent.ROUND_CLOSED.equals(e.kind)) return "round-closed|" + e.jobId + "|" + e.round + "|" + e.attempt;
+    if (!SwarmEvent.UPDATE_REJECTED.equals(e.kind) || e.attempt == null || e.seq == null) return null;
+    return "update-rejected|" + e.jobId + "|" + e.round + "|" + e.attempt + "|" + e.agentId + "|" + e.reason + "|" + e.seq;
   }
 
   @Override
@@ -52,12 +56,13 @@ final class DuplicateFilter extends ProcessFunction<SwarmEvent, SwarmEvent> impl
 
   @Override
   public void processElement(SwarmEvent e, Context ctx, Collector<SwarmEvent> out) {
-    if (!SwarmEvent.ROUND_CLOSED.equals(e.kind)) {
+    String key = eventKey(e);
+    if (key == null) {
       out.collect(e);
       return;
     }
     sweep(e.at);
-    if (seen.putIfAbsent(eventKey(e), e.at) != null) {
+    if (seen.putIfAbsent(key, e.at) != null) {
       duplicates.inc();
       return;
     }

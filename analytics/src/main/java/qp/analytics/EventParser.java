@@ -71,8 +71,9 @@ public final class EventParser {
         return Outcome.of(e);
       }
       case CONTROL:
-        if (!"decision-proposal".equals(text(j, "type"))) return Outcome.not("ignored");
-        return Outcome.of(decisionOpened(j));
+        if ("decision-proposal".equals(text(j, "type"))) return Outcome.of(decisionOpened(j));
+        if ("decision-outcome".equals(text(j, "type"))) return Outcome.of(decisionClosed(j));
+        return Outcome.not("ignored");
       case BALLOTS:
         return Outcome.of(ballot(j));
       case TASK_RESULTS: {
@@ -202,6 +203,16 @@ public final class EventParser {
     return e;
   }
 
+  private static SwarmEvent decisionClosed(JsonNode j) {
+    SwarmEvent e = new SwarmEvent();
+    e.kind = SwarmEvent.DECISION_CLOSED;
+    e.decisionId = id(j, "decisionId");
+    Long at = time(j, "closedAt");
+    if (e.decisionId == null || at == null) return null;
+    e.at = at;
+    return e;
+  }
+
   private static SwarmEvent ballot(JsonNode j) {
     SwarmEvent e = new SwarmEvent();
     e.kind = SwarmEvent.BALLOT;
@@ -237,6 +248,8 @@ public final class EventParser {
     Long at = time(j, "rejectedAt");
     if (e.jobId == null || e.round == null || e.agentId == null || at == null) return null;
     if (e.reason == null || e.reason.isEmpty() || e.reason.length() > 64) return null;
+    if (!absent(j, "attempt") && (e.attempt = positiveInt(j, "attempt")) == null) return null;
+    if (!absent(j, "seq") && (e.seq = positiveInt(j, "seq")) == null) return null;
     e.at = at;
     return e;
   }

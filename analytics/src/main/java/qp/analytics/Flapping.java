@@ -13,12 +13,15 @@ import org.apache.flink.cep.pattern.conditions.IterativeCondition;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.streaming.api.datastream.DataStream;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
+import org.apache.flink.streaming.api.functions.co.KeyedCoProcessFunction;
 import org.apache.flink.streaming.api.windowing.time.Time;
 import org.apache.flink.util.Collector;
 
 /**
- * Flapping detected with Flink CEP, beside the heartbeat-liveness window's count (which it backs):
+ * Flapping detected with Flink CEP: the heartbeat-liveness record's published flapping flag
+ * (Publish sets it on the window's record; core/analytics/signals.ts is the TypeScript twin):
  * 1. silences: per agent, two consecutive heartbeats in event time more than the grace period
  *    apart (one ACTIVE->LOST and one LOST->ACTIVE flip); the CEP operator orders each agent's
  *    heartbeats by event time, so the pairs are the same the window sees, across windows too;
@@ -73,14 +76,22 @@ final class Flapping {
         })
         .name("flapping-cep").uid("flapping-cep")
         .keyBy(k -> k)
-        .process(new OncePerWindow())
+        .process(new OncePerWindow(windowMs))
         .name("flapping-agents").uid("flapping-agents");
   }
 
-  /** A window in which an agent flapped twice as much still counts once. */
+  /**
+   * A window in which an agent flapped twice as much still counts once. Its mark is dropped at the
+   * window's last ms of event time: CEP has matched every silence of the window by then.
+   */
   static final class OncePerWindow extends KeyedProcessFunction<String, String, String> {
+    private final long windowMs;
     private final ValueStateDescriptor<Boolean> seen = new ValueStateDescriptor<>("flapping-counted", Types.BOOLEAN);
     private transient Counter flappingAgents;
+
+    OncePerWindow(long windowMs) {
+      this.windowMs = windowMs;
+    }
 
     @Override
     public void open(Configuration parameters) {
@@ -94,6 +105,65 @@ final class Flapping {
       state.update(true);
       flappingAgents.inc();
       out.collect(agentWindow);
+      ctx.timerService().registerEventTimeTimer(Long.parseLong(agentWindow.substring(agentWindow.lastIndexOf('|') + 1)) + windowMs - 1);
+    }
+
+    @Override
+    public void onTimer(long timestamp, OnTimerContext ctx, Collector<String> out) {
+      getRuntimeContext().getState(seen).clear();
+    }
+  }
+
+  /** "agentId|windowStart" of a heartbeat-liveness record (JSON). */
+  static String agentWindowOf(String livenessJson) throws Exception {
+    com.fasterxml.jackson.databind.JsonNode r = AnalyticsJob.JSON.readTree(livenessJson);
+    return r.get("key").asText() + "|" + r.get("windowStart").asLong();
+  }
+
+  /**
+   * Joins each heartbeat-liveness record (input 1) with CEP's flapping (agent, window) (input 2), keyed
+   * by "agentId|windowStart", and publishes the record with flapping = whether CEP matched. Both
+   * inputs come from the same heartbeats: once the watermark reaches the window's last ms, the window
+   * has fired and CEP has matched every silence of the window (each operator emits before it
+   * forwards the watermark), so an event-time timer there sees both.
+   */
+  static final class Publish extends KeyedCoProcessFunction<String, String, String, String> {
+    private final long windowMs;
+    private final ValueStateDescriptor<String> recordState = new ValueStateDescriptor<>("liveness-record", Types.STRING);
+    private final ValueStateDescriptor<Boolean> flappingState = new ValueStateDescriptor<>("cep-flapping", Types.BOOLEAN);
+
+    Publish(long windowMs) {
+      this.windowMs = windowMs;
+    }
+
+    @Override
+    public void processElement1(String record, Context ctx, Collector<String> out) throws Exception {
+      getRuntimeContext().getState(recordState).update(record);
+      ctx.timerService().registerEventTimeTimer(lastMsOf(ctx.getCurrentKey()));
+    }
+
+    @Override
+    public void processElement2(String agentWindow, Context ctx, Collector<String> out) throws Exception {
+      getRuntimeContext().getState(flappingState).update(true);
+      ctx.timerService().registerEventTimeTimer(lastMsOf(ctx.getCurrentKey()));
+    }
+
+    @Override
+    public void onTimer(long timestamp, OnTimerContext ctx, Collector<String> out) throws Exception {
+      ValueState<String> record = getRuntimeContext().getState(recordState);
+      ValueState<Boolean> flapping = getRuntimeContext().getState(flappingState);
+      if (record.value() != null) {
+        ObjectNode r = (ObjectNode) AnalyticsJob.JSON.readTree(record.value());
+        r.put("flapping", flapping.value() != null);
+        out.collect(AnalyticsJob.JSON.writeValueAsString(r));
+      }
+      record.clear();
+      flapping.clear();
+    }
+
+    /** The last ms of the window named by "agentId|windowStart". */
+    private long lastMsOf(String agentWindow) {
+      return Long.parseLong(agentWindow.substring(agentWindow.lastIndexOf('|') + 1)) + windowMs - 1;
     }
   }
 }

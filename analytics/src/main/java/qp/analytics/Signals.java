@@ -150,6 +150,7 @@ public final class Signals {
     int ballots = 0;
     for (SwarmEvent e : events) {
       if (SwarmEvent.DECISION_OPENED.equals(e.kind)) eligible[0] = e.eligible;
+      else if (SwarmEvent.DECISION_CLOSED.equals(e.kind)) continue;
       else {
         ballots++;
         voters.add(e.agentId);

@@ -15,6 +15,7 @@ public class SwarmEvent {
   public static final String ROUND_CLOSED = "round-closed";
   public static final String UPDATE_REJECTED = "update-rejected";
   public static final String DECISION_OPENED = "decision-opened";
+  public static final String DECISION_CLOSED = "decision-closed";
   public static final String BALLOT = "ballot";
 
   public String kind;
@@ -38,7 +39,9 @@ public class SwarmEvent {
   public List<String> participants;
   public List<String> stragglers;
   public String reason;
-  // decision-opened, ballot
+  /** update-rejected: rank among its collection attempt's refusals of the agent for the reason (with attempt, its name). */
+  public Integer seq;
+  // decision-opened, decision-closed, ballot
   public String decisionId;
   public Integer eligible;
 
