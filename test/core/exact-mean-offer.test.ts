@@ -4,7 +4,7 @@
 // refused update must leave no trace in the mean.
 import { validateUpdate } from '../../core/aggregation';
 import { ExactWeightedMean } from '../../core/aggregation/exact-mean';
-import { exactKernelModule, instantiateExactKernel, squaredDistanceJs } from '../../core/aggregation/exact-kernel';
+import { exactKernelModule, instantiateExactKernel, squaredDistanceJs, tileMaxJs } from '../../core/aggregation/exact-kernel';
 import { wasmApi } from '../../core/aggregation/kernel';
 import { seededRandom } from '../../core/random';
 import { BACKENDS, expectSameBits, hardUpdates, referenceMean, shuffled, type Update } from '../support/exact-mean-fixtures';
@@ -128,6 +128,32 @@ describe('ExactWeightedMean.offer (message payload bytes)', () => {
       expect(mean.offer(payloadOf(params), 3, { reference, maxUpdateNorm: norm })).toBeUndefined();
       expect(mean.offer(payloadOf(params), 3, { reference, maxUpdateNorm: norm * (1 - 1e-15) })?.code).toBe('norm-exceeded');
       expect(mean.updates).toBe(1);
+    }
+  });
+
+  it('the kernel measures a tile as the plain-JS code does: largest |x|·n (NaN or ∞ when there is one) and least nonzero |x|, over zeros, -0, subnormals, ±∞ and NaN', () => {
+    const memory = new wasmApi!.Memory({ initial: 2, maximum: 2 });
+    const kernel = instantiateExactKernel(memory);
+    const count = 96;
+    const x = new Float32Array(memory.buffer, 1024, count);
+    const table = new Int32Array(memory.buffer, 0, 1);
+    const weights = new Float64Array(memory.buffer, 64, 1);
+    const mins = new Float32Array(memory.buffer, 128, 1);
+    table[0] = 1024;
+    weights[0] = 1000;
+    const next = seededRandom(23);
+    const specials = [0, -0, 2 ** -149, -(2 ** -140), 3.4e38, -1e-30, 7];
+    for (const special of [undefined, Infinity, -Infinity, Number.NaN]) {
+      for (let i = 0; i < count; i++) x[i] = i % 5 === 0 ? specials[i % specials.length] : (next() - 0.5) * 10 ** (next() * 20 - 10);
+      if (special !== undefined) x[41] = special;
+      mins[0] = 0;
+      const fromKernel = kernel.tileMax(0, 64, 1, 0, count, 128);
+      const jsMins = new Float32Array(1);
+      const fromJs = tileMaxJs([Float32Array.from(x)], [1000], 1, 0, count, jsMins);
+      expect(fromKernel).toBe(fromJs); // toBe: Object.is, so NaN equals NaN
+      expect(mins[0]).toBe(jsMins[0]);
+      if (special === undefined) expect(Number.isFinite(fromKernel)).toBe(true);
+      else expect(Number.isNaN(special) ? Number.isNaN(fromKernel) : fromKernel === Infinity).toBe(true);
     }
   });
 });
