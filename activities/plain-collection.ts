@@ -2,11 +2,9 @@
 // participant publishes its update on the round's updates topic; the updates
 // that pass the checks are handed on one by one, the rest counted by reason.
 import { Context } from '@temporalio/activity';
-import { validateUpdate } from '../core/aggregation';
-import type { ModelUpdate } from '../core/aggregation/types';
+import { validateUpdate, type UpdateRejection } from '../core/aggregation';
 import { clipToNorm } from '../core/privacy/gaussian';
 import {
-  bytesToParams,
   decodeUpdateHeader,
   isPartial,
   roundMismatch,
@@ -16,6 +14,7 @@ import {
   type UpdateHeader,
 } from '../core/tuning';
 import type { Consumer, ReceivedMessage } from '../adapters/ports';
+import { decodeArriving, type ArrivingUpdate, type RoundContributions } from './round-contributions';
 
 const NO_BYTES = new Uint8Array(0);
 /** After the deadline, how long to keep draining updates that were published in time. */
@@ -70,8 +69,8 @@ export interface Arrival {
 
 /**
  * Reads updates until every participant reported or the deadline passed,
- * passing each acceptable one to `admit`. `check` vets the sender (participant,
- * proof); `reject` counts a refused message by reason.
+ * offering each to `intake`, which checks its parameters and admits it. `check`
+ * vets the sender (participant, proof); `reject` counts a refused message by reason.
  */
 export async function collectPlainly(
   input: PlainCollectionInput,
@@ -79,7 +78,7 @@ export async function collectPlainly(
   global: Float32Array,
   check: (message: ReceivedMessage, agentId: string) => Promise<string | undefined>,
   reject: (reason: string, agentId?: string) => void,
-  admit: (update: ModelUpdate) => void,
+  intake: Pick<RoundContributions, 'offer' | 'add'>,
 ): Promise<PlainCollection> {
   const context = Context.current();
   const held: ReceivedMessage[] = [];
@@ -147,24 +146,31 @@ export async function collectPlainly(
       work.droppedPartial++;
       continue;
     }
-    const update: ModelUpdate = {
+    const arriving: ArrivingUpdate = {
       agentId: header.agentId,
       examples: header.examples,
-      params: Float32Array.from(bytesToParams(message.payload)),
+      payload: message.payload,
       ...(header.stepsCompleted !== undefined ? { steps: header.stepsCompleted } : {}),
     };
-    const invalid = validateUpdate(update, global, { maxUpdateNorm: input.maxUpdateNorm });
+    const limits = { maxUpdateNorm: input.maxUpdateNorm };
+    let invalid: UpdateRejection | undefined;
+    if (input.privacy) {
+      const update = decodeArriving(arriving);
+      invalid = validateUpdate(update, global, limits);
+      if (!invalid) {
+        // DP-FedAvg (McMahan et al. 2018) with equal weights: the central noise
+        // bounds one agent's influence only when no agent outweighs another.
+        update.params = clipDelta(update.params, global, input.privacy.clipNorm);
+        update.examples = 1;
+        intake.add(update);
+      }
+    } else {
+      invalid = intake.offer(arriving, global, limits);
+    }
     if (invalid) {
       reject(invalid.code, header.agentId);
       continue;
     }
-    if (input.privacy) {
-      // DP-FedAvg (McMahan et al. 2018) with equal weights: the central noise
-      // bounds one agent's influence only when no agent outweighs another.
-      update.params = clipDelta(update.params, global, input.privacy.clipNorm);
-      update.examples = 1;
-    }
-    admit(update);
     admitted++;
     metrics.add(header);
     arrivals.push({

@@ -5,9 +5,7 @@ import { Context } from '@temporalio/activity';
 import { createHmac } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { createStrategy } from '../core/aggregation';
-import { ExactWeightedMean } from '../core/aggregation/exact-mean';
-import { FedNovaAccumulator } from '../core/aggregation/fednova';
-import type { ModelUpdate, ServerState, Strategy, StrategyName, StrategyOptions } from '../core/aggregation/types';
+import type { ServerState, StrategyName, StrategyOptions } from '../core/aggregation/types';
 import { centralNoiseStd, gaussianNoise, keyedUniform } from '../core/privacy/gaussian';
 import { DEFAULT_SELECTION, recordFeedback, selectParticipants, type AgentFeedback, type SelectionOptions, type SelectionStrategy } from '../core/selection';
 import {
@@ -31,6 +29,7 @@ import { publishRoundEvents } from './round-events';
 import { roundEvents, type RefusedUpdate } from '../core/analytics/round-events';
 import { MessageProofs } from './message-proofs';
 import { collectPlainly, type Arrival, type ReportedMetrics, type WorkSummary } from './plain-collection';
+import { RoundContributions } from './round-contributions';
 import { collectSecurely, secureRoundConfig } from './secure-collection';
 import { loadMessageIds, SettlingConsumer, storeMessageIds } from './settled-messages';
 import type { LocalTraining, Evaluation } from '../core/models/softmax';
@@ -552,7 +551,7 @@ async function collectPlainRound(
 ): Promise<CollectedRound> {
   const strategy = createStrategy(input.strategy, input.strategyOptions);
   const contributions = new RoundContributions(strategy, input.dimension);
-  const plain = await collectPlainly(input, consumer, global, check, reject, (update) => contributions.add(update));
+  const plain = await collectPlainly(input, consumer, global, check, reject, contributions);
   const reported = [...plain.reported].sort();
   const accepted = contributions.count;
   return accepted < input.minParticipants
@@ -604,59 +603,6 @@ async function collectSecureRound(
     params: Float32Array.from(result.meanDelta, (delta, i) => global[i] + delta),
   });
   return { status: 'collected', held: result.held, reported, accepted: reported.length, contributions, lateByRound: result.lateByRound };
-}
-
-/**
- * The updates a round admits, held as the strategy needs them: streaming
- * strategies fold them into an order-independent weighted mean (memory
- * O(model)); robust ones keep them and see them in agent-id order.
- */
-class RoundContributions {
-  private readonly mean: ExactWeightedMean;
-  private readonly buffered: ModelUpdate[] = [];
-  /** FedNova folds step-normalised updates into its own exact mean. */
-  private readonly normalised?: FedNovaAccumulator;
-
-  constructor(
-    private readonly strategy: Strategy,
-    dimension: number,
-  ) {
-    this.mean = new ExactWeightedMean(dimension);
-    if (strategy.name === 'fednova') this.normalised = new FedNovaAccumulator(dimension);
-  }
-
-  add(update: ModelUpdate): void {
-    if (this.normalised) this.normalised.add(update);
-    else if (this.strategy.streaming) this.mean.add(update);
-    else this.buffered.push(update);
-  }
-
-  get count(): number {
-    if (this.normalised) return this.normalised.count;
-    return this.strategy.streaming ? this.mean.updates : this.buffered.length;
-  }
-
-  get examples(): number {
-    if (this.normalised) return this.normalised.totalExamples;
-    return this.strategy.streaming ? this.mean.totalExamples : this.buffered.reduce((n, u) => n + u.examples, 0);
-  }
-
-  aggregate(global: Float32Array, state: ServerState): { params: Float32Array; state: ServerState } {
-    if (this.normalised) {
-      const params = this.normalised.combine(global);
-      this.normalised.release();
-      return { params, state: { round: state.round + 1, vectors: state.vectors } };
-    }
-    const aggregator = this.strategy.start(global, state);
-    if (this.strategy.streaming) {
-      aggregator.add({ agentId: '(weighted mean)', examples: this.mean.totalExamples, params: this.mean.mean() });
-      this.mean.release(); // the next round's mean reuses its working memory
-    } else {
-      const ordered = [...this.buffered].sort((a, b) => (a.agentId < b.agentId ? -1 : 1));
-      for (const update of ordered) aggregator.add(update);
-    }
-    return aggregator.finish();
-  }
 }
 
 /** Each participant's cpu over the largest among them, (0, 1]; agents that declared none get 1. */

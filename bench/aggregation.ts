@@ -1,10 +1,11 @@
 // FedAvg aggregation throughput, side by side in one run on the same sizes:
-//   (p) ours, the PRODUCT PATH: the exact, order-independent mean the aggregation activity runs
-//       (core/aggregation/exact-mean.ts), constructed per round, fed update by update from
-//       separate Float32Arrays as the activity does, then .mean(); printed as ours_product_path.
-//       A second figure (ours_product_path_hot_updates) times the same calls when each update
-//       was just read, as the activity's validation has read it right before add(); the first
-//       reads all 400 MB of updates from memory.
+//   (p) ours, the PRODUCT PATH: what the aggregation activity runs for a plain FedAvg round
+//       (activities/round-contributions.ts): a RoundContributions per round, each update offered
+//       as its message payload's bytes (checked: size, examples, finite; copied once into the
+//       exact mean's kernel memory), then aggregate() through the strategy; printed as
+//       ours_product_path. ours_product_path_norm_bound adds the maxUpdateNorm check (a squared
+//       distance to the global model in the same pass). ours_exact_mean_add_float32 is the exact
+//       mean fed separate Float32Arrays (ExactWeightedMean.add, the way FedBuff/FedNova feed it).
 //   (a) ours, 2 threads over shared memory (bench/support/parallel-weighted-sum.ts)
 //   (b) ours, the single-thread SIMD kernel over the same bytes (core/aggregation/kernel.ts)
 //   (b') ours, the streaming FedAvg round that createStrategy('fedavg') returns (ring of 4 slots)
@@ -23,6 +24,8 @@
 import { spawnSync } from 'node:child_process';
 import { ParallelWeightedSum } from './support/parallel-weighted-sum';
 import { ExactWeightedMean } from '../core/aggregation/exact-mean';
+import { createStrategy } from '../core/aggregation';
+import { RoundContributions } from '../activities/round-contributions';
 import { createFedAvg } from '../core/aggregation/fedavg';
 import { WeightedSumArena } from '../core/aggregation/kernel';
 import type { ModelUpdate, Strategy } from '../core/aggregation/types';
@@ -180,41 +183,35 @@ async function main(): Promise<void> {
   };
 
   try {
-    // (p) the product path, on plain arrays like the ones the activity decodes.
-    const plainUpdates = updates.map((u) => ({ examples: u.examples, params: u.params.slice() }));
-    const productMean = (order: Array<{ examples: number; params: Float32Array }>): Float32Array => {
-      const mean = new ExactWeightedMean(D);
-      for (const u of order) mean.add(u);
-      const result = mean.mean();
-      mean.release(); // as the activity does after each round
-      return result;
-    };
-    report('ours_product_path', await time(() => productMean(plainUpdates)));
-    let touched = 0;
-    const hotRuns: number[] = [];
-    for (let r = 0; r < REPEATS + 2; r++) {
-      let spent = 0;
-      let t0 = performance.now();
-      const mean = new ExactWeightedMean(D);
-      spent += performance.now() - t0;
-      for (const u of plainUpdates) {
-        touched += jsFloorSum([u.params]); // what validateUpdate's pass leaves in cache
-        t0 = performance.now();
-        mean.add(u);
-        spent += performance.now() - t0;
+    // (p) the product path: the activity's intake of message payloads, then its aggregation.
+    const payloads = updates.map((u) => new Uint8Array(u.params.slice().buffer));
+    const productGlobal = new Float32Array(D);
+    type Arriving = { agentId: string; examples: number; payload: Uint8Array };
+    const arriving: Arriving[] = updates.map((u, k) => ({ agentId: u.agentId, examples: u.examples, payload: payloads[k] }));
+    const productMean = (order: Arriving[], maxUpdateNorm?: number): Float32Array => {
+      const contributions = new RoundContributions(createStrategy('fedavg'), D);
+      for (const u of order) {
+        const refusal = contributions.offer(u, productGlobal, { maxUpdateNorm });
+        if (refusal) throw new Error(`the bench's update was refused: ${refusal.message}`);
       }
-      t0 = performance.now();
-      mean.mean();
-      mean.release();
-      spent += performance.now() - t0;
-      if (r >= 2) hotRuns.push(spent / 1e3);
-    }
-    report('ours_product_path_hot_updates', { best: Math.min(...hotRuns), median: median(hotRuns) });
-    if (Number.isNaN(touched)) console.log('# (unreachable)');
-    const productBits = productMean(plainUpdates);
-    const reversed = productMean([...plainUpdates].reverse());
+      return contributions.aggregate(productGlobal, { round: 0, vectors: {} }).params;
+    };
+    report('ours_product_path', await time(() => productMean(arriving)));
+    report('ours_product_path_norm_bound', await time(() => productMean(arriving, 1e6)));
+    const plainUpdates = updates.map((u) => ({ examples: u.examples, params: u.params.slice() }));
+    report(
+      'ours_exact_mean_add_float32',
+      await time(() => {
+        const mean = new ExactWeightedMean(D);
+        for (const u of plainUpdates) mean.add(u);
+        mean.mean();
+        mean.release();
+      }),
+    );
+    const productBits = productMean(arriving);
+    const reversed = productMean([...arriving].reverse());
     let rng = 7;
-    const shuffledOrder = [...plainUpdates];
+    const shuffledOrder = [...arriving];
     for (let i = shuffledOrder.length - 1; i > 0; i--) {
       rng = (Math.imul(rng, 1103515245) + 12345) >>> 0;
       const j = rng % (i + 1);
@@ -222,7 +219,7 @@ async function main(): Promise<void> {
     }
     const shuffledBits = productMean(shuffledOrder);
     const jsMean = new ExactWeightedMean(D, { backend: 'js' });
-    for (const u of shuffledOrder.slice().reverse()) jsMean.add(u);
+    for (const u of shuffledOrder.slice().reverse()) jsMean.add({ examples: u.examples, params: new Float32Array(u.payload.buffer) });
     const jsBits = jsMean.mean();
     const sameBits = (a: Float32Array, b: Float32Array): number => {
       const x = new Uint32Array(a.buffer, a.byteOffset, a.length);

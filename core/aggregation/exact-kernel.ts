@@ -40,6 +40,8 @@ const x = {
   i32Store: (offset: number) => [0x36, ...memarg(2, offset)],
   i32x4Sub: simd(0xb1),
   i32x4MinU: simd(0xb7),
+  i32x4MaxU: simd(0xb9),
+  v128And: simd(0x4e),
   i32x4Lane0: [...simd(0x1b), 0],
   /** i8x16.shuffle of a vector with itself, picking 32-bit lanes. */
   shuffle32: (lanes: number[]) => [...simd(0x0d), ...lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3])],
@@ -48,11 +50,14 @@ const x = {
 function tileMaxBody(): number[] {
   const ptrs = 0, wts = 1, count = 2, lo = 3, hi = 4, mins = 5;
   const k = 6, a = 7, end = 8, end4 = 9, m = 10, y = 11, ones = 12;
-  // four pairs of accumulators (max of |x|, min of |x| bits − 1), so no chain limits the loop
-  const v = [13, 14, 15, 16], mn = [17, 18, 19, 20];
+  // four pairs of accumulators (max of |x| bits, min of |x| bits − 1), so no chain limits the loop
+  const v = [13, 14, 15, 16], mn = [17, 18, 19, 20], absMask = 21;
+  // The bits of |x| (sign cleared) order as the values do, NaNs above ∞: an unsigned integer
+  // maximum is the float maximum (NaN when there is one) in one instruction, where f32x4.max
+  // costs several for its NaN and ±0 rules.
   const absMaxMin = (offset: number, j: number): number[] => [
-    ...get(a), ...op.v128Load(offset), ...x.f32x4Abs, ...set(y),
-    ...get(v[j]), ...get(y), ...x.f32x4Max, ...set(v[j]),
+    ...get(a), ...op.v128Load(offset), ...get(absMask), ...x.v128And, ...set(y),
+    ...get(v[j]), ...get(y), ...x.i32x4MaxU, ...set(v[j]),
     // |x| bits − 1 as unsigned: zero wraps to the largest, so the minimum skips zeros
     ...get(mn[j]), ...get(y), ...get(ones), ...x.i32x4Sub, ...x.i32x4MinU, ...set(mn[j]),
   ];
@@ -60,10 +65,11 @@ function tileMaxBody(): number[] {
   for (let j = 0; j < 4; j++) init.push(...i32c(0), ...x.i32x4Splat, ...set(v[j]), ...i32c(-1), ...x.i32x4Splat, ...set(mn[j]));
   const combine: number[] = [];
   for (let j = 1; j < 4; j++) {
-    combine.push(...get(v[0]), ...get(v[j]), ...x.f32x4Max, ...set(v[0]), ...get(mn[0]), ...get(mn[j]), ...x.i32x4MinU, ...set(mn[0]));
+    combine.push(...get(v[0]), ...get(v[j]), ...x.i32x4MaxU, ...set(v[0]), ...get(mn[0]), ...get(mn[j]), ...x.i32x4MinU, ...set(mn[0]));
   }
   return [
     ...i32c(1), ...x.i32x4Splat, ...set(ones),
+    ...i32c(0x7fffffff), ...x.i32x4Splat, ...set(absMask),
     ...i32c(0), ...set(k),
     ...op.block, ...op.loop,
     ...get(k), ...get(count), ...op.i32GeU, ...op.brIf(1),
@@ -92,10 +98,11 @@ function tileMaxBody(): number[] {
     ...get(mn[0]), ...get(mn[0]), ...get(mn[0]), ...x.shuffle32([1, 0, 3, 2]), ...x.i32x4MinU, ...set(mn[0]),
     ...get(mins), ...get(k), ...i32c(2), ...op.i32Shl, ...op.i32Add,
     ...get(mn[0]), ...x.i32x4Lane0, ...i32c(1), ...op.i32Add, ...x.i32Store(0),
-    // m = max(m, f64(max lane of v) · weights[k])
+    // m = max(m, f64(max lane of v, as a float) · weights[k])
+    ...get(v[0]), ...get(v[0]), ...get(v[0]), ...x.shuffle32([2, 3, 0, 1]), ...x.i32x4MaxU, ...set(v[0]),
+    ...get(v[0]), ...get(v[0]), ...get(v[0]), ...x.shuffle32([1, 0, 3, 2]), ...x.i32x4MaxU, ...set(v[0]),
     ...get(m),
-    ...get(v[0]), ...x.f32x4Lane(0), ...get(v[0]), ...x.f32x4Lane(1), ...x.f32Max,
-    ...get(v[0]), ...x.f32x4Lane(2), ...get(v[0]), ...x.f32x4Lane(3), ...x.f32Max, ...x.f32Max,
+    ...get(v[0]), ...x.f32x4Lane(0),
     ...op.f64PromoteF32,
     ...get(wts), ...get(k), ...i32c(3), ...op.i32Shl, ...op.i32Add, ...op.f64Load(0),
     ...op.f64Mul, ...x.f64Max, ...set(m),
@@ -214,26 +221,62 @@ function foldBody(): number[] {
   ];
 }
 
+/**
+ * squaredDistance: for i in [0, count) (a multiple of 8), d = f64(x[i]) − f64(g[i]) and
+ * partial[i mod 8] += d·d, each partial summed in index order; stores the 8 partials (f64)
+ * at out. The caller adds them in a fixed order, so the plain-JS code gets the same bits.
+ */
+function squaredDistanceBody(): number[] {
+  const xp = 0, gp = 1, count = 2, out = 3;
+  const end = 4;
+  const acc = [5, 6, 7, 8], d = 9;
+  const lanes: number[] = [];
+  for (let q = 0; q < 4; q++) {
+    lanes.push(
+      ...get(xp), ...op.v128Load64Zero(8 * q), ...op.f64x2PromoteLow,
+      ...get(gp), ...op.v128Load64Zero(8 * q), ...op.f64x2PromoteLow,
+      ...x.f64x2Sub, ...set(d),
+      ...get(acc[q]), ...get(d), ...get(d), ...op.f64x2Mul, ...op.f64x2Add, ...set(acc[q]),
+    );
+  }
+  const store: number[] = [];
+  for (let q = 0; q < 4; q++) store.push(...get(out), ...get(acc[q]), ...op.v128Store(16 * q));
+  return [
+    ...get(xp), ...get(count), ...i32c(2), ...op.i32Shl, ...op.i32Add, ...set(end),
+    ...op.block, ...op.loop,
+    ...get(xp), ...get(end), ...op.i32GeU, ...op.brIf(1),
+    ...lanes,
+    ...get(xp), ...i32c(32), ...op.i32Add, ...set(xp),
+    ...get(gp), ...i32c(32), ...op.i32Add, ...set(gp),
+    ...op.br(0),
+    ...op.end, ...op.end,
+    ...store,
+  ];
+}
+
 /** The exact kernel module's bytes (private memory imported as env.memory). */
 export function exactModuleBytes(): Uint8Array {
   const tileMaxType = [0x60, ...vec(Array.from({ length: 6 }, () => [I32])), ...vec([[F64]])];
   const foldType = [0x60, ...vec(Array.from({ length: 9 }, () => [I32])), ...vec([[I32]])];
   const foldFastType = [0x60, ...vec(Array.from({ length: 7 }, () => [I32])), ...vec([])];
+  const squaredDistanceType = [0x60, ...vec(Array.from({ length: 4 }, () => [I32])), ...vec([])];
   const memoryType = [0x02, 0x01, ...uleb(1), ...uleb(65536)];
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([tileMaxType, foldType, foldFastType])),
+    ...section(1, vec([tileMaxType, foldType, foldFastType, squaredDistanceType])),
     ...section(2, vec([[...name('env'), ...name('memory'), ...memoryType]])),
-    ...section(3, vec([uleb(0), uleb(1), uleb(2)])),
+    ...section(3, vec([uleb(0), uleb(1), uleb(2), uleb(3)])),
     ...section(7, vec([
       [...name('tileMax'), 0x00, ...uleb(0)],
       [...name('fold'), 0x00, ...uleb(1)],
       [...name('foldFast'), 0x00, ...uleb(2)],
+      [...name('squaredDistance'), 0x00, ...uleb(3)],
     ])),
     ...section(10, vec([
-      codeEntry([[4, I32], [1, F64], [10, V128]], tileMaxBody()),
+      codeEntry([[4, I32], [1, F64], [11, V128]], tileMaxBody()),
       codeEntry([[7, I32], [9, V128]], foldBody()),
       codeEntry([[6, I32], [11, V128]], foldFastBody()),
+      codeEntry([[1, I32], [5, V128]], squaredDistanceBody()),
     ])),
   ];
   return Uint8Array.from(bytes);
@@ -243,6 +286,7 @@ export interface ExactKernelExports {
   tileMax(ptrs: number, weights: number, count: number, lo: number, hi: number, mins: number): number;
   foldFast(hiBins: number, loBins: number, ptrs: number, weights: number, count: number, lo: number, hi: number): void;
   fold(hiBins: number, loBins: number, ptrs: number, weights: number, count: number, lo: number, hi: number, spillIdx: number, spillRem: number): number;
+  squaredDistance(x: number, g: number, count: number, out: number): void;
 }
 
 let compiled: WasmModule | null | undefined;
@@ -325,4 +369,19 @@ export function foldJs(
     hiBins[i] = h;
     loBins[i] = l;
   }
+}
+
+/**
+ * The squared L2 distance Σ (x[i] − g[i])² in float64 over [0, x.length), in the module's
+ * order: 8 partial sums by i mod 8 (the module's part, a multiple of 8 long, given as
+ * `partials`), then the rest, combined in one fixed order, so both paths give the same bits.
+ * Without g, the squared norm of x.
+ */
+export function squaredDistanceJs(x: Float32Array, g: Float32Array | undefined, from = 0, partials?: Float64Array): number {
+  const p = partials ? Float64Array.from(partials) : new Float64Array(8);
+  for (let i = from; i < x.length; i++) {
+    const d = g ? x[i] - g[i] : x[i];
+    p[i & 7] += d * d;
+  }
+  return p[0] + p[1] + (p[2] + p[3]) + (p[4] + p[5] + (p[6] + p[7]));
 }

@@ -25,9 +25,10 @@
 // by the checked one. Without WebAssembly SIMD the same arithmetic runs in plain JS, update
 // by update, with the same result bits. Memory: O(BATCH × dimension).
 import { DomainError } from '../errors';
-import { exactKernelModule, foldJs, instantiateExactKernel, tileMaxJs, type ExactKernelExports } from './exact-kernel';
+import { exactKernelModule, foldJs, instantiateExactKernel, squaredDistanceJs, tileMaxJs, type ExactKernelExports } from './exact-kernel';
 import { wasmApi, type WasmMemory } from './kernel';
 import type { ModelUpdate } from './types';
+import { examplesProblem, type UpdateRejection } from './validate';
 
 /**
  * Coordinates per tile (a multiple of 8): each update of a batch is read in runs of 128 KiB,
@@ -49,6 +50,14 @@ const UNSET = -1 << 30;
 /** Weights outside [2^-256, 2^256] are refused (their products could leave float64's exact range). */
 const WEIGHT_MIN = 2 ** -256;
 const WEIGHT_MAX = 2 ** 256;
+
+/** What `offer` checks an arriving update against. */
+export interface OfferChecks {
+  /** The round's global model: the norm bound applies to (params − reference); unchanged while the mean is in use. */
+  reference?: Float32Array;
+  /** Largest accepted L2 norm, in parameter units (of params − reference, else of params). */
+  maxUpdateNorm?: number;
+}
 
 export interface ExactWeightedMeanOptions {
   /** 'wasm': the SIMD kernel; 'js': plain JS; 'auto' (default): wasm where available. Same bits. */
@@ -126,6 +135,7 @@ export class ExactWeightedMean {
       const first = this.xs.length;
       for (const w of parts) this.entry(slot, w, this.wasm.slotAddress(this.pending));
       this.wasm.measure(first, parts.length, this.xs, this.weights);
+      this.wasm.takeMaxima();
       this.pending++;
       if (this.pending === BATCH) this.flush();
     } else {
@@ -135,6 +145,55 @@ export class ExactWeightedMean {
     }
     this.total.add(examples);
     this.count++;
+  }
+
+  /**
+   * Checks an update that arrives as little-endian float32 bytes (a message payload) as
+   * validateUpdate does (size, examples a positive integer, finite parameters, the norm bound)
+   * and adds it when it passes; returns why it was refused (then nothing was added). With the
+   * WebAssembly kernel the bytes are copied once, straight into the kernel's memory, and the
+   * checks read them there while they are still in cache; no Float32Array is made.
+   * The norm is summed as squaredDistanceJs does, the same bits on both backends.
+   */
+  offer(bytes: Uint8Array, examples: number, checks: OfferChecks = {}): UpdateRejection | undefined {
+    this.usable();
+    const { dimension } = this;
+    if (bytes.byteLength !== 4 * dimension) {
+      return { code: 'wrong-dimension', message: `params has ${bytes.byteLength / 4} coordinates, the model has ${dimension}` };
+    }
+    const reason = examplesProblem(examples);
+    if (reason) return { code: 'bad-examples', message: reason };
+    const { reference, maxUpdateNorm } = checks;
+    if (reference && reference.length !== dimension) throw new RangeError(`reference has ${reference.length} coordinates, the mean ${dimension}`);
+    const wasm = this.wasm;
+    if (!wasm) {
+      const params = bytes.byteOffset % 4 === 0 ? new Float32Array(bytes.buffer, bytes.byteOffset, dimension) : new Float32Array(bytes.slice().buffer);
+      const refusal = notFinite(params) ?? normRefusal(maxUpdateNorm, () => squaredDistanceJs(params, reference), reference);
+      if (refusal) return refusal;
+      this.add({ examples, params });
+      return undefined;
+    }
+    const k = this.pending;
+    wasm.slotBytes(k).set(bytes);
+    const first = this.xs.length;
+    const parts = splitWeight(examples);
+    for (const w of parts) this.entry(wasm.slot(k), w, wasm.slotAddress(k));
+    const maxima = wasm.measure(first, parts.length, this.xs, this.weights);
+    let refusal: UpdateRejection | undefined;
+    for (let t = 0; t < maxima.length && !refusal; t++) if (!(maxima[t] < Infinity)) refusal = notFinite(wasm.slot(k));
+    refusal ??= normRefusal(maxUpdateNorm, () => wasm.squaredDistance(k, reference), reference);
+    if (refusal) {
+      this.xs.length = first;
+      this.weights.length = first;
+      this.lowBits.length = first;
+      return refusal;
+    }
+    wasm.takeMaxima();
+    this.pending++;
+    this.total.add(examples);
+    this.count++;
+    if (this.pending === BATCH) this.flush();
+    return undefined;
   }
 
   get totalExamples(): number {
@@ -329,6 +388,24 @@ export class ExactWeightedMean {
   }
 }
 
+/** not-finite, naming the first such parameter, when there is one. */
+function notFinite(params: Float32Array): UpdateRejection | undefined {
+  for (let i = 0; i < params.length; i++) {
+    const x = params[i];
+    if (x - x !== 0) return { code: 'not-finite', message: `params[${i}] is ${x} (not finite)` };
+  }
+  return undefined;
+}
+
+/** norm-exceeded when maxNorm is given and the norm (√ of squares()) is above it. */
+function normRefusal(maxNorm: number | undefined, squares: () => number, reference: Float32Array | undefined): UpdateRejection | undefined {
+  if (maxNorm === undefined) return undefined;
+  const norm = Math.sqrt(squares());
+  if (norm <= maxNorm) return undefined;
+  const what = reference ? 'update (params - global)' : 'params';
+  return { code: 'norm-exceeded', message: `${what} L2 norm ${norm.toPrecision(6)} exceeds ${maxNorm}` };
+}
+
 /** The constant offsets of a tile's bins when its largest product may be 2^e (G = e − 31). */
 function binOffsets(e: number): [number, number] {
   const g = e - A_OFFSET;
@@ -383,11 +460,30 @@ function lowestBit(w: number): number {
 class WasmState {
   readonly memory: WasmMemory;
   readonly kernel: ExactKernelExports;
-  readonly layout: { ptrs: number; weights: number; mins: number; hi: number; lo: number; spillIdx: number; spillRem: number; slot0: number; stride: number };
+  readonly layout: {
+    ptrs: number;
+    weights: number;
+    mins: number;
+    hi: number;
+    lo: number;
+    spillIdx: number;
+    spillRem: number;
+    partials: number;
+    reference: number;
+    slot0: number;
+    stride: number;
+  };
   /** Per tile and table entry: the least nonzero |x| of the entry's update in the tile. */
   readonly mins: Float32Array;
   /** Per tile: the largest |n·x| of the batch so far (NaN if a parameter was NaN). */
   readonly batchMax: Float64Array;
+  /** Per tile: the largest |n·x| of the update measured last, until takeMaxima merges it into batchMax. */
+  private readonly updateMax: Float64Array;
+  /** The squared-distance partial sums, and the reference (global model) the distance is to. */
+  private readonly partials: Float64Array;
+  private readonly reference: Float32Array;
+  /** The reference last copied in (undefined: zeros). */
+  private referenceSource?: Float32Array;
   private readonly entries: number;
   readonly ptrs: Int32Array;
   readonly weights: Float64Array;
@@ -396,6 +492,7 @@ class WasmState {
   readonly spillIdx: Int32Array;
   readonly spillRem: Float64Array;
   private readonly slots: Float32Array[] = [];
+  private readonly slotsAsBytes: Uint8Array[] = [];
 
   constructor(
     readonly dimension: number,
@@ -412,25 +509,56 @@ class WasmState {
     const lo = align(hi + 8 * dimension);
     const spillIdx = align(lo + 8 * dimension);
     const spillRem = align(spillIdx + 4 * records);
-    const slot0 = align(spillRem + 32 * records);
+    const partials = align(spillRem + 32 * records);
+    const reference = align(partials + 64);
+    const slot0 = align(reference + 4 * dimension);
     const stride = align(4 * dimension);
     const end = slot0 + BATCH * stride;
     const pages = Math.ceil(end / 65536);
     if (pages > 65536 || !wasmApi) throw new RangeError(`an exact mean of ${dimension} coordinates exceeds the 4 GiB of wasm32 memory`);
     this.memory = new wasmApi.Memory({ initial: pages, maximum: pages });
     this.kernel = instantiateExactKernel(this.memory);
-    this.layout = { ptrs, weights, mins, hi, lo, spillIdx, spillRem, slot0, stride };
+    this.layout = { ptrs, weights, mins, hi, lo, spillIdx, spillRem, partials, reference, slot0, stride };
     const buffer = this.memory.buffer;
     this.ptrs = new Int32Array(buffer, ptrs, entries);
     this.weights = new Float64Array(buffer, weights, entries);
     this.mins = new Float32Array(buffer, mins, entries * tiles);
     this.batchMax = new Float64Array(tiles);
+    this.updateMax = new Float64Array(tiles);
+    this.partials = new Float64Array(buffer, partials, 8);
+    this.reference = new Float32Array(buffer, reference, dimension);
     this.entries = entries;
     this.hi = new Float64Array(buffer, hi, dimension);
     this.lo = new Float64Array(buffer, lo, dimension);
     this.spillIdx = new Int32Array(buffer, spillIdx, records);
     this.spillRem = new Float64Array(buffer, spillRem, 4 * records);
-    for (let i = 0; i < BATCH; i++) this.slots.push(new Float32Array(buffer, slot0 + i * stride, dimension));
+    for (let i = 0; i < BATCH; i++) {
+      this.slots.push(new Float32Array(buffer, slot0 + i * stride, dimension));
+      this.slotsAsBytes.push(new Uint8Array(buffer, slot0 + i * stride, 4 * dimension));
+    }
+  }
+
+  slotBytes(i: number): Uint8Array {
+    return this.slotsAsBytes[i];
+  }
+
+  /** Σ (x − reference)² over slot i, summed as squaredDistanceJs does (reference undefined: zeros). */
+  squaredDistance(i: number, reference: Float32Array | undefined): number {
+    if (reference !== this.referenceSource) {
+      if (reference) this.reference.set(reference);
+      else this.reference.fill(0);
+      this.referenceSource = reference;
+    }
+    const { dimension, layout } = this;
+    const vectorised = dimension & ~7;
+    this.kernel.squaredDistance(this.slotAddress(i), layout.reference, vectorised, layout.partials);
+    return squaredDistanceJs(this.slots[i], reference, vectorised, this.partials);
+  }
+
+  /** Merges the maxima of the update measured last into the batch's. */
+  takeMaxima(): void {
+    const { batchMax, updateMax } = this;
+    for (let t = 0; t < batchMax.length; t++) batchMax[t] = Math.max(batchMax[t], updateMax[t]);
   }
 
   slot(i: number): Float32Array {
@@ -444,9 +572,10 @@ class WasmState {
 
   /**
    * Folds table entries [first, first + count) (one update, just copied, still in cache) into
-   * each tile's batch maximum and minima, so the fold needs no pass of its own for them.
+   * each tile's maximum (for takeMaxima; also returned) and minima, so the fold needs no pass
+   * of its own for them.
    */
-  measure(first: number, count: number, xs: Float32Array[], weights: number[]): void {
+  measure(first: number, count: number, xs: Float32Array[], weights: number[]): Float64Array {
     const { dimension, layout, entries, tile } = this;
     for (let t = 0; t < this.batchMax.length; t++) {
       const c0 = t * tile;
@@ -460,8 +589,15 @@ class WasmState {
         const tail = tileMaxJs(xs.slice(first, first + count), weights.slice(first, first + count), count, cv, c1, this.mins.subarray(at, at + count));
         max = Math.max(max, tail);
       }
-      this.batchMax[t] = Math.max(this.batchMax[t], max);
+      this.updateMax[t] = max;
     }
+    return this.updateMax;
+  }
+
+  /** The reference memory may be stale now (the next user is another mean): copy it in again. */
+  forgetReference(): void {
+    this.referenceSource = undefined;
+    this.reference.fill(0);
   }
 
   slotAddress(i: number): number {
@@ -488,6 +624,7 @@ function takeIdleState(dimension: number, tile: number): WasmState | undefined {
   state.lo.fill(0);
   state.mins.fill(0);
   state.batchMax.fill(0);
+  state.forgetReference();
   return state;
 }
 

@@ -59,7 +59,8 @@ export function validateUpdate(
   return undefined;
 }
 
-function examplesProblem(examples: number): string | undefined {
+/** Why `examples` is not a positive safe integer, or undefined when it is. */
+export function examplesProblem(examples: number): string | undefined {
   if (typeof examples !== 'number' || !Number.isSafeInteger(examples) || examples <= 0) {
     return `examples must be a positive integer, got ${examples}`;
   }
