@@ -97,6 +97,33 @@ export interface SelectionResult {
 }
 
 
+/**
+ * A round input whose participants travel as the digest of their stored list (a JSON array
+ * of agent ids in selection order): at 10,000 agents the list is ~280 KB, too much to
+ * carry through the job's history once per activity.
+ */
+export type ByParticipantsDigest<T extends RoundInput> = Omit<T, 'participants'> & { participantsDigest: string };
+
+export interface StoredSelectionInput extends Omit<SelectionInput, 'lastParticipation'> {
+  /** Blob of the round each agent last took part in (storeParticipation); none before the first round. */
+  participationDigest?: string;
+  /** Rounds carried from a run that kept them in the workflow; merged over participationDigest's. */
+  lastParticipation?: Record<string, number>;
+}
+
+/** A selection whose participants stay in the blob store: the history carries their digest and count. */
+export interface StoredSelection extends Omit<SelectionResult, 'participants'> {
+  participantsDigest: string;
+  participantCount: number;
+  /** Blob of the round each agent last took part in, with this selection's participants at this round. */
+  participationDigest: string;
+}
+
+type WithoutReported<T> = T extends unknown ? Omit<T, 'reported'> : never;
+/** A collection's outcome by digest: the participants that sent nothing instead of those that reported. */
+export type SilentCollectOutcome = WithoutReported<CollectOutcome> & { silent: string[] };
+
+
 export interface CollectInput extends RoundInput {
   minParticipants: number;
   dimension: number;
@@ -213,6 +240,23 @@ export function createTuningActivities(deps: TuningDeps) {
   const storeFeedback = (feedback: Record<string, AgentFeedback>): Promise<string> =>
     deps.blobs.put(Buffer.from(JSON.stringify(Object.fromEntries(Object.entries(feedback).sort(([a], [b]) => (a < b ? -1 : 1)))), 'utf8'));
 
+  const loadParticipants = async (digest: string): Promise<string[]> => {
+    const bytes = await deps.blobs.get(digest);
+    if (!bytes) throw ApplicationFailure.nonRetryable(`no participant list blob ${digest}`, 'STATE_NOT_FOUND');
+    return JSON.parse(Buffer.from(bytes).toString('utf8')) as string[];
+  };
+
+  const loadParticipation = async (digest: string | undefined): Promise<Record<string, number>> => {
+    if (!digest) return {};
+    const bytes = await deps.blobs.get(digest);
+    if (!bytes) throw ApplicationFailure.nonRetryable(`no participation blob ${digest}`, 'STATE_NOT_FOUND');
+    return JSON.parse(Buffer.from(bytes).toString('utf8')) as Record<string, number>;
+  };
+
+  /** Keys in order, so the same rounds are the same blob. */
+  const storeParticipation = (participation: Record<string, number>): Promise<string> =>
+    deps.blobs.put(Buffer.from(JSON.stringify(Object.fromEntries(Object.entries(participation).sort(([a], [b]) => (a < b ? -1 : 1)))), 'utf8'));
+
   const publishControl = async (swarmId: string, message: ControlMessage): Promise<void> => {
     await deps.messaging.publish(swarmTopics(swarmId).control, Buffer.from(JSON.stringify(message)), {
       key: message.jobId,
@@ -282,6 +326,31 @@ export function createTuningActivities(deps: TuningDeps) {
         options: input.options,
       });
       return { ...selection, eligible: eligible.length, strategy };
+    },
+
+    /**
+     * selectParticipants with the list kept out of the history: stores the participants and
+     * the rounds each agent last took part in (theirs set to this round) as blobs and returns
+     * their digests with the count. The workflow adopts participationDigest once the round's
+     * collection returned, as it updated lastParticipation before.
+     */
+    async selectAndStoreParticipants(input: StoredSelectionInput): Promise<StoredSelection> {
+      const { participationDigest, lastParticipation: carried, ...rest } = input;
+      const lastParticipation = { ...(await loadParticipation(participationDigest)), ...carried };
+      const { participants, ...selection } = await activities.selectParticipants({ ...rest, lastParticipation });
+      for (const agentId of participants) lastParticipation[agentId] = input.round;
+      return {
+        ...selection,
+        participantsDigest: await deps.blobs.put(Buffer.from(JSON.stringify(participants), 'utf8')),
+        participantCount: participants.length,
+        participationDigest: await storeParticipation(lastParticipation),
+      };
+    },
+
+    /** startRound for the participants stored under participantsDigest. */
+    async startRoundByDigest(input: ByParticipantsDigest<StartRoundInput>): Promise<void> {
+      const { participantsDigest, ...round } = input;
+      await activities.startRound({ ...round, participants: await loadParticipants(participantsDigest) });
     },
 
     /** Puts the round start in each participant's inbox (the contract is at RoundStartMessage). */
@@ -435,6 +504,15 @@ export function createTuningActivities(deps: TuningDeps) {
       }
     },
 
+    /** collectAndAggregate for the participants stored under participantsDigest; returns the silent ones, not the reported. */
+    async collectAndAggregateByDigest(input: ByParticipantsDigest<CollectInput>): Promise<SilentCollectOutcome> {
+      const { participantsDigest, ...round } = input;
+      const participants = await loadParticipants(participantsDigest);
+      const { reported, ...outcome } = await activities.collectAndAggregate({ ...round, participants });
+      const heard = new Set(reported);
+      return { ...outcome, silent: participants.filter((agentId) => !heard.has(agentId)) } as SilentCollectOutcome;
+    },
+
     /**
      * After a job's last round: reads the updates that arrive for it (or for earlier rounds) until
      * every participant in `awaiting` has been heard from or windowMs has passed, and counts them
@@ -514,8 +592,8 @@ export function createTuningActivities(deps: TuningDeps) {
     }
   }
 
-  const { collectAndAggregate, ...quick } = activities;
-  return { ...keptAlive(quick), collectAndAggregate };
+  const { collectAndAggregate, collectAndAggregateByDigest, ...quick } = activities;
+  return { ...keptAlive(quick), collectAndAggregate, collectAndAggregateByDigest };
 }
 
 type CollectedRound =

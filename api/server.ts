@@ -2,7 +2,7 @@
 // composition root that calls it), the app, readiness and a graceful close.
 import type { Client } from '@temporalio/client';
 import { createServer } from 'node:http';
-import type { Config } from '../core/config';
+import { taskQueues, type Config } from '../core/config';
 import type { AgentMessagingAccess, AnalyticsRuntime, BlobStore, ClusterPort, MessagingPort, VectorPort } from '../adapters/ports';
 import { EmbeddedAnalyticsRuntime } from '../adapters/memory/analytics-runtime';
 import { AnalyticsService } from './analytics-service';
@@ -84,6 +84,7 @@ export async function startApiServer(deps: {
     {
       namespace: config.TEMPORAL_NAMESPACE,
       taskQueue: config.QP_TASK_QUEUE,
+      registrationTaskQueue: taskQueues(config).registration,
       handshakeTimeoutMs: config.QP_HANDSHAKE_TIMEOUT_MS,
       credentialSecret: deps.credentialSecret,
       agentAccess: deps.agentAccess,
@@ -91,7 +92,7 @@ export async function startApiServer(deps: {
     metrics,
   );
   const tuning = new TuningService(deps.client, deps.blobs, {
-    taskQueue: config.QP_TASK_QUEUE,
+    taskQueue: taskQueues(config).tuning,
     defaultSwarm: config.QP_DEFAULT_SWARM,
     liveSwarms: (max) => swarm!.liveSwarms(max),
   });
@@ -163,6 +164,7 @@ export async function startApiServer(deps: {
   const status = new StatusService(deps.client, swarm, behaviors, { tasks, decisions }, {
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.QP_TASK_QUEUE,
+    tuningTaskQueue: taskQueues(config).tuning,
     temporalUi: config.QP_TEMPORAL_UI_URL ?? `http://${config.TEMPORAL_ADDRESS.split(':')[0]}:8233`,
   });
   const app = createApp({

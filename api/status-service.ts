@@ -66,7 +66,7 @@ export class StatusService {
     private readonly swarm: SwarmService,
     private readonly behaviors: BehaviorService,
     private readonly work: { tasks: TaskService; decisions: DecisionService },
-    private readonly options: { namespace: string; taskQueue: string; temporalUi: string },
+    private readonly options: { namespace: string; taskQueue: string; tuningTaskQueue?: string; temporalUi: string },
   ) {}
 
   async summary(): Promise<StatusSummary> {
@@ -135,7 +135,8 @@ export class StatusService {
     const response = await this.client.workflowService.listWorkflowExecutions({
       namespace: this.options.namespace,
       pageSize: STATUS_JOBS,
-      query: `WorkflowType = '${TUNING_WORKFLOW}' AND TaskQueue = ${queryString(this.options.taskQueue)}`,
+      // Jobs on the tuning queue, and those started on the general one before it existed (or by a decision).
+      query: `WorkflowType = '${TUNING_WORKFLOW}' AND TaskQueue IN (${[...new Set([this.options.taskQueue, this.options.tuningTaskQueue ?? this.options.taskQueue])].map(queryString).join(', ')})`,
     });
     return Promise.all(
       (response.executions ?? []).slice(0, STATUS_JOBS).map(async (execution): Promise<JobStatus> => {

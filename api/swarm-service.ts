@@ -34,6 +34,8 @@ import type { ApiMetrics } from './metrics';
 export interface SwarmServiceOptions {
   namespace: string;
   taskQueue: string;
+  /** Where new agent sessions start; default taskQueue. Sessions keep the queue they started on. */
+  registrationTaskQueue?: string;
   handshakeTimeoutMs: number;
   credentialSecret: string;
   /** Agents' own broker identities; where they need a token, the challenge is handed over HTTP. */
@@ -97,7 +99,7 @@ export class SwarmService {
     try {
       await this.client.workflow.start(REGISTRATION_WORKFLOW, {
         workflowId,
-        taskQueue: this.options.taskQueue,
+        taskQueue: this.options.registrationTaskQueue ?? this.options.taskQueue,
         args: [input],
         memo: { resources: profile.resources, publicKey: profile.publicKey, capabilities: profile.capabilities },
         typedSearchAttributes: [
@@ -333,7 +335,7 @@ export class SwarmService {
       const clauses = [
         `WorkflowType = '${REGISTRATION_WORKFLOW}'`,
         `ExecutionStatus = 'Running'`,
-        `TaskQueue = ${queryString(this.options.taskQueue)}`,
+        this.taskQueueClause(),
         ...(found.length ? [`SwarmId NOT IN (${found.map((id) => `'${id}'`).join(', ')})`] : []),
       ];
       const response = await this.client.workflowService.listWorkflowExecutions({
@@ -354,9 +356,15 @@ export class SwarmService {
   async countAgents(status: AgentStatus, swarmId?: string, scope: 'namespace' | 'task-queue' = 'namespace'): Promise<number> {
     const query = agentsQuery(swarmId, status);
     const { count } = await this.client.workflow.count(
-      scope === 'task-queue' ? `${query} AND TaskQueue = ${queryString(this.options.taskQueue)}` : query,
+      scope === 'task-queue' ? `${query} AND ${this.taskQueueClause()}` : query,
     );
     return count;
+  }
+
+  /** This deployment's sessions: on the registration queue, or on the general one where they started before it existed. */
+  private taskQueueClause(): string {
+    const queues = [...new Set([this.options.taskQueue, this.options.registrationTaskQueue ?? this.options.taskQueue])];
+    return `TaskQueue IN (${queues.map(queryString).join(', ')})`;
   }
 
   /** Runs an update and turns its failures into domain errors. */

@@ -326,6 +326,12 @@ async function runScale(sizes: number[]): Promise<void> {
       for (const span of spans) if (span.started !== undefined) queued.set(span.name, (queued.get(span.name) ?? 0) + (span.started - span.scheduled) / 1000);
       console.log(`# ${size} agents: of which waiting for a worker (scheduled -> started), per round: ${[...queued].map(([name, s]) => `${name} ${fmt(s / SCALE_ROUNDS)}`).join(', ')}`);
       console.log(`# ${size} agents: job history ${(bytes / 1e6).toFixed(2)} MB over ${SCALE_ROUNDS} rounds, largest event ${(largestEvent / 1e3).toFixed(0)} KB (Temporal warns at 256 KB per payload, fails at 2 MB)`);
+      // The round's participants are all the swarm's agents (fraction 1): this is the list as JSON that jobs started before
+      // participants-by-digest carried four times a round (selection result, startRound and collection inputs, reported).
+      const listBytes = Buffer.byteLength(JSON.stringify(agents.slice(-size).map((agent) => agent.agentId)));
+      console.log(`# ${size} agents: history per round ${(bytes / SCALE_ROUNDS / 1e3).toFixed(1)} KB; the participant list is ${(listBytes / 1e3).toFixed(1)} KB as JSON and travels in the blob store (its digest in the history)`);
+      console.log(`round_${size}_agents_history_kb_per_round ${(bytes / SCALE_ROUNDS / 1e3).toFixed(1)}`);
+      console.log(`round_${size}_agents_participant_list_kb ${(listBytes / 1e3).toFixed(1)}`);
       console.log(`round_${size}_agents_seconds_per_round ${fmt(seconds / SCALE_ROUNDS)}`);
       console.log(`round_${size}_agents_seconds_per_round_in_workflow ${fmt(median(inWorkflow))}`);
       if (size >= 10_000) {

@@ -116,6 +116,16 @@ export const configSchema = z.object({
   QP_DECISION_PROPOSAL_THRESHOLD: z.coerce.number().min(0).max(1e9).default(0),
   /** Reputation half-life, ms: a completed task or accepted round update counts 1, halving every half-life since; 0: no decay. */
   QP_REPUTATION_HALF_LIFE_MS: z.coerce.number().int().min(0).max(3_153_600_000_000).default(0),
+  /** Task queue of agent sessions (registerAgent) and liveness monitors; unset: QP_TASK_QUEUE with -registration. */
+  QP_REGISTRATION_TASK_QUEUE: z.string().min(1).optional(),
+  /** Task queue of tuning jobs (federatedTuning, asyncTuning); unset: QP_TASK_QUEUE with -tuning. */
+  QP_TUNING_TASK_QUEUE: z.string().min(1).optional(),
+  /** The task queues a worker process polls, by role: general (QP_TASK_QUEUE), registration, tuning. */
+  QP_WORKER_ROLES: z
+    .string()
+    .regex(/^(general|registration|tuning)(,(general|registration|tuning))*$/, 'expected general, registration and/or tuning separated by commas')
+    .default('general,registration,tuning')
+    .transform((roles) => [...new Set(roles.split(','))] as WorkerRole[]),
   // Agent pools and autoscaling (README "Agent pools and autoscaling").
   /** Namespace of the agent pool Deployments with QP_CLUSTER=kubernetes. */
   QP_KUBE_NAMESPACE: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'expected a Kubernetes namespace name').default('default'),
@@ -128,6 +138,22 @@ export const configSchema = z.object({
 });
 
 export type Config = z.infer<typeof configSchema>;
+
+/** What a worker's task queue carries: registration (agent sessions, liveness), tuning (jobs), general (everything else). */
+export type WorkerRole = 'general' | 'registration' | 'tuning';
+
+/**
+ * The task queue of each role. Workflows keep the queue they started on (continue-as-new
+ * included), so sessions and jobs started before the roles had queues of their own stay on
+ * QP_TASK_QUEUE, where every general worker still runs them.
+ */
+export function taskQueues(config: Pick<Config, 'QP_TASK_QUEUE' | 'QP_REGISTRATION_TASK_QUEUE' | 'QP_TUNING_TASK_QUEUE'>): Record<WorkerRole, string> {
+  return {
+    general: config.QP_TASK_QUEUE,
+    registration: config.QP_REGISTRATION_TASK_QUEUE ?? `${config.QP_TASK_QUEUE}-registration`,
+    tuning: config.QP_TUNING_TASK_QUEUE ?? `${config.QP_TASK_QUEUE}-tuning`,
+  };
+}
 
 export class ConfigError extends Error {
   constructor(readonly problems: { variable: string; message: string }[]) {

@@ -116,6 +116,8 @@ describe('the worker from config', () => {
       shutdownGraceTime: 3000,
       workflowBundlePath: '/bundles/workflows.js',
       behaviors: { sweepCron: 'off' },
+      registrationTaskQueue: 'tq-registration',
+      pollTaskQueues: ['tq', 'tq-registration', 'tq-tuning'],
     });
   });
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, configSchema, parseConfig } from '../core/config';
+import { ConfigError, configSchema, parseConfig, taskQueues } from '../core/config';
 
 describe('configuration', () => {
   it('defaults to the embedded stack on a local Temporal', () => {
@@ -57,6 +57,16 @@ describe('configuration', () => {
 
   it('an empty variable counts as unset', () => {
     expect(parseConfig({ QP_API_PORT: '' }).QP_API_PORT).toBe(8080);
+  });
+
+  it('registration and tuning get task queues of their own, derived from QP_TASK_QUEUE unless set; a worker polls all three unless told', () => {
+    const derived = parseConfig({ QP_TASK_QUEUE: 'q1' });
+    expect(taskQueues(derived)).toEqual({ general: 'q1', registration: 'q1-registration', tuning: 'q1-tuning' });
+    expect(derived.QP_WORKER_ROLES).toEqual(['general', 'registration', 'tuning']);
+    const explicit = parseConfig({ QP_TASK_QUEUE: 'q1', QP_REGISTRATION_TASK_QUEUE: 'sessions', QP_TUNING_TASK_QUEUE: 'jobs', QP_WORKER_ROLES: 'tuning,tuning' });
+    expect(taskQueues(explicit)).toEqual({ general: 'q1', registration: 'sessions', tuning: 'jobs' });
+    expect(explicit.QP_WORKER_ROLES).toEqual(['tuning']);
+    expect(() => parseConfig({ QP_WORKER_ROLES: 'general,training' })).toThrow(/QP_WORKER_ROLES:/);
   });
 
   it("the README's configuration table documents every variable of the schema, and nothing else", () => {

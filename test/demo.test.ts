@@ -52,7 +52,7 @@ describe('the demo (npm start)', () => {
     try {
       const client = new Client({ connection, namespace: process.env.QP_TEST_NAMESPACE });
       const { count } = await client.workflow.count(
-        `WorkflowType = 'registerAgent' AND TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'`,
+        `WorkflowType = 'registerAgent' AND TaskQueue IN ('${taskQueue}', '${taskQueue}-registration') AND ExecutionStatus = 'Running'`,
       );
       expect(count).toBe(0);
     } finally {

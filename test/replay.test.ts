@@ -54,8 +54,22 @@ histories.push('asyncTuningCancelled');
 // Recorded by test/support/record-secure-late-history.ts: a secure-aggregation job's last round, its late key
 // advertisement drained and counted late before the topic goes.
 histories.push('federatedTuningSecureLate');
+// Recorded by test/support/record-histories.ts --tuning-as federatedTuningParticipantsByDigest once the round's participant list
+// stayed in the blob store (the history carries its digest).
+histories.push('federatedTuningParticipantsByDigest');
 
 describe('replay of recorded histories', () => {
+  it('the recorded tuning job by digest selects, starts and collects with digests, never the participant list', () => {
+    const json = JSON.parse(readFileSync(join(__dirname, 'histories', 'federatedTuningParticipantsByDigest.json'), 'utf8'));
+    const activities = json.events
+      .map((e: { activityTaskScheduledEventAttributes?: { activityType: { name: string } } }) => e.activityTaskScheduledEventAttributes?.activityType.name)
+      .filter(Boolean);
+    expect(activities).toEqual(expect.arrayContaining(['selectAndStoreParticipants', 'startRoundByDigest', 'collectAndAggregateByDigest']));
+    expect(activities).not.toEqual(expect.arrayContaining(['selectParticipants']));
+    expect(activities).not.toEqual(expect.arrayContaining(['startRound']));
+    expect(activities).not.toEqual(expect.arrayContaining(['collectAndAggregate']));
+  });
+
   it.each(histories)('%s replays without non-determinism', async (name) => {
     const json = JSON.parse(readFileSync(join(__dirname, 'histories', `${name}.json`), 'utf8'));
     const history = historyFromJSON(json);

@@ -5,7 +5,8 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { Registry } from 'prom-client';
 import { createWorkerMetrics, metricsSinks } from '../activities/metrics';
-import type { CollectOutcome, TuningActivities } from '../activities/tuning';
+import { temporal } from '@temporalio/proto';
+import type { CollectOutcome, SilentCollectOutcome, StoredSelectionInput, TuningActivities } from '../activities/tuning';
 import type { TuningJobSpec, TuningProgress } from '../core/tuning';
 import { TUNING_WORKFLOW, tuningWorkflowId } from '../workflows/definitions';
 import type { FederatedTuningInput } from '../workflows/tuning';
@@ -23,11 +24,42 @@ describe('federated tuning with 10,000 participants per round', () => {
   /** Every 100th agent never reports: the workflow must work out who was silent. */
   const silent = new Set(agentIds.filter((_, i) => i % 100 === 0));
   const drained: string[][] = [];
+  /** The participant lists the selection stored, by digest (the blob store's part). */
+  const stored = new Map<string, string[]>();
+  const storedSelections: StoredSelectionInput[] = [];
 
   const activities: Partial<TuningActivities> = {
     initializeModel: async () => 'sha256:zero',
     selectParticipants: async (input) => ({ participants: agentIds, eligible: AGENTS, strategy: input.strategy ?? 'uniform' }),
     startRound: async () => undefined,
+    selectAndStoreParticipants: async (input) => {
+      storedSelections.push(input);
+      const participantsDigest = `sha256:participants-${input.round}-${input.attempt}`;
+      stored.set(participantsDigest, agentIds);
+      return {
+        participantsDigest,
+        participantCount: AGENTS,
+        participationDigest: `sha256:participation-${input.round}`,
+        eligible: AGENTS,
+        strategy: input.strategy ?? 'uniform',
+      };
+    },
+    startRoundByDigest: async (input) => {
+      if (!stored.has(input.participantsDigest)) throw new Error(`unknown list ${input.participantsDigest}`);
+    },
+    collectAndAggregateByDigest: async (input): Promise<SilentCollectOutcome> => {
+      const participants = stored.get(input.participantsDigest)!;
+      const reported = participants.filter((id) => !silent.has(id));
+      return {
+        status: 'aggregated',
+        globalDigest: `sha256:round-${input.round}`,
+        serverStateDigest: 'sha256:state',
+        silent: participants.filter((id) => silent.has(id)),
+        accepted: reported.length,
+        rejected: {},
+        examples: reported.length,
+      };
+    },
     collectAndAggregate: async (input): Promise<CollectOutcome> => {
       const reported = input.participants.filter((id) => !silent.has(id));
       return {
@@ -102,5 +134,10 @@ describe('federated tuning with 10,000 participants per round', () => {
     // No workflow task failed or timed out: each fits the SDK's 5 s limit on a workflow task (on main the round's closing task never did).
     const events = (await handle.fetchHistory()).events ?? [];
     expect(events.filter((e) => e.workflowTaskFailedEventAttributes || e.workflowTaskTimedOutEventAttributes)).toEqual([]);
+    // The 10,000 ids (~140 KB as JSON) never enter the history: the selection's digest does, and the 100 silent ids.
+    const largest = Math.max(...events.map((e) => temporal.api.history.v1.HistoryEvent.encode(e).finish().length));
+    expect(largest).toBeLessThan(20_000);
+    // Each round's selection reads the rounds agents last took part in from the blob the round before stored.
+    expect(storedSelections.map((s) => s.participationDigest)).toEqual([undefined, 'sha256:participation-1']);
   }, 180_000);
 });

@@ -105,7 +105,7 @@ describe('participant selection on a real Temporal server', () => {
         Array.from({ length: 4 }, () => ['uniform', 3, 3]),
       );
     }
-    const chosen = async (jobId: string) => recordedSelections(await history(jobId)).map((s) => s.result.participants);
+    const chosen = async (jobId: string) => (await recordedSelections(await history(jobId), stack.ports.blobs)).map((s) => s.result.participants);
     const firstChoices = await chosen(first.jobId);
     expect(firstChoices).toHaveLength(4);
     expect(await chosen(again.jobId)).toEqual(firstChoices);
@@ -142,7 +142,7 @@ describe('participant selection on a real Temporal server', () => {
       ['oort', 4],
       ['oort', 0],
     ]);
-    const selections = recordedSelections(await history(jobId));
+    const selections = await recordedSelections(await history(jobId), stack.ports.blobs);
     // Rounds 1 and 2 tried all eight; round 3 knows them all and asks the four fast ones.
     expect(new Set([...selections[0].result.participants, ...selections[1].result.participants]).size).toBe(8);
     // What Oort learnt travels as a blob; the history carries its digest.
@@ -182,7 +182,7 @@ describe('participant selection on a real Temporal server', () => {
     const directory = await new TemporalSwarmRoster(stack.client, process.env.QP_TEST_NAMESPACE ?? 'default', { ttlMs: 0, fullEveryMs: 0 }).listActive(swarmId);
     const intensity = (id: string) => carbonIntensity(directory.find((d) => d.agentId === id)?.resources?.energy, 0);
     const lowest = directory.map((d) => intensity(d.agentId)).sort((a, b) => a - b)[2];
-    for (const { result: chosen } of recordedSelections(await history(jobId))) {
+    for (const { result: chosen } of await recordedSelections(await history(jobId), stack.ports.blobs)) {
       expect(chosen.participants).toHaveLength(3);
       for (const id of chosen.participants) expect(intensity(id)).toBeLessThanOrEqual(lowest);
     }

@@ -17,6 +17,8 @@ export interface Embedded {
   client: Client;
   ports: Ports;
   worker: Worker;
+  /** One worker per polled task queue (QP_WORKER_ROLES): general, registration, tuning. */
+  workers: Worker[];
   workerRegistry: Registry;
   /** The worker's /metrics (and probes) when workerMetricsPort was given. */
   workerHttp?: WorkerHttp;
@@ -69,6 +71,7 @@ export async function startEmbedded(options: {
     client,
     ports,
     worker: worker.worker,
+    workers: worker.workers,
     workerRegistry,
     workerHttp,
     async stop() {

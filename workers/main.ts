@@ -54,7 +54,7 @@ runMain(async (shutdown) => {
   shutdown.add('the worker', () => worker.stop());
   checks = worker.checks;
   console.log(
-    `worker on ${config.TEMPORAL_ADDRESS} namespace ${config.TEMPORAL_NAMESPACE} task queue ${config.QP_TASK_QUEUE}; ` +
+    `worker on ${config.TEMPORAL_ADDRESS} namespace ${config.TEMPORAL_NAMESPACE} task queues ${worker.workers.map((w) => w.options.taskQueue).join(', ')}; ` +
       `probes and metrics on ${config.QP_LISTEN_HOST}:${http.port} (/healthz, /readyz, /metrics), ` +
       `SDK metrics on :${config.QP_SDK_METRICS_PORT}/metrics`,
   );

@@ -1,9 +1,9 @@
 // Composition root of the Temporal worker: activities wired to the ports.
 import type { Client } from '@temporalio/client';
 import { existsSync } from 'node:fs';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, Worker, bundleWorkflowCode, type WorkerOptions } from '@temporalio/worker';
 import { Registry } from 'prom-client';
-import { ConfigError, type Config } from '../core/config';
+import { ConfigError, taskQueues, type Config } from '../core/config';
 import { HeartbeatLedger } from '../core/liveness';
 import { createLivenessActivities } from '../activities/liveness';
 import { createWorkerMetrics, metricsSinks } from '../activities/metrics';
@@ -52,6 +52,10 @@ export interface QpWorkerOptions {
   measuredMaxAgeMs?: number;
   /** Reputation half-life, ms (QP_REPUTATION_HALF_LIFE_MS); 0 or absent: no decay. */
   reputationHalfLifeMs?: number;
+  /** Task queue liveness monitors start on (QP_REGISTRATION_TASK_QUEUE); default: taskQueue. */
+  registrationTaskQueue?: string;
+  /** The task queues this process polls, one worker each (QP_WORKER_ROLES); default: [taskQueue]. */
+  pollTaskQueues?: string[];
 }
 
 /** What a process supplies to a worker beside its configuration. */
@@ -84,6 +88,8 @@ export function qpWorkerOptions(config: Config, deps: QpWorkerDeps): QpWorkerOpt
     },
     measuredMaxAgeMs: config.QP_ANALYTICS_MEASURED_MAX_AGE_MS,
     reputationHalfLifeMs: config.QP_REPUTATION_HALF_LIFE_MS,
+    registrationTaskQueue: taskQueues(config).registration,
+    pollTaskQueues: config.QP_WORKER_ROLES.map((role) => taskQueues(config)[role]),
   };
 }
 
@@ -97,10 +103,21 @@ export function workflowSource(bundlePath?: string): Pick<WorkerOptions, 'workfl
   return { workflowBundle: { codePath: bundlePath } };
 }
 
+/** The worker of options.taskQueue alone. */
 export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> {
+  const [worker] = await createQpWorkers({ ...options, pollTaskQueues: [options.taskQueue] });
+  return worker;
+}
+
+/**
+ * One worker per task queue in options.pollTaskQueues, sharing the activities, the roster and
+ * the workflow bundle: each runs every workflow and activity, so work started on any queue
+ * (before the roles had queues of their own: all on taskQueue) finds a worker.
+ */
+export async function createQpWorkers(options: QpWorkerOptions): Promise<Worker[]> {
   const metrics = createWorkerMetrics(options.registry ?? new Registry());
   const liveness = new TemporalLivenessDirectory(options.client, {
-    taskQueue: options.taskQueue,
+    taskQueue: options.registrationTaskQueue ?? options.taskQueue,
     graceMs: options.heartbeatGraceMs,
     windowMs: options.livenessWindowMs,
   });
@@ -113,11 +130,16 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
   await ensureBehaviorSweepSchedule(options.client, options.taskQueue, behaviors);
   // Accepted round updates per agent: the tuning activities record them, reputation reads them.
   const contributions = new TemporalContributionLedger(options.client, options.taskQueue, options.reputationHalfLifeMs);
-  return Worker.create({
+  const queues = options.pollTaskQueues ?? [options.taskQueue];
+  // Bundled once for all the queues' workers when no prebuilt bundle is given.
+  const source =
+    queues.length > 1 && !options.workflowBundlePath
+      ? { workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows') }) }
+      : workflowSource(options.workflowBundlePath);
+  const shared: Omit<WorkerOptions, 'taskQueue'> = {
     connection: options.connection,
     namespace: options.namespace,
-    taskQueue: options.taskQueue,
-    ...workflowSource(options.workflowBundlePath),
+    ...source,
     activities: {
       ...createRegistrationActivities({
         messaging: options.ports.messaging,
@@ -158,7 +180,7 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
         messaging: options.ports.messaging,
         vectors: options.ports.vectors,
         blobs: options.ports.blobs,
-        registry: new TemporalBehaviorRegistry(options.client, options.namespace, options.taskQueue),
+        registry: new TemporalBehaviorRegistry(options.client, options.namespace, [options.taskQueue, options.registrationTaskQueue ?? options.taskQueue]),
         agentKeys: roster,
         credentialSecret: options.credentialSecret,
         settings: behaviors.settings,
@@ -200,12 +222,16 @@ export async function createQpWorker(options: QpWorkerOptions): Promise<Worker> 
     },
     sinks: metricsSinks(metrics),
     shutdownGraceTime: options.shutdownGraceTime ?? '10 seconds',
-  });
+  };
+  return Promise.all(queues.map((taskQueue) => Worker.create({ ...shared, taskQueue })));
 }
 
 export interface RunningQpWorker {
+  /** The first role's worker (general unless QP_WORKER_ROLES leaves it out). */
   worker: Worker;
-  /** Settles when the worker stops; rejects when it fails rather than being shut down. */
+  /** One worker per polled task queue. */
+  workers: Worker[];
+  /** Settles when the workers stop; rejects when one fails rather than being shut down. */
   running: Promise<void>;
   /** Readiness of this worker: its Temporal connection answers and it is polling. */
   checks: Record<string, ReadinessCheck>;
@@ -213,31 +239,34 @@ export interface RunningQpWorker {
   stop(): Promise<void>;
 }
 
-/** Connects a worker to Temporal, creates it from config and runs it. */
+/** Connects a worker to Temporal, creates one per role's task queue from config and runs them. */
 export async function startQpWorker(config: Config, deps: Omit<QpWorkerDeps, 'connection'>): Promise<RunningQpWorker> {
   workflowSource(config.QP_WORKFLOW_BUNDLE); // a missing bundle stops start-up before anything connects
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
-  let worker: Worker;
+  let workers: Worker[];
   try {
-    worker = await createQpWorker(qpWorkerOptions(config, { ...deps, connection }));
+    workers = await createQpWorkers(qpWorkerOptions(config, { ...deps, connection }));
   } catch (error) {
     await connection.close().catch(() => undefined);
     throw error;
   }
-  const running = worker.run();
+  const running = Promise.all(workers.map((worker) => worker.run())).then(() => undefined);
   running.catch(() => undefined); // observed by whoever awaits it; never an unhandled rejection
   return {
-    worker,
+    worker: workers[0],
+    workers,
     running,
     checks: {
       temporal: temporalCheck(connection),
       worker: async () => {
-        const state = worker.getState();
-        if (state !== 'RUNNING') throw new Error(`worker is ${state}`);
+        for (const worker of workers) {
+          const state = worker.getState();
+          if (state !== 'RUNNING') throw new Error(`worker of ${worker.options.taskQueue} is ${state}`);
+        }
       },
     },
     async stop() {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
+      for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
       try {
         await running;
       } finally {

@@ -13,7 +13,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { QpSinks, RoundOutcome } from '../core/observations';
-import type { TuningActivities } from '../activities/tuning';
+import type { SelectionResult, StoredSelection, TuningActivities } from '../activities/tuning';
 import { PrivacyAccountant, RDP_ORDERS } from '../core/privacy/accountant';
 import type { RoundInput, RoundMetrics, TuningJobSpec, TuningProgress } from '../core/tuning';
 import { DEFAULT_SELECTION, accuracyAllowsLowCarbon } from '../core/selection';
@@ -35,6 +35,8 @@ export interface TuningCarry {
   selectionFeedbackDigest?: string;
   /** Ids of the messages recorded collections read and left unacknowledged (heldDigest); the next collection settles them. */
   heldDigest?: string;
+  /** Blob of the round each agent last took part in; lastParticipation stays empty once the job keeps it here. */
+  participationDigest?: string;
 }
 
 export interface FederatedTuningInput {
@@ -170,13 +172,14 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
     // Agents score the incoming global model every round unless the job sets a cadence.
     const federatedEvaluation = round % (spec.evaluation?.federated?.everyRounds ?? 1) === 0;
     for (let attempt = 1; attempt <= spec.maxRoundAttempts; attempt++) {
-      const selected = await quick.selectParticipants({
+      // The participant list stays in the blob store: the history carries its digest (jobs started before read it back 4 times a round).
+      const byDigest = patched('participants-by-digest');
+      const selectionInput = {
         swarmId: spec.swarmId,
         count: spec.participantsPerRound,
         fraction: spec.fraction,
         minParticipants: spec.minParticipants,
         requirements: spec.requirements,
-        lastParticipation: carry.lastParticipation,
         // A retry asks agents that did not fail this round already, while there are any.
         exclude: tried,
         seed: spec.seed,
@@ -193,24 +196,33 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
                 spec.selectionOptions?.maxAccuracyDrop,
               )
             : undefined,
-      });
-      const { participants, eligible } = selected;
-      if (participants.length < spec.minParticipants) {
-        observeRound('too_few_agents', participants.length);
+      };
+      const selected: SelectionResult | StoredSelection = byDigest
+        ? await quick.selectAndStoreParticipants({
+            ...selectionInput,
+            participationDigest: carry.participationDigest,
+            lastParticipation: Object.keys(carry.lastParticipation).length > 0 ? carry.lastParticipation : undefined,
+          })
+        : await quick.selectParticipants({ ...selectionInput, lastParticipation: carry.lastParticipation });
+      const participants = 'participants' in selected ? selected.participants : undefined;
+      const stored = 'participantsDigest' in selected ? selected : undefined;
+      const count = participants ? participants.length : (stored?.participantCount ?? 0);
+      const { eligible } = selected;
+      if (count < spec.minParticipants) {
+        observeRound('too_few_agents', count);
         if (attempt === spec.maxRoundAttempts) break;
         await sleep(Math.min(spec.roundTimeoutMs, 5_000));
         tried.length = 0;
         continue;
       }
-      const roundInput: RoundInput = {
+      const roundInput: Omit<RoundInput, 'participants'> = {
         jobId: spec.jobId,
         swarmId: spec.swarmId,
         round,
         attempt,
-        participants,
         deadlineAt: Date.now() + spec.roundTimeoutMs,
       };
-      await quick.startRound({
+      const startInput = {
         ...roundInput,
         globalDigest: carry.globalDigest,
         // FedProx's mu is the agents' to apply: it travels with the training config.
@@ -219,8 +231,10 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
         clipNorm: spec.privacy?.clipNorm,
         localPrivacy: spec.localPrivacy,
         evaluate: federatedEvaluation ? true : spec.evaluation?.federated ? false : undefined,
-      });
-      const outcome = await collecting.collectAndAggregate({
+      };
+      if (stored) await quick.startRoundByDigest({ ...startInput, participantsDigest: stored.participantsDigest });
+      else await quick.startRound({ ...startInput, participants: participants ?? [] });
+      const collectInput = {
         ...roundInput,
         minParticipants: spec.minParticipants,
         dimension: spec.model.dimension,
@@ -243,15 +257,26 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
               }
             : undefined,
         ...acknowledging(),
-      });
+      };
+      let silent: string[];
+      const outcome = stored
+        ? await collecting.collectAndAggregateByDigest({ ...collectInput, participantsDigest: stored.participantsDigest })
+        : await collecting.collectAndAggregate({ ...collectInput, participants: participants ?? [] });
       if (outcome.heldDigest) carry.heldDigest = outcome.heldDigest;
       if (outcome.lateByRound) attributeLate(outcome.lateByRound);
-      for (const agentId of participants) carry.lastParticipation[agentId] = round;
-      // A Set, not reported.includes: at 10,000 participants the quadratic scan outlasted the workflow task.
-      const reported = new Set(outcome.reported);
+      if (stored && 'silent' in outcome) {
+        carry.participationDigest = stored.participationDigest;
+        carry.lastParticipation = {};
+        silent = outcome.silent;
+      } else {
+        const selectedIds = participants ?? [];
+        for (const agentId of selectedIds) carry.lastParticipation[agentId] = round;
+        // A Set, not reported.includes: at 10,000 participants the quadratic scan outlasted the workflow task.
+        const reported = new Set('reported' in outcome ? outcome.reported : []);
+        silent = selectedIds.filter((id) => !reported.has(id));
+      }
       if (outcome.status === 'quorum-not-met') {
-        observeRound('quorum_not_met', participants.length);
-        const silent = participants.filter((id) => !reported.has(id));
+        observeRound('quorum_not_met', count);
         tried.push(...silent);
         if (eligible - tried.length < spec.minParticipants) tried.length = 0;
         continue;
@@ -260,7 +285,7 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
       carry.serverStateDigest = outcome.serverStateDigest;
       if (outcome.feedbackDigest) carry.selectionFeedbackDigest = outcome.feedbackDigest;
       if (spec.privacy && centralPrivacy) {
-        centralPrivacy.record(participants.length / Math.max(eligible, participants.length), spec.privacy.noiseMultiplier);
+        centralPrivacy.record(count / Math.max(eligible, count), spec.privacy.noiseMultiplier);
         carry.rdp = centralPrivacy.curve.rdp;
       }
       if (spec.localPrivacy && localPrivacy) {
@@ -275,7 +300,7 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
       const metrics: RoundMetrics = {
         round,
         attempts: attempt,
-        participants: participants.length,
+        participants: count,
         accepted: outcome.accepted,
         rejected: outcome.rejected,
         examples: outcome.examples,
@@ -303,10 +328,10 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
         exploring: selected.exploring,
         lowCarbon: selected.lowCarbon,
       };
-      observeRound('completed', participants.length, metrics);
+      observeRound('completed', count, metrics);
       carry.recentRounds = [...carry.recentRounds, metrics].slice(-RECENT_ROUNDS_KEPT);
       carry.round = round;
-      lastRoundMissing = participants.filter((id) => !reported.has(id));
+      lastRoundMissing = silent;
       return;
     }
     throw ApplicationFailure.nonRetryable(

@@ -12,8 +12,8 @@ export class TemporalBehaviorRegistry implements BehaviorAgentRegistry {
   constructor(
     private readonly client: Client,
     private readonly namespace: string,
-    /** Swarms are listed from the sessions this worker's task queue runs. */
-    private readonly taskQueue: string,
+    /** Swarms are listed from the sessions these task queues run (the general and the registration queue). */
+    private readonly taskQueue: string | string[],
   ) {}
 
   async registeredAgents(swarmId: string): Promise<Set<string>> {
@@ -34,7 +34,7 @@ export class TemporalBehaviorRegistry implements BehaviorAgentRegistry {
   async swarms(limit: number): Promise<string[]> {
     const swarms = new Set<string>();
     await this.each(
-      `WorkflowType = '${REGISTRATION_WORKFLOW}' AND ExecutionStatus = 'Running' AND TaskQueue = '${this.taskQueue.replace(/'/g, "''")}'`,
+      `WorkflowType = '${REGISTRATION_WORKFLOW}' AND ExecutionStatus = 'Running' AND TaskQueue IN (${[this.taskQueue].flat().map((queue) => `'${queue.replace(/'/g, "''")}'`).join(', ')})`,
       (execution) => {
         const swarmId = keywordAttribute(execution, SwarmIdKey.name);
         if (swarmId) swarms.add(swarmId);
