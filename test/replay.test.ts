@@ -58,6 +58,9 @@ histories.push('federatedTuningSecureLate');
 // stayed in the blob store (the history carries its digest).
 histories.push('federatedTuningParticipantsByDigest');
 
+// Recorded by test/support/record-pool-history.ts --retried --names agentPoolRetried,autoscalePoolRetried once decisions carried
+// their run's id: the last decision recorded again (a retried recordScaling) and kept once.
+histories.push('agentPoolRetried', 'autoscalePoolRetried');
 describe('replay of recorded histories', () => {
   it('the recorded tuning job by digest selects, starts and collects with digests, never the participant list', () => {
     const json = JSON.parse(readFileSync(join(__dirname, 'histories', 'federatedTuningParticipantsByDigest.json'), 'utf8'));
@@ -182,6 +185,22 @@ describe('replay of recorded histories', () => {
     for (const marker of ['setPoolPolicy', 'setPoolCarbon', 'recordScaling']) expect(pool).toContain(marker);
     const run = readFileSync(join(__dirname, 'histories', 'autoscalePool.json'), 'utf8');
     for (const marker of ['loadPool', 'observePool', 'applyReplicas', 'recordScaling']) expect(run).toContain(marker);
+  });
+
+  it('the pool recorded since decision ids takes its last decision twice and upserts its memo for the first only', () => {
+    const json = JSON.parse(readFileSync(join(__dirname, 'histories', 'agentPoolRetried.json'), 'utf8'));
+    const recorded: string[] = json.events
+      .filter((e: { eventType: string }) => e.eventType === 'EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED')
+      .map((e: any) => e.workflowExecutionUpdateAcceptedEventAttributes.acceptedRequest.input)
+      .filter((input: any) => input.name === 'recordScaling')
+      .map((input: any) => JSON.parse(Buffer.from(input.args.payloads[0].data, 'base64').toString('utf8')).decision.id);
+    expect(recorded.length).toBeGreaterThan(2);
+    expect(recorded.every((id) => typeof id === 'string')).toBe(true);
+    expect(recorded.at(-1)).toBe(recorded.at(-2));
+    const types: string[] = json.events.map((e: { eventType: string }) => e.eventType);
+    const updates = types.filter((t) => t === 'EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED').length;
+    // The memo on start and on every update but the repeated decision.
+    expect(types.filter((t) => t === 'EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED').length).toBe(updates);
   });
 
   it('the recorded session covers the handshake, LOST, ACTIVE again, re-registration and deregistration', () => {

@@ -64,6 +64,8 @@ export async function agentPool(input: AgentPoolInput): Promise<void> {
   });
   setHandler(recordScalingUpdate, ({ decision, scaling, energy }) => {
     updates++;
+    // A recordScaling activity retried after its completion was lost brings the same decision again.
+    if (decision.id !== undefined && record.decisions.some((recorded) => recorded.id === decision.id)) return record;
     record = { ...record, scaling, energy, decisions: [...record.decisions, decision].slice(-MAX_DECISIONS) };
     publishSummary();
     return record;
@@ -119,7 +121,7 @@ export async function autoscalePool(input: { pool: string }): Promise<AutoscaleP
   }
   await recordScaling({
     pool: input.pool,
-    decision,
+    decision: { ...decision, id: `${workflowInfo().workflowId}/${workflowInfo().runId}` },
     scaling: state,
     energy: { ...energy, lastAt: now, lastReplicas: decision.desiredReplicas },
   });

@@ -17,6 +17,9 @@ export class TemporalPoolStore implements PoolStore {
   }
 
   async record(pool: string, entry: Parameters<PoolStore['record']>[1]): Promise<PoolRecord> {
-    return this.client.workflow.getHandle(agentPoolWorkflowId(pool)).executeUpdate(recordScalingUpdate, { args: [entry] });
+    // The decision's id as the update id: the server answers a retried call with the first one's outcome.
+    return this.client.workflow
+      .getHandle(agentPoolWorkflowId(pool))
+      .executeUpdate(recordScalingUpdate, { args: [entry], ...(entry.decision.id ? { updateId: `record-${entry.decision.id}` } : {}) });
   }
 }

@@ -189,6 +189,8 @@ export interface ScalingReason {
 
 /** One decision with everything it read and why it came out as it did. */
 export interface ScalingDecision {
+  /** The autoscaling run that made it; a retried record of the same decision is kept once. Unset in decisions recorded before ids. */
+  id?: string;
   at: number;
   currentReplicas: number;
   desiredReplicas: number;

@@ -8,12 +8,14 @@
 //   npx tsx test/support/record-pool-history.ts --names agentPoolSummary,autoscalePoolSummary
 // With --deadline, the policy has a deadline (the runs read the oldest message's age and plan on the forecast):
 //   npx tsx test/support/record-pool-history.ts --deadline --names agentPoolDeadline,autoscalePoolDeadline
+// With --retried, the last decision is recorded again (a recordScaling retried after its completion was lost) and kept once:
+//   npx tsx test/support/record-pool-history.ts --retried --names agentPoolRetried,autoscalePoolRetried
 import { MemoryBlobStore } from '../../adapters/memory/blobs';
 import { MemoryCluster } from '../../adapters/memory/cluster';
 import { MemoryMessaging } from '../../adapters/memory/messaging';
 import { MemoryVectors } from '../../adapters/memory/vectors';
 import type { PoolView } from '../../api/pool-service';
-import { AUTOSCALE_POOL_WORKFLOW, agentPoolWorkflowId, autoscaleScheduleId } from '../../workflows/definitions';
+import { AUTOSCALE_POOL_WORKFLOW, agentPoolWorkflowId, autoscaleScheduleId, poolRecordQuery, recordScalingUpdate } from '../../workflows/definitions';
 import { startRecordingStack, runRecorder } from './recording-stack';
 import { ADMIN_TOKEN, waitFor } from './stack';
 
@@ -30,6 +32,7 @@ const policy = {
 };
 
 const deadline = process.argv.includes('--deadline');
+const retried = process.argv.includes('--retried');
 const namesAt = process.argv.indexOf('--names');
 const [poolHistory, runHistory] = namesAt > 0 ? process.argv[namesAt + 1].split(',') : ['agentPool', 'autoscalePool'];
 
@@ -72,6 +75,13 @@ runRecorder(async () => {
   }
   await stack.client.schedule.getHandle(autoscaleScheduleId(pool)).delete();
   await work.close();
+  if (retried) {
+    const poolHandle = stack.client.workflow.getHandle(agentPoolWorkflowId(pool));
+    const record = await poolHandle.query(poolRecordQuery);
+    const decision = record.decisions.at(-1)!;
+    const kept = await poolHandle.executeUpdate(recordScalingUpdate, { args: [{ decision, scaling: record.scaling, energy: record.energy }] });
+    if (kept.decisions.filter((d) => d.id === decision.id).length !== 1) throw new Error(`decision ${decision.id} recorded twice`);
+  }
 
   let runId: string | undefined;
   for await (const run of stack.client.workflow.list({ query: `WorkflowType = '${AUTOSCALE_POOL_WORKFLOW}' AND ExecutionStatus = 'Completed'` })) {

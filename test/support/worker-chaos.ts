@@ -12,6 +12,7 @@ import { QpAgent, type QpAgentOptions } from '../../agents/sdk';
 import { FilesystemBlobStore } from '../../adapters/blobs/filesystem';
 import { MemoryVectors } from '../../adapters/memory/vectors';
 import { PulsarMessaging } from '../../adapters/pulsar/messaging';
+import type { ClusterPort } from '../../adapters/ports';
 import { startApiServer, type ApiServer } from '../../api/server';
 import { parseConfig } from '../../core/config';
 import { sharedPulsarOptions } from './pulsar';
@@ -37,8 +38,15 @@ export class WorkerChaosStack {
   kills = 0;
   private readonly agents: QpAgent[] = [];
 
-  /** `name` prefixes the task queue and the blob directory; `env` adds to or overrides the worker's and the API's configuration. */
-  constructor(name: string, env: Record<string, string> = {}) {
+  /**
+   * `name` prefixes the task queue and the blob directory; `env` adds to or overrides the worker's and the API's configuration;
+   * `apiCluster` is the cluster the in-process API reads pools from (the worker builds its own from `env`, e.g. QP_CLUSTER=kubernetes).
+   */
+  constructor(
+    name: string,
+    env: Record<string, string> = {},
+    private readonly apiCluster?: ClusterPort,
+  ) {
     this.blobDir = mkdtempSync(join(tmpdir(), `qp-${name}-blobs-`));
     this.env = {
       ...process.env,
@@ -107,6 +115,7 @@ export class WorkerChaosStack {
       messaging: this.apiMessaging,
       blobs: new FilesystemBlobStore(this.blobDir),
       vectors: new MemoryVectors(),
+      ...(this.apiCluster ? { cluster: this.apiCluster } : {}),
       credentialSecret: this.secret,
       port: 0,
     });
