@@ -281,9 +281,9 @@ export class SweepWorkload {
 
   constructor(
     private readonly stack: WorkerChaosStack,
-    // Few agents: registrations are what a loaded machine slows most.
-    readonly agents = 8,
-    readonly episodes = 18,
+    // Enough agents for the planted world's strategies to stand out (12 agents find none).
+    readonly agents = 24,
+    readonly episodes = 6,
     private readonly seed = 11,
   ) {}
 
@@ -303,8 +303,8 @@ export class SweepWorkload {
   async reportedSwarm(name: string): Promise<string> {
     const swarmId = uniqueId(name);
     this.swarms.push(swarmId);
-    // A loaded machine can keep a registration workflow from issuing its challenge for over the default 90 s.
-    const agents = await this.stack.registerSwarm(swarmId, this.agents, () => ({ handshakeTimeoutMs: 240_000 }));
+    // A loaded machine kept registration workflows from issuing their challenges for over 240 s.
+    const agents = await this.stack.registerSwarm(swarmId, this.agents, () => ({ handshakeTimeoutMs: 600_000 }));
     const world = plantStrategies({ seed: this.seed, agentIds: agents.map((agent) => agent.agentId) });
     const simulation = new BehaviorSimulation({ agents, world, seed: this.seed });
     for (let e = 0; e < this.episodes; e++) await simulation.episode(e);
