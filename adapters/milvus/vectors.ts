@@ -51,6 +51,10 @@ const MAX_ID_LENGTH = 512;
 const MAX_DIMENSION = 32768;
 /** Milvus' topk limit. */
 const MAX_K = 16384;
+/** Calls that ensureLoaded itself makes. */
+const LOADING_OPERATIONS = new Set(['getLoadState', 'loadCollection']);
+/** Milvus' own status code (merr) for a read of a collection that is not loaded, as after a restart of the server. */
+const COLLECTION_NOT_LOADED = 101;
 /** gRPC status codes worth another attempt: DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, UNAVAILABLE. */
 const TRANSIENT_GRPC_CODES = new Set([4, 8, 14]);
 
@@ -419,12 +423,21 @@ export class MilvusVectors implements VectorPort {
    */
   private async call<T>(operation: string, collection: string, run: () => Promise<T>): Promise<T> {
     this.assertOpen();
+    let reloaded = false;
     for (let attempt = 0; ; attempt++) {
       let failure: MilvusError;
       try {
         const result = await run();
         const status = statusOf(result);
         if (!status || status.error_code === 'Success' || status.error_code === 0 as unknown) return result;
+        if (status.code === COLLECTION_NOT_LOADED && !reloaded && !LOADING_OPERATIONS.has(operation)) {
+          // A restarted server loads its collections again on its own, a while after it answers: wait
+          // for that (or load it) within loadTimeoutMs, once per call, then run the call again.
+          reloaded = true;
+          await this.ensureLoaded(collection);
+          attempt--;
+          continue;
+        }
         failure = new MilvusError(
           `milvus ${operation} on "${collection}" failed: ${status.error_code} ${status.reason ?? ''}`.trim(),
           status.retriable === true || status.error_code === 'RateLimit',

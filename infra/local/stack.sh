@@ -386,7 +386,8 @@ cmd_path() {
     chromium) install_chromium; chromium_bin ;;
     kubernetes) install_kubernetes; kube_kubeconfig ;;
     python-sdk) install_python_sdk; python_sdk_bin ;;
-    *) die "usage: stack.sh path temporal|testserver|pulsar|schemathesis|prometheus|promtool|flink|flink-job|chromium|kubernetes|python-sdk" ;;
+    milvus) install_milvus; milvus_bin ;;
+    *) die "usage: stack.sh path temporal|testserver|pulsar|schemathesis|prometheus|promtool|flink|flink-job|chromium|kubernetes|python-sdk|milvus" ;;
   esac
 }
 

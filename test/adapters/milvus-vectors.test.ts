@@ -100,6 +100,21 @@ describe('MilvusVectors', () => {
     }
   });
 
+  it('a read of a collection released since it was opened (as by a server restart) loads it again and answers', async () => {
+    const name = await collection(3);
+    await vectors.upsert(name, [{ id: 'a', vector: [1, 2, 3], fields: {} }]);
+    expect(await vectors.count(name)).toBe(1);
+    const client = new MilvusClient({ address: requireTestMilvus() });
+    try {
+      await client.releaseCollection({ collection_name: name });
+    } finally {
+      await client.closeConnection();
+    }
+
+    expect(await vectors.count(name)).toBe(1);
+    expect((await vectors.search(name, [1, 2, 3], 1)).map((hit) => hit.id)).toEqual(['a']);
+  });
+
   it('an unreachable server fails a call within the deadline and bounded retries', async () => {
     const nowhere = new MilvusVectors({ address: '127.0.0.1:1', timeoutMs: 500, retries: 1 });
     const started = Date.now();

@@ -3,10 +3,12 @@
 // kills, Temporal restarts) must end in the same state, which `settled` picks out.
 import { temporal } from '@temporalio/proto';
 import type { QpAgent, Trainer } from '../../agents/sdk';
+import { BehaviorSimulation, plantStrategies } from '../../agents/simulate-behaviors';
 import { simulateSwarm, type SwarmSimulation } from '../../agents/simulate';
 import { digitsTrainers, DIGITS_DIMENSION } from '../../agents/trainers';
 import type { DecisionStatus } from '../../core/decisions/status';
 import type { Choice } from '../../core/decisions/types';
+import type { SweepReport } from '../../core/behaviors/types';
 import type { TaskState } from '../../core/tasks';
 import type { TuningProgress } from '../../core/tuning';
 import { decisionWorkflowId, tuningWorkflowId } from '../../workflows/definitions';
@@ -289,3 +291,79 @@ export class TuningWorkload {
 }
 
 const TUNING_AGENTS = 6;
+
+/**
+ * Behaviour sweeps: AGENTS agents of a swarm report EPISODES behaviours each
+ * over Pulsar, the same planted world (seed) every time, and a sweep drains
+ * them into the vector store in small batches (the worker's QP_BEHAVIOR_BATCH_SIZE).
+ */
+export class SweepWorkload {
+  readonly swarms: string[] = [];
+
+  constructor(
+    private readonly stack: WorkerChaosStack,
+    // Enough agents for the planted world's strategies to stand out (12 agents find none).
+    readonly agents = 24,
+    readonly episodes = 6,
+    private readonly seed = 11,
+  ) {}
+
+  /** The worker's configuration for sweeps on the Milvus at `milvusAddress`: small batches, so a fault lands between two of them. */
+  static workerEnv(milvusAddress: string): Record<string, string> {
+    return {
+      QP_VECTORS: 'milvus',
+      MILVUS_ADDRESS: milvusAddress,
+      QP_BEHAVIOR_DIMENSION: '16',
+      QP_BEHAVIOR_SWEEP_CRON: 'off',
+      QP_BEHAVIOR_BATCH_SIZE: '8',
+      QP_BEHAVIOR_DRAIN_IDLE_MS: '500',
+    };
+  }
+
+  /** A swarm whose agents have reported all their behaviours. */
+  async reportedSwarm(name: string): Promise<string> {
+    const swarmId = uniqueId(name);
+    this.swarms.push(swarmId);
+    // A loaded machine kept registration workflows from issuing their challenges for over 240 s.
+    const agents = await this.stack.registerSwarm(swarmId, this.agents, () => ({ handshakeTimeoutMs: 600_000 }));
+    const world = plantStrategies({ seed: this.seed, agentIds: agents.map((agent) => agent.agentId) });
+    const simulation = new BehaviorSimulation({ agents, world, seed: this.seed });
+    for (let e = 0; e < this.episodes; e++) await simulation.episode(e);
+    return swarmId;
+  }
+
+  /** Starts a sweep through the API; resolves with its workflow id. */
+  async start(swarmId: string): Promise<string> {
+    const { status, body } = await this.stack.call('POST', '/api/v1/behaviors/sweep', { swarmId });
+    if (status !== 202) throw new Error(`POST /behaviors/sweep answered ${status}: ${JSON.stringify(body)}`);
+    return body.workflowId;
+  }
+
+  /** Resolves once the sweep's drain has a batch activity pending (scheduled or running). */
+  async draining(workflowId: string): Promise<void> {
+    await waitFor(
+      'the drain to run',
+      async () => {
+        const described = await this.stack.client.workflow.getHandle(workflowId).describe();
+        return described.raw.pendingActivities?.some((a) => a.activityType?.name === 'ingestBehaviorBatch') ? true : undefined;
+      },
+      120_000,
+      50,
+    );
+  }
+
+  /** The highest attempt of any activity of the workflow: 1 when nothing was retried. */
+  async maxAttempt(workflowId: string): Promise<number> {
+    const events = (await this.stack.client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+    return Math.max(1, ...events.map((e) => e.activityTaskStartedEventAttributes?.attempt ?? 0));
+  }
+
+  /** What must not depend on a fault. */
+  static settled(report: SweepReport) {
+    return {
+      counts: report.counts,
+      rejections: report.rejections,
+      strategies: report.strategies.map((s) => ({ rank: s.rank, size: s.size, agentCount: s.agentCount, meanFitness: s.meanFitness })),
+    };
+  }
+}
