@@ -267,7 +267,7 @@ export class TuningWorkload {
         const described = await handle.describe();
         const progress = await handle.query<TuningProgress>('tuningProgress');
         const pending = described.raw.pendingActivities?.find(
-          (a) => a.activityType?.name === 'collectAndAggregate' && a.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED,
+          (a) => ['collectAndAggregate', 'collectAndAggregateByDigest'].includes(a.activityType?.name ?? '') && a.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED,
         );
         return progress.round === round - 1 && pending ? true : undefined;
       },
