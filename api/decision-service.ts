@@ -65,9 +65,10 @@ export class DecisionService {
     private readonly options: {
       namespace: string;
       taskQueue: string;
-      /** Reputation an agent needs to propose (0: any agent of the swarm); admins always may. */
-      proposalThreshold?: number;
-      /** The swarm's own threshold where it set one (PUT /api/v1/governance/{swarmId}), else proposalThreshold. */
+      /**
+       * Reputation an agent of the swarm needs to propose (0: any agent), its own where it set one,
+       * else QP_DECISION_PROPOSAL_THRESHOLD; without it, 0. Admins always may.
+       */
       thresholdOf?: (swarmId: string) => Promise<number>;
       /** Where an agent's reputation comes from, when a threshold is set. */
       reputation?: ReputationSource;
@@ -81,7 +82,7 @@ export class DecisionService {
    * round updates); otherwise 403, reason below-proposal-threshold.
    */
   async requireProposalStanding(swarmId: string, agentId: string): Promise<void> {
-    const threshold = this.options.thresholdOf ? await this.options.thresholdOf(swarmId) : (this.options.proposalThreshold ?? 0);
+    const threshold = this.options.thresholdOf ? await this.options.thresholdOf(swarmId) : 0;
     if (threshold <= 0) return;
     if (!this.options.reputation) throw new DomainError('UNAVAILABLE', 'no reputation source to check the proposal threshold with');
     const reputation = await this.options.reputation.scoreOf(swarmId, agentId);

@@ -116,7 +116,6 @@ export async function startApiServer(deps: {
     {
       namespace: config.TEMPORAL_NAMESPACE,
       taskQueue: config.QP_TASK_QUEUE,
-      proposalThreshold: config.QP_DECISION_PROPOSAL_THRESHOLD,
       thresholdOf: (swarmId) => governance.proposalThreshold(swarmId),
       reputation: new TemporalTaskReputation(
         deps.client,
