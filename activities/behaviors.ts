@@ -204,15 +204,27 @@ export function createBehaviorActivities(deps: BehaviorDeps) {
 
   // The drain consumer of each swarm, kept open between batches, and the messages of its last
   // batch: they are acknowledged only by the next call, once the workflow has recorded the batch.
-  const drains = new Map<string, { consumer: Consumer; closer?: NodeJS.Timeout; pending?: { batches: number; messages: ReceivedMessage[] } }>();
-  const closeDrain = (swarmId: string): void => {
-    const drain = drains.get(swarmId);
+  // `busy` marks a call reading or storing a batch on it: a retry that finds its drain busy comes
+  // after an attempt Temporal gave up on (timed out) that may still be running on this worker.
+  interface Drain {
+    consumer: Consumer;
+    busy: boolean;
+    closer?: NodeJS.Timeout;
+    pending?: { batches: number; messages: ReceivedMessage[] };
+  }
+  const drains = new Map<string, Drain>();
+  /**
+   * Closes `drain` (the swarm's current one when not named); its unacknowledged messages go back to
+   * the subscription. Awaited by a call that reads next, so that what went back is redelivered
+   * first and in order, not after later messages.
+   */
+  const closeDrain = async (swarmId: string, drain = drains.get(swarmId)): Promise<void> => {
     if (!drain) return;
     clearTimeout(drain.closer);
-    drains.delete(swarmId);
-    void drain.consumer.close().catch(() => undefined);
+    if (drains.get(swarmId) === drain) drains.delete(swarmId);
+    await drain.consumer.close().catch(() => undefined);
   };
-  const drainFor = async (swarmId: string) => {
+  const drainFor = async (swarmId: string): Promise<Drain> => {
     const kept = drains.get(swarmId);
     if (kept) {
       clearTimeout(kept.closer);
@@ -222,7 +234,7 @@ export function createBehaviorActivities(deps: BehaviorDeps) {
       type: 'shared',
       initialPosition: 'earliest',
     });
-    const drain = { consumer } as { consumer: Consumer; closer?: NodeJS.Timeout; pending?: { batches: number; messages: ReceivedMessage[] } };
+    const drain: Drain = { consumer, busy: false };
     drains.set(swarmId, drain);
     return drain;
   };
@@ -241,20 +253,31 @@ export function createBehaviorActivities(deps: BehaviorDeps) {
       const context = Context.current();
       const recorded: DrainProgress = input.progress ?? { batches: 0, received: 0, accepted: 0, rejections: {}, scoredBlobs: [] };
       let drain = await drainFor(input.swarmId);
-      if (drain.pending) {
-        const { pending } = drain;
-        drain.pending = undefined;
-        if (pending.batches === recorded.batches) {
-          for (const message of pending.messages) await drain.consumer.ack(message);
-        } else {
-          closeDrain(input.swarmId);
-          drain = await drainFor(input.swarmId);
-        }
+      if (drain.busy) {
+        // The attempt before this one still holds a batch of unacknowledged messages: were it left
+        // to finish, it would give its batch as this drain's pending one, to be acknowledged
+        // uncounted. Its consumer is closed under it and the batch comes back to this attempt.
+        await closeDrain(input.swarmId, drain);
+        drain = await drainFor(input.swarmId);
       }
-      const counted = new Set<string>(recorded.lastBatchIds ? JSON.parse(Buffer.from((await deps.blobs.get(recorded.lastBatchIds)) ?? '[]').toString('utf8')) : []);
+      drain.busy = true;
       const batch: ReceivedMessage[] = [];
       let failed = false;
       try {
+        if (drain.pending) {
+          const { pending } = drain;
+          drain.pending = undefined;
+          if (pending.batches === recorded.batches) {
+            for (const message of pending.messages) await drain.consumer.ack(message);
+          } else {
+            await closeDrain(input.swarmId, drain);
+            drain = await drainFor(input.swarmId);
+            drain.busy = true;
+          }
+        }
+        const counted = new Set<string>(
+          recorded.lastBatchIds ? JSON.parse(Buffer.from((await deps.blobs.get(recorded.lastBatchIds)) ?? '[]').toString('utf8')) : [],
+        );
         if (!input.stop && recorded.received < settings.maxReports) {
           while (batch.length < settings.batchSize && recorded.received + batch.length < settings.maxReports) {
             const message = await drain.consumer.receive(batch.length === 0 ? settings.drainIdleMs : 50);
@@ -266,7 +289,7 @@ export function createBehaviorActivities(deps: BehaviorDeps) {
           }
         }
         if (batch.length === 0) {
-          closeDrain(input.swarmId);
+          await closeDrain(input.swarmId, drain);
           const collection = await ensureArchive(input.swarmId);
           // Once per drain, so Milvus' own statistics count what the sweep stored.
           await deps.vectors.flush(collection);
@@ -284,16 +307,21 @@ export function createBehaviorActivities(deps: BehaviorDeps) {
           scoredBlobs: digest && !recorded.scoredBlobs.includes(digest) ? [...recorded.scoredBlobs, digest] : recorded.scoredBlobs,
           lastBatchIds: await deps.blobs.put(Buffer.from(JSON.stringify(batch.map((message) => message.id)))),
         };
+        if (drains.get(input.swarmId) !== drain) {
+          // A later attempt took the drain over (see `busy`): its batch went back to the subscription.
+          throw ApplicationFailure.retryable(`a later attempt took over the drain of swarm ${input.swarmId}`, 'DRAIN_SUPERSEDED');
+        }
         drain.pending = { batches: progress.batches, messages: batch };
         return { progress, done: false };
       } catch (error) {
         failed = true;
         throw error;
       } finally {
+        drain.busy = false;
         // After a failure the unacknowledged batch goes back to the subscription for the retry.
-        if (failed) closeDrain(input.swarmId);
+        if (failed) await closeDrain(input.swarmId, drain);
         else if (drains.get(input.swarmId) === drain) {
-          drain.closer = setTimeout(() => closeDrain(input.swarmId), DRAIN_KEEP_MS);
+          drain.closer = setTimeout(() => void closeDrain(input.swarmId, drain), DRAIN_KEEP_MS);
           drain.closer.unref?.();
         }
       }

@@ -299,4 +299,46 @@ describe('ingestBehaviorBatch', () => {
     expect(result.progress).toMatchObject({ batches: 3, received: 6, accepted: 6, rejections: {} });
     expect(result.archive).toBe(6);
   });
+
+  it('counts every report when an attempt Temporal gave up on (stuck in the vector store) finishes after its retry', async () => {
+    const { activities, publish, report, vectors } = setUp(['a1', 'a2'], 2);
+    for (let e = 0; e < 5; e++) await publish(report('a1', e));
+    await publish(report('a2', 0, [0, 1, 0]));
+    const first = await mockContext().call(activities.ingestBehaviorBatch, { swarmId: SWARM, reportId: 'r', k: 2 });
+    // The second call's first attempt hangs in the store (a Milvus gone away) until released.
+    const upsert = vectors.upsert.bind(vectors);
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let stuck: (() => void) | undefined = () => undefined;
+    vectors.upsert = async (...args) => {
+      if (stuck) {
+        stuck();
+        stuck = undefined;
+        await released;
+      }
+      return upsert(...args);
+    };
+    let entered!: () => void;
+    const hanging = new Promise<void>((resolve) => (entered = resolve));
+    stuck = entered;
+    const input = { swarmId: SWARM, reportId: 'r', k: 2, progress: first.progress };
+    const abandoned = mockContext().call(activities.ingestBehaviorBatch, input).catch((error: unknown) => error);
+    await hanging;
+    // Temporal timed the attempt out and retries it on the same worker while it still runs.
+    const retried = await mockContext().call(activities.ingestBehaviorBatch, input);
+    release();
+    expect(await abandoned).toMatchObject({ type: 'DRAIN_SUPERSEDED' });
+
+    let progress = retried.progress;
+    for (let calls = 0; calls < 10; calls++) {
+      const step = await mockContext().call(activities.ingestBehaviorBatch, { swarmId: SWARM, reportId: 'r', k: 2, progress });
+      progress = step.progress;
+      if (step.done) {
+        expect(progress).toMatchObject({ batches: 3, received: 6, accepted: 6 });
+        expect(step.archive).toBe(6);
+        return;
+      }
+    }
+    throw new Error('the drain did not end');
+  });
 });
