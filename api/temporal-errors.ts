@@ -17,6 +17,14 @@ import { DomainError, type ErrorCode } from '../core/errors';
 const PASSED_THROUGH: ReadonlySet<string> = new Set<ErrorCode>(['STALE_CHALLENGE', 'BAD_SIGNATURE']);
 
 /**
+ * Failures the Temporal server itself gives an update, not the workflow: the worker completed its
+ * workflow task without processing the update (as a task replayed around a server restart can), or
+ * the run closed after accepting it (a continue-as-new). Neither says anything about the request,
+ * which can be sent again (to the new run).
+ */
+const UPDATE_ABORTED_BY_SERVER: ReadonlySet<string> = new Set(['UnprocessedUpdate', 'AcceptedUpdateCompletedWorkflow']);
+
+/**
  * gRPC status codes (grpc/status.h) meaning the service did not answer: CANCELLED (the API cancels
  * a call only when the request's Temporal deadline passes), DEADLINE_EXCEEDED, UNAVAILABLE.
  */
@@ -46,7 +54,7 @@ const TRANSIENT: ReadonlyMap<number, string> = new Map([
 ]);
 
 /** Seconds a client should wait before trying again (the 503's Retry-After), by what made Temporal fail. */
-export const RETRY_AFTER_SECONDS = { notReady: 1, busy: 2, transient: 1, slow: 2, unreachable: 5 } as const;
+export const RETRY_AFTER_SECONDS = { notReady: 1, busy: 2, transient: 1, aborted: 1, slow: 2, unreachable: 5 } as const;
 
 export interface WorkflowErrorMessages {
   /** No execution with this workflow id exists. */
@@ -71,6 +79,15 @@ export async function workflowCallError(
     if (cause instanceof ApplicationFailure && cause.type && PASSED_THROUGH.has(cause.type)) {
       return new DomainError(cause.type as ErrorCode, cause.message);
     }
+    const aborted = updateAbortedByServer(error);
+    if (aborted) {
+      // A run that closed for good (not continued as new) cannot take the update again.
+      const closed = await handle
+        .describe()
+        .then(({ status }) => status !== undefined && status.name !== 'RUNNING')
+        .catch(() => false);
+      return closed ? new DomainError(messages.closed.code, messages.closed.message) : aborted;
+    }
     return new DomainError('CONFLICT', cause?.message ?? error.message);
   }
   if (error instanceof WorkflowNotFoundError) {
@@ -92,6 +109,8 @@ export async function workflowCallError(
  * workflow cannot answer yet (all worth a retry); undefined otherwise.
  */
 export function temporalUnavailable(error: unknown): DomainError | undefined {
+  const aborted = updateAbortedByServer(error);
+  if (aborted) return aborted;
   // An update the server did not complete before the API's deadline cancelled the call (gRPC
   // CANCELLED) or the server's own timeout: the workflow is slow to answer, not the request wrong.
   if (error instanceof WorkflowUpdateRPCTimeoutOrCancelledError) return slowAnswer();
@@ -129,6 +148,18 @@ export function temporalUnavailable(error: unknown): DomainError | undefined {
     'Temporal is unreachable: the API cannot reach the Temporal service (TEMPORAL_ADDRESS); try again once it is back (GET /readyz reports it)',
     { retryAfterSeconds: RETRY_AFTER_SECONDS.unreachable },
   );
+}
+
+/** UNAVAILABLE when the server, not the workflow, failed the update (UPDATE_ABORTED_BY_SERVER). */
+function updateAbortedByServer(error: unknown): DomainError | undefined {
+  if (!(error instanceof WorkflowUpdateFailedError)) return undefined;
+  const cause = error.cause;
+  if (!(cause instanceof ApplicationFailure) || !cause.type || !UPDATE_ABORTED_BY_SERVER.has(cause.type)) return undefined;
+  return new DomainError('UNAVAILABLE', 'Temporal dropped the update before the workflow handled it (a server restart, or the workflow continuing as new); send it again', {
+    reason: 'update-aborted',
+    failureType: cause.type,
+    retryAfterSeconds: RETRY_AFTER_SECONDS.aborted,
+  });
 }
 
 function slowAnswer(): DomainError {

@@ -41,6 +41,13 @@ describe('redaction', () => {
     expect(redact(cyclic, [ADMIN_TOKEN])).toEqual({ note: `token is ${REDACTED}`, self: '[…]' });
   });
 
+  it("keeps a wrapped error's cause and failure type, redacted like the rest", () => {
+    const cause = Object.assign(new Error(`refused ${credential}`), { type: 'AcceptedUpdateCompletedWorkflow' });
+    const out = redact(new Error('Workflow Update failed', { cause })) as Record<string, any>;
+    expect(out.message).toBe('Workflow Update failed');
+    expect(out.cause).toMatchObject({ type: 'AcceptedUpdateCompletedWorkflow', message: `refused ${REDACTED}` });
+  });
+
   it('writes one JSON object per line with time, level and msg', () => {
     const line = jsonLogLine({ level: 'WARN', message: 'heartbeat refused', timestampNanos: 1_700_000_000_000_000_000n, meta: { agentId: 'a1' } });
     expect(JSON.parse(line)).toEqual({ time: '2023-11-14T22:13:20.000Z', level: 'warn', msg: 'heartbeat refused', agentId: 'a1' });

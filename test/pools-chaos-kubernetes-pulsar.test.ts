@@ -180,14 +180,14 @@ class PoolChaos {
     let watched: Awaited<ReturnType<typeof watch.stop>>;
     try {
       const put = await this.callUntilAnswered('PUT', `/api/v1/pools/${pool}`, { policy, backlogTopic });
-      expect(put.status).toBe(200);
+      expect({ status: put.status, body: put.body }).toMatchObject({ status: 200 });
       const scaleUp = disturb('scale up');
       await this.runningPods(pool, SCALED_UP);
       await this.recordedDecisionFor(pool, watch, SCALED_UP);
       await scaleUp;
 
       const carbon = await this.callUntilAnswered('POST', `/api/v1/pools/${pool}/carbon`, { intensity: 450 });
-      expect(carbon.status).toBe(200);
+      expect({ status: carbon.status, body: carbon.body }).toMatchObject({ status: 200 });
       const cap = disturb('carbon cap');
       await this.runningPods(pool, CAPPED);
       await this.recordedDecisionFor(pool, watch, CAPPED);

@@ -25,7 +25,15 @@ export function redact(value: unknown, extraSecrets: string[] = [], depth = 0, s
   if (depth > 6 || seen.has(value)) return '[…]';
   seen.add(value);
   if (value instanceof Error) {
-    return { name: value.name, message: redact(value.message, extraSecrets, depth + 1, seen), stack: redact(value.stack, extraSecrets, depth + 1, seen) };
+    // A wrapped failure (a Temporal update's, an activity's) says what happened only in its cause and type.
+    const { type, cause } = value as { type?: unknown; cause?: unknown };
+    return {
+      name: value.name,
+      message: redact(value.message, extraSecrets, depth + 1, seen),
+      ...(typeof type === 'string' ? { type } : {}),
+      stack: redact(value.stack, extraSecrets, depth + 1, seen),
+      ...(cause !== undefined ? { cause: redact(cause, extraSecrets, depth + 1, seen) } : {}),
+    };
   }
   if (Array.isArray(value)) return value.map((v) => redact(v, extraSecrets, depth + 1, seen));
   const out: Record<string, unknown> = {};

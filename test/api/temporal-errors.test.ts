@@ -47,6 +47,19 @@ describe('Temporal errors become domain errors by class and status', () => {
     expect(await workflowCallError(stale, existing, messages)).toMatchObject({ code: 'STALE_CHALLENGE' });
   });
 
+  it('an update the server dropped before the workflow handled it (a restart, a continue-as-new) is UNAVAILABLE, unless the run has closed for good', async () => {
+    const running = { describe: async () => ({ status: { name: 'RUNNING' } }) as never };
+    const completed = { describe: async () => ({ status: { name: 'COMPLETED' } }) as never };
+    for (const type of ['UnprocessedUpdate', 'AcceptedUpdateCompletedWorkflow']) {
+      const dropped = new WorkflowUpdateFailedError('Workflow Update failed', ApplicationFailure.nonRetryable('dropped by the server', type));
+      expect(temporalUnavailable(dropped)).toMatchObject({ code: 'UNAVAILABLE', details: { reason: 'update-aborted', failureType: type } });
+      expect(await workflowCallError(dropped, running, messages)).toMatchObject({ code: 'UNAVAILABLE', details: { reason: 'update-aborted' } });
+      expect(await workflowCallError(dropped, completed, messages)).toMatchObject({ code: 'CONFLICT', message: 'job j1 has finished' });
+    }
+    // The workflow's own refusal with any other type stays the handler's answer.
+    expect(temporalUnavailable(new WorkflowUpdateFailedError('update failed', ApplicationFailure.nonRetryable('no', 'PAUSED')))).toBeUndefined();
+  });
+
   it('an unreachable Temporal service is UNAVAILABLE; other gRPC failures pass through unchanged', async () => {
     for (const code of [1, 4, 14]) {
       expect(temporalUnavailable(grpcError(code))).toMatchObject({ code: 'UNAVAILABLE' });
@@ -85,6 +98,7 @@ describe('Temporal errors become domain errors by class and status', () => {
       busy: new ServiceError('Failed to query Workflow', { cause: grpcError(8) }),
       slow: new ServiceError('Failed to query Workflow', { cause: grpcError(4) }),
       unreachable: new ServiceError('Failed to query Workflow', { cause: grpcError(14) }),
+      aborted: new WorkflowUpdateFailedError('Workflow Update failed', ApplicationFailure.nonRetryable('dropped', 'UnprocessedUpdate')),
       refused: new ServiceError('Failed to query Workflow', { cause: grpcError(3) }),
     };
     const app = express();
@@ -106,6 +120,7 @@ describe('Temporal errors become domain errors by class and status', () => {
         busy: [503, '2', 'temporal-busy'],
         slow: [503, '2', undefined],
         unreachable: [503, '5', undefined],
+        aborted: [503, '1', 'update-aborted'],
         refused: [500, null, undefined],
       });
     } finally {
