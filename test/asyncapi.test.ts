@@ -411,13 +411,17 @@ describe('api/asyncapi.yaml describes every message on every topic', () => {
       return ((await res.json()) as { status: string }).status === 'SUCCEEDED' ? true : undefined;
     });
     // The analytics' windows of those tasks and rounds close as the heartbeats move event time on.
-    await waitFor('analytics windows of the tasks, the rounds and the refused update', () =>
-      windowsOf('task-latency').reduce((n, w) => n + w.tasks, 0) === 2 &&
-      windowsOf('update-rejections').some((w) => w.key === plainJobId) &&
-      new Set(windowsOf('stragglers').map((w) => w.key)).size === agents.length &&
-      windowsOf('ballot-turnout').some((w) => w.key === decisionId && w.voters === agents.length)
-        ? true
-        : undefined,
+    await waitFor(
+      'analytics windows of the tasks, the rounds and the refused update',
+      () => {
+        const tasks = windowsOf('task-latency').reduce((n, w) => n + w.tasks, 0);
+        const refused = windowsOf('update-rejections').some((w) => w.key === plainJobId);
+        const stragglerKeys = new Set(windowsOf('stragglers').map((w) => w.key)).size;
+        const voters = Math.max(0, ...windowsOf('ballot-turnout').filter((w) => w.key === decisionId).map((w) => w.voters));
+        if (tasks === 2 && refused && stragglerKeys === agents.length && voters === agents.length) return true;
+        throw new Error(`tasks ${tasks}/2, refused update ${refused}, straggler keys ${stragglerKeys}/${agents.length}, voters ${voters}/${agents.length}`);
+      },
+      60_000,
     );
     // Deploying again leaves the running analytics alone and names the ACTIVE agents on the roster again.
     const again = await fetch(`${stack.api.url}/api/v1/analytics/${swarmId}/job`, { method: 'PUT', headers: admin });
@@ -431,7 +435,7 @@ describe('api/asyncapi.yaml describes every message on every topic', () => {
       credentialSecret: CREDENTIAL_SECRET,
     }).withdrawTasks({ swarmId, tasks: [{ taskId: contracted.taskId, attempt: 1, agentId: agents[0].agentId, reason: 'moved off an overloaded agent' }] });
     for (const agent of agents) agent.stopHeartbeats();
-  }, 120_000);
+  }, 180_000);
 
   afterAll(async () => {
     await Promise.all(agents.map((a) => a.close()));

@@ -49,6 +49,7 @@ export default async function globalSetup(globalConfig?: { testPathPattern?: str
   process.env.QP_TEST_NAMESPACE = namespace;
   process.env.QP_TEST_WORKFLOW_BUNDLE = bundlePath;
   process.env.QP_TEST_TESTSERVER = stackBinary('testserver');
+  process.env.QP_TEST_CHAOS_LOCK = join(tmp, `chaos-suite-${process.pid}.lock`);
   (globalThis as { __qpTemporal?: TestWorkflowEnvironment }).__qpTemporal = env;
   console.log(`\ntest stack: Temporal dev server at ${env.address} (${Date.now() - started} ms)`);
   await setUpSharedPulsar(globalConfig?.testPathPattern);
