@@ -156,6 +156,48 @@ describe('agent registration on a real Temporal server', () => {
     await agent.close();
   });
 
+  it('the same answer sent again (its request timed out while the manager answered) gets the newest credential; an older challenge stays refused', async () => {
+    const agentId = uniqueId('retrier');
+    const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+    const registered = await postRegister(stack, {
+      agentId,
+      swarmId,
+      capabilities: [],
+      resources: { cpu: 1, memoryMb: 512 },
+      publicKey: publicKey.export({ type: 'spki', format: 'pem' }),
+    });
+    expect(registered.status).toBe(202);
+    const challenge = await readChallenge(stack, swarmId, agentId);
+    const signature = sign(null, Buffer.from(challengeSigningInput(agentId, challenge)), privateKey).toString('base64');
+    const answer = (body: object) =>
+      fetch(`${stack.api.url}/api/v1/swarm/agents/${agentId}/challenge-response`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const heartbeat = (token: string) =>
+      fetch(`${stack.api.url}/api/v1/swarm/agents/${agentId}/heartbeat`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: '{}',
+      });
+    // The first answer and its retry race, as they do when the first request's client gave up.
+    const [first, again] = await Promise.all([answer({ challenge, signature }), answer({ challenge, signature })]);
+    expect([first.status, again.status]).toEqual([200, 200]);
+    const issued = await Promise.all([first, again].map(async (res) => (await res.json()) as { credential: string; agent: AgentRecord }));
+    const newest = issued.reduce((a, b) => (b.agent.credentialGeneration > a.agent.credentialGeneration ? b : a));
+    expect(issued.map((i) => i.agent.credentialGeneration).sort()).toEqual([1, 2]);
+    expect((await heartbeat(newest.credential)).status).toBe(202);
+    expect((await heartbeat(issued.find((i) => i !== newest)!.credential)).status).toBe(401);
+    expect((await getAgent(stack, agentId)).status).toBe('ACTIVE');
+
+    // A challenge this session never accepted is refused as ever.
+    const other = 'b'.repeat(43) + '=';
+    const stale = await answer({ challenge: other, signature: sign(null, Buffer.from(challengeSigningInput(agentId, other)), privateKey).toString('base64') });
+    expect(stale.status).toBe(409);
+    expect(((await stale.json()) as { error: { code: string } }).error.code).toBe('STALE_CHALLENGE');
+  });
+
   it('re-registering a live agent with a different key is refused with 409', async () => {
     const agent = newAgent(stack, swarmId);
     await agent.register();

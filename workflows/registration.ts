@@ -75,6 +75,8 @@ export async function registerAgent(input: RegisterAgentInput): Promise<Register
     credentialGeneration: 0,
   };
   let pendingChallenge: string | undefined = input.pendingChallenge;
+  /** The challenge last accepted, and when: its answer sent again (the agent's request timed out) is answered again. */
+  let acceptedChallenge: { challenge: string; at: number } | undefined;
   let challengesSent = 0;
   let challengeSentAt = 0;
   let handshakeVerdict: 'accepted' | 'bad-signature' | undefined;
@@ -112,44 +114,66 @@ export async function registerAgent(input: RegisterAgentInput): Promise<Register
     if (input.brokerAccess) await brokerAccess.revokeMessagingAccess(accessSession());
   };
 
+  let answering = false;
+  const answerChallenge = async (challenge: string, signature: string): Promise<IssuedCredential> => {
+    // An agent whose request timed out while we answered sends the same answer again; a stale
+    // refusal would leave it without the credential its session now holds.
+    const repeated =
+      acceptedChallenge !== undefined &&
+      challenge === acceptedChallenge.challenge &&
+      Date.now() - acceptedChallenge.at <= input.handshakeTimeoutMs &&
+      patched('repeated-challenge-answer');
+    if (challenge !== pendingChallenge && !repeated) {
+      throw ApplicationFailure.nonRetryable('this challenge is not the one pending', 'STALE_CHALLENGE');
+    }
+    const valid = await activities.verifyChallengeSignature({
+      agentId: agent.agentId,
+      publicKey: agent.publicKey,
+      challenge,
+      signature,
+    });
+    if (!valid) {
+      if (agent.status === 'PENDING') handshakeVerdict = 'bad-signature';
+      throw ApplicationFailure.nonRetryable('the signature does not verify with the registered key', 'BAD_SIGNATURE');
+    }
+    if (challenge === pendingChallenge) acceptedChallenge = { challenge, at: Date.now() };
+    pendingChallenge = undefined;
+    let brokerIdentity: string | undefined;
+    if (input.brokerAccess) ({ identity: brokerIdentity } = await brokerAccess.grantMessagingAccess(accessSession()));
+    const generation = agent.credentialGeneration + 1;
+    const issued = await activities.issueAgentCredential({
+      agentId: agent.agentId,
+      swarmId: agent.swarmId,
+      generation,
+    });
+    agent.credentialGeneration = generation;
+    agent.credentialExpiresAt = issued.expiresAt;
+    // The newest credential retires the older ones at once: the API checks this memo on every agent call.
+    if (patched('accepted-credential-memo')) upsertMemo({ [ACCEPTED_CREDENTIAL_MEMO]: issued.digest });
+    if (agent.status === 'PENDING') {
+      handshakeVerdict = 'accepted';
+      setStatus('ACTIVE');
+      if (challengeSentAt > 0) qpMetrics.handshakeCompleted((Date.now() - challengeSentAt) / 1000);
+    }
+    return { credential: issued.credential, agent: { ...agent }, ...(brokerIdentity ? { brokerIdentity } : {}) };
+  };
+
   setHandler(
     respondToChallengeUpdate,
     async ({ challenge, signature }): Promise<IssuedCredential> => {
       // The agent can only have the challenge after sendChallenge delivered it,
       // but the activity's completion may still be on its way to us.
       await condition(() => challengesSent > 0 || agent.status !== 'PENDING');
-      if (challenge !== pendingChallenge) {
-        throw ApplicationFailure.nonRetryable('this challenge is not the one pending', 'STALE_CHALLENGE');
+      // One answer at a time, so that the credential an answer returns is the newest.
+      if (patched('repeated-challenge-answer')) {
+        while (answering) await condition(() => !answering);
       }
-      const valid = await activities.verifyChallengeSignature({
-        agentId: agent.agentId,
-        publicKey: agent.publicKey,
-        challenge,
-        signature,
-      });
-      if (!valid) {
-        if (agent.status === 'PENDING') handshakeVerdict = 'bad-signature';
-        throw ApplicationFailure.nonRetryable('the signature does not verify with the registered key', 'BAD_SIGNATURE');
+      answering = true;
+      try {
+        return await answerChallenge(challenge, signature);
+      } finally {
+        answering = false;
       }
-      pendingChallenge = undefined;
-      let brokerIdentity: string | undefined;
-      if (input.brokerAccess) ({ identity: brokerIdentity } = await brokerAccess.grantMessagingAccess(accessSession()));
-      const generation = agent.credentialGeneration + 1;
-      const issued = await activities.issueAgentCredential({
-        agentId: agent.agentId,
-        swarmId: agent.swarmId,
-        generation,
-      });
-      agent.credentialGeneration = generation;
-      agent.credentialExpiresAt = issued.expiresAt;
-      // The newest credential retires the older ones at once: the API checks this memo on every agent call.
-      if (patched('accepted-credential-memo')) upsertMemo({ [ACCEPTED_CREDENTIAL_MEMO]: issued.digest });
-      if (agent.status === 'PENDING') {
-        handshakeVerdict = 'accepted';
-        setStatus('ACTIVE');
-        if (challengeSentAt > 0) qpMetrics.handshakeCompleted((Date.now() - challengeSentAt) / 1000);
-      }
-      return { credential: issued.credential, agent: { ...agent }, ...(brokerIdentity ? { brokerIdentity } : {}) };
     },
     {
       validator: ({ challenge, signature }) => {
