@@ -4,6 +4,7 @@ import { ZodError } from 'zod';
 import { DomainError, type ErrorCode } from '../core/errors';
 import { RETRY_AFTER_SECONDS, temporalUnavailable } from './temporal-errors';
 import { processLog } from '../adapters/logging/json-logger';
+import { isMessagingError } from '../adapters/ports';
 
 const STATUS_OF: Record<ErrorCode, number> = {
   INVALID_ARGUMENT: 400,
@@ -31,9 +32,18 @@ export function fromZod(error: ZodError, where: 'body' | 'query' | 'params'): Do
   return new DomainError('INVALID_ARGUMENT', `${field}: ${issue.message}`, { field });
 }
 
+/** A broker that did not take a message in time (an outage, a restart) is a 503 too, not an internal error. */
+function messagingUnavailable(error: unknown): DomainError | undefined {
+  if (!isMessagingError(error, 'UNAVAILABLE')) return undefined;
+  return new DomainError('UNAVAILABLE', 'the message broker did not answer in time; try again shortly', {
+    reason: 'broker-unavailable',
+    retryAfterSeconds: RETRY_AFTER_SECONDS.unreachable,
+  });
+}
+
 export const errorHandler: ErrorRequestHandler = (error, _req, res, _next) => {
   // A Temporal call that found no server, or none in time, is the same 503 from every route.
-  error = temporalUnavailable(error) ?? error;
+  error = temporalUnavailable(error) ?? messagingUnavailable(error) ?? error;
   if (error instanceof DomainError) {
     const field = typeof error.details?.field === 'string' ? error.details.field : undefined;
     // A refused ballot says why in a typed reason (forged, ineligible, late, duplicate, ...).
@@ -42,6 +52,9 @@ export const errorHandler: ErrorRequestHandler = (error, _req, res, _next) => {
       const seconds = typeof error.details?.retryAfterSeconds === 'number' ? error.details.retryAfterSeconds : RETRY_AFTER_SECONDS.slow;
       res.set('Retry-After', String(seconds));
       // A fault inside Temporal answers 503, but stays visible in the log with its gRPC status.
+      if (error.details?.reason === 'broker-unavailable') {
+        processLog().warn('message broker unavailable', { method: _req.method, route: _req.route?.path ?? _req.path });
+      }
       if (typeof error.details?.grpcStatus === 'number') {
         processLog().warn('Temporal call failed with a transient status', { method: _req.method, route: _req.route?.path ?? _req.path, grpcStatus: error.details.grpcStatus });
       }

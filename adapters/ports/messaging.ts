@@ -1,5 +1,33 @@
 // The messaging port: topics, durable subscriptions, acknowledgement (Pulsar, in-memory).
 
+/** Why a messaging call failed, whatever the broker: callers branch on the code, never the text. */
+export type MessagingErrorCode =
+  /** The broker did not answer within the bounded wait: another attempt later may succeed. */
+  | 'UNAVAILABLE'
+  /** The broker refused the credentials. */
+  | 'UNAUTHENTICATED'
+  /** The broker refused the consumer: an exclusive subscription is taken, or its type differs. */
+  | 'CONFLICT'
+  /** The broker refused the request itself (bad name, message too large, ...). */
+  | 'REJECTED'
+  /** The port or consumer was closed. */
+  | 'CLOSED'
+  | 'INVALID_ARGUMENT';
+
+export class MessagingError extends Error {
+  constructor(
+    readonly code: MessagingErrorCode,
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = 'MessagingError';
+  }
+}
+
+export const isMessagingError = (error: unknown, code?: MessagingErrorCode): error is MessagingError =>
+  error instanceof MessagingError && (code === undefined || error.code === code);
+
 export type SubscriptionType = 'exclusive' | 'shared' | 'failover' | 'key_shared';
 
 export interface PublishOptions {

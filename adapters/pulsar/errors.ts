@@ -1,27 +1,14 @@
 // Errors of the Pulsar adapter. Each carries a code so callers (activities,
 // the API) can tell "the broker is down, retry later" from "this request can
 // never succeed".
+import { MessagingError, type MessagingErrorCode } from '../ports/messaging';
 
-export type PulsarErrorCode =
-  /** The broker (or its WebSocket/admin endpoint) did not answer within the bounded wait. */
-  | 'UNAVAILABLE'
-  /** The broker refused the credentials (HTTP 401/403). */
-  | 'UNAUTHENTICATED'
-  /** The broker refused the consumer: an exclusive subscription is taken, or its type differs. */
-  | 'CONFLICT'
-  /** The broker refused the request itself (bad name, message too large, ...). */
-  | 'REJECTED'
-  /** The port or consumer was closed. */
-  | 'CLOSED'
-  | 'INVALID_ARGUMENT';
+export type PulsarErrorCode = MessagingErrorCode;
 
-export class PulsarError extends Error {
-  constructor(
-    readonly code: PulsarErrorCode,
-    message: string,
-    readonly status?: number,
-  ) {
-    super(message);
+/** The port's error, named for the adapter in logs. */
+export class PulsarError extends MessagingError {
+  constructor(code: PulsarErrorCode, message: string, status?: number) {
+    super(code, message, status);
     this.name = 'PulsarError';
   }
 }

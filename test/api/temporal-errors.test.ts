@@ -10,6 +10,7 @@ import { google } from '@temporalio/proto';
 import express from 'express';
 import type { AddressInfo } from 'node:net';
 import { errorHandler } from '../../api/errors';
+import { PulsarError } from '../../adapters/pulsar/errors';
 import { workflowCallError, temporalUnavailable } from '../../api/temporal-errors';
 import { DomainError } from '../../core/errors';
 
@@ -91,7 +92,7 @@ describe('Temporal errors become domain errors by class and status', () => {
     expect(await workflowCallError(rejected, existing, messages)).toMatchObject({ code: 'CONFLICT', message: 'job j1 has finished' });
   });
 
-  it('every Temporal failure mapped to 503 carries Retry-After (seconds) by its kind; a refused request stays a 500', async () => {
+  it('every Temporal or broker failure mapped to 503 carries Retry-After (seconds) by its kind; a refused request stays a 500', async () => {
     const failures: Record<string, unknown> = {
       transient: new ServiceError('Failed to query Workflow', { cause: grpcError(13) }),
       notReady: new ServiceError('Failed to query Workflow', { cause: grpcErrorWithDetail(9, 'temporal.api.errordetails.v1.WorkflowNotReadyFailure') }),
@@ -100,6 +101,9 @@ describe('Temporal errors become domain errors by class and status', () => {
       unreachable: new ServiceError('Failed to query Workflow', { cause: grpcError(14) }),
       aborted: new WorkflowUpdateFailedError('Workflow Update failed', ApplicationFailure.nonRetryable('dropped', 'UnprocessedUpdate')),
       refused: new ServiceError('Failed to query Workflow', { cause: grpcError(3) }),
+      // Not Temporal's, but the same kind of answer: the broker did not take a relayed message in time.
+      brokerDown: new PulsarError('UNAVAILABLE', 'publish not acknowledged within 30.0 s'),
+      brokerRefused: new PulsarError('REJECTED', 'message too large'),
     };
     const app = express();
     app.get('/:kind', (req, _res, next) => next(failures[req.params.kind]));
@@ -122,6 +126,8 @@ describe('Temporal errors become domain errors by class and status', () => {
         unreachable: [503, '5', undefined],
         aborted: [503, '1', 'update-aborted'],
         refused: [500, null, undefined],
+        brokerDown: [503, '5', 'broker-unavailable'],
+        brokerRefused: [500, null, undefined],
       });
     } finally {
       await new Promise((resolve) => server.close(resolve));
