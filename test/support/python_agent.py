@@ -3,7 +3,8 @@
 Registers (challenge from its Pulsar inbox), heartbeats signed over messaging only, takes part
 in federated rounds (plain, secure aggregation, local DP, as the job asks) with a numpy training
 step when QP_PARTICIPATE=1, and deregisters when a line arrives on stdin. With QP_SESSION_FILE it
-saves its session there and, restarted, resumes it instead of registering anew. With
+saves its session there and, restarted, resumes it instead of registering anew. QP_PULSAR_TRANSPORT=native
+reads and publishes through the official client (QP_PULSAR_URL then is the broker's pulsar:// URL). With
 QP_DROP_AFTER_SHARES=1 it exits right after sending its secure-aggregation shares.
 """
 
@@ -57,6 +58,7 @@ agent = QpAgent(
     api_url=os.environ["QP_API_URL"],
     pulsar_url=os.environ["QP_PULSAR_URL"],
     pulsar_tenant=os.environ["QP_PULSAR_TENANT"],
+    pulsar_transport=os.environ.get("QP_PULSAR_TRANSPORT", "websocket"),
     agent_id=os.environ["QP_AGENT_ID"],
     swarm_id=os.environ["QP_SWARM_ID"],
     capabilities=["train"],

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from .errors import ApiError, BrokerUnavailableError, HandshakeError
 from .http import ApiClient
 from .proof import public_key_pem, sign_as_agent, sign_challenge
-from .pulsar import Consumer, PulsarWebSocket
+from .transport import TRANSPORTS, Subscription, Transport, open_transport
 from .retry import backoff_s
 from .privacy import clip_l2, with_local_privacy
 from .rounds import (
@@ -79,8 +79,11 @@ class QpAgent:
         retries: int = 4,
         on_event: Callable[[dict[str, Any]], None] | None = None,
         session_file: str | os.PathLike[str] | None = None,
+        pulsar_transport: str = "websocket",
     ) -> None:
-        """pulsar_url: the broker's web service as ws://host:port (or http://), for the inbox and signed messages.
+        """pulsar_url: the broker, for the inbox and signed messages: its web service as ws://host:port (or
+        http://) for the WebSocket transport (the default), pulsar://host:6650 for pulsar_transport="native"
+        (the official client, installed with the package's native extra).
 
         session_file: where each session register() makes (and a re-registration renews) is saved with
         the agent's key, for resume() after a restart; deregister() removes it.
@@ -93,6 +96,9 @@ class QpAgent:
         self.pool = pool
         self.pulsar_url = pulsar_url
         self.pulsar_tenant = pulsar_tenant
+        if pulsar_transport not in TRANSPORTS:
+            raise ValueError(f'pulsar_transport must be one of {", ".join(TRANSPORTS)}, not "{pulsar_transport}"')
+        self.pulsar_transport = pulsar_transport
         self.handshake_timeout_s = handshake_timeout_s
         self.private_key = private_key or Ed25519PrivateKey.generate()
         self.api = ApiClient(api_url, timeout_s=request_timeout_s, retries=retries)
@@ -100,12 +106,12 @@ class QpAgent:
         self.credential: str | None = None
         self.record: dict[str, Any] | None = None
         self._broker_token: str | None = None
-        self._messaging: PulsarWebSocket | None = None
-        self._inbox: Consumer | None = None
+        self._messaging: Transport | None = None
+        self._inbox: Subscription | None = None
         self._heartbeats: threading.Thread | None = None
         self._stop = threading.Event()
         self.heartbeat_failures = 0
-        self._rounds: Consumer | None = None
+        self._rounds: Subscription | None = None
         self._rounds_thread: threading.Thread | None = None
         self._rounds_stop = threading.Event()
         self._started_rounds: dict[str, None] = {}
@@ -116,7 +122,7 @@ class QpAgent:
         self._async_jobs: dict[str, dict[str, Any]] = {}
         self._secagg_mail: dict[tuple[str, str], dict[str, Any]] = {}
         self._secagg_ready = threading.Condition()
-        self._listeners: list[tuple[Consumer, threading.Thread]] = []
+        self._listeners: list[tuple[Subscription, threading.Thread]] = []
         self._listeners_stop = threading.Event()
         self._tasks_listening = False
         self._proposals_listening = False
@@ -141,11 +147,11 @@ class QpAgent:
         if self.on_event:
             self.on_event(event)
 
-    def _broker(self) -> PulsarWebSocket:
+    def _broker(self) -> Transport:
         if self.pulsar_url is None:
             raise ValueError("pulsar_url is required to read the inbox or publish signed messages")
         if self._messaging is None:
-            self._messaging = PulsarWebSocket(self.pulsar_url, tenant=self.pulsar_tenant, auth_token=self._broker_token)
+            self._messaging = open_transport(self.pulsar_url, self.pulsar_transport, tenant=self.pulsar_tenant, auth_token=self._broker_token)
         return self._messaging
 
     # ------------------------------------------------------------ handshake
