@@ -423,16 +423,21 @@ class QpAgent:
         The agent trains on the newest version it holds, one training at a time per job: a version
         that arrives while it trains is taken up next, and versions superseded meanwhile are skipped.
         Caught up, it waits for the next version. The update answers with the version it trained on.
+        A training whose base falls more than the job's maxStaleness versions behind the newest is
+        abandoned (the manager would refuse its update as stale) and the newest taken up at once.
         """
         job_id = str(start["jobId"])
         job = self._async_jobs.get(job_id)
         if job is None:
-            job = self._async_jobs[job_id] = {"latest": None, "trained": -1, "running": False}
+            job = self._async_jobs[job_id] = {"latest": None, "trained": -1, "running": False, "abandon": None}
             if len(self._async_jobs) > 64:
                 del self._async_jobs[next(iter(self._async_jobs))]
         if job["latest"] is None or int(start["round"]) > int(job["latest"]["round"]):
             job["latest"] = start
         if job["running"]:
+            max_staleness = job["latest"].get("maxStaleness")
+            if max_staleness is not None and job["abandon"] is not None and int(job["latest"]["round"]) - job["trained"] > int(max_staleness):
+                job["abandon"].set()
             return
         job["running"] = True
 
@@ -443,14 +448,15 @@ class QpAgent:
                         version = job["latest"]
                         if self._rounds_stop.is_set() or version is None or int(version["round"]) <= job["trained"]:
                             # Decided under the lock: a version arriving now starts a new training thread.
-                            job["running"] = False
+                            job["running"], job["abandon"] = False, None
                             self._trainings.discard(threading.current_thread())
                             return
                         job["trained"] = int(version["round"])
-                    self._train_round(version, train, threading.Event())
+                        abandon = job["abandon"] = threading.Event()
+                    self._train_round(version, train, abandon)
             except BaseException:
                 with self._rounds_lock:
-                    job["running"] = False
+                    job["running"], job["abandon"] = False, None
                     self._trainings.discard(threading.current_thread())
                 raise
 
