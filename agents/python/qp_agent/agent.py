@@ -585,7 +585,7 @@ class QpAgent:
                     body = json.loads(message.payload.decode("utf-8"))
                 except ValueError:
                     continue
-                handle = handlers.get(body.get("type")) if isinstance(body, dict) else None
+                handle = handlers.get(str(body.get("type"))) if isinstance(body, dict) else None
                 if handle is None:
                     continue
                 try:
@@ -665,7 +665,7 @@ class QpAgent:
         self._listen(inbox, f"agent-{self.agent_id}-task-withdrawals", "latest", {"task-withdrawn": on_withdrawal})
         self._listen(inbox, f"agent-{self.agent_id}-tasks", "latest", {"task": on_assignment, "task-announcement": on_announcement})
 
-    def _until_delivered(self, send: Callable[[], None], until_ms: float, stop: threading.Event) -> None:
+    def _until_delivered(self, send: Callable[[], object], until_ms: float, stop: threading.Event) -> None:
         """Calls send (a signed publish) again through a broker outage, signed anew each time, until it goes,
         until_ms (ms since the epoch) passes or stop is set; then raises the last BrokerUnavailableError."""
         attempt = 0

@@ -24,10 +24,13 @@ from .errors import BrokerError, BrokerUnavailableError
 from .pulsar import Message, topic_path
 from .retry import backoff_s
 
+_pulsar: Any = None
 try:
-    import pulsar as _pulsar
+    import pulsar
+
+    _pulsar = pulsar
 except ImportError:  # the optional extra is not installed
-    _pulsar = None
+    pass
 
 INSTALL_HINT = "pip install 'qp-agent[native]' installs it (the pulsar-client wheel), or use pulsar_transport=\"websocket\""
 _URL = re.compile(r"^pulsar(\+ssl)?://[^/]+/?$")
@@ -105,7 +108,7 @@ class PulsarNative:
         while True:
             try:
                 return action()
-            except _pulsar.PulsarException as error:  # type: ignore[union-attr]
+            except _pulsar.PulsarException as error:
                 status = _refused(error)
                 if status is not None:
                     why = "refused the credentials" if status in (401, 403) else "rejected the request"
@@ -154,7 +157,7 @@ class PulsarNative:
                     producer = kept
             try:
                 return message_id_text(producer.send(payload, properties=dict(properties or {}), partition_key=key))
-            except _pulsar.PulsarException:  # type: ignore[union-attr]
+            except _pulsar.PulsarException:
                 self._drop_producer(full_name)
                 raise
 
