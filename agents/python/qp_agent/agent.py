@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from .errors import ApiError, BrokerUnavailableError, HandshakeError
 from .http import ApiClient
 from .proof import public_key_pem, sign_as_agent, sign_challenge
-from .transport import TRANSPORTS, Subscription, Transport, open_transport
+from .transport import TRANSPORTS, FollowingSubscription, Subscription, Transport, open_transport
 from .retry import backoff_s
 from .privacy import clip_l2, with_local_privacy
 from .rounds import (
@@ -111,7 +111,7 @@ class QpAgent:
         self._heartbeats: threading.Thread | None = None
         self._stop = threading.Event()
         self.heartbeat_failures = 0
-        self._rounds: Subscription | None = None
+        self._rounds: FollowingSubscription | None = None
         self._rounds_thread: threading.Thread | None = None
         self._rounds_stop = threading.Event()
         self._started_rounds: dict[str, None] = {}
@@ -122,7 +122,7 @@ class QpAgent:
         self._async_jobs: dict[str, dict[str, Any]] = {}
         self._secagg_mail: dict[tuple[str, str], dict[str, Any]] = {}
         self._secagg_ready = threading.Condition()
-        self._listeners: list[tuple[Subscription, threading.Thread]] = []
+        self._listeners: list[tuple[FollowingSubscription, threading.Thread]] = []
         self._listeners_stop = threading.Event()
         self._tasks_listening = False
         self._proposals_listening = False
@@ -207,12 +207,7 @@ class QpAgent:
         broker = issued.get("broker")
         if broker and broker.get("token") != self._broker_token:
             # A new session's role: reopen the broker with its token.
-            if self._messaging is not None:
-                self._messaging.close()
-            if self._inbox is not None:
-                self._inbox.close()
-            self._messaging, self._inbox = None, None
-            self._broker_token = broker["token"]
+            self._reopen_broker(str(broker["token"]))
         self.credential = issued["credential"]
         self.record = issued["agent"]
         self.swarm_id = self.record["swarmId"]
@@ -220,6 +215,19 @@ class QpAgent:
             save_session(self.session_file, self.session())
         self._emit({"type": "registered", "credentialExpiresAt": self.record.get("credentialExpiresAt")})
         return self.record
+
+    def _reopen_broker(self, token: str) -> None:
+        """Opens the broker anew with another session's token: producers and the inbox at once, the
+        subscriptions the agent's loops read on their next receive (each from its own thread)."""
+        if self._inbox is not None:
+            self._inbox.close()
+        if self._messaging is not None:
+            self._messaging.close()
+        self._messaging, self._inbox = None, None
+        self._broker_token = token
+        for following in [self._rounds, *(consumer for consumer, _ in self._listeners)]:
+            if following is not None:
+                following.move()
 
     # ------------------------------------------------------------ sessions
 
@@ -262,12 +270,7 @@ class QpAgent:
         token = session.get("brokerToken")
         if token is not None and token != self._broker_token:
             # The session's broker role: what was opened with another token opens nothing of it.
-            if self._inbox is not None:
-                self._inbox.close()
-            if self._messaging is not None:
-                self._messaging.close()
-            self._messaging, self._inbox = None, None
-            self._broker_token = str(token)
+            self._reopen_broker(str(token))
         self._closing.clear()
         self.credential = str(session["credential"])
         self.record = record
@@ -345,7 +348,9 @@ class QpAgent:
         if self._rounds_thread is not None:
             return
         inbox = swarm_topic(self.record["swarmId"], f"inbox-{self.agent_id}")
-        self._rounds = self._broker().subscribe(inbox, f"agent-{self.agent_id}-rounds", initial_position="latest")
+        self._rounds = FollowingSubscription(
+            lambda: self._broker().subscribe(inbox, f"agent-{self.agent_id}-rounds", initial_position="latest")
+        )
         self._rounds_stop.clear()
         rounds = self._rounds
 
@@ -567,7 +572,7 @@ class QpAgent:
 
     def _listen(self, topic: str, subscription: str, initial_position: str, handlers: dict[str, Callable[[dict[str, Any]], None]]) -> None:
         """Runs handlers[body.type] for each JSON message of the topic on a daemon thread, one at a time, until close()."""
-        consumer = self._broker().subscribe(topic, subscription, initial_position=initial_position)
+        consumer = FollowingSubscription(lambda: self._broker().subscribe(topic, subscription, initial_position=initial_position))
         self._listeners_stop.clear()
 
         def loop() -> None:

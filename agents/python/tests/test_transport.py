@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import socket
@@ -11,10 +12,23 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 import requests
 
-from qp_agent import ApiError, BrokerUnavailableError, ManagerUnavailableError, QpAgent, Transport, open_transport, topic_path
+from qp_agent import (
+    ApiError,
+    BrokerUnavailableError,
+    ManagerUnavailableError,
+    QpAgent,
+    RoundTask,
+    Transport,
+    Update,
+    bytes_to_params,
+    open_transport,
+    params_to_bytes,
+    topic_path,
+)
 from qp_agent.http import ApiClient
 from qp_agent.transport import TRANSPORTS
 
@@ -317,6 +331,12 @@ def test_a_new_session_with_another_broker_token_reopens_the_broker_with_it(
         (200, {"credential": "cred-2", "agent": record, "broker": {"role": "agent-a1-2", "token": "token-2"}}),
     ]
     agent = QpAgent(url(server), "a1", pulsar_url=broker_url(transport), pulsar_tenant=TENANT, swarm_id=swarm, pulsar_transport=transport)
+    trained: list[int] = []
+
+    def train(global_params: np.ndarray, task: RoundTask) -> Update:
+        trained.append(task.round)
+        return Update(params=global_params + 1, examples=1)
+
     try:
         agent.register()
         first = agent._broker()
@@ -324,6 +344,7 @@ def test_a_new_session_with_another_broker_token_reopens_the_broker_with_it(
         topic = f"swarm/{swarm}/{unique('heartbeats')}"
         reader = first.subscribe(topic, "reader", initial_position="earliest")
         agent.publish_signed(topic, b"first session")
+        agent.participate(train)
 
         agent.register()
         second = agent._broker()
@@ -333,8 +354,26 @@ def test_a_new_session_with_another_broker_token_reopens_the_broker_with_it(
         assert [m.payload if m else None for m in received] == [b"first session", b"second session"]
         assert [m.properties["agentId"] if m else None for m in received] == ["a1", "a1"]
         reader.close()
+
+        # The rounds the agent reads moved to the new transport: a round start sent now is read, trained and
+        # answered through it.
+        updates_topic = f"swarm/{swarm}/{unique('updates')}"
+        updates = second.subscribe(updates_topic, "manager", initial_position="earliest")
+        start = {
+            "type": "round-start", "agentId": "a1", "jobId": "j1", "round": 1, "attempt": 1, "globalDigest": "d",
+            "globalParams": base64.b64encode(params_to_bytes(np.zeros(3, dtype=np.float32))).decode(),
+            "training": {"learningRate": 0.5, "epochs": 1, "batchSize": 32}, "deadlineAt": int(time.time() * 1000) + 30_000,
+            "updatesTopic": updates_topic,
+        }
+        second.publish(f"swarm/{swarm}/inbox-a1", json.dumps(start).encode())
+        update = updates.receive(15)
+        updates.close()
+        assert update is not None and update.properties["round"] == "1" and trained == [1]
+        assert np.array_equal(bytes_to_params(update.payload), np.ones(3, dtype=np.float32))
+        rounds = agent._rounds
+        assert rounds is not None and getattr(rounds._current, "transport") is second
         if transport == "native":
-            # Closed with the last consumer that was still reading through it: nothing keeps the old token open.
+            # Every consumer of the old transport is closed, and its client with them: nothing holds the old token.
             assert first._client_closed and not second._client_closed  # type: ignore[attr-defined]
     finally:
         agent.close()
