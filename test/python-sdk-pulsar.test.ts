@@ -1,6 +1,6 @@
 // A Python agent (agents/python, qp_agent) against the real stack with QP_MESSAGING=pulsar:
-// it registers through its Pulsar inbox (WebSocket API), becomes ACTIVE, its heartbeats signed
-// over messaging are consumed by the liveness monitor, and it deregisters. Real Temporal, real
+// it registers through its Pulsar inbox (WebSocket API, or the native client), becomes ACTIVE, its
+// heartbeats signed over messaging are consumed by the liveness monitor, and it deregisters. Real Temporal, real
 // worker and HTTP API, the shared test broker; the agent is a separate Python process.
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -17,7 +17,7 @@ import { clipL2, l2Norm } from '../core/privacy/gaussian';
 import { tuningWorkflowId } from '../workflows/definitions';
 import type { Embedded } from '../workers/embedded';
 import { sharedPulsarOptions } from './support/pulsar';
-import { pythonEnv, pythonSdkBin, ROOT } from './support/python-sdk';
+import { PYTHON_SDK_DIR, pythonEnv, pythonSdkBin, ROOT } from './support/python-sdk';
 import { ADMIN_TOKEN, startTestEmbedded, uniqueId, waitFor } from './support/stack';
 
 const execFileAsync = promisify(execFile);
@@ -70,7 +70,7 @@ class AgentProcess {
   }
 }
 
-maybe('a Python agent on the real stack (Pulsar over its WebSocket API)', () => {
+maybe('a Python agent on the real stack (Pulsar over its WebSocket API, or the native client)', () => {
   let stack: Embedded;
   const swarmId = uniqueId('pyswarm');
   let pulsar: ReturnType<typeof sharedPulsarOptions>;
@@ -143,6 +143,67 @@ maybe('a Python agent on the real stack (Pulsar over its WebSocket API)', () => 
       (await getAgent(stack, agentId)).status === 'DEREGISTERED' ? true : undefined,
     );
   }, 120_000);
+
+  it('on the native transport (the official pulsar-client over pulsar://): registers through its inbox, its signed heartbeats are consumed, and it trains a round', async () => {
+    const jobSwarm = uniqueId('pynative');
+    const agentId = uniqueId('pyagent');
+    const consumedBefore = await metric(stack, 'qp_manager_heartbeats_consumed_total');
+    const agent = startAgent(agentId, {
+      QP_SWARM_ID: jobSwarm,
+      QP_PULSAR_URL: process.env.QP_TEST_PULSAR_URL as string,
+      QP_PULSAR_TRANSPORT: 'native',
+      QP_PARTICIPATE: '1',
+    });
+    expect(await agent.next('registered')).toMatchObject({ status: 'ACTIVE', swarmId: jobSwarm, credential: true });
+    await agent.next('participating');
+    await waitFor('signed heartbeats over the native transport to be consumed', async () =>
+      (await metric(stack, 'qp_manager_heartbeats_consumed_total')) >= consumedBefore + 3 ? true : undefined,
+    );
+    expect(await metric(stack, 'qp_manager_heartbeats_rejected_total')).toBe(0);
+    await waitFor('visibility to list the native agent ACTIVE', async () => {
+      const page = await stack.api.swarm.listAgents({ swarmId: jobSwarm, status: 'ACTIVE', pageSize: 10 });
+      return page.agents.length === 1 ? true : undefined;
+    });
+
+    const jobId = await startJob({
+      swarmId: jobSwarm,
+      model: { kind: 'vector', dimension: 8 },
+      rounds: 1,
+      fraction: 1,
+      minParticipants: 1,
+      roundTimeoutMs: 20_000,
+      training: { learningRate: 0.5, epochs: 1, batchSize: 32 },
+      seed: 13,
+    });
+    const result = (await stack.client.workflow.getHandle(tuningWorkflowId(jobId)).result()) as TuningProgress;
+    expect(result.status).toBe('COMPLETED');
+    expect(result.recentRounds[0]).toMatchObject({ participants: 1, accepted: 1, rejected: {} });
+    const trained = agent.events.filter((e) => e.event === 'trained') as unknown as { round: number; params: string }[];
+    expect(trained.map((t) => t.round)).toEqual([1]);
+    // Its update, published through the native client, is the job's model.
+    const finalModel = bytesToParams((await stack.ports.blobs.get(result.globalDigest))!);
+    expect(Array.from(finalModel)).toEqual(Array.from(bytesToParams(Buffer.from(trained[0].params, 'base64'))));
+
+    agent.child.stdin.write('deregister\n');
+    await agent.next('deregistered');
+    expect(await agent.exited).toBe(0);
+  }, 180_000);
+
+  it('the transport contract (agents/python/tests/test_transport.py) passes on both Python transports against this broker', async () => {
+    const { stdout } = await execFileAsync(python as string, ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', '-rs', 'tests/test_transport.py'], {
+      cwd: PYTHON_SDK_DIR,
+      env: pythonEnv({
+        QP_TEST_PULSAR_URL: process.env.QP_TEST_PULSAR_URL as string,
+        QP_TEST_PULSAR_WS_URL: pulsar.webSocketUrl,
+        QP_TEST_PULSAR_ADMIN_URL: pulsar.adminUrl,
+      }),
+      timeout: 240_000,
+    }).catch((error: { stdout?: string; stderr?: string }) => {
+      throw new Error(`pytest failed:\n${error.stdout ?? ''}\n${error.stderr ?? ''}`);
+    });
+    expect(Number(/(\d+) passed/.exec(stdout)?.[1] ?? 0)).toBeGreaterThanOrEqual(27);
+    expect(stdout).not.toMatch(/skipped|failed|error/i);
+  }, 300_000);
 
   it("raises ApiError with the API's status, code and message when the manager refuses", async () => {
     const script = [
@@ -684,9 +745,9 @@ maybe('a Python agent on the real stack (Pulsar over its WebSocket API)', () => 
     }
   }, 600_000);
 
-  it('digits: numpy softmax agents (agents/python/examples/digits_agent.py) reach the accuracy per round of TypeScript agents with the same seeds, with the same model bit for bit', async () => {
-    const agents = 3;
-    const split = { agents, seed: 11 };
+  /** TypeScript and Python digits agents (agents/python/examples/digits_agent.py) on the same split, one job each. */
+  async function digitsParity(split: { agents: number; seed: number; alpha?: number }, rounds: number): Promise<{ tsResult: TuningProgress; pyResult: TuningProgress }> {
+    const { agents } = split;
     const tsSwarm = uniqueId('tsdigits');
     const pySwarm = uniqueId('pydigits');
     const agentSide = new PulsarMessaging(pulsar);
@@ -711,7 +772,8 @@ maybe('a Python agent on the real stack (Pulsar over its WebSocket API)', () => 
         [
           join(ROOT, 'agents/python/examples/digits_agent.py'),
           ...['--api', stack.api.url, '--pulsar', pulsar.webSocketUrl, '--tenant', pulsar.tenant as string],
-          ...['--swarm', pySwarm, '--agent-id', uniqueId(`pydigits${index}`), '--index', String(index), '--agents', String(agents), '--seed', '11'],
+          ...['--swarm', pySwarm, '--agent-id', uniqueId(`pydigits${index}`), '--index', String(index), '--agents', String(agents), '--seed', String(split.seed)],
+          ...(split.alpha === undefined ? [] : ['--alpha', String(split.alpha)]),
         ],
         { env: pythonEnv() },
       );
@@ -735,7 +797,7 @@ maybe('a Python agent on the real stack (Pulsar over its WebSocket API)', () => 
       const job = (swarmId: string) => ({
         swarmId,
         model: { kind: 'softmax-digits', dimension: DIGITS_DIMENSION },
-        rounds: 3,
+        rounds,
         fraction: 1,
         minParticipants: agents,
         roundTimeoutMs: 120_000,
@@ -753,16 +815,28 @@ maybe('a Python agent on the real stack (Pulsar over its WebSocket API)', () => 
       // The manager's score of each round's model on the test split, and the agents' scores on their held-out parts.
       const figures = (result: TuningProgress) => result.recentRounds.map(({ round, accuracy, agentAccuracy }) => ({ round, accuracy, agentAccuracy }));
       expect(figures(pyResult)).toEqual(figures(tsResult));
-      expect(tsResult.recentRounds[2].accuracy).toBeGreaterThan(0.85);
       const model = async (result: TuningProgress) => Array.from(bytesToParams((await stack.ports.blobs.get(result.globalDigest))!));
       expect(await model(pyResult)).toEqual(await model(tsResult));
-      for (const agent of pyAgents) expect(agent.events.filter((e) => e.event === 'trained').map((e) => e.round)).toEqual([1, 2, 3]);
+      const everyRound = Array.from({ length: rounds }, (_, i) => i + 1);
+      for (const agent of pyAgents) expect(agent.events.filter((e) => e.event === 'trained').map((e) => e.round)).toEqual(everyRound);
+      return { tsResult, pyResult };
     } finally {
       for (const [agent] of typescript) await agent.deregister().catch(() => undefined);
       await agentSide.close();
       for (const agent of pyAgents) agent.child.stdin.write('deregister\n');
       await Promise.all(pyAgents.map((agent) => agent.exited));
     }
+  }
+
+  it('digits: numpy softmax agents (agents/python/examples/digits_agent.py) reach the accuracy per round of TypeScript agents with the same seeds, with the same model bit for bit', async () => {
+    const { tsResult } = await digitsParity({ agents: 3, seed: 11 }, 3);
+    expect(tsResult.recentRounds[2].accuracy).toBeGreaterThan(0.85);
+  }, 600_000);
+
+  it('digits on a Dirichlet(0.5) split: each Python agent trains on the TypeScript agent\'s shard (qp_agent.partition), so the jobs agree round by round and bit for bit', async () => {
+    const { tsResult } = await digitsParity({ agents: 3, seed: 11, alpha: 0.5 }, 2);
+    // The skewed split still learns: round 2's model scores well above chance (0.1) on the test split.
+    expect(tsResult.recentRounds[1].accuracy).toBeGreaterThan(0.5);
   }, 600_000);
 
   it('LoRA: Python agents fine-tune a frozen classifier through low-rank adapters, only the adapters travel, and the held-out accuracy rises', async () => {

@@ -179,6 +179,72 @@ describe('agents with broker identities of their own, on a broker that authorise
     120_000,
   );
 
+  (python ? it : it.skip)(
+    'a Python agent on the native transport opens the broker with its session token, and a new session reopens it with the new one',
+    async () => {
+      const agentId = uniqueId('pynative');
+      const child = spawn(python as string, [join(ROOT, 'test/support/python_agent.py')], {
+        env: pythonEnv({
+          QP_API_URL: stack.api.url,
+          QP_PULSAR_URL: `pulsar://127.0.0.1:${broker.brokerPort}`,
+          QP_PULSAR_TRANSPORT: 'native',
+          QP_PULSAR_TENANT: TENANT,
+          QP_AGENT_ID: agentId,
+          QP_SWARM_ID: swarmId,
+          // HTTP heartbeats: the one refused after the admin ends the session registers the agent again.
+          QP_HEARTBEAT_VIA: 'http',
+        }),
+      });
+      const events: { event: string; [field: string]: unknown }[] = [];
+      const lines: string[] = [];
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        lines.push(line);
+        try {
+          events.push(JSON.parse(line) as { event: string });
+        } catch {
+          // a log line
+        }
+      });
+      createInterface({ input: child.stderr }).on('line', (line) => lines.push(line));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      const signedHeartbeat = async (nth: number) => {
+        child.stdin.write('signed-heartbeat\n');
+        return waitFor(`signed heartbeat ${nth} (${lines.slice(-3).join(' | ')})`, () =>
+          events.filter((e) => e.event === 'signed-heartbeat')[nth - 1],
+        30_000);
+      };
+      try {
+        await waitFor(`the Python agent to register (${lines.slice(-3).join(' | ')})`, () =>
+          events.find((e) => e.event === 'registered' && e.status === 'ACTIVE'),
+        30_000);
+        const consumedBefore = await heartbeatsConsumed();
+        const first = await signedHeartbeat(1);
+        expect(first).toMatchObject({ ok: true });
+        await waitFor('its first signed heartbeat to be consumed', async () => ((await heartbeatsConsumed()) > consumedBefore ? true : undefined));
+
+        // The admin ends the session: its role loses every permission, and the agent's next heartbeat is refused.
+        const ended = await fetch(`${stack.api.url}/api/v1/swarm/agents/${agentId}`, { method: 'DELETE', headers: admin });
+        expect(ended.status).toBe(200);
+        await waitFor(`the agent to register again (${lines.slice(-3).join(' | ')})`, () =>
+          events.find((e) => e.event === 'sdk' && (e.detail as { type: string }).type === 'reconnected'),
+        60_000);
+        // A new session, a new role and token: what the agent publishes now goes through a transport opened with it.
+        const consumedAgain = await heartbeatsConsumed();
+        const second = await signedHeartbeat(2);
+        expect(second).toMatchObject({ ok: true });
+        expect(second.transportToken).not.toBe(first.transportToken);
+        await waitFor('its heartbeat of the new session to be consumed', async () => ((await heartbeatsConsumed()) > consumedAgain ? true : undefined));
+
+        child.stdin.write('deregister\n');
+        expect(await exited).toBe(0);
+        expect(events.some((e) => e.event === 'deregistered')).toBe(true);
+      } finally {
+        child.kill();
+      }
+    },
+    180_000,
+  );
+
   async function heartbeatsConsumed(): Promise<number> {
     const text = await stack.workerRegistry.getSingleMetricAsString('qp_manager_heartbeats_consumed_total');
     return Number(/heartbeats_consumed_total (\d+)/.exec(text)?.[1] ?? 0);

@@ -2,12 +2,15 @@
 
 Registers (challenge from its Pulsar inbox), heartbeats signed over messaging only, takes part
 in federated rounds (plain, secure aggregation, local DP, as the job asks) with a numpy training
-step when QP_PARTICIPATE=1, and deregisters when a line arrives on stdin. With QP_SESSION_FILE it
-saves its session there and, restarted, resumes it instead of registering anew. With
+step when QP_PARTICIPATE=1, and deregisters when a line arrives on stdin (a "signed-heartbeat" line
+publishes one heartbeat over messaging first). With QP_SESSION_FILE it
+saves its session there and, restarted, resumes it instead of registering anew. QP_PULSAR_TRANSPORT=native
+reads and publishes through the official client (QP_PULSAR_URL then is the broker's pulsar:// URL). With
 QP_DROP_AFTER_SHARES=1 it exits right after sending its secure-aggregation shares.
 """
 
 import base64
+import hashlib
 import json
 import os
 import sys
@@ -57,6 +60,7 @@ agent = QpAgent(
     api_url=os.environ["QP_API_URL"],
     pulsar_url=os.environ["QP_PULSAR_URL"],
     pulsar_tenant=os.environ["QP_PULSAR_TENANT"],
+    pulsar_transport=os.environ.get("QP_PULSAR_TRANSPORT", "websocket"),
     agent_id=os.environ["QP_AGENT_ID"],
     swarm_id=os.environ["QP_SWARM_ID"],
     capabilities=["train"],
@@ -93,6 +97,16 @@ agent.start_heartbeats(interval_s=0.2, via=os.environ.get("QP_HEARTBEAT_VIA", "m
 if os.environ.get("QP_PARTICIPATE") == "1":
     agent.participate(TRAINERS[os.environ.get("QP_TRAINER", "step")])
     say("participating")
-sys.stdin.readline()
+for line in sys.stdin:
+    if line.strip() != "signed-heartbeat":
+        break
+    # One heartbeat signed onto the heartbeat topic now, through the broker transport the session opened:
+    # which token it carries is reported by digest.
+    try:
+        agent.heartbeat({"load": 0.5}, via="messaging")
+        token = agent._broker().auth_token or ""
+        say("signed-heartbeat", ok=True, transportToken=hashlib.sha256(token.encode()).hexdigest()[:16])
+    except Exception as error:  # noqa: BLE001 - reported to the test
+        say("signed-heartbeat", ok=False, error=str(error))
 agent.deregister()
 say("deregistered")

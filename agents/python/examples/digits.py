@@ -1,7 +1,8 @@
 """The TypeScript reference agents' digits task in numpy: data, split and softmax regression.
 
 A line-by-line port of adapters/datasets/digits.ts (standardised pixels, the seed-42 train/test
-split), core/partition.ts iidPartition, agents/trainers.ts (each agent's shard, a fifth held out)
+split), agents/trainers.ts (each agent's shard of an IID or Dirichlet split, core/partition.ts as
+ported in qp_agent.partition, a fifth held out)
 and core/models/softmax.ts (mini-batch SGD, float64 arithmetic, float32 parameters). Every sum runs
 in the TypeScript loops' order, vectorised only across independent elements (the examples of a
 batch, the classes), so the same seeds give the same parameters bit for bit as far as the platform's
@@ -15,9 +16,9 @@ import gzip
 import math
 import os
 from dataclasses import dataclass
-from typing import Callable
-
 import numpy as np
+
+from qp_agent.partition import dirichlet_partition, iid_partition, seeded_random, shuffle
 
 FEATURES = 64
 CLASSES = 10
@@ -25,32 +26,6 @@ DIMENSION = CLASSES * FEATURES + CLASSES
 # The data set shipped with the repository (adapters/datasets/digits.csv.gz, CC BY 4.0).
 DEFAULT_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "adapters", "datasets", "digits.csv.gz")
 HELD_OUT_FRACTION = 0.2
-_M = 0xFFFFFFFF
-
-
-def seeded_random(seed: int) -> Callable[[], float]:
-    """Mulberry32, uniform in [0, 1) (core/random.ts seededRandom)."""
-    state = seed & _M
-
-    def draw() -> float:
-        nonlocal state
-        state = (state + 0x6D2B79F5) & _M
-        t = state
-        t = ((t ^ (t >> 15)) * (t | 1)) & _M
-        t = (t ^ ((t + (((t ^ (t >> 7)) * (t | 61)) & _M)) & _M)) & _M
-        return ((t ^ (t >> 14)) & _M) / 4294967296
-
-    return draw
-
-
-def shuffle(items: list[int], random: Callable[[], float]) -> list[int]:
-    """Fisher-Yates in place (core/random.ts shuffle)."""
-    for i in range(len(items) - 1, 0, -1):
-        j = math.floor(random() * (i + 1))
-        items[i], items[j] = items[j], items[i]
-    return items
-
-
 def split_indices(count: int, seed: int, test_fraction: float) -> tuple[list[int], list[int]]:
     """(train, test) example indices, each ascending."""
     order = shuffle(list(range(count)), seeded_random(seed))
@@ -85,15 +60,6 @@ def load_digits(path: str = DEFAULT_DATA) -> Digits:
     return Digits(features=features, labels=labels, train=train, test=test)
 
 
-def iid_partition(count: int, agents: int, seed: int) -> list[list[int]]:
-    """A seeded shuffle dealt round-robin (core/partition.ts iidPartition)."""
-    order = shuffle(list(range(count)), seeded_random(seed))
-    parts: list[list[int]] = [[] for _ in range(agents)]
-    for i, index in enumerate(order):
-        parts[i % agents].append(index)
-    return [sorted(part) for part in parts]
-
-
 def split_held_out(examples: list[int], fraction: float) -> tuple[list[int], list[int]]:
     """(train, held out): position i is held out when floor((i + 1) f) > floor(i f) (agents/trainers.ts splitHeldOut)."""
     train: list[int] = []
@@ -103,9 +69,13 @@ def split_held_out(examples: list[int], fraction: float) -> tuple[list[int], lis
     return train, held_out
 
 
-def agent_data(digits: Digits, agents: int, seed: int) -> list[tuple[list[int], list[int]]]:
-    """Each agent's (training, held-out) examples of an IID split, as agents/trainers.ts digitsAgentData."""
-    parts = iid_partition(len(digits.train), agents, seed)
+def agent_data(digits: Digits, agents: int, seed: int, alpha: float | None = None) -> list[tuple[list[int], list[int]]]:
+    """Each agent's (training, held-out) examples, as agents/trainers.ts digitsAgentData: an IID split, or
+    with alpha a Dirichlet(alpha) one over the classes (qp_agent.partition, the TypeScript draws)."""
+    if alpha is None:
+        parts = iid_partition(len(digits.train), agents, seed)
+    else:
+        parts = dirichlet_partition([int(digits.labels[i]) for i in digits.train], agents, alpha, seed)
     return [split_held_out([digits.train[i] for i in part], HELD_OUT_FRACTION) for part in parts]
 
 

@@ -1,7 +1,7 @@
 """A numpy softmax agent on the digits data: the TypeScript reference agents' training, in Python.
 
-Agent `--index` of `--agents` holds the same shard of an IID split (`--seed`) as agents/trainers.ts
-digitsTrainers gives its agent of that index; it scores each incoming global model on its held-out
+Agent `--index` of `--agents` holds the same shard of an IID split (`--seed`), or of a Dirichlet split
+with `--alpha`, as agents/trainers.ts digitsTrainers gives its agent of that index; it scores each incoming global model on its held-out
 fifth and trains the round's budget of mini-batch steps on the rest. A swarm of these reaches the
 same accuracy per round as the TypeScript agents with the same seeds (see examples/digits.py for
 what may differ). Prints one JSON line per event; deregisters on SIGTERM or a line on stdin.
@@ -32,18 +32,20 @@ def say(event: str, **fields: object) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--api", default="http://127.0.0.1:8080")
-    parser.add_argument("--pulsar", default="ws://127.0.0.1:8090", help="the broker's web service")
+    parser.add_argument("--pulsar", default="ws://127.0.0.1:8090", help="the broker's web service (ws://), or pulsar:// with --transport native")
     parser.add_argument("--tenant", default="qp-manager")
     parser.add_argument("--swarm", required=True)
     parser.add_argument("--agent-id", required=True)
     parser.add_argument("--index", type=int, required=True, help="this agent's shard")
     parser.add_argument("--agents", type=int, required=True, help="shards in the split")
     parser.add_argument("--seed", type=int, required=True, help="the split's seed")
+    parser.add_argument("--alpha", type=float, default=None, help="a Dirichlet(alpha) split over the classes (default IID)")
+    parser.add_argument("--transport", choices=["websocket", "native"], default="websocket", help="native: --pulsar is pulsar://host:6650")
     parser.add_argument("--data", default=DEFAULT_DATA)
     args = parser.parse_args()
 
     digits = load_digits(args.data)
-    examples, held_out = agent_data(digits, args.agents, args.seed)[args.index]
+    examples, held_out = agent_data(digits, args.agents, args.seed, args.alpha)[args.index]
 
     def train(global_params: np.ndarray, task: RoundTask) -> Update:
         accuracy_before = loss_before = None
@@ -73,6 +75,7 @@ def main() -> None:
         api_url=args.api,
         pulsar_url=args.pulsar,
         pulsar_tenant=args.tenant,
+        pulsar_transport=args.transport,
         agent_id=args.agent_id,
         swarm_id=args.swarm,
         capabilities=["train"],

@@ -10,7 +10,9 @@ from .proof import (
     sign_as_agent,
     sign_challenge,
 )
-from .pulsar import PulsarWebSocket, topic_path
+from .pulsar import Message, PulsarWebSocket, topic_path
+from .pulsar_native import PulsarNative, native_transport_unavailable
+from .transport import Subscription, Transport, open_transport
 from .rounds import RoundTask, Update, bytes_to_params, params_to_bytes
 from .secagg import SecAggAgent, SecAggError
 from .allocation import TaskBid, allocation_agent, profile_bid
@@ -24,7 +26,13 @@ __all__ = [
     "BrokerUnavailableError",
     "HandshakeError",
     "ManagerUnavailableError",
+    "Message",
+    "PulsarNative",
     "PulsarWebSocket",
+    "Subscription",
+    "Transport",
+    "native_transport_unavailable",
+    "open_transport",
     "QpAgent",
     "QpAgentError",
     "RoundTask",

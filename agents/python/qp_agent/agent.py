@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from .errors import ApiError, BrokerUnavailableError, HandshakeError
 from .http import ApiClient
 from .proof import public_key_pem, sign_as_agent, sign_challenge
-from .pulsar import Consumer, PulsarWebSocket
+from .transport import TRANSPORTS, FollowingSubscription, Subscription, Transport, open_transport
 from .retry import backoff_s
 from .privacy import clip_l2, with_local_privacy
 from .rounds import (
@@ -79,8 +79,11 @@ class QpAgent:
         retries: int = 4,
         on_event: Callable[[dict[str, Any]], None] | None = None,
         session_file: str | os.PathLike[str] | None = None,
+        pulsar_transport: str = "websocket",
     ) -> None:
-        """pulsar_url: the broker's web service as ws://host:port (or http://), for the inbox and signed messages.
+        """pulsar_url: the broker, for the inbox and signed messages: its web service as ws://host:port (or
+        http://) for the WebSocket transport (the default), pulsar://host:6650 for pulsar_transport="native"
+        (the official client, installed with the package's native extra).
 
         session_file: where each session register() makes (and a re-registration renews) is saved with
         the agent's key, for resume() after a restart; deregister() removes it.
@@ -93,6 +96,9 @@ class QpAgent:
         self.pool = pool
         self.pulsar_url = pulsar_url
         self.pulsar_tenant = pulsar_tenant
+        if pulsar_transport not in TRANSPORTS:
+            raise ValueError(f'pulsar_transport must be one of {", ".join(TRANSPORTS)}, not "{pulsar_transport}"')
+        self.pulsar_transport = pulsar_transport
         self.handshake_timeout_s = handshake_timeout_s
         self.private_key = private_key or Ed25519PrivateKey.generate()
         self.api = ApiClient(api_url, timeout_s=request_timeout_s, retries=retries)
@@ -100,12 +106,12 @@ class QpAgent:
         self.credential: str | None = None
         self.record: dict[str, Any] | None = None
         self._broker_token: str | None = None
-        self._messaging: PulsarWebSocket | None = None
-        self._inbox: Consumer | None = None
+        self._messaging: Transport | None = None
+        self._inbox: Subscription | None = None
         self._heartbeats: threading.Thread | None = None
         self._stop = threading.Event()
         self.heartbeat_failures = 0
-        self._rounds: Consumer | None = None
+        self._rounds: FollowingSubscription | None = None
         self._rounds_thread: threading.Thread | None = None
         self._rounds_stop = threading.Event()
         self._started_rounds: dict[str, None] = {}
@@ -116,7 +122,7 @@ class QpAgent:
         self._async_jobs: dict[str, dict[str, Any]] = {}
         self._secagg_mail: dict[tuple[str, str], dict[str, Any]] = {}
         self._secagg_ready = threading.Condition()
-        self._listeners: list[tuple[Consumer, threading.Thread]] = []
+        self._listeners: list[tuple[FollowingSubscription, threading.Thread]] = []
         self._listeners_stop = threading.Event()
         self._tasks_listening = False
         self._proposals_listening = False
@@ -141,11 +147,11 @@ class QpAgent:
         if self.on_event:
             self.on_event(event)
 
-    def _broker(self) -> PulsarWebSocket:
+    def _broker(self) -> Transport:
         if self.pulsar_url is None:
             raise ValueError("pulsar_url is required to read the inbox or publish signed messages")
         if self._messaging is None:
-            self._messaging = PulsarWebSocket(self.pulsar_url, tenant=self.pulsar_tenant, auth_token=self._broker_token)
+            self._messaging = open_transport(self.pulsar_url, self.pulsar_transport, tenant=self.pulsar_tenant, auth_token=self._broker_token)
         return self._messaging
 
     # ------------------------------------------------------------ handshake
@@ -201,12 +207,7 @@ class QpAgent:
         broker = issued.get("broker")
         if broker and broker.get("token") != self._broker_token:
             # A new session's role: reopen the broker with its token.
-            if self._messaging is not None:
-                self._messaging.close()
-            if self._inbox is not None:
-                self._inbox.close()
-            self._messaging, self._inbox = None, None
-            self._broker_token = broker["token"]
+            self._reopen_broker(str(broker["token"]))
         self.credential = issued["credential"]
         self.record = issued["agent"]
         self.swarm_id = self.record["swarmId"]
@@ -214,6 +215,19 @@ class QpAgent:
             save_session(self.session_file, self.session())
         self._emit({"type": "registered", "credentialExpiresAt": self.record.get("credentialExpiresAt")})
         return self.record
+
+    def _reopen_broker(self, token: str) -> None:
+        """Opens the broker anew with another session's token: producers and the inbox at once, the
+        subscriptions the agent's loops read on their next receive (each from its own thread)."""
+        if self._inbox is not None:
+            self._inbox.close()
+        if self._messaging is not None:
+            self._messaging.close()
+        self._messaging, self._inbox = None, None
+        self._broker_token = token
+        for following in [self._rounds, *(consumer for consumer, _ in self._listeners)]:
+            if following is not None:
+                following.move()
 
     # ------------------------------------------------------------ sessions
 
@@ -256,12 +270,7 @@ class QpAgent:
         token = session.get("brokerToken")
         if token is not None and token != self._broker_token:
             # The session's broker role: what was opened with another token opens nothing of it.
-            if self._inbox is not None:
-                self._inbox.close()
-            if self._messaging is not None:
-                self._messaging.close()
-            self._messaging, self._inbox = None, None
-            self._broker_token = str(token)
+            self._reopen_broker(str(token))
         self._closing.clear()
         self.credential = str(session["credential"])
         self.record = record
@@ -339,7 +348,9 @@ class QpAgent:
         if self._rounds_thread is not None:
             return
         inbox = swarm_topic(self.record["swarmId"], f"inbox-{self.agent_id}")
-        self._rounds = self._broker().subscribe(inbox, f"agent-{self.agent_id}-rounds", initial_position="latest")
+        self._rounds = FollowingSubscription(
+            lambda: self._broker().subscribe(inbox, f"agent-{self.agent_id}-rounds", initial_position="latest")
+        )
         self._rounds_stop.clear()
         rounds = self._rounds
 
@@ -417,16 +428,21 @@ class QpAgent:
         The agent trains on the newest version it holds, one training at a time per job: a version
         that arrives while it trains is taken up next, and versions superseded meanwhile are skipped.
         Caught up, it waits for the next version. The update answers with the version it trained on.
+        A training whose base falls more than the job's maxStaleness versions behind the newest is
+        abandoned (the manager would refuse its update as stale) and the newest taken up at once.
         """
         job_id = str(start["jobId"])
         job = self._async_jobs.get(job_id)
         if job is None:
-            job = self._async_jobs[job_id] = {"latest": None, "trained": -1, "running": False}
+            job = self._async_jobs[job_id] = {"latest": None, "trained": -1, "running": False, "abandon": None}
             if len(self._async_jobs) > 64:
                 del self._async_jobs[next(iter(self._async_jobs))]
         if job["latest"] is None or int(start["round"]) > int(job["latest"]["round"]):
             job["latest"] = start
         if job["running"]:
+            max_staleness = job["latest"].get("maxStaleness")
+            if max_staleness is not None and job["abandon"] is not None and int(job["latest"]["round"]) - job["trained"] > int(max_staleness):
+                job["abandon"].set()
             return
         job["running"] = True
 
@@ -437,14 +453,15 @@ class QpAgent:
                         version = job["latest"]
                         if self._rounds_stop.is_set() or version is None or int(version["round"]) <= job["trained"]:
                             # Decided under the lock: a version arriving now starts a new training thread.
-                            job["running"] = False
+                            job["running"], job["abandon"] = False, None
                             self._trainings.discard(threading.current_thread())
                             return
                         job["trained"] = int(version["round"])
-                    self._train_round(version, train, threading.Event())
+                        abandon = job["abandon"] = threading.Event()
+                    self._train_round(version, train, abandon)
             except BaseException:
                 with self._rounds_lock:
-                    job["running"] = False
+                    job["running"], job["abandon"] = False, None
                     self._trainings.discard(threading.current_thread())
                 raise
 
@@ -555,7 +572,7 @@ class QpAgent:
 
     def _listen(self, topic: str, subscription: str, initial_position: str, handlers: dict[str, Callable[[dict[str, Any]], None]]) -> None:
         """Runs handlers[body.type] for each JSON message of the topic on a daemon thread, one at a time, until close()."""
-        consumer = self._broker().subscribe(topic, subscription, initial_position=initial_position)
+        consumer = FollowingSubscription(lambda: self._broker().subscribe(topic, subscription, initial_position=initial_position))
         self._listeners_stop.clear()
 
         def loop() -> None:
@@ -573,7 +590,7 @@ class QpAgent:
                     body = json.loads(message.payload.decode("utf-8"))
                 except ValueError:
                     continue
-                handle = handlers.get(body.get("type")) if isinstance(body, dict) else None
+                handle = handlers.get(str(body.get("type"))) if isinstance(body, dict) else None
                 if handle is None:
                     continue
                 try:
@@ -653,7 +670,7 @@ class QpAgent:
         self._listen(inbox, f"agent-{self.agent_id}-task-withdrawals", "latest", {"task-withdrawn": on_withdrawal})
         self._listen(inbox, f"agent-{self.agent_id}-tasks", "latest", {"task": on_assignment, "task-announcement": on_announcement})
 
-    def _until_delivered(self, send: Callable[[], None], until_ms: float, stop: threading.Event) -> None:
+    def _until_delivered(self, send: Callable[[], object], until_ms: float, stop: threading.Event) -> None:
         """Calls send (a signed publish) again through a broker outage, signed anew each time, until it goes,
         until_ms (ms since the epoch) passes or stop is set; then raises the last BrokerUnavailableError."""
         attempt = 0

@@ -85,7 +85,7 @@ def mean_intensity(profile: dict[str, Any], start_ms: float, end_ms: float) -> f
     """Mean carbon intensity over [start_ms, end_ms), gCO2/kWh."""
     if end_ms <= start_ms:
         return intensity_at(profile, start_ms)
-    total = 0
+    total = 0.0
     t = start_ms
     value = intensity_at(profile, start_ms)
     for point in profile.get("forecast") or []:

@@ -54,13 +54,13 @@ class ApiClient:
                 except ValueError:
                     payload = {}
                 detail = payload.get("error", {}) if isinstance(payload, dict) else {}
-                error = ApiError(response.status_code, str(detail.get("code", "HTTP")), str(detail.get("message", response.reason)))
+                refused = ApiError(response.status_code, str(detail.get("code", "HTTP")), str(detail.get("message", response.reason)))
                 # A 4xx is an answer, not a passing failure.
                 if response.status_code < 500:
-                    raise error
+                    raise refused
                 if attempt >= limit:
                     raise ManagerUnavailableError(
-                        f"the manager at {self.api_url} failed {method} {path} after {attempt + 1} attempts: {error}"
-                    ) from error
+                        f"the manager at {self.api_url} failed {method} {path} after {attempt + 1} attempts: {refused}"
+                    ) from refused
             time.sleep(backoff_s(attempt))
         raise AssertionError("unreachable")

@@ -175,7 +175,7 @@ class Consumer:
     """Reads one subscription; reconnects with backoff when the socket drops."""
 
     def __init__(self, client: PulsarWebSocket, url: str, topic: str) -> None:
-        self.client = client
+        self.client = self.transport = client
         self.url = url
         self.topic = topic
         self._ws: websocket.WebSocket | None = client._open(url, time.monotonic() + client.send_timeout_s)

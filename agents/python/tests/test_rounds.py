@@ -203,6 +203,33 @@ def test_an_async_job_trains_on_the_newest_version_and_skips_those_superseded_me
     assert np.array_equal(bytes_to_params(agent.published[1][1]), np.array([2.0, 3.0, 4.0], dtype=np.float32))
 
 
+def test_an_async_training_that_falls_more_than_max_staleness_behind_is_abandoned_and_the_newest_trained_at_once() -> None:
+    agent = Recorder()
+    tasks: dict[int, RoundTask] = {}
+    training = threading.Event()
+
+    def train(global_params: np.ndarray, task: RoundTask) -> Update:
+        tasks[task.round] = task
+        if task.round == 0:
+            training.set()
+            deadline = time.monotonic() + 10
+            while not task.should_stop() and time.monotonic() < deadline:  # a long local training
+                time.sleep(0.005)
+        return Update(params=global_params + task.round, examples=4)
+
+    agent._on_round_start(start(0, mode="async", attempt=0, maxStaleness=1), train)
+    assert training.wait(5)
+    agent._on_round_start(start(1, mode="async", attempt=0, maxStaleness=1), train)
+    assert not tasks[0].should_stop()  # one version behind: its update would still count
+    agent._on_round_start(start(2, mode="async", attempt=0, maxStaleness=1), train)
+    assert tasks[0].should_stop()  # two behind: the manager would refuse it as stale
+    agent.close()
+    assert sorted(tasks) == [0, 2]
+    assert [(p[2]["round"], p[2]["attempt"]) for p in agent.published] == [("2", "0")]
+    assert np.array_equal(bytes_to_params(agent.published[0][1]), np.array([2.0, 3.0, 4.0], dtype=np.float32))
+    assert {"type": "round-abandoned", "jobId": "j1", "round": 0, "attempt": 0} in agent.events
+
+
 def test_a_malformed_round_start_is_reported_and_the_next_one_still_trains() -> None:
     agent = Recorder()
     broken = start(1)

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # Tool "python-sdk" for infra/local/stack.sh (sourced by it; uses its helpers).
 #
-# The Python agent SDK (agents/python, package qp_agent) with pytest, in a venv
+# The Python agent SDK (agents/python, package qp_agent, with its native extra:
+# the pulsar-client wheel) and pytest, in a venv
 # under $QP_CACHE_DIR/venvs. Not a service (nothing to start):
 # test/python-sdk.test.ts runs the SDK's pytest suite and a Python agent with it.
 #
@@ -29,10 +30,10 @@ _install_python_sdk() {
     log "python-sdk: creating a venv"
     python3 -m venv "$venv" >&2 || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
   fi
-  log "python-sdk: installing agents/python and pytest from PyPI"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$REPO_ROOT/agents/python[test]" >&2 \
+  log "python-sdk: installing agents/python[native] and pytest from PyPI"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$REPO_ROOT/agents/python[test,native]" >&2 \
     || { rm -rf "$venv"; die "pip install agents/python failed"; }
-  "$(python_sdk_bin)" -c 'import qp_agent, pytest' || { rm -rf "$venv"; die "qp_agent does not import after install"; }
+  "$(python_sdk_bin)" -c 'import qp_agent, pytest, pulsar' || { rm -rf "$venv"; die "qp_agent does not import after install"; }
   echo "$digest" >"$venv/.qp-installed"
   log "python-sdk: installed in $(secs_since "$t0")s"
 }
