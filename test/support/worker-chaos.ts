@@ -5,7 +5,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { createWriteStream, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QpAgent, type QpAgentOptions } from '../../agents/sdk';
@@ -87,6 +87,13 @@ export class WorkerChaosStack {
     };
     worker.stdout!.on('data', keep);
     worker.stderr!.on('data', keep);
+    // QP_TEST_WORKER_LOG_DIR keeps each chaos worker's whole output, for a failure to be read afterwards.
+    const logDir = process.env.QP_TEST_WORKER_LOG_DIR;
+    if (logDir) {
+      const file = createWriteStream(join(logDir, `${this.env.QP_TASK_QUEUE}-worker.log`), { flags: 'a' });
+      worker.stdout!.pipe(file, { end: false });
+      worker.stderr!.pipe(file, { end: false });
+    }
     worker.once('exit', (code, signal) => {
       if (signal !== 'SIGKILL') console.error(`the chaos worker exited by itself (code ${code}, signal ${signal}), its output ended:\n${this.output}`);
     });
