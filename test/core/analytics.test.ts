@@ -5,6 +5,7 @@ import {
   silencesToFlap,
   type UpdateRejectedMessage,
   EventDeduplicator,
+  eventKey,
   nearestRank,
   parseSwarmEvent,
   roundEvents,
@@ -94,7 +95,7 @@ describe('embedded analytics on a scripted stream', () => {
   it('flags a burst of update rejections per job', () => {
     // a3's two bad updates count; the retried collection's copy of the first does not
     expect(at(records, 'update-rejections', 'j1', 0)).toMatchObject({ rejections: 3, agents: 2, reasons: { norm: 2, proof: 1 }, burst: true });
-    expect(at(records, 'update-rejections', 'j2', 0)).toMatchObject({ rejections: 1, burst: false });
+    expect(at(records, 'update-rejections', 'j2', 0)).toMatchObject({ rejections: 2, agents: 2, reasons: { norm: 1, stale: 1 }, burst: false });
   });
 
   it('reports each decision\'s ballots and turnout: distinct voters so far over the eligible agents of its proposal', () => {
@@ -113,7 +114,7 @@ describe('embedded analytics on a scripted stream', () => {
   });
 
   it('counts bad, ignored and late events and skips them', () => {
-    expect(engine.counters).toMatchObject({ malformed: 1, invalid: 1, ignored: 1, late: 2, unmatched: 1, unknownAgent: 1, duplicate: 2, windowsEmitted: EXPECTED_WINDOWS });
+    expect(engine.counters).toMatchObject({ malformed: 1, invalid: 1, ignored: 1, late: 2, unmatched: 1, unknownAgent: 1, duplicate: 3, windowsEmitted: EXPECTED_WINDOWS });
     // the late heartbeat's 100 Wh is in no window
     expect(at(records, 'agent-energy', 'a1', 0)).toMatchObject({ energyWh: 6 });
   });
@@ -240,6 +241,38 @@ describe('update-rejected deduplication (a retried collection refuses the same u
     const unnamed = new EventDeduplicator(1000);
     const event = { kind: 'update-rejected', jobId: 'j', round: 1, agentId: 'a1', reason: 'norm', at: 0 } as const;
     expect([unnamed.first(event), unnamed.first(event), unnamed.size]).toEqual([true, true, 0]);
+  });
+
+  it('counts an asynchronous job\'s refusal once when its redelivered update is refused again, named by the update\'s message id', () => {
+    const engine = new AnalyticsEngine('s', { ...STREAM_OPTIONS, latenessMs: 0 });
+    engine.ingest('roster', JSON.stringify({ type: 'agent-registered', agentId: 'a1', registeredAt: T0 }));
+    const refused = (at: number) => [
+      { reason: 'stale', agentId: 'a1', at, updateId: '7:1:-1:-1' },
+      { reason: 'norm', agentId: 'a1', at: at + 1, updateId: '7:2:-1:-1' },
+      // another message with the same sender and reason: another refusal
+      { reason: 'norm', agentId: 'a1', at: at + 2, updateId: '7:3:-1:-1' },
+    ];
+    // no attempt (asynchronous): the events carry the message ids
+    const first = rejectionEvents('j', 3, refused(T0));
+    expect(first.map((e) => [e.updateId, e.attempt, e.seq])).toEqual([['7:1:-1:-1', undefined, undefined], ['7:2:-1:-1', undefined, undefined], ['7:3:-1:-1', undefined, undefined]]);
+    for (const e of first) engine.ingest('rounds', JSON.stringify(e));
+    // the collection retried after it published: the same messages come back and are refused again, later
+    for (const e of rejectionEvents('j', 3, refused(T0 + 700))) engine.ingest('rounds', JSON.stringify(e));
+    // the drain of a cancelled job judges one of them again, as the version before
+    for (const e of rejectionEvents('j', 2, [{ reason: 'after-finish', agentId: 'a1', at: T0 + 900, updateId: '7:2:-1:-1' }])) engine.ingest('rounds', JSON.stringify(e));
+    const out = engine.ingest('heartbeats', JSON.stringify({ agentId: 'a1', sentAt: T0 + 20_000 }));
+    expect(out.find((r) => r.signal === 'update-rejections')).toMatchObject({ key: 'j', rejections: 3, agents: 1, reasons: { stale: 1, norm: 2 } });
+    expect(engine.counters.duplicate).toBe(4);
+    // the same message id in another job is another refusal
+    expect(eventKey({ kind: 'update-rejected', jobId: 'k', round: 3, agentId: 'a1', reason: 'norm', at: 0, updateId: '7:2:-1:-1' })).toBe('update-rejected|k|update|7:2:-1:-1');
+  });
+
+  it('refuses a rejection whose message id is not a string of 1 to 256 characters', () => {
+    const base = { type: 'update-rejected', jobId: 'j', round: 1, agentId: 'a1', reason: 'norm', rejectedAt: 5 };
+    for (const updateId of ['', 'x'.repeat(257), 42, null]) {
+      expect(parseSwarmEvent('rounds', JSON.stringify({ ...base, updateId }))).toEqual({ ok: false, reason: 'invalid' });
+    }
+    expect(parseSwarmEvent('rounds', JSON.stringify({ ...base, updateId: 'x'.repeat(256) }))).toMatchObject({ ok: true, event: { updateId: 'x'.repeat(256) } });
   });
 
   it('refuses a rejection whose attempt or seq is not a positive integer', () => {
