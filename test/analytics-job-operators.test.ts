@@ -34,7 +34,7 @@ describe('the analytics job\'s operators (JUnit, Flink test harness)', () => {
     run = reports();
   });
 
-  it.each(['qp.analytics.FlappingTest', 'qp.analytics.DuplicateFilterTest'])('%s passes every test it has', (suite) => {
+  it.each(['qp.analytics.FlappingTest', 'qp.analytics.DuplicateFilterTest', 'qp.analytics.TurnoutTest'])('%s passes every test it has', (suite) => {
     const r = run.get(suite);
     expect(r).toBeDefined();
     expect(r!.tests).toBeGreaterThan(0);

@@ -1,9 +1,13 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   AnalyticsEngine,
   closedDecision,
   rejectionEvents,
   silencesToFlap,
   type UpdateRejectedMessage,
+  DECISION_IDLE_MS,
+  DEFAULT_ANALYTICS_OPTIONS,
   EventDeduplicator,
   eventKey,
   nearestRank,
@@ -301,6 +305,68 @@ describe('decision turnout state', () => {
     engine.ingest('control', JSON.stringify({ type: 'decision-outcome', decisionId: 'd2', state: 'CANCELLED', closedAt: T0 + 10_500 }));
     engine.ingest('heartbeats', JSON.stringify({ agentId: 'a1', sentAt: T0 + 20_000 }));
     expect(engine.openDecisions).toBe(0);
+  });
+});
+
+describe('decision turnout state without an outcome', () => {
+  // the scenario of analytics/src/test/java/qp/analytics/TurnoutTest.java: windows of 10 s, idle time 30 s
+  const options = { ...STREAM_OPTIONS, latenessMs: 0, decisionIdleMs: 30_000 };
+  const setUp = () => {
+    const engine = new AnalyticsEngine('s', options);
+    for (const agentId of ['a1', 'a2', 'a3']) engine.ingest('roster', JSON.stringify({ type: 'agent-registered', agentId, registeredAt: T0 }));
+    const records: string[] = [];
+    const take = (out: AnalyticsRecord[]) => {
+      for (const r of out) if (r.signal === 'ballot-turnout') records.push(`${r.key}@${r.windowStart - T0} ${r.voters}/${r.eligible}`);
+    };
+    return {
+      engine,
+      open: (id: string, dt: number, voters: number) => take(engine.ingest('control', JSON.stringify({ type: 'decision-proposal', decisionId: id, opensAt: T0 + dt, voters }))),
+      vote: (id: string, agentId: string, dt: number) => take(engine.ingest('ballots', JSON.stringify({ decisionId: id, agentId, castAt: T0 + dt }))),
+      /** Moves the watermark to T0 + dt - 1 with a heartbeat. */
+      watermark: (dt: number) => take(engine.ingest('heartbeats', JSON.stringify({ agentId: 'a1', sentAt: T0 + dt + 1 }))),
+      took: () => records.splice(0).sort(),
+    };
+  };
+
+  it('is dropped once the decision was idle for decisionIdleMs after its last window, while an active one keeps it', () => {
+    const { engine, open, vote, watermark, took } = setUp();
+    open('d1', 1_000, 3);
+    vote('d1', 'a1', 2_000);
+    open('d2', 1_000, 3);
+    vote('d2', 'a1', 2_000);
+    watermark(9_999);
+    expect(took()).toEqual(['d1@0 1/3', 'd2@0 1/3']);
+    expect(engine.openDecisions).toBe(2);
+    vote('d2', 'a2', 21_000);
+    // d1's last window ended at 10 000: at watermark 9 999 + 30 000 it is idle
+    watermark(39_999);
+    expect(took()).toEqual(['d2@20000 2/3']);
+    expect(engine.openDecisions).toBe(1);
+    vote('d2', 'a3', 41_000);
+    vote('d1', 'a2', 45_000);
+    watermark(49_999);
+    // d1 starts over, as a decision whose proposal was not read; d2 kept its voters and eligible
+    expect(took()).toEqual(['d1@40000 1/null', 'd2@40000 3/3']);
+    watermark(49_999 + 30_000);
+    expect(engine.openDecisions).toBe(0);
+  });
+
+  it('is dropped when the decision\'s next window fires at the idle clean-up time too', () => {
+    const { vote, open, watermark, took } = setUp();
+    open('d1', 1_000, 2);
+    vote('d1', 'a1', 2_000);
+    watermark(9_999);
+    took();
+    vote('d1', 'a2', 35_000);
+    watermark(39_999);
+    expect(took()).toEqual(['d1@30000 1/null']);
+  });
+
+  it('defaults to 7 days in both runtimes', () => {
+    expect(DECISION_IDLE_MS).toBe(7 * 24 * 3_600_000);
+    expect(DEFAULT_ANALYTICS_OPTIONS.decisionIdleMs).toBe(DECISION_IDLE_MS);
+    const java = readFileSync(join(__dirname, '..', '..', 'analytics/src/main/java/qp/analytics/AnalyticsJob.java'), 'utf8');
+    expect(Number(/static final long IDLE_MS = ([0-9_]+)L;/.exec(java)?.[1].replace(/_/g, ''))).toBe(DECISION_IDLE_MS);
   });
 });
 
