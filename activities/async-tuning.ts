@@ -176,7 +176,7 @@ export function createAsyncTuningActivities(
       const refused: RefusedUpdate[] = [];
       const reject = (message: ReceivedMessage, reason: string, agentId?: string) => {
         rejected[reason] = (rejected[reason] ?? 0) + 1;
-        refused.push({ reason, agentId, at: Date.now() });
+        refused.push({ reason, agentId, at: Date.now(), updateId: message.id });
         deps.metrics?.updatesRejected.inc({ reason });
         decided.push(message.id);
       };
@@ -291,7 +291,7 @@ export function createAsyncTuningActivities(
             if (!sender.ok || sender.agentId !== header.agentId) reason = sender.ok ? 'bad-proof' : sender.reason;
           }
           rejected[reason] = (rejected[reason] ?? 0) + 1;
-          refused.push({ reason, agentId: header?.agentId, at: Date.now() });
+          refused.push({ reason, agentId: header?.agentId, at: Date.now(), updateId: message.id });
           deps.metrics?.updatesRejected.inc({ reason });
           if (reason === 'after-finish' && header) {
             afterFinish[header.agentId] = (afterFinish[header.agentId] ?? 0) + 1;

@@ -134,6 +134,7 @@ export async function startApiServer(deps: {
         graceMs: config.QP_HEARTBEAT_GRACE_MS,
         flapThreshold: config.QP_ANALYTICS_FLAP_THRESHOLD,
         burstThreshold: config.QP_ANALYTICS_BURST_THRESHOLD,
+        decisionIdleMs: config.QP_ANALYTICS_DECISION_IDLE_MS,
       });
   const analytics = new AnalyticsService(deps.messaging, (deps.analytics ?? ownRuntime)!);
   analytics.onWindow = analyticsMetrics(metrics.registry, { agentLabels: config.QP_METRICS_AGENT_LABELS });

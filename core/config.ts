@@ -107,6 +107,8 @@ export const configSchema = z.object({
   QP_ANALYTICS_LATENESS_MS: z.coerce.number().int().min(0).max(3_600_000).default(5_000),
   QP_ANALYTICS_FLAP_THRESHOLD: z.coerce.number().int().min(0).default(4),
   QP_ANALYTICS_BURST_THRESHOLD: z.coerce.number().int().min(1).default(5),
+  /** Event time after which an open decision without events drops its turnout state, ms (core/analytics/engine.ts DECISION_IDLE_MS). */
+  QP_ANALYTICS_DECISION_IDLE_MS: z.coerce.number().int().min(1000).default(604_800_000),
   QP_ANALYTICS_MEASURED_MAX_AGE_MS: z.coerce.number().int().min(0).max(86_400_000).default(900_000),
   QP_TASK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(3),
   QP_TASK_ATTEMPT_TIMEOUT_MS: positiveMs.default(300_000),

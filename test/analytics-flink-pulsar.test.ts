@@ -97,13 +97,14 @@ describe('analytics on Flink: Pulsar -> Flink -> Pulsar', () => {
     await publish(PHASE_3);
     await waitFor('window 1 from Flink', async () => (await drain(), received.size >= EXPECTED_WINDOWS || undefined), 60_000, 200);
     expect(expected.size).toBe(EXPECTED_WINDOWS);
-    expect(engine.counters).toMatchObject({ malformed: 1, invalid: 1, ignored: 1, late: 2, unmatched: 1, unknownAgent: 1, duplicate: 2 });
+    expect(engine.counters).toMatchObject({ malformed: 1, invalid: 1, ignored: 1, late: 2, unmatched: 1, unknownAgent: 1, duplicate: 3 });
     expect(Object.fromEntries(received)).toEqual(Object.fromEntries(expected));
     // d2 closed in window 0: its keyed state is gone, so a ballot cast after the closing starts over
     expect(received.get(`ballot-turnout|d2|${T0}`)).toMatchObject({ ballots: 1, voters: 1, eligible: 2, turnout: 0.5 });
     expect(received.get(`ballot-turnout|d2|${T0 + 10_000}`)).toMatchObject({ ballots: 1, voters: 1, eligible: null, turnout: null });
-    // a retried collection's copy of a refusal counted once
+    // a retried collection's copy of a refusal counted once (an asynchronous job's too, named by its update's message id)
     expect(received.get(`update-rejections|j1|${T0}`)).toMatchObject({ rejections: 3, reasons: { norm: 2, proof: 1 } });
+    expect(received.get(`update-rejections|j2|${T0}`)).toMatchObject({ rejections: 2, reasons: { norm: 1, stale: 1 } });
     expect(received.get(`heartbeat-liveness|a3|${T0}`)).toMatchObject({ flips: 4, flapping: true });
     // round 1 of j1 was published twice (a retried activity): each agent's rounds count it once
     for (const agentId of ['a1', 'a2', 'a3']) expect(received.get(`stragglers|${agentId}|${T0}`)).toMatchObject({ rounds: 2 });
@@ -117,7 +118,7 @@ describe('analytics on Flink: Pulsar -> Flink -> Pulsar', () => {
     expect(await flink.metric(jobId, 'qpIgnoredEvents')).toBe(1);
     expect(await flink.metric(jobId, 'qpUnmatchedOutcomes')).toBe(1);
     expect(await flink.metric(jobId, 'qpUnknownAgents')).toBe(1);
-    expect(await flink.metric(jobId, 'qpDuplicateEvents')).toBe(2);
+    expect(await flink.metric(jobId, 'qpDuplicateEvents')).toBe(3);
     // d1 and d2 closed: the turnout windows that saw their outcomes cleared their state
     await waitFor('both decisions closed', async () => ((await flink.metric(jobId, 'qpClosedDecisions')) === 2 ? true : undefined), 60_000, 500);
     // Flink CEP's flapping (two silences over the grace period: 4 flips > 2): a3 in window 0 only,

@@ -121,10 +121,11 @@ describe('asynchronous tuning: updates after the last version', () => {
     expect(versions[0]).toMatchObject({ version: 1, buffered: 1 });
     expect(result.refusedAfterFinish).toEqual({ [lateAgent]: 1 });
     expect(versions[0].rejected).toEqual({ 'after-finish': 1 });
-    // The analytics hear of it as of the collection's refusals: one update-rejected event, round = the last version.
+    // The analytics hear of it as of the collection's refusals: one update-rejected event, round = the last version,
+    // named by the update's message id (a retried drain's copy counts once).
     const events = await rejectionEventsUntil(swarmId, (read) => read.some((e) => e.reason === 'after-finish'));
     expect(events.filter((e) => e.reason === 'after-finish')).toEqual([
-      { type: 'update-rejected', jobId, round: rounds, agentId: lateAgent, reason: 'after-finish', rejectedAt: expect.any(Number) },
+      { type: 'update-rejected', jobId, round: rounds, agentId: lateAgent, reason: 'after-finish', rejectedAt: expect.any(Number), updateId: expect.any(String) },
     ]);
 
     // The count is a recorded activity result behind a patch marker, and the history replays.
@@ -226,7 +227,7 @@ describe('asynchronous tuning: updates after the last version', () => {
     // Reported as a refusal while version 1's buffer filled, as the collection reports its own.
     const events = await rejectionEventsUntil(swarmId, (read) => read.some((e) => e.reason === 'after-finish'));
     expect(events.filter((e) => e.reason === 'after-finish')).toEqual([
-      { type: 'update-rejected', jobId, round: 1, agentId, reason: 'after-finish', rejectedAt: expect.any(Number) },
+      { type: 'update-rejected', jobId, round: 1, agentId, reason: 'after-finish', rejectedAt: expect.any(Number), updateId: expect.any(String) },
     ]);
 
     const history = await handle.fetchHistory();

@@ -124,6 +124,7 @@ export function createAnalytics(config: Config, messaging: MessagingPort): Analy
     graceMs: config.QP_HEARTBEAT_GRACE_MS,
     flapThreshold: config.QP_ANALYTICS_FLAP_THRESHOLD,
     burstThreshold: config.QP_ANALYTICS_BURST_THRESHOLD,
+    decisionIdleMs: config.QP_ANALYTICS_DECISION_IDLE_MS,
   };
   if (!config.FLINK_JOB_MANAGER_URL) return new EmbeddedAnalyticsRuntime(messaging, options);
   const pulsar = pulsarOptions({ serviceUrl: config.PULSAR_SERVICE_URL as string, adminUrl: config.PULSAR_ADMIN_URL, tenant: config.PULSAR_TENANT });

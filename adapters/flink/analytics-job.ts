@@ -2,7 +2,7 @@
 // swarm, reading the swarm's event topics (and its decisions' ballot topics) and writing its analytics topic.
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
-import type { AnalyticsOptions } from '../../core/analytics';
+import { DECISION_IDLE_MS, type AnalyticsOptions } from '../../core/analytics';
 import type { StreamJobSpec } from '../ports/stream-jobs';
 
 export const ANALYTICS_ENTRY_CLASS = 'qp.analytics.AnalyticsJob';
@@ -51,6 +51,7 @@ export function analyticsJobSpec(t: AnalyticsJobTarget): StreamJobSpec {
     '--grace-ms', String(t.options.graceMs),
     '--flap-threshold', String(t.options.flapThreshold),
     '--burst-threshold', String(t.options.burstThreshold),
+    '--decision-idle-ms', String(t.options.decisionIdleMs ?? DECISION_IDLE_MS),
     '--checkpoint-ms', String(t.checkpointMs ?? 5000),
     ...(t.discoveryMs !== undefined ? ['--discovery-ms', String(t.discoveryMs)] : []),
   ];

@@ -55,6 +55,15 @@ export class EmbeddedAnalyticsRuntime implements AnalyticsRuntime {
     /** Each open decision's ballot consumer. */
     const ballotConsumers = new Map<string, Consumer>();
     const roster = consumers.find(([source]) => source === 'roster')![1];
+    /** Lets a decision's ballot topic go (read no more). */
+    const release = async (decisionId: string) => {
+      const ballots = ballotConsumers.get(decisionId);
+      if (!ballots) return;
+      ballotConsumers.delete(decisionId);
+      consumers.splice(consumers.findIndex(([, c]) => c === ballots), 1);
+      await ballots.close();
+      entry.ballotSubscriptions = ballotConsumers.size;
+    };
     const take = async (source: AnalyticsSource, payload: string, properties: Record<string, string>) => {
       for (const record of engine.ingest(source, payload, properties)) {
         await this.messaging.publish(out, Buffer.from(JSON.stringify(record)), { key: record.key });
@@ -79,10 +88,7 @@ export class EmbeddedAnalyticsRuntime implements AnalyticsRuntime {
           if (closing !== undefined && ballots) {
             // Its ballots were all published before voting closed: take what is left, then let the topic go.
             await this.drain(ballots, (m) => take('ballots', Buffer.from(m.payload).toString('utf8'), m.properties));
-            ballotConsumers.delete(closing);
-            consumers.splice(consumers.findIndex(([, c]) => c === ballots), 1);
-            await ballots.close();
-            entry.ballotSubscriptions = ballotConsumers.size;
+            await release(closing);
           }
           await take(source, payload, message.properties);
           const opening = source === 'control' ? openedDecision(payload) : undefined;
@@ -94,6 +100,8 @@ export class EmbeddedAnalyticsRuntime implements AnalyticsRuntime {
             entry.ballotSubscriptions = ballotConsumers.size;
           }
           await consumer.ack(message);
+          // A decision idle past QP_ANALYTICS_DECISION_IDLE_MS without its outcome lost its turnout state: its topic goes too.
+          for (const decisionId of engine.takeIdleDecisions()) await release(decisionId);
         }
       }
     } finally {

@@ -6,8 +6,9 @@
 // - update-rejected: (jobId, round, attempt, agentId, reason, seq), seq counting the attempt's
 //   refusals of that agent for that reason: a retried collection reads the same updates and refuses
 //   them again with the same names, while an agent that sent the same bad update twice gets seq 1 and 2
-//   (both count toward a burst). A rejection without attempt and seq (asynchronous jobs, older
-//   publishers) has no name and always passes;
+//   (both count toward a burst). An asynchronous job's rejection has no attempt: it is named by
+//   (jobId, updateId), the refused message's id, which a redelivery to a retried collection (or the
+//   drain judging it again) keeps. One with neither (older publishers) has no name and always passes;
 // - a key is remembered until the newest deduplicated event time is horizonMs past its first one.
 // task-dispatched duplicates are absorbed by the task join.
 import type { RoundClosedEvent, UpdateRejectedEvent } from './events';
@@ -18,7 +19,9 @@ export const DEDUP_HORIZON_MS = 3_600_000;
 /** The name two copies of one event share; undefined for a rejection published without one. */
 export function eventKey(event: RoundClosedEvent | UpdateRejectedEvent): string | undefined {
   if (event.kind === 'round-closed') return `round-closed|${event.jobId}|${event.round}|${event.attempt}`;
-  if (event.attempt === undefined || event.seq === undefined) return undefined;
+  if (event.attempt === undefined || event.seq === undefined) {
+    return event.updateId === undefined ? undefined : `update-rejected|${event.jobId}|update|${event.updateId}`;
+  }
   return `update-rejected|${event.jobId}|${event.round}|${event.attempt}|${event.agentId}|${event.reason}|${event.seq}`;
 }
 

@@ -31,7 +31,16 @@ export interface AnalyticsOptions {
   flapThreshold: number;
   /** This many update rejections of one job in one window is a burst. */
   burstThreshold: number;
+  /**
+   * A decision's turnout state is dropped once this much event time passed after the end of the
+   * last window with an event of it (proposal or ballot) without its outcome, ms; its later windows
+   * then start over, as for a decision whose proposal was not read. Default DECISION_IDLE_MS.
+   */
+  decisionIdleMs?: number;
 }
+
+/** Default decisionIdleMs (7 days): the Flink job's --decision-idle-ms default too. */
+export const DECISION_IDLE_MS = 604_800_000;
 
 export const DEFAULT_ANALYTICS_OPTIONS: AnalyticsOptions = {
   windowMs: 60_000,
@@ -39,6 +48,7 @@ export const DEFAULT_ANALYTICS_OPTIONS: AnalyticsOptions = {
   graceMs: 30_000,
   flapThreshold: 4,
   burstThreshold: 5,
+  decisionIdleMs: DECISION_IDLE_MS,
 };
 
 export interface AnalyticsCounters {
@@ -85,9 +95,15 @@ export class AnalyticsEngine {
   private readonly pending = new Map<number, SwarmEvent[]>();
   /** Each agent's last heartbeat in a fired window, ms. */
   private readonly lastHeartbeat = new Map<string, number>();
-  /** Each open decision's eligible voters and the agents that voted, as of its last fired window (dropped with the window of its outcome). */
-  private readonly decisions = new Map<string, DecisionVoters>();
+  /**
+   * Each open decision's eligible voters and the agents that voted, as of its last fired window, and
+   * that window's end (ms): dropped with the window of its outcome, or once idle for decisionIdleMs.
+   */
+  private readonly decisions = new Map<string, { voters: DecisionVoters; lastWindowEnd: number }>();
   private maxEventTime = -Infinity;
+  private sweptAt = -Infinity;
+  /** Decisions dropped as idle since takeIdleDecisions was last called. */
+  private idle: string[] = [];
   private readonly tasks = new TaskJoin();
   private readonly dedup = new EventDeduplicator();
   /** Agent ids the roster named. */
@@ -99,7 +115,7 @@ export class AnalyticsEngine {
     readonly options: AnalyticsOptions = DEFAULT_ANALYTICS_OPTIONS,
   ) {}
 
-  /** Decisions whose turnout state is kept (opened or voted in, not closed yet). */
+  /** Decisions whose turnout state is kept (opened, not closed yet, not idle for decisionIdleMs). */
   get openDecisions(): number {
     return this.decisions.size;
   }
@@ -160,7 +176,33 @@ export class AnalyticsEngine {
       this.pending.delete(start);
     }
     this.counters.windowsEmitted += out.length;
+    this.dropIdleDecisions();
     return out;
+  }
+
+  private get decisionIdleMs(): number {
+    return this.options.decisionIdleMs ?? DECISION_IDLE_MS;
+  }
+
+  /**
+   * Drops the turnout state of each decision whose last window ended decisionIdleMs or more before
+   * the watermark + 1 (the Flink job: that window's clean-up, allowed lateness = the idle time).
+   */
+  private dropIdleDecisions(): void {
+    const watermark = this.watermark;
+    if (watermark <= this.sweptAt || this.decisions.size === 0) return;
+    this.sweptAt = watermark;
+    for (const [decisionId, d] of this.decisions) {
+      if (d.lastWindowEnd - 1 + this.decisionIdleMs <= watermark) {
+        this.decisions.delete(decisionId);
+        this.idle.push(decisionId);
+      }
+    }
+  }
+
+  /** The decisions whose state was dropped as idle (no outcome within decisionIdleMs) since the last call. */
+  takeIdleDecisions(): string[] {
+    return this.idle.splice(0);
   }
 
   private fire(windowStart: number, events: SwarmEvent[]): AnalyticsRecord[] {
@@ -193,10 +235,14 @@ export class AnalyticsEngine {
     const votes = inOrder.filter((e): e is DecisionOpenedEvent | DecisionClosedEvent | BallotEvent => e.kind === 'decision-opened' || e.kind === 'decision-closed' || e.kind === 'ballot');
     const votesByDecision = groupBy(votes, (e) => e.decisionId);
     for (const decisionId of sortedKeys(votesByDecision)) {
-      const turnout = ballotTurnout(h, decisionId, votesByDecision.get(decisionId)!, this.decisions.get(decisionId));
+      const kept = this.decisions.get(decisionId);
+      // Idle since its last window for decisionIdleMs by this window's end: it starts over (whichever of
+      // this window and the idle clean-up comes first, as in Flink, where both are timers of that time).
+      const previous = kept && h.windowEnd - kept.lastWindowEnd < this.decisionIdleMs ? kept.voters : undefined;
+      const turnout = ballotTurnout(h, decisionId, votesByDecision.get(decisionId)!, previous);
       // Only an opened decision carries state: ballots of one closed (or never announced) stand alone.
       if (turnout.closed || turnout.state.eligible === undefined) this.decisions.delete(decisionId);
-      else this.decisions.set(decisionId, turnout.state);
+      else this.decisions.set(decisionId, { voters: turnout.state, lastWindowEnd: h.windowEnd });
       out.push(turnout.record);
     }
     return out;

@@ -76,6 +76,8 @@ export interface UpdateRejectedEvent {
   attempt?: number;
   /** This refusal's rank among the attempt's refusals of the same agent for the same reason, from 1. */
   seq?: number;
+  /** The refused update's message id on its job's updates topic (asynchronous jobs): names the refusal without attempt and seq. */
+  updateId?: string;
 }
 
 /** A decision's voting opened (swarm/<id>/control, type decision-proposal): how many agents may vote. */
@@ -175,10 +177,11 @@ function roundClosed(j: Json): SwarmEvent | undefined {
 }
 
 function updateRejected(j: Json): SwarmEvent | undefined {
-  const { jobId, round, agentId, reason, rejectedAt, attempt, seq } = j;
+  const { jobId, round, agentId, reason, rejectedAt, attempt, seq, updateId } = j;
   if (!isId(jobId) || !Number.isInteger(round) || (round as number) < 1 || !isId(agentId)) return undefined;
   if (typeof reason !== 'string' || reason.length === 0 || reason.length > 64 || !isTime(rejectedAt)) return undefined;
   if (!optional(attempt, isAttempt) || !optional(seq, isAttempt)) return undefined;
+  if (!optional(updateId, (v) => typeof v === 'string' && v.length > 0 && v.length <= 256)) return undefined;
   return {
     kind: 'update-rejected',
     jobId,
@@ -188,6 +191,7 @@ function updateRejected(j: Json): SwarmEvent | undefined {
     at: rejectedAt,
     ...(attempt !== undefined && { attempt: attempt as number }),
     ...(seq !== undefined && { seq: seq as number }),
+    ...(updateId !== undefined && { updateId: updateId as string }),
   };
 }
 

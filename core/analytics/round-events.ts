@@ -29,6 +29,11 @@ export interface UpdateRejectedMessage {
   attempt?: number;
   /** Rank of this refusal among the attempt's refusals of the same agent for the same reason, from 1. */
   seq?: number;
+  /**
+   * The refused update's message id (asynchronous jobs, which have no collection attempt): a message
+   * redelivered to a retried collection, or judged again by the drain, is refused again under the same id.
+   */
+  updateId?: string;
 }
 
 /** A refused update: why, and whose (when its header named a sender). */
@@ -37,6 +42,8 @@ export interface RefusedUpdate {
   agentId?: string;
   /** When it was refused, ms since the epoch. */
   at: number;
+  /** The refused message's id on its updates topic. */
+  updateId?: string;
 }
 
 /** The analytics parser's id rule (core/analytics/events.ts): other ids cannot be windowed. */
@@ -72,14 +79,15 @@ export function roundEvents(input: {
 /**
  * One update-rejected event per refused update whose header named a usable sender. With the
  * collection attempt, each carries (attempt, seq): a retry that refuses the same updates names them alike.
+ * Without it (asynchronous jobs), each carries its update's message id when it has one.
  */
 export function rejectionEvents(jobId: string, round: number, refused: readonly RefusedUpdate[], attempt?: number): UpdateRejectedMessage[] {
   const ranks = new Map<string, number>();
   return refused
-    .filter((r): r is Required<RefusedUpdate> => r.agentId !== undefined && ANALYTICS_ID.test(r.agentId) && r.reason.length > 0 && r.reason.length <= 64)
+    .filter((r): r is RefusedUpdate & { agentId: string } => r.agentId !== undefined && ANALYTICS_ID.test(r.agentId) && r.reason.length > 0 && r.reason.length <= 64)
     .map((r) => {
       const message: UpdateRejectedMessage = { type: 'update-rejected', jobId, round, agentId: r.agentId, reason: r.reason, rejectedAt: r.at };
-      if (attempt === undefined) return message;
+      if (attempt === undefined) return r.updateId === undefined ? message : { ...message, updateId: r.updateId };
       const rank = `${r.agentId}|${r.reason}`;
       const seq = (ranks.get(rank) ?? 0) + 1;
       ranks.set(rank, seq);

@@ -7,6 +7,7 @@
 #   stack.sh down [SERVICE...]                   stop what `up` started
 #   stack.sh status [SERVICE...]                 running?, pid, address, resident memory
 #   stack.sh path temporal|testserver|schemathesis  print the binary's absolute path (installs if missing)
+#   stack.sh test flink-job                      run the analytics job's JUnit tests
 #
 # Env: QP_CACHE_DIR (default ~/.cache/qp-manager), TEMPORAL_PORT (7233),
 #      TEMPORAL_UI_PORT (8233), QP_STACK_FRESH=1 (wipe Temporal data before `up`),
@@ -442,6 +443,11 @@ main() {
     down) cmd_down "$@" ;;
     status) cmd_status "$@" ;;
     path) cmd_path "$@" ;;
+    test)
+      case "${1:-}" in
+        flink-job) test_flink_job ;;
+        *) die "usage: stack.sh test flink-job" ;;
+      esac ;;
     *) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}" >&2; [[ -z $cmd || $cmd == help || $cmd == -h ]] || exit 2 ;;
   esac
 }

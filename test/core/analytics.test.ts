@@ -1,10 +1,15 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   AnalyticsEngine,
   closedDecision,
   rejectionEvents,
   silencesToFlap,
   type UpdateRejectedMessage,
+  DECISION_IDLE_MS,
+  DEFAULT_ANALYTICS_OPTIONS,
   EventDeduplicator,
+  eventKey,
   nearestRank,
   parseSwarmEvent,
   roundEvents,
@@ -94,7 +99,7 @@ describe('embedded analytics on a scripted stream', () => {
   it('flags a burst of update rejections per job', () => {
     // a3's two bad updates count; the retried collection's copy of the first does not
     expect(at(records, 'update-rejections', 'j1', 0)).toMatchObject({ rejections: 3, agents: 2, reasons: { norm: 2, proof: 1 }, burst: true });
-    expect(at(records, 'update-rejections', 'j2', 0)).toMatchObject({ rejections: 1, burst: false });
+    expect(at(records, 'update-rejections', 'j2', 0)).toMatchObject({ rejections: 2, agents: 2, reasons: { norm: 1, stale: 1 }, burst: false });
   });
 
   it('reports each decision\'s ballots and turnout: distinct voters so far over the eligible agents of its proposal', () => {
@@ -113,7 +118,7 @@ describe('embedded analytics on a scripted stream', () => {
   });
 
   it('counts bad, ignored and late events and skips them', () => {
-    expect(engine.counters).toMatchObject({ malformed: 1, invalid: 1, ignored: 1, late: 2, unmatched: 1, unknownAgent: 1, duplicate: 2, windowsEmitted: EXPECTED_WINDOWS });
+    expect(engine.counters).toMatchObject({ malformed: 1, invalid: 1, ignored: 1, late: 2, unmatched: 1, unknownAgent: 1, duplicate: 3, windowsEmitted: EXPECTED_WINDOWS });
     // the late heartbeat's 100 Wh is in no window
     expect(at(records, 'agent-energy', 'a1', 0)).toMatchObject({ energyWh: 6 });
   });
@@ -242,6 +247,38 @@ describe('update-rejected deduplication (a retried collection refuses the same u
     expect([unnamed.first(event), unnamed.first(event), unnamed.size]).toEqual([true, true, 0]);
   });
 
+  it('counts an asynchronous job\'s refusal once when its redelivered update is refused again, named by the update\'s message id', () => {
+    const engine = new AnalyticsEngine('s', { ...STREAM_OPTIONS, latenessMs: 0 });
+    engine.ingest('roster', JSON.stringify({ type: 'agent-registered', agentId: 'a1', registeredAt: T0 }));
+    const refused = (at: number) => [
+      { reason: 'stale', agentId: 'a1', at, updateId: '7:1:-1:-1' },
+      { reason: 'norm', agentId: 'a1', at: at + 1, updateId: '7:2:-1:-1' },
+      // another message with the same sender and reason: another refusal
+      { reason: 'norm', agentId: 'a1', at: at + 2, updateId: '7:3:-1:-1' },
+    ];
+    // no attempt (asynchronous): the events carry the message ids
+    const first = rejectionEvents('j', 3, refused(T0));
+    expect(first.map((e) => [e.updateId, e.attempt, e.seq])).toEqual([['7:1:-1:-1', undefined, undefined], ['7:2:-1:-1', undefined, undefined], ['7:3:-1:-1', undefined, undefined]]);
+    for (const e of first) engine.ingest('rounds', JSON.stringify(e));
+    // the collection retried after it published: the same messages come back and are refused again, later
+    for (const e of rejectionEvents('j', 3, refused(T0 + 700))) engine.ingest('rounds', JSON.stringify(e));
+    // the drain of a cancelled job judges one of them again, as the version before
+    for (const e of rejectionEvents('j', 2, [{ reason: 'after-finish', agentId: 'a1', at: T0 + 900, updateId: '7:2:-1:-1' }])) engine.ingest('rounds', JSON.stringify(e));
+    const out = engine.ingest('heartbeats', JSON.stringify({ agentId: 'a1', sentAt: T0 + 20_000 }));
+    expect(out.find((r) => r.signal === 'update-rejections')).toMatchObject({ key: 'j', rejections: 3, agents: 1, reasons: { stale: 1, norm: 2 } });
+    expect(engine.counters.duplicate).toBe(4);
+    // the same message id in another job is another refusal
+    expect(eventKey({ kind: 'update-rejected', jobId: 'k', round: 3, agentId: 'a1', reason: 'norm', at: 0, updateId: '7:2:-1:-1' })).toBe('update-rejected|k|update|7:2:-1:-1');
+  });
+
+  it('refuses a rejection whose message id is not a string of 1 to 256 characters', () => {
+    const base = { type: 'update-rejected', jobId: 'j', round: 1, agentId: 'a1', reason: 'norm', rejectedAt: 5 };
+    for (const updateId of ['', 'x'.repeat(257), 42, null]) {
+      expect(parseSwarmEvent('rounds', JSON.stringify({ ...base, updateId }))).toEqual({ ok: false, reason: 'invalid' });
+    }
+    expect(parseSwarmEvent('rounds', JSON.stringify({ ...base, updateId: 'x'.repeat(256) }))).toMatchObject({ ok: true, event: { updateId: 'x'.repeat(256) } });
+  });
+
   it('refuses a rejection whose attempt or seq is not a positive integer', () => {
     const base = { type: 'update-rejected', jobId: 'j', round: 1, agentId: 'a1', reason: 'norm', rejectedAt: 5 };
     expect(parseSwarmEvent('rounds', JSON.stringify({ ...base, attempt: 1, seq: 0 }))).toEqual({ ok: false, reason: 'invalid' });
@@ -268,6 +305,68 @@ describe('decision turnout state', () => {
     engine.ingest('control', JSON.stringify({ type: 'decision-outcome', decisionId: 'd2', state: 'CANCELLED', closedAt: T0 + 10_500 }));
     engine.ingest('heartbeats', JSON.stringify({ agentId: 'a1', sentAt: T0 + 20_000 }));
     expect(engine.openDecisions).toBe(0);
+  });
+});
+
+describe('decision turnout state without an outcome', () => {
+  // the scenario of analytics/src/test/java/qp/analytics/TurnoutTest.java: windows of 10 s, idle time 30 s
+  const options = { ...STREAM_OPTIONS, latenessMs: 0, decisionIdleMs: 30_000 };
+  const setUp = () => {
+    const engine = new AnalyticsEngine('s', options);
+    for (const agentId of ['a1', 'a2', 'a3']) engine.ingest('roster', JSON.stringify({ type: 'agent-registered', agentId, registeredAt: T0 }));
+    const records: string[] = [];
+    const take = (out: AnalyticsRecord[]) => {
+      for (const r of out) if (r.signal === 'ballot-turnout') records.push(`${r.key}@${r.windowStart - T0} ${r.voters}/${r.eligible}`);
+    };
+    return {
+      engine,
+      open: (id: string, dt: number, voters: number) => take(engine.ingest('control', JSON.stringify({ type: 'decision-proposal', decisionId: id, opensAt: T0 + dt, voters }))),
+      vote: (id: string, agentId: string, dt: number) => take(engine.ingest('ballots', JSON.stringify({ decisionId: id, agentId, castAt: T0 + dt }))),
+      /** Moves the watermark to T0 + dt - 1 with a heartbeat. */
+      watermark: (dt: number) => take(engine.ingest('heartbeats', JSON.stringify({ agentId: 'a1', sentAt: T0 + dt + 1 }))),
+      took: () => records.splice(0).sort(),
+    };
+  };
+
+  it('is dropped once the decision was idle for decisionIdleMs after its last window, while an active one keeps it', () => {
+    const { engine, open, vote, watermark, took } = setUp();
+    open('d1', 1_000, 3);
+    vote('d1', 'a1', 2_000);
+    open('d2', 1_000, 3);
+    vote('d2', 'a1', 2_000);
+    watermark(9_999);
+    expect(took()).toEqual(['d1@0 1/3', 'd2@0 1/3']);
+    expect(engine.openDecisions).toBe(2);
+    vote('d2', 'a2', 21_000);
+    // d1's last window ended at 10 000: at watermark 9 999 + 30 000 it is idle
+    watermark(39_999);
+    expect(took()).toEqual(['d2@20000 2/3']);
+    expect(engine.openDecisions).toBe(1);
+    vote('d2', 'a3', 41_000);
+    vote('d1', 'a2', 45_000);
+    watermark(49_999);
+    // d1 starts over, as a decision whose proposal was not read; d2 kept its voters and eligible
+    expect(took()).toEqual(['d1@40000 1/null', 'd2@40000 3/3']);
+    watermark(49_999 + 30_000);
+    expect(engine.openDecisions).toBe(0);
+  });
+
+  it('is dropped when the decision\'s next window fires at the idle clean-up time too', () => {
+    const { vote, open, watermark, took } = setUp();
+    open('d1', 1_000, 2);
+    vote('d1', 'a1', 2_000);
+    watermark(9_999);
+    took();
+    vote('d1', 'a2', 35_000);
+    watermark(39_999);
+    expect(took()).toEqual(['d1@30000 1/null']);
+  });
+
+  it('defaults to 7 days in both runtimes', () => {
+    expect(DECISION_IDLE_MS).toBe(7 * 24 * 3_600_000);
+    expect(DEFAULT_ANALYTICS_OPTIONS.decisionIdleMs).toBe(DECISION_IDLE_MS);
+    const java = readFileSync(join(__dirname, '..', '..', 'analytics/src/main/java/qp/analytics/AnalyticsJob.java'), 'utf8');
+    expect(Number(/static final long IDLE_MS = ([0-9_]+)L;/.exec(java)?.[1].replace(/_/g, ''))).toBe(DECISION_IDLE_MS);
   });
 });
 

@@ -90,8 +90,8 @@ const task = (taskId: string, kind: string, d: number, c: number, extra: { deadl
   },
   outcome(taskId, 'a1', T0 + c, extra.outcome ?? 'succeeded'),
 ];
-/** A refused update; with (attempt, seq) named, so that a retried collection's copy is dropped. */
-const rejected = (jobId: string, agentId: string, reason: string, dt: number, name?: { attempt: number; seq: number }): ScriptedMessage => ({
+/** A refused update; named by (attempt, seq), or by its update's message id (asynchronous jobs), so that a retried collection's copy is dropped. */
+const rejected = (jobId: string, agentId: string, reason: string, dt: number, name?: { attempt: number; seq: number } | { updateId: string }): ScriptedMessage => ({
   source: 'rounds',
   payload: JSON.stringify({ type: 'update-rejected', jobId, round: 2, agentId, reason, rejectedAt: T0 + dt, ...name }),
 });
@@ -149,8 +149,11 @@ export const PHASE_1: ScriptedMessage[] = [
   rejected('j1', 'a3', 'norm', 6200, { attempt: 1, seq: 2 }),
   rejected('j1', 'a2', 'proof', 6300, { attempt: 1, seq: 1 }),
   rejected('j1', 'a3', 'norm', 6600, { attempt: 1, seq: 1 }),
-  // without a name (an asynchronous job's): never taken for a repeat
+  // without a name (an older publisher's): never taken for a repeat
   rejected('j2', 'a1', 'norm', 7000),
+  // an asynchronous job's refusal, named by its update's message id, and the copy of a retried collection the update was redelivered to: counted once
+  rejected('j2', 'a2', 'stale', 7100, { updateId: '12:3:-1:-1' }),
+  rejected('j2', 'a2', 'stale', 7700, { updateId: '12:3:-1:-1' }),
   // decision d1: 3 eligible voters; a1 changes its vote; a3 votes in window 1
   proposal('d1', 1000, 3),
   ballot('d1', 'a1', 1500, 'yes'),

@@ -4,6 +4,8 @@
 #   stack.sh install flink             the cluster's classpath from Maven Central and the analytics job jar
 #   stack.sh up|down|status flink      JobManager + TaskManager in one JVM, REST and web UI on 127.0.0.1:8081
 #   stack.sh path flink-job            the analytics job's shaded jar (built from analytics/ when stale)
+#   stack.sh test flink-job            the job's JUnit tests (analytics/src/test: operators in Flink's
+#                                      test harness, no cluster); reports in analytics/target/surefire-reports
 #   stack.sh path flink                the cluster's directory: classes/, classpath.txt, jvm-opts
 #                                      (java -cp classes:<classpath> qp.flink.LocalFlinkCluster <confDir>
 #                                      session|jobmanager|taskmanager runs it by hand, e.g. a TaskManager
@@ -73,6 +75,12 @@ _install_flink_job() {
   log "flink: built $jar in $(secs_since "$t0")s"
 }
 install_flink() { with_install_lock _install_flink_cluster; with_install_lock _install_flink_job; }
+# Under the install lock: the tests compile into the same target/ as the jar's build.
+_test_flink_job() {
+  ensure_java_maven
+  (cd "$REPO_ROOT/analytics" && mvn_quiet test) || die "flink: the analytics job's tests failed (analytics/target/surefire-reports)"
+}
+test_flink_job() { with_install_lock _test_flink_job; }
 install_flink_job() { with_install_lock _install_flink_job; }
 
 flink_conf_dir() { echo "$RUN_DIR/flink-conf"; }

@@ -11,6 +11,7 @@ import org.apache.flink.api.common.eventtime.WatermarkGenerator;
 import org.apache.flink.api.common.eventtime.WatermarkOutput;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.serialization.SimpleStringSchema;
+import org.apache.flink.api.common.state.KeyedStateStore;
 import org.apache.flink.api.common.state.MapState;
 import org.apache.flink.api.common.state.MapStateDescriptor;
 import org.apache.flink.api.common.state.ValueState;
@@ -28,11 +29,14 @@ import org.apache.flink.connector.pulsar.source.reader.deserializer.PulsarDeseri
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.streaming.api.CheckpointingMode;
 import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.functions.ProcessFunction;
 import org.apache.flink.streaming.api.functions.windowing.ProcessWindowFunction;
 import org.apache.flink.streaming.api.windowing.assigners.TumblingEventTimeWindows;
 import org.apache.flink.streaming.api.windowing.time.Time;
+import org.apache.flink.streaming.api.windowing.triggers.EventTimeTrigger;
+import org.apache.flink.streaming.api.windowing.triggers.PurgingTrigger;
 import org.apache.flink.streaming.api.windowing.windows.TimeWindow;
 import org.apache.flink.util.Collector;
 import org.apache.pulsar.client.api.Message;
@@ -59,6 +63,7 @@ public final class AnalyticsJob {
     long graceMs = p.getLong("grace-ms", 30_000);
     int flapThreshold = p.getInt("flap-threshold", 4);
     int burstThreshold = p.getInt("burst-threshold", 5);
+    long decisionIdleMs = p.getLong("decision-idle-ms", TurnoutWindow.IDLE_MS);
     String jobName = p.get("job-name", "qp-analytics/" + swarmId);
 
     StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
@@ -123,11 +128,9 @@ public final class AnalyticsJob {
         .process(new Window(swarmId, "update-rejections", (r, list, w) -> Signals.updateRejections(r, list, burstThreshold)))
         .name("update-rejections").uid("update-rejections");
 
-    DataStream<String> turnout = events
-        .filter(e -> SwarmEvent.DECISION_OPENED.equals(e.kind) || SwarmEvent.DECISION_CLOSED.equals(e.kind) || SwarmEvent.BALLOT.equals(e.kind)).name("ballots")
-        .keyBy(e -> e.decisionId).window(windows)
-        .process(new TurnoutWindow(swarmId))
-        .name("ballot-turnout").uid("ballot-turnout");
+    DataStream<String> turnout = turnout(events
+        .filter(e -> SwarmEvent.DECISION_OPENED.equals(e.kind) || SwarmEvent.DECISION_CLOSED.equals(e.kind) || SwarmEvent.BALLOT.equals(e.kind)).name("ballots"),
+        swarmId, windowMs, decisionIdleMs);
 
 
     PulsarSink<String> sink = PulsarSink.builder()
@@ -157,6 +160,21 @@ public final class AnalyticsJob {
         out.collect(e);
       }
     }
+  }
+
+  /**
+   * Each decision's ballot-turnout windows. Their allowed lateness is the decision idle time, only so
+   * that each window is cleaned up that long after it fired (TurnoutWindow.clear drops an idle
+   * decision's state there): no late event reaches a window (LateEventFilter drops them before, by
+   * the same watermark), and each window's events are purged as it fires.
+   */
+  static SingleOutputStreamOperator<String> turnout(DataStream<SwarmEvent> votes, String swarmId, long windowMs, long idleMs) {
+    return votes.keyBy(e -> e.decisionId)
+        .window(TumblingEventTimeWindows.of(Time.milliseconds(windowMs)))
+        .trigger(PurgingTrigger.of(EventTimeTrigger.create()))
+        .allowedLateness(Time.milliseconds(idleMs))
+        .process(new TurnoutWindow(swarmId, idleMs))
+        .name("ballot-turnout").uid("ballot-turnout");
   }
 
   /** A Pulsar message's topic, payload and sentAt property (the agent's proof header, on task outcomes). */
@@ -290,27 +308,51 @@ public final class AnalyticsJob {
    * A decision's ballots and turnout; its eligible voters and the agents that voted are kept across
    * windows (keyed, checkpointed) until the window holding its decision-outcome fires, then cleared
    * (a key's windows fire in time order, and a ballot cast before the closing falls in a window no later).
-   * A decision without a proposal read keeps no state: its windows stand alone.
+   * A decision without a proposal read keeps no state: its windows stand alone. A decision whose
+   * outcome never comes is dropped once idleMs of event time passed after the end of its last window
+   * (core/analytics/engine.ts decisionIdleMs): by that window's clean-up (clear), or, should its next
+   * window fire at the same time, by that window (process), so the order of the two timers does not matter.
    */
   static final class TurnoutWindow extends ProcessWindowFunction<SwarmEvent, String, String, TimeWindow> {
+    /** core/analytics/engine.ts DECISION_IDLE_MS: 7 days. */
+    static final long IDLE_MS = 604_800_000L;
+
     private final String swarmId;
+    private final long idleMs;
     private final ValueStateDescriptor<Integer> eligibleState = new ValueStateDescriptor<>("eligible-voters", Types.INT);
     private final MapStateDescriptor<String, Boolean> votersState = new MapStateDescriptor<>("voted", Types.STRING, Types.BOOLEAN);
+    /** The end of the decision's last fired window, ms. */
+    private final ValueStateDescriptor<Long> lastEndState = new ValueStateDescriptor<>("last-window-end", Types.LONG);
 
     private transient Counter closedDecisions;
+    private transient Counter expiredDecisions;
 
-    TurnoutWindow(String swarmId) {
+    TurnoutWindow(String swarmId, long idleMs) {
       this.swarmId = swarmId;
+      this.idleMs = idleMs;
     }
 
     @Override
     public void open(Configuration parameters) {
       closedDecisions = getRuntimeContext().getMetricGroup().counter("qpClosedDecisions");
+      expiredDecisions = getRuntimeContext().getMetricGroup().counter("qpExpiredDecisions");
+    }
+
+    /** Drops the decision's state; true when there was some. */
+    private boolean drop(KeyedStateStore state) throws Exception {
+      ValueState<Long> lastEnd = state.getState(lastEndState);
+      boolean had = lastEnd.value() != null;
+      state.getState(eligibleState).clear();
+      state.getMapState(votersState).clear();
+      lastEnd.clear();
+      return had;
     }
 
     @Override
     public void process(String decisionId, Context ctx, Iterable<SwarmEvent> in, Collector<String> out) throws Exception {
       TimeWindow w = ctx.window();
+      Long lastEnd = ctx.globalState().getState(lastEndState).value();
+      if (lastEnd != null && w.getEnd() - lastEnd >= idleMs && drop(ctx.globalState())) expiredDecisions.inc();
       ValueState<Integer> eligible = ctx.globalState().getState(eligibleState);
       MapState<String, Boolean> voted = ctx.globalState().getMapState(votersState);
       Set<String> voters = new HashSet<>();
@@ -324,13 +366,20 @@ public final class AnalyticsJob {
       if (closed) closedDecisions.inc();
       // only an opened decision carries state: ballots of one closed (or never announced) stand alone
       if (closed || e[0] == null) {
-        eligible.clear();
-        voted.clear();
+        drop(ctx.globalState());
       } else {
         eligible.update(e[0]);
         if (voters.size() > before) for (String agentId : voters) voted.put(agentId, true);
+        ctx.globalState().getState(lastEndState).update(w.getEnd());
       }
       out.collect(toJson(r));
+    }
+
+    /** The window's clean-up, idleMs after it fired: the decision is idle if no later window of it fired. */
+    @Override
+    public void clear(Context ctx) throws Exception {
+      Long lastEnd = ctx.globalState().getState(lastEndState).value();
+      if (lastEnd != null && lastEnd == ctx.window().getEnd() && drop(ctx.globalState())) expiredDecisions.inc();
     }
   }
 }

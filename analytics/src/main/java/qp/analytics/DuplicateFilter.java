@@ -22,7 +22,8 @@ import org.apache.flink.util.Collector;
  * Drops repeats of an at-least-once event by its key, by the rules of core/analytics/dedup.ts:
  * round-closed is named by (jobId, round, attempt) and only its first copy passes (a retried tuning
  * activity publishes it again, with a later closedAt); update-rejected by (jobId, round, attempt,
- * agentId, reason, seq) when it carries attempt and seq (without them it passes); other events pass in order. A key is
+ * agentId, reason, seq) when it carries attempt and seq, else by (jobId, updateId) (an asynchronous job's refusal:
+ * its update's message id, the same when a redelivered update is refused again), else it passes; other events pass in order. A key is
  * remembered until the newest round-closed time is the horizon past its first copy. Not keyed, for
  * the same reason as TaskJoin (order); the remembered keys are checkpointed operator state.
  */
@@ -45,7 +46,8 @@ final class DuplicateFilter extends ProcessFunction<SwarmEvent, SwarmEvent> impl
   /** The name two copies share, or null for an event without one. */
   static String eventKey(SwarmEvent e) {
     if (SwarmEvent.ROUND_CLOSED.equals(e.kind)) return "round-closed|" + e.jobId + "|" + e.round + "|" + e.attempt;
-    if (!SwarmEvent.UPDATE_REJECTED.equals(e.kind) || e.attempt == null || e.seq == null) return null;
+    if (!SwarmEvent.UPDATE_REJECTED.equals(e.kind)) return null;
+    if (e.attempt == null || e.seq == null) return e.updateId == null ? null : "update-rejected|" + e.jobId + "|update|" + e.updateId;
     return "update-rejected|" + e.jobId + "|" + e.round + "|" + e.attempt + "|" + e.agentId + "|" + e.reason + "|" + e.seq;
   }
 

@@ -250,6 +250,10 @@ public final class EventParser {
     if (e.reason == null || e.reason.isEmpty() || e.reason.length() > 64) return null;
     if (!absent(j, "attempt") && (e.attempt = positiveInt(j, "attempt")) == null) return null;
     if (!absent(j, "seq") && (e.seq = positiveInt(j, "seq")) == null) return null;
+    if (!absent(j, "updateId")) {
+      e.updateId = text(j, "updateId");
+      if (e.updateId == null || e.updateId.isEmpty() || e.updateId.length() > 256) return null;
+    }
     e.at = at;
     return e;
   }

@@ -13,6 +13,7 @@ import org.apache.flink.cep.pattern.conditions.IterativeCondition;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
 import org.apache.flink.streaming.api.functions.co.KeyedCoProcessFunction;
@@ -25,8 +26,10 @@ import org.apache.flink.util.Collector;
  * 1. silences: per agent, two consecutive heartbeats in event time more than the grace period
  *    apart (one ACTIVE->LOST and one LOST->ACTIVE flip); the CEP operator orders each agent's
  *    heartbeats by event time, so the pairs are the same the window sees, across windows too;
- * 2. flapping: per agent and tumbling window (of the silence's end), enough silences that the
- *    flips exceed the threshold: floor(threshold / 2) + 1 silences, i.e. flips > threshold.
+ * 2. flapping: per agent, enough silences ending in one tumbling window that the flips exceed the
+ *    threshold: floor(threshold / 2) + 1 silences, i.e. flips > threshold. The pattern is keyed by
+ *    agent (not by agent and window): CEP keeps a key's NFA for good, so a key per window would
+ *    grow with every window; a partial match expires (within) once its window is over.
  * Each flapping (agent, window) counts once in qpFlappingAgents and comes out as "agentId|windowStart".
  */
 final class Flapping {
@@ -61,11 +64,30 @@ final class Flapping {
         })
         .name("silences").uid("silences");
 
+    return flappingMatches(silences, windowMs, flapThreshold)
+        .keyBy(k -> k)
+        .process(new OncePerWindow(windowMs))
+        .name("flapping-agents").uid("flapping-agents");
+  }
+
+  /**
+   * "agentId|windowStart" for each run of silencesToFlap silences of one agent within one window
+   * (the flapping-cep operator). Silences of the same window need not follow each other (relaxed
+   * contiguity); the window's first silence starts the match, and it is dropped once windowMs passed.
+   */
+  static SingleOutputStreamOperator<String> flappingMatches(DataStream<SwarmEvent> silences, long windowMs, int flapThreshold) {
     Pattern<SwarmEvent, SwarmEvent> flapping = Pattern
         .<SwarmEvent>begin("silence", AfterMatchSkipStrategy.skipPastLastEvent())
+        .where(new IterativeCondition<SwarmEvent>() {
+          @Override
+          public boolean filter(SwarmEvent silence, Context<SwarmEvent> ctx) throws Exception {
+            for (SwarmEvent first : ctx.getEventsForPattern("silence")) return windowStartOf(first.at, windowMs) == windowStartOf(silence.at, windowMs);
+            return true;
+          }
+        })
         .times(silencesToFlap(flapThreshold))
         .within(Time.milliseconds(windowMs));
-    return CEP.pattern(silences.keyBy(e -> e.agentId + "|" + windowStartOf(e.at, windowMs)), flapping)
+    return CEP.pattern(silences.keyBy(e -> e.agentId), flapping)
         .inEventTime()
         .process(new PatternProcessFunction<SwarmEvent, String>() {
           @Override
@@ -74,10 +96,7 @@ final class Flapping {
             out.collect(last.agentId + "|" + windowStartOf(last.at, windowMs));
           }
         })
-        .name("flapping-cep").uid("flapping-cep")
-        .keyBy(k -> k)
-        .process(new OncePerWindow(windowMs))
-        .name("flapping-agents").uid("flapping-agents");
+        .name("flapping-cep").uid("flapping-cep");
   }
 
   /**

@@ -41,6 +41,8 @@ public class SwarmEvent {
   public String reason;
   /** update-rejected: rank among its collection attempt's refusals of the agent for the reason (with attempt, its name). */
   public Integer seq;
+  /** update-rejected of an asynchronous job: the refused update's message id (without attempt and seq, its name). */
+  public String updateId;
   // decision-opened, decision-closed, ballot
   public String decisionId;
   public Integer eligible;
