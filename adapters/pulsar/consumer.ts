@@ -51,6 +51,14 @@ export interface ConsumerHost {
   redeliveries(subscriptionKey: string): Map<string, number>;
   /** When a consumer of this port last closed on the subscription (ms epoch). */
   lastClosed(subscriptionKey: string): number | undefined;
+  /**
+   * A subscribe upgrade to this subscription timed out: the broker may still make its consumer
+   * (holding an exclusive subscription) until `ended` settles. Kept across consumers: a caller
+   * that gave up on one subscribe and calls subscribe again meets the late socket of the first.
+   */
+  subscribeAbandoned(subscriptionKey: string, ended: Promise<void>): void;
+  /** Whether an abandoned upgrade may still hold the subscription: pending, or ended within graceMs. */
+  abandonedMayHold(subscriptionKey: string, graceMs: number): boolean;
   consumerClosed(consumer: PulsarConsumer): void;
   /** A consumer's connection dropped and it opened a new one. */
   consumerReconnected(topic: string): void;
@@ -111,17 +119,9 @@ export class PulsarConsumer implements Consumer {
   /** Subscribes; retries while the broker is unreachable, within the bounded wait. */
   async start(): Promise<void> {
     const { topic, subscription, type } = this.options;
-    // Upgrades of this subscribe that timed out: the broker may have made their consumer, which
+    // Upgrades of a subscribe that timed out: the broker may have made their consumer, which
     // holds an exclusive subscription until the late socket is closed (openSocket closes it).
-    let abandonedPending = 0;
-    let abandonedEndedAt = 0;
-    const abandoned = (ended: Promise<void>) => {
-      abandonedPending++;
-      void ended.then(() => {
-        abandonedPending--;
-        abandonedEndedAt = Date.now();
-      });
-    };
+    const abandoned = (ended: Promise<void>) => this.host.subscribeAbandoned(this.subscriptionKey, ended);
     const ws = await withRetry(
       () => openSocket(this.options.url, { authToken: this.options.authToken, timeoutMs: this.options.connectTimeoutMs, abandoned }),
       {
@@ -135,8 +135,7 @@ export class PulsarConsumer implements Consumer {
           error.code === 'CONFLICT' &&
           /already connected/i.test(error.message) &&
           ((elapsed < RELEASE_GRACE_MS && Date.now() - (this.host.lastClosed(this.subscriptionKey) ?? 0) < RELEASE_GRACE_MS) ||
-            abandonedPending > 0 ||
-            Date.now() - abandonedEndedAt < RELEASE_GRACE_MS),
+            this.host.abandonedMayHold(this.subscriptionKey, RELEASE_GRACE_MS)),
       },
     ).catch((error: unknown) => {
       if (error instanceof PulsarError && error.code === 'CONFLICT') {

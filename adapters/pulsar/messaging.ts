@@ -93,6 +93,8 @@ export class PulsarMessaging implements MessagingPort, MessagingBacklog, Messagi
   private readonly reconnectListeners: Array<(topic: string) => void> = [];
   private readonly redeliveryCounts = new Map<string, Map<string, number>>();
   private readonly closedAt = new Map<string, number>();
+  /** Timed-out subscribe upgrades per subscription (see ConsumerHost.subscribeAbandoned). */
+  private readonly abandonedSubscribes = new Map<string, { pending: number; endedAt: number }>();
   /** Next failover priority level per subscription (0 = active). */
   private readonly failoverLevels = new Map<string, number>();
   private readonly sweeper: NodeJS.Timeout;
@@ -139,6 +141,22 @@ export class PulsarMessaging implements MessagingPort, MessagingBacklog, Messagi
         return map;
       },
       lastClosed: (key) => this.closedAt.get(key),
+      subscribeAbandoned: (key, ended) => {
+        const entry = this.abandonedSubscribes.get(key) ?? { pending: 0, endedAt: 0 };
+        entry.pending++;
+        this.abandonedSubscribes.set(key, entry);
+        void ended.then(() => {
+          entry.pending--;
+          entry.endedAt = Date.now();
+        });
+      },
+      abandonedMayHold: (key, graceMs) => {
+        const entry = this.abandonedSubscribes.get(key);
+        if (!entry) return false;
+        if (entry.pending > 0 || Date.now() - entry.endedAt < graceMs) return true;
+        this.abandonedSubscribes.delete(key);
+        return false;
+      },
       consumerClosed: (consumer) => {
         this.closedAt.set(consumer.subscriptionKey, Date.now());
         const set = this.consumers.get(consumer.subscriptionKey);

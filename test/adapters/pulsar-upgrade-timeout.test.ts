@@ -96,4 +96,25 @@ describe('a subscribe whose first upgrade times out', () => {
     await consumer.ack(message!);
     await consumer.close();
   });
+
+  it('a subscribe called again after the first gave up (as an agent retries through a broker restart) waits for the first one\'s late upgrade too', async () => {
+    const topic = `upgrade-timeout-${randomBytes(4).toString('hex')}`;
+    await (await direct.subscribe(topic, 'warm-up', { type: 'exclusive' })).close();
+    const holding = new HoldingRelay({ host: brokerUrl.hostname, port: Number(brokerUrl.port) }, 2_000);
+    await holding.start();
+    // Gives up on a subscribe before its first, timed-out upgrade (held 2 s) has ended.
+    const impatient = new PulsarMessaging({ ...shared, webSocketUrl: `ws://127.0.0.1:${holding.port}`, connectTimeoutMs: 1_000, unavailableAfterMs: 1_500 });
+    try {
+      await expect(impatient.subscribe(topic, 'agent', { type: 'exclusive', initialPosition: 'earliest' })).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+      // The broker still holds the abandoned upgrade's consumer: this second subscribe meets "already connected".
+      const consumer = await impatient.subscribe(topic, 'agent', { type: 'exclusive', initialPosition: 'earliest' });
+      await direct.publish(topic, Buffer.from('after the retry'));
+      const message = await consumer.receive(10_000);
+      expect(Buffer.from(message!.payload).toString()).toBe('after the retry');
+      await consumer.close();
+    } finally {
+      await impatient.close();
+      await holding.stop();
+    }
+  });
 });
