@@ -22,6 +22,8 @@ from .errors import BrokerError, BrokerUnavailableError
 from .retry import backoff_s
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.=:-]*$")
+# How long a 409 ("already connected") on a consumer is waited out before it is reported.
+CONFLICT_GRACE_S = 5.0
 
 
 def topic_path(logical: str, tenant: str, default_namespace: str = "system") -> str:
@@ -87,13 +89,20 @@ class PulsarWebSocket:
         """Opens a socket, retrying with backoff until the deadline (monotonic seconds)."""
         header = [f"Authorization: Bearer {self.auth_token}"] if self.auth_token else []
         attempt = 0
+        first_conflict: float | None = None
         while True:
             try:
                 return websocket.create_connection(url, timeout=self.connect_timeout_s, header=header)
             except websocket.WebSocketBadStatusException as error:
                 status = int(getattr(error, "status_code", 0) or 0)
+                # 409 on an exclusive subscription: our own consumer that just closed, or an upgrade of
+                # ours that timed out, may hold it for a moment; another holder is reported after the grace.
+                if status == 409:
+                    first_conflict = first_conflict if first_conflict is not None else time.monotonic()
+                    if time.monotonic() - first_conflict > CONFLICT_GRACE_S:
+                        raise BrokerError(f"the Pulsar broker refused the consumer (HTTP 409: already connected) at {url.split('?')[0]}", status) from error
                 # 404: the swarm's namespace may not exist yet (the manager creates it); wait for it.
-                if 400 <= status < 500 and status != 404:
+                elif 400 <= status < 500 and status != 404:
                     what = "refused the credentials" if status in (401, 403) else "rejected the request"
                     raise BrokerError(f"the Pulsar broker {what} (HTTP {status}) at {url.split('?')[0]}", status) from error
                 cause: Exception = error

@@ -18,6 +18,7 @@ import requests
 
 from qp_agent import (
     ApiError,
+    BrokerError,
     BrokerUnavailableError,
     ManagerUnavailableError,
     QpAgent,
@@ -30,6 +31,7 @@ from qp_agent import (
     topic_path,
 )
 from qp_agent.http import ApiClient
+from qp_agent import pulsar as pulsar_websocket
 from qp_agent.transport import TRANSPORTS
 
 
@@ -377,3 +379,29 @@ def test_a_new_session_with_another_broker_token_reopens_the_broker_with_it(
             assert first._client_closed and not second._client_closed  # type: ignore[attr-defined]
     finally:
         agent.close()
+
+
+@real_pulsar
+def test_a_websocket_consumer_waits_out_a_409_for_a_moment_and_then_reports_who_holds_the_subscription(
+    swarm: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A consumer that just closed, or an upgrade of ours that timed out, holds an exclusive subscription
+    # for a moment: a 409 is waited out that long; a holder that stays is reported as the broker's refusal.
+    monkeypatch.setattr(pulsar_websocket, "CONFLICT_GRACE_S", 1.0)
+    transport = open_transport(broker_url("websocket"), "websocket", tenant=TENANT, send_timeout_s=20)
+    topic = f"swarm/{swarm}/{unique('contract')}"
+    holder = transport.subscribe(topic, "exclusive", initial_position="earliest")
+    try:
+        started = time.monotonic()
+        with pytest.raises(BrokerError) as refused:
+            transport.subscribe(topic, "exclusive", initial_position="earliest")
+        assert refused.value.status == 409
+        assert time.monotonic() - started >= 1.0
+        holder.close()
+        holder = transport.subscribe(topic, "exclusive", initial_position="earliest")
+        transport.publish(topic, b"to the new holder")
+        message = holder.receive(10)
+        assert message is not None and message.payload == b"to the new holder"
+    finally:
+        holder.close()
+        transport.close()
