@@ -867,6 +867,7 @@ export class QpAgent {
     retries = this.options.retries ?? 4,
   ): Promise<T> {
     for (let attempt = 0; ; attempt++) {
+      let retryAfterMs: number | undefined;
       try {
         const response = await fetch(`${this.options.apiUrl}${path}`, {
           method,
@@ -882,13 +883,24 @@ export class QpAgent {
         const error = new ApiError(response.status, payload.error?.code ?? 'HTTP', payload.error?.message ?? '');
         // 4xx is an answer, not a transient failure.
         if (response.status < 500 || attempt >= retries) throw error;
+        retryAfterMs = retryAfter(response.headers.get('retry-after'));
       } catch (error) {
         if (error instanceof ApiError && error.status < 500) throw error;
         if (attempt >= retries) throw error;
       }
-      await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
+      // A busy manager says how long to wait (Retry-After on its 503s): hammering it sooner only adds to its load.
+      await new Promise((resolve) => setTimeout(resolve, Math.max(100 * 2 ** attempt, retryAfterMs ?? 0)));
     }
   }
+}
+
+/** Longest wait a Retry-After header may ask for between two tries of a call, ms. */
+const RETRY_AFTER_MAX_MS = 30_000;
+
+/** A Retry-After header in seconds (the form the manager sends), as ms, capped; undefined when absent or not seconds. */
+function retryAfter(header: string | null): number | undefined {
+  if (header === null || !/^\d+$/.test(header.trim())) return undefined;
+  return Math.min(RETRY_AFTER_MAX_MS, Number(header.trim()) * 1000);
 }
 
 /** Local DP: the change from the global model, clipped and noised on the agent before it is sent (noise from `random`, the OS CSPRNG by default). */

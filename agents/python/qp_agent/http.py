@@ -39,6 +39,7 @@ class ApiClient:
             headers["authorization"] = f"Bearer {token}"
         url = f"{self.api_url}{path}"
         for attempt in range(limit + 1):
+            retry_after_s = 0.0
             try:
                 response = self.session.request(method, url, json=body, headers=headers, timeout=self.timeout_s)
             except requests.RequestException as error:
@@ -62,5 +63,17 @@ class ApiClient:
                     raise ManagerUnavailableError(
                         f"the manager at {self.api_url} failed {method} {path} after {attempt + 1} attempts: {refused}"
                     ) from refused
-            time.sleep(backoff_s(attempt))
+                retry_after_s = retry_after(response.headers.get("retry-after"))
+            # A busy manager says how long to wait (Retry-After on its 503s): sooner only adds to its load.
+            time.sleep(max(backoff_s(attempt), retry_after_s))
         raise AssertionError("unreachable")
+
+
+RETRY_AFTER_MAX_S = 30.0
+
+
+def retry_after(header: str | None) -> float:
+    """A Retry-After header in seconds (the form the manager sends), capped; 0 when absent or not seconds."""
+    if header is None or not header.strip().isdigit():
+        return 0.0
+    return min(RETRY_AFTER_MAX_S, float(header.strip()))

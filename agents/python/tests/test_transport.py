@@ -56,9 +56,12 @@ class Scripted(BaseHTTPRequestHandler):
     def _answer(self) -> None:
         server = self.server
         server.requests.append((self.command, self.path, self.headers.get("authorization")))  # type: ignore[attr-defined]
-        status, body = server.script.pop(0)  # type: ignore[attr-defined]
+        status, body, *extra = server.script.pop(0)  # type: ignore[attr-defined]
+        server.arrivals.append(time.monotonic())  # type: ignore[attr-defined]
         data = json.dumps(body).encode()
         self.send_response(status)
+        for name, value in (extra[0] if extra else {}).items():
+            self.send_header(name, value)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(data)))
         self.end_headers()
@@ -75,6 +78,7 @@ def server() -> Iterator[ThreadingHTTPServer]:
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Scripted)
     httpd.script = []  # type: ignore[attr-defined]
     httpd.requests = []  # type: ignore[attr-defined]
+    httpd.arrivals = []  # type: ignore[attr-defined]
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield httpd
@@ -98,6 +102,13 @@ def test_5xx_is_retried_until_it_passes(server: ThreadingHTTPServer) -> None:
     server.script = [(503, {"error": {"code": "UNAVAILABLE", "message": "busy"}}), (200, {"ok": True})]  # type: ignore[attr-defined]
     assert ApiClient(url(server), retries=2).call("GET", "/x", token="t") == {"ok": True}
     assert server.requests == [("GET", "/x", "Bearer t"), ("GET", "/x", "Bearer t")]  # type: ignore[attr-defined]
+
+
+def test_a_503_is_tried_again_after_the_retry_after_the_manager_sends(server: ThreadingHTTPServer) -> None:
+    server.script = [(503, {"error": {"code": "UNAVAILABLE", "message": "busy"}}, {"Retry-After": "1"}), (200, {"ok": True})]  # type: ignore[attr-defined]
+    assert ApiClient(url(server), retries=2).call("GET", "/x") == {"ok": True}
+    first, second = server.arrivals  # type: ignore[attr-defined]
+    assert second - first >= 0.95
 
 
 def test_5xx_past_the_retries_is_manager_unavailable(server: ThreadingHTTPServer) -> None:
