@@ -99,5 +99,27 @@ describe('evaluation of tuning jobs on a real Temporal server', () => {
     expect(result.status).toBe('COMPLETED');
     expect(result.recentRounds.map((round) => round.agentEvalExamples)).toEqual([undefined, heldBySwarm, undefined, heldBySwarm]);
     expect(result.recentRounds.map((round) => round.agentAccuracy === undefined)).toEqual([true, false, true, false]);
+    // After the last round the agents score the final model in an evaluation-only round, weighted by their examples.
+    const finalModel = bytesToParams((await stack.ports.blobs.get(result.globalDigest))!);
+    const scores = heldOut.map((part) => evaluateSoftmax(finalModel, loadDigits(), part));
+    const weighted = (key: 'accuracy' | 'loss') => scores.reduce((sum, score, i) => sum + score[key] * heldOut[i].length, 0) / heldBySwarm;
+    expect(result.finalEvaluation).toEqual({
+      loss: expect.closeTo(weighted('loss'), 12),
+      accuracy: expect.closeTo(weighted('accuracy'), 12),
+      examples: heldBySwarm,
+      agents: AGENTS,
+    });
+    expect(result.finalEvaluationMissing).toBeUndefined();
+    // The evaluation round trained nothing: the job's model is the last training round's.
+    expect(result.globalDigest).toBe(result.recentRounds[3].globalDigest);
+    const status = (await (await fetch(`${stack.api.url}/api/v1/tuning/${result.jobId}`, { headers: admin })).json()) as TuningProgress;
+    expect(status.finalEvaluation).toEqual(result.finalEvaluation);
+  }, 120_000);
+
+  it('a job without federated evaluation runs no evaluation-only round', async () => {
+    const result = await run({ rounds: 1, evaluation: { server: false } });
+    expect(result.status).toBe('COMPLETED');
+    expect(result.finalEvaluation).toBeUndefined();
+    expect(result.finalEvaluationMissing).toBeUndefined();
   }, 120_000);
 });
