@@ -12,7 +12,10 @@ import {
   agentBudget,
   bytesToParams,
   decodeSecAggHeader,
+  combineEvaluations,
   decodeUpdateHeader,
+  roundMismatch,
+  type FinalEvaluation,
   paramsToBytes,
   type ControlMessage,
   type ModelKind,
@@ -55,6 +58,13 @@ const INLINE_MODEL_BYTES = 256 * 1024;
 /** Round starts being published at once: bounds the broker connections a round opens together. */
 const PUBLISHES_IN_FLIGHT = 256;
 
+/** What the evaluation-only round heard: answers kept, refusals by reason, and their combination. */
+export interface EvaluationOutcome {
+  answered: number;
+  rejected: Record<string, number>;
+  evaluation?: FinalEvaluation;
+}
+
 export interface StartRoundInput extends RoundInput {
   globalDigest: string;
   training: LocalTraining;
@@ -63,6 +73,8 @@ export interface StartRoundInput extends RoundInput {
   localPrivacy?: { clipNorm: number; noiseMultiplier: number };
   /** False when the round has no federated evaluation. */
   evaluate?: boolean;
+  /** The evaluation-only round after the last: agents score the model and train nothing. */
+  evaluateOnly?: boolean;
 }
 
 export interface SelectionInput {
@@ -380,6 +392,7 @@ export function createTuningActivities(deps: TuningDeps) {
         clipNorm: input.secureAggregation ? input.clipNorm : undefined,
         localPrivacy: input.localPrivacy,
         evaluate: input.evaluate,
+        ...(input.evaluateOnly ? { evaluateOnly: true } : {}),
       };
       // Serialised once: each participant's message is its addressee and budget in front of the same body.
       const body = Buffer.from(JSON.stringify(common).slice(1));
@@ -558,6 +571,73 @@ export function createTuningActivities(deps: TuningDeps) {
       return { lateByRound };
     },
 
+    /**
+     * The evaluation-only round's answers: reads the updates topic until every participant answered
+     * or the deadline passed (an answer counts when the broker accepted it by the deadline), keeps one
+     * evalOnly answer per participant with a valid proof, and combines their scores by examples.
+     * Messages of earlier rounds were counted by their own collections: skipped. Acknowledged only
+     * at the end (with deferAcks never: the topic is deleted next), so a retry reads the same answers.
+     */
+    async collectEvaluations(input: ByParticipantsDigest<RoundInput & { deferAcks?: boolean; settled?: string }>): Promise<EvaluationOutcome> {
+      const participants = new Set(await loadParticipants(input.participantsDigest));
+      const updatesTopic = swarmTopics(input.swarmId).updates(input.jobId);
+      const consumer = new SettlingConsumer(
+        await deps.messaging.subscribe(updatesTopic, `aggregator-${input.jobId}`, { type: 'exclusive', initialPosition: 'earliest' }),
+        await loadMessageIds(deps.blobs, input.settled),
+      );
+      const held: ReceivedMessage[] = [];
+      const scores = new Map<string, { loss: number; accuracy: number; examples: number }>();
+      const rejected: Record<string, number> = {};
+      const reject = (reason: string) => (rejected[reason] = (rejected[reason] ?? 0) + 1);
+      try {
+        for (;;) {
+          if (scores.size >= participants.size) break;
+          const now = Date.now();
+          const draining = now >= input.deadlineAt;
+          const message = await consumer.receive(draining ? 300 : Math.min(input.deadlineAt - now, 500));
+          Context.current().heartbeat({ answered: scores.size });
+          if (!message) {
+            if (draining) break;
+            continue;
+          }
+          held.push(message);
+          const header = decodeUpdateHeader(message.properties);
+          if (header && header.jobId === input.jobId && header.round < input.round) continue;
+          const mismatch = roundMismatch(header, input);
+          if (mismatch || !header) {
+            reject(mismatch ?? 'malformed');
+            continue;
+          }
+          if (!header.evalOnly || header.evalLoss === undefined || header.evalAccuracy === undefined || header.evalExamples === undefined) {
+            reject('malformed');
+            continue;
+          }
+          if (message.publishTime > input.deadlineAt) {
+            reject('late');
+            continue;
+          }
+          if (!participants.has(header.agentId)) {
+            reject('not-selected');
+            continue;
+          }
+          const sender = await proofs.sender(input.swarmId, updatesTopic, message);
+          if (!sender.ok || sender.agentId !== header.agentId) {
+            reject(sender.ok ? 'bad-proof' : sender.reason);
+            continue;
+          }
+          if (scores.has(header.agentId)) {
+            reject('duplicate');
+            continue;
+          }
+          scores.set(header.agentId, { loss: header.evalLoss, accuracy: header.evalAccuracy, examples: header.evalExamples });
+        }
+        if (!input.deferAcks) await Promise.all(held.map((m) => consumer.ack(m)));
+      } finally {
+        await consumer.close();
+      }
+      return { answered: scores.size, rejected, evaluation: combineEvaluations([...scores.values()]) };
+    },
+
     async evaluateModel(input: { kind: ModelKind; globalDigest: string }): Promise<Evaluation | undefined> {
       return deps.evaluator.evaluate(input.kind, await loadParams(input.globalDigest));
     },
@@ -592,8 +672,8 @@ export function createTuningActivities(deps: TuningDeps) {
     }
   }
 
-  const { collectAndAggregate, collectAndAggregateByDigest, ...quick } = activities;
-  return { ...keptAlive(quick), collectAndAggregate, collectAndAggregateByDigest };
+  const { collectAndAggregate, collectAndAggregateByDigest, collectEvaluations, ...quick } = activities;
+  return { ...keptAlive(quick), collectAndAggregate, collectAndAggregateByDigest, collectEvaluations };
 }
 
 type CollectedRound =

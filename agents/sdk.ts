@@ -75,6 +75,8 @@ export interface RoundTask {
   shouldStop(): boolean;
   /** False when the round has no federated evaluation: the trainer need not score the global model. */
   evaluate?: boolean;
+  /** The evaluation-only round after a job's last: budget is 0 steps and shouldStop() is true; only `evaluation` is read. */
+  evaluateOnly?: boolean;
 }
 
 export interface TrainingResult {
@@ -97,6 +99,8 @@ export type Trainer = (task: RoundTask) => Promise<TrainingResult | undefined>;
 export type AgentEvent =
   | { type: 'registered'; credentialExpiresAt?: string }
   | { type: 'round-trained'; jobId: string; round: number }
+  /** The evaluation-only round after a job's last: the agent sent its score of the final model. */
+  | { type: 'round-evaluated'; jobId: string; round: number }
   /** A later round of the job arrived while this one trained: its work is not sent. */
   | { type: 'round-abandoned'; jobId: string; round: number; attempt: number }
   | { type: 'round-failed'; jobId: string; round: number; error: string }
@@ -565,7 +569,7 @@ export class QpAgent {
   }
 
   private async trainRound(start: RoundStartMessage, trainer: Trainer, abandoned: AbortSignal): Promise<void> {
-    const budget = start.budget ?? agentBudget(start.training);
+    const budget = start.evaluateOnly ? { localSteps: 0 } : (start.budget ?? agentBudget(start.training));
     const stop = new AbortController();
     const onAbandon = () => stop.abort('superseded');
     abandoned.addEventListener('abort', onAbandon);
@@ -574,6 +578,8 @@ export class QpAgent {
       const global = start.globalParams
         ? bytesToParams(Buffer.from(start.globalParams, 'base64'))
         : await this.downloadModel(start.jobId, start.globalDigest);
+      // An evaluation-only round asks for no steps: the trainer finds itself stopped at once, scores the model and returns.
+      if (start.evaluateOnly) stop.abort('evaluation-only');
       // The time budget runs from when training starts.
       const stopAt = budget.timeBudgetMs !== undefined ? Date.now() + budget.timeBudgetMs : Infinity;
       if (budget.timeBudgetMs !== undefined) timer = setTimeout(() => stop.abort('time-budget'), budget.timeBudgetMs);
@@ -585,6 +591,7 @@ export class QpAgent {
         training: start.training,
         deadlineAt: start.deadlineAt,
         evaluate: start.evaluate,
+        ...(start.evaluateOnly ? { evaluateOnly: true } : {}),
         budget,
         signal: stop.signal,
         shouldStop: () => stop.signal.aborted || Date.now() >= stopAt,
@@ -595,6 +602,10 @@ export class QpAgent {
       }
       if (result && start.evaluate === false) result.evaluation = undefined;
       if (!result || !this.credential) return;
+      if (start.evaluateOnly) {
+        await this.answerEvaluation(start, result.evaluation);
+        return;
+      }
       if (start.localPrivacy) result.params = withLocalPrivacy(global, result.params, start.localPrivacy);
       if (start.secureAggregation) {
         await this.secureRound(start, global, result);
@@ -628,6 +639,28 @@ export class QpAgent {
       if (timer) clearTimeout(timer);
       abandoned.removeEventListener('abort', onAbandon);
     }
+  }
+
+  /** The evaluation-only round's answer: the scores in the update's properties, no parameters. */
+  private async answerEvaluation(start: RoundStartMessage, evaluation: TrainingResult['evaluation']): Promise<void> {
+    if (!evaluation) return;
+    await this.publishSignedUntil(
+      start.updatesTopic,
+      new Uint8Array(0),
+      encodeUpdateHeader({
+        jobId: start.jobId,
+        round: start.round,
+        attempt: start.attempt,
+        agentId: this.agentId,
+        examples: 0,
+        evalLoss: evaluation.loss,
+        evalAccuracy: evaluation.accuracy,
+        evalExamples: evaluation.examples,
+        evalOnly: true,
+      }),
+      start.deadlineAt,
+    );
+    this.options.onEvent?.({ type: 'round-evaluated', jobId: start.jobId, round: start.round });
   }
 
   /**

@@ -174,6 +174,12 @@ export interface RoundStartMessage {
   budget?: RoundBudget;
   /** False in rounds without federated evaluation: the agent need not score the global model on its data. */
   evaluate?: boolean;
+  /**
+   * True in the evaluation-only round after a job's last round: the agent trains nothing, scores the
+   * global model on its own data and answers with an update message marked evalOnly (examples 0,
+   * evalLoss, evalAccuracy, evalExamples) and an empty payload.
+   */
+  evaluateOnly?: boolean;
 }
 
 /** Properties of a secure-aggregation protocol message an agent publishes; the payload is its JSON. */
@@ -237,6 +243,8 @@ export interface UpdateHeader {
   /** Mini-batch steps the agent completed, and those its budget planned (fewer: partial work). */
   stepsCompleted?: number;
   stepsPlanned?: number;
+  /** An evaluation-only round's answer: no parameters travel, only the evaluation. */
+  evalOnly?: boolean;
 }
 
 export function encodeUpdateHeader(header: UpdateHeader): Record<string, string> {
@@ -255,6 +263,7 @@ export function encodeUpdateHeader(header: UpdateHeader): Record<string, string>
     ...(header.evalExamples !== undefined ? { evalExamples: String(header.evalExamples) } : {}),
     ...(header.stepsCompleted !== undefined ? { stepsCompleted: String(header.stepsCompleted) } : {}),
     ...(header.stepsPlanned !== undefined ? { stepsPlanned: String(header.stepsPlanned) } : {}),
+    ...(header.evalOnly ? { evalOnly: 'true' } : {}),
   };
 }
 
@@ -280,6 +289,7 @@ export function decodeUpdateHeader(properties: Record<string, string>): UpdateHe
     evalExamples: optional('evalExamples'),
     stepsCompleted: optional('stepsCompleted'),
     stepsPlanned: optional('stepsPlanned'),
+    ...(properties.evalOnly === 'true' ? { evalOnly: true } : {}),
   };
 }
 
@@ -356,6 +366,35 @@ export interface TuningProgress {
    * (completed), or were left on the topic when the job was cancelled or failed.
    */
   refusedAfterFinish?: Record<string, number>;
+  /** The final global model as the agents scored it in the evaluation-only round after the last (jobs with federated evaluation). */
+  finalEvaluation?: FinalEvaluation;
+  /** Why a job with federated evaluation has no finalEvaluation (too few agents answered, or none was selectable). */
+  finalEvaluationMissing?: string;
+}
+
+/** Agents' scores of a model, weighted by the examples each scored it on. */
+export interface FinalEvaluation {
+  loss: number;
+  accuracy: number;
+  examples: number;
+  /** Agents whose evaluation counted. */
+  agents: number;
+}
+
+/** Example-weighted mean of the agents' evaluations; undefined when none scored any example. */
+export function combineEvaluations(scores: { loss: number; accuracy: number; examples: number }[]): FinalEvaluation | undefined {
+  let loss = 0;
+  let accuracy = 0;
+  let examples = 0;
+  let agents = 0;
+  for (const score of scores) {
+    if (!(score.examples > 0) || !Number.isFinite(score.loss) || !Number.isFinite(score.accuracy)) continue;
+    loss += score.loss * score.examples;
+    accuracy += score.accuracy * score.examples;
+    examples += score.examples;
+    agents++;
+  }
+  return examples > 0 ? { loss: loss / examples, accuracy: accuracy / examples, examples, agents } : undefined;
 }
 
 /** Why a message does not belong to this attempt of this round ('malformed' or 'stale'), or undefined. */

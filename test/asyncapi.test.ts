@@ -354,8 +354,16 @@ describe('api/asyncapi.yaml describes every message on every topic', () => {
       return beats.some((m) => m.side === 'agent') && beats.some((m) => m.side === 'manager') ? true : undefined;
     });
 
-    // A plain job of two rounds (with local DP, so the round start carries it), then a secure one (with central DP).
-    ({ jobId: plainJobId } = await runJob({ rounds: 2, localPrivacy: { clipNorm: 1, noiseMultiplier: 0.5, delta: 1e-5 } }));
+    // A plain job of two rounds (with local DP, so the round start carries it, and federated evaluation, so an
+    // evaluation-only round and its answers follow the last), then a secure one (with central DP).
+    const plain = await runJob({
+      rounds: 2,
+      localPrivacy: { clipNorm: 1, noiseMultiplier: 0.5, delta: 1e-5 },
+      evaluation: { federated: { everyRounds: 1 } },
+    });
+    plainJobId = plain.jobId;
+    // Every agent scored the final model on its 4 examples (loss 0.6, accuracy 0.7).
+    expect(plain.result.finalEvaluation).toEqual({ loss: expect.closeTo(0.6, 12), accuracy: expect.closeTo(0.7, 12), examples: 4 * agents.length, agents: agents.length });
     ({ jobId: secureJobId } = await runJob({
       rounds: 1,
       secureAggregation: { stageTimeoutMs: 5000, clipRange: 4 },
@@ -584,7 +592,15 @@ describe('api/asyncapi.yaml describes every message on every topic', () => {
 
   it('binary payloads have the sizes the document gives them: float32 updates and models of the job\'s dimension, uint32 masked vectors', () => {
     const kinds = (id: string) => captured.filter((m) => match(m).matched[0] === id);
-    const updates = kinds('update');
+    const all = kinds('update');
+    // The plain job's evaluation-only round (round 3): each agent's answer carries its scores and no parameters.
+    const answers = all.filter((u) => u.properties.evalOnly === 'true');
+    expect(new Set(answers.map((u) => u.properties.agentId)).size).toBe(agents.length);
+    for (const answer of answers) {
+      expect(answer.payload.byteLength).toBe(0);
+      expect(answer.properties).toMatchObject({ round: '3', examples: '0', evalLoss: '0.6', evalAccuracy: '0.7', evalExamples: '4' });
+    }
+    const updates = all.filter((u) => u.properties.evalOnly !== 'true');
     // Every participant's update of both rounds (a slow attempt may be retried, so count distinct ones).
     const ofJob = (attempt: (a: string) => boolean) => updates.filter((u) => attempt(u.properties.attempt));
     expect(new Set(ofJob((a) => a !== '0').map((u) => `${u.properties.round}/${u.properties.agentId}`)).size).toBe(2 * agents.length);

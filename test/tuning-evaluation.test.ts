@@ -5,6 +5,7 @@ import { digitsSplit, loadDigits } from '../adapters/datasets/digits';
 import { EvaluatorRegistry } from '../adapters/evaluation/registry';
 import { digitsHeldOut, digitsTrainers, DIGITS_DIMENSION } from '../agents/trainers';
 import { simulateSwarm, type SwarmSimulation } from '../agents/simulate';
+import type { Trainer } from '../agents/sdk';
 import { evaluateSoftmax } from '../core/models/softmax';
 import { bytesToParams, type TuningProgress } from '../core/tuning';
 import { tuningWorkflowId } from '../workflows/definitions';
@@ -99,5 +100,53 @@ describe('evaluation of tuning jobs on a real Temporal server', () => {
     expect(result.status).toBe('COMPLETED');
     expect(result.recentRounds.map((round) => round.agentEvalExamples)).toEqual([undefined, heldBySwarm, undefined, heldBySwarm]);
     expect(result.recentRounds.map((round) => round.agentAccuracy === undefined)).toEqual([true, false, true, false]);
+    // After the last round the agents score the final model in an evaluation-only round, weighted by their examples.
+    const finalModel = bytesToParams((await stack.ports.blobs.get(result.globalDigest))!);
+    const scores = heldOut.map((part) => evaluateSoftmax(finalModel, loadDigits(), part));
+    const weighted = (key: 'accuracy' | 'loss') => scores.reduce((sum, score, i) => sum + score[key] * heldOut[i].length, 0) / heldBySwarm;
+    expect(result.finalEvaluation).toEqual({
+      loss: expect.closeTo(weighted('loss'), 12),
+      accuracy: expect.closeTo(weighted('accuracy'), 12),
+      examples: heldBySwarm,
+      agents: AGENTS,
+    });
+    expect(result.finalEvaluationMissing).toBeUndefined();
+    // The evaluation round trained nothing: the job's model is the last training round's.
+    expect(result.globalDigest).toBe(result.recentRounds[3].globalDigest);
+    const status = (await (await fetch(`${stack.api.url}/api/v1/tuning/${result.jobId}`, { headers: admin })).json()) as TuningProgress;
+    expect(status.finalEvaluation).toEqual(result.finalEvaluation);
+  }, 120_000);
+
+  it('when too few agents answer the evaluation-only round the job still completes, without finalEvaluation and saying why', async () => {
+    // Agents whose trainer scores the model while training but not in the evaluation-only round: they answer nothing there.
+    const mute = uniqueId('mute');
+    const trainers = digitsTrainers({ agents: 2, seed: 5 }).map(
+      (train): Trainer => async (task) => {
+        const result = await train(task);
+        return task.evaluateOnly && result ? { ...result, evaluation: undefined } : result;
+      },
+    );
+    const quiet = await simulateSwarm({ apiUrl: stack.api.url, messaging: stack.ports.messaging, count: 2, swarmId: mute, idPrefix: mute, trainers, heartbeatIntervalMs: 5_000 });
+    try {
+      await waitFor('visibility to list both agents ACTIVE', async () => {
+        const page = await stack.api.swarm.listAgents({ swarmId: mute, status: 'ACTIVE', pageSize: 10 });
+        return page.agents.length === 2 ? true : undefined;
+      });
+      const result = await run({ swarmId: mute, minParticipants: 2, rounds: 1, roundTimeoutMs: 3_000, evaluation: { federated: { everyRounds: 1 } } });
+      expect(result.status).toBe('COMPLETED');
+      expect(result.round).toBe(1);
+      expect(result.recentRounds[0].agentEvalExamples).toBeGreaterThan(0);
+      expect(result.finalEvaluation).toBeUndefined();
+      expect(result.finalEvaluationMissing).toBe('evaluation round: 0 agents answered, fewer than 2');
+    } finally {
+      await quiet.stop();
+    }
+  }, 120_000);
+
+  it('a job without federated evaluation runs no evaluation-only round', async () => {
+    const result = await run({ rounds: 1, evaluation: { server: false } });
+    expect(result.status).toBe('COMPLETED');
+    expect(result.finalEvaluation).toBeUndefined();
+    expect(result.finalEvaluationMissing).toBeUndefined();
   }, 120_000);
 });

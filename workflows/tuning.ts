@@ -15,7 +15,7 @@ import {
 import type { QpSinks, RoundOutcome } from '../core/observations';
 import type { SelectionResult, StoredSelection, TuningActivities } from '../activities/tuning';
 import { PrivacyAccountant, RDP_ORDERS } from '../core/privacy/accountant';
-import type { RoundInput, RoundMetrics, TuningJobSpec, TuningProgress } from '../core/tuning';
+import type { FinalEvaluation, RoundInput, RoundMetrics, TuningJobSpec, TuningProgress } from '../core/tuning';
 import { DEFAULT_SELECTION, accuracyAllowsLowCarbon } from '../core/selection';
 import { handleTuningControls, runTuningJob, type TuningJobState } from './tuning-job';
 
@@ -84,6 +84,8 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
   const centralPrivacy = spec.privacy ? accountantOver(carry.rdp) : undefined;
   const localPrivacy = spec.localPrivacy ? accountantOver(carry.localRdp) : undefined;
 
+  /** The evaluation-only round after the last: its combined scores, or why there are none. */
+  const final: { evaluation?: FinalEvaluation; missing?: string } = {};
   const progress = (): TuningProgress => ({
     jobId: spec.jobId,
     swarmId: spec.swarmId,
@@ -93,6 +95,8 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
     globalDigest: carry.globalDigest,
     recentRounds: carry.recentRounds,
     failureReason: job.failureReason,
+    ...(final.evaluation ? { finalEvaluation: final.evaluation } : {}),
+    ...(final.missing ? { finalEvaluationMissing: final.missing } : {}),
   });
   handleTuningControls(carry, progress);
 
@@ -131,6 +135,7 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
         });
         attributeLate(lateByRound);
       }
+      if (spec.evaluation?.federated && patched('final-federated-evaluation')) await evaluateFinalModel();
       return false;
     },
     announceJobFinished: quick.announceJobFinished,
@@ -153,6 +158,61 @@ export async function federatedTuning(input: FederatedTuningInput): Promise<Tuni
       if (!late) return metrics;
       return { ...metrics, rejected: { ...metrics.rejected, late: (metrics.rejected.late ?? 0) + late } };
     });
+  }
+
+  /**
+   * One evaluation-only round (number rounds + 1) after the last: selected agents score the final
+   * global model on their own data and send only their scores. Selection and answers follow the
+   * rounds' minParticipants, timeout and attempts; too few answers leave the job COMPLETED with
+   * finalEvaluationMissing saying why.
+   */
+  async function evaluateFinalModel(): Promise<void> {
+    const round = spec.rounds + 1;
+    const selection = spec.selection ?? DEFAULT_SELECTION;
+    for (let attempt = 1; attempt <= spec.maxRoundAttempts; attempt++) {
+      const selected = await quick.selectAndStoreParticipants({
+        swarmId: spec.swarmId,
+        count: spec.participantsPerRound,
+        fraction: spec.fraction,
+        minParticipants: spec.minParticipants,
+        requirements: spec.requirements,
+        exclude: [],
+        seed: spec.seed,
+        round,
+        attempt,
+        // Oort and carbon-aware choose whom to train: evaluation asks whoever is eligible.
+        strategy: selection === 'oort' || selection === 'carbon-aware' ? 'uniform' : selection,
+        options: spec.selectionOptions,
+        participationDigest: carry.participationDigest,
+        lastParticipation: Object.keys(carry.lastParticipation).length > 0 ? carry.lastParticipation : undefined,
+      });
+      if (selected.participantCount < spec.minParticipants) {
+        final.missing = `evaluation round: ${selected.participantCount} agents eligible, fewer than ${spec.minParticipants}`;
+        if (attempt === spec.maxRoundAttempts) return;
+        await sleep(Math.min(spec.roundTimeoutMs, 5_000));
+        continue;
+      }
+      const roundInput = { jobId: spec.jobId, swarmId: spec.swarmId, round, attempt, deadlineAt: Date.now() + spec.roundTimeoutMs };
+      await quick.startRoundByDigest({
+        ...roundInput,
+        participantsDigest: selected.participantsDigest,
+        globalDigest: carry.globalDigest,
+        training: spec.training,
+        evaluate: true,
+        evaluateOnly: true,
+      });
+      const outcome = await collecting.collectEvaluations({
+        ...roundInput,
+        participantsDigest: selected.participantsDigest,
+        ...acknowledging(),
+      });
+      if (outcome.evaluation && outcome.answered >= spec.minParticipants) {
+        final.evaluation = outcome.evaluation;
+        final.missing = undefined;
+        return;
+      }
+      final.missing = `evaluation round: ${outcome.answered} agents answered, fewer than ${spec.minParticipants}`;
+    }
   }
 
   async function runRound(round: number): Promise<void> {

@@ -29,6 +29,7 @@ from .rounds import (
     Update,
     agent_budget,
     bytes_to_params,
+    evaluation_properties,
     global_params_inline,
     params_to_bytes,
     secagg_properties,
@@ -475,16 +476,22 @@ class QpAgent:
             global_params = global_params_inline(start)
             if global_params is None:
                 global_params = self.download_model(job_id, str(start["globalDigest"]))
+            # An evaluation-only round asks for no steps: the trainer finds itself stopped at once, scores the model and returns.
+            evaluate_only = start.get("evaluateOnly") is True
+            stopped = threading.Event() if evaluate_only else abandon
+            if evaluate_only:
+                stopped.set()
             # The time budget runs from when training starts.
             task = RoundTask(
                 job_id=job_id,
                 round=round_,
                 attempt=attempt,
                 training=dict(start.get("training") or {}),
-                budget=dict(start.get("budget") or agent_budget(start.get("training") or {})),
+                budget={"localSteps": 0} if evaluate_only else dict(start.get("budget") or agent_budget(start.get("training") or {})),
                 deadline_at_ms=int(start.get("deadlineAt", 0)),
                 evaluate=start.get("evaluate") is not False,
-                stopped=abandon,
+                evaluate_only=evaluate_only,
+                stopped=stopped,
             )
             update = train(global_params.copy(), task)
             if abandon.is_set():
@@ -493,6 +500,17 @@ class QpAgent:
                     self._emit({"type": "round-abandoned", "jobId": job_id, "round": round_, "attempt": attempt})
                 return
             if update is None or self.credential is None:
+                return
+            if evaluate_only:
+                properties = evaluation_properties(job_id, round_, attempt, self.agent_id, update)
+                if properties is None:
+                    return
+                self._until_delivered(
+                    lambda: self.publish_signed(str(start["updatesTopic"]), b"", properties),
+                    float(start["deadlineAt"]),
+                    abandon or self._rounds_stop,
+                )
+                self._emit({"type": "round-evaluated", "jobId": job_id, "round": round_, "attempt": attempt})
                 return
             params = np.asarray(update.params, dtype=np.float32).reshape(-1)
             if params.shape != global_params.shape:

@@ -31,6 +31,8 @@ class RoundTask:
     """This agent's work: localSteps or epochs, and timeBudgetMs when the job sets one."""
     deadline_at_ms: int
     evaluate: bool = True
+    evaluate_only: bool = False
+    """The evaluation-only round after a job's last: the budget is 0 steps and should_stop() is true; only the eval_* fields are read."""
     started_at: float = field(default_factory=time.monotonic)
     stopped: threading.Event = field(default_factory=threading.Event)
     """Set when a later round of the job arrives or the agent closes: the work can no longer count."""
@@ -149,3 +151,18 @@ def global_params_inline(start: dict[str, Any]) -> np.ndarray | None:
     """The global model carried in the round start, or None when it must be downloaded by digest."""
     inline = start.get("globalParams")
     return bytes_to_params(base64.b64decode(inline)) if inline else None
+
+
+def evaluation_properties(job_id: str, round_: int, attempt: int, agent_id: str, update: Update) -> dict[str, str] | None:
+    """An evaluation-only round's answer (core/tuning.ts encodeUpdateHeader with evalOnly): examples 0 and the
+    scores, sent with an empty payload; None when the trainer scored nothing."""
+    if update.eval_loss is None or update.eval_accuracy is None or update.eval_examples is None:
+        return None
+    properties = update_properties(
+        job_id,
+        round_,
+        attempt,
+        agent_id,
+        Update(params=np.zeros(0, dtype=np.float32), examples=0, eval_loss=update.eval_loss, eval_accuracy=update.eval_accuracy, eval_examples=update.eval_examples),
+    )
+    return {**properties, "evalOnly": "true"}

@@ -117,6 +117,33 @@ def test_a_round_trains_on_the_global_model_and_publishes_a_signed_update_once()
     assert agent.events == [{"type": "round-trained", "jobId": "j1", "round": 1, "attempt": 1}]
 
 
+def test_an_evaluation_only_round_sends_the_scores_of_the_global_model_and_no_parameters() -> None:
+    seen: list[RoundTask] = []
+
+    def scoring(global_params: np.ndarray, task: RoundTask) -> Update:
+        seen.append(task)
+        steps = 0
+        while not task.should_stop() and steps < task.steps_planned():
+            steps += 1
+        return Update(params=global_params + 1, examples=10, loss=0.25, steps_completed=steps, steps_planned=task.steps_planned(),
+                      eval_loss=float(np.sum(global_params)), eval_accuracy=0.75, eval_examples=6)
+
+    agent = Recorder()
+    agent._train_round(start(round_=3, evaluate=True, evaluateOnly=True), scoring)
+    assert seen[0].evaluate_only and seen[0].should_stop() and seen[0].budget == {"localSteps": 0}
+    assert agent.published == [("swarm/s1/updates-j1", b"", {
+        "type": "update", "jobId": "j1", "round": "3", "attempt": "1", "agentId": "py-1", "examples": "0",
+        "evalLoss": "3", "evalAccuracy": "0.75", "evalExamples": "6", "evalOnly": "true",
+    })]
+    assert agent.events == [{"type": "round-evaluated", "jobId": "j1", "round": 3, "attempt": 1}]
+
+
+def test_an_evaluation_only_round_the_trainer_did_not_score_sends_nothing() -> None:
+    agent = Recorder()
+    agent._train_round(start(evaluateOnly=True), step_toward_target)
+    assert agent.published == [] and agent.events == []
+
+
 def test_a_wrong_sized_update_is_not_sent() -> None:
     agent = Recorder()
     agent._train_round(start(), lambda g, t: Update(params=np.zeros(2, dtype=np.float32), examples=1))
