@@ -6,6 +6,8 @@
 // twice (a recordScaling retried after its completion was lost brings the same decision again).
 // The same again while a Temporal dev server of the suite's own is stopped (SIGTERM) and crashed
 // (SIGKILL) and started on its SQLite file: the Schedule and the pool's record outlive it.
+// And while a Pulsar broker of the suite's own restarts as the pool scales up: the backlog reads
+// that fail meanwhile fall back to the policy's fallback replicas, and the pool ends the same.
 import { ScheduleNotFoundError } from '@temporalio/client';
 import { createAutoscalingActivities } from '../activities/autoscaling';
 import { KubernetesCluster } from '../adapters/kubernetes/cluster';
@@ -15,6 +17,7 @@ import type { ScalingDecision } from '../core/autoscaling';
 import { seededRandom } from '../core/random';
 import { agentPoolWorkflowId, autoscaleScheduleId, recordScalingUpdate } from '../workflows/definitions';
 import { DedicatedTemporal } from './support/dedicated-temporal';
+import { removeExtraBrokers, startExtraBroker, type ExtraBroker } from './support/pulsar';
 import { TestKubernetes, requireTestKubeconfig } from './support/kubernetes';
 import { uniqueId, waitFor } from './support/stack';
 import { WorkerChaosStack } from './support/worker-chaos';
@@ -60,7 +63,7 @@ class PoolChaos {
 
   constructor(private readonly name: string) {}
 
-  async start(temporalAddress?: string): Promise<void> {
+  async start(temporalAddress?: string, broker?: { serviceUrl: string; adminUrl: string; webSocketUrl: string }): Promise<void> {
     this.kube = await TestKubernetes.connect();
     this.namespace = await this.kube.namespace(this.name);
     this.cluster = await KubernetesCluster.create({ kubeConfig: this.kube.kubeConfig, namespace: this.namespace, agentImage: 'qp-manager/agent:test' });
@@ -75,7 +78,7 @@ class PoolChaos {
       },
       this.cluster,
     );
-    await this.stack.start(temporalAddress);
+    await this.stack.start(temporalAddress, broker);
   }
 
   async close(): Promise<void> {
@@ -302,6 +305,40 @@ describe('autoscaling pools while their Temporal dev server restarts on its SQLi
       `pool temporal restart chaos: ${temporal.restarts} restarts on the same SQLite file (SIGTERM, SIGKILL, after ${pauses.join(', ')} ms), ` +
         `${stormy.decisions} decisions recorded once each, desired replicas ${stormy.changes.join(' -> ')}, ` +
         `${stormy.replicas?.desired} replicas and ${stormy.running} running pods as undisturbed`,
+    );
+  }, 1_800_000);
+});
+
+describe('autoscaling pools while their Pulsar broker restarts', () => {
+  let broker: ExtraBroker;
+  const chaos = new PoolChaos('pools-broker');
+
+  beforeAll(async () => {
+    broker = await startExtraBroker('pools-restart');
+    await chaos.start(undefined, { serviceUrl: `pulsar://127.0.0.1:${broker.brokerPort}`, adminUrl: broker.adminUrl, webSocketUrl: broker.webSocketUrl });
+  }, 360_000);
+  afterAll(async () => {
+    await chaos.close();
+    await removeExtraBrokers();
+  }, 120_000);
+
+  it('ends as an undisturbed run: backlog reads fall back while the broker is away, each decision recorded once', async () => {
+    const calm = await undisturbedRun(chaos);
+    const random = seededRandom(20261203);
+    const timings: string[] = [];
+    const stormy = await chaos.runPool('storm', async (phase) => {
+      if (phase !== 'scale up') return;
+      const pauseMs = Math.round(500 + random() * 2000);
+      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+      const stopMs = await broker.stop();
+      const startMs = await broker.start();
+      timings.push(`${pauseMs} ms into the scale-up (stop ${stopMs} ms, start ${startMs} ms)`);
+    });
+
+    expectAsUndisturbed(stormy, calm);
+    console.log(
+      `pool broker restart chaos: 1 restart ${timings.join(', ')}, ${stormy.decisions} decisions recorded once each, ` +
+        `desired replicas ${stormy.changes.join(' -> ')}, ${stormy.replicas?.desired} replicas and ${stormy.running} running pods as undisturbed`,
     );
   }, 1_800_000);
 });
